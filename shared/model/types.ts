@@ -1,0 +1,105 @@
+/**
+ * Persisted shapes of the topology, stored as JSON in the coordinator (paths in ./paths.ts).
+ * Every field here is part of the on-disk format: add fields, never rename them.
+ */
+
+export const OFFLINE_GROUP = 0;
+
+export type ServerRole = 'master' | 'replica';
+
+export interface ServerRecord {
+  /** host:port as the proxy and dashboard dial it. */
+  addr: string;
+  role: ServerRole;
+}
+
+export interface GroupRecord {
+  /** 1..9999 */
+  id: number;
+  servers: ServerRecord[];
+  /** Relative share of slots for rebalance (default 1). */
+  weight: number;
+  /** Set while a master promotion runs; the group's slots are held like a migration's locked step. */
+  promoting?: { state: 'preparing' | 'prepared' | 'finished'; newMaster: string };
+}
+
+/**
+ * Slot action states (Codis's machine, driven by the dashboard leader; each persisted before it takes effect
+ * and advanced only after every live proxy acknowledged the previous one):
+ * - pending: queued; proxies route to the owner as usual.
+ * - preparing: picked; proxies still route to the owner (source).
+ * - prepared: proxies HOLD new requests for the slot and drain in-flight ones, then acknowledge.
+ * - migrating: proxies move touched keys source -> target with MIGRATE, then run the command on the target.
+ * - finished: all keys moved; proxies route to the target only.
+ * When cleared, the mapping becomes { group: target } without an action.
+ */
+export type SlotActionState = 'pending' | 'preparing' | 'prepared' | 'migrating' | 'finished';
+
+export interface SlotAction {
+  state: SlotActionState;
+  /** Destination group. */
+  target: number;
+  /** Global FIFO order of actions. */
+  index: number;
+  /** Migration job this action belongs to. */
+  job?: string;
+  /** Set when an abort reversed the move (source and target swapped). */
+  aborted?: boolean;
+}
+
+export interface SlotRecord {
+  id: number;
+  /** Owning (source) group; 0 = offline (no group: commands for it fail with CLUSTERDOWN). */
+  group: number;
+  action?: SlotAction;
+}
+
+export interface ClusterMeta {
+  name: string;
+  slotCount: number;
+  createdAt: string;
+}
+
+export interface ProxyRecord {
+  id: string;
+  /** RESP address clients use. */
+  addr: string;
+  /** Admin HTTP address. */
+  adminAddr: string;
+  version: string;
+  startedAt: string;
+  pid: number;
+  hostname: string;
+}
+
+export interface ProxyAck {
+  /** Highest topology revision the proxy has applied (and drained for). */
+  revision: number;
+  at: string;
+  /** True while the proxy is fenced (not serving). */
+  fenced?: boolean;
+}
+
+export interface LeaderRecord {
+  id: string;
+  addr: string;
+  since: string;
+}
+
+export interface AuditRecord {
+  at: string;
+  who: string;
+  action: string;
+  target?: string;
+  params?: unknown;
+  result: 'ok' | 'refused' | 'failed';
+  detail?: string;
+}
+
+/** The part of the model every proxy follows: groups and slots, read together at one revision. */
+export interface Topology {
+  revision: number;
+  groups: Map<number, GroupRecord>;
+  /** Exactly SLOT_COUNT entries, index = slot id. */
+  slots: SlotRecord[];
+}

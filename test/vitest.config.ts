@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// One config for every tier; tool configs live in test/ so the top level stays fixed.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/plain-summary-reporter.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Spawned servers share 2 cores: keep file-level parallelism modest so timing-sensitive tests stay stable.
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
