@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * `redslot` — the one CLI. A thin dispatcher: each subcommand's module is loaded only when used, so
+ * `redslot proxy` never loads the dashboard and vice versa.
+ *
+ *   redslot proxy ...        the RESP proxy               (proxy/main.ts)
+ *   redslot dashboard ...    the control plane            (dashboard/main.ts)
+ *   redslot up ...           a local cluster              (deploy/local/up.ts)
+ *   redslot <admin> ...      status, group, server, slots, ... against a dashboard (dashboard/cli/)
+ */
+import { createRequire } from 'node:module';
+
+type Runner = (argv: string[]) => Promise<number | void>;
+
+interface Route {
+  module: string;
+  fn: string;
+  summary: string;
+}
+
+const ROUTES: Record<string, Route> = {
+  proxy: { module: '../../proxy/main.js', fn: 'runProxyCommand', summary: 'run a proxy (RESP 19000, admin 11080)' },
+  dashboard: { module: '../../dashboard/main.js', fn: 'runDashboardCommand', summary: 'run a dashboard (HTTP 18080)' },
+  up: { module: '../../deploy/local/up.js', fn: 'runUp', summary: 'start a local cluster: redis-servers, proxy, dashboard' },
+};
+const ADMIN: Route = { module: '../../dashboard/cli/index.js', fn: 'runAdminCommand', summary: 'admin commands' };
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  for (const p of ['../../package.json', '../../../package.json']) {
+    try {
+      return (require(p) as { version: string }).version;
+    } catch {
+      /* compiled and source layouts differ by one level */
+    }
+  }
+  return 'unknown';
+}
+
+async function load(route: Route): Promise<Runner> {
+  const mod = (await import(route.module)) as Record<string, unknown>;
+  const fn = mod[route.fn];
+  if (typeof fn !== 'function') throw new Error(`${route.module} does not export ${route.fn}`);
+  return fn as Runner;
+}
+
+async function adminCommands(): Promise<string[]> {
+  try {
+    const mod = (await import(ADMIN.module)) as { ADMIN_COMMANDS?: string[] };
+    return mod.ADMIN_COMMANDS ?? [];
+  } catch {
+    return [];
+  }
+}
+
+async function usage(): Promise<string> {
+  const lines = ['usage: redslot <command> [options]', '', 'services:'];
+  for (const [name, r] of Object.entries(ROUTES)) lines.push(`  ${name.padEnd(12)} ${r.summary}`);
+  const admin = await adminCommands();
+  if (admin.length > 0) {
+    lines.push('', 'admin (talk to a dashboard; --dashboard URL, token from --token or REDSLOT_TOKEN):');
+    lines.push('  ' + admin.join(', '));
+  }
+  lines.push('', 'redslot <command> --help for its options; redslot --version');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write((await usage()) + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    process.stdout.write(`redslot ${version()}\n`);
+    return 0;
+  }
+  const route = ROUTES[cmd];
+  if (route) return (await (await load(route))(rest)) ?? 0;
+  if ((await adminCommands()).includes(cmd)) {
+    // One-shot: exit with its code even if an HTTP keep-alive socket would hold the loop open.
+    const code = (await (await load(ADMIN))(argv)) ?? 0;
+    process.stdout.write('', () => process.exit(code));
+    return code;
+  }
+  process.stderr.write(`redslot: unknown command '${cmd}'\n\n${await usage()}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Services keep running (their handles hold the loop); one-shot commands exit with their code.
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as Error & { code?: string };
+    process.stderr.write(`redslot: ${e.code ? `[${e.code}] ` : ''}${e.message}\n`);
+    process.exitCode = 1;
+  },
+);

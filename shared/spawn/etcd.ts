@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.js';
+import { spawnProcess, type Spawned } from './process.js';
+
+export interface EtcdHandle {
+  clientPort: number;
+  peerPort: number;
+  endpoint: string;
+  dataDir: string;
+  proc: Spawned;
+  /** Stops the process but keeps the data dir (for restart tests). */
+  stopProcess(): Promise<void>;
+  /** Starts again on the same ports and data dir. */
+  restart(): Promise<void>;
+  /** Stops and removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/** Starts a throwaway single-member etcd on free loopback ports with its own data dir. */
+export async function startEtcd(): Promise<EtcdHandle> {
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'redslot-etcd-'));
+  const dataDir = path.join(root, 'data');
+  const launch = async (): Promise<Spawned> => {
+    const proc = spawnProcess('etcd', 'etcd', [
+      '--name', 't', '--data-dir', dataDir,
+      '--listen-client-urls', `http://127.0.0.1:${clientPort}`,
+      '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster', `t=http://127.0.0.1:${peerPort}`,
+      '--initial-cluster-state', 'new', '--logger', 'zap', '--log-level', 'error',
+    ]);
+    try {
+      await waitForPort(clientPort);
+    } catch (err) {
+      await proc.stop();
+      throw new Error(`etcd did not start: ${proc.log()}`, { cause: err });
+    }
+    return proc;
+  };
+  const handle: EtcdHandle = {
+    clientPort,
+    peerPort,
+    endpoint: `127.0.0.1:${clientPort}`,
+    dataDir,
+    proc: await launch(),
+    async stopProcess() {
+      await handle.proc.stop();
+    },
+    async restart() {
+      handle.proc = await launch();
+    },
+    async stop() {
+      await handle.proc.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
