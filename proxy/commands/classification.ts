@@ -1,0 +1,185 @@
+/**
+ * redslot's policy for every Redis 7 command: how it is routed, or why it is refused. Hand-written and kept
+ * apart from the generated Redis data (`redis7-commands.json`), so regenerating never loses a decision.
+ *
+ * Every command of the data file must appear in exactly one category below (a unit test pins it). A command
+ * that is in no category - e.g. one a newer Redis adds - is refused by default with DEFAULT_REFUSAL until
+ * someone classifies it deliberately.
+ */
+import type { RouteShape } from './spec.js';
+
+export interface Category {
+  readonly route: RouteShape;
+  /** For refused categories: why, in words a client can act on. Shown after "command 'x' is not supported ...". */
+  readonly reason?: string;
+  /** Refused for good (not "yet"): it cannot be made correct behind a proxy. */
+  readonly permanent?: boolean;
+  readonly commands: readonly string[];
+}
+
+export const CATEGORIES = {
+  // ---- answered by the proxy itself ----
+  local: {
+    route: 'local',
+    commands: ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command', 'info'],
+  },
+
+  // ---- multi-key fan-out by group ----
+  mget: { route: 'mget', commands: ['mget'] },
+  mset: { route: 'mset', commands: ['mset'] },
+  msetnx: { route: 'msetnx', commands: ['msetnx'] },
+  sum: { route: 'sum', commands: ['del', 'unlink', 'exists', 'touch'] },
+
+  // ---- routed to the group owning the slot of their keys (all keys must share one slot) ----
+  strings: {
+    route: 'single',
+    commands: ['append', 'decr', 'decrby', 'get', 'getdel', 'getex', 'getrange', 'getset', 'incr', 'incrby',
+      'incrbyfloat', 'lcs', 'psetex', 'set', 'setex', 'setnx', 'setrange', 'strlen', 'substr'],
+  },
+  bitmaps: { route: 'single', commands: ['bitcount', 'bitfield', 'bitfield_ro', 'bitop', 'bitpos', 'getbit', 'setbit'] },
+  keys: {
+    route: 'single',
+    commands: ['copy', 'dump', 'expire', 'expireat', 'expiretime', 'persist', 'pexpire', 'pexpireat', 'pexpiretime',
+      'pttl', 'rename', 'renamenx', 'restore', 'sort', 'sort_ro', 'ttl', 'type', 'object'],
+  },
+  hashes: {
+    route: 'single',
+    commands: ['hdel', 'hexists', 'hget', 'hgetall', 'hincrby', 'hincrbyfloat', 'hkeys', 'hlen', 'hmget', 'hmset',
+      'hrandfield', 'hscan', 'hset', 'hsetnx', 'hstrlen', 'hvals'],
+  },
+  lists: {
+    route: 'single',
+    commands: ['lindex', 'linsert', 'llen', 'lmove', 'lmpop', 'lpop', 'lpos', 'lpush', 'lpushx', 'lrange', 'lrem',
+      'lset', 'ltrim', 'rpop', 'rpoplpush', 'rpush', 'rpushx'],
+  },
+  sets: {
+    route: 'single',
+    commands: ['sadd', 'scard', 'sdiff', 'sdiffstore', 'sinter', 'sintercard', 'sinterstore', 'sismember', 'smembers',
+      'smismember', 'smove', 'spop', 'srandmember', 'srem', 'sscan', 'sunion', 'sunionstore'],
+  },
+  sortedSets: {
+    route: 'single',
+    commands: ['zadd', 'zcard', 'zcount', 'zdiff', 'zdiffstore', 'zincrby', 'zinter', 'zintercard', 'zinterstore',
+      'zlexcount', 'zmpop', 'zmscore', 'zpopmax', 'zpopmin', 'zrandmember', 'zrange', 'zrangebylex', 'zrangebyscore',
+      'zrangestore', 'zrank', 'zrem', 'zremrangebylex', 'zremrangebyrank', 'zremrangebyscore', 'zrevrange',
+      'zrevrangebylex', 'zrevrangebyscore', 'zrevrank', 'zscan', 'zscore', 'zunion', 'zunionstore'],
+  },
+  geo: {
+    route: 'single',
+    commands: ['geoadd', 'geodist', 'geohash', 'geopos', 'georadius', 'georadius_ro', 'georadiusbymember',
+      'georadiusbymember_ro', 'geosearch', 'geosearchstore'],
+  },
+  hyperloglog: { route: 'single', commands: ['pfadd', 'pfcount', 'pfmerge'] },
+  streams: {
+    route: 'single',
+    commands: ['xack', 'xadd', 'xautoclaim', 'xclaim', 'xdel', 'xgroup', 'xinfo', 'xlen', 'xpending', 'xrange',
+      'xrevrange', 'xsetid', 'xtrim'],
+  },
+  scripts: {
+    // Routed by their declared keys like Redis Cluster does; a script must only touch the keys it declares.
+    route: 'single',
+    commands: ['eval', 'eval_ro', 'evalsha', 'evalsha_ro', 'fcall', 'fcall_ro'],
+  },
+
+  // ---- refused ----
+  transactions: {
+    route: 'refused',
+    reason: 'it changes connection state (transactions need a pinned backend connection)',
+    commands: ['multi', 'exec', 'discard', 'watch', 'unwatch'],
+  },
+  blocking: {
+    route: 'refused',
+    reason: 'it may block, which would stall the shared pipelined backend connection (blocking commands need a dedicated connection)',
+    commands: ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup'],
+  },
+  pubsub: {
+    route: 'refused',
+    reason: 'Pub/Sub needs a dedicated connection and delivery across every group and proxy',
+    commands: ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe', 'publish',
+      'spublish', 'pubsub'],
+  },
+  connectionState: {
+    route: 'refused',
+    reason: 'it acts on connection state, and backend connections are shared by many clients',
+    commands: ['client', 'reset', 'monitor', 'wait'],
+  },
+  keyspaceWide: {
+    route: 'refused',
+    reason: 'it needs every group (the keyspace is spread over groups)',
+    commands: ['keys', 'scan', 'randomkey', 'dbsize', 'flushall', 'flushdb'],
+  },
+  scriptManagement: {
+    route: 'refused',
+    reason: 'scripts and functions must be managed on every group at once',
+    commands: ['script', 'function'],
+  },
+  perServer: {
+    route: 'refused',
+    reason: 'it is keyless and answers for one server, but the keyspace is spread over groups (needs every group)',
+    commands: ['time', 'lastsave', 'role', 'lolwut', 'memory', 'latency', 'slowlog'],
+  },
+  administration: {
+    route: 'refused',
+    reason: 'server administration must go to the backends directly, not through the proxy',
+    commands: ['config', 'acl', 'module', 'debug', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'failover',
+      'replicaof', 'slaveof', 'pfdebug', 'pfselftest'],
+  },
+  crossDatabase: {
+    route: 'refused',
+    reason: 'it moves data between databases or servers outside redslot\'s slot migration',
+    commands: ['move', 'swapdb', 'migrate'],
+  },
+  replication: {
+    route: 'refused',
+    reason: 'replication protocol between Redis servers; clients never send it',
+    permanent: true,
+    commands: ['sync', 'psync', 'replconf'],
+  },
+  cluster: {
+    route: 'refused',
+    reason: 'Redis Cluster protocol; redslot presents one Redis server, not a Redis Cluster',
+    permanent: true,
+    commands: ['cluster', 'asking', 'readonly', 'readwrite', 'restore-asking'],
+  },
+} as const satisfies Record<string, Category>;
+
+export type CategoryName = keyof typeof CATEGORIES;
+
+export const DEFAULT_REFUSAL = 'it is not classified by redslot (unknown commands are refused by default)';
+
+/** Extra words for the README table, beyond what is derived from the key specs. */
+export const NOTES: Readonly<Record<string, string>> = {
+  sort: 'BY/GET patterns read only the group that owns the sorted key',
+  eval: 'the script must only touch its declared keys; no keys: any group',
+  eval_ro: 'the script must only touch its declared keys; no keys: any group',
+  evalsha: 'the script must only touch its declared keys; no keys: any group; load scripts with EVAL (SCRIPT is refused)',
+  evalsha_ro: 'the script must only touch its declared keys; no keys: any group; load scripts with EVAL (SCRIPT is refused)',
+  fcall: 'functions must only touch their declared keys; FUNCTION LOAD is refused for now',
+  fcall_ro: 'functions must only touch their declared keys; FUNCTION LOAD is refused for now',
+  mget: 'fan-out by group, merged in key order',
+  mset: 'fan-out by group, not atomic across groups',
+  msetnx: 'all keys in one slot (atomicity)',
+  del: 'fan-out by group, counts summed, not atomic across groups',
+  unlink: 'fan-out by group, counts summed, not atomic across groups',
+  exists: 'fan-out by group, counts summed',
+  touch: 'fan-out by group, counts summed',
+  hello: 'protocol 2 only for now',
+  info: 'proxy sections',
+};
+
+/** The category of each command name (built once). */
+export function categoryOf(name: string): { name: CategoryName; category: Category } | undefined {
+  return INDEX.get(name);
+}
+
+const INDEX = new Map<string, { name: CategoryName; category: Category }>();
+for (const [catName, category] of Object.entries(CATEGORIES) as Array<[CategoryName, Category]>) {
+  for (const cmd of category.commands) {
+    if (INDEX.has(cmd)) throw new Error(`classification: '${cmd}' is in two categories`);
+    INDEX.set(cmd, { name: catName, category });
+  }
+}
+
+export function refusalText(name: string, reason: string, permanent = false): string {
+  return `command '${name}' is not supported by redslot${permanent ? '' : ' yet'}: ${reason}`;
+}
