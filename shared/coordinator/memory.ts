@@ -370,7 +370,9 @@ class MemoryLease implements Lease {
   }
 
   release(): void {
+    // Like etcd3: a released lease reports nothing more (it expires silently on the store).
     this.stop();
+    this.gone = true;
   }
 
   private stop(): void {
