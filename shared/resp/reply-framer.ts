@@ -1,0 +1,207 @@
+/**
+ * Finds reply boundaries in a backend byte stream without decoding, so a reply can be forwarded
+ * byte-for-byte (`+OK` stays `+OK`, `$-1` stays `$-1`, RESP3 types pass untouched).
+ *
+ * RESP2 and RESP3 types: simple `+ - : _ , # (` (one line), blob `$ ! =` (length line + bytes + CRLF),
+ * aggregates `* ~ >` (N elements), `%` (N pairs), `|` (attribute: N pairs that precede the real value).
+ * Nesting needs no stack: `pending` counts the elements still missing from the current top-level reply; an
+ * aggregate header replaces itself by its children (`pending += n - 1`).
+ *
+ * A reply inside one chunk is emitted as a view of it; one spanning chunks is concatenated once, when its
+ * last byte has arrived. Backends are trusted, but malformed input still fails cleanly (`onFramingError`).
+ */
+
+export interface FrameHandler {
+  onFrame(frame: Buffer): void;
+  onFramingError(message: string): void;
+}
+
+const CR = 13;
+const LF = 10;
+const MINUS = 45;
+const ZERO = 48;
+const NINE = 57;
+
+const enum St {
+  Type,
+  Line,
+  Len,
+  LenLf,
+  Blob,
+  Dead,
+}
+
+const enum Kind {
+  Blob,
+  Array,
+  Map,
+  Attribute,
+}
+
+/** Per type byte: 1 = line type, 2 = blob, 3 = array-like, 4 = map, 5 = attribute, 0 = invalid. */
+const TYPE_CLASS = new Uint8Array(256);
+for (const c of '+-:_,#(') TYPE_CLASS[c.charCodeAt(0)] = 1;
+for (const c of '$!=') TYPE_CLASS[c.charCodeAt(0)] = 2;
+for (const c of '*~>') TYPE_CLASS[c.charCodeAt(0)] = 3;
+TYPE_CLASS['%'.charCodeAt(0)] = 4;
+TYPE_CLASS['|'.charCodeAt(0)] = 5;
+
+export class ReplyFramer {
+  private state: St = St.Type;
+  /** Elements still missing from the current top-level reply (0 = between replies). */
+  private pending = 0;
+  private kind: Kind = Kind.Blob;
+  private num = 0;
+  private neg = false;
+  private digits = 0;
+  private blobLeft = 0;
+  private pieces: Buffer[] | null = null;
+  private piecesLen = 0;
+
+  constructor(private readonly handler: FrameHandler) {}
+
+  /** Bytes of a partially received reply held right now. */
+  get bufferedBytes(): number {
+    return this.piecesLen;
+  }
+
+  reset(): void {
+    this.state = St.Type;
+    this.pending = 0;
+    this.pieces = null;
+    this.piecesLen = 0;
+  }
+
+  push(chunk: Buffer): void {
+    const len = chunk.length;
+    let pos = 0;
+    /** Start of the current reply in this chunk, or -1 when it began in an earlier chunk. */
+    let start = this.pending === 0 && this.state === St.Type ? 0 : -1;
+    while (pos < len) {
+      switch (this.state) {
+        case St.Type: {
+          if (this.pending === 0) {
+            start = pos;
+            this.pending = 1;
+          }
+          const c = chunk[pos]!;
+          const cls = TYPE_CLASS[c]!;
+          pos++;
+          if (cls === 1) {
+            this.state = St.Line;
+          } else if (cls === 0) {
+            return this.fail(`unexpected type byte 0x${c.toString(16)}`);
+          } else {
+            this.kind = cls === 2 ? Kind.Blob : cls === 3 ? Kind.Array : cls === 4 ? Kind.Map : Kind.Attribute;
+            this.num = 0;
+            this.neg = false;
+            this.digits = 0;
+            this.state = St.Len;
+          }
+          break;
+        }
+        case St.Line: {
+          const nl = chunk.indexOf(LF, pos);
+          if (nl < 0) {
+            pos = len;
+            break;
+          }
+          pos = nl + 1;
+          this.state = St.Type;
+          if (--this.pending === 0) start = this.emit(chunk, start, pos);
+          break;
+        }
+        case St.Len: {
+          for (;;) {
+            if (pos >= len) break;
+            const c = chunk[pos]!;
+            if (c >= ZERO && c <= NINE) {
+              this.num = this.num * 10 + (c - ZERO);
+              if (++this.digits > 18) return this.fail('length too long');
+              pos++;
+            } else if (c === CR) {
+              pos++;
+              this.state = St.LenLf;
+              break;
+            } else if (c === MINUS && this.digits === 0 && !this.neg) {
+              this.neg = true;
+              pos++;
+            } else {
+              return this.fail(`invalid length byte 0x${c.toString(16)}`);
+            }
+          }
+          break;
+        }
+        case St.LenLf: {
+          pos++;
+          if (this.digits === 0) return this.fail('empty length');
+          const n = this.neg ? -this.num : this.num;
+          this.state = St.Type;
+          if (this.kind === Kind.Blob) {
+            if (n >= 0) {
+              this.blobLeft = n + 2;
+              this.state = St.Blob;
+              break;
+            }
+            if (--this.pending === 0) start = this.emit(chunk, start, pos); // $-1 (RESP2 null)
+          } else if (n < 0) {
+            if (--this.pending === 0) start = this.emit(chunk, start, pos); // *-1 (RESP2 null array)
+          } else if (this.kind === Kind.Array) {
+            this.pending += n - 1;
+            if (this.pending === 0) start = this.emit(chunk, start, pos);
+          } else if (this.kind === Kind.Map) {
+            this.pending += 2 * n - 1;
+            if (this.pending === 0) start = this.emit(chunk, start, pos);
+          } else {
+            this.pending += 2 * n; // attribute: its pairs, then the value it annotates
+          }
+          break;
+        }
+        case St.Blob: {
+          const avail = len - pos;
+          if (avail < this.blobLeft) {
+            this.blobLeft -= avail;
+            pos = len;
+            break;
+          }
+          pos += this.blobLeft;
+          this.blobLeft = 0;
+          this.state = St.Type;
+          if (--this.pending === 0) start = this.emit(chunk, start, pos);
+          break;
+        }
+        case St.Dead:
+          return;
+      }
+    }
+    // Keep the unfinished reply's bytes for the next chunk.
+    if (this.pending > 0) {
+      const rest = start >= 0 ? chunk.subarray(start) : chunk;
+      if (this.pieces === null) this.pieces = [rest];
+      else this.pieces.push(rest);
+      this.piecesLen += rest.length;
+    }
+  }
+
+  /** Emits the reply ending at `end`; returns the next reply's start. */
+  private emit(chunk: Buffer, start: number, end: number): number {
+    let frame: Buffer;
+    if (this.pieces === null) {
+      frame = chunk.subarray(start, end);
+    } else {
+      this.pieces.push(chunk.subarray(0, end));
+      frame = Buffer.concat(this.pieces, this.piecesLen + end);
+      this.pieces = null;
+      this.piecesLen = 0;
+    }
+    this.handler.onFrame(frame);
+    return end;
+  }
+
+  private fail(message: string): void {
+    this.state = St.Dead;
+    this.pieces = null;
+    this.piecesLen = 0;
+    this.handler.onFramingError(message);
+  }
+}
