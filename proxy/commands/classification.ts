@@ -101,7 +101,12 @@ export const CATEGORIES = {
   connectionState: {
     route: 'refused',
     reason: 'it acts on connection state, and backend connections are shared by many clients',
-    commands: ['client', 'reset', 'monitor', 'wait'],
+    commands: ['client', 'reset', 'monitor'],
+  },
+  replicaAcks: {
+    route: 'refused',
+    reason: 'it waits for replicas to acknowledge this connection\'s writes, which went over shared connections to several groups',
+    commands: ['wait'],
   },
   keyspaceWide: {
     route: 'refused',
@@ -116,7 +121,12 @@ export const CATEGORIES = {
   perServer: {
     route: 'refused',
     reason: 'it is keyless and answers for one server, but the keyspace is spread over groups (needs every group)',
-    commands: ['time', 'lastsave', 'role', 'lolwut', 'memory', 'latency', 'slowlog'],
+    commands: ['time', 'lastsave', 'role', 'lolwut', 'latency', 'slowlog'],
+  },
+  memory: {
+    route: 'refused',
+    reason: 'MEMORY USAGE could go to the group of its key, but the other MEMORY subcommands answer for one server; routing by subcommand is not done yet',
+    commands: ['memory'],
   },
   administration: {
     route: 'refused',
