@@ -18,10 +18,16 @@ export interface EtcdHandle {
   stop(): Promise<void>;
 }
 
-/** Starts a throwaway single-member etcd on free loopback ports with its own data dir. */
-export async function startEtcd(): Promise<EtcdHandle> {
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+export interface StartEtcdOptions {
+  /** Fixed ports; default: free ones. */
+  clientPort?: number;
+  peerPort?: number;
+}
+
+/** Starts a throwaway single-member etcd on loopback ports with its own data dir. */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle> {
+  const clientPort = opts.clientPort ?? (await freePort());
+  const peerPort = opts.peerPort ?? (await freePort());
   const root = mkdtempSync(path.join(os.tmpdir(), 'redslot-etcd-'));
   const dataDir = path.join(root, 'data');
   const launch = async (): Promise<Spawned> => {
