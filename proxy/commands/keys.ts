@@ -165,8 +165,47 @@ const KEYS = w('keys');
 const AUTH = w('auth');
 const AUTH2 = w('auth2');
 
-/** Ports of Redis's getkeys functions for the commands whose key specs are incomplete or unknown. */
+const RW_ACCESS_UPDATE = ['RW', 'access', 'update'] as const;
+const SET = w('set');
+const INCRBY = w('incrby');
+const OVERFLOW = w('overflow');
+
+/**
+ * Ports of Redis's getkeys functions: for the commands whose key specs are incomplete or unknown (SORT,
+ * SORT_RO, MIGRATE), and for those whose spec says `variable_flags` (SET, BITFIELD: the key is always
+ * argv[1], only its access flags depend on the arguments, which matters to GETKEYSANDFLAGS alone).
+ */
 export const FALLBACKS: Readonly<Record<string, KeyFinder>> = {
+  // setGetKeys: read-write when a GET argument follows the value, else overwrite.
+  set: (argv, flagsOut) => {
+    if (flagsOut !== undefined) {
+      let get = false;
+      for (let i = 3; i < argv.length && !get; i++) get = equalsLower(argv[i]!, GET);
+      flagsOut.push(get ? RW_ACCESS_UPDATE : OW_UPDATE);
+    }
+    return [1];
+  },
+  // bitfieldGetKeys: read-only while every operation is a well-formed GET (or OVERFLOW).
+  bitfield: (argv, flagsOut) => {
+    if (flagsOut !== undefined) {
+      let readonly = true;
+      for (let i = 2; i < argv.length; i++) {
+        const a = argv[i]!;
+        const remaining = argv.length - i - 1;
+        if (equalsLower(a, GET) && remaining >= 2) i += 2;
+        else if ((equalsLower(a, SET) || equalsLower(a, INCRBY)) && remaining >= 3) {
+          readonly = false;
+          break;
+        } else if (equalsLower(a, OVERFLOW) && remaining >= 1) i += 1;
+        else {
+          readonly = false;
+          break;
+        }
+      }
+      flagsOut.push(readonly ? RO_ACCESS : RW_ACCESS_UPDATE);
+    }
+    return [1];
+  },
   // sortROGetKeys: the sorted key only (BY/GET patterns name keys only at run time).
   sort_ro: (_argv, flagsOut) => {
     flagsOut?.push(RO_ACCESS);
