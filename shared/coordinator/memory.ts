@@ -43,7 +43,11 @@ export interface MemoryStoreOptions {
   historyLimit?: number;
   /** Lease keep-alive interval as a fraction of the TTL (default 1/3, like etcd3). */
   keepAliveFraction?: number;
+  /** Max compares and max ops per txn branch (default 128, etcd's --max-txn-ops default). */
+  maxTxnOps?: number;
 }
+
+export const DEFAULT_MAX_TXN_OPS = 128;
 
 interface StoredKv {
   value: string;
@@ -76,6 +80,7 @@ export class MemoryStore {
   readonly name: string;
   private readonly historyLimit: number;
   readonly keepAliveFraction: number;
+  readonly maxTxnOps: number;
   private rev = 1;
   private readonly kvs = new Map<string, StoredKv>();
   /** One entry per revision > compactedThrough, in order. */
@@ -90,6 +95,7 @@ export class MemoryStore {
     this.name = name;
     this.historyLimit = Math.max(1, opts.historyLimit ?? 10_000);
     this.keepAliveFraction = opts.keepAliveFraction ?? 1 / 3;
+    this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
   }
 
   get revision(): number {
@@ -119,6 +125,13 @@ export class MemoryStore {
   }
 
   txn(compares: Compare[], success: TxnOp[], failure: TxnOp[] = []): TxnResult {
+    if (compares.length > this.maxTxnOps || success.length > this.maxTxnOps || failure.length > this.maxTxnOps) {
+      // Same limit and wording as etcd (--max-txn-ops): split big changes into several txns.
+      throw new RedslotError(CoordinatorErrors.REDSLOT_ERR_COORDINATOR_REQUEST_FAILED, {
+        op: 'txn',
+        reason: `etcdserver: too many operations in txn request (limit ${this.maxTxnOps})`,
+      });
+    }
     const ok = compares.every((c) => this.evaluate(c));
     const ops = ok ? success : failure;
     const mutations: Mutation[] = [];

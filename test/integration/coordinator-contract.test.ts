@@ -238,6 +238,19 @@ describe.each(impls)('coordinator contract: $name', (impl) => {
     expect((await c.get(`${p}failed`))?.value).toBe('f');
   });
 
+  it('a txn with more than 128 operations in a branch is refused, as etcd does by default (--max-txn-ops)', async () => {
+    const p = prefix();
+    const ops = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'put' as const, key: `${p}${i}`, value: 'x' }));
+    const err = await c.txn([], ops(129)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RedslotError);
+    expect((err as RedslotError).code).toBe('REDSLOT_ERR_COORDINATOR_REQUEST_FAILED');
+    expect((err as Error).message).toMatch(/too many operations/);
+    expect((await c.getPrefix(p)).kvs).toEqual([]);
+    const ok = await c.txn([], ops(128));
+    expect(ok.succeeded).toBe(true);
+    expect((await c.getPrefix(p)).kvs).toHaveLength(128);
+  });
+
   it('deletePrefix in a txn removes every key under the prefix in one revision', async () => {
     const p = prefix();
     await c.put(`${p}d/1`, '1');
