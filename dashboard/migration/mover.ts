@@ -1,0 +1,766 @@
+/**
+ * The background mover for ONE source master: drains every slot leaving it, whatever group each goes to.
+ *
+ * Stock Redis keeps no per-slot key list, so a pass is one SCAN of every database of the source (databases
+ * found with INFO keyspace): each key is hashed client-side with slotOf() on its raw bytes, keys of the
+ * slots being moved are bucketed per slot, and a full bucket is measured and moved with
+ * `MIGRATE host port "" db timeout [AUTH pw | AUTH2 user pw] KEYS k1..kn` (atomic per call: the source
+ * deletes what the target restored). One pass serves every slot of the run.
+ *
+ * Why a pass finds everything: SCAN returns every key present for the whole iteration, and while a slot is
+ * `migrating` no client write reaches the source for it (proxies MIGRATE the keys a command touches first),
+ * so keys of the slot can only leave the source. A slot is verified when a complete pass finds 0 of its keys;
+ * a slot that had keys in pass k is verified by pass k+1 (up to maxPasses, then NOT_DRAINED).
+ *
+ * Batches: per slot and db, up to batchKeys keys / batchBytes bytes, keys of one {tag} kept together (a
+ * bucket is ordered by tag and a tag family is never split between two MIGRATE calls of that bucket).
+ * Before moving, every key is measured (MEMORY USAGE, in one EVAL per bucket); a key over bigKeyBytes is
+ * moved alone with bigKeyTimeoutMs (and its blocking time reported), or refused when refuseBigKeys is set.
+ *
+ * No REPLACE, ever. `BUSYKEY` means the key exists on both sides: an invariant violation. The slot stops,
+ * the error is logged loudly and shown in progress; nothing is overwritten. `NOKEY` is fine (a proxy moved
+ * the keys first). After an I/O error or timeout MIGRATE may have restored keys without deleting them on
+ * the source: before retrying, keys present on both sides are compared with DUMP; identical copies are our
+ * own half-done MIGRATE (the source copy is deleted), different ones are reported as BUSYKEY.
+ *
+ * Flow control: a shared Throttle (keys/s, bytes/s; changeable while running) and PauseGate; progress
+ * counters per slot and overall (keys, bytes, rate over the last seconds, ETA).
+ */
+import { RedslotError } from '../../shared/errors.js';
+import { createLogger, type Logger } from '../../shared/log.js';
+import { RedisAdmin, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
+import { hashTag, slotOf } from '../../shared/slot.js';
+import { MigrationErrors } from './errors.js';
+import { displayKey } from './keys.js';
+import { PauseGate, Throttle } from './throttle.js';
+
+export interface RedisEndpoint {
+  /** host:port */
+  addr: string;
+  password?: string;
+  /** ACL user for AUTH2 (default user when absent). */
+  username?: string;
+}
+
+export interface MoverKnobs {
+  /** SCAN COUNT hint. */
+  scanCount: number;
+  /** Max keys per MIGRATE. */
+  batchKeys: number;
+  /** Max measured bytes per MIGRATE. */
+  batchBytes: number;
+  /** MIGRATE timeout argument for normal batches (ms). */
+  migrateTimeoutMs: number;
+  /** A key measured above this is a big key. */
+  bigKeyBytes: number;
+  /** MIGRATE timeout for a big key moved alone (ms). */
+  bigKeyTimeoutMs: number;
+  /** Refuse big keys instead of moving them (the slot stops with BIGKEY_REFUSED). */
+  refuseBigKeys: boolean;
+  /** Passes before a slot still holding keys is declared NOT_DRAINED. */
+  maxPasses: number;
+  /** Buckets measured + moved concurrently (pipelined on one connection). */
+  pipeline: number;
+  /** Attempts for a batch failing with an I/O error or timeout. */
+  retries: number;
+}
+
+export const DEFAULT_MOVER_KNOBS: MoverKnobs = {
+  scanCount: 1000,
+  batchKeys: 500,
+  batchBytes: 8 * 1024 * 1024,
+  migrateTimeoutMs: 5000,
+  bigKeyBytes: 32 * 1024 * 1024,
+  bigKeyTimeoutMs: 120_000,
+  refuseBigKeys: false,
+  maxPasses: 5,
+  pipeline: 3,
+  retries: 3,
+};
+
+export type SlotMoveState = 'moving' | 'done' | 'error' | 'dropped' | 'stopped';
+
+export interface SlotMoveError {
+  code: string;
+  message: string;
+}
+
+export interface SlotProgress {
+  slot: number;
+  source: string;
+  target: string;
+  state: SlotMoveState;
+  /** Keys of the slot the mover moved (keys a proxy moved on access are not counted). */
+  keysMoved: number;
+  bytesMoved: number;
+  /** Keys of the slot seen by SCAN in the current/last pass. */
+  keysFound: number;
+  passes: number;
+  bigKeys: number;
+  error?: SlotMoveError;
+}
+
+export interface BigKeyReport {
+  slot: number;
+  db: number;
+  key: string;
+  bytes: number;
+  type?: string;
+  action: 'moved' | 'refused' | 'failed';
+  /** Duration of the MIGRATE call that moved it (the source is blocked that long). */
+  blockedMs?: number;
+}
+
+export interface MoverProgress {
+  source: string;
+  pass: number;
+  db: number | null;
+  /** Keys SCAN returned in the current pass (all slots). */
+  scanned: number;
+  /** Keys in the source when the pass started (sum over dbs). */
+  sourceKeys: number;
+  keysMoved: number;
+  bytesMoved: number;
+  keysPerSec: number;
+  bytesPerSec: number;
+  /** Estimated keys of the moving slots still on the source; null before anything is known. */
+  keysRemaining: number | null;
+  etaSeconds: number | null;
+  paused: boolean;
+  startedAt: string;
+  finishedAt?: string;
+  slots: SlotProgress[];
+  bigKeys: BigKeyReport[];
+}
+
+export interface MoverSlot {
+  slot: number;
+  target: RedisEndpoint;
+}
+
+export interface SourceMoverOptions {
+  source: RedisEndpoint;
+  slots: MoverSlot[];
+  knobs?: Partial<MoverKnobs>;
+  throttle?: Throttle;
+  gate?: PauseGate;
+  /** Aborting stops the run as soon as the batches in flight are answered (slots end `stopped`). */
+  signal?: AbortSignal;
+  log?: Logger;
+  /** Called when slots become terminal (done / error), in groups, as soon as known. */
+  onSlots?: (slots: SlotProgress[]) => void;
+  /** Called after every moved batch (metrics). */
+  onMoved?: (slot: number, keys: number, bytes: number) => void;
+  /** Called for every big key met. */
+  onBigKey?: (report: BigKeyReport) => void;
+}
+
+interface SlotState extends SlotProgress {
+  endpoint: RedisEndpoint;
+  /** Batches of this slot being measured or moved. */
+  inflight: number;
+  idle?: () => void;
+}
+
+interface Task {
+  slot: number;
+  db: number;
+  keys: Buffer[];
+}
+
+/** One EVAL returns MEMORY USAGE of each key (default SAMPLES: O(1) even for a huge collection); -1 = gone. */
+const MEASURE_LUA = "local r={} for i,k in ipairs(KEYS) do r[i]=redis.call('MEMORY','USAGE',k) or -1 end return r";
+const EXISTS_LUA = "local r={} for i,k in ipairs(KEYS) do r[i]=redis.call('EXISTS',k) end return r";
+
+const TERMINAL: ReadonlySet<SlotMoveState> = new Set(['done', 'error', 'dropped', 'stopped']);
+
+function replyError(r: RedisReply): string | undefined {
+  return r instanceof Error ? r.message : undefined;
+}
+
+function asNumbers(r: RedisReply, n: number): number[] | undefined {
+  if (!Array.isArray(r) || r.length !== n) return undefined;
+  return r.map((x) => (typeof x === 'number' ? x : Number(x)));
+}
+
+export class SourceMover {
+  readonly source: RedisEndpoint;
+  private readonly knobs: MoverKnobs;
+  private readonly throttle: Throttle;
+  private readonly gate: PauseGate;
+  private readonly log: Logger;
+  private readonly signal: AbortSignal | undefined;
+  private readonly slots = new Map<number, SlotState>();
+  private readonly bigKeys: BigKeyReport[] = [];
+  private readonly opts: SourceMoverOptions;
+  private scanConn: RedisAdmin | undefined;
+  private moveConn: RedisAdmin | undefined;
+  private bigConn: RedisAdmin | undefined;
+  private readonly targetConns = new Map<string, RedisAdmin>();
+  private pass = 0;
+  private db: number | null = null;
+  private scanned = 0;
+  private sourceKeys = 0;
+  private foundThisPass = 0;
+  private keysMoved = 0;
+  private bytesMoved = 0;
+  private readonly samples: Array<{ t: number; keys: number; bytes: number }> = [];
+  private readonly startedAt = new Date();
+  private finishedAt: Date | undefined;
+
+  constructor(opts: SourceMoverOptions) {
+    this.opts = opts;
+    this.source = opts.source;
+    this.knobs = { ...DEFAULT_MOVER_KNOBS, ...opts.knobs };
+    this.throttle = opts.throttle ?? new Throttle();
+    this.gate = opts.gate ?? new PauseGate();
+    this.signal = opts.signal;
+    this.log = (opts.log ?? createLogger()).child({ component: 'migration.mover', source: opts.source.addr });
+    for (const s of opts.slots) {
+      this.slots.set(s.slot, {
+        slot: s.slot,
+        source: opts.source.addr,
+        target: s.target.addr,
+        endpoint: s.target,
+        state: 'moving',
+        keysMoved: 0,
+        bytesMoved: 0,
+        keysFound: 0,
+        passes: 0,
+        bigKeys: 0,
+        inflight: 0,
+      });
+    }
+  }
+
+  /** Slot ids of this run. */
+  slotIds(): number[] {
+    return [...this.slots.keys()];
+  }
+
+  private conn(kind: 'scan' | 'move' | 'big'): RedisAdmin {
+    const timeout = kind === 'big' ? this.knobs.bigKeyTimeoutMs * 2 + 10_000 : Math.max(30_000, this.knobs.migrateTimeoutMs * 4);
+    const make = (): RedisAdmin =>
+      new RedisAdmin({
+        addr: this.source.addr,
+        password: this.source.password,
+        username: this.source.username,
+        commandTimeoutMs: timeout,
+      });
+    if (kind === 'scan') return (this.scanConn ??= make());
+    if (kind === 'move') return (this.moveConn ??= make());
+    return (this.bigConn ??= make());
+  }
+
+  private targetConn(ep: RedisEndpoint): RedisAdmin {
+    let c = this.targetConns.get(ep.addr);
+    if (!c) {
+      c = new RedisAdmin({ addr: ep.addr, password: ep.password, username: ep.username, commandTimeoutMs: 30_000 });
+      this.targetConns.set(ep.addr, c);
+    }
+    return c;
+  }
+
+  private active(): SlotState[] {
+    return [...this.slots.values()].filter((s) => !TERMINAL.has(s.state));
+  }
+
+  private aborted(): boolean {
+    return this.signal?.aborted === true;
+  }
+
+  /**
+   * Runs passes until every slot is done, failed, dropped, or the run is aborted. Resolves with the final
+   * state of every slot; never rejects for a slot-level problem (those end in `error`).
+   */
+  async run(): Promise<SlotProgress[]> {
+    this.log.info('mover.start', { slots: this.slots.size, knobs: this.knobs });
+    try {
+      for (this.pass = 1; this.pass <= this.knobs.maxPasses; this.pass++) {
+        const active = this.active();
+        if (active.length === 0 || this.aborted()) break;
+        for (const s of active) {
+          s.keysFound = 0;
+          s.passes = this.pass;
+        }
+        this.scanned = 0;
+        this.foundThisPass = 0;
+        const info = await this.conn('scan').info('keyspace');
+        const dbs = Object.keys(info.keyspace).map(Number).sort((a, b) => a - b);
+        this.sourceKeys = info.keys;
+        for (const db of dbs) {
+          if (this.aborted()) break;
+          await this.passDb(db);
+        }
+        if (this.aborted()) break;
+        // A full pass that found none of a slot's keys proves the slot is empty on the source.
+        const verified = this.active().filter((s) => s.keysFound === 0);
+        for (const s of verified) s.state = 'done';
+        if (verified.length > 0) this.emitTerminal(verified);
+        this.log.info('mover.pass_done', {
+          pass: this.pass,
+          dbs,
+          scanned: this.scanned,
+          found: this.foundThisPass,
+          verified: verified.length,
+          remaining: this.active().length,
+          keysMoved: this.keysMoved,
+        });
+      }
+      const left = this.active();
+      if (this.aborted()) {
+        for (const s of left) s.state = 'stopped';
+        this.log.warn('mover.stopped', { slots: left.map((s) => s.slot), keysMoved: this.keysMoved });
+      } else if (left.length > 0) {
+        for (const s of left) {
+          this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_NOT_DRAINED, {
+            slot: s.slot,
+            keys: s.keysFound,
+            source: this.source.addr,
+            passes: this.knobs.maxPasses,
+          }));
+        }
+      }
+    } catch (err) {
+      // Source unreachable or a protocol failure: every unfinished slot fails; the scheduler retries later.
+      const left = this.active();
+      this.log.error('mover.failed', { err, slots: left.map((s) => s.slot) });
+      for (const s of left) {
+        s.state = 'error';
+        s.error = err instanceof RedslotError ? { code: err.code, message: err.message } : { code: 'REDSLOT_ERR_INTERNAL', message: String(err) };
+      }
+      if (left.length > 0) this.emitTerminal(left);
+    } finally {
+      this.finishedAt = new Date();
+      this.close();
+    }
+    const out = [...this.slots.values()].map((s) => this.slotView(s));
+    this.log.info('mover.finish', {
+      keysMoved: this.keysMoved,
+      bytesMoved: this.bytesMoved,
+      ms: this.finishedAt.getTime() - this.startedAt.getTime(),
+      done: out.filter((s) => s.state === 'done').length,
+      errors: out.filter((s) => s.state === 'error').map((s) => ({ slot: s.slot, error: s.error })),
+    });
+    return out;
+  }
+
+  private emitTerminal(slots: SlotState[]): void {
+    try {
+      this.opts.onSlots?.(slots.map((s) => this.slotView(s)));
+    } catch (err) {
+      this.log.error('mover.callback_failed', { err });
+    }
+  }
+
+  private fail(s: SlotState, err: RedslotError): void {
+    if (TERMINAL.has(s.state)) return;
+    s.state = 'error';
+    s.error = { code: err.code, message: err.message };
+    this.log.error('mover.slot_failed', { slot: s.slot, target: s.target, code: err.code, message: err.message });
+    this.emitTerminal([s]);
+  }
+
+  /** Stops moving one slot (abort); resolves once no batch of it is in flight. */
+  async drop(slot: number): Promise<void> {
+    const s = this.slots.get(slot);
+    if (!s) return;
+    if (!TERMINAL.has(s.state)) {
+      s.state = 'dropped';
+      this.log.info('mover.slot_dropped', { slot, keysMoved: s.keysMoved });
+    }
+    if (s.inflight > 0) await new Promise<void>((resolve) => (s.idle = resolve));
+  }
+
+  /** One SCAN over one database, feeding buckets to `pipeline` workers. */
+  private async passDb(db: number): Promise<void> {
+    this.db = db;
+    const scan = this.conn('scan');
+    const buckets = new Map<number, Buffer[]>();
+    const queue: Task[] = [];
+    let wakeWorkers: (() => void) | undefined;
+    let wakeScanner: (() => void) | undefined;
+    let scanDone = false;
+    let workerError: unknown;
+    const maxQueued = this.knobs.pipeline * 4;
+
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const task = queue.shift();
+        wakeScanner?.();
+        if (!task) {
+          if (scanDone || workerError !== undefined) return;
+          await new Promise<void>((r) => (wakeWorkers = r));
+          continue;
+        }
+        try {
+          await this.moveTask(task);
+        } catch (err) {
+          workerError ??= err;
+          wakeScanner?.();
+          return;
+        }
+      }
+    };
+    const push = (task: Task): void => {
+      const s = this.slots.get(task.slot);
+      if (!s) return;
+      s.inflight++;
+      queue.push(task);
+      const w = wakeWorkers;
+      wakeWorkers = undefined;
+      w?.();
+    };
+    const workers = Array.from({ length: Math.max(1, this.knobs.pipeline) }, () => worker());
+
+    let cursor = '0';
+    try {
+      do {
+        await this.gate.wait(this.signal);
+        if (this.aborted() || workerError !== undefined) break;
+        const r = await this.dbCall(scan, db, ['SCAN', cursor, 'COUNT', this.knobs.scanCount]);
+        const err = replyError(r);
+        if (err !== undefined || !Array.isArray(r) || r.length !== 2 || !Buffer.isBuffer(r[0]) || !Array.isArray(r[1])) {
+          throw new Error(`SCAN on ${this.source.addr} db ${db}: unexpected reply ${err ?? 'shape'}`);
+        }
+        cursor = r[0].toString('latin1');
+        const keys = r[1];
+        this.scanned += keys.length;
+        for (const key of keys) {
+          if (!Buffer.isBuffer(key)) continue;
+          const slot = slotOf(key);
+          const s = this.slots.get(slot);
+          if (!s || TERMINAL.has(s.state)) continue;
+          s.keysFound++;
+          this.foundThisPass++;
+          let b = buckets.get(slot);
+          if (!b) buckets.set(slot, (b = []));
+          b.push(key);
+          if (b.length >= this.knobs.batchKeys) {
+            buckets.delete(slot);
+            push({ slot, db, keys: b });
+          }
+        }
+        while (queue.length >= maxQueued && workerError === undefined && !this.aborted()) {
+          await new Promise<void>((r) => (wakeScanner = r));
+          wakeScanner = undefined;
+        }
+      } while (cursor !== '0');
+      if (!this.aborted() && workerError === undefined) for (const [slot, keys] of buckets) push({ slot, db, keys });
+    } finally {
+      scanDone = true;
+      const w = wakeWorkers;
+      wakeWorkers = undefined;
+      w?.();
+      await Promise.all(workers);
+      // Tasks never started (abort or worker failure) release their slot.
+      for (const t of queue.splice(0)) this.release(t.slot);
+    }
+    if (workerError !== undefined) throw workerError;
+  }
+
+  private release(slot: number): void {
+    const s = this.slots.get(slot);
+    if (!s) return;
+    s.inflight--;
+    if (s.inflight === 0 && s.idle) {
+      const idle = s.idle;
+      s.idle = undefined;
+      idle();
+    }
+  }
+
+  /**
+   * SELECT db and the command, written back to back on the same socket: the pair cannot be split by a
+   * reconnect (a fresh connection is on db 0), so a command never runs in the wrong database.
+   */
+  private async dbCall(conn: RedisAdmin, db: number, args: Array<string | number | Buffer>): Promise<RedisReply> {
+    const sel = conn.callBuffers('SELECT', db);
+    const res = conn.callBuffers(...args);
+    res.catch(() => undefined);
+    const r = await sel;
+    if (r instanceof Error) throw new Error(`SELECT ${db} on ${conn.addr}: ${r.message}`);
+    return await res;
+  }
+
+  /** Measures a bucket, then moves it in tag-preserving batches (big keys alone). */
+  private async moveTask(task: Task): Promise<void> {
+    const s = this.slots.get(task.slot)!;
+    try {
+      if (TERMINAL.has(s.state) || this.aborted()) return;
+      const sizes = await this.measure(task.db, task.keys);
+      const items: Array<{ key: Buffer; tag: Buffer; size: number }> = [];
+      for (let i = 0; i < task.keys.length; i++) {
+        const size = sizes[i]!;
+        if (size < 0) continue; // gone: a proxy moved it on access
+        items.push({ key: task.keys[i]!, tag: hashTag(task.keys[i]!), size });
+      }
+      // Tag families adjacent, so a batch boundary never splits one (unless the family alone is too big).
+      items.sort((a, b) => Buffer.compare(a.tag, b.tag));
+      let batch: typeof items = [];
+      let bytes = 0;
+      const flush = async (): Promise<void> => {
+        if (batch.length === 0) return;
+        const b = batch;
+        const n = bytes;
+        batch = [];
+        bytes = 0;
+        await this.migrateBatch(s, task.db, b.map((x) => x.key), n, false);
+      };
+      for (let i = 0; i < items.length && !TERMINAL.has(s.state); ) {
+        // One tag family (a run of equal tags).
+        let j = i + 1;
+        while (j < items.length && items[j]!.tag.equals(items[i]!.tag)) j++;
+        const family = items.slice(i, j);
+        i = j;
+        for (const it of family.filter((x) => x.size > this.knobs.bigKeyBytes)) {
+          await flush();
+          await this.moveBigKey(s, task.db, it.key, it.size);
+          if (TERMINAL.has(s.state)) return;
+        }
+        const small = family.filter((x) => x.size <= this.knobs.bigKeyBytes);
+        const famBytes = small.reduce((t, x) => t + x.size, 0);
+        if (batch.length > 0 && (batch.length + small.length > this.knobs.batchKeys || bytes + famBytes > this.knobs.batchBytes)) await flush();
+        for (const it of small) {
+          batch.push(it);
+          bytes += it.size;
+          if (batch.length >= this.knobs.batchKeys * 4 || bytes >= this.knobs.batchBytes * 4) await flush(); // a giant family
+        }
+      }
+      if (!TERMINAL.has(s.state)) await flush();
+    } finally {
+      this.release(task.slot);
+    }
+  }
+
+  private async measure(db: number, keys: Buffer[]): Promise<number[]> {
+    const r = await this.dbCall(this.conn('move'), db, ['EVAL', MEASURE_LUA, keys.length, ...keys]);
+    const sizes = asNumbers(r, keys.length);
+    if (!sizes) throw new Error(`measuring ${keys.length} keys on ${this.source.addr}: ${replyError(r) ?? 'unexpected reply'}`);
+    return sizes;
+  }
+
+  private migrateArgs(target: RedisEndpoint, db: number, timeoutMs: number, keys: Buffer[]): Array<string | number | Buffer> {
+    const { host, port } = splitAddr(target.addr);
+    const args: Array<string | number | Buffer> = ['MIGRATE', host, port, '', db, timeoutMs];
+    if (target.password !== undefined && target.password !== '') {
+      if (target.username) args.push('AUTH2', target.username, target.password);
+      else args.push('AUTH', target.password);
+    }
+    args.push('KEYS', ...keys);
+    return args;
+  }
+
+  private async moveBigKey(s: SlotState, db: number, key: Buffer, size: number): Promise<void> {
+    s.bigKeys++;
+    const conn = this.conn(this.knobs.refuseBigKeys ? 'move' : 'big');
+    let type: string | undefined;
+    const t = await this.dbCall(conn, db, ['TYPE', key]).catch(() => undefined);
+    if (Buffer.isBuffer(t)) type = t.toString();
+    else if (typeof t === 'string') type = t;
+    const report: BigKeyReport = { slot: s.slot, db, key: displayKey(key), bytes: size, type, action: 'refused' };
+    if (this.knobs.refuseBigKeys) {
+      this.recordBigKey(report);
+      this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_BIGKEY_REFUSED, {
+        key: report.key,
+        slot: s.slot,
+        db,
+        bytes: size,
+        limit: this.knobs.bigKeyBytes,
+      }));
+      return;
+    }
+    this.log.warn('mover.big_key', { slot: s.slot, db, key: report.key, bytes: size, type, timeoutMs: this.knobs.bigKeyTimeoutMs });
+    const t0 = performance.now();
+    const ok = await this.migrateBatch(s, db, [key], size, true);
+    report.blockedMs = Math.round(performance.now() - t0);
+    report.action = ok ? 'moved' : 'failed';
+    this.recordBigKey(report);
+    this.log.warn('mover.big_key_moved', { slot: s.slot, db, key: report.key, bytes: size, blockedMs: report.blockedMs, ok });
+  }
+
+  private recordBigKey(r: BigKeyReport): void {
+    this.bigKeys.push(r);
+    if (this.bigKeys.length > 1000) this.bigKeys.shift();
+    this.opts.onBigKey?.(r);
+  }
+
+  /**
+   * MIGRATE one batch. Returns true when the keys left the source. BUSYKEY stops the slot; I/O errors are
+   * reconciled (see the file header) and retried up to `retries` times.
+   */
+  private async migrateBatch(s: SlotState, db: number, keys: Buffer[], bytes: number, big: boolean): Promise<boolean> {
+    let pending = keys;
+    for (let attempt = 1; ; attempt++) {
+      await this.gate.wait(this.signal);
+      if (TERMINAL.has(s.state) || this.aborted()) return false;
+      await this.throttle.take(pending.length, bytes, this.signal);
+      if (TERMINAL.has(s.state) || this.aborted()) return false;
+      const conn = this.conn(big ? 'big' : 'move');
+      const timeout = big ? this.knobs.bigKeyTimeoutMs : this.knobs.migrateTimeoutMs;
+      let r: RedisReply;
+      try {
+        r = await this.dbCall(conn, db, this.migrateArgs(s.endpoint, db, timeout, pending));
+      } catch (err) {
+        // The connection failed (client-side timeout, reset): find out below what happened to the keys.
+        r = err instanceof Error ? err : new Error(String(err));
+      }
+      const err = replyError(r);
+      if (err === undefined) {
+        this.count(s, pending.length, bytes);
+        return true;
+      }
+      // Which keys are still on the source? MIGRATE deletes each key whose RESTORE succeeded.
+      const left = await this.stillOnSource(this.conn('move'), db, pending);
+      const movedNow = pending.length - left.length;
+      if (movedNow > 0) this.count(s, movedNow, Math.round((bytes * movedNow) / pending.length));
+      if (left.length === 0) return true;
+      if (/BUSYKEY/.test(err)) {
+        this.busy(s, db, left[0]!, left.length);
+        return false;
+      }
+      // I/O error / timeout: a key may now exist on both sides (restored, never deleted on the source).
+      const resolved = await this.reconcile(s, db, left);
+      if (resolved === null) return false; // reported as BUSYKEY
+      pending = resolved;
+      if (pending.length === 0) return true;
+      if (attempt >= this.knobs.retries) {
+        this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
+          count: pending.length,
+          slot: s.slot,
+          source: this.source.addr,
+          target: s.target,
+          db,
+          reply: err,
+        }));
+        return false;
+      }
+      this.log.warn('mover.migrate_retry', { slot: s.slot, db, keys: pending.length, attempt, reply: err });
+      await new Promise((res) => setTimeout(res, 100 * attempt));
+    }
+  }
+
+  private async stillOnSource(conn: RedisAdmin, db: number, keys: Buffer[]): Promise<Buffer[]> {
+    const r = await this.dbCall(conn, db, ['EVAL', EXISTS_LUA, keys.length, ...keys]);
+    const flags = asNumbers(r, keys.length);
+    if (!flags) throw new Error(`EXISTS check on ${this.source.addr}: ${replyError(r) ?? 'unexpected reply'}`);
+    return keys.filter((_, i) => flags[i] === 1);
+  }
+
+  /**
+   * After a failed (non-BUSYKEY) MIGRATE: keys on both sides with identical DUMPs are deleted from the source
+   * (our own half-done MIGRATE); a differing pair is an invariant violation (null). Returns the keys still to move.
+   */
+  private async reconcile(s: SlotState, db: number, left: Buffer[]): Promise<Buffer[] | null> {
+    const tc = this.targetConn(s.endpoint);
+    const onTarget = await this.dbCall(tc, db, ['EVAL', EXISTS_LUA, left.length, ...left]);
+    const flags = asNumbers(onTarget, left.length);
+    if (!flags) throw new Error(`EXISTS check on ${s.target}: ${replyError(onTarget) ?? 'unexpected reply'}`);
+    const todo: Buffer[] = [];
+    const src = this.conn('move');
+    for (let i = 0; i < left.length; i++) {
+      const key = left[i]!;
+      if (flags[i] !== 1) {
+        todo.push(key);
+        continue;
+      }
+      const [a, b] = await Promise.all([this.dbCall(src, db, ['DUMP', key]), this.dbCall(tc, db, ['DUMP', key])]);
+      if (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b)) {
+        await this.dbCall(src, db, ['DEL', key]);
+        this.count(s, 1, a.length);
+        this.log.warn('mover.duplicate_resolved', { slot: s.slot, db, key: displayKey(key), target: s.target });
+      } else {
+        this.busy(s, db, key, 1);
+        return null;
+      }
+    }
+    return todo;
+  }
+
+  private busy(s: SlotState, db: number, key: Buffer, count: number): void {
+    const err = new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_BUSYKEY, { key: displayKey(key), slot: s.slot, db, target: s.target });
+    this.log.error('mover.busykey', {
+      alarm: 'INVARIANT VIOLATION: key on source and target',
+      slot: s.slot,
+      db,
+      key: displayKey(key),
+      keys: count,
+      source: this.source.addr,
+      target: s.target,
+    });
+    this.fail(s, err);
+  }
+
+  private count(s: SlotState, keys: number, bytes: number): void {
+    s.keysMoved += keys;
+    s.bytesMoved += bytes;
+    this.keysMoved += keys;
+    this.bytesMoved += bytes;
+    const now = performance.now();
+    const last = this.samples[this.samples.length - 1];
+    if (!last || now - last.t >= 250) {
+      this.samples.push({ t: now, keys: this.keysMoved, bytes: this.bytesMoved });
+      if (this.samples.length > 40) this.samples.shift();
+    }
+    this.opts.onMoved?.(s.slot, keys, bytes);
+  }
+
+  private slotView(s: SlotState): SlotProgress {
+    const { endpoint: _e, inflight: _i, idle: _d, ...view } = s;
+    return { ...view, error: s.error ? { ...s.error } : undefined };
+  }
+
+  progress(): MoverProgress {
+    const now = performance.now();
+    // Rate over the last ~5 s of samples (or since the start).
+    const recent = this.samples.filter((x) => now - x.t <= 5000);
+    const first = recent[0] ?? this.samples[0];
+    let keysPerSec = 0;
+    let bytesPerSec = 0;
+    if (first && now - first.t > 0 && !this.finishedAt) {
+      const dt = (now - first.t) / 1000;
+      keysPerSec = dt > 0.05 ? (this.keysMoved - first.keys) / dt : 0;
+      bytesPerSec = dt > 0.05 ? (this.bytesMoved - first.bytes) / dt : 0;
+    } else if (this.finishedAt) {
+      const dt = (this.finishedAt.getTime() - this.startedAt.getTime()) / 1000;
+      keysPerSec = dt > 0 ? this.keysMoved / dt : 0;
+      bytesPerSec = dt > 0 ? this.bytesMoved / dt : 0;
+    }
+    // Remaining: in pass 1, extrapolate the share of scanned keys that belong to moving slots.
+    let keysRemaining: number | null = null;
+    if (this.finishedAt) keysRemaining = 0;
+    else if (this.pass >= 1 && this.sourceKeys > 0 && this.scanned > 0) {
+      const share = this.foundThisPass / this.scanned;
+      const stillToScan = Math.max(0, this.sourceKeys - this.scanned);
+      const queued = Math.max(0, this.foundThisPass - (this.pass === 1 ? this.keysMoved : 0));
+      keysRemaining = Math.round(stillToScan * share + queued);
+    }
+    const etaSeconds = keysRemaining === null ? null : keysRemaining === 0 ? 0 : keysPerSec > 0 ? keysRemaining / keysPerSec : null;
+    return {
+      source: this.source.addr,
+      pass: this.pass,
+      db: this.db,
+      scanned: this.scanned,
+      sourceKeys: this.sourceKeys,
+      keysMoved: this.keysMoved,
+      bytesMoved: this.bytesMoved,
+      keysPerSec: Math.round(keysPerSec),
+      bytesPerSec: Math.round(bytesPerSec),
+      keysRemaining,
+      etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds * 10) / 10,
+      paused: this.gate.isPaused(),
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: this.finishedAt?.toISOString(),
+      slots: [...this.slots.values()].map((s) => this.slotView(s)),
+      bigKeys: this.bigKeys.slice(),
+    };
+  }
+
+  private close(): void {
+    this.scanConn?.close();
+    this.moveConn?.close();
+    this.bigConn?.close();
+    for (const c of this.targetConns.values()) c.close();
+    this.targetConns.clear();
+  }
+}
