@@ -12,8 +12,10 @@
  * so keys of the slot can only leave the source. A slot is verified when a complete pass finds 0 of its keys;
  * a slot that had keys in pass k is verified by pass k+1 (up to maxPasses, then NOT_DRAINED).
  *
- * Batches: per slot and db, up to batchKeys keys / batchBytes bytes, keys of one {tag} kept together (a
- * bucket is ordered by tag and a tag family is never split between two MIGRATE calls of that bucket).
+ * Batches: per slot and db, up to batchKeys keys / batchBytes bytes, keys of one {tag} kept together: a
+ * bucket (two batches' worth of keys of one slot) is ordered by tag and a family is never split between two
+ * MIGRATE calls of that bucket. Families whose members SCAN returns far apart can still land in two buckets;
+ * that is safe (proxies MIGRATE every key a command names), only not atomic for the family.
  * Before moving, every key is measured (MEMORY USAGE, in one EVAL per bucket); a key over bigKeyBytes is
  * moved alone with bigKeyTimeoutMs (and its blocking time reported), or refused when refuseBigKeys is set.
  *
@@ -171,6 +173,9 @@ interface Task {
 /** One EVAL returns MEMORY USAGE of each key (default SAMPLES: O(1) even for a huge collection); -1 = gone. */
 const MEASURE_LUA = "local r={} for i,k in ipairs(KEYS) do r[i]=redis.call('MEMORY','USAGE',k) or -1 end return r";
 const EXISTS_LUA = "local r={} for i,k in ipairs(KEYS) do r[i]=redis.call('EXISTS',k) end return r";
+
+/** Keys held in buckets before every bucket is flushed (bounds memory when many slots fill slowly). */
+const MAX_BUFFERED_KEYS = 200_000;
 
 const TERMINAL: ReadonlySet<SlotMoveState> = new Set(['done', 'error', 'dropped', 'stopped']);
 
@@ -377,6 +382,7 @@ export class SourceMover {
     this.db = db;
     const scan = this.conn('scan');
     const buckets = new Map<number, Buffer[]>();
+    let buffered = 0;
     const queue: Task[] = [];
     let wakeWorkers: (() => void) | undefined;
     let wakeScanner: (() => void) | undefined;
@@ -436,10 +442,18 @@ export class SourceMover {
           let b = buckets.get(slot);
           if (!b) buckets.set(slot, (b = []));
           b.push(key);
-          if (b.length >= this.knobs.batchKeys) {
+          buffered++;
+          // A bucket holds two batches' worth: the wider window keeps more {tag} families whole.
+          if (b.length >= this.knobs.batchKeys * 2) {
             buckets.delete(slot);
+            buffered -= b.length;
             push({ slot, db, keys: b });
           }
+        }
+        if (buffered > MAX_BUFFERED_KEYS) {
+          for (const [slot, keys] of buckets) push({ slot, db, keys });
+          buckets.clear();
+          buffered = 0;
         }
         while (queue.length >= maxQueued && workerError === undefined && !this.aborted()) {
           await new Promise<void>((r) => (wakeScanner = r));
