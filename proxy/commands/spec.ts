@@ -29,7 +29,10 @@ export interface CommandSpec {
   readonly route: RouteShape;
   /** For 'refused': the reason shown to the client, naming the command. */
   readonly refusal?: string;
-  /** May modify data: Redis flag 'write' or 'may_replicate' (scripts without flags count as writes). Send to a master. */
+  /**
+   * May modify data, so it must go to a master: Redis flag 'write' or 'may_replicate', or keys without the
+   * 'readonly' flag (EVAL/EVALSHA/FCALL), or a container with a writing subcommand (XGROUP).
+   */
   readonly write: boolean;
 
   // ---- additions beyond the pinned interface ----

@@ -13,7 +13,7 @@ export class Command implements CommandSpec {
   readonly name: string;
   readonly arity: number;
   readonly flags: readonly string[];
-  readonly write: boolean;
+  write: boolean;
   readonly hasKeys: boolean;
   readonly subcommands: Command[] = [];
   /** Subcommands by name (the part after '|'), or null for plain commands. */
@@ -31,8 +31,10 @@ export class Command implements CommandSpec {
     this.name = raw.name;
     this.arity = raw.arity;
     this.flags = raw.flags;
-    this.write = raw.flags.includes('write') || raw.flags.includes('may_replicate');
     this.hasKeys = specsHaveKeys(raw);
+    // Redis flags scripts (EVAL, FCALL) neither write nor readonly: anything with keys that is not declared
+    // readonly may write, and so does a container with a writing subcommand (XGROUP CREATE).
+    this.write = raw.flags.includes('write') || raw.flags.includes('may_replicate') || (this.hasKeys && !raw.flags.includes('readonly'));
   }
 
 }
@@ -73,6 +75,7 @@ function build(raw: RawCommand, id: number, parent?: Command): Command {
   const condition = conditionFor(raw, route);
   if (condition !== undefined && route !== 'refused') cmd.condition = condition;
   for (const sub of raw.subcommands) cmd.subcommands.push(build(sub, id, cmd));
+  if (cmd.subcommands.some((s) => s.write)) cmd.write = true;
   if (cmd.subcommands.length > 0) {
     cmd.subTable = new NameTable(cmd.subcommands.map((s) => [s.name.slice(s.name.indexOf('|') + 1), s] as const));
   }

@@ -263,6 +263,13 @@ describe('classification', () => {
     expect(spec('del').write).toBe(true);
     expect(spec('get').write).toBe(false);
     expect(spec('mget').write).toBe(false);
+    // Scripts are flagged neither write nor readonly: they may write, unless declared _ro.
+    expect(spec('eval').write).toBe(true);
+    expect(spec('fcall').write).toBe(true);
+    expect(spec('eval_ro').write).toBe(false);
+    expect(spec('xgroup').write).toBe(true);
+    expect(spec('xinfo').write).toBe(false);
+    expect(spec('ping').write).toBe(false);
   });
 });
 
@@ -275,5 +282,38 @@ describe('COMMANDS.md', () => {
   it('has a row for every command', () => {
     const md = renderCommandsMarkdown();
     for (const c of allCommands()) expect(md, c.name).toMatch(new RegExp(`^\\| ${c.name.toUpperCase().replace(/[-|]/g, '\\$&')}[ (]`, 'm'));
+  });
+});
+
+describe('commandKeys on arbitrary arguments', () => {
+  it('never throws and only returns positions of real arguments, for every command and subcommand', () => {
+    // Deterministic pseudo-random arguments, biased towards the words and numbers key specs look for.
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const words = ['0', '1', '2', '3', '-1', 'x', '', 'STREAMS', 'store', 'STOREDIST', 'KEYS', 'GET', 'BY', 'LIMIT', 'AUTH', 'AUTH2', '99'];
+    const cases: Array<[CommandSpec, Buffer[]]> = [];
+    for (const c of allCommands()) {
+      for (let n = 0; n < 40; n++) {
+        const a = [b(c.name)];
+        if (c.subcommands.length > 0) {
+          const sub = c.subcommands[rnd(c.subcommands.length)]!;
+          a.push(b(sub.name.slice(sub.name.indexOf('|') + 1)));
+        }
+        const extra = rnd(12);
+        for (let i = 0; i < extra; i++) a.push(b(words[rnd(words.length)]!));
+        cases.push([c, a]);
+      }
+    }
+    for (const [c, a] of cases) {
+      if (!checkArity(c, a.length)) continue;
+      const found = commandKeys(c, a);
+      if (typeof found === 'string') continue;
+      for (const i of found) {
+        expect(Number.isInteger(i) && i >= 1 && i < a.length, `${c.name} ${a.join(' ')} -> ${found.join(',')}`).toBe(true);
+      }
+    }
   });
 });
