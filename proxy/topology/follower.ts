@@ -14,7 +14,7 @@
  *   batch is never applied on top of a table from another load (batches carry the generation of the watch
  *   that produced them; a resync bumps the generation and stale batches are dropped).
  * - An ack for revision X is written only after applyTopology(X) resolved (the runtime has drained).
- * - fencing 'strict': when the lease has not been renewed for ttl - margin (margin = max(1 s, ttl/4) by
+ * - fencing 'strict': when the lease has not been renewed for ttl - margin (margin = max(1 s, ttl/10) by
  *   default), the proxy fences itself BEFORE etcd can expire the lease; so "lease expired" implies "not
  *   routing" for the control plane. It unfences only after a resync with a freshly renewed lease.
  *   'off': keeps serving on the last table and logs loudly; the control plane must wait for it (Codis).
@@ -39,7 +39,11 @@ export interface FollowerOptions {
   leaseTtlSeconds?: number;
   /** Default 'strict'. */
   fencing?: FencingMode;
-  /** Fence when the lease is older than ttl - margin (default max(1000, ttl/4) ms). */
+  /**
+   * Fence when the last renewal is older than ttl - margin. Default max(1000, ttl/10) ms: it must cover the
+   * lease monitor's period (100 ms), event-loop lag and in-flight requests finishing after the fence, while
+   * leaving room for an etcd restart (5 s down + ~2 s election) within the default 10 s TTL.
+   */
   fenceMarginMs?: number;
   /** First retry delay after a failed resync or ack write (doubles up to 2 s; default 250). */
   retryDelayMs?: number;
@@ -139,7 +143,7 @@ export class CoordinatorFollower {
     this.ttl = opts.leaseTtlSeconds ?? 10;
     if (!Number.isInteger(this.ttl) || this.ttl < 1) throw new RangeError(`leaseTtlSeconds must be an integer >= 1 (got ${this.ttl})`);
     this.fencing = opts.fencing ?? 'strict';
-    this.marginMs = opts.fenceMarginMs ?? Math.max(1000, (this.ttl * 1000) / 4);
+    this.marginMs = opts.fenceMarginMs ?? Math.max(1000, (this.ttl * 1000) / 10);
     if (this.marginMs >= this.ttl * 1000) throw new RangeError(`fenceMarginMs (${this.marginMs}) must be below the lease TTL (${this.ttl} s)`);
     this.retryMs = opts.retryDelayMs ?? 250;
     this.record = {
@@ -161,7 +165,7 @@ export class CoordinatorFollower {
     this.runtime = runtime;
     this.log.info('topology.follower.start', { coordinator: this.coord.describe, cluster: this.opts.cluster, ttl: this.ttl, fencing: this.fencing });
     this.requestResync('start');
-    const every = Math.max(50, Math.min(250, this.marginMs / 4));
+    const every = Math.max(25, Math.min(100, this.marginMs / 4));
     this.monitor = setInterval(() => this.checkLease(), every).unref();
     if (this.opts.waitForFirstLoad ?? true) await this.firstLoad.promise;
     return { stop: () => this.stop() };

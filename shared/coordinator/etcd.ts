@@ -13,7 +13,7 @@
  * - Store replaced / compacted: if a (re)connected watch sees a header revision below one it already saw, or
  *   the raft term or cluster id going backwards/changing, etcd was replaced (e.g. empty data dir): onReset. A
  *   watch cancelled by the server (compaction) -> onReset. After onReset the watch is dead; the caller reloads.
- * - Lease keep-alive on our own schedule (every min(1 s, TTL/6)) with a deadline per attempt, so a proxy notices
+ * - Lease keep-alive on our own schedule (every TTL/20 within [100 ms, 1 s]) with a deadline per attempt, so a proxy notices
  *   a silent connection quickly and `lastRenewedAt()` is never older than necessary. A lease is reported `lost`
  *   only when etcd says so (TTL 0 / not found): while etcd is unreachable we keep trying, because an etcd
  *   restart refreshes every lease; the follower fences on lastRenewedAt() timing, not on 'lost'.
@@ -58,7 +58,7 @@ export interface EtcdCoordinatorOptions {
   halfOpenAfterMs?: number;
   /** Max watch reconnect backoff in ms (default 1000). */
   watchMaxBackoffMs?: number;
-  /** Lease keep-alive interval in ms (default min(1000, TTL/6), at least 100). */
+  /** Lease keep-alive interval in ms (default TTL/20 within [100, 1000]: 500 ms for a 10 s TTL). */
   keepAliveIntervalMs?: number;
 }
 
@@ -497,7 +497,7 @@ export class EtcdCoordinator implements Coordinator {
       inner.release();
       throw mapError('grantLease', err);
     }
-    const interval = this.keepAliveIntervalMs ?? Math.max(100, Math.min(1000, Math.round((ttlSeconds * 1000) / 6)));
+    const interval = this.keepAliveIntervalMs ?? Math.max(100, Math.min(1000, Math.round((ttlSeconds * 1000) / 20)));
     const lease = new EtcdLeaseHandle(inner, id, ttlSeconds, interval, (l) => this.leases.delete(l));
     this.leases.add(lease);
     return lease;
