@@ -19,53 +19,58 @@ set -eu
 port="${REDSLOT_REDIS_PORT:-6379}"
 export REDSLOT_TOKEN
 
-redslot() { node dist/shared/bin/redslot.js "$@" --dashboard "$REDSLOT_DASHBOARD"; }
+# The CLI of the image (cwd /app); REDSLOT_CLI overrides it (tests run the TypeScript source).
+cli="${REDSLOT_CLI:-node dist/shared/bin/redslot.js}"
+# shellcheck disable=SC2086 # $cli is a command line on purpose
+redslot() { $cli "$@" --dashboard "$REDSLOT_DASHBOARD"; }
 log() { echo "bootstrap: $*"; }
 
-# Reads JSON on stdin, evaluates a JS expression over it as `d`, prints the result.
-jq_node() { node -e 'let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => { const d = JSON.parse(s); console.log(eval(process.argv[1])); });' "$1"; }
+# `js EXPR` evaluates EXPR over the JSON in $status (as `d`) and prints the result.
+js() { printf '%s' "$status" | node -e 'let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => { const d = JSON.parse(s); console.log(String(eval(process.argv[1]))); });' "$1"; }
 
-# 1. Wait until the dashboard answers with a leader (it is started by the same `kubectl apply`).
+# 1. Wait until the dashboard answers (it is started by the same `kubectl apply`) and has a leader.
 tries=0
-until status="$(redslot status --json 2>&1)"; do
+until status="$(redslot status --json 2>&1)" && [ "$(js 'd.leader !== null')" = "true" ]; do
   tries=$((tries + 1))
-  if [ "$tries" -ge 120 ]; then log "dashboard not reachable after 10 minutes: $status"; exit 1; fi
-  log "waiting for the dashboard ($status)"
+  if [ "$tries" -ge 120 ]; then log "no dashboard leader after 10 minutes: $status"; exit 1; fi
+  log "waiting for a dashboard leader"
   sleep 5
 done
 
-# 2. Groups and servers.
+# 2. Groups and servers (`server add`: the first server of a group is its master, later ones replicas).
+ids=""
 for entry in $REDSLOT_BOOTSTRAP_GROUPS; do
   gid="${entry%%=*}"
   rest="${entry#*=}"
   sts="${rest%%:*}"
   members="${rest#*:}"
-  groups="$(redslot group list --json)"
-  if [ "$(printf '%s' "$groups" | jq_node "d.some((g) => g.id === $gid)")" = "true" ]; then
+  ids="${ids:+$ids,}$gid"
+  status="$(redslot status --json)"
+  if [ "$(js "d.groups.some((g) => g.id === $gid)")" = "true" ]; then
     log "group $gid exists"
   else
     log "creating group $gid"
-    redslot group create --group "$gid"
-    groups="$(redslot group list --json)"
+    redslot group create "$gid"
   fi
   i=0
   while [ "$i" -lt "$members" ]; do
     addr="${sts}-${i}.${sts}:${port}"
-    if [ "$(printf '%s' "$groups" | jq_node "d.some((g) => g.servers.some((s) => s.addr === '$addr'))")" = "true" ]; then
+    status="$(redslot status --json)"
+    if [ "$(js "d.groups.some((g) => g.servers.some((s) => s.addr === '$addr'))")" = "true" ]; then
       log "server $addr already registered"
     else
       log "adding $addr to group $gid"
-      redslot server add --group "$gid" --addr "$addr"
+      redslot server add "$gid" "$addr"
     fi
     i=$((i + 1))
   done
 done
 
-# 3. Slots, only on a brand-new cluster.
-slots="$(redslot slots list --json)"
-if [ "$(printf '%s' "$slots" | jq_node 'd.every((s) => s.group === 0 && !s.action)')" = "true" ]; then
-  log "assigning all slots evenly"
-  redslot slots assign --even
+# 3. Slots, only on a brand-new cluster; --if-revision refuses if anyone changed the model since we looked.
+status="$(redslot status --json)"
+if [ "$(js 'd.groups.every((g) => g.slotCount === 0) && d.migratingSlots === 0')" = "true" ]; then
+  log "assigning every slot evenly over groups $ids"
+  redslot slots assign --even --groups "$ids" --if-revision "$(js 'd.revision')"
 else
   log "slots already assigned: leaving the slot table alone"
 fi
