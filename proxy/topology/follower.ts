@@ -37,6 +37,8 @@ export interface FollowerOptions {
   proxy: Pick<ProxyRecord, 'id' | 'addr' | 'adminAddr'> & Partial<ProxyRecord>;
   /** Lease TTL in seconds (default 10). */
   leaseTtlSeconds?: number;
+  /** Same in ms (the proxy config's `leaseTtlMs`); rounded up to whole seconds (etcd leases are in seconds). */
+  leaseTtlMs?: number;
   /** Default 'strict'. */
   fencing?: FencingMode;
   /**
@@ -140,7 +142,7 @@ export class CoordinatorFollower {
   constructor(private readonly opts: FollowerOptions) {
     this.coord = opts.coordinator;
     this.paths = clusterPaths(opts.cluster);
-    this.ttl = opts.leaseTtlSeconds ?? 10;
+    this.ttl = opts.leaseTtlSeconds ?? (opts.leaseTtlMs !== undefined ? Math.ceil(opts.leaseTtlMs / 1000) : 10);
     if (!Number.isInteger(this.ttl) || this.ttl < 1) throw new RangeError(`leaseTtlSeconds must be an integer >= 1 (got ${this.ttl})`);
     this.fencing = opts.fencing ?? 'strict';
     this.marginMs = opts.fenceMarginMs ?? Math.max(1000, (this.ttl * 1000) / 10);
