@@ -94,8 +94,9 @@ export class SlotService {
     }
     const warnings: string[] = [];
     if (plan.size === 0) return { revision: snap.revision, assigned: 0, ranges: [], warnings: [`slots ${from}-${to} already belong to group ${gid}`] };
-    for (const [src, sids] of bySource) await this.checkEmpty(snap, src, sids);
+    // The caller's revision first: a stale decision is refused before anything is dialled.
     this.store.checkIfRevision(ifRevision, `slots ${from}-${to}`, [target, ...[...plan.keys()].map((sid) => snap.slots[sid]!)]);
+    for (const [src, sids] of bySource) await this.checkEmpty(snap, src, sids);
     const res = await this.write(snap, plan, `slots ${from}-${to} -> group ${gid}`);
     if (bySource.size > 0) warnings.push(...(await this.verifyEmptyAfter(snap, bySource, res.revision)));
     return { ...res, warnings };
