@@ -376,6 +376,8 @@ export class EtcdCoordinator implements Coordinator {
       grpcOptions: {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
+        // A watch replay may carry up to 1000 revisions in one response; grpc-js's 4 MB default is too small.
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
       },
       faultHandling: {
         host: () =>

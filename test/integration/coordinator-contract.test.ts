@@ -11,6 +11,7 @@ import { MemoryCoordinator, MemoryStore } from '../../shared/coordinator/memory.
 import type { Coordinator, WatchBatch } from '../../shared/coordinator/types.js';
 import { RedslotError } from '../../shared/errors.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
+import { startTcpRelay } from '../support/tcp-relay.js';
 
 interface Impl {
   name: string;
@@ -377,6 +378,41 @@ describe('coordinator contract: etcd outages', () => {
     expect(lost).toBe(false);
     expect((await writer.get(leasedKey))?.value).toBe('alive');
     await lease.revoke();
+  });
+
+  it('fault: connection dropped in the middle of a history replay: the reconnect resumes after the last delivered event', async () => {
+    // etcd3 alone would resume from the create response's header revision + 1 (the CURRENT revision), losing
+    // the rest of the replay; the coordinator resumes from its own last delivered revision.
+    const writer = track(new EtcdCoordinator([h.endpoint]));
+    const relay = await startTcpRelay(h.clientPort);
+    try {
+      const watcher = track(new EtcdCoordinator([relay.endpoint]));
+      const p = prefix();
+      const value = 'v'.repeat(1024);
+      const first = await writer.put(`${p}k0`, value);
+      const N = 2000;
+      for (let i = 1; i < N; i += 50) {
+        await Promise.all(Array.from({ length: Math.min(50, N - i) }, (_, j) => writer.put(`${p}k${i + j}`, value)));
+      }
+      const col = collector();
+      await watcher.watchPrefix(p, first, col.handlers);
+      await relay.close(); // right after the create response: the replay is still streaming
+      const deliveredAtCut = col.batches.length;
+      await new Promise((r) => setTimeout(r, 300));
+      await relay.reopen();
+      await waitFor(() => col.batches.length >= N, 20_000, `all ${N} replayed events (have ${col.batches.length})`);
+      await new Promise((r) => setTimeout(r, 200));
+      const revs = col.batches.map((b) => b.revision);
+      expect(revs.length).toBe(N);
+      expect(new Set(revs).size).toBe(N);
+      expect(revs[0]).toBe(first);
+      expect(revs.every((r, i) => i === 0 || r > revs[i - 1]!)).toBe(true);
+      expect(new Set(col.batches.map((b) => b.events[0]!.kv.key)).size).toBe(N);
+      expect(col.resets).toEqual([]);
+      console.log(`replay cut after ${deliveredAtCut} of ${N} events; all ${N} delivered once after the reconnect`);
+    } finally {
+      await relay.stop();
+    }
   });
 
   it('etcd replaced by an empty one (revision goes backwards): the watch is reset, not left waiting', async () => {
