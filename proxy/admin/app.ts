@@ -1,0 +1,75 @@
+/**
+ * The proxy's admin HTTP app: `build(opts)` returns a fastify instance without listening (tests use inject).
+ *
+ *   GET  /metrics          Prometheus text (proxy/metrics.ts)
+ *   GET  /healthz          200 while the process runs
+ *   GET  /readyz           200 only when a topology is applied and the proxy is not fenced, else 503 + reason
+ *   GET  /api/v1/proxy     config without secrets, topology revision, fence state, stats, memory
+ *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { redactConfig } from '../config.js';
+import type { ProxyCore } from '../core.js';
+
+export interface AdminOptions {
+  proxy: ProxyCore;
+  /** RESP and admin addresses as bound. */
+  addr: () => string;
+  adminAddr: () => string;
+  /** Extra state to show (e.g. the coordinator follower's lease/watch state). */
+  extra?: () => Record<string, unknown> | null;
+}
+
+export function build(opts: AdminOptions): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const p = opts.proxy;
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', p.metrics.registry.contentType);
+    return p.metrics.text();
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    if (p.ready()) return { status: 'ready', revision: p.appliedRevision() };
+    const reason = p.fenced() !== null ? `fenced: ${p.fenced()}` : 'no topology applied yet';
+    return reply.code(503).send({ status: 'not ready', reason });
+  });
+
+  app.get('/api/v1/proxy', async () => {
+    const mem = process.memoryUsage();
+    return {
+      version: p.version,
+      pid: process.pid,
+      addr: opts.addr(),
+      adminAddr: opts.adminAddr(),
+      startedAt: new Date(p.startedAt).toISOString(),
+      config: redactConfig(p.config),
+      topology: { revision: p.appliedRevision(), loaded: p.table.loaded, drainingRequests: p.drainingRequests() },
+      fenced: p.fenced(),
+      ready: p.ready(),
+      stats: {
+        clients: p.connectedClients(),
+        totalConnections: p.totalConnections(),
+        rejectedConnections: p.rejectedConnections(),
+        requestsActive: p.requestsActive(),
+        heldSessions: p.heldSessions(),
+        commands: p.totalCommands(),
+      },
+      backends: p.backends(),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers },
+      ...(opts.extra?.() ?? {}),
+    };
+  });
+
+  app.post('/api/v1/proxy/gc', async (_req, reply) => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (typeof gc !== 'function') return reply.code(404).send({ error: 'start node with --expose-gc to enable this' });
+    gc();
+    const mem = process.memoryUsage();
+    return { heapUsed: mem.heapUsed, rss: mem.rss, external: mem.external, arrayBuffers: mem.arrayBuffers };
+  });
+
+  return app;
+}

@@ -1,0 +1,369 @@
+/**
+ * One pipelined TCP connection to one Redis server and database, shared by many client sessions.
+ *
+ * Invariants:
+ * - `waiting` holds, in write order, every request whose bytes were handed to the socket (or to `out`, the
+ *   batch of this event-loop turn). Replies arrive in the same order; each reply completes `waiting`'s head.
+ * - Nothing of a client reaches the socket before the handshake (AUTH, SELECT) has succeeded: if SELECT
+ *   failed and we had pipelined anyway, commands would run in database 0.
+ * - When the connection breaks, exactly the requests in `waiting` (and `queued`) fail, with
+ *   `-ERR backend <addr> connection lost`; nobody else's requests are touched.
+ * - After a failed dial the connection fails fast (`-ERR backend <addr> unavailable`) and redials in the
+ *   background with exponential backoff, so clients never wait for a dial timeout per request.
+ */
+import net from 'node:net';
+import type { Logger } from '../../shared/log.js';
+import { encodeCommand } from '../../shared/resp/encoder.js';
+import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
+import { errorText, isError } from '../../shared/resp/reply-reader.js';
+import { errorReply, ProxyErrors } from '../errors.js';
+import { Fifo } from '../util/fifo.js';
+import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
+
+/** What waits for a backend reply. Implemented by request objects: no per-request closures. */
+export interface BackendRequest {
+  /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
+  onReply(reply: Buffer): void;
+}
+
+export interface BackendOptions {
+  dialTimeoutMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  replyTimeoutMs: number;
+  keepAliveMs: number;
+  user: string;
+  password: string;
+}
+
+export interface ConnectionOwner {
+  readonly addr: string;
+  readonly host: string;
+  readonly port: number;
+  readonly log: Logger;
+  /** Called when the connection becomes usable (true) or a dial/handshake fails (false). */
+  onConnectionHealth(up: boolean): void;
+}
+
+const enum State {
+  Idle,
+  Connecting,
+  Handshake,
+  Ready,
+  /** Waiting for the backoff timer after a failure. */
+  Down,
+  Closed,
+}
+
+/** A handshake command's reply handler. */
+class HandshakeStep implements BackendRequest {
+  constructor(
+    private readonly conn: BackendConnection,
+    private readonly what: string,
+    private readonly last: boolean,
+    private readonly fatal: boolean,
+  ) {}
+
+  onReply(reply: Buffer): void {
+    if (isError(reply) && this.fatal) this.conn.handshakeFailed(`${this.what}: ${errorText(reply)}`);
+    else if (this.last) this.conn.handshakeDone();
+  }
+}
+
+export class BackendConnection implements FrameHandler, Flushable {
+  flushQueued = false;
+  private state: State = State.Idle;
+  private socket: net.Socket | null = null;
+  private readonly framer = new ReplyFramer(this);
+  private readonly waiting = new Fifo<BackendRequest>(64);
+  /** Requests (and their bytes, same order) accepted while connecting, written once the handshake is done. */
+  private queued: BackendRequest[] = [];
+  private queuedBufs: Buffer[] = [];
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private failFast = false;
+  private attempts = 0;
+  private dialTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private closeResolve: (() => void) | null = null;
+  /** Replies seen so far and at the last stall check (watchdog without hot-path timers). */
+  private replies = 0;
+  private repliesAtCheck = 0;
+  private stalledSince = 0;
+  readonly unavailableReply: Buffer;
+  readonly lostReply: Buffer;
+
+  constructor(
+    private readonly owner: ConnectionOwner,
+    readonly db: number,
+    private readonly opts: BackendOptions,
+  ) {
+    this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
+    this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
+  }
+
+  get ready(): boolean {
+    return this.state === State.Ready;
+  }
+
+  /** Requests sent and not yet answered (plus those queued during connect). */
+  get pending(): number {
+    return this.waiting.length + this.queued.length;
+  }
+
+  /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
+  send(req: BackendRequest, payload: Buffer): void {
+    if (this.state === State.Ready) {
+      this.waiting.push(req);
+      this.out.push(payload);
+      this.outBytes += payload.length;
+      if (this.outBytes >= 256 * 1024) this.flush();
+      else scheduleFlush(this);
+      return;
+    }
+    if (this.rejects()) {
+      req.onReply(this.unavailableReply);
+      return;
+    }
+    this.queued.push(req);
+    this.queuedBufs.push(payload);
+    if (this.state === State.Idle) this.dial();
+  }
+
+  /** Sends one request made of several buffers (big arguments are not copied). */
+  sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
+    if (parts.length === 1) return this.send(req, parts[0]!);
+    if (this.state === State.Ready) {
+      this.waiting.push(req);
+      for (const p of parts) this.out.push(p);
+      this.outBytes += bytes;
+      if (this.outBytes >= 256 * 1024) this.flush();
+      else scheduleFlush(this);
+      return;
+    }
+    if (this.rejects()) {
+      req.onReply(this.unavailableReply);
+      return;
+    }
+    this.queued.push(req);
+    for (const p of parts) this.queuedBufs.push(p);
+    if (this.state === State.Idle) this.dial();
+  }
+
+  /** Dials now if never dialled (warm-up); no-op otherwise. */
+  connect(): void {
+    if (this.state === State.Idle) this.dial();
+  }
+
+  private rejects(): boolean {
+    return this.closing || this.state === State.Closed || this.state === State.Down || this.failFast;
+  }
+
+  flush(): void {
+    if (this.outBytes === 0 && this.out.length === 0) return;
+    const list = this.out;
+    const total = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
+    writeBuffers(this.socket, list, total);
+  }
+
+  // ---- FrameHandler
+
+  onFrame(frame: Buffer): void {
+    const req = this.waiting.shift();
+    if (req === undefined) {
+      this.owner.log.warn('backend.unexpected_reply', { backend: this.owner.addr, db: this.db, reply: frame.subarray(0, 64).toString('latin1') });
+      this.socket?.destroy();
+      return;
+    }
+    this.replies++;
+    req.onReply(frame);
+    if (this.closing && this.waiting.length === 0) this.finishClose();
+  }
+
+  onFramingError(message: string): void {
+    this.owner.log.error('backend.bad_reply', { backend: this.owner.addr, db: this.db, message });
+    this.socket?.destroy();
+  }
+
+  // ---- lifecycle
+
+  private dial(): void {
+    this.state = State.Connecting;
+    this.framer.reset();
+    const socket = net.connect({ host: this.owner.host, port: this.owner.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
+    this.dialTimer = setTimeout(() => {
+      this.owner.log.warn('backend.dial_timeout', { backend: this.owner.addr, db: this.db, timeoutMs: this.opts.dialTimeoutMs });
+      socket.destroy();
+    }, this.opts.dialTimeoutMs);
+    socket.on('connect', () => this.onConnect(socket));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket === socket) this.framer.push(chunk);
+    });
+    socket.on('error', (err: Error) => {
+      if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
+      else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onConnect(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.state = State.Handshake;
+    const cmds: Buffer[] = [];
+    const steps: HandshakeStep[] = [];
+    const { user, password } = this.opts;
+    if (password !== '') {
+      cmds.push(encodeCommand(user !== '' ? ['AUTH', user, password] : ['AUTH', password]));
+      steps.push(new HandshakeStep(this, 'AUTH', false, true));
+    }
+    if (this.db !== 0) {
+      cmds.push(encodeCommand(['SELECT', String(this.db)]));
+      steps.push(new HandshakeStep(this, `SELECT ${this.db}`, false, true));
+    }
+    // Lets operators tell proxy connections apart in CLIENT LIST; failure (e.g. ACL) is harmless.
+    cmds.push(encodeCommand(['CLIENT', 'SETNAME', 'redslot-proxy']));
+    steps.push(new HandshakeStep(this, 'CLIENT SETNAME', true, false));
+    for (const s of steps) this.waiting.push(s);
+    socket.write(Buffer.concat(cmds));
+  }
+
+  /** Called by the last handshake step. */
+  handshakeDone(): void {
+    if (this.state !== State.Handshake || this.socket === null) return;
+    if (this.dialTimer) clearTimeout(this.dialTimer);
+    this.dialTimer = null;
+    this.state = State.Ready;
+    if (this.failFast || this.attempts > 0) this.owner.log.info('backend.up', { backend: this.owner.addr, db: this.db });
+    this.failFast = false;
+    this.attempts = 0;
+    this.owner.onConnectionHealth(true);
+    const reqs = this.queued;
+    const bufs = this.queuedBufs;
+    this.queued = [];
+    this.queuedBufs = [];
+    for (const r of reqs) this.waiting.push(r);
+    for (const b of bufs) {
+      this.out.push(b);
+      this.outBytes += b.length;
+    }
+    this.flush();
+    if (this.closing && this.waiting.length === 0) this.finishClose();
+  }
+
+  /** Called by a handshake step whose reply was an error (wrong password, bad db): the connection is useless. */
+  handshakeFailed(reason: string): void {
+    this.owner.log.error('backend.handshake_failed', { backend: this.owner.addr, db: this.db, reason });
+    this.socket?.destroy();
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    if (this.dialTimer) clearTimeout(this.dialTimer);
+    this.dialTimer = null;
+    const wasReady = this.state === State.Ready;
+    const reply = wasReady ? this.lostReply : this.unavailableReply;
+    this.out = [];
+    this.outBytes = 0;
+    // Fail exactly what was pending on this connection, oldest first.
+    const failed = this.waiting.drain();
+    const queued = this.queued;
+    this.queued = [];
+    this.queuedBufs = [];
+    if (this.closing) {
+      this.state = State.Closed;
+      for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+      for (const r of queued) r.onReply(reply);
+      this.finishClose();
+      return;
+    }
+    if (wasReady) {
+      this.owner.log.warn('backend.connection_lost', { backend: this.owner.addr, db: this.db, failed: failed.length });
+      // Redial at once: a dropped connection to a live server should not cost clients any errors.
+      this.state = State.Idle;
+      for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+      for (const r of queued) r.onReply(reply);
+      if (this.state === State.Idle) this.dial();
+      return;
+    }
+    // Dial or handshake failed: fail fast from now on and retry with backoff.
+    this.failFast = true;
+    this.attempts++;
+    this.state = State.Down;
+    if (this.attempts === 1) this.owner.log.warn('backend.down', { backend: this.owner.addr, db: this.db });
+    this.owner.onConnectionHealth(false);
+    for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+    for (const r of queued) r.onReply(reply);
+    const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(this.attempts - 1, 20));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === State.Down && !this.closing) this.dial();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Watchdog, called periodically by the pool: a connection with requests pending and no reply for
+   * replyTimeoutMs is reset (its pending requests fail as "connection lost").
+   */
+  checkStall(now: number): void {
+    if (this.state !== State.Ready || this.waiting.length === 0 || this.opts.replyTimeoutMs <= 0) {
+      this.stalledSince = 0;
+      this.repliesAtCheck = this.replies;
+      return;
+    }
+    if (this.replies !== this.repliesAtCheck) {
+      this.repliesAtCheck = this.replies;
+      this.stalledSince = 0;
+      return;
+    }
+    if (this.stalledSince === 0) this.stalledSince = now;
+    else if (now - this.stalledSince >= this.opts.replyTimeoutMs) {
+      this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
+      this.stalledSince = 0;
+      this.socket?.destroy();
+    }
+  }
+
+  /**
+   * Closes the connection. Graceful: new requests are refused, pending ones are answered first. Forced:
+   * pending requests fail now.
+   */
+  close(force = false): Promise<void> {
+    this.closing = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    return new Promise<void>((resolve) => {
+      this.closeResolve = resolve;
+      if (this.socket === null || force) {
+        if (this.socket) this.socket.destroy();
+        else {
+          this.state = State.Closed;
+          this.finishClose();
+        }
+        return;
+      }
+      if (this.waiting.length === 0 && this.queued.length === 0) this.finishClose();
+    });
+  }
+
+  private finishClose(): void {
+    this.state = State.Closed;
+    if (this.socket) {
+      const s = this.socket;
+      this.socket = null;
+      s.end();
+      s.destroySoon();
+    }
+    const r = this.closeResolve;
+    this.closeResolve = null;
+    r?.();
+  }
+}

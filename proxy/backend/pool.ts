@@ -1,0 +1,126 @@
+/**
+ * Backend connections per (server, db): `connectionsPerServer` pipelined connections per database, dialled
+ * lazily on first use. A session always uses the same connection of a (server, db) (chosen by its seed), so
+ * one client's commands to one server keep their order.
+ */
+import type { Logger } from '../../shared/log.js';
+import { parseHostPort } from '../../shared/config.js';
+import { BackendConnection, type BackendOptions, type ConnectionOwner } from './connection.js';
+
+export interface PoolOptions extends BackendOptions {
+  connectionsPerServer: number;
+  databases: number;
+}
+
+export class BackendServer implements ConnectionOwner {
+  readonly host: string;
+  readonly port: number;
+  /** Last health reported by a connection (true until a dial fails). */
+  healthy = true;
+  /** Requests sent to this server (upstream_rq_total). */
+  requests = 0;
+  private readonly dbs: Array<BackendConnection[] | undefined>;
+  private closed = false;
+
+  constructor(
+    readonly addr: string,
+    readonly log: Logger,
+    private readonly opts: PoolOptions,
+  ) {
+    const hp = parseHostPort(addr, 'backend address');
+    this.host = hp.host;
+    this.port = hp.port;
+    this.dbs = new Array<BackendConnection[] | undefined>(opts.databases);
+  }
+
+  /** The connection for `db` that a session with this seed uses. */
+  conn(db: number, seed: number): BackendConnection {
+    this.requests++;
+    let list = this.dbs[db];
+    if (list === undefined) {
+      list = [];
+      this.dbs[db] = list;
+    }
+    const i = this.opts.connectionsPerServer === 1 ? 0 : seed % this.opts.connectionsPerServer;
+    let c = list[i];
+    if (c === undefined) {
+      c = new BackendConnection(this, db, this.opts);
+      list[i] = c;
+      if (this.closed) void c.close(true);
+    }
+    return c;
+  }
+
+  onConnectionHealth(up: boolean): void {
+    this.healthy = up;
+  }
+
+  connections(): BackendConnection[] {
+    const out: BackendConnection[] = [];
+    for (const list of this.dbs) if (list) for (const c of list) if (c) out.push(c);
+    return out;
+  }
+
+  /** Requests pending on all its connections. */
+  pending(): number {
+    let n = 0;
+    for (const c of this.connections()) n += c.pending;
+    return n;
+  }
+
+  close(force: boolean): Promise<void> {
+    this.closed = true;
+    return Promise.all(this.connections().map((c) => c.close(force))).then(() => undefined);
+  }
+}
+
+export class BackendPool {
+  private readonly servers = new Map<string, BackendServer>();
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(
+    private readonly opts: PoolOptions,
+    private readonly log: Logger,
+  ) {
+    // One timer for every connection's reply-timeout check (no per-request timers).
+    const every = Math.max(100, Math.min(1000, Math.floor(opts.replyTimeoutMs / 4) || 1000));
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.servers.values()) for (const c of s.connections()) c.checkStall(now);
+    }, every);
+    this.watchdog.unref();
+  }
+
+  /** The server handle for addr (created on first use; no connection is dialled until used). */
+  server(addr: string): BackendServer {
+    let s = this.servers.get(addr);
+    if (s === undefined) {
+      s = new BackendServer(addr, this.log, this.opts);
+      this.servers.set(addr, s);
+    }
+    return s;
+  }
+
+  all(): BackendServer[] {
+    return [...this.servers.values()];
+  }
+
+  /** Closes (gracefully) every server not in `keep`: called after a topology change has drained. */
+  async retain(keep: ReadonlySet<string>): Promise<void> {
+    const gone: BackendServer[] = [];
+    for (const [addr, s] of this.servers) {
+      if (!keep.has(addr)) {
+        this.servers.delete(addr);
+        gone.push(s);
+      }
+    }
+    await Promise.all(gone.map((s) => s.close(false)));
+  }
+
+  async close(force = false): Promise<void> {
+    clearInterval(this.watchdog);
+    const all = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(all.map((s) => s.close(force)));
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * Every proxy knob, with its default, validated once into typed values (durations in ms, sizes in bytes).
+ * Layers (later wins): defaults < YAML/JSON file (--config) < REDSLOT_* environment < command-line flags.
+ *
+ *   cluster: default                  cluster name (coordinator key prefix)
+ *   listen: 0.0.0.0:19000             RESP address
+ *   admin: 0.0.0.0:11080              admin HTTP (metrics, health, /api/v1/proxy); '' disables it
+ *   coordinator: ''                   '' = static topology below; memory:// or etcd://h:p[,h:p] (proxy/topology/)
+ *   databases: 16                     SELECT 0..databases-1
+ *   auth: { user: '', password: '' }  client AUTH (password only = the 'default' user); empty = no auth
+ *   limits:
+ *     maxClients: 1000                beyond: "-ERR max number of clients reached", close
+ *     maxPipeline: 10000              requests in flight per client before its socket is paused
+ *     idleTimeout: 0                  close clients idle this long (0 = never, like Redis; Codis: 30m)
+ *     maxBulkBytes: 512mb             largest bulk string (keep <= the backends' proto-max-bulk-len)
+ *     maxArrayLength: 1048576         most arguments per request
+ *     maxInlineBytes: 64kb            longest inline request
+ *   backend:
+ *     connectionsPerServer: 1         pipelined connections per (server, db); a client sticks to one of them
+ *     dialTimeout: 3s                 TCP connect + AUTH/SELECT
+ *     backoffMin: 50ms, backoffMax: 5s   reconnect backoff (doubling)
+ *     replyTimeout: 30s               a connection with requests pending and no reply for this long is reset
+ *     keepAlive: 75s                  TCP keep-alive
+ *     user: '', password: ''          AUTH toward the backends (ACL user optional)
+ *   migrate: { timeout: 3s }          MIGRATE timeout for migrate-on-access
+ *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
+ *   leaseTtl: 10s
+ *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
+ *   topology: { groups: [{ id, servers: [{ addr, role }] }], slots: [[from, to, group], ...] }   static topology
+ */
+import { CommonErrors, RedslotError } from '../shared/errors.js';
+import {
+  deepMerge,
+  envOverrides,
+  parseDuration,
+  parseEnum,
+  parseHostPort,
+  parseIntInRange,
+  parseSize,
+  readConfigFile,
+} from '../shared/config.js';
+import { SLOT_COUNT } from '../shared/slot.js';
+import type { GroupRecord, ServerRole } from '../shared/model/types.js';
+
+export interface StaticTopologyConfig {
+  groups: GroupRecord[];
+  /** [from, to, group] inclusive ranges. */
+  slots: Array<[number, number, number]>;
+}
+
+export interface ProxyConfig {
+  cluster: string;
+  listen: { host: string; port: number };
+  /** null = no admin HTTP server. */
+  admin: { host: string; port: number } | null;
+  coordinator: string;
+  databases: number;
+  auth: { user: string; password: string };
+  limits: {
+    maxClients: number;
+    maxPipeline: number;
+    idleTimeoutMs: number;
+    maxBulkBytes: number;
+    maxArrayLength: number;
+    maxInlineBytes: number;
+  };
+  backend: {
+    connectionsPerServer: number;
+    dialTimeoutMs: number;
+    backoffMinMs: number;
+    backoffMaxMs: number;
+    replyTimeoutMs: number;
+    keepAliveMs: number;
+    user: string;
+    password: string;
+  };
+  migrate: { timeoutMs: number };
+  fencing: 'strict' | 'off';
+  leaseTtlMs: number;
+  shutdownDeadlineMs: number;
+  topology: StaticTopologyConfig | null;
+  /** Present for workers (issue 8); 1 = single process. */
+  workers: number;
+}
+
+/** Raw defaults, in the file's vocabulary (strings where the file would hold strings). */
+export const PROXY_DEFAULTS = {
+  cluster: 'default',
+  listen: '0.0.0.0:19000',
+  admin: '0.0.0.0:11080',
+  coordinator: '',
+  databases: 16,
+  auth: { user: '', password: '' },
+  limits: {
+    maxClients: 1000,
+    maxPipeline: 10000,
+    idleTimeout: '0',
+    maxBulkBytes: '512mb',
+    maxArrayLength: 1048576,
+    maxInlineBytes: '64kb',
+  },
+  backend: {
+    connectionsPerServer: 1,
+    dialTimeout: '3s',
+    backoffMin: '50ms',
+    backoffMax: '5s',
+    replyTimeout: '30s',
+    keepAlive: '75s',
+    user: '',
+    password: '',
+  },
+  migrate: { timeout: '3s' },
+  fencing: 'strict',
+  leaseTtl: '10s',
+  shutdownDeadline: '10s',
+  workers: 1,
+  topology: null as unknown,
+};
+
+function invalid(reason: string): RedslotError {
+  return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  throw invalid(`${name}: expected a string (got ${JSON.stringify(v)})`);
+}
+
+function obj(v: unknown, name: string): Record<string, unknown> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  throw invalid(`${name}: expected a mapping`);
+}
+
+export function parseStaticTopology(v: unknown): StaticTopologyConfig | null {
+  if (v === null || v === undefined || v === '') return null;
+  const t = obj(typeof v === 'string' ? (JSON.parse(v) as unknown) : v, 'topology');
+  if (!Array.isArray(t.groups)) throw invalid('topology.groups: expected a list');
+  const groups: GroupRecord[] = t.groups.map((g: unknown, i: number) => {
+    const go = obj(g, `topology.groups[${i}]`);
+    const id = parseIntInRange(go.id, `topology.groups[${i}].id`, 1, 9999);
+    if (!Array.isArray(go.servers)) throw invalid(`topology.groups[${i}].servers: expected a list`);
+    const servers = go.servers.map((s: unknown, j: number) => {
+      const so = typeof s === 'string' ? { addr: s, role: j === 0 ? 'master' : 'replica' } : obj(s, `topology.groups[${i}].servers[${j}]`);
+      const addr = str(so.addr, `topology.groups[${i}].servers[${j}].addr`);
+      parseHostPort(addr, `topology.groups[${i}].servers[${j}].addr`);
+      const role = parseEnum<ServerRole>(so.role ?? (j === 0 ? 'master' : 'replica'), `topology.groups[${i}].servers[${j}].role`, ['master', 'replica']);
+      return { addr, role };
+    });
+    if (servers.filter((s) => s.role === 'master').length > 1) throw invalid(`topology.groups[${i}]: more than one master`);
+    return { id, servers, weight: go.weight === undefined ? 1 : Number(go.weight) };
+  });
+  const ids = new Set<number>();
+  for (const g of groups) {
+    if (ids.has(g.id)) throw invalid(`topology.groups: duplicate id ${g.id}`);
+    ids.add(g.id);
+  }
+  const rawSlots = t.slots ?? [];
+  if (!Array.isArray(rawSlots)) throw invalid('topology.slots: expected a list of [from, to, group]');
+  const slots = rawSlots.map((r: unknown, i: number): [number, number, number] => {
+    if (!Array.isArray(r) || r.length !== 3) throw invalid(`topology.slots[${i}]: expected [from, to, group]`);
+    const from = parseIntInRange(r[0], `topology.slots[${i}][0]`, 0, SLOT_COUNT - 1);
+    const to = parseIntInRange(r[1], `topology.slots[${i}][1]`, from, SLOT_COUNT - 1);
+    const group = parseIntInRange(r[2], `topology.slots[${i}][2]`, 0, 9999);
+    if (group !== 0 && !ids.has(group)) throw invalid(`topology.slots[${i}]: group ${group} is not defined`);
+    return [from, to, group];
+  });
+  return { groups, slots };
+}
+
+/** Validates a merged raw object into a ProxyConfig. */
+export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
+  const limits = obj(raw.limits, 'limits');
+  const backend = obj(raw.backend, 'backend');
+  const auth = obj(raw.auth, 'auth');
+  const migrate = obj(raw.migrate, 'migrate');
+  const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
+  const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
+  const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
+  if (backoffMaxMs < backoffMinMs) throw invalid('backend.backoffMax must be >= backend.backoffMin');
+  return {
+    cluster: str(raw.cluster, 'cluster'),
+    listen: parseHostPort(str(raw.listen, 'listen'), 'listen'),
+    admin: adminStr === '' ? null : parseHostPort(adminStr, 'admin'),
+    coordinator: str(raw.coordinator ?? '', 'coordinator'),
+    databases: parseIntInRange(raw.databases, 'databases', 1, 1024),
+    auth: { user: str(auth.user ?? '', 'auth.user'), password: str(auth.password ?? '', 'auth.password') },
+    limits: {
+      maxClients: parseIntInRange(limits.maxClients, 'limits.maxClients', 1, 10_000_000),
+      maxPipeline: parseIntInRange(limits.maxPipeline, 'limits.maxPipeline', 1, 10_000_000),
+      idleTimeoutMs: parseDuration(limits.idleTimeout, 'limits.idleTimeout'),
+      maxBulkBytes: parseSize(limits.maxBulkBytes, 'limits.maxBulkBytes'),
+      maxArrayLength: parseIntInRange(limits.maxArrayLength, 'limits.maxArrayLength', 1, 2 ** 31 - 1),
+      maxInlineBytes: parseSize(limits.maxInlineBytes, 'limits.maxInlineBytes'),
+    },
+    backend: {
+      connectionsPerServer: parseIntInRange(backend.connectionsPerServer, 'backend.connectionsPerServer', 1, 64),
+      dialTimeoutMs: parseDuration(backend.dialTimeout, 'backend.dialTimeout'),
+      backoffMinMs,
+      backoffMaxMs,
+      replyTimeoutMs: parseDuration(backend.replyTimeout, 'backend.replyTimeout'),
+      keepAliveMs: parseDuration(backend.keepAlive, 'backend.keepAlive'),
+      user: str(backend.user ?? '', 'backend.user'),
+      password: str(backend.password ?? '', 'backend.password'),
+    },
+    migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout') },
+    fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
+    leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
+    shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),
+    topology: parseStaticTopology(raw.topology),
+    workers: parseIntInRange(raw.workers, 'workers', 1, 256),
+  };
+}
+
+/** Command-line flags: `--config FILE`, `--listen ADDR`, `--limits.max-clients N`, `--key=value`. */
+export function parseProxyFlags(argv: string[]): { file?: string; overrides: Record<string, unknown>; help: boolean } {
+  const overrides: Record<string, unknown> = {};
+  let file: string | undefined;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    if (!a.startsWith('--')) throw invalid(`unexpected argument ${JSON.stringify(a)}`);
+    let key = a.slice(2);
+    let value: string | undefined;
+    const eq = key.indexOf('=');
+    if (eq >= 0) {
+      value = key.slice(eq + 1);
+      key = key.slice(0, eq);
+    } else {
+      value = argv[++i];
+      if (value === undefined) throw invalid(`flag --${key} needs a value`);
+    }
+    if (key === 'config' || key === 'c') {
+      file = value;
+      continue;
+    }
+    const path = key.split('.').map((p) => p.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+    let at = overrides;
+    for (const p of path.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+    at[path[path.length - 1]!] = value;
+  }
+  return { file, overrides, help };
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Already-structured overrides (flags, or tests). */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadProxyConfig(opts: LoadOptions = {}): ProxyConfig {
+  const fromFile = opts.file ? readConfigFile(opts.file) : undefined;
+  const fromEnv = envOverrides(PROXY_DEFAULTS as Record<string, unknown>, opts.env ?? process.env);
+  const merged = deepMerge(PROXY_DEFAULTS as Record<string, unknown>, fromFile, fromEnv, opts.overrides);
+  return validateProxyConfig(merged);
+}
+
+/** The config as shown on /api/v1/proxy: secrets replaced by a marker. */
+export function redactConfig(c: ProxyConfig): Record<string, unknown> {
+  const hide = (s: string) => (s === '' ? '' : '***');
+  return {
+    ...c,
+    coordinator: c.coordinator.replace(/\/\/[^@/]*@/, '//***@'),
+    auth: { user: c.auth.user, password: hide(c.auth.password) },
+    backend: { ...c.backend, password: hide(c.backend.password) },
+  };
+}
+

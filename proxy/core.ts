@@ -1,0 +1,183 @@
+/**
+ * The proxy's data path assembled: backend pool, slot table, router, RESP server and metrics; implements the
+ * ProxyRuntime contract topology drivers call (proxy/runtime.ts).
+ */
+import type { Logger } from '../shared/log.js';
+import type { Topology } from '../shared/model/types.js';
+import { BackendPool } from './backend/pool.js';
+import { allCommands } from './commands/lookup.js';
+import type { ProxyConfig } from './config.js';
+import type { ProxyFacts } from './local/context.js';
+import { localHandlers } from './local/index.js';
+import { ProxyMetrics, type MetricsSource } from './metrics.js';
+import { Router } from './router/router.js';
+import { SlotTable } from './router/slot-table.js';
+import type { ProxyRuntime } from './runtime.js';
+import { RespServer } from './server.js';
+
+export const REDSLOT_VERSION = '0.1.0';
+
+export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
+  readonly pool: BackendPool;
+  readonly table: SlotTable;
+  readonly router: Router;
+  readonly metrics: ProxyMetrics;
+  readonly server: RespServer;
+  readonly startedAt = Date.now();
+  readonly version = REDSLOT_VERSION;
+  private fenceReason: string | null = null;
+  private applied = 0;
+  private listenPort = 0;
+
+  constructor(
+    readonly config: ProxyConfig,
+    readonly log: Logger,
+    opts: { defaultMetrics?: boolean } = {},
+  ) {
+    const b = config.backend;
+    this.pool = new BackendPool(
+      {
+        connectionsPerServer: b.connectionsPerServer,
+        databases: config.databases,
+        dialTimeoutMs: b.dialTimeoutMs,
+        backoffMinMs: b.backoffMinMs,
+        backoffMaxMs: b.backoffMaxMs,
+        replyTimeoutMs: b.replyTimeoutMs,
+        keepAliveMs: b.keepAliveMs,
+        user: b.user,
+        password: b.password,
+      },
+      log,
+    );
+    this.table = new SlotTable(this.pool);
+    this.metrics = new ProxyMetrics(opts);
+    this.metrics.bind(this);
+    this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password });
+    const specs = allCommands();
+    const noAuth = new Uint8Array(specs.length);
+    for (const s of specs) if (s.flags.includes('no_auth')) noAuth[s.id] = 1;
+    this.server = new RespServer(
+      {
+        config,
+        limits: {
+          maxBulkBytes: config.limits.maxBulkBytes,
+          maxArrayLength: config.limits.maxArrayLength,
+          maxInlineBytes: config.limits.maxInlineBytes,
+        },
+        router: this.router,
+        table: this.table,
+        metrics: this.metrics,
+        facts: this,
+        log,
+        localHandlers: localHandlers(),
+        noAuth,
+        refusals: new Array<Buffer | undefined>(specs.length),
+      },
+      log,
+    );
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    const a = await this.server.listen(this.config.listen.host, this.config.listen.port);
+    this.listenPort = a.port;
+    return a;
+  }
+
+  // ---- ProxyRuntime
+
+  async applyTopology(topology: Topology): Promise<void> {
+    const t0 = Date.now();
+    await this.table.apply(topology);
+    this.applied = topology.revision;
+    this.log.info('proxy.topology_applied', { revision: topology.revision, drainMs: Date.now() - t0 });
+    // Servers no longer routed to are closed once their pending requests are answered.
+    this.pool.retain(this.table.addressesInUse()).catch((err: unknown) => this.log.warn('proxy.pool_retain_failed', { err }));
+  }
+
+  appliedRevision(): number {
+    return this.applied;
+  }
+
+  setFenced(reason: string | null): void {
+    if (reason === this.fenceReason) return;
+    this.fenceReason = reason;
+    this.router.setFenced(reason);
+    if (reason === null) this.log.info('proxy.unfenced');
+    else this.log.warn('proxy.fenced', { reason });
+  }
+
+  fenced(): string | null {
+    return this.fenceReason;
+  }
+
+  /** Ready to serve: a topology is applied and the proxy is not fenced. */
+  ready(): boolean {
+    return this.table.loaded && this.fenceReason === null;
+  }
+
+  // ---- MetricsSource & ProxyFacts
+
+  downstreamActive(): number {
+    return this.server.sessions.size;
+  }
+
+  requestsActive(): number {
+    return this.server.pendingRequests();
+  }
+
+  heldSessions(): number {
+    return this.server.heldSessions();
+  }
+
+  backends(): Array<{ addr: string; requests: number; pending: number; healthy: boolean; connections: number }> {
+    return this.pool.all().map((s) => ({
+      addr: s.addr,
+      requests: s.requests,
+      pending: s.pending(),
+      healthy: s.healthy,
+      connections: s.connections().filter((c) => c.ready).length,
+    }));
+  }
+
+  topologyRevision(): number {
+    return this.applied;
+  }
+
+  drainingRequests(): number {
+    return this.table.drainingRequests();
+  }
+
+  port(): number {
+    return this.listenPort;
+  }
+
+  connectedClients(): number {
+    return this.server.sessions.size;
+  }
+
+  blockedClients(): number {
+    return this.server.heldSessions();
+  }
+
+  totalConnections(): number {
+    return this.server.totalConnections;
+  }
+
+  rejectedConnections(): number {
+    return this.server.rejectedConnections;
+  }
+
+  totalCommands(): number {
+    return this.metrics.totalCommands();
+  }
+
+  commandStats(): Array<{ name: string; calls: number; usec: number; failed: number }> {
+    return this.metrics.commandStats();
+  }
+
+  /** Stops accepting, finishes in-flight commands (until deadlineMs), closes clients, then backends. */
+  async close(deadlineMs: number): Promise<void> {
+    await this.server.close(deadlineMs);
+    await this.pool.close(false);
+  }
+}

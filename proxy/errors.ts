@@ -1,0 +1,133 @@
+/**
+ * Errors the proxy's data path shows to clients (reply errors, exact Redis vocabulary) and raises internally.
+ * Hot-path replies are preformatted once (`ReplyErrors`); parameterised ones go through `errorReply`.
+ */
+import { defineErrors, formatMessage, type ErrorSpec } from '../shared/errors.js';
+import { encodeError } from '../shared/resp/encoder.js';
+
+export const ProxyErrors = defineErrors({
+  REDSLOT_ERR_CROSSSLOT: {
+    replyPrefix: 'CROSSSLOT',
+    message: "Keys in request don't hash to the same slot",
+    description: 'A command whose keys must share one slot (or MSETNX) names keys of different slots; use {hash tags}.',
+  },
+  REDSLOT_ERR_SLOT_NOT_SERVED: {
+    replyPrefix: 'CLUSTERDOWN',
+    message: 'Hash slot not served',
+    description: "The key's slot is offline (assigned to no group, or its group has no master).",
+  },
+  REDSLOT_ERR_NO_TOPOLOGY: {
+    replyPrefix: 'CLUSTERDOWN',
+    message: 'proxy has not loaded a topology yet',
+    description: 'The proxy started but has not received its slot table yet (coordinator unreachable at start?).',
+  },
+  REDSLOT_ERR_FENCED: {
+    replyPrefix: 'CLUSTERDOWN',
+    message: '{reason}',
+    description: 'The proxy fenced itself (e.g. it could not renew its coordinator lease) and serves no commands.',
+  },
+  REDSLOT_ERR_BACKEND_UNAVAILABLE: {
+    replyPrefix: 'ERR',
+    message: 'backend {addr} unavailable',
+    description: 'The Redis server owning the slot cannot be reached (refused, timed out, AUTH failed); retried with backoff.',
+  },
+  REDSLOT_ERR_BACKEND_CONNECTION_LOST: {
+    replyPrefix: 'ERR',
+    message: 'backend {addr} connection lost',
+    description: 'The connection to a Redis server broke (or stopped answering) while this command was in flight; it may or may not have run.',
+  },
+  REDSLOT_ERR_MAX_CLIENTS: {
+    replyPrefix: 'ERR',
+    message: 'max number of clients reached',
+    description: 'limits.maxClients connections are open; the new one is closed.',
+  },
+  REDSLOT_ERR_PROTOCOL: {
+    replyPrefix: 'ERR',
+    message: 'Protocol error: {detail}',
+    description: 'Malformed RESP or a request over a size limit; the connection is closed after this reply.',
+  },
+  REDSLOT_ERR_UNKNOWN_COMMAND: {
+    replyPrefix: 'ERR',
+    message: "unknown command '{name}', with args beginning with: {args}",
+    description: 'The command name is not a Redis 7 command.',
+  },
+  REDSLOT_ERR_WRONG_ARITY: {
+    replyPrefix: 'ERR',
+    message: "wrong number of arguments for '{name}' command",
+    description: 'Too many or too few arguments for the command.',
+  },
+  REDSLOT_ERR_BAD_ARGUMENTS: {
+    replyPrefix: 'ERR',
+    message: '{message}',
+    description: 'The key arguments cannot be found (bad numkeys, unknown subcommand): same wording as Redis.',
+  },
+  REDSLOT_ERR_COMMAND_REFUSED: {
+    replyPrefix: 'ERR',
+    message: '{refusal}',
+    description: 'The command is not supported through the proxy; the message names it and says why.',
+  },
+  REDSLOT_ERR_NOAUTH: {
+    replyPrefix: 'NOAUTH',
+    message: 'Authentication required.',
+    description: 'auth.password is set and the client has not authenticated yet.',
+  },
+  REDSLOT_ERR_WRONGPASS: {
+    replyPrefix: 'WRONGPASS',
+    message: 'invalid username-password pair or user is disabled.',
+    description: 'AUTH (or HELLO AUTH) with a wrong user or password.',
+  },
+  REDSLOT_ERR_AUTH_NOT_CONFIGURED: {
+    replyPrefix: 'ERR',
+    message: 'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    description: 'AUTH with a password while the proxy has no auth.password (same as Redis).',
+  },
+  REDSLOT_ERR_NOPROTO: {
+    replyPrefix: 'NOPROTO',
+    message: 'unsupported protocol version',
+    description: 'HELLO asked for a protocol other than 2 (RESP3 is not supported yet).',
+  },
+  REDSLOT_ERR_DB_RANGE: {
+    replyPrefix: 'ERR',
+    message: 'DB index is out of range',
+    description: 'SELECT outside 0..databases-1.',
+  },
+  REDSLOT_ERR_NOT_INTEGER: {
+    replyPrefix: 'ERR',
+    message: 'value is not an integer or out of range',
+    description: 'An argument that must be an integer is not.',
+  },
+  REDSLOT_ERR_SYNTAX: {
+    replyPrefix: 'ERR',
+    message: 'syntax error',
+    description: 'A proxy-answered command got arguments it does not understand.',
+  },
+  REDSLOT_ERR_MIGRATE_ON_ACCESS: {
+    replyPrefix: 'ERR',
+    message: 'slot {slot} is migrating and moving the keys of this command from {source} to {target} failed: {reason}',
+    description: 'Migrate-on-access: MIGRATE of the command\'s keys to the new owner failed, so the command was not run.',
+  },
+  REDSLOT_ERR_LISTEN: {
+    message: 'cannot listen on {addr}: {reason}',
+    description: 'The proxy could not bind its RESP or admin address.',
+  },
+});
+
+/** `-PREFIX message\r\n` for a spec. */
+export function errorReply(spec: ErrorSpec, params?: Record<string, string | number>): Buffer {
+  return encodeError(`${spec.replyPrefix ?? 'ERR'} ${formatMessage(spec.message, params)}`);
+}
+
+/** Fixed replies, formatted once. */
+export const ReplyErrors = {
+  crossSlot: errorReply(ProxyErrors.REDSLOT_ERR_CROSSSLOT),
+  slotNotServed: errorReply(ProxyErrors.REDSLOT_ERR_SLOT_NOT_SERVED),
+  noTopology: errorReply(ProxyErrors.REDSLOT_ERR_NO_TOPOLOGY),
+  maxClients: errorReply(ProxyErrors.REDSLOT_ERR_MAX_CLIENTS),
+  noAuth: errorReply(ProxyErrors.REDSLOT_ERR_NOAUTH),
+  wrongPass: errorReply(ProxyErrors.REDSLOT_ERR_WRONGPASS),
+  authNotConfigured: errorReply(ProxyErrors.REDSLOT_ERR_AUTH_NOT_CONFIGURED),
+  noProto: errorReply(ProxyErrors.REDSLOT_ERR_NOPROTO),
+  dbRange: errorReply(ProxyErrors.REDSLOT_ERR_DB_RANGE),
+  notInteger: errorReply(ProxyErrors.REDSLOT_ERR_NOT_INTEGER),
+  syntax: errorReply(ProxyErrors.REDSLOT_ERR_SYNTAX),
+} as const;

@@ -1,0 +1,97 @@
+/**
+ * AUTH and HELLO. The proxy checks client credentials itself (auth.user / auth.password); backends are
+ * reached with the proxy's own backend credentials. Like Redis 7: `AUTH pass` logs in the 'default' user,
+ * `AUTH user pass` a named one; without auth.password every client is the 'default' user and `AUTH pass`
+ * is an error, while `AUTH default <anything>` succeeds (default user has nopass).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { encodeArrayHeader, encodeBulk, encodeInteger, Replies } from '../../shared/resp/encoder.js';
+import { REDIS_VERSION } from '../commands/table.js';
+import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
+import { parseSmallInt } from './basic.js';
+import type { LocalContext } from './context.js';
+
+function digest(b: Buffer | string): Buffer {
+  return createHash('sha256').update(b).digest();
+}
+
+function sameSecret(given: Buffer, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The user name clients log in as with a password only. */
+function configuredUser(ctx: LocalContext): string {
+  const u = ctx.facts.config.auth.user;
+  return u === '' ? 'default' : u;
+}
+
+/** Checks credentials; returns the user name, or a reply error. */
+function check(ctx: LocalContext, user: Buffer | null, pass: Buffer): string | Buffer {
+  const { password } = ctx.facts.config.auth;
+  const want = configuredUser(ctx);
+  if (password === '') {
+    // No password configured: the default user is nopass.
+    if (user === null) return ReplyErrors.authNotConfigured;
+    return user.toString('utf8') === 'default' ? 'default' : ReplyErrors.wrongPass;
+  }
+  // A password alone logs in the configured user (the 'default' user when auth.user is empty).
+  const userOk = user === null || user.toString('utf8') === want;
+  const passOk = sameSecret(pass, password);
+  return userOk && passOk ? want : ReplyErrors.wrongPass;
+}
+
+export function auth(ctx: LocalContext, argv: Buffer[]): Buffer {
+  if (argv.length > 3) return ReplyErrors.syntax;
+  const res = argv.length === 2 ? check(ctx, null, argv[1]!) : check(ctx, argv[1]!, argv[2]!);
+  if (typeof res !== 'string') return res;
+  ctx.authenticate(res);
+  return Replies.ok;
+}
+
+/** HELLO [protover [AUTH user pass] [SETNAME name]]: protocol 2 only for now. */
+export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
+  let i = 1;
+  if (argv.length >= 2) {
+    const ver = parseSmallInt(argv[1]!);
+    if (ver === null) return Buffer.from('-ERR Protocol version is not an integer or out of range\r\n');
+    if (ver !== 2) return ReplyErrors.noProto;
+    i = 2;
+  }
+  let setName: Buffer | null = null;
+  for (; i < argv.length; i++) {
+    const opt = argv[i]!.toString('latin1').toLowerCase();
+    const more = argv.length - i - 1;
+    if (opt === 'auth' && more >= 2) {
+      const res = check(ctx, argv[i + 1]!, argv[i + 2]!);
+      if (typeof res !== 'string') return res;
+      ctx.authenticate(res);
+      i += 2;
+    } else if (opt === 'setname' && more >= 1) {
+      setName = argv[i + 1]!;
+      i += 1;
+    } else {
+      return errorReply(ProxyErrors.REDSLOT_ERR_SYNTAX);
+    }
+  }
+  if (!ctx.authenticated) return Buffer.from('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
+  if (setName !== null) {
+    if (!validClientName(setName)) return Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
+    ctx.name = setName.length === 0 ? null : setName;
+  }
+  return Buffer.concat([
+    encodeArrayHeader(14),
+    encodeBulk('server'), encodeBulk('redis'),
+    encodeBulk('version'), encodeBulk(REDIS_VERSION),
+    encodeBulk('proto'), encodeInteger(2),
+    encodeBulk('id'), encodeInteger(ctx.id),
+    encodeBulk('mode'), encodeBulk('standalone'),
+    encodeBulk('role'), encodeBulk('master'),
+    encodeBulk('modules'), Replies.emptyArray,
+  ]);
+}
+
+/** Redis's rule for client names: printable ASCII without spaces. */
+export function validClientName(name: Buffer): boolean {
+  for (const c of name) if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}

@@ -1,0 +1,35 @@
+/**
+ * Handlers for commands the proxy answers itself, indexed by CommandSpec.id. A handler on a `local` command
+ * always answers; a handler on a `refused` command (CLIENT, CONFIG) answers the parts it can and returns
+ * undefined for the rest, which keeps the refusal.
+ */
+import { allCommands } from '../commands/lookup.js';
+import { answerCommandCommand } from '../commands/command-command.js';
+import { auth, hello } from './auth.js';
+import { echo, ping, quit, select } from './basic.js';
+import { client, config } from './client.js';
+import type { LocalHandler } from './context.js';
+import { info } from './info.js';
+
+const BY_NAME: Record<string, LocalHandler> = {
+  ping,
+  echo,
+  quit,
+  select,
+  auth,
+  hello,
+  info,
+  command: (_ctx, argv) => answerCommandCommand(argv),
+  client,
+  config,
+};
+
+/** Handlers by command id (undefined = not handled locally). */
+export function localHandlers(): Array<LocalHandler | undefined> {
+  return allCommands().map((spec) => BY_NAME[spec.name]);
+}
+
+/** Names of 'local' commands that have no handler (a test asserts this is empty). */
+export function missingLocalHandlers(): string[] {
+  return allCommands().filter((s) => s.route === 'local' && BY_NAME[s.name] === undefined).map((s) => s.name);
+}

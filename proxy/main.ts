@@ -1,0 +1,147 @@
+/**
+ * Starting and stopping a proxy.
+ *
+ *   startProxy({ config, topologyDriver? })  -> { addr, adminAddr, runtime, close({ deadlineMs }) }
+ *   runProxyCommand(argv)                      `redslot proxy --config FILE [--listen ADDR] [--a.b value] ...`
+ *
+ * Topology source, in order: the `topologyDriver` option; `coordinator` URL (follow etcd / memory);
+ * the static `topology` section of the config.
+ * Shutdown (SIGTERM/SIGINT, or close()): stop accepting, stop reading, finish in-flight commands and flush
+ * their replies within the deadline, close clients, then stop following the coordinator (revoking the lease)
+ * and close backend connections.
+ */
+import os from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { CommonErrors, RedslotError } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { build as buildAdmin } from './admin/app.js';
+import { loadProxyConfig, parseProxyFlags, type ProxyConfig } from './config.js';
+import { ProxyCore } from './core.js';
+import type { TopologyDriver } from './runtime.js';
+import { staticTopologyDriver } from './topology-static.js';
+import { topologyDriverFromUrl } from './topology/driver-from-url.js';
+
+export interface StartProxyOptions {
+  config: ProxyConfig;
+  /** Where topologies come from; default from the config (coordinator URL, else static topology). */
+  topologyDriver?: TopologyDriver;
+  logger?: Logger;
+  /** Node process metrics on /metrics (default true; tests starting many proxies may turn them off). */
+  defaultMetrics?: boolean;
+}
+
+export interface ProxyHandle {
+  /** RESP address as bound, host:port. */
+  addr: string;
+  host: string;
+  port: number;
+  /** Admin HTTP address as bound, or null when disabled. */
+  adminAddr: string | null;
+  runtime: ProxyCore;
+  /** Graceful stop; resolves when every client and backend connection is closed. */
+  close(opts?: { deadlineMs?: number }): Promise<void>;
+}
+
+function advertised(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
+  if (config.coordinator !== '') {
+    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    return topologyDriverFromUrl(config.coordinator, {
+      proxy: { id, addr, adminAddr: adminAddr ?? '' },
+      leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
+      fencing: config.fencing,
+      logger: log.child({ component: 'follower' }),
+    });
+  }
+  if (config.topology !== null) return staticTopologyDriver(config.topology);
+  throw new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, {
+    reason: 'no topology source: set coordinator (etcd://host:port/cluster) or a static topology section',
+  });
+}
+
+export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> {
+  const { config } = opts;
+  const log = opts.logger ?? createLogger({ service: 'proxy' });
+  const core = new ProxyCore(config, log, { defaultMetrics: opts.defaultMetrics });
+  const bound = await core.listen();
+  const addr = advertised(bound.host, bound.port);
+  let admin: FastifyInstance | null = null;
+  let adminAddr: string | null = null;
+  let stopDriver: (() => Promise<void>) | null = null;
+  let extraState: (() => Record<string, unknown>) | null = null;
+  const closeAll = async (deadlineMs: number) => {
+    await core.server.close(deadlineMs);
+    if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
+    if (admin) await admin.close();
+    await core.pool.close(false);
+  };
+  try {
+    if (config.admin !== null) {
+      admin = buildAdmin({ proxy: core, addr: () => addr, adminAddr: () => adminAddr ?? '', extra: () => extraState?.() ?? null });
+      await admin.listen({ host: config.admin.host, port: config.admin.port });
+      const a = admin.server.address();
+      if (a !== null && typeof a !== 'string') adminAddr = advertised(a.address, a.port);
+    }
+    const driver = opts.topologyDriver ?? defaultDriver(config, addr, adminAddr, log);
+    const withState = driver as TopologyDriver & { state?: () => unknown };
+    if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
+    const handle = await driver(core);
+    stopDriver = () => handle.stop();
+  } catch (err) {
+    await closeAll(0);
+    throw err;
+  }
+  log.info('proxy.listening', { addr, adminAddr, revision: core.appliedRevision() });
+  let closing: Promise<void> | null = null;
+  return {
+    addr,
+    host: bound.host,
+    port: bound.port,
+    adminAddr,
+    runtime: core,
+    close(o = {}) {
+      closing ??= closeAll(o.deadlineMs ?? config.shutdownDeadlineMs).then(() => log.info('proxy.stopped'));
+      return closing;
+    },
+  };
+}
+
+const USAGE = `usage: redslot proxy [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--coordinator URL] [--<key> VALUE ...]
+
+Every config key can be given as a flag (--limits.max-clients 5000, --backend.password s3cret) or as an
+environment variable (REDSLOT_LIMITS__MAX_CLIENTS=5000). Topology: --coordinator etcd://h:p/cluster, or a
+static 'topology' section in the config file. See proxy/config.ts for every knob and its default.
+`;
+
+/** `redslot proxy ...`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
+export async function runProxyCommand(argv: string[]): Promise<number> {
+  const flags = parseProxyFlags(argv);
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const config = loadProxyConfig({ file: flags.file, overrides: flags.overrides });
+  const log = createLogger({ service: 'proxy' });
+  const handle = await startProxy({ config, logger: log });
+  process.stdout.write(`redslot proxy listening on ${handle.addr}${handle.adminAddr ? `, admin on http://${handle.adminAddr}` : ''}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('proxy.shutdown', { signal, deadlineMs: config.shutdownDeadlineMs });
+    handle.close({ deadlineMs: config.shutdownDeadlineMs }).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('proxy.shutdown_failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return 0;
+}

@@ -1,0 +1,38 @@
+/**
+ * What every routed request shares: its place in the session's ordered reply queue, and how the router
+ * starts it (now, or after migrate-on-access moved its keys).
+ */
+
+/** The session as the router and requests see it. */
+export interface RouterSession {
+  /** Stable per client; picks which of a server's connections this client uses (keeps its order). */
+  readonly id: number;
+  readonly db: number;
+  /** Appends `req` to the ordered reply queue (before anything is sent for it). */
+  enqueue(req: ClientRequest): void;
+  /** `req`'s reply is in; replies leave in request order. */
+  complete(req: ClientRequest, reply: Buffer): void;
+  /** Stop dispatching this client's next requests until resume(): migrate-on-access keeps order this way. */
+  hold(): void;
+  resume(): void;
+}
+
+/** One client request's entry in the ordered reply queue. */
+export class ClientRequest {
+  reply: Buffer | null = null;
+  next: ClientRequest | null = null;
+
+  constructor(
+    readonly session: RouterSession,
+    /** CommandSpec.id, for per-command metrics. */
+    readonly cmdId: number,
+    /** performance.now() at dispatch. */
+    readonly t0: number,
+  ) {}
+}
+
+/** A routed request: `start()` sends it; `fail()` finishes it with an error without sending. */
+export interface Startable {
+  start(): void;
+  fail(reply: Buffer): void;
+}

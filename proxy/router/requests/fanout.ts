@@ -1,0 +1,119 @@
+/**
+ * Multi-key commands split by backend: ONE sub-request per master (not per key), each carrying that master's
+ * keys in the client's order; the replies are merged in the client's key order (subclasses say how). When all
+ * keys live on one master, the client's command is sent as is and its reply forwarded verbatim.
+ * If any sub-request fails, the client gets one error (the first failing part's, in part order).
+ * Not atomic across masters, like Codis: the README says so.
+ */
+import type { BackendRequest } from '../../backend/connection.js';
+import type { BackendServer } from '../../backend/pool.js';
+import { encodeCommandInto } from '../../../shared/resp/encoder.js';
+import { isError } from '../../../shared/resp/reply-reader.js';
+import type { SlotRoute } from '../slot-table.js';
+import { ClientRequest, type RouterSession, type Startable } from './base.js';
+
+/** The keys of one master and, once in, its reply. */
+export class Part implements BackendRequest {
+  reply: Buffer | null = null;
+  /** Indices into argv of this part's keys, in client order. */
+  readonly keys: number[] = [];
+
+  constructor(
+    private readonly parent: FanoutRequest,
+    readonly server: BackendServer,
+  ) {}
+
+  onReply(reply: Buffer): void {
+    this.reply = reply;
+    this.parent.partDone();
+  }
+}
+
+export abstract class FanoutRequest extends ClientRequest implements Startable {
+  readonly parts: Part[] = [];
+  private readonly routes: SlotRoute[] = [];
+  private left = 0;
+  private finished = false;
+
+  constructor(
+    session: RouterSession,
+    cmdId: number,
+    t0: number,
+    protected readonly argv: Buffer[],
+    private readonly raw: Buffer | undefined,
+  ) {
+    super(session, cmdId, t0);
+  }
+
+  /** Adds key argv[keyIndex] of the slot served by `route`. */
+  addKey(route: SlotRoute, keyIndex: number): void {
+    route.inflight++;
+    this.routes.push(route);
+    const server = route.server!;
+    let part: Part | undefined;
+    for (let i = 0; i < this.parts.length; i++) {
+      if (this.parts[i]!.server === server) {
+        part = this.parts[i];
+        break;
+      }
+    }
+    if (part === undefined) {
+      part = new Part(this, server);
+      this.parts.push(part);
+    }
+    part.keys.push(keyIndex);
+  }
+
+  /** The argv of the sub-command for a part (argv[0] is the client's command name). */
+  protected abstract partArgs(part: Part): Buffer[];
+
+  /** Merges the parts' replies (all present, none an error) into the client's reply. */
+  protected abstract merge(): Buffer;
+
+  start(): void {
+    const n = this.parts.length;
+    this.left = n;
+    const { db, id } = this.session;
+    if (n === 1) {
+      const part = this.parts[0]!;
+      const conn = part.server.conn(db, id);
+      if (this.raw !== undefined) conn.send(part, this.raw);
+      else this.sendArgs(part, this.argv);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const part = this.parts[i]!;
+      this.sendArgs(part, this.partArgs(part));
+    }
+  }
+
+  private sendArgs(part: Part, args: Buffer[]): void {
+    const out: Buffer[] = [];
+    const bytes = encodeCommandInto(args, out);
+    part.server.conn(this.session.db, this.session.id).sendParts(part, out, bytes);
+  }
+
+  partDone(): void {
+    if (--this.left > 0) return;
+    let reply: Buffer | undefined;
+    for (const p of this.parts) {
+      if (isError(p.reply!)) {
+        reply = p.reply!;
+        break;
+      }
+    }
+    if (reply === undefined) reply = this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
+    this.finish(reply);
+  }
+
+  fail(reply: Buffer): void {
+    this.finish(reply);
+  }
+
+  private finish(reply: Buffer): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const r of this.routes) r.done();
+    this.session.complete(this, reply);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Single-slot commands: every key is in one slot, so the whole command goes to that slot's master and the
+ * reply is forwarded byte for byte. The payload is the client's own bytes when they arrived in one chunk.
+ */
+import type { BackendRequest } from '../../backend/connection.js';
+import type { SlotRoute } from '../slot-table.js';
+import { ClientRequest, type RouterSession, type Startable } from './base.js';
+
+export class SingleRequest extends ClientRequest implements BackendRequest, Startable {
+  constructor(
+    session: RouterSession,
+    cmdId: number,
+    t0: number,
+    readonly route: SlotRoute,
+    /** The encoded command: one buffer, or parts (big arguments not copied). */
+    private payload: Buffer | Buffer[],
+    private readonly bytes: number,
+  ) {
+    super(session, cmdId, t0);
+    route.inflight++;
+  }
+
+  start(): void {
+    const conn = this.route.server!.conn(this.session.db, this.session.id);
+    const p = this.payload;
+    this.payload = EMPTY;
+    if (Array.isArray(p)) conn.sendParts(this, p, this.bytes);
+    else conn.send(this, p);
+  }
+
+  onReply(reply: Buffer): void {
+    this.route.done();
+    this.session.complete(this, reply);
+  }
+
+  fail(reply: Buffer): void {
+    this.payload = EMPTY;
+    this.onReply(reply);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

@@ -1,0 +1,136 @@
+/**
+ * The router: for a routed command, find its keys, their slots and routes, and start the request of the
+ * command's routing shape (single / mget / mset / msetnx / sum). Answers routing errors itself (CROSSSLOT,
+ * CLUSTERDOWN). Returns the number of a locked slot when the request must wait (the session holds its
+ * pipeline and retries when that slot's route changes), else -1.
+ */
+import { slotOf } from '../../shared/slot.js';
+import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
+import { commandKeys, type CommandSpec } from '../commands/lookup.js';
+import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
+import { MigrateStep, type MigrateOptions } from './migrate-on-access.js';
+import type { RouterSession } from './requests/base.js';
+import type { FanoutRequest } from './requests/fanout.js';
+import { MgetRequest } from './requests/mget.js';
+import { MsetRequest } from './requests/mset.js';
+import { SingleRequest } from './requests/single.js';
+import { SumRequest } from './requests/sum.js';
+import type { SlotTable } from './slot-table.js';
+
+/** The session API the router needs beyond the requests' view of it. */
+export interface RoutedSession extends RouterSession {
+  /** Replies `reply` in order (an error the router made). */
+  reply(reply: Buffer, cmdId: number, t0: number): void;
+}
+
+export const DISPATCHED = -1;
+
+export class Router {
+  private fenceReply: Buffer | null = null;
+
+  constructor(
+    private readonly table: SlotTable,
+    /** Per-slot command counter (metrics: hot slots). */
+    private readonly slotHits: Float64Array,
+    private readonly migrate: MigrateOptions,
+  ) {}
+
+  setFenced(reason: string | null): void {
+    this.fenceReply = reason === null ? null : errorReply(ProxyErrors.REDSLOT_ERR_FENCED, { reason });
+  }
+
+  route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+    if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
+    if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
+    const keys = commandKeys(spec, argv);
+    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    switch (spec.route) {
+      case 'single':
+        return this.single(s, spec, argv, raw, keys, t0);
+      case 'msetnx':
+        if (argv.length % 2 === 0) return this.answer(s, arityError(spec), spec, t0);
+        return this.single(s, spec, argv, raw, keys, t0);
+      case 'mget':
+        return this.fanout(s, new MgetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+      case 'mset':
+        if (argv.length % 2 === 0) return this.answer(s, arityError(spec), spec, t0);
+        return this.fanout(s, new MsetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+      case 'sum':
+        return this.fanout(s, new SumRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+      default:
+        return this.answer(s, encodeError(`ERR command '${spec.name}' cannot be routed`), spec, t0);
+    }
+  }
+
+  private answer(s: RoutedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
+    s.reply(reply, spec.id, t0);
+    return DISPATCHED;
+  }
+
+  private single(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, keys: number[], t0: number): number {
+    let slot = 0; // keyless commands (EVAL with numkeys 0) go to slot 0's group
+    const n = keys.length;
+    if (n > 0) {
+      slot = slotOf(argv[keys[0]!]!);
+      for (let i = 1; i < n; i++) {
+        if (slotOf(argv[keys[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
+      }
+    }
+    const route = this.table.routes[slot]!;
+    if (route.locked) return slot;
+    if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
+    this.slotHits[slot]!++;
+    let req: SingleRequest;
+    if (raw !== undefined) {
+      req = new SingleRequest(s, spec.id, t0, route, raw, raw.length);
+    } else {
+      const parts: Buffer[] = [];
+      const bytes = encodeCommandInto(argv, parts);
+      req = new SingleRequest(s, spec.id, t0, route, parts, bytes);
+    }
+    s.enqueue(req);
+    if (route.migrateFrom !== null && n > 0) {
+      const step = new MigrateStep(s, req, this.migrate);
+      for (let i = 0; i < n; i++) step.add(route, argv[keys[i]!]!);
+      step.start();
+    } else {
+      req.start();
+    }
+    return DISPATCHED;
+  }
+
+  private fanout(s: RoutedSession, req: FanoutRequest, argv: Buffer[], keys: number[], spec: CommandSpec, t0: number): number {
+    const routes = this.table.routes;
+    const slots = new Array<number>(keys.length);
+    let migrating = false;
+    // Check every slot before touching any in-flight counter: a locked or offline slot stops the whole command.
+    for (let i = 0; i < keys.length; i++) {
+      const slot = slotOf(argv[keys[i]!]!);
+      const route = routes[slot]!;
+      if (route.locked) return slot;
+      if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
+      if (route.migrateFrom !== null) migrating = true;
+      slots[i] = slot;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      this.slotHits[slots[i]!]!++;
+      req.addKey(routes[slots[i]!]!, keys[i]!);
+    }
+    s.enqueue(req);
+    if (migrating) {
+      const step = new MigrateStep(s, req, this.migrate);
+      for (let i = 0; i < keys.length; i++) {
+        const route = routes[slots[i]!]!;
+        if (route.migrateFrom !== null) step.add(route, argv[keys[i]!]!);
+      }
+      step.start();
+      return DISPATCHED;
+    }
+    req.start();
+    return DISPATCHED;
+  }
+}
+
+function arityError(spec: CommandSpec): Buffer {
+  return errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name });
+}

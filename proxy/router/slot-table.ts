@@ -1,0 +1,142 @@
+/**
+ * The proxy's routing table: 1024 immutable `SlotRoute` objects, derived from a Topology with routeOf().
+ *
+ * Invariants:
+ * - A request takes the route object of each slot it touches at dispatch time, increments its `inflight`
+ *   once per use, and calls `done()` exactly once per increment when its reply is in (or it failed).
+ * - `apply()` replaces the route objects of changed slots in one synchronous loop (no request can see half
+ *   of a topology), marks the old objects retired, and resolves once every retired object has inflight 0:
+ *   from then on nothing sent under an old route is still running. That is the drain the barrier needs.
+ * - A locked route (migration `prepared` step, group promotion) sends nothing: sessions that need it wait
+ *   (`wait()`) and are woken when a later apply() changes that slot's route.
+ * - Unchanged slots keep their route object, so their in-flight counts are not reset by unrelated changes.
+ */
+import { SLOT_COUNT } from '../../shared/slot.js';
+import { routeOf } from '../../shared/model/topology.js';
+import type { Topology } from '../../shared/model/types.js';
+import type { BackendPool, BackendServer } from '../backend/pool.js';
+
+export class SlotRoute {
+  inflight = 0;
+  retired = false;
+
+  constructor(
+    readonly slot: number,
+    /** Where commands go (target while migrating); null = slot offline. */
+    readonly server: BackendServer | null,
+    /** While migrating: the source master keys are first moved from. */
+    readonly migrateFrom: BackendServer | null,
+    /** Hold requests, send nothing. */
+    readonly locked: boolean,
+    readonly group: number,
+    private readonly table: SlotTable,
+  ) {}
+
+  /** One use of this route finished. */
+  done(): void {
+    if (--this.inflight === 0 && this.retired) this.table.routeDrained(this);
+  }
+
+  sameAs(server: BackendServer | null, migrateFrom: BackendServer | null, locked: boolean, group: number): boolean {
+    return this.server === server && this.migrateFrom === migrateFrom && this.locked === locked && this.group === group;
+  }
+}
+
+/** Something waiting for a locked slot to change (a session holding its pipeline). */
+export interface SlotWaiter {
+  onSlotReady(): void;
+}
+
+export class SlotTable {
+  readonly routes: SlotRoute[] = [];
+  revision = 0;
+  loaded = false;
+  private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
+  private draining = new Set<SlotRoute>();
+  private drained: (() => void) | null = null;
+
+  constructor(private readonly pool: BackendPool) {
+    for (let s = 0; s < SLOT_COUNT; s++) this.routes.push(new SlotRoute(s, null, null, false, 0, this));
+  }
+
+  /**
+   * Swaps in the routes of `topo` atomically; resolves when every request sent under a replaced route has
+   * been answered. Calls must not overlap (the caller serialises them).
+   */
+  apply(topo: Topology): Promise<void> {
+    const changed: number[] = [];
+    for (let s = 0; s < SLOT_COUNT; s++) {
+      const r = routeOf(topo, s);
+      const server = r.backend === undefined ? null : this.pool.server(r.backend);
+      const from = r.migrateFrom === undefined ? null : this.pool.server(r.migrateFrom);
+      const cur = this.routes[s]!;
+      if (cur.sameAs(server, from, r.locked, r.group)) continue;
+      cur.retired = true;
+      if (cur.inflight > 0) this.draining.add(cur);
+      this.routes[s] = new SlotRoute(s, server, from, r.locked, r.group, this);
+      changed.push(s);
+    }
+    this.revision = topo.revision;
+    this.loaded = true;
+    for (const s of changed) this.wake(s);
+    if (this.draining.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.drained = resolve;
+    });
+  }
+
+  /** Addresses any route still uses (to close connections to servers that left the topology). */
+  addressesInUse(): Set<string> {
+    const out = new Set<string>();
+    for (const r of this.routes) {
+      if (r.server) out.add(r.server.addr);
+      if (r.migrateFrom) out.add(r.migrateFrom.addr);
+    }
+    return out;
+  }
+
+  /** Requests still running under replaced routes. */
+  drainingRequests(): number {
+    let n = 0;
+    for (const r of this.draining) n += r.inflight;
+    return n;
+  }
+
+  routeDrained(r: SlotRoute): void {
+    if (!this.draining.delete(r)) return;
+    if (this.draining.size === 0 && this.drained) {
+      const d = this.drained;
+      this.drained = null;
+      d();
+    }
+  }
+
+  /** Registers `w` to be woken when slot's route changes. */
+  wait(slot: number, w: SlotWaiter): void {
+    const list = this.waiters[slot];
+    if (list === undefined) this.waiters[slot] = [w];
+    else if (!list.includes(w)) list.push(w);
+  }
+
+  unwait(slot: number, w: SlotWaiter): void {
+    const list = this.waiters[slot];
+    if (list === undefined) return;
+    const i = list.indexOf(w);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.waiters[slot] = undefined;
+  }
+
+  /** Number of sessions waiting on locked slots. */
+  waitingSessions(): number {
+    let n = 0;
+    for (const l of this.waiters) if (l) n += l.length;
+    return n;
+  }
+
+  private wake(slot: number): void {
+    const list = this.waiters[slot];
+    if (list === undefined) return;
+    this.waiters[slot] = undefined;
+    for (const w of list) w.onSlotReady();
+  }
+}

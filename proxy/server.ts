@@ -1,0 +1,102 @@
+/**
+ * The RESP listener: accepts clients up to limits.maxClients (beyond: `-ERR max number of clients reached`,
+ * then close, like Codis and Redis), owns the set of sessions, and closes gracefully: stop accepting,
+ * stop reading, let in-flight commands finish and their replies flush, then close; force after a deadline.
+ */
+import net from 'node:net';
+import type { Logger } from '../shared/log.js';
+import { RedslotError } from '../shared/errors.js';
+import { ProxyErrors, ReplyErrors } from './errors.js';
+import { Session, type SessionEnv } from './session.js';
+
+export class RespServer {
+  private readonly server: net.Server;
+  readonly sessions = new Set<Session>();
+  private nextId = 1;
+  private closedWaiters: Array<() => void> = [];
+  totalConnections = 0;
+  rejectedConnections = 0;
+
+  constructor(
+    env: Omit<SessionEnv, 'onSessionClosed'>,
+    private readonly log: Logger,
+  ) {
+    const sessionEnv: SessionEnv = {
+      ...env,
+      onSessionClosed: (s) => {
+        this.sessions.delete(s);
+        if (this.sessions.size === 0) {
+          const w = this.closedWaiters;
+          this.closedWaiters = [];
+          for (const f of w) f();
+        }
+      },
+    };
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.totalConnections++;
+      env.metrics.cxTotal++;
+      if (this.sessions.size >= env.config.limits.maxClients) {
+        this.rejectedConnections++;
+        env.metrics.cxRejected++;
+        socket.on('error', () => {});
+        socket.end(ReplyErrors.maxClients);
+        return;
+      }
+      const s = new Session(socket, this.nextId++, sessionEnv);
+      this.sessions.add(s);
+    });
+    this.server.on('error', (err) => this.log.error('proxy.listen_error', { err }));
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new RedslotError(ProxyErrors.REDSLOT_ERR_LISTEN, { addr: `${host}:${port}`, reason: err.message }, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const a = this.server.address() as net.AddressInfo;
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  /** Sessions holding their pipeline for a locked slot. */
+  heldSessions(): number {
+    let n = 0;
+    for (const s of this.sessions) if (s.isHeld) n++;
+    return n;
+  }
+
+  /** Requests accepted and not yet answered, over all sessions. */
+  pendingRequests(): number {
+    let n = 0;
+    for (const s of this.sessions) n += s.pendingRequests;
+    return n;
+  }
+
+  /**
+   * Stops accepting, lets every session finish what it already sent (within deadlineMs), then destroys
+   * whatever is left. Resolves when every client connection is closed.
+   */
+  async close(deadlineMs: number): Promise<void> {
+    // server.close's callback fires once the listener is closed AND every connection is gone.
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const allClosed = new Promise<void>((resolve) => {
+      if (this.sessions.size === 0) resolve();
+      else this.closedWaiters.push(resolve);
+    });
+    for (const s of this.sessions) s.drainAndClose();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), deadlineMs);
+    });
+    const r = await Promise.race([allClosed, deadline]);
+    clearTimeout(timer);
+    if (r === 'deadline') {
+      this.log.warn('proxy.shutdown_deadline', { sessions: this.sessions.size, pending: this.pendingRequests() });
+      for (const s of [...this.sessions]) s.destroy();
+      await allClosed;
+    }
+    await serverClosed;
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * One client connection: decode -> dispatch -> ordered reply queue -> coalesced writes.
+ *
+ * Invariants:
+ * - Replies leave in request order. Every dispatched request is an entry of the reply queue (head..tail);
+ *   a reply completes its entry, and the queue is flushed from the head while the head has its reply, so
+ *   one arriving reply can release several queued ones.
+ * - Requests are dispatched in arrival order. While the session is held (a request waits for a locked slot,
+ *   or migrate-on-access is moving keys) later requests wait in `waiting`, undispatched, so one client's
+ *   commands run in the order it sent them; other clients are not affected.
+ * - Backpressure: reading pauses while queued + waiting requests reach limits.maxPipeline or while the
+ *   socket needs draining; it resumes at half the limit / on 'drain'.
+ * - A protocol error, QUIT or a security warning (HTTP sent to the RESP port) stops decoding; the session
+ *   closes once every earlier reply and the final one are written.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../shared/log.js';
+import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
+import { RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
+import { checkArity, lookupCommand, type CommandSpec } from './commands/lookup.js';
+import type { ProxyConfig } from './config.js';
+import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
+import type { LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
+import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
+import { ClientRequest } from './router/requests/base.js';
+import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
+import type { SlotTable, SlotWaiter } from './router/slot-table.js';
+import { Fifo } from './util/fifo.js';
+import { scheduleFlush, writeBuffers, type Flushable } from './util/flush.js';
+
+/** What all sessions of a proxy share. */
+export interface SessionEnv {
+  readonly config: ProxyConfig;
+  readonly limits: RequestLimits;
+  readonly router: Router;
+  readonly table: SlotTable;
+  readonly metrics: ProxyMetrics;
+  readonly facts: ProxyFacts;
+  readonly log: Logger;
+  /** By CommandSpec.id. */
+  readonly localHandlers: ReadonlyArray<LocalHandler | undefined>;
+  /** By CommandSpec.id: 1 when the command may run before AUTH (Redis flag no_auth). */
+  readonly noAuth: Uint8Array;
+  /** By CommandSpec.id: the refusal reply, built on first use. */
+  readonly refusals: Array<Buffer | undefined>;
+  onSessionClosed(s: Session): void;
+}
+
+interface Waiting {
+  argv: Buffer[];
+  raw: Buffer | undefined;
+}
+
+const HTTP_POST = Buffer.from('post');
+const HTTP_HOST = Buffer.from('host:');
+
+function equalsIgnoreCase(a: Buffer, lower: Buffer): boolean {
+  if (a.length !== lower.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flushable, LocalContext {
+  flushQueued = false;
+  db = 0;
+  authenticated: boolean;
+  user = 'default';
+  name: Buffer | null = null;
+  libName: Buffer | null = null;
+  libVer: Buffer | null = null;
+  readonly createdAt = Date.now();
+  readonly facts: ProxyFacts;
+
+  private readonly decoder: RequestDecoder;
+  private head: ClientRequest | null = null;
+  private tail: ClientRequest | null = null;
+  /** Entries in the reply queue (dispatched, reply not yet written out). */
+  private queued = 0;
+  private readonly waiting = new Fifo<Waiting>(4);
+  /** Slot this session waits for (-1 = none). */
+  private heldSlot = -1;
+  /** Active migrate-on-access holds. */
+  private holds = 0;
+  private draining = false;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private pausedForPipeline = false;
+  private pausedForDrain = false;
+  /** Stop reading; close once everything queued has been written. */
+  private closing = false;
+  private closed = false;
+  private readonly maxPipeline: number;
+  private readonly resumeAt: number;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly id: number,
+    private readonly env: SessionEnv,
+  ) {
+    this.facts = env.facts;
+    this.authenticated = env.config.auth.password === '';
+    this.maxPipeline = env.config.limits.maxPipeline;
+    this.resumeAt = Math.max(1, Math.floor(this.maxPipeline / 2));
+    this.decoder = new RequestDecoder(this, env.limits);
+    this.decoder.unauthenticated = !this.authenticated;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('drain', () => {
+      this.pausedForDrain = false;
+      this.updateReading();
+    });
+    socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
+    // The server allows half-open sockets: a client that sends its commands and shuts down its side
+    // (`redis-cli < file`, `nc -N`) still gets every reply before we close.
+    socket.on('end', () => {
+      this.decoder.stop();
+      this.closing = true;
+      scheduleFlush(this);
+    });
+    socket.on('close', () => this.onClose());
+    if (env.config.limits.idleTimeoutMs > 0) {
+      socket.setTimeout(env.config.limits.idleTimeoutMs, () => {
+        // Idle = nothing pending; a client waiting for a reply (or a held slot) is not idle.
+        if (this.queued === 0 && this.waiting.length === 0) {
+          env.metrics.cxIdleTimeouts++;
+          socket.destroy();
+        }
+      });
+    }
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
+  }
+
+  /** Requests accepted and not yet answered (queued + waiting). */
+  get pendingRequests(): number {
+    return this.queued + this.waiting.length;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get isHeld(): boolean {
+    return this.heldSlot >= 0;
+  }
+
+  // ---- decoder callbacks
+
+  onRequest(argv: Buffer[], raw: Buffer | undefined): void {
+    if (this.heldSlot >= 0 || this.holds > 0 || this.waiting.length > 0) {
+      this.waiting.push({ argv, raw });
+    } else {
+      const held = this.execute(argv, raw);
+      if (held !== DISPATCHED) this.holdFor(held, { argv, raw });
+    }
+    if (!this.pausedForPipeline && this.queued + this.waiting.length >= this.maxPipeline) {
+      this.pausedForPipeline = true;
+      this.updateReading();
+    }
+  }
+
+  onProtocolError(message: string): void {
+    this.env.metrics.cxProtocolErrors++;
+    this.env.log.info('session.protocol_error', { id: this.id, client: this.remoteAddress, message });
+    this.finalReply(encodeError(`ERR ${message}`));
+  }
+
+  // ---- dispatch
+
+  /** Runs one request; returns DISPATCHED, or the slot it must wait for. */
+  private execute(argv: Buffer[], raw: Buffer | undefined): number {
+    const t0 = performance.now();
+    const env = this.env;
+    const name = argv[0]!;
+    const spec = lookupCommand(name);
+    if (spec === undefined) {
+      if (equalsIgnoreCase(name, HTTP_POST) || equalsIgnoreCase(name, HTTP_HOST)) {
+        // Like Redis: someone is speaking HTTP to the RESP port (browser, SSRF). Close without a reply.
+        env.log.warn('session.security_attack', { id: this.id, client: this.remoteAddress });
+        this.decoder.stop();
+        this.closing = true;
+        this.socket.destroy();
+        return DISPATCHED;
+      }
+      this.reply(unknownCommandError(argv), UNKNOWN_COMMAND, t0);
+      return DISPATCHED;
+    }
+    if (!checkArity(spec, argv.length)) {
+      this.reply(errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name }), spec.id, t0);
+      return DISPATCHED;
+    }
+    if (!this.authenticated && env.noAuth[spec.id] !== 1) {
+      this.reply(ReplyErrors.noAuth, spec.id, t0);
+      return DISPATCHED;
+    }
+    const local = env.localHandlers[spec.id];
+    if (local !== undefined) {
+      const r = local(this, argv);
+      if (r !== undefined) {
+        this.reply(r, spec.id, t0);
+        return DISPATCHED;
+      }
+    }
+    if (spec.route === 'refused' || spec.route === 'local') {
+      this.reply(this.refusal(spec), spec.id, t0);
+      return DISPATCHED;
+    }
+    return env.router.route(this, spec, argv, raw, t0);
+  }
+
+  private refusal(spec: CommandSpec): Buffer {
+    let r = this.env.refusals[spec.id];
+    if (r === undefined) {
+      r = errorReply(ProxyErrors.REDSLOT_ERR_COMMAND_REFUSED, { refusal: spec.refusal ?? `command '${spec.name}' is not supported by redslot` });
+      this.env.refusals[spec.id] = r;
+    }
+    return r;
+  }
+
+  private holdFor(slot: number, w: Waiting): void {
+    this.heldSlot = slot;
+    this.waiting.unshift(w);
+    this.env.table.wait(slot, this);
+  }
+
+  /** Dispatches waiting requests in order until one has to wait again. */
+  private drainWaiting(): void {
+    if (this.draining) return; // re-entered from a synchronous completion: the outer loop continues
+    this.draining = true;
+    try {
+      while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0) {
+        const w = this.waiting.shift()!;
+        const held = this.execute(w.argv, w.raw);
+        if (held !== DISPATCHED) this.holdFor(held, w);
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.updateReading();
+  }
+
+  // ---- SlotWaiter
+
+  onSlotReady(): void {
+    this.heldSlot = -1;
+    if (!this.closed) this.drainWaiting();
+  }
+
+  // ---- RoutedSession
+
+  enqueue(req: ClientRequest): void {
+    if (this.tail === null) this.head = req;
+    else this.tail.next = req;
+    this.tail = req;
+    this.queued++;
+  }
+
+  complete(req: ClientRequest, reply: Buffer): void {
+    this.env.metrics.record(req.cmdId, req.t0, reply);
+    this.settle(req, reply);
+  }
+
+  /** Sets a reply and writes out every reply now at the head of the queue. */
+  private settle(req: ClientRequest, reply: Buffer): void {
+    req.reply = reply;
+    if (req !== this.head) return;
+    let r: ClientRequest | null = req;
+    let n = 0;
+    while (r !== null && r.reply !== null) {
+      this.out.push(r.reply);
+      this.outBytes += r.reply.length;
+      r.reply = null;
+      const next: ClientRequest | null = r.next;
+      r.next = null;
+      r = next;
+      n++;
+    }
+    this.head = r;
+    if (r === null) this.tail = null;
+    this.queued -= n;
+    if (!this.closed) scheduleFlush(this);
+    if (this.pausedForPipeline && this.queued + this.waiting.length <= this.resumeAt) {
+      this.pausedForPipeline = false;
+      this.updateReading();
+    }
+  }
+
+  reply(reply: Buffer, cmdId: number, t0: number): void {
+    if (this.head === null) {
+      this.env.metrics.record(cmdId, t0, reply);
+      this.out.push(reply);
+      this.outBytes += reply.length;
+      if (!this.closed) scheduleFlush(this);
+      return;
+    }
+    const r = new ClientRequest(this, cmdId, t0);
+    this.enqueue(r);
+    this.complete(r, reply);
+  }
+
+  hold(): void {
+    this.holds++;
+  }
+
+  resume(): void {
+    if (--this.holds === 0 && !this.closed) this.drainWaiting();
+  }
+
+  // ---- LocalContext
+
+  quit(): void {
+    this.decoder.stop();
+    this.waiting.drain(); // Redis runs nothing after QUIT
+    this.closing = true;
+  }
+
+  authenticate(user: string): void {
+    this.authenticated = true;
+    this.user = user;
+    this.decoder.unauthenticated = false;
+  }
+
+  // ---- output
+
+  flush(): void {
+    if (this.closed) return;
+    if (this.out.length > 0) {
+      const list = this.out;
+      const total = this.outBytes;
+      this.out = [];
+      this.outBytes = 0;
+      if (!writeBuffers(this.socket, list, total) && !this.pausedForDrain) {
+        this.pausedForDrain = true;
+        this.updateReading();
+      }
+    }
+    if (this.closing && this.head === null && this.waiting.length === 0) this.socket.end();
+  }
+
+  /** Sends `reply` after everything already queued, then closes (protocol error, QUIT-like endings). */
+  private finalReply(reply: Buffer): void {
+    this.decoder.stop();
+    this.waiting.drain(); // nothing after a protocol error is run
+    this.closing = true;
+    const r = new ClientRequest(this, UNKNOWN_COMMAND, 0);
+    this.enqueue(r);
+    this.settle(r, reply);
+    scheduleFlush(this);
+  }
+
+  private updateReading(): void {
+    if (this.closed) return;
+    const pause = this.pausedForPipeline || this.pausedForDrain;
+    if (pause && !this.socket.isPaused()) this.socket.pause();
+    else if (!pause && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Server shutdown: stop reading new requests; close once in-flight ones are answered and written. */
+  drainAndClose(): void {
+    this.decoder.stop();
+    this.waiting.drain();
+    this.closing = true;
+    scheduleFlush(this);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.decoder.stop();
+    if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
+    this.waiting.drain();
+    this.out = [];
+    this.outBytes = 0;
+    // Requests in flight still get their backend replies; complete() on a closed session just drops them.
+    this.env.onSessionClosed(this);
+  }
+}
+
+/** Redis 7: `unknown command 'x', with args beginning with: 'a' 'b' ` (args until 128 bytes, NUL-terminated like C). */
+export function unknownCommandError(argv: Buffer[]): Buffer {
+  const cstr = (b: Buffer, max: number): Buffer => {
+    const nul = b.indexOf(0);
+    const end = Math.min(nul < 0 ? b.length : nul, max);
+    return b.subarray(0, end);
+  };
+  const parts: Buffer[] = [Buffer.from("ERR unknown command '"), cstr(argv[0]!, 128), Buffer.from("', with args beginning with: ")];
+  let argsLen = 0;
+  for (let i = 1; i < argv.length && argsLen < 128; i++) {
+    const a = cstr(argv[i]!, 128 - argsLen);
+    const piece = Buffer.concat([Buffer.from("'"), a, Buffer.from("' ")]);
+    parts.push(piece);
+    argsLen += piece.length;
+  }
+  return encodeErrorBytes(Buffer.concat(parts));
+}
