@@ -307,6 +307,10 @@ interface Facts {
   /** Paths the proxy admin app answers (e.g. /readyz, /healthz, /metrics). */
   proxyAdminPaths?: Set<string>;
   dashboardPort: number;
+  /** dashboard/config.ts loadDashboardConfig over (flags, env). */
+  dashboardConfig: (flags: Record<string, string>, env: Record<string, string>) => { listen: string; advertise?: string };
+  /** Status a real dashboard answers, without a token, for each probe path the manifests use. */
+  dashboardPublicStatus: Map<string, number>;
   parseCoordinatorUrl: (url: string) => { kind: string; hosts?: string[]; cluster: string };
 }
 
@@ -356,6 +360,10 @@ function resolvedEnv(docs: J[], c: J): Record<string, string> {
     const ref = e.valueFrom?.configMapKeyRef;
     const v = ref && find(docs, 'ConfigMap', ref.name)?.data?.[ref.key];
     if (v !== undefined) env[e.name] = v;
+    const sk = e.valueFrom?.secretKeyRef;
+    const secret = sk && find(docs, 'Secret', sk.name);
+    const sv = secret && (secret.stringData?.[sk.key] ?? (secret.data?.[sk.key] && Buffer.from(secret.data[sk.key], 'base64').toString()));
+    if (sv !== undefined) env[e.name] = sv;
   }
   return env;
 }
@@ -523,9 +531,23 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
   const dc = podSpec(dash).containers.find((c: J) => c.name === 'dashboard');
   if (dash.spec.replicas !== want.dashboards) p.push(`dashboard replicas ${dash.spec.replicas}, want ${want.dashboards}`);
   if (dc.args?.[0] !== 'dashboard') p.push('dashboard container must run `redslot dashboard`');
-  const listen = argAfter(dc.args, '--listen');
   const httpPort = (dc.ports ?? []).find((x: J) => x.name === 'http')?.containerPort;
-  if (listen !== `0.0.0.0:${facts.dashboardPort}` || httpPort !== facts.dashboardPort) p.push(`dashboard must listen on 0.0.0.0:${facts.dashboardPort} (listen ${listen}, port ${httpPort})`);
+  if (httpPort !== facts.dashboardPort) p.push(`dashboard container port http ${httpPort} is not the dashboard port ${facts.dashboardPort}`);
+  // The dashboard's own loader over the container's flags and env.
+  const dflags: Record<string, string> = {};
+  const dargs = (dc.args ?? []).slice(1).map((a: string) => expand(docs, dc, a));
+  for (let i = 0; i + 1 < dargs.length; i += 2) dflags[dargs[i].replace(/^--/, '').replace(/-([a-z])/g, (_: string, ch: string) => ch.toUpperCase())] = dargs[i + 1];
+  try {
+    const cfg = facts.dashboardConfig(dflags, resolvedEnv(docs, dc));
+    if (cfg.listen !== `0.0.0.0:${httpPort}`) p.push(`dashboard must listen on 0.0.0.0:${httpPort} (config says ${cfg.listen})`);
+    if (!cfg.advertise?.endsWith(`:${httpPort}`)) p.push(`dashboard advertise ${cfg.advertise} must name port ${httpPort}: the CLI and the bootstrap reach the leader there`);
+  } catch (err) {
+    p.push(`dashboard config does not load with dashboard/config.ts: ${(err as Error).message}`);
+  }
+  for (const probe of [dc.readinessProbe, dc.livenessProbe]) {
+    const status = facts.dashboardPublicStatus.get(probe?.httpGet?.path);
+    if (status !== 200) p.push(`dashboard probe path ${probe?.httpGet?.path} answers ${status ?? 'nothing'} without a token (want 200)`);
+  }
   if (!(dc.env ?? []).some((e: J) => e.name === 'REDSLOT_DASHBOARD_TOKEN' && e.valueFrom?.secretKeyRef)) p.push('dashboard token must come from a Secret');
   if (dashSvc.spec.ports.find((x: J) => x.name === 'http')?.port !== facts.dashboardPort) p.push(`dashboard Service must expose ${facts.dashboardPort} as http`);
 
@@ -596,12 +618,40 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
 
 // ---------------------------------------------------------------------------------------------------------
 
-async function loadFacts(): Promise<Facts> {
+async function loadFacts(rendered: Rendered[]): Promise<Facts> {
   const dashboardConfig = (await import('../../dashboard/config.js')) as J;
   const coord = (await import('../../shared/coordinator/index.js')) as J;
-  const facts: Facts = { dashboardPort: dashboardConfig.DEFAULT_DASHBOARD_PORT, parseCoordinatorUrl: coord.parseCoordinatorUrl };
+  const facts: Facts = {
+    dashboardPort: dashboardConfig.DEFAULT_DASHBOARD_PORT,
+    parseCoordinatorUrl: coord.parseCoordinatorUrl,
+    dashboardConfig: (flags, env) => dashboardConfig.loadDashboardConfig(flags, env),
+    dashboardPublicStatus: await dashboardProbeStatus(rendered),
+  };
   Object.assign(facts, await loadProxyFacts());
   return facts;
+}
+
+/** Starts a real dashboard (memory coordinator, loopback, free port) and asks it each probe path without a token. */
+async function dashboardProbeStatus(rendered: Rendered[]): Promise<Map<string, number>> {
+  // The manifests' probe paths, plus a token-protected one the mutation tests use.
+  const paths = new Set<string>(['/api/v1/leader']);
+  for (const r of rendered) {
+    const dash = find(r.docs, 'Deployment', 'redslot-dashboard');
+    for (const c of dash ? podSpec(dash).containers : []) {
+      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (probe?.httpGet?.path) paths.add(probe.httpGet.path);
+    }
+  }
+  const { startDashboard } = (await import('../../dashboard/main.js')) as J;
+  const log = (await import('../../shared/log.js')) as J;
+  log.setLogLevel('error'); // this worker process only: keep the dashboard's info lines out of the test output
+  const running = await startDashboard({ coordinator: 'memory://deploy-manifests-test', listen: '127.0.0.1:0', token: 'deploy-test-token-0123456789' });
+  const out = new Map<string, number>();
+  try {
+    for (const p of paths) out.set(p, (await fetch(`${running.url}${p}`)).status);
+  } finally {
+    await running.close();
+  }
+  return out;
 }
 
 const HAS_PROXY_CONFIG = existsSync(path.join(ROOT, 'proxy/config.ts'));
@@ -652,7 +702,7 @@ const CANARY: J = {
 beforeAll(async () => {
   base = render(K8S);
   dev = render(DEV);
-  facts = await loadFacts();
+  facts = await loadFacts([base, dev]);
   tsc = runTypedLiterals({ base: base.docs, dev: dev.docs, canary: [CANARY] });
 }, 120_000);
 
@@ -759,7 +809,10 @@ describe('layer 3: consistency with each other and with the code', () => {
     ['secret key typo', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].env[1].valueFrom.secretKeyRef.key = 'token'; }, /Secret redslot-tokens has no key token/],
     ['etcd scaled without its member list', (d) => { find(d, 'StatefulSet', 'etcd').spec.replicas = 5; }, /ETCD_INITIAL_CLUSTER lists etcd-0,etcd-1,etcd-2/],
     ['coordinator URL without the cluster name', (d) => { find(d, 'ConfigMap', 'redslot-coordinator').data.url = 'etcd://etcd-0.etcd:2379'; }, /coordinator etcd:\/\/etcd-0.etcd:2379: .*cluster/],
-    ['dashboard listening elsewhere', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].args[4] = '0.0.0.0:8080'; }, /dashboard must listen on 0.0.0.0:18080/],
+    ['dashboard listening elsewhere', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].args[4] = '0.0.0.0:8080'; }, /dashboard must listen on 0.0.0.0:18080 \(config says 0.0.0.0:8080\)/],
+    ['dashboard advertising another port', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].env[3].value = '$(POD_IP):80'; }, /dashboard advertise \$\(POD_IP\):80 must name port 18080/],
+    ['dashboard probe on a path it does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].readinessProbe.httpGet.path = '/readyz'; }, /dashboard probe path \/readyz answers nothing without a token/],
+    ['dashboard probe on a token-protected path', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].livenessProbe.httpGet.path = '/api/v1/leader'; }, /dashboard probe path \/api\/v1\/leader answers 401 without a token/],
     ['bootstrap forgets a group', (d) => { podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2].value = '1=redis-group-1:2'; }, /bootstrap registers redis-group-1:2, the Redis StatefulSets are/],
     ['unpinned image', (d) => { podSpec(find(d, 'StatefulSet', 'redis-group-1')).containers[0].image = 'redis:latest'; }, /must be pinned/],
   ];

@@ -28,7 +28,9 @@ log() { echo "bootstrap: $*"; }
 # `js EXPR` evaluates EXPR over the JSON in $status (as `d`) and prints the result.
 js() { printf '%s' "$status" | node -e 'let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => { const d = JSON.parse(s); console.log(String(eval(process.argv[1]))); });' "$1"; }
 
-# 1. Wait until the dashboard answers (it is started by the same `kubectl apply`) and has a leader.
+# 1. Wait until the dashboard answers (it is started by the same `kubectl apply`) and has a leader, then talk
+#    to the leader directly: the Service may route to the standby, which refuses writes. If leadership moves
+#    while this runs, a write fails, the script exits non-zero and the Job retries from the top.
 tries=0
 until status="$(redslot status --json 2>&1)" && [ "$(js 'd.leader !== null')" = "true" ]; do
   tries=$((tries + 1))
@@ -36,6 +38,8 @@ until status="$(redslot status --json 2>&1)" && [ "$(js 'd.leader !== null')" = 
   log "waiting for a dashboard leader"
   sleep 5
 done
+REDSLOT_DASHBOARD="http://$(js 'd.leader.addr')"
+log "dashboard leader: $REDSLOT_DASHBOARD"
 
 # 2. Groups and servers (`server add`: the first server of a group is its master, later ones replicas).
 ids=""
