@@ -1,0 +1,195 @@
+/**
+ * Test harness for proxy integration tests: N real redis-server groups (one master each) behind an
+ * in-process proxy with a static topology (slots split evenly), plus raw-socket helpers.
+ */
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { loadProxyConfig, type ProxyConfig } from '../../proxy/config.js';
+import { startProxy, type ProxyHandle } from '../../proxy/main.js';
+import { setLogLevel } from '../../shared/log.js';
+import { evenRanges } from '../../shared/model/seed.js';
+import { slotOf } from '../../shared/slot.js';
+import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
+
+setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined) ?? 'silent');
+
+export interface Cluster {
+  proxy: ProxyHandle;
+  port: number;
+  groups: RedisServerHandle[];
+  /** slot -> group index (0-based) of the static topology. */
+  groupOfSlot(slot: number): number;
+  groupOfKey(key: string | Buffer): number;
+  /** A direct ioredis client to group i's master. */
+  direct(i: number, db?: number): Redis;
+  config: ProxyConfig;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  groups?: number;
+  /** Raw config overrides (same shape as the YAML file). */
+  overrides?: Record<string, unknown>;
+  /** Extra redis-server args for every group. */
+  redisArgs?: string[];
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const n = opts.groups ?? 2;
+  const groups: RedisServerHandle[] = [];
+  const directs: Redis[] = [];
+  let proxy: ProxyHandle | undefined;
+  try {
+    for (let i = 0; i < n; i++) groups.push(await startRedis(opts.redisArgs ?? []));
+    const ranges = evenRanges(groups.map((_, i) => i + 1));
+    const config = loadProxyConfig({
+      env: {},
+      overrides: {
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        topology: {
+          groups: groups.map((g, i) => ({ id: i + 1, servers: [{ addr: g.addr, role: 'master' }] })),
+          slots: ranges,
+        },
+        ...opts.overrides,
+      },
+    });
+    proxy = await startProxy({ config, defaultMetrics: false });
+    const p = proxy;
+    const groupOfSlot = (slot: number) => ranges.findIndex(([from, to]) => slot >= from && slot <= to);
+    return {
+      proxy: p,
+      port: p.port,
+      groups,
+      config,
+      groupOfSlot,
+      groupOfKey: (key) => groupOfSlot(slotOf(typeof key === 'string' ? Buffer.from(key) : key)),
+      direct(i, db = 0) {
+        const c = new Redis({ port: groups[i]!.port, host: '127.0.0.1', db, lazyConnect: false, maxRetriesPerRequest: 0 });
+        directs.push(c);
+        return c;
+      },
+      async stop() {
+        for (const c of directs) c.disconnect();
+        await p.close({ deadlineMs: 2000 });
+        await Promise.all(groups.map((g) => g.stop()));
+      },
+    };
+  } catch (err) {
+    await proxy?.close({ deadlineMs: 500 });
+    await Promise.all(groups.map((g) => g.stop()));
+    throw err;
+  }
+}
+
+/** Keys named `${prefix}N` covering every group, `perGroup` of each. */
+export function keysForEveryGroup(c: Pick<Cluster, 'groupOfKey' | 'groups'>, perGroup: number, prefix = 'k'): string[] {
+  const counts = new Array<number>(c.groups.length).fill(0);
+  const out: string[] = [];
+  for (let i = 0; out.length < perGroup * c.groups.length; i++) {
+    const k = `${prefix}${i}`;
+    const g = c.groupOfKey(k);
+    if (counts[g]! < perGroup) {
+      counts[g]!++;
+      out.push(k);
+    }
+  }
+  return out;
+}
+
+export interface RawResult {
+  data: Buffer;
+  /** The server closed the connection (end or reset) before the timeout. */
+  closed: boolean;
+}
+
+/**
+ * Opens a raw TCP connection, writes `input`, and collects everything the proxy sends until it closes the
+ * connection or `waitMs` passes (then we close it).
+ */
+export function rawExchange(port: number, input: Buffer | string | Array<Buffer | string>, waitMs = 1500): Promise<RawResult> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ data: Buffer.concat(chunks), closed });
+    };
+    const timer = setTimeout(() => finish(false), waitMs);
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('close', () => finish(true));
+    s.on('error', () => finish(true));
+    s.on('connect', () => {
+      for (const part of Array.isArray(input) ? input : [input]) s.write(part);
+    });
+  });
+}
+
+/** A raw connection for step-by-step exchanges: send bytes, read until `n` replies-worth of bytes arrive. */
+export class RawConn {
+  readonly socket: net.Socket;
+  private buf = Buffer.alloc(0);
+  private waiters: Array<() => void> = [];
+  closed = false;
+
+  private constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    this.socket.on('error', () => {});
+  }
+
+  static async open(port: number): Promise<RawConn> {
+    const c = new RawConn(port);
+    await new Promise<void>((resolve, reject) => {
+      c.socket.once('connect', resolve);
+      c.socket.once('error', reject);
+    });
+    return c;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(data: Buffer | string): void {
+    this.socket.write(data);
+  }
+
+  /** Waits until the received bytes contain `text` (latin1) or the timeout passes; returns all received so far. */
+  async waitFor(text: string, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.buf.toString('latin1').includes(text) && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.buf.toString('latin1');
+  }
+
+  received(): string {
+    return this.buf.toString('latin1');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,212 @@
+/**
+ * Apps talk to the proxy as if it were one Redis 7 server. Two real groups (one redis-server each) sit behind
+ * an in-process proxy; we drive it with ioredis and node-redis and check results both through the proxy and
+ * by asking each backend directly where every key landed.
+ */
+import { Redis } from 'ioredis';
+import { createClient, type RedisClientType } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keysForEveryGroup, rawExchange, startCluster, type Cluster } from './proxy-cluster.js';
+
+let c: Cluster;
+let io: Redis;
+let nr: RedisClientType;
+
+beforeAll(async () => {
+  c = await startCluster({ groups: 3 });
+  io = new Redis({ port: c.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+  nr = createClient({ socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
+  nr.on('error', () => {});
+  await nr.connect();
+});
+
+afterAll(async () => {
+  io?.disconnect();
+  await nr?.close().catch(() => {});
+  await c?.stop();
+});
+
+describe('data types through the proxy (ioredis)', () => {
+  it('strings, counters and expiry', async () => {
+    expect(await io.set('s:1', 'v1')).toBe('OK');
+    expect(await io.get('s:1')).toBe('v1');
+    expect(await io.incr('s:n')).toBe(1);
+    expect(await io.incrby('s:n', 41)).toBe(42);
+    expect(await io.append('s:1', '+')).toBe(3);
+    expect(await io.set('s:ttl', 'x', 'EX', 100)).toBe('OK');
+    const ttl = await io.ttl('s:ttl');
+    expect(ttl).toBeGreaterThan(90);
+    expect(await io.pexpire('s:ttl', 50)).toBe(1);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await io.get('s:ttl')).toBeNull();
+    expect(await io.ttl('s:missing')).toBe(-2);
+  });
+
+  it('hashes, lists, sets and sorted sets', async () => {
+    expect(await io.hset('h', 'a', '1', 'b', '2')).toBe(2);
+    expect(await io.hgetall('h')).toEqual({ a: '1', b: '2' });
+    expect(await io.rpush('l', 'a', 'b', 'c')).toBe(3);
+    expect(await io.lrange('l', 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await io.lpop('l')).toBe('a');
+    expect(await io.sadd('st', 'x', 'y', 'x')).toBe(2);
+    expect((await io.smembers('st')).sort()).toEqual(['x', 'y']);
+    expect(await io.zadd('z', 1, 'one', 2, 'two', 3, 'three')).toBe(3);
+    expect(await io.zrange('z', 0, -1, 'WITHSCORES')).toEqual(['one', '1', 'two', '2', 'three', '3']);
+    expect(await io.zrangebyscore('z', 2, 3)).toEqual(['two', 'three']);
+    // Multi-key commands within one slot (hash tags) work; across slots they are refused like Redis Cluster.
+    await io.sadd('{u}.a', '1', '2');
+    await io.sadd('{u}.b', '2', '3');
+    expect(await io.sinter('{u}.a', '{u}.b')).toEqual(['2']);
+    await expect(io.sinter('ua', 'ub')).rejects.toThrow("CROSSSLOT Keys in request don't hash to the same slot");
+  });
+
+  it('binary keys and values survive byte for byte', async () => {
+    const key = Buffer.from([0xff, 0x00, 0x0d, 0x0a, 0x7b, 0x7d, 0x80]);
+    const value = Buffer.alloc(256);
+    for (let i = 0; i < 256; i++) value[i] = i;
+    expect(await io.set(key, value)).toBe('OK');
+    const got = await io.getBuffer(key);
+    expect(got!.equals(value)).toBe(true);
+    // The key landed, unchanged, on the group its slot names.
+    const g = c.groupOfKey(key);
+    expect((await c.direct(g).getBuffer(key))!.equals(value)).toBe(true);
+  });
+
+  it('10 MB values in and out', async () => {
+    const big = Buffer.alloc(10 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    expect(await io.set('big', big)).toBe('OK');
+    const got = await io.getBuffer('big');
+    expect(got!.length).toBe(big.length);
+    expect(got!.equals(big)).toBe(true);
+    expect(await io.strlen('big')).toBe(big.length);
+  });
+
+  it('a pipeline of 10,000 commands keeps request order across groups', async () => {
+    const p = io.pipeline();
+    for (let i = 0; i < 5000; i++) p.set(`p:${i}`, String(i));
+    for (let i = 0; i < 5000; i++) p.get(`p:${i}`);
+    const res = await p.exec();
+    expect(res).toHaveLength(10_000);
+    for (let i = 0; i < 5000; i++) expect(res![i]).toEqual([null, 'OK']);
+    for (let i = 0; i < 5000; i++) expect(res![5000 + i]).toEqual([null, String(i)]);
+  });
+});
+
+describe('multi-key fan-out over every group', () => {
+  it('MSET/MGET/EXISTS/DEL/UNLINK/TOUCH: results in key order, each key on its slot\'s group', async () => {
+    const keys = keysForEveryGroup(c, 4, 'mk:');
+    const pairs = keys.flatMap((k, i) => [k, `v${i}`]);
+    expect(await io.mset(...pairs)).toBe('OK');
+    const order = [...keys].reverse();
+    expect(await io.mget(...order, 'mk:absent')).toEqual([...order.map((k) => `v${keys.indexOf(k)}`), null]);
+    // Every key is on exactly the group its slot says, and on no other.
+    for (const [i, k] of keys.entries()) {
+      const g = c.groupOfKey(k);
+      for (let j = 0; j < c.groups.length; j++) expect(await c.direct(j).get(k)).toBe(j === g ? `v${i}` : null);
+    }
+    expect(await io.exists(...keys, keys[0]!, 'mk:absent')).toBe(keys.length + 1); // duplicates count, like Redis
+    expect(await io.touch(...keys)).toBe(keys.length);
+    expect(await io.del(...keys.slice(0, 6), 'mk:absent')).toBe(6);
+    expect(await io.unlink(...keys)).toBe(keys.length - 6);
+    expect(await io.exists(...keys)).toBe(0);
+  });
+
+  it('MSETNX only within one slot', async () => {
+    expect(await io.msetnx('{t}a', '1', '{t}b', '2')).toBe(1);
+    expect(await io.msetnx('{t}a', '1', '{t}c', '2')).toBe(0);
+    await expect(io.msetnx('ta', '1', 'tb', '2')).rejects.toThrow('CROSSSLOT');
+  });
+
+  it('MSET with an odd number of arguments is refused before anything is written', async () => {
+    await expect(io.call('MSET', 'a', '1', 'b')).rejects.toThrow("ERR wrong number of arguments for 'mset' command");
+    expect(await io.get('a')).toBeNull();
+  });
+});
+
+describe('node-redis', () => {
+  it('connects (CLIENT SETINFO answered locally) and runs commands and multi-key fan-out', async () => {
+    expect(await nr.ping()).toBe('PONG');
+    await nr.set('nr:a', '1');
+    await nr.hSet('nr:h', { f1: 'a', f2: 'b' });
+    expect(await nr.hGetAll('nr:h')).toEqual({ f1: 'a', f2: 'b' });
+    const keys = keysForEveryGroup(c, 3, 'nr:k');
+    await nr.mSet(keys.map((k) => [k, k.toUpperCase()] as [string, string]));
+    expect(await nr.mGet(keys)).toEqual(keys.map((k) => k.toUpperCase()));
+    expect(await nr.del(keys)).toBe(keys.length);
+    await nr.zAdd('nr:z', [{ score: 2, value: 'b' }, { score: 1, value: 'a' }]);
+    expect(await nr.zRange('nr:z', 0, -1)).toEqual(['a', 'b']);
+    expect(await nr.expire('nr:a', 100)).toBe(1);
+  });
+
+  it('pipelines 10,000 commands', async () => {
+    const multi = nr.multi();
+    for (let i = 0; i < 10_000; i++) multi.incr(`nr:cnt:${i % 100}`);
+    const res = await multi.execAsPipeline();
+    expect(res).toHaveLength(10_000);
+    expect(res[9999]).toBe(100);
+  });
+});
+
+describe('replies are forwarded byte for byte', () => {
+  it('+OK stays +OK, $-1 stays $-1, integers and arrays untouched', async () => {
+    const r = await rawExchange(
+      c.port,
+      '*3\r\n$3\r\nSET\r\n$2\r\nbf\r\n$2\r\nOK\r\n*2\r\n$3\r\nGET\r\n$2\r\nbf\r\n*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n*2\r\n$4\r\nINCR\r\n$3\r\nbfn\r\n*4\r\n$6\r\nLRANGE\r\n$3\r\nbfl\r\n$1\r\n0\r\n$2\r\n-1\r\n',
+      600,
+    );
+    expect(r.data.toString()).toBe('+OK\r\n$2\r\nOK\r\n$-1\r\n:1\r\n*0\r\n');
+  });
+});
+
+describe('commands the proxy answers itself', () => {
+  it('PING, ECHO, inline commands, SELECT with per-db backend connections', async () => {
+    const r = await rawExchange(c.port, 'PING\r\nPING hello\r\nECHO "a b"\r\n*1\r\n$4\r\nPING\r\n', 500);
+    expect(r.data.toString()).toBe('+PONG\r\n$5\r\nhello\r\n$3\r\na b\r\n+PONG\r\n');
+    const db3 = new Redis({ port: c.port, db: 3, maxRetriesPerRequest: 0 });
+    try {
+      await db3.set('dbkey', 'in3');
+      expect(await io.get('dbkey')).toBeNull();
+      expect(await db3.get('dbkey')).toBe('in3');
+      expect(await c.direct(c.groupOfKey('dbkey'), 3).get('dbkey')).toBe('in3');
+      await expect(db3.select(16)).rejects.toThrow('ERR DB index is out of range');
+      await expect(db3.call('SELECT', 'x')).rejects.toThrow('ERR value is not an integer or out of range');
+    } finally {
+      db3.disconnect();
+    }
+  });
+
+  it('HELLO 2 answers, HELLO 3 is NOPROTO, COMMAND COUNT/INFO come from the table, INFO has proxy sections', async () => {
+    const hello = (await io.call('HELLO', '2')) as unknown[];
+    expect(hello.slice(0, 6)).toEqual(['server', 'redis', 'version', '7.0.15', 'proto', 2]);
+    await expect(io.call('HELLO', '3')).rejects.toThrow('NOPROTO unsupported protocol version');
+    expect(await io.call('COMMAND', 'COUNT')).toBeGreaterThan(200);
+    const info = (await io.call('COMMAND', 'INFO', 'get')) as unknown[][];
+    expect(info[0]![0]).toBe('get');
+    const text = await io.info();
+    expect(text).toMatch(/^# Server\r\nredis_version:7\.0\.15\r\n/);
+    expect(text).toContain('connected_clients:');
+    expect(await io.info('commandstats')).toMatch(/cmdstat_get:calls=\d+/);
+    expect(await io.call('CONFIG', 'GET', 'save')).toEqual([]);
+  });
+
+  it('unknown commands, wrong arity and refused commands get exact Redis-style errors', async () => {
+    await expect(io.call('NOSUCH', 'a', 'b')).rejects.toThrow("ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' ");
+    await expect(io.call('GET')).rejects.toThrow("ERR wrong number of arguments for 'get' command");
+    await expect(io.call('GET', 'a', 'b')).rejects.toThrow("ERR wrong number of arguments for 'get' command");
+    await expect(io.call('MULTI')).rejects.toThrow(/^ERR command 'multi' is not supported by redslot yet: /);
+    await expect(io.call('BLPOP', 'q', '0')).rejects.toThrow(/command 'blpop' is not supported/);
+    await expect(io.call('KEYS', '*')).rejects.toThrow(/command 'keys' is not supported/);
+    await expect(io.call('CLIENT', 'KILL', 'ID', '1')).rejects.toThrow(/command 'client' is not supported/);
+    expect(await io.call('CLIENT', 'SETNAME', 'app1')).toBe('OK');
+    expect(await io.call('CLIENT', 'GETNAME')).toBe('app1');
+    // The connection is still fine after errors.
+    expect(await io.ping()).toBe('PONG');
+  });
+
+  it('EVAL routed by its declared keys', async () => {
+    expect(await io.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, 'ev:1', 'x')).toBe('OK');
+    expect(await c.direct(c.groupOfKey('ev:1')).get('ev:1')).toBe('x');
+    await expect(io.eval('return 1', 2, 'ev:a', 'ev:b')).rejects.toThrow('CROSSSLOT');
+  });
+});
