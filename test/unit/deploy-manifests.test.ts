@@ -587,16 +587,30 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
     const maxmem = quantity(String(envValue(rc, 'REDIS_MAXMEMORY')).replace(/mb$/, 'Mi').replace(/gb$/, 'Gi'));
     if (!(maxmem < quantity(rc.resources?.limits?.memory))) p.push(`${where(g)}: REDIS_MAXMEMORY must stay below the memory limit`);
   }
+  for (const g of groups) {
+    const vol = (podSpec(g).volumes ?? []).find((v: J) => v.configMap);
+    const script: string = (vol && find(docs, 'ConfigMap', vol.configMap.name)?.data?.['redis-start.sh']) ?? '';
+    if (!script.includes('master="${group}-0.${group}"') || !script.includes('--replicaof "$master"')) {
+      p.push(`${where(g)}: redis-start.sh must make replicas follow <group>-0.<group>, the name the bootstrap registers`);
+    }
+  }
   const job = find(docs, 'Job', 'redslot-bootstrap');
   if (!job) p.push('bootstrap Job missing');
   else {
     const jc = podSpec(job).containers[0];
+    // "<gid>=<master>,<replica>..." must list, per Redis StatefulSet, its pods' stable DNS names, ordinal 0 first
+    // (the master, which redis-start.sh makes the others replicate by that same name).
     const spec = envValue(jc, 'REDSLOT_BOOTSTRAP_GROUPS') ?? '';
-    const listed = spec.split(/\s+/).filter(Boolean).map((e) => /^(\d+)=([a-z0-9-]+):(\d+)$/.exec(e));
-    if (listed.some((m) => !m)) p.push(`bootstrap REDSLOT_BOOTSTRAP_GROUPS malformed: ${spec}`);
-    const names = listed.filter((m): m is RegExpExecArray => !!m).map((m) => `${m[2]}:${m[3]}`).sort();
-    const have = groups.map((g) => `${g.metadata.name}:${g.spec.replicas}`).sort();
-    if (JSON.stringify(names) !== JSON.stringify(have)) p.push(`bootstrap registers ${names.join(' ')}, the Redis StatefulSets are ${have.join(' ')}`);
+    const listed = spec.split(/\s+/).filter(Boolean).map((e) => {
+      const [gid, addrs] = e.split('=');
+      return `${gid}=${addrs}`;
+    });
+    const want = groups.map((g) => {
+      const port = podSpec(g).containers[0].ports.find((x: J) => x.name === 'redis')?.containerPort;
+      const addrs = Array.from({ length: g.spec.replicas }, (_, o) => `${g.metadata.name}-${o}.${g.spec.serviceName}:${port}`);
+      return `${Number(g.metadata.name.slice('redis-group-'.length))}=${addrs.join(',')}`;
+    });
+    if (JSON.stringify(listed.sort()) !== JSON.stringify(want.sort())) p.push(`bootstrap registers ${listed.join(' ')}, the Redis StatefulSets are ${want.join(' ')}`);
     const dashUrl = envValue(jc, 'REDSLOT_DASHBOARD');
     if (dashUrl !== `http://${dashSvc.metadata.name}:${facts.dashboardPort}`) p.push(`bootstrap REDSLOT_DASHBOARD ${dashUrl} is not the dashboard Service`);
     if (!(jc.env ?? []).some((e: J) => e.name === 'REDSLOT_TOKEN' && e.valueFrom?.secretKeyRef?.key === (dc.env ?? []).find((x: J) => x.name === 'REDSLOT_DASHBOARD_TOKEN')?.valueFrom?.secretKeyRef?.key)) {
@@ -813,7 +827,8 @@ describe('layer 3: consistency with each other and with the code', () => {
     ['dashboard advertising another port', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].env[3].value = '$(POD_IP):80'; }, /dashboard advertise \$\(POD_IP\):80 must name port 18080/],
     ['dashboard probe on a path it does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].readinessProbe.httpGet.path = '/readyz'; }, /dashboard probe path \/readyz answers nothing without a token/],
     ['dashboard probe on a token-protected path', (d) => { podSpec(find(d, 'Deployment', 'redslot-dashboard')).containers[0].livenessProbe.httpGet.path = '/api/v1/leader'; }, /dashboard probe path \/api\/v1\/leader answers 401 without a token/],
-    ['bootstrap forgets a group', (d) => { podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2].value = '1=redis-group-1:2'; }, /bootstrap registers redis-group-1:2, the Redis StatefulSets are/],
+    ['bootstrap forgets a group', (d) => { const e = podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2]; e.value = e.value.split(' ')[0]; }, /bootstrap registers 1=redis-group-1-0.redis-group-1:6379,redis-group-1-1.redis-group-1:6379, the Redis StatefulSets are/],
+    ['bootstrap names the replica first', (d) => { const e = podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2]; e.value = e.value.replace('redis-group-2-0.redis-group-2:6379,redis-group-2-1.redis-group-2:6379', 'redis-group-2-1.redis-group-2:6379,redis-group-2-0.redis-group-2:6379'); }, /bootstrap registers .*2=redis-group-2-1/],
     ['unpinned image', (d) => { podSpec(find(d, 'StatefulSet', 'redis-group-1')).containers[0].image = 'redis:latest'; }, /must be pinned/],
   ];
   if (HAS_PROXY_CONFIG) {

@@ -9,14 +9,14 @@
 # Environment:
 #   REDSLOT_DASHBOARD         dashboard URL (http://redslot-dashboard:18080)
 #   REDSLOT_TOKEN             operator token (from the redslot-tokens Secret)
-#   REDSLOT_BOOTSTRAP_GROUPS  "<group id>=<StatefulSet>:<members> ...", e.g. "1=redis-group-1:2 2=redis-group-2:2"
-#   REDSLOT_REDIS_PORT        Redis port in the groups (6379)
+#   REDSLOT_BOOTSTRAP_GROUPS  "<group id>=<master host:port>,<replica host:port>... <group id>=...", e.g.
+#                             "1=redis-group-1-0.redis-group-1:6379,redis-group-1-1.redis-group-1:6379 2=..."
+#                             (the master first; replicas must already replicate it, as redis-start.sh does)
 set -eu
 
 : "${REDSLOT_DASHBOARD:?REDSLOT_DASHBOARD is required}"
 : "${REDSLOT_TOKEN:?REDSLOT_TOKEN is required}"
 : "${REDSLOT_BOOTSTRAP_GROUPS:?REDSLOT_BOOTSTRAP_GROUPS is required}"
-port="${REDSLOT_REDIS_PORT:-6379}"
 export REDSLOT_TOKEN
 
 # The CLI of the image (cwd /app); REDSLOT_CLI overrides it (tests run the TypeScript source).
@@ -45,9 +45,7 @@ log "dashboard leader: $REDSLOT_DASHBOARD"
 ids=""
 for entry in $REDSLOT_BOOTSTRAP_GROUPS; do
   gid="${entry%%=*}"
-  rest="${entry#*=}"
-  sts="${rest%%:*}"
-  members="${rest#*:}"
+  addrs="${entry#*=}"
   ids="${ids:+$ids,}$gid"
   status="$(redslot status --json)"
   if [ "$(js "d.groups.some((g) => g.id === $gid)")" = "true" ]; then
@@ -55,18 +53,16 @@ for entry in $REDSLOT_BOOTSTRAP_GROUPS; do
   else
     log "creating group $gid"
     redslot group create "$gid"
-  fi
-  i=0
-  while [ "$i" -lt "$members" ]; do
-    addr="${sts}-${i}.${sts}:${port}"
     status="$(redslot status --json)"
+  fi
+  # One status read per group: adding a server to this group changes no other address's registration.
+  for addr in $(printf '%s' "$addrs" | tr ',' ' '); do
     if [ "$(js "d.groups.some((g) => g.servers.some((s) => s.addr === '$addr'))")" = "true" ]; then
       log "server $addr already registered"
     else
       log "adding $addr to group $gid"
       redslot server add "$gid" "$addr"
     fi
-    i=$((i + 1))
   done
 done
 
