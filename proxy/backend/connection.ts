@@ -260,6 +260,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Called by a handshake step whose reply was an error (wrong password, bad db): the connection is useless. */
   handshakeFailed(reason: string): void {
     this.owner.log.error('backend.handshake_failed', { backend: this.owner.addr, db: this.db, reason });
+    // Replies to the rest of the handshake may still be in this chunk: never let them make us Ready.
+    this.state = State.Down;
     this.socket?.destroy();
   }
 
