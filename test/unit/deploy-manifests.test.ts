@@ -304,8 +304,8 @@ interface ProxyEffective {
 interface Facts {
   /** proxy/config.ts loadProxyConfig over (file text, container env, container args); absent until it lands. */
   proxyConfig?: (fileText: string, env: Record<string, string>, args: string[]) => ProxyEffective;
-  /** Paths the proxy admin app answers (e.g. /readyz, /healthz, /metrics). */
-  proxyAdminPaths?: Set<string>;
+  /** Status a real proxy's admin app answers for each probe path the manifests use (absent until it lands). */
+  proxyAdminStatus?: Map<string, number>;
   dashboardPort: number;
   /** dashboard/config.ts loadDashboardConfig over (flags, env). */
   dashboardConfig: (flags: Record<string, string>, env: Record<string, string>) => { listen: string; advertise?: string };
@@ -420,6 +420,19 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
       } else if (!/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/.test(c.image ?? '') || /:latest$/.test(c.image)) {
         p.push(`${where(w)}: container ${c.name} image ${c.image} must be pinned to a tag`);
       }
+      // $(VAR) in an env value may only name a variable defined earlier in the list (Kubernetes leaves it
+      // verbatim otherwise); in command/args, any variable of the container.
+      const names = (c.env ?? []).map((e: J) => e.name);
+      (c.env ?? []).forEach((e: J, i: number) => {
+        for (const m of String(e.value ?? '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+          if (!names.slice(0, i).includes(m[1])) p.push(`${where(w)}: env ${e.name} uses $(${m[1]}) before it is defined`);
+        }
+      });
+      for (const a of [...(c.command ?? []), ...(c.args ?? [])]) {
+        for (const m of String(a).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+          if (!names.includes(m[1])) p.push(`${where(w)}: container ${c.name} uses $(${m[1]}) but defines no such env`);
+        }
+      }
       // References to ConfigMaps and Secrets resolve, keys included.
       for (const e of c.env ?? []) {
         const cm = e.valueFrom?.configMapKeyRef;
@@ -495,9 +508,10 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
   if (pc.args?.[0] !== 'proxy') p.push('proxy container must run `redslot proxy`');
   if (pc.readinessProbe?.httpGet?.path !== '/readyz' || pc.readinessProbe?.httpGet?.port !== 'admin') p.push('proxy readinessProbe must be GET /readyz on the admin port');
   if (pc.livenessProbe?.httpGet?.path !== '/healthz' || pc.livenessProbe?.httpGet?.port !== 'admin') p.push('proxy livenessProbe must be GET /healthz on the admin port');
-  if (facts.proxyAdminPaths) {
+  if (facts.proxyAdminStatus) {
     for (const probe of [pc.readinessProbe, pc.livenessProbe]) {
-      if (!facts.proxyAdminPaths.has(probe?.httpGet?.path)) p.push(`proxy probe path ${probe?.httpGet?.path} is not served by the proxy admin app`);
+      const status = facts.proxyAdminStatus.get(probe?.httpGet?.path);
+      if (status !== 200) p.push(`proxy probe path ${probe?.httpGet?.path} answers ${status ?? 'nothing'} on a ready proxy's admin app (want 200)`);
     }
   }
   if (proxy.spec.replicas !== undefined) p.push('proxy Deployment sets replicas: the HPA owns the count');
@@ -641,8 +655,35 @@ async function loadFacts(rendered: Rendered[]): Promise<Facts> {
     dashboardConfig: (flags, env) => dashboardConfig.loadDashboardConfig(flags, env),
     dashboardPublicStatus: await dashboardProbeStatus(rendered),
   };
-  Object.assign(facts, await loadProxyFacts());
+  Object.assign(facts, await loadProxyFacts(rendered));
   return facts;
+}
+
+/** Starts a real proxy (static empty topology, loopback, free ports) and asks its admin app each probe path. */
+async function proxyProbeStatus(rendered: Rendered[], configMod: J): Promise<Map<string, number> | undefined> {
+  if (!existsSync(path.join(ROOT, 'proxy/main.ts'))) return undefined;
+  // The manifests' probe paths, plus one the app does not serve (the mutation tests use it).
+  const paths = new Set<string>(['/api/v1/healthz']);
+  for (const r of rendered) {
+    const proxy = find(r.docs, 'Deployment', 'redslot-proxy');
+    for (const c of proxy ? podSpec(proxy).containers : []) {
+      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (probe?.httpGet?.path) paths.add(probe.httpGet.path);
+    }
+  }
+  const mainPath = '../../proxy/main.js';
+  const { startProxy } = (await import(/* @vite-ignore */ mainPath)) as J;
+  const config = configMod.loadProxyConfig({
+    env: {},
+    overrides: { listen: '127.0.0.1:0', admin: '127.0.0.1:0', topology: { groups: [], slots: [] } },
+  });
+  const handle = await startProxy({ config, defaultMetrics: false });
+  const out = new Map<string, number>();
+  try {
+    for (const p of paths) out.set(p, (await fetch(`http://${handle.adminAddr}${p}`)).status);
+  } finally {
+    await handle.close({ deadlineMs: 1000 });
+  }
+  return out;
 }
 
 /** Starts a real dashboard (memory coordinator, loopback, free port) and asks it each probe path without a token. */
@@ -671,11 +712,12 @@ async function dashboardProbeStatus(rendered: Rendered[]): Promise<Map<string, n
 const HAS_PROXY_CONFIG = existsSync(path.join(ROOT, 'proxy/config.ts'));
 
 /** proxy/config.ts's own loader (once it has landed), fed a temp copy of the mounted file. */
-async function loadProxyFacts(): Promise<Partial<Facts>> {
+async function loadProxyFacts(rendered: Rendered[]): Promise<Partial<Facts>> {
   if (!HAS_PROXY_CONFIG) return {};
   const modPath = '../../proxy/config.js';
   const mod = (await import(/* @vite-ignore */ modPath)) as J;
   return {
+    proxyAdminStatus: await proxyProbeStatus(rendered, mod),
     proxyConfig(fileText, env, args) {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-proxycfg-'));
       try {
@@ -795,8 +837,9 @@ describe('layer 2: typed literals through tsc (misspelled fields)', () => {
 });
 
 describe('layer 3: consistency with each other and with the code', () => {
-  it.skipIf(!HAS_PROXY_CONFIG)('reads the proxy\'s ports and drain deadline through proxy/config.ts', () => {
+  it.skipIf(!HAS_PROXY_CONFIG)('reads the proxy\'s ports and drain deadline through proxy/config.ts, probe paths from a real proxy', () => {
     expect(facts.proxyConfig).toBeDefined();
+    expect(facts.proxyAdminStatus?.get('/readyz')).toBe(200);
   });
 
   it('base: ports, probes, labels, selectors, references and counts agree', () => {
@@ -811,6 +854,8 @@ describe('layer 3: consistency with each other and with the code', () => {
   const mutations: Array<[string, (docs: J[]) => void, RegExp]> = [
     ['Service selector with a typo', (d) => { find(d, 'Service', 'redslot-proxy').spec.selector['app.kubernetes.io/component'] = 'proxi'; }, /selector matches 0 workloads/],
     ['Service port number differs from the container', (d) => { find(d, 'Service', 'redslot-proxy').spec.ports[0].port = 6379; }, /the container listens on 19000/],
+    ['readiness on a path the admin app does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].readinessProbe.httpGet.path = '/ready'; }, /readinessProbe must be GET \/readyz/],
+    ['an env value referring to a variable defined after it', (d) => { const env = podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].env; env.push(env.splice(1, 1)[0]); }, /env REDSLOT_ADMIN uses \$\(POD_IP\) before it is defined/],
     ['readiness on /healthz', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].readinessProbe.httpGet.path = '/healthz'; }, /readinessProbe must be GET \/readyz/],
     ['probe on an undeclared port', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].livenessProbe.httpGet.port = 'metrics'; }, /does not declare/],
     ['grace period shorter than preStop', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).terminationGracePeriodSeconds = 3; }, /terminationGracePeriodSeconds 3/],
@@ -837,6 +882,7 @@ describe('layer 3: consistency with each other and with the code', () => {
       ['shipped proxy config listens on another port', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('0.0.0.0:19000', '0.0.0.0:6380'); }, /the proxy listens on 6380/],
       ['a REDSLOT_ADMIN env var moves the admin port', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].env.push({ name: 'REDSLOT_ADMIN', value: '0.0.0.0:9000' }); }, /the admin app listens on 9000/],
       ['shipped proxy config names another cluster', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('cluster: redslot', 'cluster: prod'); }, /cluster prod disagree/],
+      ['proxy liveness on a path the admin app does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].livenessProbe.httpGet.path = '/api/v1/healthz'; }, /proxy probe path \/api\/v1\/healthz answers 404/],
       ['shipped proxy config is invalid', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('fencing: strict', 'fencing: sometimes'); }, /does not load with proxy\/config.ts: .*fencing/],
     );
   }
