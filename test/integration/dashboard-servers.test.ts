@@ -270,6 +270,39 @@ describe('promotion', () => {
     }
   });
 
+  it('a new leader resumes a promotion a previous leader left at prepared', async () => {
+    const m = await redis();
+    const r = await redis(['--replicaof', '127.0.0.1', String(m.port)]);
+    await waitFor(async () => {
+      const role = await roleOf(r.addr);
+      return role.role === 'replica' && role.state === 'connected';
+    }, 10_000, 'replica link');
+    const cluster = uniqueCluster('resume');
+    // What a leader that died right after persisting step 2 leaves behind.
+    const { openCoordinator } = await import('../../shared/coordinator/index.js');
+    const seed = await openCoordinator(`memory://${cluster}`);
+    await seed.coordinator.put(
+      seed.paths.group(1),
+      JSON.stringify({ id: 1, weight: 1, servers: [{ addr: m.addr, role: 'master' }, { addr: r.addr, role: 'replica' }], promoting: { state: 'prepared', newMaster: r.addr } }),
+    );
+    await seed.coordinator.close();
+    const h = await makeDashboard(cluster);
+    try {
+      await waitFor(async () => {
+        const g = JSON.parse((await h.coord.get(h.paths.group(1)))!.value);
+        return g.promoting === undefined && g.servers[0].addr === r.addr && g.servers[0].role === 'master';
+      }, 10_000, 'the promotion to be finished by the new leader');
+      expect((await roleOf(r.addr)).role).toBe('master');
+      await waitFor(async () => (await roleOf(m.addr)).role === 'replica', 5000, 'old master to follow');
+      await waitFor(async () => ((await call(h, 'GET', '/api/v1/audit')).body.entries as Json[]).some((e) => e.action === 'group.promote.resume'), 5000, 'audit entry');
+      const entry = ((await call(h, 'GET', '/api/v1/audit')).body.entries as Json[]).find((e) => e.action === 'group.promote.resume')!;
+      expect(entry).toMatchObject({ result: 'ok', target: 'group 1', who: expect.stringMatching(/^dashboard:/) });
+      expect(entry.detail).toContain('resumed (prepared)');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('promotes with force when the master is dead; warns that the old master could not be re-pointed', async () => {
     const m = await redis();
     const r = await redis(['--replicaof', '127.0.0.1', String(m.port)]);
