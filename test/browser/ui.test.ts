@@ -1,0 +1,249 @@
+/**
+ * The web UI in a real browser (Debian's chromium through playwright-core) against a real local cluster:
+ * redis-servers, a dashboard and a proxy on a memory:// coordinator, all on free loopback ports.
+ *
+ * Proves: a wrong token is refused with a visible message; logging in keeps the token out of the URL; every
+ * page renders from the live API; the slot map's 1024 cells match GET /api/v1/slots; a group and its master
+ * are added through the UI; API failures during actions (unreachable server, impossible assignment) are
+ * shown in words; a rebalance planned, previewed and confirmed in the UI runs to 100 % and the map shows the
+ * new owners. Screenshots of every page go to test-artifacts/ui/*.png.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { freePort } from '../support/free-port.js';
+import { startUiCluster, type UiCluster } from './ui-cluster.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`[ui.test] skipped: ${CHROMIUM} is missing (apt-get install -y chromium, or deploy/local/install-deps.sh --tests)`);
+
+const SHOTS = path.resolve('test-artifacts/ui');
+
+interface SlotsBody {
+  revision: number;
+  slots: Array<{ id: number; group: number; action?: { state: string; target: number } }>;
+}
+interface GroupsBody {
+  groups: Array<{ id: number; slotCount: number; servers: Array<{ addr: string; role: string }> }>;
+}
+
+describe.skipIf(!haveChromium)('web UI in chromium', () => {
+  let cluster: UiCluster;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    cluster = await startUiCluster({ servers: 3, seedGroups: 2, keys: 3000 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  const shot = (name: string, full = true) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: full });
+  const card = (label: string) => page.locator(`.card:has(.card-label:text-is("${label}"))`);
+  const go = async (hash: string, heading: string) => {
+    await page.evaluate((h) => (location.hash = h), hash);
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  };
+
+  it('refuses a wrong token with a visible message, then logs in without putting the token in a URL', async () => {
+    const res = await page.goto(`${cluster.uiUrl}/`);
+    expect(res?.ok()).toBe(true);
+    expect(page.url()).toBe(`${cluster.uiUrl}/ui/`);
+    // The page is served with a same-origin-only CSP: nothing comes from a CDN.
+    expect(res?.headers()['content-security-policy'] ?? (await page.request.get(`${cluster.uiUrl}/ui/`)).headers()['content-security-policy']).toContain("default-src 'self'");
+
+    const tokenInput = page.getByLabel('Dashboard token');
+    await tokenInput.fill('not-the-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const alert = page.locator('form.login [role=alert]');
+    await expect.poll(() => alert.textContent(), { timeout: 5000 }).toContain('refused this token');
+    expect(await alert.textContent()).toContain('REDSLOT_ERR_UNAUTHORIZED');
+    await shot('login-wrong-token');
+    // Not logged in: no navigation shown, token not stored.
+    expect(await page.locator('#top').isHidden()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.getItem('redslot.token'))).toBeNull();
+
+    await tokenInput.fill(cluster.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    expect(page.url()).not.toContain(cluster.token);
+    expect(await page.evaluate(() => sessionStorage.getItem('redslot.token'))).toBe(cluster.token);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+  });
+
+  it('overview shows live figures, the ops/s chart from server history and the alerts', async () => {
+    // Cards and chart come from /api/v1/status and /api/v1/overview.
+    await expect.poll(() => page.locator('.card').count(), { timeout: 5000 }).toBe(6);
+    await expect.poll(async () => (await card('Groups healthy').textContent()) ?? '', { timeout: 8000 }).toContain('2 / 2');
+    const keys = await card('Keys').locator('.card-sub').textContent();
+    expect(keys).toContain('3,000');
+    await expect.poll(() => page.locator('svg.chart path.series').count(), { timeout: 8000 }).toBe(2);
+    if (cluster.proxyAddr) await expect.poll(async () => (await card('Proxies').textContent()) ?? '', { timeout: 8000 }).toContain('1 ready');
+    await shot('overview');
+  });
+
+  it('slot map shows the same owner for every slot as GET /api/v1/slots, with details on hover', async () => {
+    await go('#/slots', 'Slot map');
+    const api = (await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body;
+    await expect.poll(() => page.locator('.slot[data-group]').count(), { timeout: 5000 }).toBe(1024);
+    const cells = await page.locator('.slot').evaluateAll((els) => els.map((e) => [Number((e as HTMLElement).dataset.slot), Number((e as HTMLElement).dataset.group)]));
+    expect(cells).toEqual(api.slots.map((s) => [s.id, s.group]));
+    expect(new Set(cells.map((c) => c[1]))).toEqual(new Set([1, 2]));
+    // Hover a slot of group 2: the inspector names it.
+    await page.locator('.slot[data-slot="700"]').hover();
+    const insp = page.locator('.inspector dl');
+    await expect.poll(() => insp.getAttribute('data-inspected')).toBe('700');
+    expect(await insp.textContent()).toContain('group 2');
+    // Keyboard: focus the grid, move right, shift+right selects a range shown in the form.
+    await page.locator('.slot[tabindex="0"]').focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press('Shift+ArrowRight');
+    expect(await page.getByLabel('To slot').inputValue()).toBe(String(Number(await page.getByLabel('From slot').inputValue()) + 2));
+    await shot('slots');
+  });
+
+  it('adds a group and its master through the UI; API failures are shown in words', async () => {
+    await go('#/groups', 'Groups and servers');
+    await page.getByLabel('Group id (1-9999)').fill('3');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await expect.poll(() => page.locator('form.inline-form [role=status]').first().textContent(), { timeout: 5000 }).toContain('Group 3 created');
+    await page.locator('section[data-group="3"]').waitFor();
+
+    // An unreachable server: the dashboard refuses and the UI says why.
+    const deadPort = await freePort();
+    await page.getByLabel('Group', { exact: true }).selectOption('3');
+    await page.getByLabel('Address (host:port)').fill(`127.0.0.1:${deadPort}`);
+    await page.getByRole('button', { name: 'Add server' }).click();
+    const addErr = page.locator('form.inline-form p.error[role=alert]');
+    await addErr.waitFor({ timeout: 10_000 });
+    const addText = (await addErr.textContent()) ?? '';
+    expect(addText).toContain(`Adding 127.0.0.1:${deadPort} to group 3 failed`);
+    expect(addText).toMatch(/HTTP [45]\d\d/);
+    await shot('groups-error');
+
+    // The real third redis-server joins as group 3's master.
+    await page.getByLabel('Address (host:port)').fill(cluster.redis[2]!.addr);
+    await page.getByRole('button', { name: 'Add server' }).click();
+    await expect.poll(async () => ((await cluster.api<GroupsBody>('GET', '/api/v1/groups')).body.groups.find((g) => g.id === 3)?.servers ?? []).map((s) => s.role), { timeout: 10_000 }).toEqual(['master']);
+    await expect.poll(() => page.locator(`section[data-group="3"] tr[data-addr="${cluster.redis[2]!.addr}"]`).count(), { timeout: 5000 }).toBe(1);
+    await expect.poll(() => page.locator('section[data-group="3"] .badge.good').count(), { timeout: 8000 }).toBeGreaterThan(0);
+    await shot('groups');
+
+    // An impossible move: assigning slots whose group holds keys of them, without moving data.
+    await go('#/slots', 'Slot map');
+    await page.getByLabel('From slot').fill('0');
+    await page.getByLabel('To slot').fill('20');
+    await expect.poll(() => page.getByLabel('Target group').locator('option').count()).toBe(4);
+    await page.getByLabel('Target group').selectOption('3');
+    await page.getByRole('button', { name: 'Assign without moving data' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Assign' }).click();
+    const err = page.locator('.move-form p.error[role=alert]');
+    await err.waitFor({ timeout: 10_000 });
+    expect(await err.textContent()).toContain('Assigning slots 0-20 to group 3 failed');
+    const slots = (await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body;
+    expect(slots.slots.slice(0, 21).every((s) => s.group === 1)).toBe(true);
+    await shot('slots-error');
+  });
+
+  it('proxies page lists the proxy with its acknowledged revision and state', async () => {
+    await go('#/proxies', 'Proxies');
+    if (!cluster.proxyAddr) {
+      await page.getByText('No proxy is registered').waitFor();
+      console.warn(`[ui.test] no proxy: ${cluster.proxyNote}`);
+    } else {
+      const row = page.locator(`tr:has(code:text-is("${cluster.proxyAddr}"))`);
+      await row.waitFor({ timeout: 5000 });
+      await expect.poll(() => row.locator('.badge').textContent(), { timeout: 8000 }).toBe('ready');
+    }
+    await shot('proxies');
+  });
+
+  it('audit log shows the actions done through the UI, including the refused ones', async () => {
+    await go('#/audit', 'Audit log');
+    await page.locator('table.audit').waitFor();
+    const text = (await page.locator('table.audit').textContent()) ?? '';
+    expect(text).toContain('group.create');
+    expect(text).toContain('server.add');
+    expect(await page.locator('table.audit tr[data-result="failed"], table.audit tr[data-result="refused"]').count()).toBeGreaterThan(0);
+    await shot('audit');
+  });
+
+  it('migrations page renders (slot actions, and jobs when the migration API exists)', async () => {
+    await go('#/migrations', 'Migrations');
+    await page.locator('.jobs').getByText(/No migration is running|Job /).first().waitFor({ timeout: 5000 });
+    await shot('migrations');
+  });
+
+  it('rebalance: preview the plan as a picture, confirm, watch it reach 100 %, see the new map', async (ctx) => {
+    const doc = (await cluster.api<{ paths: Record<string, unknown> }>('GET', '/api/v1/openapi.json')).body;
+    const hasMigrationApi = Object.keys(doc.paths).some((p) => p.startsWith('/api/v1/migrations') || p.startsWith('/api/v1/rebalance'));
+    await go('#/rebalance', 'Rebalance');
+    await page.locator('fieldset.weights .weight-row').nth(2).waitFor();
+    await shot('rebalance');
+    if (!hasMigrationApi) {
+      // The page says so instead of failing silently.
+      expect(await page.getByText('does not serve the migration API').count()).toBeGreaterThan(0);
+      console.warn('[ui.test] rebalance flow skipped: the dashboard serves no /api/v1/migrations routes yet');
+      ctx.skip();
+      return;
+    }
+    await page.getByRole('button', { name: 'Preview plan' }).click();
+    await page.locator('.plan-summary').waitFor({ timeout: 10_000 });
+    expect(await page.locator('figure.strips svg').count()).toBe(2);
+    expect(await page.locator('table.plan-ranges tbody tr').count()).toBeGreaterThan(0);
+    await shot('rebalance-preview');
+    await page.locator('#rb-confirm').click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Start' }).click();
+    const bar = page.getByRole('progressbar', { name: 'Rebalance progress' });
+    await bar.waitFor({ timeout: 10_000 });
+    await shot('rebalance-running');
+    await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: 45_000, intervals: [500] }).toBe('100');
+    await shot('rebalance-done');
+    const groups = (await cluster.api<GroupsBody>('GET', '/api/v1/groups')).body.groups;
+    expect(groups.map((g) => g.slotCount).sort()).toEqual([341, 341, 342]);
+    await go('#/slots', 'Slot map');
+    const api = (await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body;
+    await expect
+      .poll(async () => JSON.stringify(await page.locator('.slot').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.group)))), { timeout: 5000 })
+      .toBe(JSON.stringify(api.slots.map((s) => s.group)));
+    await shot('slots-after-rebalance');
+  }, 60_000);
+
+  it('is readable in a narrow window', async () => {
+    await page.setViewportSize({ width: 420, height: 860 });
+    await go('#/slots', 'Slot map');
+    await page.locator('.slot[data-group]').first().waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(width).toBeLessThanOrEqual(420);
+    await shot('slots-narrow');
+    await go('#/overview', 'Overview');
+    await page.locator('.card').first().waitFor();
+    await shot('overview-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('logged no uncaught error in the page', () => {
+    // 4xx answers we provoked show up as failed resource loads; anything else is a bug in the UI.
+    expect(consoleErrors.filter((e) => !/status of (401|4\d\d|5\d\d)/.test(e))).toEqual([]);
+  });
+});
