@@ -19,7 +19,7 @@ export interface ProxyEntry {
   ack: ProxyAck | null;
 }
 
-/** Numbers the dashboard reads from a proxy's admin JSON (tolerant: the first matching field wins). */
+/** Numbers the dashboard reads from a proxy's admin JSON (the first matching field wins). */
 export interface ProxyNumbers {
   opsTotal?: number;
   connections?: number;
@@ -34,26 +34,11 @@ function pick(obj: unknown, paths: string[][]): number | undefined {
   return undefined;
 }
 
+/** The proxy admin shape (proxy/admin/app.ts): stats.commands = commands served, stats.clients = connected. */
 export function proxyNumbers(stats: unknown): ProxyNumbers {
   return {
-    opsTotal: pick(stats, [
-      ['stats', 'ops', 'total'],
-      ['stats', 'opsTotal'],
-      ['stats', 'commands', 'total'],
-      ['stats', 'commandsTotal'],
-      ['stats', 'requests'],
-      ['ops', 'total'],
-      ['opsTotal'],
-      ['commandsTotal'],
-    ]),
-    connections: pick(stats, [
-      ['stats', 'connections', 'current'],
-      ['stats', 'connections'],
-      ['stats', 'clients'],
-      ['stats', 'sessions', 'alive'],
-      ['connections'],
-      ['clients'],
-    ]),
+    opsTotal: pick(stats, [['stats', 'commands'], ['stats', 'commands', 'total']]),
+    connections: pick(stats, [['stats', 'clients'], ['stats', 'connections']]),
   };
 }
 
