@@ -71,17 +71,25 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
 
 /** Registers GET /, /ui, /ui/ and /ui/<file>. Public routes, hidden from the OpenAPI document. */
 export function registerUi(app: App, opts: UiOptions = {}): void {
-  const dir = opts.staticDir ?? resolveUiStaticDir();
-  const root = dir ? path.resolve(dir) : undefined;
+  // Resolved on first use (and again while missing), so a build step that copies the files later still works.
+  let found: string | undefined;
+  const rootDir = (): string | undefined => {
+    if (found) return found;
+    const dir = opts.staticDir ?? resolveUiStaticDir();
+    if (dir && existsSync(path.join(dir, 'index.html'))) found = path.resolve(dir);
+    return found;
+  };
   const routeOpts = { config: { public: true }, schema: { hide: true } } as const;
 
   const sendFile = async (reply: FastifyReply, rel: string): Promise<FastifyReply> => {
     securityHeaders(reply);
+    const root = rootDir();
     if (!root) {
+      const looked = opts.staticDir ? [opts.staticDir] : uiStaticCandidates();
       return reply
         .code(500)
         .type('text/plain; charset=utf-8')
-        .send(`redslot UI files not found (looked in ${uiStaticCandidates().join(', ')}); copy dashboard/ui/static next to the built plugin`);
+        .send(`redslot UI files not found: no index.html in ${looked.join(', ')}; copy dashboard/ui/static next to the built plugin`);
     }
     // Only plain relative names: no "..", no absolute paths, no hidden files, known extensions.
     const clean = path.posix.normalize(rel);

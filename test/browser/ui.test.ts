@@ -38,7 +38,7 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    cluster = await startUiCluster({ servers: 3, seedGroups: 2, keys: 3000 });
+    cluster = await startUiCluster({ servers: 4, seedGroups: 2, keys: 3000 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -148,7 +148,27 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
     await expect.poll(() => page.locator(`section[data-group="3"] tr[data-addr="${cluster.redis[2]!.addr}"]`).count(), { timeout: 5000 }).toBe(1);
     await expect.poll(() => page.locator('section[data-group="3"] .badge.good').count(), { timeout: 8000 }).toBeGreaterThan(0);
     await shot('groups');
+  });
 
+  it('adds a replica and promotes it through the UI', async () => {
+    const [m, r] = [cluster.redis[2]!.addr, cluster.redis[3]!.addr];
+    await page.getByLabel('Group', { exact: true }).selectOption('3');
+    await page.getByLabel('Address (host:port)').fill(r);
+    await page.getByRole('button', { name: 'Add server' }).click();
+    const replicaRow = page.locator(`section[data-group="3"] tr[data-addr="${r}"]`);
+    await replicaRow.waitFor({ timeout: 10_000 });
+    // The dashboard made it a replica with REPLICAOF; the page shows the link once it is up.
+    await expect.poll(() => replicaRow.locator('.badge', { hasText: 'link' }).textContent(), { timeout: 15_000 }).toBe('link up');
+    await page.getByRole('button', { name: `Promote ${r} to master` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Promote' }).click();
+    await expect.poll(() => page.locator('#groups-msg').textContent(), { timeout: 20_000 }).toContain(`Promoted ${r}`);
+    const g3 = (await cluster.api<GroupsBody>('GET', '/api/v1/groups')).body.groups.find((g) => g.id === 3)!;
+    expect(Object.fromEntries(g3.servers.map((x) => [x.addr, x.role]))).toEqual({ [r]: 'master', [m]: 'replica' });
+    await expect.poll(() => replicaRow.locator('.badge').first().textContent(), { timeout: 5000 }).toBe('master');
+    await shot('groups-promoted');
+  });
+
+  it('shows an assignment the dashboard refuses, in words, and changes nothing', async () => {
     // An impossible move: assigning slots whose group holds keys of them, without moving data.
     await go('#/slots', 'Slot map');
     await page.getByLabel('From slot').fill('0');
@@ -228,6 +248,19 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
       .toBe(JSON.stringify(api.slots.map((s) => s.group)));
     await shot('slots-after-rebalance');
   }, 60_000);
+
+  it('a stopped redis-server shows up as an alert and an unhealthy group', async () => {
+    // The replica of group 3 (the old master before the promotion).
+    const victim = cluster.redis[2]!;
+    await victim.stop();
+    await go('#/overview', 'Overview');
+    const alert = page.locator('ul.alerts li.alert.error', { hasText: `Server ${victim.addr} (group 3, replica) is down` });
+    await alert.waitFor({ timeout: 10_000 });
+    await expect.poll(async () => (await card('Groups healthy').getAttribute('class')) ?? '', { timeout: 5000 }).toContain('bad');
+    await shot('overview-server-down');
+    await go('#/groups', 'Groups and servers');
+    await expect.poll(() => page.locator(`tr[data-addr="${victim.addr}"] .badge.bad`).textContent(), { timeout: 5000 }).toBe('down');
+  });
 
   it('is readable in a narrow window', async () => {
     await page.setViewportSize({ width: 420, height: 860 });

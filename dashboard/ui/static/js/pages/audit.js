@@ -16,6 +16,8 @@ export const auditPage = {
     let older = []; // loaded by "older"
 
     function render() {
+      // Keep opened parameter boxes open across refreshes.
+      const open = new Set([...body.querySelectorAll('details[open]')].map((d) => d.dataset.id));
       const q = filter.value.trim().toLowerCase();
       const seen = new Set();
       const all = [...newest, ...older].filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
@@ -40,7 +42,7 @@ export const auditPage = {
                 h('td', h('code', e.action)),
                 h('td', e.target ?? ''),
                 h('td', badge(e.result, e.result === 'ok' ? 'good' : e.result === 'refused' ? 'warn' : 'bad')),
-                h('td.detail', e.detail ?? '', e.params !== undefined ? h('details', h('summary', 'parameters'), h('pre', JSON.stringify(e.params, null, 2))) : null),
+                h('td.detail', e.detail ?? '', e.params !== undefined ? h('details', { 'data-id': e.id, open: open.has(e.id) }, h('summary', 'parameters'), h('pre', JSON.stringify(e.params, null, 2))) : null),
               ),
             ),
           ),

@@ -8,6 +8,7 @@ export const groupsPage = {
   mount(root, app) {
     const list = h('div.groups');
     const msg = messageArea();
+    msg.el.id = 'groups-msg';
 
     // Create group.
     const gidIn = h('input', { type: 'number', min: '1', max: '9999', required: true, name: 'gid', inputmode: 'numeric' });
