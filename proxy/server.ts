@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.js';
 import { RedslotError } from '../shared/errors.js';
 import { ProxyErrors, ReplyErrors } from './errors.js';
 import { Session, type SessionEnv } from './session.js';
+import { lingeringClose } from './util/linger.js';
 
 export class RespServer {
   private readonly server: net.Server;
@@ -38,8 +39,7 @@ export class RespServer {
       if (this.sessions.size >= env.config.limits.maxClients) {
         this.rejectedConnections++;
         env.metrics.cxRejected++;
-        socket.on('error', () => {});
-        socket.end(ReplyErrors.maxClients);
+        lingeringClose(socket, ReplyErrors.maxClients);
         return;
       }
       const s = new Session(socket, this.nextId++, sessionEnv);

@@ -25,6 +25,7 @@ import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
 import { ClientRequest } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
 import type { SlotTable, SlotWaiter } from './router/slot-table.js';
+import { lingeringClose } from './util/linger.js';
 import { Fifo } from './util/fifo.js';
 import { scheduleFlush, writeBuffers, type Flushable } from './util/flush.js';
 
@@ -88,6 +89,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private pausedForDrain = false;
   /** Stop reading; close once everything queued has been written. */
   private closing = false;
+  /** Our side of the socket is ended (lingering close started). */
+  private ended = false;
   private closed = false;
   private readonly maxPipeline: number;
   private readonly resumeAt: number;
@@ -336,7 +339,10 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
         this.updateReading();
       }
     }
-    if (this.closing && this.head === null && this.waiting.length === 0) this.socket.end();
+    if (this.closing && this.head === null && this.waiting.length === 0 && !this.ended) {
+      this.ended = true;
+      lingeringClose(this.socket);
+    }
   }
 
   /** Sends `reply` after everything already queued, then closes (protocol error, QUIT-like endings). */
