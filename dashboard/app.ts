@@ -1,7 +1,7 @@
 /**
  * The dashboard HTTP app: `build(opts)` returns a fastify instance (not listening) with the TypeBox type
  * provider, the REST API under /api/v1 (JSON schemas on every route, OpenAPI at /api/v1/openapi.json),
- * bearer-token auth, JSON errors `{ error: { code, message } }`, /metrics and a placeholder UI.
+ * bearer-token auth, JSON errors `{ error: { code, message } }`, /metrics and the web UI (dashboard/ui, static files under /ui/).
  * Tests call `app.inject()`; `startDashboard` (main.ts) listens and starts the election.
  */
 import swagger from '@fastify/swagger';
@@ -17,7 +17,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerProxyRoutes } from './routes/proxies.js';
 import { registerSlotRoutes } from './routes/slots.js';
-import { registerUiRoutes } from './routes/ui.js';
+import { registerUi } from './ui/plugin.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -111,7 +111,7 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerSlotRoutes(app, ctx);
   registerProxyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
-  registerUiRoutes(app, ctx);
+  registerUi(app);
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.type(ctx.metrics.registry.contentType);
