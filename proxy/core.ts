@@ -178,6 +178,6 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   /** Stops accepting, finishes in-flight commands (until deadlineMs), closes clients, then backends. */
   async close(deadlineMs: number): Promise<void> {
     await this.server.close(deadlineMs);
-    await this.pool.close(false);
+    await this.pool.close(true);
   }
 }

@@ -77,7 +77,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     await core.server.close(deadlineMs);
     if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
     if (admin) await admin.close();
-    await core.pool.close(false);
+    // Every client is gone: replies still pending on backends have no reader left, so do not wait for them.
+    await core.pool.close(true);
   };
   try {
     if (config.admin !== null) {
