@@ -4,8 +4,10 @@
 #   2. executes the `build` stage's WORKDIR / ENV / COPY / RUN instructions in a temp dir
 #      (npm ci, npm run build, npm prune --omit=dev),
 #   3. assembles the `runtime` stage from its COPY --from=build lines only, into a second dir,
-#   4. runs the image's ENTRYPOINT there with --help and --version (both must exit 0) and checks every
-#      runtime file is readable by the unprivileged USER.
+#   4. runs the image's ENTRYPOINT there with --help and --version (both must exit 0), checks every
+#      runtime file is readable by the unprivileged USER, and (smoke-runtime.mjs, for the redslot image)
+#      starts the proxy and the dashboard from those files, runs the HEALTHCHECK command against both,
+#      fetches the dashboard UI and stops both with SIGTERM.
 # The instructions are read from the Dockerfile itself, so this script cannot drift from it.
 #
 # usage: bash deploy/image/build-stages.sh [--keep]      (--keep leaves the temp dir for inspection)
@@ -44,7 +46,7 @@ log "context: $(find "$work/context" -type f | wc -l) files"
 
 # --- 2 + 3. execute the stages -----------------------------------------------------------------------
 # Each stage gets a root dir ($work/stage-NAME) standing in for its filesystem; absolute paths map into it.
-stage=""; workdir="/"; entrypoint=""; cmd=""; user=""
+stage=""; workdir="/"; entrypoint=""; cmd=""; user=""; healthcheck=""
 declare -A stage_env=()
 stage_root() { printf '%s/stage-%s' "$work" "$1"; }
 in_root() { # stage, path (absolute or relative to the current WORKDIR)
@@ -86,7 +88,8 @@ while IFS= read -r raw || [[ -n "$raw" ]]; do
     USER) user="$args" ;;
     ENTRYPOINT) entrypoint="$args" ;;
     CMD) cmd="$args" ;;
-    EXPOSE | HEALTHCHECK | LABEL) ;; # metadata; checked by test/unit/deploy-image.test.ts
+    HEALTHCHECK) healthcheck="${args#*CMD }" ;;
+    EXPOSE | LABEL) ;; # metadata; checked by test/unit/deploy-image.test.ts
     *) die "instruction not understood by this script: $raw" ;;
   esac
 done < "$dockerfile"
@@ -106,5 +109,9 @@ log "ENTRYPOINT --version: $(cat "$work/out.txt")"
 unreadable="$(find "$app" ! -perm -o+r | head -5)"
 [[ -z "$unreadable" ]] || die "files the USER ($user) cannot read: $unreadable"
 [[ ! -e "$app/node_modules/typescript" ]] || die "dev dependencies left in the runtime stage (typescript)"
+if [[ -f "$app/dist/shared/bin/redslot.js" ]]; then
+  [[ -n "$healthcheck" ]] || die "the redslot image needs a HEALTHCHECK"
+  node "$here/smoke-runtime.mjs" "$app" "$healthcheck" || die "runtime smoke test failed"
+fi
 log "runtime stage: $(du -sh "$app" | cut -f1) in $app; CMD $cmd"
 log "OK"

@@ -160,11 +160,22 @@ describe('Dockerfile (static)', () => {
     expect(escapes).toEqual([]);
   });
 
-  it('runtime stage copies only dist, production node_modules and package.json from the build stage', () => {
+  it('runtime stage copies only dist, production node_modules, package.json and the dashboard UI files', () => {
     const build = workdir(stage('build'));
     const cs = copies(stage('runtime'));
     expect(cs.every((c) => c.from === 'build')).toBe(true);
-    expect(cs.flatMap((c) => c.srcs).sort()).toEqual([`${build}/dist`, `${build}/node_modules`, `${build}/package.json`]);
+    expect(cs.flatMap((c) => c.srcs).sort()).toEqual(
+      [`${build}/dashboard/ui/static`, `${build}/dist`, `${build}/node_modules`, `${build}/package.json`].sort(),
+    );
+    // The UI folder is where dashboard/ui/plugin.ts looks when running from dist/, and it is in the repo.
+    const ui = cs.find((c) => c.srcs[0] === `${build}/dashboard/ui/static`)!;
+    expect(path.posix.join(workdir(stage('runtime')), ui.dest)).toBe(`${workdir(stage('runtime'))}/dashboard/ui/static`);
+    expect(existsSync(path.join(ROOT, 'dashboard/ui/static/index.html'))).toBe(true);
+  });
+
+  it('the runtime smoke script parses (node --check)', () => {
+    const r = spawnSync(process.execPath, ['--check', path.join(IMAGE, 'smoke-runtime.mjs')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('runs as a numeric non-root USER', () => {
