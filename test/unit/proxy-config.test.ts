@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadProxyConfig, parseProxyFlags, redactConfig } from '../../proxy/config.js';
+import { topologyFromConfig } from '../../proxy/topology-static.js';
+
+describe('proxy config', () => {
+  it('has a default for every knob (Codis-like limits)', () => {
+    const c = loadProxyConfig({ env: {} });
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 19000 });
+    expect(c.admin).toEqual({ host: '0.0.0.0', port: 11080 });
+    expect(c.limits).toEqual({
+      maxClients: 1000,
+      maxPipeline: 10000,
+      idleTimeoutMs: 0,
+      maxBulkBytes: 512 * 1024 * 1024,
+      maxArrayLength: 1048576,
+      maxInlineBytes: 64 * 1024,
+    });
+    expect(c.databases).toBe(16);
+    expect(c.backend.connectionsPerServer).toBe(1);
+    expect(c.backend.dialTimeoutMs).toBe(3000);
+    expect(c.fencing).toBe('strict');
+    expect(c.leaseTtlMs).toBe(10_000);
+    expect(c.topology).toBeNull();
+  });
+
+  it('layers file < env < flags', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-cfg-'));
+    try {
+      const file = path.join(dir, 'p.yaml');
+      writeFileSync(file, 'listen: 127.0.0.1:7000\nlimits:\n  maxClients: 10\n  idleTimeout: 30m\nbackend:\n  password: filepw\n');
+      const flags = parseProxyFlags(['--config', file, '--limits.max-pipeline', '50', '--admin=']);
+      const c = loadProxyConfig({ file: flags.file, env: { REDSLOT_LIMITS__MAX_CLIENTS: '20', REDSLOT_DATABASES: '4' }, overrides: flags.overrides });
+      expect(c.listen.port).toBe(7000);
+      expect(c.limits.maxClients).toBe(20);
+      expect(c.limits.maxPipeline).toBe(50);
+      expect(c.limits.idleTimeoutMs).toBe(30 * 60_000);
+      expect(c.databases).toBe(4);
+      expect(c.admin).toBeNull();
+      expect(c.backend.password).toBe('filepw');
+      expect(JSON.stringify(redactConfig(c))).not.toContain('filepw');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects bad values with a clear message', () => {
+    expect(() => loadProxyConfig({ env: {}, overrides: { limits: { maxClients: 0 } } })).toThrow(/limits.maxClients: expected an integer/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { listen: 'nohost' } })).toThrow(/listen: expected host:port/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { fencing: 'maybe' } })).toThrow(/fencing: expected one of strict, off/);
+    expect(() => parseProxyFlags(['--listen'])).toThrow(/needs a value/);
+  });
+
+  it('parses a static topology (groups and slot ranges)', () => {
+    const c = loadProxyConfig({
+      env: {},
+      overrides: {
+        topology: {
+          groups: [{ id: 1, servers: [{ addr: '127.0.0.1:7001', role: 'master' }, '127.0.0.1:7002'] }, { id: 2, servers: ['127.0.0.1:7003'] }],
+          slots: [[0, 511, 1], [512, 1023, 2]],
+        },
+      },
+    });
+    const t = topologyFromConfig(c.topology!);
+    expect(t.revision).toBe(1);
+    expect(t.groups.get(1)!.servers).toEqual([{ addr: '127.0.0.1:7001', role: 'master' }, { addr: '127.0.0.1:7002', role: 'replica' }]);
+    expect(t.slots[511]!.group).toBe(1);
+    expect(t.slots[512]!.group).toBe(2);
+    expect(() => loadProxyConfig({ env: {}, overrides: { topology: { groups: [], slots: [[0, 1023, 5]] } } })).toThrow(/group 5 is not defined/);
+  });
+});
