@@ -399,7 +399,9 @@ export class CoordinatorFollower {
   }
 
   private checkLease(): void {
-    if (this.stopped || !this.loaded || !this.lease || this.leaseStatus === 'lost') return;
+    // Guard as soon as the runtime routes with a table we gave it, even if that first resync has not finished
+    // (e.g. contact lost between the apply and the ack): serving is what must stop.
+    if (this.stopped || !this.topo || !this.lease || this.leaseStatus === 'lost') return;
     const since = Date.now() - this.lease.lastRenewedAt();
     if (since <= this.fenceAfterMs()) return;
     const why = `lease ${this.lease.id} not renewed for ${(since / 1000).toFixed(1)} s (TTL ${this.ttl} s)`;
@@ -446,7 +448,8 @@ export class CoordinatorFollower {
     const w = this.watch;
     this.watch = undefined;
     await w?.cancel().catch(() => undefined);
-    await this.chain;
+    // A resync stuck on an unreachable coordinator must not hold the shutdown: its calls time out anyway.
+    await Promise.race([this.chain, sleep(5000)]);
     const lease = this.lease;
     this.lease = undefined;
     if (lease) {

@@ -208,6 +208,7 @@ class EtcdWatch implements Watch {
     fromRevision: number,
     private readonly handlers: WatchHandlers,
     private readonly onDone: (w: EtcdWatch) => void,
+    private readonly createTimeoutMs: number,
   ) {
     this.next = Math.max(1, Math.floor(fromRevision));
   }
@@ -220,11 +221,19 @@ class EtcdWatch implements Watch {
     w.on('disconnected', (err: Error) => this.onDisconnected(err));
     w.on('error', (err: Error) => this.onError(err));
     await new Promise<void>((resolve, reject) => {
+      // etcd3 retries a watch forever while etcd is unreachable; the caller gets an error after the call timeout.
+      const timer = setTimeout(() => {
+        w.off('connected', ok);
+        w.off('error', fail);
+        reject(new RedslotError(CommonErrors.REDSLOT_ERR_COORDINATOR_UNAVAILABLE, { reason: `watch ${this.prefix}: not established within ${this.createTimeoutMs} ms` }));
+      }, this.createTimeoutMs);
       const ok = (): void => {
+        clearTimeout(timer);
         w.off('error', fail);
         resolve();
       };
       const fail = (err: Error): void => {
+        clearTimeout(timer);
         w.off('connected', ok);
         // The server refused the watch (e.g. compacted): the error handler already reported onReset.
         if (this.dead) resolve();
@@ -476,7 +485,7 @@ export class EtcdCoordinator implements Coordinator {
 
   async watchPrefix(prefix: string, fromRevision: number, handlers: WatchHandlers): Promise<Watch> {
     this.check();
-    const w = new EtcdWatch(this.client, prefix, fromRevision, handlers, (x) => this.watches.delete(x));
+    const w = new EtcdWatch(this.client, prefix, fromRevision, handlers, (x) => this.watches.delete(x), this.callTimeoutMs);
     this.watches.add(w);
     try {
       await w.start();

@@ -282,7 +282,10 @@ describe('topology in etcd, end to end (3 proxy processes, 3 redis-servers)', ()
       } catch (err) {
         refusal = (err as Error).message;
       }
-      if (Date.now() - cutAt > 10_000) throw new Error('never fenced');
+      if (Date.now() - cutAt > 10_000) {
+        const st = await fetch(`http://127.0.0.1:${p.adminPort}/api/v1/proxy`).then((r) => r.text()).catch((e: unknown) => String(e));
+        throw new Error(`never fenced; admin state: ${st}\nproxy log: ${p.proc.log().slice(-4000)}`);
+      }
       if (!refusal) await new Promise((r) => setTimeout(r, 20));
     }
     const fencedAfter = Date.now() - cutAt;

@@ -146,6 +146,41 @@ describe('follower fencing and coordinator outages (real etcd)', () => {
     await s.waitAck(rev);
   });
 
+  it('fault: contact lost between the first apply and its ack -> still fenced before the lease expires (the runtime is serving)', async () => {
+    const cluster = `fence${++seq}`;
+    const paths = clusterPaths(cluster);
+    await seedCluster(admin, paths, cluster, [group(1, 7001)], slotsFromRanges([[0, 1023, 1]]));
+    const relay = await startTcpRelay(etcd.clientPort);
+    cleanups.push(() => relay.stop());
+    const coord = new EtcdCoordinator([relay.endpoint]);
+    cleanups.push(() => coord.close());
+    let cut = false;
+    const runtime = new RecordingRuntime(0, async () => {
+      if (!cut) {
+        cut = true;
+        await relay.close(); // the apply succeeds, then nothing reaches etcd: no watch, no ack
+      }
+    });
+    const driver = createFollowerDriver({
+      coordinator: coord,
+      cluster,
+      proxy: { id: 'p-early', addr: '127.0.0.1:1', adminAddr: '127.0.0.1:2' },
+      leaseTtlSeconds: 4,
+      waitForFirstLoad: false,
+    });
+    const handle = await driver(runtime);
+    cleanups.push(() => handle.stop());
+    await waitFor(() => runtime.applied.length === 1, 5000, 'first apply');
+    const cutAt = Date.now();
+    await waitFor(() => runtime.fenced() !== null, 8000, 'fence');
+    expect(Date.now() - cutAt).toBeLessThan(4000);
+    expect((await admin.get(paths.proxy('p-early')))?.lease).toBeDefined(); // lease still alive on etcd
+    expect(driver.state()!.loaded).toBe(false);
+    await relay.reopen();
+    await waitFor(() => runtime.fenced() === null && driver.state()!.loaded, 15_000, 'recovery');
+    expect(driver.state()!.ackedRevision).toBeGreaterThan(0);
+  });
+
   it('fault: relay frozen (connections open, no bytes move) -> fenced before the lease expires; thawed -> unfenced', async () => {
     const s = await setup({ ttl: 4, viaRelay: true });
     const leaseBefore = s.driver.state()!.lease.id;

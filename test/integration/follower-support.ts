@@ -14,13 +14,18 @@ export class RecordingRuntime implements ProxyRuntime {
   private concurrent = 0;
   private reason: string | null = null;
 
-  constructor(private readonly applyDelayMs = 0) {}
+  constructor(
+    private readonly applyDelayMs = 0,
+    /** Runs inside applyTopology before it resolves (fault tests cut the network there). */
+    private readonly onApply?: (topology: Topology) => Promise<void> | void,
+  ) {}
 
   async applyTopology(topology: Topology): Promise<void> {
     this.concurrent++;
     this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
     try {
       if (this.applyDelayMs > 0) await new Promise((r) => setTimeout(r, this.applyDelayMs));
+      await this.onApply?.(topology);
       this.applied.push(topology);
     } finally {
       this.concurrent--;

@@ -67,6 +67,8 @@ describe('coordinator URLs', () => {
     const { coordinator } = await openCoordinator('etcd://127.0.0.1:1/unreachable', { etcd: { callTimeoutMs: 500 } });
     expect(coordinator.describe).toBe('etcd://127.0.0.1:1');
     await expect(coordinator.get('/x')).rejects.toMatchObject({ code: 'REDSLOT_ERR_COORDINATOR_UNAVAILABLE' });
+    // A watch is not left pending forever either (etcd3 alone would retry silently).
+    await expect(coordinator.watchPrefix('/x/', 1, { onBatch: () => undefined })).rejects.toMatchObject({ code: 'REDSLOT_ERR_COORDINATOR_UNAVAILABLE' });
     await coordinator.close();
   });
 });
