@@ -148,6 +148,19 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
     await expect.poll(() => page.locator(`section[data-group="3"] tr[data-addr="${cluster.redis[2]!.addr}"]`).count(), { timeout: 5000 }).toBe(1);
     await expect.poll(() => page.locator('section[data-group="3"] .badge.good').count(), { timeout: 8000 }).toBeGreaterThan(0);
     await shot('groups');
+
+    // Refreshes update the page in place: a focused button stays the same node, still focused.
+    const rm = page.getByRole('button', { name: 'Remove group 3' });
+    await rm.focus();
+    await rm.evaluate((el) => ((el as HTMLElement & { marker?: number }).marker = 42));
+    let refreshes = 0;
+    const count = (r: { url(): string }) => void (r.url().endsWith('/api/v1/groups') && refreshes++);
+    page.on('requestfinished', count);
+    await page.waitForTimeout(4500);
+    page.off('requestfinished', count);
+    expect(refreshes).toBeGreaterThanOrEqual(2);
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement & { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Remove group 3');
   });
 
   it('adds a replica and promotes it through the UI', async () => {

@@ -222,3 +222,55 @@ export function fill(el, ...children) {
   append(el, children);
   return el;
 }
+
+/**
+ * Updates `target`'s children in place to match `children` (built with h()): nodes of the same kind are
+ * kept and their attributes and text updated, so focus, an open <select> and a half-done click survive a
+ * refresh. Listeners of the KEPT nodes stay, new nodes' listeners are dropped with them: handlers inside a
+ * morphed region must be delegated (read data-* at click time). A data-key attribute pins identity.
+ */
+export function morph(target, ...children) {
+  const next = document.createElement('div');
+  append(next, children);
+  morphChildren(target, next);
+  return target;
+}
+
+function sameKind(a, b) {
+  if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName) return false;
+  if (a.nodeType === 1 && a.getAttribute('data-key') !== b.getAttribute('data-key')) return false;
+  return true;
+}
+
+function morphChildren(a, b) {
+  const an = [...a.childNodes];
+  const bn = [...b.childNodes];
+  for (let i = 0; i < bn.length; i++) {
+    const x = an[i];
+    const y = bn[i];
+    if (!x) a.appendChild(y);
+    else if (!sameKind(x, y)) a.replaceChild(y, x);
+    else if (x.nodeType === 3 || x.nodeType === 8) {
+      if (x.nodeValue !== y.nodeValue) x.nodeValue = y.nodeValue;
+    } else if (x.nodeType === 1) {
+      morphAttrs(x, y);
+      morphChildren(x, y);
+    } else a.replaceChild(y, x);
+  }
+  for (let i = an.length - 1; i >= bn.length; i--) an[i].remove();
+}
+
+function morphAttrs(x, y) {
+  for (const { name, value } of [...y.attributes]) {
+    if (name === 'style') {
+      // CSSOM, not setAttribute: the CSP forbids inline style attributes.
+      if (x.style.cssText !== y.style.cssText) x.style.cssText = y.style.cssText;
+    } else if (x.getAttribute(name) !== value) x.setAttribute(name, value);
+  }
+  for (const { name } of [...x.attributes]) {
+    if (y.hasAttribute(name)) continue;
+    if (name === 'style') x.style.cssText = '';
+    else x.removeAttribute(name);
+  }
+  if ((x instanceof HTMLInputElement || x instanceof HTMLSelectElement) && document.activeElement !== x && x.value !== y.value) x.value = y.value;
+}

@@ -26,7 +26,7 @@ export const auditPage = {
         fill(body, h('p', all.length ? 'No entry matches the filter.' : 'The audit log is empty.'));
         return;
       }
-      fill(body, 
+      fill(body,
         h(
           'table.data.audit',
           h('caption.visually-hidden', 'Audit entries, newest first'),

@@ -1,6 +1,6 @@
 // Groups and servers: role, link, memory, keys, ops/s per server; add/remove group and server; promote.
 import { del, get, post } from '../api.js';
-import { badge, bytes, compact, confirmDialog, field, fill, h, messageArea, num, progressBar, runAction, syncOptions } from '../dom.js';
+import { badge, bytes, compact, confirmDialog, field, h, messageArea, morph, num, progressBar, runAction, syncOptions } from '../dom.js';
 import { chip } from '../chart.js';
 
 export const groupsPage = {
@@ -56,6 +56,32 @@ export const groupsPage = {
 
     root.append(msg.el, list, h('div.forms', h('section.panel', createForm), h('section.panel', addForm)));
 
+    // Current data for the delegated button handlers (the list is morphed in place on every refresh).
+    let current = { groups: [], stats: new Map() };
+    const busy = new Set();
+    list.addEventListener('click', (ev) => {
+      const b = ev.target.closest?.('button[data-act]');
+      if (!b || b.disabled) return;
+      const g = current.groups.find((x) => String(x.id) === b.dataset.gid);
+      if (!g) return;
+      const s = g.servers.find((x) => x.addr === b.dataset.addr);
+      const key = `${b.dataset.act}:${g.id}:${b.dataset.addr ?? ''}`;
+      const run = async (fn) => {
+        busy.add(key);
+        try {
+          await fn();
+        } finally {
+          busy.delete(key);
+        }
+      };
+      if (b.dataset.act === 'rm-group') void run(() => removeGroup(g, b));
+      else if (b.dataset.act === 'rm-server' && s) void run(() => removeServer(g, s, b));
+      else if (b.dataset.act === 'promote' && s) {
+        const st = current.stats.get(g.id)?.servers.find((x) => x.addr === s.addr);
+        void run(() => promote(g, s, b, st));
+      }
+    });
+
     async function removeGroup(g, button) {
       if (!(await confirmDialog('Remove group', `Remove group ${g.id}? Only possible when it owns no slots.`, 'Remove'))) return;
       await runAction(button, msg, `Removing group ${g.id}`, () => del(`/api/v1/groups/${g.id}`), `Group ${g.id} removed.`);
@@ -78,25 +104,21 @@ export const groupsPage = {
 
     function renderGroup(g, gs) {
       const statsByAddr = new Map((gs?.servers ?? []).map((s) => [s.addr, s]));
-      const rmGroup = h('button.secondary.small', { type: 'button', 'aria-label': `Remove group ${g.id}` }, 'Remove group');
-      rmGroup.addEventListener('click', () => removeGroup(g, rmGroup));
+      const rmGroup = h('button.secondary.small', { type: 'button', 'aria-label': `Remove group ${g.id}`, 'data-act': 'rm-group', 'data-gid': String(g.id), disabled: busy.has(`rm-group:${g.id}:`) }, 'Remove group');
       const health = gs ? (gs.healthy ? badge('healthy', 'good') : badge('unhealthy', 'bad')) : badge('no stats yet', 'muted');
       const rows = g.servers.map((s) => {
         const st = statsByAddr.get(s.addr);
         const actions = h('div.actions');
+        const data = { 'data-gid': String(g.id), 'data-addr': s.addr };
         if (s.role === 'replica') {
-          const b = h('button.small', { type: 'button', 'aria-label': `Promote ${s.addr} to master` }, 'Promote');
-          b.addEventListener('click', () => promote(g, s, b, st));
-          actions.appendChild(b);
+          actions.appendChild(h('button.small', { type: 'button', 'aria-label': `Promote ${s.addr} to master`, 'data-act': 'promote', ...data, disabled: busy.has(`promote:${g.id}:${s.addr}`) }, 'Promote'));
         }
-        const rm = h('button.secondary.small', { type: 'button', 'aria-label': `Remove server ${s.addr}` }, 'Remove');
-        rm.addEventListener('click', () => removeServer(g, s, rm));
-        actions.appendChild(rm);
+        actions.appendChild(h('button.secondary.small', { type: 'button', 'aria-label': `Remove server ${s.addr}`, 'data-act': 'rm-server', ...data, disabled: busy.has(`rm-server:${g.id}:${s.addr}`) }, 'Remove'));
         const link = !st ? '–' : !st.up ? badge('down', 'bad') : s.role === 'master' ? (st.actualRole === 'master' ? badge('master ok', 'good') : badge(`is ${st.actualRole}`, 'bad')) : st.masterLinkStatus === 'up' ? badge('link up', 'good') : badge(`link ${st.masterLinkStatus ?? '?'}`, 'bad');
         const mem = !st ? '–' : st.maxmemory > 0 ? [progressBar(st.usedMemory / st.maxmemory, `memory of ${s.addr}`), h('span.small', `${bytes(st.usedMemory)} / ${bytes(st.maxmemory)}`)] : h('span', `${bytes(st.usedMemory)} / no limit`);
         return h(
           'tr',
-          { 'data-addr': s.addr },
+          { 'data-addr': s.addr, 'data-key': s.addr },
           h('th', { scope: 'row' }, h('code', s.addr)),
           h('td', s.role === 'master' ? badge('master', 'info') : badge('replica', 'muted')),
           h('td', link, st && !st.up && st.error ? h('div.small.error-text', st.error) : null),
@@ -109,7 +131,7 @@ export const groupsPage = {
       });
       return h(
         'section.panel.group',
-        { 'aria-labelledby': `g-${g.id}-title`, 'data-group': String(g.id) },
+        { 'aria-labelledby': `g-${g.id}-title`, 'data-group': String(g.id), 'data-key': `g${g.id}` },
         h(
           'div.group-head',
           h('h2', { id: `g-${g.id}-title` }, chip(g.id), ` Group ${g.id}`),
@@ -137,10 +159,8 @@ export const groupsPage = {
       async refresh() {
         const [gr, ov] = await Promise.all([get('/api/v1/groups'), get('/api/v1/overview?history=false')]);
         const stats = new Map((ov.current?.groups ?? []).map((g) => [g.id, g]));
-        // Keep the focus on a button across re-renders (by its aria-label).
-        const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.getAttribute('aria-label') : null;
-        fill(list, ...(gr.groups.length ? gr.groups.map((g) => renderGroup(g, stats.get(g.id))) : [h('p.panel', 'No groups yet. Create one below.')]));
-        if (focused) list.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
+        current = { groups: gr.groups, stats };
+        morph(list, ...(gr.groups.length ? gr.groups.map((g) => renderGroup(g, stats.get(g.id))) : [h('p.panel', 'No groups yet. Create one below.')]));
         syncOptions(groupSel, gr.groups.map((g) => [String(g.id), `group ${g.id}`]));
         if (!gidIn.value && document.activeElement !== gidIn) gidIn.placeholder = String(Math.max(0, ...gr.groups.map((g) => g.id)) + 1);
       },

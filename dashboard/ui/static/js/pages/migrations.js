@@ -2,7 +2,7 @@
 // throttle. Slot actions come from GET /api/v1/slots (always there); jobs, progress and control from the
 // migration routes, found in the OpenAPI document (see MIGRATION_ROUTES).
 import { api, get, hasRoute } from '../api.js';
-import { badge, bytes, compact, confirmDialog, duration, field, fill, h, messageArea, num, progressBar, rangesText, runAction } from '../dom.js';
+import { badge, bytes, compact, confirmDialog, duration, field, h, messageArea, morph, num, progressBar, rangesText, runAction } from '../dom.js';
 import { chip } from '../chart.js';
 
 /**
@@ -154,14 +154,23 @@ export const migrationsPage = {
       app.refreshNow();
     });
 
+    // Buttons are re-rendered in place every second: one delegated handler reads what to do from data-*.
+    const busy = new Set();
+    root.addEventListener('click', (ev) => {
+      const b = ev.target.closest?.('button[data-op]');
+      if (!b || b.disabled) return;
+      const key = `${b.dataset.op}:${b.dataset.job ?? ''}`;
+      busy.add(key);
+      void control(b.dataset.op, b.dataset.job || undefined, b).finally(() => busy.delete(key));
+    });
+
     function button(label, op, job, aria) {
-      const b = h('button.small' + (op === 'abort' ? '.danger' : '.secondary'), { type: 'button', 'aria-label': aria }, label);
-      b.addEventListener('click', () => control(op, job, b));
-      if (!migrationApi()[op]) {
-        b.disabled = true;
-        b.title = `no ${op} route on this dashboard`;
-      }
-      return b;
+      const has = Boolean(migrationApi()[op]);
+      return h(
+        'button.small' + (op === 'abort' ? '.danger' : '.secondary'),
+        { type: 'button', 'aria-label': aria, 'data-op': op, 'data-job': job, disabled: !has || busy.has(`${op}:${job ?? ''}`), title: has ? undefined : `no ${op} route on this dashboard` },
+        label,
+      );
     }
 
     function renderJob(j) {
@@ -169,7 +178,7 @@ export const migrationsPage = {
       const pct = finished && j.state !== 'failed' && j.state !== 'aborted' ? 1 : j.fraction;
       return h(
         'article.job',
-        { 'data-job': j.id, 'data-state': j.state },
+        { 'data-job': j.id, 'data-state': j.state, 'data-key': j.id },
         h('div.job-head', h('h3', `Job ${j.id}`), badge(j.paused ? 'paused' : j.state, j.paused ? 'warn' : finished ? (j.state === 'failed' || j.state === 'aborted' ? 'bad' : 'good') : 'info'), h('span.muted.small', `${j.kind}${j.createdAt ? ` · started ${new Date(j.createdAt).toLocaleTimeString(undefined, { hour12: false })}` : ''}`)),
         progressBar(pct, `Progress of job ${j.id}`),
         h(
@@ -193,7 +202,7 @@ export const migrationsPage = {
         if (routes.pause && !routes.pause[1].includes(':job')) global.push(button('Pause all', 'pause', undefined, 'Pause every migration'));
         if (routes.resume && !routes.resume[1].includes(':job')) global.push(button('Resume all', 'resume', undefined, 'Resume every migration'));
         if (routes.abort && !routes.abort[1].includes(':job')) global.push(button('Abort all', 'abort', undefined, 'Abort every migration'));
-        fill(controls, ...global);
+        morph(controls, ...global);
         throttleBtn.disabled = !routes.throttle;
         if (m.throttle && document.activeElement !== keysIn && document.activeElement !== bytesIn) {
           keysIn.placeholder = m.throttle.keysPerSec ? `now ${num(m.throttle.keysPerSec)}` : 'now unlimited';
@@ -219,7 +228,8 @@ export const migrationsPage = {
         }
         const active = jobs.filter((j) => !FINISHED.has(j.state));
         const done = jobs.filter((j) => FINISHED.has(j.state)).slice(0, 10);
-        fill(jobsBox, 
+        morph(
+          jobsBox,
           ...(jobs.length ? [...active, ...done].map(renderJob) : [h('p', 'No migration is running or pending.')]),
         );
 
@@ -227,7 +237,8 @@ export const migrationsPage = {
         const perSlot = new Map();
         for (const j of m.jobs) for (const s of j.slots) perSlot.set(s.slot ?? s.id, s);
         if (m.actions.length === 0) {
-          fill(slotsBox, h('p', 'No slot carries an action.'));
+          morph(
+          slotsBox, h('p', 'No slot carries an action.'));
           return;
         }
         const rows = m.actions
@@ -242,7 +253,7 @@ export const migrationsPage = {
             if (p && s.action.state === 'migrating' && keysMoved + keysFound > 0) frac = 0.15 + 0.8 * (keysMoved / (keysMoved + keysFound));
             return h(
               'tr',
-              { 'data-slot': String(s.id) },
+              { 'data-slot': String(s.id), 'data-key': String(s.id) },
               h('td.num', String(s.id)),
               h('td', chip(s.group), ` ${s.group}`, ' → ', chip(s.action.target), ` ${s.action.target}`),
               h('td', badge(`${s.action.aborted ? 'aborting: ' : ''}${s.action.state}`, s.action.state === 'migrating' ? 'info' : 'muted')),
@@ -251,7 +262,8 @@ export const migrationsPage = {
               h('td', p && p.error ? h('span.error-text', p.error.message ?? String(p.error)) : s.action.job ?? ''),
             );
           });
-        fill(slotsBox, 
+        morph(
+          slotsBox,
           h('p.small', `${m.actions.length} slot(s) with an action: ${rangesText(m.actions.map((s) => s.id))}${m.actions.length > 300 ? ' (first 300 shown)' : ''}`),
           h(
             'table.data',

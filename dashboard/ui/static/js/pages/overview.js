@@ -46,7 +46,7 @@ export const overviewPage = {
         const groupsStats = cur ? cur.groups : [];
         const healthy = groupsStats.filter((g) => g.healthy).length;
         const running = mig && !mig.error ? mig.activeSlots : status.migratingSlots;
-        fill(cards, 
+        fill(cards,
           li(card('Ops/s', compact(cur?.opsPerSec ?? 0), `proxies ${compact(cur?.proxyOpsPerSec ?? 0)} ops/s`)),
           li(card('Keys', compact(cur?.keys ?? 0), `${num(cur?.keys ?? 0)} on masters`)),
           li(card('Memory', bytes(cur?.usedMemory ?? 0), 'used by all servers')),
@@ -65,7 +65,7 @@ export const overviewPage = {
           : 'The dashboard has no samples yet.';
 
         const list = computeAlerts(status, cur, mig);
-        fill(alerts, 
+        fill(alerts,
           ...(list.length
             ? list.map((a) => h(`li.alert.${a.level}`, h('span.badge.' + (a.level === 'error' ? 'bad' : 'warn'), a.level === 'error' ? 'Error' : 'Warning'), ' ', a.text))
             : [h('li.alert.none', 'No alerts: every server is up, every proxy is current.')]),

@@ -1,6 +1,6 @@
 // Proxies: address, version, acknowledged revision, fenced or ready, ops/s, connections.
 import { del, get } from '../api.js';
-import { badge, compact, confirmDialog, fill, h, messageArea, num, runAction, time } from '../dom.js';
+import { badge, compact, confirmDialog, h, messageArea, morph, num, runAction, time } from '../dom.js';
 
 export const proxiesPage = {
   title: 'Proxies',
@@ -9,6 +9,16 @@ export const proxiesPage = {
     const summary = h('p.muted');
     const body = h('div.table-wrap');
     root.append(h('section.panel', summary, msg.el, body));
+
+    let proxies = [];
+    const busy = new Set();
+    body.addEventListener('click', (ev) => {
+      const b = ev.target.closest?.('button[data-proxy-id]');
+      const p = b && proxies.find((x) => x.id === b.dataset.proxyId);
+      if (!p || b.disabled) return;
+      busy.add(p.id);
+      void remove(p, b).finally(() => busy.delete(p.id));
+    });
 
     async function remove(p, button) {
       const text = p.live
@@ -24,20 +34,20 @@ export const proxiesPage = {
       async refresh() {
         const [px, ov] = await Promise.all([get('/api/v1/proxies'), get('/api/v1/overview?history=false')]);
         const stats = new Map((ov.current?.proxies ?? []).map((p) => [p.id, p]));
+        proxies = px.proxies;
         const ready = px.proxies.filter((p) => p.live && !p.fenced && p.upToDate).length;
         summary.textContent = `${px.proxies.length} registered proxy(ies), ${ready} ready. Topology revision ${px.revision}.`;
         if (px.proxies.length === 0) {
-          fill(body, h('p', 'No proxy is registered with this cluster.'));
+          morph(body, h('p', 'No proxy is registered with this cluster.'));
           return;
         }
         const rows = px.proxies.map((p) => {
           const st = stats.get(p.id);
           const state = !p.live ? badge('not live', 'bad') : p.fenced ? badge('fenced', 'bad') : p.upToDate ? badge('ready', 'good') : badge('behind', 'warn');
-          const b = h('button.secondary.small', { type: 'button', 'aria-label': `Remove proxy ${p.id}` }, 'Remove');
-          b.addEventListener('click', () => remove(p, b));
+          const b = h('button.secondary.small', { type: 'button', 'aria-label': `Remove proxy ${p.id}`, 'data-proxy-id': p.id, disabled: busy.has(p.id) }, 'Remove');
           return h(
             'tr',
-            { 'data-proxy': p.id },
+            { 'data-proxy': p.id, 'data-key': p.id },
             h('th', { scope: 'row' }, h('code', p.addr), h('div.small.muted', p.id)),
             h('td', h('code', p.adminAddr)),
             h('td', p.version),
@@ -49,7 +59,8 @@ export const proxiesPage = {
             h('td', b),
           );
         });
-        fill(body, 
+        morph(
+          body,
           h(
             'table.data',
             h('caption.visually-hidden', 'Proxies'),

@@ -76,7 +76,7 @@ export const rebalancePage = {
           h('td.num', num(g.slotCount)),
         );
       });
-      fill(groupsBox, 
+      fill(groupsBox,
         h('legend', 'Groups and weights'),
         h('table.data.weights-table', h('thead', h('tr', ['Include', 'Group', 'Weight', 'Slots now'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', rows)),
       );
@@ -155,7 +155,7 @@ export const rebalancePage = {
         fill(planBox);
       });
       confirmBtn.addEventListener('click', () => startPlan(confirmBtn, runMsg));
-      fill(planBox, 
+      fill(planBox,
         h('h2#plan-title', 'Plan preview'),
         plan.moves.length === 0
           ? h('p.ok', { role: 'status' }, 'The cluster is already balanced for these weights: nothing to move.')
@@ -244,7 +244,7 @@ export const rebalancePage = {
       const finished = job ? ['done', 'finished', 'completed', 'succeeded', 'failed', 'aborted'].includes(job.state) && left === 0 : left === 0;
       const owners = slots.map((s) => (s.action ? s.action.target : s.group));
       runBox.hidden = false;
-      fill(runBox, 
+      fill(runBox,
         h('h2#run-title', 'Rebalance in progress'),
         progressBar(finished ? 1 : fraction, 'Rebalance progress'),
         h('p.small', { 'aria-live': 'polite', class: 'run-status' }, finished ? `Rebalance finished: ${watching.total} slot(s) moved.` : `${watching.total - left} of ${watching.total} slot(s) done${job ? ` · ${num(job.keysMoved)} keys moved · ${num(job.keysPerSec)} keys/s` : ''}.`),

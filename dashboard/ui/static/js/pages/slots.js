@@ -200,7 +200,7 @@ export const slotsPage = {
         if (s.action.job) rows.push(['Job', s.action.job]);
       }
       rows.push(['Keys', keys]);
-      fill(inspector, 
+      fill(inspector,
         h('dl.kv', { 'data-inspected': String(i) }, rows.map(([k, v]) => [h('dt', k), h('dd', k === 'Group' ? [chip(s.group), ' ', v] : k === 'Target' ? [chip(s.action.target), ' ', v] : v)])),
       );
     }
@@ -295,13 +295,13 @@ export const slotsPage = {
           counts.set(s.group, (counts.get(s.group) ?? 0) + 1);
           if (s.action) migrating++;
         }
-        fill(legend, 
+        fill(legend,
           ...groups.map((g) => h('li', { 'data-group': String(g.id) }, chip(g.id), ` group ${g.id}: ${counts.get(g.id) ?? 0} slots`, g.weight !== 1 ? ` (weight ${g.weight})` : '')),
           h('li', chip(0), ` offline: ${counts.get(0) ?? 0} slots`),
           h('li', h('span.chip.chip-migrating', { 'aria-hidden': 'true' }), ` migrating: ${migrating} slots`),
         );
         evenBtn.hidden = (counts.get(0) ?? 0) === 0;
-        fill(rangeList, 
+        fill(rangeList,
           h(
             'table.data',
             h('caption.visually-hidden', 'Slot ranges per group'),
