@@ -21,12 +21,23 @@ export async function seedTopology(
   slots: SlotRecord[],
 ): Promise<SeedResult> {
   const meta: ClusterMeta = { name: cluster, slotCount: SLOT_COUNT, createdAt: new Date().toISOString() };
-  const ops: TxnOp[] = [{ type: 'put', key: paths.meta, value: JSON.stringify(meta) }];
+  const ops: TxnOp[] = [];
   for (const g of groups) ops.push({ type: 'put', key: paths.group(g.id), value: JSON.stringify(g) });
   for (const s of slots) if (s.group !== 0 || s.action) ops.push({ type: 'put', key: paths.slot(s.id), value: JSON.stringify(s) });
-  const res = await coord.txn([{ key: paths.meta, target: 'create', op: '==', value: 0 }], ops);
-  return { created: res.succeeded, revision: res.revision };
+  // etcd caps a txn at 128 operations: write in chunks, each still guarded by "no cluster yet", and the
+  // meta key last, so a half-seeded cluster is re-seeded rather than taken as existing.
+  const absent = [{ key: paths.meta, target: 'create' as const, op: '==' as const, value: 0 }];
+  let revision = 0;
+  for (let i = 0; i < ops.length; i += TXN_CHUNK) {
+    const res = await coord.txn(absent, ops.slice(i, i + TXN_CHUNK));
+    if (!res.succeeded) return { created: false, revision: res.revision };
+    revision = res.revision;
+  }
+  const res = await coord.txn(absent, [{ type: 'put', key: paths.meta, value: JSON.stringify(meta) }]);
+  return { created: res.succeeded, revision: res.succeeded ? res.revision : revision };
 }
+
+const TXN_CHUNK = 100;
 
 /** Slots split into contiguous, near-equal ranges over the given group ids, in order. */
 export function evenRanges(groupIds: number[]): Array<[number, number, number]> {
