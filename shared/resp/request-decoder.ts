@@ -126,6 +126,14 @@ export class RequestDecoder {
         case St.Start: {
           reqStart = pos;
           if (chunk[pos] === STAR) {
+            // Fast path: the whole request is in this chunk and well-formed.
+            const end = this.fastRequest(chunk, pos);
+            if (end > 0) {
+              pos = end;
+              if (this.stopped) return;
+              break;
+            }
+            // Incomplete or unusual: the resumable state machine takes it from the start.
             pos++;
             this.beginNumber();
             this.state = St.MbCount;
@@ -270,6 +278,56 @@ export class RequestDecoder {
           return;
       }
     }
+  }
+
+  /**
+   * Parses one complete, well-formed multibulk request starting at `start` using locals only, and delivers
+   * it. Returns the position after it, or -1 when the request is incomplete in this chunk or anything is
+   * unusual (a limit, a sign, a leading zero, a bad byte): then the state machine re-parses it from `start`,
+   * with the exact Redis error if there is one. Nothing is allocated from a declared length.
+   */
+  private fastRequest(chunk: Buffer, start: number): number {
+    const len = chunk.length;
+    let p = start + 1;
+    let c = chunk[p];
+    if (c === undefined || c <= ZERO || c > NINE) return -1;
+    let n = 0;
+    const digitsEnd = p + MAX_LEN_DIGITS;
+    while (p < len) {
+      c = chunk[p]!;
+      if (c < ZERO || c > NINE) break;
+      n = n * 10 + (c - ZERO);
+      if (++p > digitsEnd) return -1;
+    }
+    if (c !== CR || p + 1 >= len) return -1;
+    p += 2;
+    const unauth = this.unauthenticated;
+    if (n > this.limits.maxArrayLength || (unauth && n > UNAUTH_MAX_ARRAY)) return -1;
+    const maxBulk = unauth ? Math.min(UNAUTH_MAX_BULK, this.limits.maxBulkBytes) : this.limits.maxBulkBytes;
+    // Preallocate only a bounded amount from the declared count (8 KB of slots at most); beyond, it grows.
+    const argv: Buffer[] = n <= 1024 ? new Array<Buffer>(n) : [];
+    for (let i = 0; i < n; i++) {
+      if (p >= len || chunk[p] !== DOLLAR) return -1;
+      p++;
+      c = chunk[p];
+      if (c === undefined || c < ZERO || c > NINE) return -1;
+      let l = 0;
+      const lenStart = p;
+      while (p < len) {
+        c = chunk[p]!;
+        if (c < ZERO || c > NINE) break;
+        l = l * 10 + (c - ZERO);
+        if (++p - lenStart > MAX_LEN_DIGITS) return -1;
+      }
+      if (c !== CR || (chunk[lenStart] === ZERO && p - lenStart > 1) || l > maxBulk) return -1;
+      p += 2;
+      const end = p + l;
+      if (end + 2 > len) return -1;
+      argv[i] = chunk.slice(p, end); // a view (Buffer#slice, cheaper than subarray on Node 20)
+      p = end + 2;
+    }
+    this.handler.onRequest(argv, chunk.slice(start, p));
+    return p;
   }
 
   private beginNumber(): void {
