@@ -30,10 +30,11 @@
  */
 import { RedslotError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { RedisAdmin, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
+import { parseInfo, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
 import { hashTag, slotOf } from '../../shared/slot.js';
 import { MigrationErrors } from './errors.js';
 import { displayKey } from './keys.js';
+import { RedisLink, type Arg } from './redis-link.js';
 import { PauseGate, Throttle } from './throttle.js';
 
 export interface RedisEndpoint {
@@ -198,10 +199,10 @@ export class SourceMover {
   private readonly slots = new Map<number, SlotState>();
   private readonly bigKeys: BigKeyReport[] = [];
   private readonly opts: SourceMoverOptions;
-  private scanConn: RedisAdmin | undefined;
-  private moveConn: RedisAdmin | undefined;
-  private bigConn: RedisAdmin | undefined;
-  private readonly targetConns = new Map<string, RedisAdmin>();
+  private scanConn: RedisLink | undefined;
+  private moveConn: RedisLink | undefined;
+  private bigConn: RedisLink | undefined;
+  private readonly targetConns = new Map<string, RedisLink>();
   private pass = 0;
   private db: number | null = null;
   private scanned = 0;
@@ -243,24 +244,28 @@ export class SourceMover {
     return [...this.slots.keys()];
   }
 
-  private conn(kind: 'scan' | 'move' | 'big'): RedisAdmin {
-    const timeout = kind === 'big' ? this.knobs.bigKeyTimeoutMs * 2 + 10_000 : Math.max(30_000, this.knobs.migrateTimeoutMs * 4);
-    const make = (): RedisAdmin =>
-      new RedisAdmin({
+  /** Liveness timeout for source commands: the source may be blocked that long by a big-key MIGRATE. */
+  private commandTimeoutMs(): number {
+    return Math.max(30_000, this.knobs.migrateTimeoutMs * 4, this.knobs.bigKeyTimeoutMs * 2 + 10_000);
+  }
+
+  private conn(kind: 'scan' | 'move' | 'big'): RedisLink {
+    const make = (): RedisLink =>
+      new RedisLink({
         addr: this.source.addr,
         password: this.source.password,
         username: this.source.username,
-        commandTimeoutMs: timeout,
+        commandTimeoutMs: this.commandTimeoutMs(),
       });
     if (kind === 'scan') return (this.scanConn ??= make());
     if (kind === 'move') return (this.moveConn ??= make());
     return (this.bigConn ??= make());
   }
 
-  private targetConn(ep: RedisEndpoint): RedisAdmin {
+  private targetConn(ep: RedisEndpoint): RedisLink {
     let c = this.targetConns.get(ep.addr);
     if (!c) {
-      c = new RedisAdmin({ addr: ep.addr, password: ep.password, username: ep.username, commandTimeoutMs: 30_000 });
+      c = new RedisLink({ addr: ep.addr, password: ep.password, username: ep.username, commandTimeoutMs: this.commandTimeoutMs() });
       this.targetConns.set(ep.addr, c);
     }
     return c;
@@ -290,7 +295,9 @@ export class SourceMover {
         }
         this.scanned = 0;
         this.foundThisPass = 0;
-        const info = await this.conn('scan').info('keyspace');
+        const infoReply = await this.conn('scan').call(['INFO', 'keyspace']);
+        if (!Buffer.isBuffer(infoReply)) throw new Error(`INFO keyspace on ${this.source.addr}: ${replyError(infoReply) ?? 'unexpected reply'}`);
+        const info = parseInfo(infoReply.toString('utf8'));
         const dbs = Object.keys(info.keyspace).map(Number).sort((a, b) => a - b);
         this.sourceKeys = info.keys;
         for (const db of dbs) {
@@ -384,7 +391,10 @@ export class SourceMover {
     const buckets = new Map<number, Buffer[]>();
     let buffered = 0;
     const queue: Task[] = [];
-    let wakeWorkers: (() => void) | undefined;
+    const idleWorkers: Array<() => void> = [];
+    const wakeWorkers = (all: boolean): void => {
+      for (const w of idleWorkers.splice(0, all ? idleWorkers.length : 1)) w();
+    };
     let wakeScanner: (() => void) | undefined;
     let scanDone = false;
     let workerError: unknown;
@@ -396,7 +406,7 @@ export class SourceMover {
         wakeScanner?.();
         if (!task) {
           if (scanDone || workerError !== undefined) return;
-          await new Promise<void>((r) => (wakeWorkers = r));
+          await new Promise<void>((r) => idleWorkers.push(r));
           continue;
         }
         try {
@@ -413,9 +423,7 @@ export class SourceMover {
       if (!s) return;
       s.inflight++;
       queue.push(task);
-      const w = wakeWorkers;
-      wakeWorkers = undefined;
-      w?.();
+      wakeWorkers(false);
     };
     const workers = Array.from({ length: Math.max(1, this.knobs.pipeline) }, () => worker());
 
@@ -463,9 +471,7 @@ export class SourceMover {
       if (!this.aborted() && workerError === undefined) for (const [slot, keys] of buckets) push({ slot, db, keys });
     } finally {
       scanDone = true;
-      const w = wakeWorkers;
-      wakeWorkers = undefined;
-      w?.();
+      wakeWorkers(true);
       await Promise.all(workers);
       // Tasks never started (abort or worker failure) release their slot.
       for (const t of queue.splice(0)) this.release(t.slot);
@@ -488,9 +494,9 @@ export class SourceMover {
    * SELECT db and the command, written back to back on the same socket: the pair cannot be split by a
    * reconnect (a fresh connection is on db 0), so a command never runs in the wrong database.
    */
-  private async dbCall(conn: RedisAdmin, db: number, args: Array<string | number | Buffer>): Promise<RedisReply> {
-    const sel = conn.callBuffers('SELECT', db);
-    const res = conn.callBuffers(...args);
+  private async dbCall(conn: RedisLink, db: number, args: Arg[]): Promise<RedisReply> {
+    const sel = conn.call(['SELECT', db]);
+    const res = conn.call(args);
     res.catch(() => undefined);
     const r = await sel;
     if (r instanceof Error) throw new Error(`SELECT ${db} on ${conn.addr}: ${r.message}`);
@@ -503,45 +509,61 @@ export class SourceMover {
     try {
       if (TERMINAL.has(s.state) || this.aborted()) return;
       const sizes = await this.measure(task.db, task.keys);
-      const items: Array<{ key: Buffer; tag: Buffer; size: number }> = [];
+      const bigLimit = this.knobs.bigKeyBytes;
+      const big: Array<{ key: Buffer; size: number }> = [];
+      // Untagged keys are families of one; tagged ones are sorted so each family is one run.
+      const plainKeys: Buffer[] = [];
+      const plainSizes: number[] = [];
+      const tagged: Array<{ key: Buffer; tag: Buffer; size: number }> = [];
       for (let i = 0; i < task.keys.length; i++) {
         const size = sizes[i]!;
         if (size < 0) continue; // gone: a proxy moved it on access
-        items.push({ key: task.keys[i]!, tag: hashTag(task.keys[i]!), size });
+        const key = task.keys[i]!;
+        if (size > bigLimit) big.push({ key, size });
+        else if (key.indexOf(0x7b) < 0) {
+          plainKeys.push(key);
+          plainSizes.push(size);
+        } else {
+          const tag = hashTag(key);
+          if (tag === key) {
+            plainKeys.push(key);
+            plainSizes.push(size);
+          } else tagged.push({ key, tag, size });
+        }
       }
-      // Tag families adjacent, so a batch boundary never splits one (unless the family alone is too big).
-      items.sort((a, b) => Buffer.compare(a.tag, b.tag));
-      let batch: typeof items = [];
+      for (const b of big) {
+        await this.moveBigKey(s, task.db, b.key, b.size);
+        if (TERMINAL.has(s.state)) return;
+      }
+      tagged.sort((a, b) => Buffer.compare(a.tag, b.tag));
+      const maxKeys = this.knobs.batchKeys;
+      const maxBytes = this.knobs.batchBytes;
+      let batch: Buffer[] = [];
       let bytes = 0;
       const flush = async (): Promise<void> => {
-        if (batch.length === 0) return;
-        const b = batch;
+        if (batch.length === 0 || TERMINAL.has(s.state)) return;
+        const keys = batch;
         const n = bytes;
         batch = [];
         bytes = 0;
-        await this.migrateBatch(s, task.db, b.map((x) => x.key), n, false);
+        await this.migrateBatch(s, task.db, keys, n, false);
       };
-      for (let i = 0; i < items.length && !TERMINAL.has(s.state); ) {
-        // One tag family (a run of equal tags).
+      for (let i = 0; i < tagged.length && !TERMINAL.has(s.state); ) {
         let j = i + 1;
-        while (j < items.length && items[j]!.tag.equals(items[i]!.tag)) j++;
-        const family = items.slice(i, j);
-        i = j;
-        for (const it of family.filter((x) => x.size > this.knobs.bigKeyBytes)) {
-          await flush();
-          await this.moveBigKey(s, task.db, it.key, it.size);
-          if (TERMINAL.has(s.state)) return;
-        }
-        const small = family.filter((x) => x.size <= this.knobs.bigKeyBytes);
-        const famBytes = small.reduce((t, x) => t + x.size, 0);
-        if (batch.length > 0 && (batch.length + small.length > this.knobs.batchKeys || bytes + famBytes > this.knobs.batchBytes)) await flush();
-        for (const it of small) {
-          batch.push(it);
-          bytes += it.size;
-          if (batch.length >= this.knobs.batchKeys * 4 || bytes >= this.knobs.batchBytes * 4) await flush(); // a giant family
-        }
+        let famBytes = tagged[i]!.size;
+        while (j < tagged.length && tagged[j]!.tag.equals(tagged[i]!.tag)) famBytes += tagged[j++]!.size;
+        // Start a new batch rather than split the family (a family larger than a batch goes on its own).
+        if (batch.length > 0 && (batch.length + (j - i) > maxKeys || bytes + famBytes > maxBytes)) await flush();
+        for (; i < j; i++) batch.push(tagged[i]!.key);
+        bytes += famBytes;
       }
-      if (!TERMINAL.has(s.state)) await flush();
+      for (let i = 0; i < plainKeys.length && !TERMINAL.has(s.state); i++) {
+        const size = plainSizes[i]!;
+        if (batch.length > 0 && (batch.length + 1 > maxKeys || bytes + size > maxBytes)) await flush();
+        batch.push(plainKeys[i]!);
+        bytes += size;
+      }
+      await flush();
     } finally {
       this.release(task.slot);
     }
@@ -554,9 +576,9 @@ export class SourceMover {
     return sizes;
   }
 
-  private migrateArgs(target: RedisEndpoint, db: number, timeoutMs: number, keys: Buffer[]): Array<string | number | Buffer> {
+  private migrateArgs(target: RedisEndpoint, db: number, timeoutMs: number, keys: Buffer[]): Arg[] {
     const { host, port } = splitAddr(target.addr);
-    const args: Array<string | number | Buffer> = ['MIGRATE', host, port, '', db, timeoutMs];
+    const args: Arg[] = ['MIGRATE', host, port, '', db, timeoutMs];
     if (target.password !== undefined && target.password !== '') {
       if (target.username) args.push('AUTH2', target.username, target.password);
       else args.push('AUTH', target.password);
@@ -605,6 +627,7 @@ export class SourceMover {
    */
   private async migrateBatch(s: SlotState, db: number, keys: Buffer[], bytes: number, big: boolean): Promise<boolean> {
     let pending = keys;
+    let ioErrorSeen = false;
     for (let attempt = 1; ; attempt++) {
       await this.gate.wait(this.signal);
       if (TERMINAL.has(s.state) || this.aborted()) return false;
@@ -629,12 +652,28 @@ export class SourceMover {
       const movedNow = pending.length - left.length;
       if (movedNow > 0) this.count(s, movedNow, Math.round((bytes * movedNow) / pending.length));
       if (left.length === 0) return true;
-      if (/BUSYKEY/.test(err)) {
+      if (/BUSYKEY/.test(err) && !ioErrorSeen) {
         this.busy(s, db, left[0]!, left.length);
         return false;
       }
-      // I/O error / timeout: a key may now exist on both sides (restored, never deleted on the source).
-      const resolved = await this.reconcile(s, db, left);
+      // I/O error / timeout (or BUSYKEY after one): a key may now exist on both sides, restored by an
+      // interrupted MIGRATE of this batch and never deleted on the source.
+      ioErrorSeen = true;
+      let resolved: Buffer[] | null;
+      try {
+        resolved = await this.reconcile(s, db, left);
+      } catch (checkErr) {
+        // Cannot even look at the target (down, wrong credentials): stop the slot; the scheduler retries.
+        this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
+          count: left.length,
+          slot: s.slot,
+          source: this.source.addr,
+          target: s.target,
+          db,
+          reply: `${err}; checking the target failed too: ${checkErr instanceof Error ? checkErr.message : String(checkErr)}`,
+        }));
+        return false;
+      }
       if (resolved === null) return false; // reported as BUSYKEY
       pending = resolved;
       if (pending.length === 0) return true;
@@ -654,7 +693,7 @@ export class SourceMover {
     }
   }
 
-  private async stillOnSource(conn: RedisAdmin, db: number, keys: Buffer[]): Promise<Buffer[]> {
+  private async stillOnSource(conn: RedisLink, db: number, keys: Buffer[]): Promise<Buffer[]> {
     const r = await this.dbCall(conn, db, ['EVAL', EXISTS_LUA, keys.length, ...keys]);
     const flags = asNumbers(r, keys.length);
     if (!flags) throw new Error(`EXISTS check on ${this.source.addr}: ${replyError(r) ?? 'unexpected reply'}`);

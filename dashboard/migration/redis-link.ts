@@ -1,0 +1,187 @@
+/**
+ * A minimal pipelined RESP client for the mover's hot loop (SCAN, EVAL, MIGRATE with hundreds of binary keys
+ * per call). shared/redis-admin.ts is the dashboard's control-plane client and is binary-safe too; this one
+ * exists for throughput and per-command deadlines:
+ * - a command is encoded into ONE buffer sized up front (no per-argument Buffers, no concat);
+ * - no timer per command: one interval per connection checks the deadline of the oldest pending command
+ *   (replies come back in order, so the head is the first to be late); a late head fails the connection
+ *   and every pending command (a pipelined connection cannot skip a reply);
+ * - each call may carry its own timeout (a big-key MIGRATE gets a long one).
+ * Replies are parsed by `redis-parser` with `returnBuffers: true`: bulk strings stay Buffers (binary keys).
+ * Error replies resolve as Error values; transport failures reject.
+ */
+import net from 'node:net';
+import RedisParser from 'redis-parser';
+import { RedslotError } from '../../shared/errors.js';
+import { RedisAdminErrors, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
+
+export type Arg = string | number | Buffer;
+
+export interface RedisLinkOptions {
+  addr: string;
+  password?: string;
+  username?: string;
+  connectTimeoutMs?: number;
+  /** Default per-command timeout (ms). */
+  commandTimeoutMs?: number;
+}
+
+interface Pending {
+  command: string;
+  deadline: number;
+  timeoutMs: number;
+  resolve: (r: RedisReply) => void;
+  reject: (e: Error) => void;
+}
+
+const CRLF = 0x0d0a;
+
+/** Encodes a command as a RESP array of bulk strings into a single buffer. */
+export function encode(args: readonly Arg[]): Buffer {
+  const parts: Array<Buffer | string> = new Array(args.length);
+  let size = 1 + String(args.length).length + 2;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const p = Buffer.isBuffer(a) ? a : String(a);
+    parts[i] = p;
+    const len = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p);
+    size += 1 + String(len).length + 2 + len + 2;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = out.write(`*${args.length}\r\n`, 0, 'latin1');
+  for (const p of parts) {
+    const len = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p as string);
+    o += out.write(`$${len}\r\n`, o, 'latin1');
+    if (Buffer.isBuffer(p)) o += p.copy(out, o);
+    else o += out.write(p as string, o, 'utf8');
+    out.writeUInt16BE(CRLF, o);
+    o += 2;
+  }
+  return out;
+}
+
+export class RedisLink {
+  readonly addr: string;
+  private readonly opts: RedisLinkOptions;
+  private socket: net.Socket | undefined;
+  private connecting: Promise<net.Socket> | undefined;
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: RedisLinkOptions) {
+    splitAddr(opts.addr);
+    this.opts = opts;
+    this.addr = opts.addr;
+  }
+
+  private unreachable(reason: string, cause?: unknown): RedslotError {
+    return new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_UNREACHABLE, { addr: this.addr, reason }, { cause });
+  }
+
+  private ensure(): Promise<net.Socket> {
+    if (this.closed) return Promise.reject(this.unreachable('client closed'));
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<net.Socket> {
+    const { host, port } = splitAddr(this.addr);
+    const timeoutMs = this.opts.connectTimeoutMs ?? 2000;
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host, port });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(this.unreachable(`connect timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(t);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(t);
+        reject(this.unreachable(err.message, err));
+      });
+    });
+    socket.setNoDelay(true);
+    const parser = new RedisParser({
+      returnBuffers: true,
+      returnReply: (r: RedisReply) => this.settle(r),
+      returnError: (e: Error) => this.settle(e),
+      returnFatalError: (e: Error) => this.failSocket(socket, this.unreachable(`protocol error: ${e.message}`, e)),
+    });
+    socket.on('data', (d: Buffer) => parser.execute(d));
+    socket.on('error', (err) => this.failSocket(socket, this.unreachable(err.message, err)));
+    socket.on('close', () => this.failSocket(socket, this.unreachable('connection closed')));
+    this.socket = socket;
+    this.timer ??= setInterval(() => this.checkDeadline(), 100);
+    this.timer.unref();
+    if (this.opts.password !== undefined && this.opts.password !== '') {
+      const auth = this.opts.username ? ['AUTH', this.opts.username, this.opts.password] : ['AUTH', this.opts.password];
+      const r = await this.send(socket, auth, this.opts.commandTimeoutMs ?? 5000);
+      if (r instanceof Error) {
+        socket.destroy();
+        throw new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_REPLY, { addr: this.addr, command: 'AUTH', reply: r.message });
+      }
+    }
+    return socket;
+  }
+
+  private settle(r: RedisReply): void {
+    const p = this.queue[this.head];
+    if (!p) return;
+    this.queue[this.head++] = undefined as unknown as Pending;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    p.resolve(r);
+  }
+
+  private checkDeadline(): void {
+    const p = this.queue[this.head];
+    if (p && performance.now() > p.deadline) {
+      this.fail(new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_TIMEOUT, { addr: this.addr, command: p.command, timeoutMs: p.timeoutMs }));
+    }
+  }
+
+  private failSocket(socket: net.Socket, err: Error): void {
+    if (this.socket === socket) this.fail(err);
+    else if (!socket.destroyed) socket.destroy();
+  }
+
+  private fail(err: Error): void {
+    const s = this.socket;
+    this.socket = undefined;
+    if (s && !s.destroyed) s.destroy();
+    const pending = this.queue.splice(0).slice(this.head);
+    this.head = 0;
+    for (const p of pending) p.reject(err);
+  }
+
+  private send(socket: net.Socket, args: readonly Arg[], timeoutMs: number): Promise<RedisReply> {
+    return new Promise<RedisReply>((resolve, reject) => {
+      this.queue.push({ command: String(args[0]).toUpperCase(), deadline: performance.now() + timeoutMs, timeoutMs, resolve, reject });
+      socket.write(encode(args));
+    });
+  }
+
+  /**
+   * Sends one command (pipelined behind any pending ones). Error replies resolve as Error values; a timeout
+   * or connection failure rejects (and fails every other pending command).
+   */
+  async call(args: readonly Arg[], timeoutMs?: number): Promise<RedisReply> {
+    const socket = await this.ensure();
+    return this.send(socket, args, timeoutMs ?? this.opts.commandTimeoutMs ?? 5000);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.fail(this.unreachable('client closed'));
+  }
+}
