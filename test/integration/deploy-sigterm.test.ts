@@ -17,9 +17,8 @@
  * "executed but never acknowledged"; and with SIGKILL instead of SIGTERM the proxy exits by signal and stays
  * registered in etcd until its lease expires — what the SIGTERM run must not show. (Whether a SIGKILL also
  * loses replies depends on timing, so the control does not count on it.)
- * Skipped until proxy/main.ts exists (the proxy issue).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +36,6 @@ import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { seedCluster } from './follower-support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HAS_PROXY = existsSync(path.join(ROOT, 'proxy/main.ts'));
 const CLUSTER = 'sigterm';
 const SHUTDOWN_DEADLINE_MS = 5_000;
 const CLIENTS = 6;
@@ -62,7 +60,6 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, timeout
 }
 
 beforeAll(async () => {
-  if (!HAS_PROXY) return;
   groups.push(await startRedis(), await startRedis());
   etcd = await startEtcd();
   coord = await openCoordinator(`etcd://${etcd.endpoint}/${CLUSTER}`);
@@ -232,7 +229,7 @@ async function registrations(): Promise<string[]> {
 }
 
 describe('proxy graceful shutdown (SIGTERM during pipelined load)', () => {
-  it.skipIf(!HAS_PROXY)('loses no acknowledged command, closes every client cleanly, exits 0 and deregisters', async () => {
+  it('loses no acknowledged command, closes every client cleanly, exits 0 and deregisters', async () => {
     const { proc, port } = await startProxyProcess();
     expect(await registrations()).toHaveLength(1);
     const load = await startLoad(port, 'term');
@@ -310,7 +307,7 @@ describe('proxy graceful shutdown (SIGTERM during pipelined load)', () => {
     expect(await registrations()).toEqual([]);
   }, 120_000);
 
-  it.skipIf(!HAS_PROXY)('control: SIGKILL mid-load is not an exit 0 and leaves the registration behind', async () => {
+  it('control: SIGKILL mid-load is not an exit 0 and leaves the registration behind', async () => {
     const { proc, port } = await startProxyProcess();
     const load = await startLoad(port, 'kill');
     await until('load', () => load.total() >= 5_000, 30_000);

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DASHBOARD_PORT } from '../../dashboard/config.js';
+import { PROXY_DEFAULTS } from '../../proxy/config.js';
 import { parseHostPort } from '../../shared/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -201,12 +202,7 @@ describe('Dockerfile (static)', () => {
 
   it('EXPOSEs the proxy RESP and admin ports and the dashboard port, as the code defaults them', async () => {
     const exposed = one(stage('runtime'), 'EXPOSE').args.split(/\s+/).map(Number).sort();
-    const want = [DEFAULT_DASHBOARD_PORT];
-    if (existsSync(path.join(ROOT, 'proxy/config.ts'))) {
-      const modPath = '../../proxy/config.js';
-      const { PROXY_DEFAULTS } = (await import(/* @vite-ignore */ modPath)) as { PROXY_DEFAULTS: { listen: string; admin: string } };
-      want.push(parseHostPort(PROXY_DEFAULTS.listen, 'listen').port, parseHostPort(PROXY_DEFAULTS.admin, 'admin').port);
-    }
+    const want = [DEFAULT_DASHBOARD_PORT, parseHostPort(PROXY_DEFAULTS.listen, 'listen').port, parseHostPort(PROXY_DEFAULTS.admin, 'admin').port];
     expect(exposed).toEqual(expect.arrayContaining(want));
   });
 });
@@ -236,12 +232,7 @@ describe('HEALTHCHECK (run with node against real HTTP servers)', () => {
   it('is exec-form node, with a timeout, defaulting to the proxy admin /healthz', async () => {
     expect(argv[0]).toBe('node');
     expect(check).toMatch(/--timeout=\d+s/);
-    let adminPort = 11080;
-    if (existsSync(path.join(ROOT, 'proxy/config.ts'))) {
-      const modPath = '../../proxy/config.js';
-      const { PROXY_DEFAULTS } = (await import(/* @vite-ignore */ modPath)) as { PROXY_DEFAULTS: { admin: string } };
-      adminPort = parseHostPort(PROXY_DEFAULTS.admin, 'admin').port;
-    }
+    const adminPort = parseHostPort(PROXY_DEFAULTS.admin, 'admin').port;
     expect(argv.join(' ')).toContain(`'http://127.0.0.1:${adminPort}/healthz'`);
   });
 

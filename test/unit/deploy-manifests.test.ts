@@ -21,6 +21,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { DEFAULT_DASHBOARD_PORT, loadDashboardConfig } from '../../dashboard/config.js';
+import { startDashboard } from '../../dashboard/main.js';
+import { loadProxyConfig, parseProxyFlags } from '../../proxy/config.js';
+import { startProxy } from '../../proxy/main.js';
+import { parseCoordinatorUrl } from '../../shared/coordinator/index.js';
+import { setLogLevel } from '../../shared/log.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type J = any;
@@ -31,12 +37,10 @@ const DEV = path.join(K8S, 'overlays/dev');
 const PART_OF = 'redslot';
 
 const SOURCE = Symbol('source');
-const GENERATED = Symbol('generated');
 /** structuredClone drops symbol keys: keep where a document came from. */
 function cloneDoc(d: J): J {
   const c = structuredClone(d);
   c[SOURCE] = d[SOURCE];
-  c[GENERATED] = d[GENERATED];
   return c;
 }
 const where = (d: J): string => `${d.kind}/${d.metadata?.name} (${d[SOURCE] ?? '?'})`;
@@ -167,7 +171,7 @@ function render(dir: string): Rendered {
       if (existing) throw new Error(`${kfile}: configMapGenerator ${g.name} defined twice`);
       docs.push({
         apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, labels: { ...genLabels } }, data,
-        [SOURCE]: `${path.relative(ROOT, kfile)} (configMapGenerator ${g.name})`, [GENERATED]: true,
+        [SOURCE]: `${path.relative(ROOT, kfile)} (configMapGenerator ${g.name})`,
       });
     }
   }
@@ -302,10 +306,10 @@ interface ProxyEffective {
 
 /** What the code says, read from the modules themselves (never a copy). */
 interface Facts {
-  /** proxy/config.ts loadProxyConfig over (file text, container env, container args); absent until it lands. */
-  proxyConfig?: (fileText: string, env: Record<string, string>, args: string[]) => ProxyEffective;
-  /** Status a real proxy's admin app answers for each probe path the manifests use (absent until it lands). */
-  proxyAdminStatus?: Map<string, number>;
+  /** proxy/config.ts loadProxyConfig over (file text, container env, container args). */
+  proxyConfig: (fileText: string, env: Record<string, string>, args: string[]) => ProxyEffective;
+  /** Status a real proxy's admin app answers for each probe path the manifests use. */
+  proxyAdminStatus: Map<string, number>;
   dashboardPort: number;
   /** dashboard/config.ts loadDashboardConfig over (flags, env). */
   dashboardConfig: (flags: Record<string, string>, env: Record<string, string>) => { listen: string; advertise?: string };
@@ -494,7 +498,7 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
   const cfgText: string | undefined = cfgVol?.configMap && find(docs, 'ConfigMap', cfgVol.configMap.name)?.data?.[path.basename(cfgPath!)];
   if (!cfgPath || cfgText === undefined) p.push(`proxy --config ${cfgPath} is not a file of a mounted ConfigMap`);
   let eff: ProxyEffective | undefined;
-  if (facts.proxyConfig && cfgText !== undefined) {
+  if (cfgText !== undefined) {
     try {
       eff = facts.proxyConfig(cfgText, resolvedEnv(docs, pc), (pc.args ?? []).slice(1).map((a: string) => expand(docs, pc, a)));
     } catch (err) {
@@ -508,11 +512,9 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
   if (pc.args?.[0] !== 'proxy') p.push('proxy container must run `redslot proxy`');
   if (pc.readinessProbe?.httpGet?.path !== '/readyz' || pc.readinessProbe?.httpGet?.port !== 'admin') p.push('proxy readinessProbe must be GET /readyz on the admin port');
   if (pc.livenessProbe?.httpGet?.path !== '/healthz' || pc.livenessProbe?.httpGet?.port !== 'admin') p.push('proxy livenessProbe must be GET /healthz on the admin port');
-  if (facts.proxyAdminStatus) {
-    for (const probe of [pc.readinessProbe, pc.livenessProbe]) {
-      const status = facts.proxyAdminStatus.get(probe?.httpGet?.path);
-      if (status !== 200) p.push(`proxy probe path ${probe?.httpGet?.path} answers ${status ?? 'nothing'} on a ready proxy's admin app (want 200)`);
-    }
+  for (const probe of [pc.readinessProbe, pc.livenessProbe]) {
+    const status = facts.proxyAdminStatus.get(probe?.httpGet?.path);
+    if (status !== 200) p.push(`proxy probe path ${probe?.httpGet?.path} answers ${status ?? 'nothing'} on a ready proxy's admin app (want 200)`);
   }
   if (proxy.spec.replicas !== undefined) p.push('proxy Deployment sets replicas: the HPA owns the count');
   if (proxy.spec.strategy?.rollingUpdate?.maxUnavailable !== 0) p.push('proxy rollout must keep maxUnavailable 0');
@@ -647,21 +649,19 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
 // ---------------------------------------------------------------------------------------------------------
 
 async function loadFacts(rendered: Rendered[]): Promise<Facts> {
-  const dashboardConfig = (await import('../../dashboard/config.js')) as J;
-  const coord = (await import('../../shared/coordinator/index.js')) as J;
   const facts: Facts = {
-    dashboardPort: dashboardConfig.DEFAULT_DASHBOARD_PORT,
-    parseCoordinatorUrl: coord.parseCoordinatorUrl,
-    dashboardConfig: (flags, env) => dashboardConfig.loadDashboardConfig(flags, env),
+    dashboardPort: DEFAULT_DASHBOARD_PORT,
+    parseCoordinatorUrl,
+    dashboardConfig: (flags, env) => loadDashboardConfig(flags, env),
     dashboardPublicStatus: await dashboardProbeStatus(rendered),
+    proxyConfig: proxyConfigFact,
+    proxyAdminStatus: await proxyProbeStatus(rendered),
   };
-  Object.assign(facts, await loadProxyFacts(rendered));
   return facts;
 }
 
 /** Starts a real proxy (static empty topology, loopback, free ports) and asks its admin app each probe path. */
-async function proxyProbeStatus(rendered: Rendered[], configMod: J): Promise<Map<string, number> | undefined> {
-  if (!existsSync(path.join(ROOT, 'proxy/main.ts'))) return undefined;
+async function proxyProbeStatus(rendered: Rendered[]): Promise<Map<string, number>> {
   // The manifests' probe paths, plus one the app does not serve (the mutation tests use it).
   const paths = new Set<string>(['/api/v1/healthz']);
   for (const r of rendered) {
@@ -670,9 +670,7 @@ async function proxyProbeStatus(rendered: Rendered[], configMod: J): Promise<Map
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (probe?.httpGet?.path) paths.add(probe.httpGet.path);
     }
   }
-  const mainPath = '../../proxy/main.js';
-  const { startProxy } = (await import(/* @vite-ignore */ mainPath)) as J;
-  const config = configMod.loadProxyConfig({
+  const config = loadProxyConfig({
     env: {},
     overrides: { listen: '127.0.0.1:0', admin: '127.0.0.1:0', topology: { groups: [], slots: [] } },
   });
@@ -696,9 +694,7 @@ async function dashboardProbeStatus(rendered: Rendered[]): Promise<Map<string, n
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (probe?.httpGet?.path) paths.add(probe.httpGet.path);
     }
   }
-  const { startDashboard } = (await import('../../dashboard/main.js')) as J;
-  const log = (await import('../../shared/log.js')) as J;
-  log.setLogLevel('error'); // this worker process only: keep the dashboard's info lines out of the test output
+  setLogLevel('error'); // this worker process only: keep the dashboard's info lines out of the test output
   const running = await startDashboard({ coordinator: 'memory://deploy-manifests-test', listen: '127.0.0.1:0', token: 'deploy-test-token-0123456789' });
   const out = new Map<string, number>();
   try {
@@ -709,29 +705,19 @@ async function dashboardProbeStatus(rendered: Rendered[]): Promise<Map<string, n
   return out;
 }
 
-const HAS_PROXY_CONFIG = existsSync(path.join(ROOT, 'proxy/config.ts'));
-
-/** proxy/config.ts's own loader (once it has landed), fed a temp copy of the mounted file. */
-async function loadProxyFacts(rendered: Rendered[]): Promise<Partial<Facts>> {
-  if (!HAS_PROXY_CONFIG) return {};
-  const modPath = '../../proxy/config.js';
-  const mod = (await import(/* @vite-ignore */ modPath)) as J;
-  return {
-    proxyAdminStatus: await proxyProbeStatus(rendered, mod),
-    proxyConfig(fileText, env, args) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-proxycfg-'));
-      try {
-        const flags = mod.parseProxyFlags(args);
-        const file = path.join(dir, 'proxy.yaml');
-        writeFileSync(file, fileText);
-        // The pod's --config path is only meaningful in the pod: load the mounted content instead.
-        const c = mod.loadProxyConfig({ file, env, overrides: flags.overrides });
-        return { listenPort: c.listen.port, adminPort: c.admin?.port, shutdownDeadlineMs: c.shutdownDeadlineMs, cluster: c.cluster, coordinator: c.coordinator };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
+/** proxy/config.ts's own loader, fed a temp copy of the mounted file. */
+function proxyConfigFact(fileText: string, env: Record<string, string>, args: string[]): ProxyEffective {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-proxycfg-'));
+  try {
+    const flags = parseProxyFlags(args);
+    const file = path.join(dir, 'proxy.yaml');
+    writeFileSync(file, fileText);
+    // The pod's --config path is only meaningful in the pod: load the mounted content instead.
+    const c = loadProxyConfig({ file, env, overrides: flags.overrides });
+    return { listenPort: c.listen.port, adminPort: c.admin?.port, shutdownDeadlineMs: c.shutdownDeadlineMs, cluster: c.cluster, coordinator: c.coordinator };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const BASE_WANT: Expect = { minProxies: 3, dashboards: 2, etcdMembers: 3 };
@@ -837,9 +823,11 @@ describe('layer 2: typed literals through tsc (misspelled fields)', () => {
 });
 
 describe('layer 3: consistency with each other and with the code', () => {
-  it.skipIf(!HAS_PROXY_CONFIG)('reads the proxy\'s ports and drain deadline through proxy/config.ts, probe paths from a real proxy', () => {
-    expect(facts.proxyConfig).toBeDefined();
-    expect(facts.proxyAdminStatus?.get('/readyz')).toBe(200);
+  it('asked a real proxy and a real dashboard their probe paths', () => {
+    expect(facts.proxyAdminStatus.get('/readyz')).toBe(200);
+    expect(facts.proxyAdminStatus.get('/api/v1/healthz')).toBe(404);
+    expect(facts.dashboardPublicStatus.get('/api/v1/health')).toBe(200);
+    expect(facts.dashboardPublicStatus.get('/api/v1/leader')).toBe(401);
   });
 
   it('base: ports, probes, labels, selectors, references and counts agree', () => {
@@ -875,17 +863,13 @@ describe('layer 3: consistency with each other and with the code', () => {
     ['bootstrap forgets a group', (d) => { const e = podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2]; e.value = e.value.split(' ')[0]; }, /bootstrap registers 1=redis-group-1-0.redis-group-1:6379,redis-group-1-1.redis-group-1:6379, the Redis StatefulSets are/],
     ['bootstrap names the replica first', (d) => { const e = podSpec(find(d, 'Job', 'redslot-bootstrap')).containers[0].env[2]; e.value = e.value.replace('redis-group-2-0.redis-group-2:6379,redis-group-2-1.redis-group-2:6379', 'redis-group-2-1.redis-group-2:6379,redis-group-2-0.redis-group-2:6379'); }, /bootstrap registers .*2=redis-group-2-1/],
     ['unpinned image', (d) => { podSpec(find(d, 'StatefulSet', 'redis-group-1')).containers[0].image = 'redis:latest'; }, /must be pinned/],
+    ['grace period shorter than preStop + the configured drain deadline', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).terminationGracePeriodSeconds = 20; }, /must exceed preStop 5s \+ drain deadline 20s/],
+    ['shipped proxy config listens on another port', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('0.0.0.0:19000', '0.0.0.0:6380'); }, /the proxy listens on 6380/],
+    ['a REDSLOT_ADMIN env var moves the admin port', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].env.push({ name: 'REDSLOT_ADMIN', value: '0.0.0.0:9000' }); }, /the admin app listens on 9000/],
+    ['shipped proxy config names another cluster', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('cluster: redslot', 'cluster: prod'); }, /cluster prod disagree/],
+    ['proxy liveness on a path the admin app does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].livenessProbe.httpGet.path = '/api/v1/healthz'; }, /proxy probe path \/api\/v1\/healthz answers 404/],
+    ['shipped proxy config is invalid', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('fencing: strict', 'fencing: sometimes'); }, /does not load with proxy\/config.ts: .*fencing/],
   ];
-  if (HAS_PROXY_CONFIG) {
-    mutations.push(
-      ['grace period shorter than preStop + the configured drain deadline', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).terminationGracePeriodSeconds = 20; }, /must exceed preStop 5s \+ drain deadline 20s/],
-      ['shipped proxy config listens on another port', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('0.0.0.0:19000', '0.0.0.0:6380'); }, /the proxy listens on 6380/],
-      ['a REDSLOT_ADMIN env var moves the admin port', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].env.push({ name: 'REDSLOT_ADMIN', value: '0.0.0.0:9000' }); }, /the admin app listens on 9000/],
-      ['shipped proxy config names another cluster', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('cluster: redslot', 'cluster: prod'); }, /cluster prod disagree/],
-      ['proxy liveness on a path the admin app does not serve', (d) => { podSpec(find(d, 'Deployment', 'redslot-proxy')).containers[0].livenessProbe.httpGet.path = '/api/v1/healthz'; }, /proxy probe path \/api\/v1\/healthz answers 404/],
-      ['shipped proxy config is invalid', (d) => { const cm = find(d, 'ConfigMap', 'redslot-proxy-config'); cm.data['proxy.yaml'] = cm.data['proxy.yaml'].replace('fencing: strict', 'fencing: sometimes'); }, /does not load with proxy\/config.ts: .*fencing/],
-    );
-  }
   for (const [name, mutate, expected] of mutations) {
     it(`complains about: ${name}`, () => {
       const docs = base.docs.map(cloneDoc);
