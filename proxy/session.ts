@@ -271,9 +271,12 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (req !== this.head) return;
     let r: ClientRequest | null = req;
     let n = 0;
+    const closed = this.closed; // a gone client's replies are dropped, not buffered
     while (r !== null && r.reply !== null) {
-      this.out.push(r.reply);
-      this.outBytes += r.reply.length;
+      if (!closed) {
+        this.out.push(r.reply);
+        this.outBytes += r.reply.length;
+      }
       r.reply = null;
       const next: ClientRequest | null = r.next;
       r.next = null;

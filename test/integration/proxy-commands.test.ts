@@ -159,6 +159,23 @@ describe('replies are forwarded byte for byte', () => {
   });
 });
 
+describe('redis-cli', () => {
+  it('works through the proxy and shows the backend\'s reply types unchanged', async () => {
+    // Async: the proxy runs in this process, a synchronous child would block it.
+    const { execFile } = await import('node:child_process');
+    const cli = (...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile('redis-cli', ['-p', String(c.port), '--no-raw', ...args], { timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out.trim()))),
+      );
+    expect(await cli('set', 'cli:k', 'v')).toBe('OK'); // a simple string, not "OK" (a bulk string)
+    expect(await cli('get', 'cli:k')).toBe('"v"');
+    expect(await cli('incr', 'cli:n')).toBe('(integer) 1');
+    expect(await cli('get', 'cli:none')).toBe('(nil)');
+    expect(await cli('mget', 'cli:k', 'cli:none')).toBe('1) "v"\n2) (nil)');
+    expect(await cli('ping')).toBe('PONG');
+  });
+});
+
 describe('commands the proxy answers itself', () => {
   it('PING, ECHO, inline commands, SELECT with per-db backend connections', async () => {
     const r = await rawExchange(c.port, 'PING\r\nPING hello\r\nECHO "a b"\r\n*1\r\n$4\r\nPING\r\n', 500);
