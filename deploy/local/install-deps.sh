@@ -24,7 +24,7 @@ declare -A need=([redis-server]=redis-server [redis-cli]=redis-tools [redis-benc
 
 missing=()
 for bin in "${!need[@]}"; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("${need[$bin]}")
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${need[$bin]}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
