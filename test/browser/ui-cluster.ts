@@ -3,20 +3,19 @@
  * (startDashboard) and a proxy (startProxy following the same memory:// coordinator), all in this process
  * except the redis-servers. Everything is stopped by handle in stop().
  *
- * If the dashboard does not serve the UI yet (app.ts still registers the placeholder page instead of
- * registerUi), `uiUrl` points at a small same-origin host that serves the UI files with registerUi and
- * forwards /api/* to the dashboard byte for byte, so the browser still talks to the real API.
+ * The dashboard comes from startDashboard. If its build() does not register the migration plugin yet
+ * (dashboard/migration/routes.ts), the harness builds the same app with the plugin registered, the way
+ * bench/migration does, and says so in `migrationNote`; the UI is always the one the dashboard serves.
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
 import { setLogLevel } from '../../shared/log.js';
 import { seedTopology } from '../../shared/model/seed.js';
 import { emptySlots } from '../../shared/model/topology.js';
+import { build } from '../../dashboard/app.js';
 import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';
-import { registerUi } from '../../dashboard/ui/plugin.js';
-import type { App } from '../../dashboard/app.js';
+import { migrationPlugin } from '../../dashboard/migration/routes.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined) ?? 'silent');
@@ -24,10 +23,10 @@ setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error
 export interface UiCluster {
   token: string;
   dashboard: RunningDashboard;
-  /** Where the browser opens the UI (the dashboard itself once registerUi is wired in app.ts). */
+  /** Where the browser opens the UI: the dashboard's own URL. */
   uiUrl: string;
-  /** True when the dashboard serves the UI itself. */
-  servedByDashboard: boolean;
+  /** How the migration routes got there (build() itself, or registered by this harness). */
+  migrationNote: string;
   redis: RedisServerHandle[];
   proxyAddr: string | null;
   proxyNote: string;
@@ -63,38 +62,6 @@ async function startProxyIfAvailable(coordinatorUrl: string): Promise<{ proxy: P
   return { proxy, note: `proxy ${proxy.addr}` };
 }
 
-/** Same-origin host for the UI files with /api/* forwarded to the dashboard (only until app.ts registers the UI). */
-async function startUiHost(dashboardUrl: string): Promise<{ url: string; app: FastifyInstance }> {
-  const app = Fastify({ logger: false });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  registerUi(app as unknown as App);
-  app.all('/api/*', async (req, reply) => {
-    const headers: Record<string, string> = {};
-    for (const h of ['authorization', 'content-type', 'accept']) {
-      const v = req.headers[h];
-      if (typeof v === 'string') headers[h] = v;
-    }
-    const res = await fetch(`${dashboardUrl}${req.url}`, {
-      method: req.method,
-      headers,
-      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : (req.body as Buffer | undefined),
-      redirect: 'manual',
-    });
-    const buf = Buffer.from(await res.arrayBuffer());
-    reply.code(res.status);
-    for (const h of ['content-type', 'www-authenticate']) {
-      const v = res.headers.get(h);
-      if (v) reply.header(h, v);
-    }
-    return reply.send(buf);
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return { url: `http://127.0.0.1:${port}`, app };
-}
-
 export async function startUiCluster(opts: UiClusterOptions): Promise<UiCluster> {
   const token = `ui-test-${randomBytes(8).toString('hex')}`;
   const cluster = `ui${randomBytes(4).toString('hex')}`;
@@ -103,9 +70,7 @@ export async function startUiCluster(opts: UiClusterOptions): Promise<UiCluster>
   let opened: OpenedCoordinator | undefined;
   let dashboard: RunningDashboard | undefined;
   let proxy: ProxyLike | null = null;
-  let uiHost: FastifyInstance | undefined;
   const stop = async () => {
-    await uiHost?.close().catch(() => undefined);
     await proxy?.close({ deadlineMs: 1000 }).catch(() => undefined);
     await dashboard?.close().catch(() => undefined);
     await opened?.coordinator.close().catch(() => undefined);
@@ -123,7 +88,15 @@ export async function startUiCluster(opts: UiClusterOptions): Promise<UiCluster>
       groupIds.map((id) => ({ id, weight: 1, servers: [{ addr: redis[id - 1]!.addr, role: 'master' as const }] })),
       emptySlots(),
     );
-    dashboard = await startDashboard({ coordinator: url, listen: '127.0.0.1:0', token, options: { statsIntervalMs: 500, barrierTimeoutMs: 10_000, leaseTtlMs: 3000 } });
+    const options = { statsIntervalMs: 500, barrierTimeoutMs: 10_000, leaseTtlMs: 3000 };
+    dashboard = await startDashboard({ coordinator: url, listen: '127.0.0.1:0', token, options });
+    let migrationNote = 'migration routes registered by build()';
+    if (!dashboard.app.hasDecorator('migration')) {
+      // build() does not register the migration plugin yet: the same app with it, started like startDashboard does.
+      await dashboard.close();
+      dashboard = await startWithMigration(url, token, options);
+      migrationNote = 'migration plugin registered by the test harness (build() does not register it yet)';
+    }
     // Wait for leadership (the first campaign is immediate on an empty lease key).
     for (let i = 0; i < 100 && !dashboard.app.dashboard.election.isLeader(); i++) await new Promise((r) => setTimeout(r, 50));
     const assigned = await fetch(`${dashboard.url}/api/v1/slots/assignment`, {
@@ -154,20 +127,12 @@ export async function startUiCluster(opts: UiClusterOptions): Promise<UiCluster>
       }
     }
 
-    const shell = await fetch(`${dashboard.url}/ui/`).then((r) => r.text());
-    const servedByDashboard = shell.includes('name="redslot-ui"');
-    let uiUrl = dashboard.url;
-    if (!servedByDashboard) {
-      const host = await startUiHost(dashboard.url);
-      uiHost = host.app;
-      uiUrl = host.url;
-    }
     const d = dashboard;
     return {
       token,
       dashboard: d,
-      uiUrl,
-      servedByDashboard,
+      uiUrl: d.url,
+      migrationNote,
       redis,
       proxyAddr: proxy?.addr ?? null,
       proxyNote,
@@ -184,6 +149,34 @@ export async function startUiCluster(opts: UiClusterOptions): Promise<UiCluster>
     };
   } catch (err) {
     await stop();
+    throw err;
+  }
+}
+
+/** startDashboard's steps (build, listen on a free port, campaign with the real address) plus the migration plugin. */
+async function startWithMigration(url: string, token: string, options: { statsIntervalMs: number; barrierTimeoutMs: number; leaseTtlMs: number }): Promise<RunningDashboard> {
+  const opened = await openCoordinator(url);
+  const app = await build({ ...options, coordinator: opened.coordinator, paths: opened.paths, cluster: opened.cluster, tokens: [{ name: 'operator', token, role: 'operator' }], election: 'manual' });
+  try {
+    await app.after();
+    await app.register(migrationPlugin, {});
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const addr = `127.0.0.1:${address !== null && typeof address === 'object' ? address.port : 0}`;
+    await app.dashboard.election.start(addr);
+    return {
+      url: `http://${addr}`,
+      addr,
+      id: app.dashboard.id,
+      app,
+      async close() {
+        await app.close();
+        await opened.coordinator.close().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    await opened.coordinator.close().catch(() => undefined);
     throw err;
   }
 }

@@ -25,6 +25,11 @@ interface SlotsBody {
   revision: number;
   slots: Array<{ id: number; group: number; action?: { state: string; target: number } }>;
 }
+interface MigrationStatus {
+  paused: boolean;
+  throttle: { keysPerSec: number; bytesPerSec: number };
+  parallelSlots: number;
+}
 interface GroupsBody {
   groups: Array<{ id: number; slotCount: number; servers: Array<{ addr: string; role: string }> }>;
 }
@@ -224,43 +229,137 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
   it('migrations page renders (slot actions, and jobs when the migration API exists)', async () => {
     await go('#/migrations', 'Migrations');
     await page.locator('.jobs').getByText(/No migration is running|Job /).first().waitFor({ timeout: 5000 });
-    await shot('migrations');
+    await shot('migrations-idle');
   });
 
-  it('rebalance: preview the plan as a picture, confirm, watch it reach 100 %, see the new map', async (ctx) => {
+  it('rebalance: pause, preview the plan as a picture, confirm, see the slots marked, resume, reach 100 %, see the new map', async (ctx) => {
     const doc = (await cluster.api<{ paths: Record<string, unknown> }>('GET', '/api/v1/openapi.json')).body;
-    const hasMigrationApi = Object.keys(doc.paths).some((p) => p.startsWith('/api/v1/migrations') || p.startsWith('/api/v1/rebalance'));
-    await go('#/rebalance', 'Rebalance');
-    await page.locator('fieldset.weights .weight-row').nth(2).waitFor();
-    await shot('rebalance');
-    if (!hasMigrationApi) {
-      // The page says so instead of failing silently.
+    if (!doc.paths['/api/v1/migrations/preview']) {
+      await go('#/rebalance', 'Rebalance');
       expect(await page.getByText('does not serve the migration API').count()).toBeGreaterThan(0);
-      console.warn('[ui.test] rebalance flow skipped: the dashboard serves no /api/v1/migrations routes yet');
+      console.warn('[ui.test] rebalance flow skipped: the dashboard serves no /api/v1/migrations routes');
       ctx.skip();
       return;
     }
+    console.warn(`[ui.test] ${cluster.migrationNote}`);
+
+    // Pause first, so the queued slots can be seen on the map before anything moves; set a throttle.
+    await go('#/migrations', 'Migrations');
+    await page.getByRole('button', { name: 'Pause every migration' }).click();
+    await expect.poll(async () => (await cluster.api<MigrationStatus>('GET', '/api/v1/migrations')).body.paused, { timeout: 5000 }).toBe(true);
+    await page.getByRole('button', { name: 'Resume every migration' }).waitFor();
+    await page.getByLabel('Keys per second').fill('200000');
+    await page.getByLabel('Slots in parallel').fill('64');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => page.locator('form.inline-form [role=status]').textContent(), { timeout: 5000 }).toContain('200,000 keys/s');
+    const settings = (await cluster.api<MigrationStatus>('GET', '/api/v1/migrations')).body;
+    expect(settings.throttle.keysPerSec).toBe(200_000);
+    expect(settings.parallelSlots).toBe(64);
+
+    await go('#/rebalance', 'Rebalance');
+    await page.locator('fieldset.weights tr.weight-row').nth(2).waitFor();
     await page.getByRole('button', { name: 'Preview plan' }).click();
     await page.locator('.plan-summary').waitFor({ timeout: 10_000 });
+    expect(await page.locator('.plan-summary').textContent()).toMatch(/^341 slot\(s\) move in 2 range\(s\), about [\d,]+ key\(s\)\./);
     expect(await page.locator('figure.strips svg').count()).toBe(2);
-    expect(await page.locator('table.plan-ranges tbody tr').count()).toBeGreaterThan(0);
+    // The picture: every move goes to group 3, and the per-group table says 341 after for group 3.
+    const ranges = await page.locator('table.plan-ranges tbody tr').allTextContents();
+    expect(ranges.length).toBe(2);
+    for (const r of ranges) expect(r).toMatch(/→\s+group 3/);
+    expect(await page.locator('table.plan-groups tr[data-group="3"]').textContent()).toContain('341');
+    // Nothing changed yet.
+    expect((await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body.slots.filter((s) => s.action).length).toBe(0);
     await shot('rebalance-preview');
     await page.locator('#rb-confirm').click();
     await page.getByRole('dialog').getByRole('button', { name: 'Start' }).click();
     const bar = page.getByRole('progressbar', { name: 'Rebalance progress' });
     await bar.waitFor({ timeout: 10_000 });
-    await shot('rebalance-running');
+
+    // Paused: the slot map shows the 341 queued slots marked with their target.
+    await go('#/slots', 'Slot map');
+    await expect.poll(() => page.locator('.slot.migrating[data-target="3"]').count(), { timeout: 5000 }).toBe(341);
+    const queued = await page.locator('.slot.migrating').first().getAttribute('data-slot');
+    await page.locator(`.slot[data-slot="${queued}"]`).hover();
+    await expect.poll(() => page.locator('.inspector dl').textContent()).toMatch(/Target\s*group 3/);
+    await shot('slots-migrating');
+    await go('#/migrations', 'Migrations');
+    await page.locator('article.job').first().waitFor();
+    expect(await page.locator('article.job .badge').first().textContent()).toBe('paused');
+    await shot('migrations-paused', false);
+    await page.getByRole('button', { name: 'Resume every migration' }).click();
+
+    await go('#/rebalance', 'Rebalance');
     await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: 45_000, intervals: [500] }).toBe('100');
+    expect(await page.locator('.run-status').textContent()).toContain('Rebalance finished: 341 slot(s) moved');
     await shot('rebalance-done');
     const groups = (await cluster.api<GroupsBody>('GET', '/api/v1/groups')).body.groups;
     expect(groups.map((g) => g.slotCount).sort()).toEqual([341, 341, 342]);
     await go('#/slots', 'Slot map');
     const api = (await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body;
+    expect(api.slots.filter((s) => s.action).length).toBe(0);
     await expect
       .poll(async () => JSON.stringify(await page.locator('.slot').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.group)))), { timeout: 5000 })
       .toBe(JSON.stringify(api.slots.map((s) => s.group)));
+    expect(await page.locator('.slot.migrating').count()).toBe(0);
     await shot('slots-after-rebalance');
+    await go('#/migrations', 'Migrations');
+    await page.locator('article.job[data-state="done"]').waitFor({ timeout: 5000 });
+    await shot('migrations');
   }, 60_000);
+
+  it('moves a range from the slot map, then aborts the job from the Migrations page', async () => {
+    await go('#/migrations', 'Migrations');
+    await page.getByRole('button', { name: 'Pause every migration' }).click();
+    await page.getByRole('button', { name: 'Resume every migration' }).waitFor();
+    await go('#/slots', 'Slot map');
+    // Select slots 0-9 with the mouse: press on 0, drag to 9.
+    await page.locator('.slot[data-slot="0"]').hover();
+    await page.mouse.down();
+    await page.locator('.slot[data-slot="9"]').hover();
+    await page.mouse.up();
+    expect([await page.getByLabel('From slot').inputValue(), await page.getByLabel('To slot').inputValue()]).toEqual(['0', '9']);
+    await page.getByLabel('Target group').selectOption('2');
+    await page.getByRole('button', { name: 'Move slots' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Move' }).click();
+    const ok = page.locator('.move-form p.ok[role=status]');
+    await ok.waitFor({ timeout: 10_000 });
+    const job = /as job (\S+)\./.exec((await ok.textContent()) ?? '')?.[1];
+    expect(job).toBeTruthy();
+    await expect.poll(() => page.locator('.slot.migrating[data-target="2"]').count(), { timeout: 5000 }).toBe(10);
+
+    await go('#/migrations', 'Migrations');
+    await page.getByRole('button', { name: `Abort job ${job}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Abort' }).click();
+    await expect.poll(() => page.locator('#migrations-msg').textContent(), { timeout: 10_000 }).toMatch(/10 slot\(s\) cancelled|moving back/);
+    await page.getByRole('button', { name: 'Resume every migration' }).click();
+    await expect
+      .poll(async () => (await cluster.api<SlotsBody>('GET', '/api/v1/slots')).body.slots.slice(0, 10).map((s) => `${s.group}${s.action ? '*' : ''}`).join(','), { timeout: 15_000 })
+      .toBe('1,1,1,1,1,1,1,1,1,1');
+    const aborted = page.locator(`article.job[data-job="${job}"][data-state="aborted"]`);
+    await aborted.waitFor({ timeout: 10_000 });
+    await expect.poll(() => aborted.locator('.job-stats').textContent(), { timeout: 5000 }).toContain('0 of 10 slot(s) had moved, 10 returned to their source');
+    await shot('migrations-aborted', false);
+  }, 45_000);
+
+  it('a move the engine refuses is shown in words', async () => {
+    // Slots 0-20 moved to a group that does not exist: the dashboard refuses the plan.
+    await go('#/slots', 'Slot map');
+    await page.getByLabel('From slot').fill('0');
+    await page.getByLabel('To slot').fill('20');
+    await page.getByLabel('Target group').selectOption('3');
+    // The group disappears between choosing and clicking: the answer must be shown, not swallowed.
+    await page.evaluate(() => {
+      const sel = document.querySelector('.move-form select') as HTMLSelectElement;
+      sel.append(new Option('group 77', '77'));
+      sel.value = '77';
+    });
+    await page.getByRole('button', { name: 'Move slots' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Move' }).click();
+    const err = page.locator('.move-form p.error[role=alert]');
+    await err.waitFor({ timeout: 10_000 });
+    expect(await err.textContent()).toMatch(/Moving slots 0-20 to group 77 failed: .*77/);
+    await shot('slots-move-refused');
+  });
 
   it('a stopped redis-server shows up as an alert and an unhealthy group', async () => {
     // The replica of group 3 (the old master before the promotion).

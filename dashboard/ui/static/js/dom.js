@@ -269,6 +269,7 @@ function morphAttrs(x, y) {
   }
   for (const { name } of [...x.attributes]) {
     if (y.hasAttribute(name)) continue;
+    if (name === 'open' && x instanceof HTMLDetailsElement) continue; // the user opened it
     if (name === 'style') x.style.cssText = '';
     else x.removeAttribute(name);
   }

@@ -1,107 +1,100 @@
 // Migrations: every running or pending slot action with progress, rate and ETA; pause, resume, abort,
-// throttle. Slot actions come from GET /api/v1/slots (always there); jobs, progress and control from the
-// migration routes, found in the OpenAPI document (see MIGRATION_ROUTES).
+// throttle. Slot actions come from GET /api/v1/slots (always there); jobs, movers, progress and control from
+// the migration routes (dashboard/migration/routes.ts), used only when the dashboard's OpenAPI document lists
+// them: a dashboard without the migration plugin still shows the slot actions and says what is missing.
 import { api, get, hasRoute } from '../api.js';
 import { badge, bytes, compact, confirmDialog, duration, field, h, messageArea, morph, num, progressBar, rangesText, runAction } from '../dom.js';
 import { chip } from '../chart.js';
 
-/**
- * Where each migration operation lives. Several candidates per operation: the first one the dashboard's
- * OpenAPI document lists is used. `:job` is replaced by the job id.
- */
+/** The migration routes this UI uses. */
 export const MIGRATION_ROUTES = {
-  list: [['GET', '/api/v1/migrations']],
-  preview: [['POST', '/api/v1/migrations/preview'], ['POST', '/api/v1/migrations/plan'], ['POST', '/api/v1/rebalance/preview']],
-  start: [['POST', '/api/v1/migrations'], ['POST', '/api/v1/rebalance']],
-  pause: [['POST', '/api/v1/migrations/:job/pause'], ['POST', '/api/v1/migrations/pause']],
-  resume: [['POST', '/api/v1/migrations/:job/resume'], ['POST', '/api/v1/migrations/resume']],
-  abort: [['POST', '/api/v1/migrations/:job/abort'], ['POST', '/api/v1/migrations/abort']],
-  throttle: [['PUT', '/api/v1/migrations/throttle'], ['POST', '/api/v1/migrations/throttle'], ['PUT', '/api/v1/migrations/:job/throttle']],
+  status: ['GET', '/api/v1/migrations'],
+  preview: ['POST', '/api/v1/migrations/preview'],
+  start: ['POST', '/api/v1/migrations'],
+  pause: ['POST', '/api/v1/migrations/pause'],
+  resume: ['POST', '/api/v1/migrations/resume'],
+  abort: ['POST', '/api/v1/migrations/abort'],
+  abortJob: ['POST', '/api/v1/migrations/:job/abort'],
+  throttle: ['PUT', '/api/v1/migrations/throttle'],
 };
 
-/** The available migration routes: { list, preview, start, move, pause, resume, abort, throttle } → [method, path] | undefined. */
+/** { op: [method, path] | undefined } for the routes the dashboard serves. */
 export function migrationApi() {
   const out = {};
-  for (const [op, cands] of Object.entries(MIGRATION_ROUTES)) out[op] = cands.find(([m, p]) => hasRoute(m, p));
-  out.move = out.start;
+  for (const [op, r] of Object.entries(MIGRATION_ROUTES)) out[op] = hasRoute(r[0], r[1]) ? r : undefined;
   return out;
 }
 
 function call(route, job, body) {
   const path = route[1].replace(':job', encodeURIComponent(job ?? ''));
-  return api(route[0], path, route[0] === 'GET' || route[0] === 'DELETE' ? undefined : (body ?? {}));
+  return api(route[0], path, route[0] === 'GET' ? undefined : (body ?? {}));
 }
 
-const pick = (o, ...keys) => {
-  for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k];
-  return undefined;
-};
+const FINISHED = new Set(['done', 'aborted']);
+const n0 = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-/** A job from the API in one shape the pages use (tolerant of field names). */
+/** A job of GET /api/v1/migrations (JobSchema) with defaults, and its errors as sentences. */
 export function normalizeJob(j) {
-  const p = pick(j, 'progress', 'totals') ?? j;
-  const slots = pick(j, 'slots', 'moves') ?? [];
-  const total = pick(p, 'slotsTotal', 'totalSlots') ?? pick(j, 'slotsTotal', 'totalSlots') ?? (Array.isArray(slots) ? slots.length : 0);
-  const done = pick(p, 'slotsDone', 'doneSlots', 'finishedSlots') ?? pick(j, 'slotsDone', 'doneSlots') ?? (Array.isArray(slots) ? slots.filter((s) => ['done', 'finished', 'cleared'].includes(s.state)).length : 0);
-  const errors = [];
-  for (const s of Array.isArray(slots) ? slots : []) if (s && s.error) errors.push(`slot ${s.slot ?? s.id}: ${s.error.message ?? s.error}`);
-  const jobErr = pick(j, 'error', 'lastError');
-  if (jobErr) errors.push(typeof jobErr === 'string' ? jobErr : jobErr.message ?? JSON.stringify(jobErr));
+  const p = j.progress ?? {};
+  const errors = (j.errors ?? []).map((e) => `slot ${e.slot}: ${e.message} (${e.code})`);
+  for (const s of j.slots ?? []) if (s.error && !(j.errors ?? []).some((e) => e.slot === s.slot)) errors.push(`slot ${s.slot}: ${s.error.message} (${s.error.code})`);
   return {
-    id: String(pick(j, 'id', 'job', 'jobId') ?? '?'),
-    kind: pick(j, 'kind', 'mode', 'type') ?? 'move',
-    state: String(pick(j, 'state', 'status') ?? 'running'),
-    paused: Boolean(pick(j, 'paused') ?? pick(p, 'paused')),
-    createdAt: pick(j, 'createdAt', 'startedAt', 'created'),
-    total,
-    done,
-    keysMoved: pick(p, 'keysMoved') ?? 0,
-    bytesMoved: pick(p, 'bytesMoved') ?? 0,
-    keysPerSec: pick(p, 'keysPerSec', 'rate') ?? 0,
-    bytesPerSec: pick(p, 'bytesPerSec') ?? 0,
-    keysRemaining: pick(p, 'keysRemaining') ?? null,
-    etaSeconds: pick(p, 'etaSeconds', 'eta') ?? null,
-    fraction: pick(p, 'fraction', 'percent') !== undefined ? (pick(p, 'fraction') ?? pick(p, 'percent') / 100) : total ? done / total : 0,
-    slots: Array.isArray(slots) ? slots : [],
-    throttle: pick(j, 'throttle') ?? pick(p, 'throttle'),
+    id: String(j.id),
+    kind: j.kind ?? 'move',
+    description: j.description ?? '',
+    state: String(j.state ?? 'running'),
+    paused: Boolean(j.paused),
+    createdAt: j.createdAt,
+    createdBy: j.createdBy,
+    finishedAt: j.finishedAt,
+    total: n0(p.slotsTotal),
+    done: n0(p.slotsDone),
+    inFlight: n0(p.slotsInFlight),
+    fraction: typeof p.fraction === 'number' ? p.fraction : p.slotsTotal ? n0(p.slotsDone) / p.slotsTotal : 0,
+    keysMoved: n0(p.keysMoved),
+    bytesMoved: n0(p.bytesMoved),
+    keysPerSec: n0(p.keysPerSec),
+    bytesPerSec: n0(p.bytesPerSec),
+    keysRemaining: p.keysRemaining ?? null,
+    etaSeconds: p.etaSeconds ?? null,
+    slots: j.slots ?? [],
+    moved: (j.slots ?? []).filter((x) => x.state === 'done').length,
+    returned: (j.slots ?? []).filter((x) => x.state === 'returned').length,
     errors,
-    raw: j,
   };
 }
 
-const FINISHED = new Set(['done', 'finished', 'completed', 'succeeded', 'aborted', 'failed', 'cancelled', 'canceled']);
-
 /**
- * Migration state for the Overview and this page: slot actions from /slots plus jobs from the API.
- * activeSlots counts slots carrying an action.
+ * Migration state for the Overview, Rebalance and Migrations pages: slot actions from /slots plus the
+ * migration status when the dashboard serves it.
  */
 export async function loadMigrations() {
   const r = migrationApi();
-  const [sl, list] = await Promise.all([get('/api/v1/slots'), r.list ? call(r.list) : Promise.resolve(undefined)]);
+  const [sl, st] = await Promise.all([get('/api/v1/slots'), r.status ? call(r.status) : Promise.resolve(undefined)]);
   const actions = sl.slots.filter((s) => s.action);
-  const rawJobs = list ? (Array.isArray(list) ? list : pick(list, 'jobs', 'migrations') ?? []) : [];
-  const jobs = rawJobs.map(normalizeJob);
+  const jobs = (st?.jobs ?? []).map(normalizeJob);
+  const errors = (st?.errors ?? []).map((e) => `slot ${e.slot}: ${e.message} (${e.code})`);
   return {
-    available: Boolean(r.list),
+    available: Boolean(st),
     routes: r,
+    status: st,
     jobs,
     activeJobs: jobs.filter((j) => !FINISHED.has(j.state)),
     actions,
     activeSlots: actions.length,
-    errors: jobs.filter((j) => !FINISHED.has(j.state) || j.state === 'failed').flatMap((j) => j.errors),
-    throttle: list ? pick(list, 'throttle') : undefined,
-    paused: list ? Boolean(pick(list, 'paused')) : false,
-    raw: list,
+    errors,
+    paused: Boolean(st?.paused),
+    throttle: st?.throttle,
   };
 }
 
-/** Starts moving slots from..to to a group (used by the slot map). Resolves with { summary }. */
+/** Starts moving slots from..to to a group with its keys (slot map). Resolves with { summary }. */
 export async function startMove(from, to, group) {
-  const r = migrationApi();
-  if (!r.start) throw new Error('this dashboard does not serve the migration API (no move route in its OpenAPI document)');
-  const res = await call(r.start, undefined, { mode: 'range', from, to, group });
-  const job = pick(res, 'job', 'id', 'jobId');
-  return { summary: `slots ${from}-${to} to group ${group}${job ? ` (job ${typeof job === 'object' ? pick(job, 'id') : job})` : ''}`, res };
+  const r = migrationApi().start;
+  if (!r) throw new Error('this dashboard does not serve the migration API (POST /api/v1/migrations is not in its OpenAPI document)');
+  const res = await call(r, undefined, { mode: 'range', from, to, group });
+  const job = res.job;
+  return { summary: `${res.plan?.moves?.length ?? to - from + 1} slot(s) queued${job ? ` as job ${job.id}` : ''}`, res };
 }
 
 const STATE_PCT = { pending: 0, preparing: 0.05, prepared: 0.1, migrating: 0.15, finished: 0.95 };
@@ -110,47 +103,74 @@ export const migrationsPage = {
   title: 'Migrations',
   mount(root, app) {
     const msg = messageArea();
+    msg.el.id = 'migrations-msg';
+    const summary = h('div.mig-summary');
     const controls = h('div.controls');
     const jobsBox = h('div.jobs');
+    const moversBox = h('div.table-wrap');
+    const bigBox = h('div');
     const slotsBox = h('div.table-wrap');
     const note = h('p.muted.small');
     const keysIn = h('input', { type: 'number', min: '0', step: '1', name: 'keysPerSec', inputmode: 'numeric', placeholder: '0 = unlimited' });
-    const bytesIn = h('input', { type: 'number', min: '0', step: '1', name: 'mbPerSec', inputmode: 'decimal', placeholder: '0 = unlimited' });
-    const throttleBtn = h('button', { type: 'submit' }, 'Set throttle');
-    const throttleForm = h('form.inline-form', { 'aria-labelledby': 'throttle-title' }, h('h2#throttle-title', 'Throttle'), h('div.row', field('Keys per second', keysIn), field('MiB per second', bytesIn)), h('div.buttons', throttleBtn));
+    const bytesIn = h('input', { type: 'number', min: '0', step: 'any', name: 'mbPerSec', inputmode: 'decimal', placeholder: '0 = unlimited' });
+    const parallelIn = h('input', { type: 'number', min: '1', max: '1024', step: '1', name: 'parallelSlots', inputmode: 'numeric' });
+    const throttleBtn = h('button', { type: 'submit' }, 'Apply');
+    const throttleMsg = messageArea();
+    const throttleForm = h(
+      'form.inline-form',
+      { 'aria-labelledby': 'throttle-title' },
+      h('h2#throttle-title', 'Throttle'),
+      h('p.muted.small', 'Applied to running moves at once. Empty fields keep their current value; 0 means unlimited.'),
+      h('div.row', field('Keys per second', keysIn), field('MiB per second', bytesIn), field('Slots in parallel', parallelIn)),
+      h('div.buttons', throttleBtn),
+      throttleMsg.el,
+    );
     root.append(
       msg.el,
-      h('section.panel', { 'aria-labelledby': 'jobs-title' }, h('h2#jobs-title', 'Jobs'), note, controls, jobsBox),
+      h('section.panel', { 'aria-labelledby': 'jobs-title' }, h('h2#jobs-title', 'Jobs'), note, summary, controls, jobsBox),
       h('section.panel', throttleForm),
+      h('section.panel', { 'aria-labelledby': 'movers-title' }, h('h2#movers-title', 'Movers (one per source master)'), moversBox, bigBox),
       h('section.panel', { 'aria-labelledby': 'actions-title' }, h('h2#actions-title', 'Slot actions'), slotsBox),
     );
-    let last = null;
-    // Slots seen per job during this visit: progress stays meaningful when the API has no job list.
-    const seen = new Map();
 
+    const LABELS = { pause: 'Pausing every migration', resume: 'Resuming every migration', abort: 'Aborting every migration', abortJob: 'Aborting job' };
     async function control(op, job, button) {
       const r = migrationApi()[op];
+      const what = `${LABELS[op]}${job ? ` ${job}` : ''}`;
       if (!r) {
-        msg.error(new Error(`this dashboard has no ${op} route`), op);
+        msg.error(new Error(`this dashboard has no ${op} route`), what);
         return;
       }
-      const what = `${op[0].toUpperCase()}${op.slice(1)}${job ? ` job ${job}` : ' migrations'}`;
-      if (op === 'abort' && !(await confirmDialog('Abort migration', `Abort ${job ? `job ${job}` : 'every migration'}? Slots go back to their source group and keys already moved are moved back.`, 'Abort'))) return;
-      await runAction(button, msg, what, () => call(r, job, {}), `${what}: done.`);
+      if ((op === 'abort' || op === 'abortJob') && !(await confirmDialog('Abort migration', `Abort ${job ? `job ${job}` : 'every migration'}? Its slots go back to their source group and keys already moved are moved back.`, 'Abort'))) return;
+      await runAction(button, msg, what, () => call(r, job, {}), (res) =>
+        op === 'pause' ? 'Every migration is paused.' : op === 'resume' ? 'Migrations resumed.' : `${what}: ${res.cancelled.length} slot(s) cancelled, ${res.reversed.length} moving back${res.refused.length ? `, refused: ${res.refused.map((x) => `slot ${x.slot} (${x.reason})`).join(', ')}` : ''}.`,
+      );
       app.refreshNow();
     }
 
     throttleForm.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const r = migrationApi().throttle;
+      const body = {};
+      if (keysIn.value !== '') body.keysPerSec = Number(keysIn.value);
+      if (bytesIn.value !== '') body.bytesPerSec = Math.round(Number(bytesIn.value) * 1024 * 1024);
+      if (parallelIn.value !== '') body.parallelSlots = Number(parallelIn.value);
       if (!r) {
-        msg.error(new Error('this dashboard has no throttle route'), 'Setting the throttle');
+        throttleMsg.error(new Error('this dashboard has no throttle route'), 'Setting the throttle');
         return;
       }
-      const keysPerSec = keysIn.value === '' ? 0 : Number(keysIn.value);
-      const bytesPerSec = bytesIn.value === '' ? 0 : Math.round(Number(bytesIn.value) * 1024 * 1024);
-      const job = last?.activeJobs?.[0]?.id;
-      await runAction(throttleBtn, msg, 'Setting the throttle', () => call(r, job, { keysPerSec, bytesPerSec }), `Throttle set to ${keysPerSec ? `${num(keysPerSec)} keys/s` : 'unlimited keys/s'} and ${bytesPerSec ? `${bytes(bytesPerSec)}/s` : 'unlimited bytes/s'}.`);
+      if (Object.keys(body).length === 0) {
+        throttleMsg.error(new Error('enter at least one value'), 'Setting the throttle');
+        return;
+      }
+      const ok = await runAction(throttleBtn, throttleMsg, 'Setting the throttle', () => call(r, undefined, body), (s) =>
+        `Throttle now ${s.keysPerSec ? `${num(s.keysPerSec)} keys/s` : 'unlimited keys/s'}, ${s.bytesPerSec ? `${bytes(s.bytesPerSec)}/s` : 'unlimited bytes/s'}, ${s.parallelSlots} slot(s) in parallel.`,
+      );
+      if (ok) {
+        keysIn.value = '';
+        bytesIn.value = '';
+        parallelIn.value = '';
+      }
       app.refreshNow();
     });
 
@@ -167,26 +187,28 @@ export const migrationsPage = {
     function button(label, op, job, aria) {
       const has = Boolean(migrationApi()[op]);
       return h(
-        'button.small' + (op === 'abort' ? '.danger' : '.secondary'),
+        'button.small' + (op === 'abort' || op === 'abortJob' ? '.danger' : '.secondary'),
         { type: 'button', 'aria-label': aria, 'data-op': op, 'data-job': job, disabled: !has || busy.has(`${op}:${job ?? ''}`), title: has ? undefined : `no ${op} route on this dashboard` },
         label,
       );
     }
 
-    function renderJob(j) {
+    function renderJob(j, paused) {
       const finished = FINISHED.has(j.state);
-      const pct = finished && j.state !== 'failed' && j.state !== 'aborted' ? 1 : j.fraction;
+      const stateBadge = paused && !finished ? badge('paused', 'warn') : badge(j.state, finished ? (j.state === 'aborted' ? 'bad' : 'good') : j.state === 'aborting' ? 'warn' : 'info');
       return h(
         'article.job',
         { 'data-job': j.id, 'data-state': j.state, 'data-key': j.id },
-        h('div.job-head', h('h3', `Job ${j.id}`), badge(j.paused ? 'paused' : j.state, j.paused ? 'warn' : finished ? (j.state === 'failed' || j.state === 'aborted' ? 'bad' : 'good') : 'info'), h('span.muted.small', `${j.kind}${j.createdAt ? ` · started ${new Date(j.createdAt).toLocaleTimeString(undefined, { hour12: false })}` : ''}`)),
-        progressBar(pct, `Progress of job ${j.id}`),
+        h('div.job-head', h('h3', `Job ${j.id}`), stateBadge, h('span.small', j.description), h('span.muted.small', `${j.createdBy ? `by ${j.createdBy} ` : ''}${j.createdAt ? `at ${new Date(j.createdAt).toLocaleTimeString(undefined, { hour12: false })}` : ''}`)),
+        progressBar(j.state === 'done' ? 1 : j.state === 'aborted' || j.state === 'aborting' ? (j.total ? j.moved / j.total : 0) : j.fraction, `Progress of job ${j.id}`),
         h(
           'p.small.job-stats',
-          `${num(j.done)} / ${num(j.total)} slots · ${num(j.keysMoved)} keys (${bytes(j.bytesMoved)}) moved · ${compact(j.keysPerSec)} keys/s, ${bytes(j.bytesPerSec)}/s · ETA ${finished ? '–' : duration(j.etaSeconds)}${j.keysRemaining !== null && !finished ? ` · ≈ ${num(j.keysRemaining)} keys left` : ''}`,
+          j.state === 'aborted' || j.state === 'aborting'
+            ? `${j.state === 'aborting' ? 'Aborting: ' : 'Aborted: '}${num(j.moved)} of ${num(j.total)} slot(s) had moved, ${num(j.returned)} returned to their source · ${num(j.keysMoved)} keys moved`
+            : `${num(j.done)} / ${num(j.total)} slots done${j.inFlight ? `, ${num(j.inFlight)} in flight` : ''} · ${num(j.keysMoved)} keys (${bytes(j.bytesMoved)}) moved · ${finished ? '' : `${compact(j.keysPerSec)} keys/s, ${bytes(j.bytesPerSec)}/s${j.keysPerSec > 0 && !paused ? ` · ETA ${duration(j.etaSeconds)}` : ''}`}${j.keysRemaining && !finished ? ` · ≈ ${num(j.keysRemaining)} keys left` : ''}${finished && j.finishedAt ? `finished ${new Date(j.finishedAt).toLocaleTimeString(undefined, { hour12: false })}` : ''}`,
         ),
-        j.errors.length ? h('ul.error-list', j.errors.map((e) => h('li.error-text', { role: 'alert' }, e))) : null,
-        finished ? null : h('div.buttons', j.paused ? button('Resume', 'resume', j.id, `Resume job ${j.id}`) : button('Pause', 'pause', j.id, `Pause job ${j.id}`), button('Abort', 'abort', j.id, `Abort job ${j.id}`)),
+        j.errors.length ? h('ul.error-list', j.errors.slice(0, 10).map((e) => h('li.error-text', e))) : null,
+        finished || j.state === 'aborting' ? null : h('div.buttons', button('Abort job', 'abortJob', j.id, `Abort job ${j.id}`)),
       );
     }
 
@@ -194,63 +216,79 @@ export const migrationsPage = {
       intervalMs: 1000,
       async refresh() {
         const m = await loadMigrations();
-        last = m;
-        const routes = m.routes;
+        const st = m.status;
         note.textContent = m.available ? '' : 'This dashboard does not serve the migration API (no /api/v1/migrations in its OpenAPI document): slot actions are shown from the slot table, without keys, rate or controls.';
-        // Global controls when the API pauses/resumes everything (routes without :job).
-        const global = [];
-        if (routes.pause && !routes.pause[1].includes(':job')) global.push(button('Pause all', 'pause', undefined, 'Pause every migration'));
-        if (routes.resume && !routes.resume[1].includes(':job')) global.push(button('Resume all', 'resume', undefined, 'Resume every migration'));
-        if (routes.abort && !routes.abort[1].includes(':job')) global.push(button('Abort all', 'abort', undefined, 'Abort every migration'));
-        morph(controls, ...global);
-        throttleBtn.disabled = !routes.throttle;
-        if (m.throttle && document.activeElement !== keysIn && document.activeElement !== bytesIn) {
-          keysIn.placeholder = m.throttle.keysPerSec ? `now ${num(m.throttle.keysPerSec)}` : 'now unlimited';
-          bytesIn.placeholder = m.throttle.bytesPerSec ? `now ${(m.throttle.bytesPerSec / 1048576).toFixed(1)}` : 'now unlimited';
-        }
+        throttleBtn.disabled = !m.routes.throttle;
+        if (st) {
+          const c = st.slots;
+          morph(
+            summary,
+            h(
+              'p',
+              m.paused ? badge('paused', 'warn') : badge(m.activeSlots ? 'running' : 'idle', m.activeSlots ? 'info' : 'muted'),
+              ` ${c.pending} pending · ${c.preparing + c.prepared} preparing · ${c.migrating} migrating · ${c.finished} finishing · ${num(st.keysMoved)} keys moved${m.activeSlots ? ` · ${compact(st.keysPerSec)} keys/s` : ''}${m.activeSlots && st.keysPerSec > 0 && !m.paused ? ` · ETA ${duration(st.etaSeconds)}` : ''}`,
+            ),
+            h('p.small.muted', `Throttle: ${st.throttle.keysPerSec ? `${num(st.throttle.keysPerSec)} keys/s` : 'unlimited keys/s'}, ${st.throttle.bytesPerSec ? `${bytes(st.throttle.bytesPerSec)}/s` : 'unlimited bytes/s'}, ${st.parallelSlots} slot(s) in parallel.`),
+            m.errors.length ? h('ul.error-list', m.errors.slice(0, 10).map((e) => h('li.error-text', e))) : null,
+          );
+          if (document.activeElement !== parallelIn) parallelIn.placeholder = `now ${st.parallelSlots}`;
+          if (document.activeElement !== keysIn) keysIn.placeholder = st.throttle.keysPerSec ? `now ${num(st.throttle.keysPerSec)}` : 'now unlimited';
+          if (document.activeElement !== bytesIn) bytesIn.placeholder = st.throttle.bytesPerSec ? `now ${(st.throttle.bytesPerSec / 1048576).toFixed(1)}` : 'now unlimited';
+        } else morph(summary);
+        morph(
+          controls,
+          m.paused ? button('Resume all', 'resume', undefined, 'Resume every migration') : button('Pause all', 'pause', undefined, 'Pause every migration'),
+          m.activeSlots ? button('Abort all', 'abort', undefined, 'Abort every migration') : null,
+        );
 
-        // Jobs: from the API, else derived from slot actions grouped by job id.
         let jobs = m.jobs;
         if (!m.available) {
+          // Without the API: one pseudo-job per job id found on the slot actions.
           const byJob = new Map();
           for (const s of m.actions) {
             const id = s.action.job ?? '(no job id)';
             if (!byJob.has(id)) byJob.set(id, []);
             byJob.get(id).push(s);
           }
-          for (const [id, list] of byJob) seen.set(id, new Set([...(seen.get(id) ?? []), ...list.map((s) => s.id)]));
-          jobs = [...seen.entries()].map(([id, all]) => {
-            const left = byJob.get(id) ?? [];
-            const total = all.size;
-            const partial = left.reduce((a, s) => a + (STATE_PCT[s.action.state] ?? 0), 0);
-            return { id, kind: 'slot actions', state: left.length ? 'running' : 'finished', paused: false, total, done: total - left.length, keysMoved: 0, bytesMoved: 0, keysPerSec: 0, bytesPerSec: 0, keysRemaining: null, etaSeconds: null, fraction: total ? (total - left.length + partial) / total : 1, slots: [], errors: [] };
-          });
+          jobs = [...byJob.entries()].map(([id, list]) => ({ id, kind: 'slot actions', description: `${list.length} slot(s) with an action`, state: 'running', paused: false, total: list.length, done: 0, inFlight: list.length, keysMoved: 0, bytesMoved: 0, keysPerSec: 0, bytesPerSec: 0, keysRemaining: null, etaSeconds: null, fraction: list.reduce((a, s) => a + (STATE_PCT[s.action.state] ?? 0), 0) / list.length, slots: [], errors: [] }));
         }
         const active = jobs.filter((j) => !FINISHED.has(j.state));
         const done = jobs.filter((j) => FINISHED.has(j.state)).slice(0, 10);
+        morph(jobsBox, ...(jobs.length ? [...active, ...done].map((j) => renderJob(j, m.paused)) : [h('p', 'No migration is running or pending.')]));
+
+        if (st && st.movers.length) {
+          morph(
+            moversBox,
+            h(
+              'table.data',
+              h('caption.visually-hidden', 'Movers'),
+              h('thead', h('tr', ['Source', 'Slots', 'Pass', 'Keys moved', 'Keys/s', 'Keys left', 'ETA'].map((t) => h('th', { scope: 'col' }, t)))),
+              h('tbody', st.movers.map((mv) => h('tr', { 'data-key': mv.source }, h('td', h('code', mv.source)), h('td.num', num(mv.slots)), h('td.num', num(mv.pass)), h('td.num', num(mv.keysMoved)), h('td.num', compact(mv.keysPerSec)), h('td.num', mv.keysRemaining === null ? '–' : num(mv.keysRemaining)), h('td.num', duration(mv.etaSeconds))))),
+            ),
+          );
+        } else morph(moversBox, h('p.muted', st ? 'No mover is running.' : 'Not reported by this dashboard.'));
         morph(
-          jobsBox,
-          ...(jobs.length ? [...active, ...done].map(renderJob) : [h('p', 'No migration is running or pending.')]),
+          bigBox,
+          st && st.bigKeys.length
+            ? h('details', h('summary', `${st.bigKeys.length} big key(s) met`), h('ul', st.bigKeys.map((b) => h('li', `slot ${b.slot} db ${b.db} ${b.key}: ${bytes(b.bytes)}${b.type ? ` ${b.type}` : ''}, ${b.action}${b.blockedMs !== undefined ? `, source blocked ${num(b.blockedMs)} ms` : ''}`))))
+            : null,
         );
 
-        // Slot actions table (progress per slot when the API reports it).
+        // Slot actions table, with per-slot key progress when a job reports it.
         const perSlot = new Map();
-        for (const j of m.jobs) for (const s of j.slots) perSlot.set(s.slot ?? s.id, s);
+        for (const j of m.jobs) for (const s of j.slots) if (!perSlot.has(s.slot)) perSlot.set(s.slot, s);
         if (m.actions.length === 0) {
-          morph(
-          slotsBox, h('p', 'No slot carries an action.'));
+          morph(slotsBox, h('p', 'No slot carries an action.'));
           return;
         }
         const rows = m.actions
           .slice()
           .sort((a, b) => a.action.index - b.action.index)
-          .slice(0, 300)
+          .slice(0, 64)
           .map((s) => {
             const p = perSlot.get(s.id);
-            const keysMoved = p ? pick(p, 'keysMoved') ?? 0 : undefined;
-            const keysFound = p ? pick(p, 'keysFound', 'keysRemaining') ?? 0 : undefined;
             let frac = STATE_PCT[s.action.state] ?? 0;
-            if (p && s.action.state === 'migrating' && keysMoved + keysFound > 0) frac = 0.15 + 0.8 * (keysMoved / (keysMoved + keysFound));
+            if (p && s.action.state === 'migrating' && p.keysMoved + p.keysFound > 0) frac = 0.15 + 0.8 * Math.min(1, p.keysMoved / Math.max(p.keysMoved, p.keysFound));
             return h(
               'tr',
               { 'data-slot': String(s.id), 'data-key': String(s.id) },
@@ -258,13 +296,13 @@ export const migrationsPage = {
               h('td', chip(s.group), ` ${s.group}`, ' → ', chip(s.action.target), ` ${s.action.target}`),
               h('td', badge(`${s.action.aborted ? 'aborting: ' : ''}${s.action.state}`, s.action.state === 'migrating' ? 'info' : 'muted')),
               h('td', progressBar(frac, `slot ${s.id}`)),
-              h('td.num', keysMoved === undefined ? '–' : num(keysMoved)),
-              h('td', p && p.error ? h('span.error-text', p.error.message ?? String(p.error)) : s.action.job ?? ''),
+              h('td.num', p ? num(p.keysMoved) : '–'),
+              h('td', p && p.error ? h('span.error-text', `${p.error.message} (${p.error.code})`) : (s.action.job ?? '')),
             );
           });
         morph(
           slotsBox,
-          h('p.small', `${m.actions.length} slot(s) with an action: ${rangesText(m.actions.map((s) => s.id))}${m.actions.length > 300 ? ' (first 300 shown)' : ''}`),
+          h('p.small', `${m.actions.length} slot(s) with an action: ${rangesText(m.actions.map((s) => s.id))}${m.actions.length > 64 ? ' (the first 64 in queue order are listed)' : ''}`),
           h(
             'table.data',
             h('caption.visually-hidden', 'Slot actions in queue order'),

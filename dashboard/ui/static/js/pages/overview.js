@@ -1,6 +1,6 @@
 // Overview: ops/s over time from the dashboard's server-side history, totals, health and alerts.
 import { get } from '../api.js';
-import { bytes, card, compact, fill, h, num } from '../dom.js';
+import { bytes, card, compact, duration, fill, h, num } from '../dom.js';
 import { lineChart } from '../chart.js';
 import { loadMigrations } from './migrations.js';
 
@@ -52,7 +52,7 @@ export const overviewPage = {
           li(card('Memory', bytes(cur?.usedMemory ?? 0), 'used by all servers')),
           li(card('Proxies', `${ready} ready`, `${fenced} fenced · ${behind} behind · ${proxies.length} live`, fenced || behind ? 'warn' : proxies.length ? 'good' : 'warn')),
           li(card('Groups healthy', `${healthy} / ${status.groups.length}`, `${status.groups.reduce((a, g) => a + g.servers.length, 0)} servers`, healthy < status.groups.length ? 'bad' : 'good')),
-          li(card('Migrations', `${running} slots`, mig && !mig.error ? `${mig.jobs.length} job(s) · ${status.offlineSlots} offline slots` : `${status.offlineSlots} offline slots`, running ? 'busy' : undefined)),
+          li(card('Migrations', `${running} slots`, migrationSub(mig, running, status), mig && !mig.error && mig.paused && running ? 'warn' : running ? 'busy' : undefined)),
         );
 
         const series = [
@@ -74,6 +74,13 @@ export const overviewPage = {
     };
   },
 };
+
+function migrationSub(mig, running, status) {
+  if (!mig || mig.error || !mig.status) return `${status.offlineSlots} offline slots`;
+  const st = mig.status;
+  if (!running) return `${mig.activeJobs.length} job(s) running · ${status.offlineSlots} offline slots`;
+  return `${mig.paused ? 'paused · ' : ''}${mig.activeJobs.length} job(s) · ${compact(st.keysPerSec)} keys/s${st.keysPerSec > 0 && !mig.paused ? ` · ETA ${duration(st.etaSeconds)}` : ''}`;
+}
 
 function li(child) {
   return h('div', { role: 'listitem' }, child);
@@ -104,7 +111,11 @@ export function computeAlerts(status, cur, mig) {
     else if (!p.upToDate) out.push({ level: 'warn', text: `Proxy ${p.addr} (${p.id}) has acknowledged revision ${p.ackedRevision ?? 'none'}, not the current one.` });
   }
   for (const p of cur?.proxies ?? []) if (!p.up) out.push({ level: 'warn', text: `Proxy ${p.addr} does not answer its admin API: ${p.error ?? 'no answer'}.` });
-  if (mig && !mig.error) for (const e of mig.errors) out.push({ level: 'error', text: `Migration: ${e}` });
-  if (mig && mig.error && mig.error.status !== 404) out.push({ level: 'warn', text: `Migration status unavailable: ${mig.error.message}` });
+  if (mig && !mig.error) {
+    for (const e of mig.errors.slice(0, 10)) out.push({ level: 'error', text: `Migration: ${e}` });
+    if (mig.paused && mig.activeSlots) out.push({ level: 'warn', text: `Migrations are paused with ${mig.activeSlots} slot(s) in flight.` });
+    for (const b of (mig.status?.bigKeys ?? []).filter((x) => x.action !== 'moved').slice(0, 5)) out.push({ level: 'warn', text: `Big key ${b.key} (slot ${b.slot}, ${b.bytes} bytes) was ${b.action}.` });
+  }
+  if (mig && mig.error) out.push({ level: 'warn', text: `Migration status unavailable: ${mig.error.message}` });
   return out;
 }

@@ -1,7 +1,7 @@
 // Rebalance: ask the dashboard for a plan, show it as a picture (the slot map before and after, which ranges
 // go where and how many keys), and start it only after the operator confirms.
 import { api, get } from '../api.js';
-import { badge, confirmDialog, fill, h, messageArea, num, progressBar } from '../dom.js';
+import { badge, confirmDialog, duration, fill, h, messageArea, morph, num, progressBar } from '../dom.js';
 import { chip, slotStrip } from '../chart.js';
 import { loadMigrations, migrationApi } from './migrations.js';
 
@@ -41,9 +41,10 @@ export const rebalancePage = {
   title: 'Rebalance',
   mount(root, app) {
     const groupsBox = h('fieldset.weights', h('legend', 'Groups and weights'));
+    const weightsSel = h('select', { id: 'rb-weights', name: 'weights' }, h('option', { value: 'table' }, 'the weights below'), h('option', { value: 'maxmemory' }, "each master's maxmemory"));
     const previewBtn = h('button', { type: 'submit' }, 'Preview plan');
     const previewMsg = messageArea();
-    const form = h('form.inline-form', { 'aria-labelledby': 'rb-title' }, h('h2#rb-title', 'Plan'), h('p.muted', 'Each included group gets slots in proportion to its weight; the plan moves as few slots as possible. Nothing changes until you confirm.'), groupsBox, h('div.buttons', previewBtn), previewMsg.el);
+    const form = h('form.inline-form', { 'aria-labelledby': 'rb-title' }, h('h2#rb-title', 'Plan'), h('p.muted', 'Each included group gets slots in proportion to its weight; the plan moves as few slots as possible. Nothing changes until you confirm.'), h('div.field.narrow', h('label', { for: 'rb-weights' }, 'Share slots by'), weightsSel), groupsBox, h('div.buttons', previewBtn), previewMsg.el);
     const planBox = h('section.panel.plan', { 'aria-labelledby': 'plan-title', hidden: true });
     const runBox = h('section.panel.run', { 'aria-labelledby': 'run-title', hidden: true });
     const note = h('p.muted');
@@ -54,26 +55,48 @@ export const rebalancePage = {
     let stats = new Map();
     let plan = null;
     let request = null;
-    let watching = null; // { ids: Set<slot>, total, job }
+    // The rebalance being watched survives leaving the page (sessionStorage, this tab only).
+    const WATCH_KEY = 'redslot.rebalance';
+    let watching = null; // { ids: Set<slot>, total, job, started }
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(WATCH_KEY) ?? 'null');
+      if (saved) watching = { ...saved, ids: new Set(saved.ids) };
+    } catch {
+      sessionStorage.removeItem(WATCH_KEY);
+    }
+    const saveWatching = () => {
+      if (watching) sessionStorage.setItem(WATCH_KEY, JSON.stringify({ ...watching, ids: [...watching.ids] }));
+      else sessionStorage.removeItem(WATCH_KEY);
+    };
+    runBox.addEventListener('click', (ev) => {
+      if (!ev.target.closest?.('button[data-dismiss]')) return;
+      watching = null;
+      saveWatching();
+      runBox.hidden = true;
+    });
     const weightInputs = new Map();
 
     function renderGroupInputs() {
       const existing = new Set(weightInputs.keys());
       const ids = groups.map((g) => g.id);
-      if (ids.length === existing.size && ids.every((id) => existing.has(id))) return;
+      if (ids.length === existing.size && ids.every((id) => existing.has(id))) {
+        for (const g of groups) weightInputs.get(g.id).count.textContent = num(g.slotCount);
+        return;
+      }
       weightInputs.clear();
       const rows = groups.map((g) => {
         const hasMaster = g.servers.some((s) => s.role === 'master');
         const inc = h('input', { type: 'checkbox', id: `rb-inc-${g.id}`, checked: hasMaster });
         const w = h('input', { type: 'number', min: '0', step: 'any', id: `rb-w-${g.id}`, value: String(g.weight), inputmode: 'decimal', 'aria-label': `Weight of group ${g.id}` });
-        weightInputs.set(g.id, { inc, w });
+        const count = h('td.num', num(g.slotCount));
+        weightInputs.set(g.id, { inc, w, count });
         return h(
           'tr.weight-row',
           { 'data-group': String(g.id) },
           h('td', inc),
           h('td', h('label', { for: inc.id }, chip(g.id), ` group ${g.id}`), hasMaster ? null : h('span.small.warn-text', ' (no master)')),
           h('td', w),
-          h('td.num', num(g.slotCount)),
+          count,
         );
       });
       fill(groupsBox,
@@ -82,10 +105,15 @@ export const rebalancePage = {
       );
     }
 
+    weightsSel.addEventListener('change', () => {
+      for (const { w } of weightInputs.values()) w.disabled = weightsSel.value === 'maxmemory';
+    });
+
     function currentRequest() {
       const list = [];
       for (const [id, { inc, w }] of weightInputs) if (inc.checked) list.push({ id, weight: w.value === '' ? 1 : Number(w.value) });
       if (list.length === 0) throw new Error('include at least one group');
+      if (weightsSel.value === 'maxmemory') return { mode: 'rebalance', weights: 'maxmemory', groups: list.map((g) => ({ id: g.id })) };
       return { mode: 'rebalance', groups: list };
     }
 
@@ -199,6 +227,7 @@ export const rebalancePage = {
         const res = await api(r[0], r[1], body);
         const job = pick(res, 'job', 'id', 'jobId');
         watching = { ids: new Set(plan.moves.map((m) => m.slot)), total: plan.moves.length, job: typeof job === 'object' ? pick(job, 'id') : job, started: Date.now() };
+        saveWatching();
         runMsg.ok(`Rebalance started${watching.job ? ` (job ${watching.job})` : ''}.`);
         plan = null;
         planBox.hidden = true;
@@ -237,21 +266,31 @@ export const rebalancePage = {
     async function renderRun() {
       if (!watching) return;
       const m = await loadMigrations();
-      slots = (await get('/api/v1/slots')).slots;
       const left = m.actions.filter((s) => watching.ids.has(s.id)).length;
       const job = watching.job ? m.jobs.find((j) => j.id === String(watching.job)) : undefined;
-      const fraction = job ? (['done', 'finished', 'completed', 'succeeded'].includes(job.state) ? 1 : job.fraction) : (watching.total - left) / watching.total;
-      const finished = job ? ['done', 'finished', 'completed', 'succeeded', 'failed', 'aborted'].includes(job.state) && left === 0 : left === 0;
+      // With the job (migration API): its state and fraction; else the slots of the plan still carrying an action.
+      const state = job ? job.state : left === 0 ? 'done' : 'running';
+      const done = state === 'done';
+      const ended = done || state === 'aborted';
+      const fraction = done ? 1 : job ? job.fraction : (watching.total - left) / watching.total;
       const owners = slots.map((s) => (s.action ? s.action.target : s.group));
+      const title = done ? 'Rebalance finished' : state === 'aborted' ? 'Rebalance aborted' : state === 'aborting' ? 'Rebalance aborting' : m.paused ? 'Rebalance paused' : 'Rebalance in progress';
+      const eta = job && job.keysPerSec > 0 && !m.paused ? ` · ETA ${duration(job.etaSeconds)}` : '';
+      const text = done
+        ? `Rebalance finished: ${watching.total} slot(s) moved${job ? `, ${num(job.keysMoved)} keys` : ''}.`
+        : state === 'aborted'
+          ? `Rebalance aborted: ${job ? job.done : watching.total - left} of ${watching.total} slot(s) had moved; the rest went back to their source.`
+          : `${job ? job.done : watching.total - left} of ${watching.total} slot(s) done${job ? ` · ${num(job.keysMoved)} keys moved · ${num(job.keysPerSec)} keys/s${eta}` : ''}${m.paused ? ' · migrations are paused (resume them on the Migrations page)' : ''}.`;
       runBox.hidden = false;
-      fill(runBox,
-        h('h2#run-title', 'Rebalance in progress'),
-        progressBar(finished ? 1 : fraction, 'Rebalance progress'),
-        h('p.small', { 'aria-live': 'polite', class: 'run-status' }, finished ? `Rebalance finished: ${watching.total} slot(s) moved.` : `${watching.total - left} of ${watching.total} slot(s) done${job ? ` · ${num(job.keysMoved)} keys moved · ${num(job.keysPerSec)} keys/s` : ''}.`),
-        job && job.errors.length ? h('ul.error-list', job.errors.map((e) => h('li.error-text', { role: 'alert' }, e))) : null,
-        h('figure.strips', h('figcaption.small', 'Slot map now'), slotStrip(owners, { label: 'slot owners now' })),
-        h('p', h('a', { href: '#/migrations' }, 'Details, pause and abort on the Migrations page')),
-        finished ? badge('done', 'good') : null,
+      morph(
+        runBox,
+        h('div.job-head', h('h2#run-title', title), badge(done ? 'done' : state === 'aborted' ? 'aborted' : m.paused ? 'paused' : state, done ? 'good' : state === 'aborted' ? 'bad' : m.paused ? 'warn' : 'info'), watching.job ? h('span.muted.small', `job ${watching.job}`) : null),
+        progressBar(fraction, 'Rebalance progress'),
+        h('p.small.run-status', { 'aria-live': 'polite' }, text),
+        job && job.errors.length ? h('ul.error-list', job.errors.slice(0, 10).map((e) => h('li.error-text', e))) : null,
+        h('figure.strips', h('figcaption.small', 'Slot map now (queued and moving slots shown at their target)'), slotStrip(owners, { label: 'slot owners now' })),
+        h('p', h('a', { href: '#/migrations' }, 'Details, pause, throttle and abort on the Migrations page')),
+        ended ? h('button.secondary.small', { type: 'button', 'data-dismiss': '1' }, 'Dismiss') : null,
       );
     }
 

@@ -285,8 +285,8 @@ export const slotsPage = {
         groups = gr.groups;
         groupStats = new Map((ov?.current?.groups ?? []).map((g) => [g.id, g]));
         paint();
-        moveBtn.disabled = !mig.move;
-        moveBtn.title = mig.move ? '' : 'This dashboard does not serve the migration API yet';
+        moveBtn.disabled = !mig.start;
+        moveBtn.title = mig.start ? '' : 'This dashboard does not serve the migration API (POST /api/v1/migrations)';
         // Target group choices (kept if still present).
         syncOptions(groupSel, groups.map((g) => [String(g.id), `group ${g.id}${g.servers.some((s) => s.role === 'master') ? '' : ' (no master)'}`]));
         const counts = new Map();
