@@ -15,6 +15,8 @@
  *     maxBulkBytes: 512mb             largest bulk string (keep <= the backends' proto-max-bulk-len)
  *     maxArrayLength: 1048576         most arguments per request
  *     maxInlineBytes: 64kb            longest inline request
+ *     maxClientOutput: 1gb            replies buffered for a client that does not read them; beyond, it is
+ *                                     closed (Redis's client-output-buffer-limit); 0 = unlimited
  *   backend:
  *     connectionsPerServer: 1         pipelined connections per (server, db); a client sticks to one of them
  *     dialTimeout: 3s                 TCP connect + AUTH/SELECT
@@ -63,6 +65,7 @@ export interface ProxyConfig {
     maxBulkBytes: number;
     maxArrayLength: number;
     maxInlineBytes: number;
+    maxClientOutputBytes: number;
   };
   backend: {
     connectionsPerServer: number;
@@ -98,6 +101,7 @@ export const PROXY_DEFAULTS = {
     maxBulkBytes: '512mb',
     maxArrayLength: 1048576,
     maxInlineBytes: '64kb',
+    maxClientOutput: '1gb',
   },
   backend: {
     connectionsPerServer: 1,
@@ -192,6 +196,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       maxBulkBytes: parseSize(limits.maxBulkBytes, 'limits.maxBulkBytes'),
       maxArrayLength: parseIntInRange(limits.maxArrayLength, 'limits.maxArrayLength', 1, 2 ** 31 - 1),
       maxInlineBytes: parseSize(limits.maxInlineBytes, 'limits.maxInlineBytes'),
+      maxClientOutputBytes: parseSize(limits.maxClientOutput, 'limits.maxClientOutput'),
     },
     backend: {
       connectionsPerServer: parseIntInRange(backend.connectionsPerServer, 'backend.connectionsPerServer', 1, 64),

@@ -44,6 +44,7 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_downstream_cx_rejected_total', help: 'Client connections refused at limits.maxClients.', type: 'counter' },
   { name: 'redslot_proxy_downstream_cx_protocol_error_total', help: 'Client connections closed for a RESP protocol error.', type: 'counter' },
   { name: 'redslot_proxy_downstream_cx_idle_timeout_total', help: 'Client connections closed by limits.idleTimeout.', type: 'counter' },
+  { name: 'redslot_proxy_downstream_cx_output_limit_total', help: 'Client connections closed because unread replies exceeded limits.maxClientOutput.', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_total', help: 'Commands answered, by command (unknown = not a Redis command).', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_errors_total', help: 'Commands answered with an error reply, by command.', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_time_seconds_total', help: 'Total time from request decoded to reply ready, by command.', type: 'counter' },
@@ -74,6 +75,7 @@ export class ProxyMetrics {
   cxRejected = 0;
   cxProtocolErrors = 0;
   cxIdleTimeouts = 0;
+  cxOutputLimit = 0;
   private source: MetricsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -144,6 +146,8 @@ export class ProxyMetrics {
         return [{ value: this.cxProtocolErrors }];
       case 'redslot_proxy_downstream_cx_idle_timeout_total':
         return [{ value: this.cxIdleTimeouts }];
+      case 'redslot_proxy_downstream_cx_output_limit_total':
+        return [{ value: this.cxOutputLimit }];
       case 'redslot_proxy_downstream_rq_total':
         return commandSamples(this.calls);
       case 'redslot_proxy_downstream_rq_errors_total':

@@ -172,8 +172,21 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   // ---- dispatch
 
-  /** Runs one request; returns DISPATCHED, or the slot it must wait for. */
+  /**
+   * Runs one request; returns DISPATCHED, or the slot it must wait for. A bug must not take the process (and
+   * every other client) down: an exception becomes this client's error reply.
+   */
   private execute(argv: Buffer[], raw: Buffer | undefined): number {
+    try {
+      return this.dispatch(argv, raw);
+    } catch (err) {
+      this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
+      this.reply(encodeError(`ERR internal error in redslot: ${(err as Error).message}`), UNKNOWN_COMMAND, performance.now());
+      return DISPATCHED;
+    }
+  }
+
+  private dispatch(argv: Buffer[], raw: Buffer | undefined): number {
     const t0 = performance.now();
     const env = this.env;
     const name = argv[0]!;
@@ -340,6 +353,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       if (!writeBuffers(this.socket, list, total) && !this.pausedForDrain) {
         this.pausedForDrain = true;
         this.updateReading();
+      }
+      const limit = this.env.config.limits.maxClientOutputBytes;
+      if (limit > 0 && this.socket.writableLength > limit) {
+        // A client that sends but does not read: like Redis's client-output-buffer-limit, drop it.
+        this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, buffered: this.socket.writableLength, limit });
+        this.env.metrics.cxOutputLimit++;
+        this.socket.destroy();
+        return;
       }
     }
     if (this.closing && this.head === null && this.waiting.length === 0 && !this.ended) {

@@ -204,7 +204,14 @@ export class BackendConnection implements FrameHandler, Flushable {
     }, this.opts.dialTimeoutMs);
     socket.on('connect', () => this.onConnect(socket));
     socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.framer.push(chunk);
+      if (this.socket !== socket) return;
+      try {
+        this.framer.push(chunk);
+      } catch (err) {
+        // A bug in a reply handler: drop this connection (its requests fail), keep the process serving.
+        this.owner.log.error('backend.internal_error', { backend: this.owner.addr, db: this.db, err, stack: (err as Error).stack });
+        socket.destroy();
+      }
     });
     socket.on('error', (err: Error) => {
       if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });

@@ -130,6 +130,30 @@ describe('limits', () => {
   });
 });
 
+describe('clients that do not read', () => {
+  it('limits.maxClientOutput closes a client whose unread replies pile up; others are unaffected', async () => {
+    const c = await cluster({ limits: { maxClientOutput: '4mb' } });
+    const io = ioredis(c.port);
+    await io.set('bigval', Buffer.alloc(1024 * 1024, 0x62));
+    const hog = net.connect(c.port, '127.0.0.1');
+    cleanups.push(() => hog.destroy());
+    hog.on('error', () => {});
+    await new Promise<void>((r) => hog.on('connect', () => r()));
+    hog.pause(); // never reads
+    hog.write('GET bigval\r\n'.repeat(200));
+    // The proxy drops it (a paused socket cannot notice that itself, so ask the proxy).
+    const dropped = async () => (await (await fetch(`http://${c.proxy.adminAddr}/metrics`)).text()).includes('redslot_proxy_downstream_cx_output_limit_total 1');
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      ok = await dropped();
+      if (!ok) await sleep(50);
+    }
+    expect(ok).toBe(true);
+    expect(c.proxy.runtime.server.sessions.size).toBe(1); // only `io` is left
+    expect(await io.get('bigval').then((v) => v?.length)).toBe(1024 * 1024);
+  });
+});
+
 describe('pipelining and order', () => {
   it('replies leave in request order although groups answer out of order; other clients are not delayed', async () => {
     const c = await cluster();

@@ -17,6 +17,7 @@ describe('proxy config', () => {
       maxBulkBytes: 512 * 1024 * 1024,
       maxArrayLength: 1048576,
       maxInlineBytes: 64 * 1024,
+      maxClientOutputBytes: 1024 ** 3,
     });
     expect(c.databases).toBe(16);
     expect(c.backend.connectionsPerServer).toBe(1);
