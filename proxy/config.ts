@@ -2,10 +2,10 @@
  * Every proxy knob, with its default, validated once into typed values (durations in ms, sizes in bytes).
  * Layers (later wins): defaults < YAML/JSON file (--config) < REDSLOT_* environment < command-line flags.
  *
- *   cluster: default                  cluster name (coordinator key prefix)
+ *   cluster: default                  cluster name, used when the coordinator URL names none
  *   listen: 0.0.0.0:19000             RESP address
  *   admin: 0.0.0.0:11080              admin HTTP (metrics, health, /api/v1/proxy); '' disables it
- *   coordinator: ''                   '' = static topology below; memory:// or etcd://h:p[,h:p] (proxy/topology/)
+ *   coordinator: ''                   '' = static topology below; etcd://h:p[,h:p][/cluster] or memory://[cluster]
  *   databases: 16                     SELECT 0..databases-1
  *   auth: { user: '', password: '' }  client AUTH (password only = the 'default' user); empty = no auth
  *   limits:

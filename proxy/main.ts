@@ -47,10 +47,18 @@ function advertised(host: string, port: number): string {
   return `${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
+/** The coordinator URL with `cluster` filled in when the URL names none (`etcd://h:p` + cluster `prod`). */
+export function coordinatorUrl(config: Pick<ProxyConfig, 'coordinator' | 'cluster'>): string {
+  const url = config.coordinator.trim();
+  if (/^etcd:\/\/[^/]+\/?$/i.test(url)) return `${url.replace(/\/$/, '')}/${config.cluster}`;
+  if (/^memory:\/\/\/?$/i.test(url)) return `memory://${config.cluster}`;
+  return url;
+}
+
 function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
   if (config.coordinator !== '') {
     const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-    return topologyDriverFromUrl(config.coordinator, {
+    return topologyDriverFromUrl(coordinatorUrl(config), {
       proxy: { id, addr, adminAddr: adminAddr ?? '' },
       leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
       fencing: config.fencing,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProxyConfig, parseProxyFlags, redactConfig } from '../../proxy/config.js';
+import { coordinatorUrl } from '../../proxy/main.js';
 import { topologyFromConfig } from '../../proxy/topology-static.js';
 
 describe('proxy config', () => {
@@ -70,5 +71,12 @@ describe('proxy config', () => {
     expect(t.slots[511]!.group).toBe(1);
     expect(t.slots[512]!.group).toBe(2);
     expect(() => loadProxyConfig({ env: {}, overrides: { topology: { groups: [], slots: [[0, 1023, 5]] } } })).toThrow(/group 5 is not defined/);
+  });
+
+  it('fills the cluster name into a coordinator URL that has none', () => {
+    expect(coordinatorUrl({ coordinator: 'etcd://10.0.0.1:2379,10.0.0.2:2379', cluster: 'prod' })).toBe('etcd://10.0.0.1:2379,10.0.0.2:2379/prod');
+    expect(coordinatorUrl({ coordinator: 'etcd://h:2379/', cluster: 'prod' })).toBe('etcd://h:2379/prod');
+    expect(coordinatorUrl({ coordinator: 'etcd://h:2379/other', cluster: 'prod' })).toBe('etcd://h:2379/other');
+    expect(coordinatorUrl({ coordinator: 'memory://', cluster: 'dev' })).toBe('memory://dev');
   });
 });
