@@ -187,7 +187,7 @@ export class ReplyFramer {
   private emit(chunk: Buffer, start: number, end: number): number {
     let frame: Buffer;
     if (this.pieces === null) {
-      frame = chunk.slice(start, end); // Buffer#slice is a view like subarray, and cheaper on Node 20
+      frame = chunk.subarray(start, end);
     } else {
       this.pieces.push(chunk.subarray(0, end));
       frame = Buffer.concat(this.pieces, this.piecesLen + end);

@@ -323,10 +323,10 @@ export class RequestDecoder {
       p += 2;
       const end = p + l;
       if (end + 2 > len) return -1;
-      argv[i] = chunk.slice(p, end); // a view (Buffer#slice, cheaper than subarray on Node 20)
+      argv[i] = chunk.subarray(p, end);
       p = end + 2;
     }
-    this.handler.onRequest(argv, chunk.slice(start, p));
+    this.handler.onRequest(argv, chunk.subarray(start, p));
     return p;
   }
 
