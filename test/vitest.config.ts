@@ -10,5 +10,7 @@ export default defineConfig({
     // Spawned servers share 2 cores: keep file-level parallelism modest so timing-sensitive tests stay stable.
     maxWorkers: 2,
     pool: 'forks',
+    // Keep CI output readable: only errors unless a run asks for more (REDSLOT_LOG_LEVEL=info npm test).
+    env: { REDSLOT_LOG_LEVEL: process.env.REDSLOT_LOG_LEVEL ?? 'error' },
   },
 });
