@@ -44,6 +44,18 @@ export interface ClusterOptions {
   redisArgs?: string[];
   /** Extra proxy config overrides. */
   proxyOverrides?: Record<string, unknown>;
+  /** Run proxies as child processes (`redslot proxy`; needs etcd): the benchmark measures them apart. */
+  proxyProcess?: boolean;
+}
+
+/** A proxy in this process (startProxy) or a child process. */
+export interface ProxyRef {
+  port: number;
+  addr: string;
+  pid?: number;
+  proc?: Spawned;
+  handle?: ProxyHandle;
+  close(): Promise<void>;
 }
 
 export interface DashboardRef {
@@ -62,7 +74,7 @@ export interface MigrationCluster {
   opened: OpenedCoordinator;
   etcd?: EtcdHandle;
   redis: RedisServerHandle[];
-  proxies: ProxyHandle[];
+  proxies: ProxyRef[];
   dashboards: DashboardRef[];
   startDashboard(): Promise<DashboardRef>;
   /** A client for the dashboard that currently leads (waits for one). */
@@ -109,13 +121,13 @@ export async function startMigrationCluster(o: ClusterOptions): Promise<Migratio
   const leaseTtlMs = o.leaseTtlMs ?? 3000;
   const barrierTimeoutMs = o.barrierTimeoutMs ?? 15_000;
   const redis: RedisServerHandle[] = [];
-  const proxies: ProxyHandle[] = [];
+  const proxies: ProxyRef[] = [];
   const dashboards: DashboardRef[] = [];
   let etcd: EtcdHandle | undefined;
   let opened: OpenedCoordinator | undefined;
   const stopAll = async (): Promise<void> => {
     await Promise.all(dashboards.map((d) => d.close().catch(() => undefined)));
-    await Promise.all(proxies.map((p) => p.close({ deadlineMs: 1000 }).catch(() => undefined)));
+    await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
     await opened?.coordinator.close().catch(() => undefined);
     await Promise.all(redis.map((r) => r.stop()));
     await etcd?.stop();
@@ -181,11 +193,36 @@ export async function startMigrationCluster(o: ClusterOptions): Promise<Migratio
     };
 
     for (let i = 0; i < o.proxies; i++) {
+      if (o.proxyProcess) {
+        if (!etcd) throw new Error('proxy processes need the etcd coordinator');
+        const port = await freePort();
+        const flags = ['--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--coordinator', url, '--lease-ttl', `${leaseTtlMs}ms`];
+        for (const [k, v] of Object.entries(o.proxyOverrides ?? {})) flags.push(`--${k}`, String(v));
+        const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(here, '../../shared/bin/redslot.ts'), 'proxy', ...flags], {
+          ...process.env,
+          REDSLOT_LOG_LEVEL: process.env.REDSLOT_LOG_LEVEL ?? 'warn',
+        });
+        try {
+          await waitForPort(port, '127.0.0.1', 30_000);
+        } catch (err) {
+          await proc.stop();
+          throw new Error(`proxy process did not start: ${proc.log()}`, { cause: err });
+        }
+        proxies.push({ port, addr: `127.0.0.1:${port}`, pid: proc.pid, proc, close: () => proc.stop() });
+        continue;
+      }
       const config = loadProxyConfig({
         env: {},
         overrides: { listen: '127.0.0.1:0', admin: '127.0.0.1:0', coordinator: url, leaseTtl: `${leaseTtlMs}ms`, ...o.proxyOverrides },
       });
-      proxies.push(await startProxy({ config, defaultMetrics: false }));
+      const handle = await startProxy({ config, defaultMetrics: false });
+      proxies.push({ port: handle.port, addr: handle.addr, handle, close: () => handle.close({ deadlineMs: 1000 }) });
+    }
+    // Every proxy registered and acknowledged the seeded table before anyone sends traffic.
+    const ackDeadline = Date.now() + 30_000;
+    while ((await op.coordinator.getPrefix(op.paths.acks)).kvs.length < o.proxies) {
+      if (Date.now() > ackDeadline) throw new Error('proxies did not acknowledge the topology');
+      await new Promise((r) => setTimeout(r, 25));
     }
     for (let i = 0; i < (o.dashboards ?? 1); i++) await startDashboardRef();
 

@@ -50,6 +50,12 @@ export interface MoverKnobs {
   scanCount: number;
   /** Max keys per MIGRATE. */
   batchKeys: number;
+  /**
+   * Target duration of one MIGRATE call (ms; 0 = off): batches shrink below batchKeys so that one call
+   * blocks the source about this long (per-key cost measured as it goes). Bounds the wait of client
+   * commands queued behind the mover on the source.
+   */
+  targetBatchMs: number;
   /** Max measured bytes per MIGRATE. */
   batchBytes: number;
   /** MIGRATE timeout argument for normal batches (ms). */
@@ -71,13 +77,14 @@ export interface MoverKnobs {
 export const DEFAULT_MOVER_KNOBS: MoverKnobs = {
   scanCount: 1000,
   batchKeys: 500,
+  targetBatchMs: 4,
   batchBytes: 8 * 1024 * 1024,
   migrateTimeoutMs: 5000,
   bigKeyBytes: 32 * 1024 * 1024,
   bigKeyTimeoutMs: 120_000,
   refuseBigKeys: false,
   maxPasses: 5,
-  pipeline: 3,
+  pipeline: 2,
   retries: 3,
 };
 
@@ -212,6 +219,8 @@ export class SourceMover {
   private bytesMoved = 0;
   private readonly samples: Array<{ t: number; keys: number; bytes: number }> = [];
   private readonly startedAt = new Date();
+  /** EWMA of MIGRATE milliseconds per key (small batches), for targetBatchMs. */
+  private msPerKey = 0;
   private finishedAt: Date | undefined;
 
   constructor(opts: SourceMoverOptions) {
@@ -536,7 +545,7 @@ export class SourceMover {
         if (TERMINAL.has(s.state)) return;
       }
       tagged.sort((a, b) => Buffer.compare(a.tag, b.tag));
-      const maxKeys = this.knobs.batchKeys;
+      const maxKeys = this.batchLimit();
       const maxBytes = this.knobs.batchBytes;
       let batch: Buffer[] = [];
       let bytes = 0;
@@ -567,6 +576,13 @@ export class SourceMover {
     } finally {
       this.release(task.slot);
     }
+  }
+
+  /** Keys per MIGRATE now: batchKeys, or fewer so one call takes about targetBatchMs. */
+  private batchLimit(): number {
+    const { batchKeys, targetBatchMs } = this.knobs;
+    if (!(targetBatchMs > 0) || this.msPerKey <= 0) return batchKeys;
+    return Math.max(16, Math.min(batchKeys, Math.floor(targetBatchMs / this.msPerKey)));
   }
 
   private async measure(db: number, keys: Buffer[]): Promise<number[]> {
@@ -636,8 +652,14 @@ export class SourceMover {
       const conn = this.conn(big ? 'big' : 'move');
       const timeout = big ? this.knobs.bigKeyTimeoutMs : this.knobs.migrateTimeoutMs;
       let r: RedisReply;
+      const t0 = performance.now();
       try {
         r = await this.dbCall(conn, db, this.migrateArgs(s.endpoint, db, timeout, pending));
+        // Round trip includes queueing behind other pipelined commands: an upper bound, which errs small.
+        if (!big && pending.length >= 8 && !(r instanceof Error)) {
+          const perKey = (performance.now() - t0) / pending.length;
+          this.msPerKey = this.msPerKey === 0 ? perKey : this.msPerKey * 0.8 + perKey * 0.2;
+        }
       } catch (err) {
         // The connection failed (client-side timeout, reset): find out below what happened to the keys.
         r = err instanceof Error ? err : new Error(String(err));
@@ -763,7 +785,13 @@ export class SourceMover {
     return { ...view, error: s.error ? { ...s.error } : undefined };
   }
 
-  progress(): MoverProgress {
+  /** Progress without the per-slot list and big-key reports (cheap: called per API request). */
+  summary(): Omit<MoverProgress, 'slots' | 'bigKeys'> {
+    const { slots: _s, bigKeys: _b, ...rest } = this.progress(false);
+    return rest;
+  }
+
+  progress(withSlots = true): MoverProgress {
     const now = performance.now();
     // Rate over the last ~5 s of samples (or since the start).
     const recent = this.samples.filter((x) => now - x.t <= 5000);
@@ -804,8 +832,8 @@ export class SourceMover {
       paused: this.gate.isPaused(),
       startedAt: this.startedAt.toISOString(),
       finishedAt: this.finishedAt?.toISOString(),
-      slots: [...this.slots.values()].map((s) => this.slotView(s)),
-      bigKeys: this.bigKeys.slice(),
+      slots: withSlots ? [...this.slots.values()].map((s) => this.slotView(s)) : [],
+      bigKeys: withSlots ? this.bigKeys.slice() : [],
     };
   }
 

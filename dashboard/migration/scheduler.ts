@@ -74,7 +74,7 @@ export interface MigrationEngineDeps {
   assertAllowed?: (addr: string, known: ReadonlySet<string>) => void;
   /** Reads maxmemory of a master (rebalance weights from maxmemory). */
   maxmemoryOf?: (addr: string, known: ReadonlySet<string>) => Promise<number>;
-  /** Idle poll interval of the scheduler loop (default 500 ms). */
+  /** Idle poll interval of the scheduler loop (default 1000 ms; job creation, mover results and settings wake it at once). */
   pollMs?: number;
   /** Back-off before a failed slot's mover is retried (default 5 s). */
   retryMs?: number;
@@ -208,6 +208,10 @@ export class MigrationEngine {
   private ackedRevision = 0;
   private lastSnapshot: TopologySnapshot | undefined;
   private readonly promotingLogged = new Set<string>();
+  /** Jobs being written right now: their pending slots wait, so one job starts as one wave (one SCAN). */
+  private creating = 0;
+  /** Bumped when a job creation starts or ends: a round whose snapshot overlapped one does not pick. */
+  private creationEpoch = 0;
 
   constructor(deps: MigrationEngineDeps) {
     this.deps = deps;
@@ -282,7 +286,7 @@ export class MigrationEngine {
       }
       if (!acted && !signal.aborted) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.deps.pollMs ?? 500);
+          const t = setTimeout(resolve, this.deps.pollMs ?? 1000);
           this.wakeUp = () => {
             clearTimeout(t);
             resolve();
@@ -318,6 +322,7 @@ export class MigrationEngine {
 
   /** One scheduler round; true when it committed something (run again at once). */
   private async round(signal: AbortSignal): Promise<boolean> {
+    const epoch = this.creationEpoch;
     await this.readSettings();
     const snap = await this.deps.store.read();
     this.lastSnapshot = snap;
@@ -326,7 +331,7 @@ export class MigrationEngine {
     const withAction = snap.slots.filter((s) => s.record.action);
     this.dropStale(snap);
     if (withAction.length === 0) {
-      await this.finishJobs(snap);
+      if (this.creating === 0 && this.creationEpoch === epoch) await this.finishJobs(snap);
       return false;
     }
     // The barrier: every live proxy has applied the current state of every slot with an action.
@@ -369,7 +374,7 @@ export class MigrationEngine {
           break;
       }
     }
-    if (!this.settings.paused) {
+    if (!this.settings.paused && this.creating === 0 && this.creationEpoch === epoch) {
       let room = this.settings.parallelSlots - started;
       for (const v of pending.sort((x, y) => x.record.action!.index - y.record.action!.index)) {
         if (room <= 0) break;
@@ -384,7 +389,8 @@ export class MigrationEngine {
     }
     if (steps.length > 0) await this.commitSteps(snap, steps);
     this.startMovers(snap, migrating, signal);
-    await this.finishJobs(snap);
+    // A job whose slots are being written right now must not look finished on a snapshot from before.
+    if (this.creating === 0 && this.creationEpoch === epoch) await this.finishJobs(snap);
     this.updateRateMetrics();
     return steps.length > 0;
   }
@@ -587,7 +593,7 @@ export class MigrationEngine {
     const r = rate(this.total);
     let remaining: number | null = this.runs.size === 0 ? 0 : null;
     for (const run of this.runs.values()) {
-      const p = run.mover.progress();
+      const p = run.mover.summary();
       if (p.keysRemaining !== null) remaining = (remaining ?? 0) + p.keysRemaining;
     }
     const eta = remaining === null ? null : remaining === 0 ? 0 : r.keys > 0 ? Math.round((remaining / r.keys) * 10) / 10 : null;
@@ -705,7 +711,7 @@ export class MigrationEngine {
     this.requireLeader();
     const snap = await this.deps.store.read();
     const plan = await this.plan(snap, req);
-    const { store, paths } = this.deps;
+    const { store } = this.deps;
     store.checkIfRevision(ifRevision, 'slots of the plan', plan.moves.map((m) => snap.slots[m.slot]!));
     const id = newJobId();
     const job: JobRecord = {
@@ -719,6 +725,20 @@ export class MigrationEngine {
       params: req,
       ...(plan.moves.length === 0 ? { finishedAt: new Date().toISOString() } : {}),
     };
+    this.creating++;
+    this.creationEpoch++;
+    try {
+      return await this.createJob(snap, plan, job, req, who);
+    } finally {
+      this.creating--;
+      this.creationEpoch++;
+      this.wake();
+    }
+  }
+
+  private async createJob(snap: TopologySnapshot, plan: Plan, job: JobRecord, req: MoveRequest, who: string): Promise<{ job: JobView; plan: Plan; revision: number }> {
+    const { store, paths } = this.deps;
+    const id = job.id;
     let revision = await store.commit(`job ${id}`, snap.revision, [store.guard(paths.job(id), 0)], [{ type: 'put', key: paths.job(id), value: JSON.stringify(job) }]);
     let index = Math.max(0, ...snap.slots.map((s) => s.record.action?.index ?? 0));
     const targets = [...new Set(plan.moves.map((m) => m.to))];
@@ -753,7 +773,6 @@ export class MigrationEngine {
       throw err;
     }
     this.log.info('migration.job_created', { job: id, kind: req.mode, slots: plan.moves.length, ranges: plan.ranges.length, revision, who });
-    this.wake();
     return { job: this.jobView(job, snap, undefined), plan, revision };
   }
 
@@ -857,6 +876,7 @@ export class MigrationEngine {
 
   private jobView(j: JobRecord, snap: TopologySnapshot, runsBySlot: Map<number, Run> | undefined): JobView {
     const slots: JobSlotView[] = [];
+    const summaries = new Map<Run, ReturnType<SourceMover['summary']>>();
     let inFlight = 0;
     let remaining: number | null = 0;
     const errors: SlotErrorView[] = [];
@@ -881,7 +901,8 @@ export class MigrationEngine {
       slots.push(view);
       const run = runsBySlot?.get(m.slot);
       if (mine && run) {
-        const p = run.mover.progress();
+        let p = summaries.get(run);
+        if (!p) summaries.set(run, (p = run.mover.summary()));
         if (p.keysRemaining === null) remaining = null;
         else if (remaining !== null) remaining += p.keysRemaining / Math.max(1, run.keys.size);
       }
@@ -942,7 +963,7 @@ export class MigrationEngine {
       keysRemaining: t.keysRemaining,
       etaSeconds: t.etaSeconds,
       movers: [...this.runs.values()].map((run) => {
-        const p = run.mover.progress();
+        const p = run.mover.summary();
         return { source: run.source, slots: run.keys.size, pass: p.pass, keysMoved: p.keysMoved, keysPerSec: p.keysPerSec, keysRemaining: p.keysRemaining, etaSeconds: p.etaSeconds };
       }),
       errors,

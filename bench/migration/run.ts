@@ -1,0 +1,247 @@
+/**
+ * Migration benchmark (`npm run bench:migration`): real etcd, two redis-servers (group 1 holds every slot,
+ * group 2 is new), a proxy process following etcd, and a dashboard with the migration engine in this process.
+ *
+ *   1. load BENCH_KEYS small keys (default 1,000,000; `key:%012d`, 16-byte values, the names redis-benchmark
+ *      -r uses, so client load hits them) into group 1;
+ *   2. unloaded: move slots 512-1023 (half the slots) to group 2, no client traffic -> keys/s;
+ *   3. loaded: redis-benchmark (GET+SET, -c BENCH_CLIENTS, -r keyspace) against the proxy: a baseline run
+ *      before, then back-to-back runs while the same half moves back to group 1 -> keys/s, client p99
+ *      before and during;
+ *   4. big key: a hash of BENCH_BIGKEY_MB (default 1024; 0 skips) moved alone; its MIGRATE blocking time and
+ *      the longest PING stall seen on the source meanwhile.
+ * Results: a table on stdout and a JSON line (prefix `RESULT `). Machine noise matters (2 shared cores):
+ * compare runs from the same session.
+ *
+ * Env: BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
+ *      BENCH_BEFORE_S (5), REDSLOT_LOG_LEVEL.
+ */
+import { spawn } from 'node:child_process';
+import { setLogLevel } from '../../shared/log.js';
+import { slotOf } from '../../shared/slot.js';
+import { RedisLink } from '../../dashboard/migration/redis-link.js';
+import type { JobView, MigrationStatus } from '../../dashboard/migration/scheduler.js';
+import type { DashboardClient } from '../../shared/api-client.js';
+import { startMigrationCluster, type MigrationCluster } from './cluster.js';
+
+setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'warn');
+
+const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
+const BIGKEY_MB = Number(process.env.BENCH_BIGKEY_MB ?? 1024);
+const BEFORE_S = Number(process.env.BENCH_BEFORE_S ?? 5);
+const BATCH = process.env.BENCH_BATCH_KEYS ? Number(process.env.BENCH_BATCH_KEYS) : undefined;
+const PIPELINE = process.env.BENCH_PIPELINE ? Number(process.env.BENCH_PIPELINE) : undefined;
+const TARGET_MS = process.env.BENCH_TARGET_MS ? Number(process.env.BENCH_TARGET_MS) : undefined;
+
+interface BenchRow {
+  test: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench:migration] ${msg}\n`);
+}
+
+/** One redis-benchmark run (GET and SET) against host:port; parsed CSV rows. */
+function redisBenchmark(port: number, requests: number): Promise<BenchRow[]> {
+  return new Promise((resolve, reject) => {
+    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(requests), '-c', String(CLIENTS), '-r', String(KEYS), '-d', '16', '--csv'];
+    const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`redis-benchmark exited ${code}: ${err.slice(-500)}`));
+      const rows: BenchRow[] = [];
+      for (const line of out.trim().split('\n')) {
+        const f = line.split(',').map((x) => x.replace(/"/g, ''));
+        if (f[0] === 'test' || f.length < 8) continue;
+        rows.push({ test: f[0]!, rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]), max: Number(f[7]), errors: (err.match(/ERR|error/gi) ?? []).length });
+      }
+      resolve(rows);
+    });
+  });
+}
+
+async function loadKeys(addr: string): Promise<void> {
+  const link = new RedisLink({ addr, commandTimeoutMs: 60_000 });
+  const value = Buffer.alloc(16, 0x78);
+  const inflight: Array<Promise<unknown>> = [];
+  const t0 = performance.now();
+  for (let i = 0; i < KEYS; i += 1000) {
+    const args: Array<string | Buffer> = ['MSET'];
+    for (let j = i; j < Math.min(KEYS, i + 1000); j++) args.push(`key:${String(j).padStart(12, '0')}`, value);
+    inflight.push(link.call(args));
+    if (inflight.length >= 16) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  link.close();
+  log(`loaded ${KEYS} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function waitDone(api: DashboardClient, id: string, during?: () => Promise<void>): Promise<JobView> {
+  for (;;) {
+    const j = await api.request<JobView>('GET', `/api/v1/migrations/${id}`);
+    if (j.state === 'done') return j;
+    if (j.errors.length > 0) log(`errors: ${JSON.stringify(j.errors.slice(0, 3))}`);
+    if (during) await during();
+    else await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function move(c: MigrationCluster, api: DashboardClient, from: number, to: number, group: number, during?: () => Promise<void>) {
+  const engine = c.dashboards[0]!.engine!;
+  const before = (await engine.status()).keysMoved;
+  const t0 = performance.now();
+  const res = await api.request<{ job: JobView }>('POST', '/api/v1/migrations', { mode: 'range', from, to, group });
+  const job = await waitDone(api, res.job.id, during);
+  const seconds = (performance.now() - t0) / 1000;
+  const moved = (await engine.status()).keysMoved - before;
+  return { seconds, moved, keysPerSec: Math.round(moved / seconds), job };
+}
+
+async function dbsize(addr: string): Promise<number> {
+  const link = new RedisLink({ addr });
+  const r = await link.call(['DBSIZE']);
+  link.close();
+  return Number(r);
+}
+
+async function bigKeyPhase(c: MigrationCluster, api: DashboardClient): Promise<Record<string, unknown> | undefined> {
+  if (!(BIGKEY_MB > 0)) return undefined;
+  const src = c.redis[0]!.addr;
+  // A hash of ~BIGKEY_MB: 100-byte values, fields written 1000 per HSET.
+  const fields = Math.round((BIGKEY_MB * 1024 * 1024) / 120);
+  const name = 'bench:bighash';
+  const slot = slotOf(Buffer.from(name));
+  const link = new RedisLink({ addr: src, commandTimeoutMs: 600_000 });
+  const t0 = performance.now();
+  const val = Buffer.alloc(100, 0x62);
+  const inflight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < fields; i += 1000) {
+    const args: Array<string | Buffer> = ['HSET', name];
+    for (let j = i; j < Math.min(fields, i + 1000); j++) args.push(`f${j}`, val);
+    inflight.push(link.call(args));
+    if (inflight.length >= 8) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  const mem = Number(await link.call(['MEMORY', 'USAGE', name]));
+  log(`big key: ${fields} fields, MEMORY USAGE ${(mem / 1048576).toFixed(0)} MiB, built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // PING the source every 5 ms on its own connection: the longest gap is what clients of that master feel.
+  const pinger = new RedisLink({ addr: src, commandTimeoutMs: 600_000 });
+  let maxStall = 0;
+  let stop = false;
+  const ping = (async () => {
+    while (!stop) {
+      const p0 = performance.now();
+      await pinger.call(['PING']);
+      maxStall = Math.max(maxStall, performance.now() - p0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const owner = (await api.slots()).slots[slot]!.group;
+  const r = await move(c, api, slot, slot, owner === 1 ? 2 : 1);
+  stop = true;
+  await ping;
+  pinger.close();
+  link.close();
+  const status = await api.request<MigrationStatus>('GET', '/api/v1/migrations');
+  const report = status.bigKeys.find((b) => b.key === name);
+  return { fields, memoryBytes: mem, blockedMs: report?.blockedMs ?? null, action: report?.action ?? null, maxPingStallMs: Math.round(maxStall), totalSeconds: r.seconds };
+}
+
+async function main(): Promise<void> {
+  log(`starting cluster (etcd, 2 redis-servers, proxy process, dashboard in process); ${KEYS} keys`);
+  const c = await startMigrationCluster({
+    groups: 1,
+    spareGroups: 1,
+    proxies: 1,
+    coordinator: 'etcd',
+    proxyProcess: true,
+    leaseTtlMs: 5000,
+    barrierTimeoutMs: 60_000,
+    plugin: { knobs: { ...(BATCH ? { batchKeys: BATCH } : {}), ...(PIPELINE ? { pipeline: PIPELINE } : {}), ...(TARGET_MS !== undefined ? { targetBatchMs: TARGET_MS } : {}) } },
+  });
+  try {
+    const api = await c.leader();
+    await loadKeys(c.redis[0]!.addr);
+    const proxyPort = c.proxies[0]!.port;
+
+    log('unloaded: moving slots 512-1023 (half) from group 1 to group 2');
+    const unloaded = await move(c, api, 512, 1023, 2);
+    const [g1, g2] = await Promise.all([dbsize(c.redis[0]!.addr), dbsize(c.redis[1]!.addr)]);
+    if (g1 + g2 !== KEYS) throw new Error(`key count changed: ${g1} + ${g2} != ${KEYS}`);
+    log(`unloaded: ${unloaded.moved} keys in ${unloaded.seconds.toFixed(2)} s = ${unloaded.keysPerSec} keys/s (group1 ${g1}, group2 ${g2})`);
+
+    log(`client load: redis-benchmark GET+SET -c ${CLIENTS} against the proxy, baseline ${BEFORE_S} s`);
+    const calib = await redisBenchmark(proxyPort, 20_000);
+    const rps = Math.max(1000, Math.min(...calib.map((r) => r.rps)));
+    const before = await redisBenchmark(proxyPort, Math.round(rps * BEFORE_S));
+    const duringRuns: BenchRow[][] = [];
+    let benchBusy: Promise<void> | undefined;
+    const loaded = await move(c, api, 512, 1023, 1, async () => {
+      // Back-to-back short runs (~0.5 s per test before the move) for as long as the move lasts.
+      benchBusy ??= redisBenchmark(proxyPort, Math.max(2000, Math.round(rps * 0.5))).then((rows) => {
+        duringRuns.push(rows);
+        benchBusy = undefined;
+      });
+      await new Promise((r) => setTimeout(r, 250));
+    });
+    await benchBusy;
+    const [h1, h2] = await Promise.all([dbsize(c.redis[0]!.addr), dbsize(c.redis[1]!.addr)]);
+    log(`loaded: ${loaded.moved} keys in ${loaded.seconds.toFixed(2)} s = ${loaded.keysPerSec} keys/s (group1 ${h1}, group2 ${h2})`);
+    const during = duringRuns.flat();
+    const p99 = (rows: BenchRow[]) => (rows.length ? Math.max(...rows.map((r) => r.p99)) : NaN);
+    const medianP99 = (rows: BenchRow[]) => {
+      const xs = rows.map((r) => r.p99).sort((a, b) => a - b);
+      return xs.length ? xs[Math.floor(xs.length / 2)]! : NaN;
+    };
+
+    const big = await bigKeyPhase(c, api).catch((err: unknown) => ({ error: String(err) }));
+
+    const result = {
+      keys: KEYS,
+      movedHalf: unloaded.moved,
+      unloaded: { seconds: +unloaded.seconds.toFixed(2), keysPerSec: unloaded.keysPerSec },
+      loaded: { seconds: +loaded.seconds.toFixed(2), keysPerSec: loaded.keysPerSec, benchRuns: duringRuns.length },
+      client: {
+        clients: CLIENTS,
+        before: Object.fromEntries(before.map((r) => [r.test, { rps: Math.round(r.rps), p50: r.p50, p99: r.p99, max: r.max }])),
+        duringWorstP99Ms: p99(during),
+        duringMedianP99Ms: medianP99(during),
+        during: during.map((r) => ({ test: r.test, rps: Math.round(r.rps), p99: r.p99, max: r.max })),
+      },
+      bigKey: big,
+    };
+    process.stdout.write(
+      [
+        '',
+        `migration benchmark (${KEYS} keys, slots 512-1023 moved, ${new Date().toISOString()})`,
+        `  unloaded:  ${unloaded.moved} keys in ${unloaded.seconds.toFixed(2)} s -> ${unloaded.keysPerSec} keys/s`,
+        `  loaded:    ${loaded.moved} keys in ${loaded.seconds.toFixed(2)} s -> ${loaded.keysPerSec} keys/s (redis-benchmark -c ${CLIENTS} GET+SET meanwhile)`,
+        `  client p99 before: ${before.map((r) => `${r.test} ${r.p99} ms (${Math.round(r.rps)} rps)`).join(', ')}`,
+        `  client p99 during: worst ${p99(during)} ms, median ${medianP99(during)} ms over ${during.length} runs`,
+        big && 'blockedMs' in big ? `  big key: ${(Number(big.memoryBytes) / 1048576).toFixed(0)} MiB hash, MIGRATE blocked the source ${big.blockedMs} ms (longest PING stall ${big.maxPingStallMs} ms)` : `  big key: ${JSON.stringify(big)}`,
+        '',
+      ].join('\n'),
+    );
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    await c.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:migration failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
