@@ -28,8 +28,10 @@
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
+ *   workers: auto                     worker processes sharing the port (auto = CPUs; 1 = one process)
  *   topology: { groups: [{ id, servers: [{ addr, role }] }], slots: [[from, to, group], ...] }   static topology
  */
+import os from 'node:os';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
   deepMerge,
@@ -82,7 +84,10 @@ export interface ProxyConfig {
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
   topology: StaticTopologyConfig | null;
-  /** Present for workers (issue 8); 1 = single process. */
+  /**
+   * Proxy worker processes sharing the listening port (`redslot proxy`; proxy/workers/); 1 = one process.
+   * startProxy() (in-process: tests, `redslot up`) always runs one process.
+   */
   workers: number;
 }
 
@@ -117,7 +122,7 @@ export const PROXY_DEFAULTS = {
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
-  workers: 1,
+  workers: 'auto',
   topology: null as unknown,
 };
 
@@ -213,7 +218,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),
     topology: parseStaticTopology(raw.topology),
-    workers: parseIntInRange(raw.workers, 'workers', 1, 256),
+    workers: raw.workers === 'auto' || raw.workers === 0 || raw.workers === '0' ? os.availableParallelism() : parseIntInRange(raw.workers, 'workers', 1, 256),
   };
 }
 

@@ -42,7 +42,7 @@ export interface ProxyHandle {
   close(opts?: { deadlineMs?: number }): Promise<void>;
 }
 
-function advertised(host: string, port: number): string {
+export function advertised(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
   return `${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
@@ -55,7 +55,7 @@ export function coordinatorUrl(config: Pick<ProxyConfig, 'coordinator' | 'cluste
   return url;
 }
 
-function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
+export function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
   if (config.coordinator !== '') {
     const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     return topologyDriverFromUrl(coordinatorUrl(config), {
@@ -135,8 +135,13 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   }
   const config = loadProxyConfig({ file: flags.file, overrides: flags.overrides });
   const log = createLogger({ service: 'proxy' });
-  const handle = await startProxy({ config, logger: log });
-  process.stdout.write(`redslot proxy listening on ${handle.addr}${handle.adminAddr ? `, admin on http://${handle.adminAddr}` : ''}\n`);
+  // workers > 1: this process is the primary of N worker processes sharing the port (proxy/workers/).
+  const handle =
+    config.workers > 1
+      ? await (await import('./workers/primary.js')).startProxyWorkers({ config, logger: log })
+      : await startProxy({ config, logger: log });
+  const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
+  process.stdout.write(`redslot proxy listening on ${handle.addr}${workers}${handle.adminAddr ? `, admin on http://${handle.adminAddr}` : ''}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -35,6 +35,8 @@ interface Def {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'histogram';
+  /** How the primary of a multi-process proxy merges the workers' values (proxy/workers/); default sum. */
+  aggregator?: 'sum' | 'min' | 'max';
 }
 
 /** The metric names a scrape can contain (for the Grafana/alert rules test). Histograms list their series too. */
@@ -55,10 +57,10 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_upstream_rq_total', help: 'Requests sent to a backend (sub-requests of fan-outs count one each).', type: 'counter' },
   { name: 'redslot_proxy_upstream_rq_active', help: 'Requests sent to a backend and not answered yet.', type: 'gauge' },
   { name: 'redslot_proxy_upstream_cx_active', help: 'Backend connections open (per server, all databases).', type: 'gauge' },
-  { name: 'redslot_proxy_upstream_healthy', help: '1 when the last dial/handshake to the backend succeeded.', type: 'gauge' },
-  { name: 'redslot_proxy_topology_revision', help: 'Coordinator revision of the topology applied.', type: 'gauge' },
+  { name: 'redslot_proxy_upstream_healthy', help: '1 when the last dial/handshake to the backend succeeded.', type: 'gauge', aggregator: 'min' },
+  { name: 'redslot_proxy_topology_revision', help: 'Coordinator revision of the topology applied.', type: 'gauge', aggregator: 'min' },
   { name: 'redslot_proxy_topology_draining_rq', help: 'Requests still running under routes replaced by the last topology change.', type: 'gauge' },
-  { name: 'redslot_proxy_fenced', help: '1 while the proxy refuses commands (lease lost, fenced).', type: 'gauge' },
+  { name: 'redslot_proxy_fenced', help: '1 while the proxy refuses commands (lease lost, fenced).', type: 'gauge', aggregator: 'max' },
 ];
 
 export class ProxyMetrics {
@@ -201,8 +203,8 @@ export class ProxyMetrics {
       name: def.name,
       help: def.help,
       type: def.type,
-      aggregator: 'sum',
-      get: async () => ({ name: def.name, help: def.help, type: def.type, aggregator: 'sum', values: self.samples(def.name) }),
+      aggregator: def.aggregator ?? 'sum',
+      get: async () => ({ name: def.name, help: def.help, type: def.type, aggregator: def.aggregator ?? 'sum', values: self.samples(def.name) }),
       reset: () => {},
     };
     return m as unknown as Metric;

@@ -8,11 +8,34 @@
  *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { redactConfig } from '../config.js';
+import { redactConfig, type ProxyConfig } from '../config.js';
 import type { ProxyCore } from '../core.js';
 
+/**
+ * What the admin app reads: a single-process ProxyCore, or the primary's view of its workers
+ * (proxy/workers/primary.ts, figures summed over the workers).
+ */
+export interface AdminProxy {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly config: ProxyConfig;
+  readonly table: { readonly loaded: boolean };
+  readonly metrics: { readonly registry: { readonly contentType: string }; text(): Promise<string> };
+  ready(): boolean;
+  appliedRevision(): number;
+  fenced(): string | null;
+  drainingRequests(): number;
+  connectedClients(): number;
+  totalConnections(): number;
+  rejectedConnections(): number;
+  requestsActive(): number;
+  heldSessions(): number;
+  totalCommands(): number;
+  backends(): ReturnType<ProxyCore['backends']>;
+}
+
 export interface AdminOptions {
-  proxy: ProxyCore;
+  proxy: AdminProxy;
   /** RESP and admin addresses as bound. */
   addr: () => string;
   adminAddr: () => string;

@@ -1,0 +1,553 @@
+/**
+ * Multi-process proxy: N worker processes (node:cluster) share the listening port, each with the whole data
+ * path and its own backend connections; this process (the primary) holds the ONE topology view.
+ *
+ *   startProxyWorkers({ config, workers?, topologyDriver? }) -> { addr, adminAddr, runtime, close() }
+ *
+ * - Topology: the primary runs the topology driver (coordinator follower or static table) against a
+ *   `WorkerSet`, which implements ProxyRuntime across IPC: applyTopology sends the table to every worker and
+ *   resolves only when EVERY worker has applied it and drained the old routes; so the follower acknowledges
+ *   a revision only then. A worker forked later (first start or respawn) gets the current table and fence
+ *   state before it listens, so it never serves an older table than its siblings.
+ * - Fencing: setFenced in the primary is broadcast to every worker (and given to workers forked later).
+ * - Admin HTTP (one port, in the primary): /metrics is the sum over workers (prom-client aggregation; the
+ *   topology revision is the minimum, `fenced` the maximum), /readyz is 200 only when every worker listens
+ *   with the current table and nobody is fenced, /api/v1/proxy adds a `workers` list (pid, clients, commands,
+ *   revision, memory of each).
+ * - Connections: cluster's round-robin (the primary accepts and hands each connection to the next worker;
+ *   one IPC hop per accept, none per request). NODE_CLUSTER_SCHED_POLICY=none makes the workers accept on the
+ *   shared socket themselves (the kernel then balances them unevenly; measured in bench/README.md).
+ * - limits.maxClients is for the whole proxy: each worker admits ceil(maxClients / workers).
+ * - A worker that dies is replaced (after a short backoff); until it listens again /readyz fails.
+ * - Shutdown (close / SIGTERM): every worker stops accepting, finishes its in-flight commands within the
+ *   deadline, closes its clients and backends and exits; then the driver stops (lease revoked, the proxy
+ *   deregistered) and the admin server closes. If the primary dies, workers see the IPC channel close and
+ *   shut down the same way: no orphans.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import { createLogger, type Logger } from '../../shared/log.js';
+import type { Topology } from '../../shared/model/types.js';
+import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
+import type { ProxyConfig } from '../config.js';
+import { REDSLOT_VERSION } from '../core.js';
+import { advertised, defaultDriver, type StartProxyOptions } from '../main.js';
+import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
+import type { FromWorker, ToWorker, WorkerMetrics, WorkerStats } from './protocol.js';
+
+export interface StartWorkersOptions extends StartProxyOptions {
+  /** Worker processes (default config.workers). */
+  workers?: number;
+  /** REDSLOT_LOG_LEVEL for the workers (default: inherited). */
+  logLevel?: string;
+}
+
+export interface WorkersHandle {
+  addr: string;
+  host: string;
+  port: number;
+  adminAddr: string | null;
+  runtime: WorkerSet;
+  /** Graceful stop of every worker, then the driver and the admin server. */
+  close(opts?: { deadlineMs?: number }): Promise<void>;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; kind: 'apply' | 'stats' | 'metrics' };
+
+const QUERY_TIMEOUT_MS = 2000;
+
+/** The primary's view of one worker process. */
+class WorkerProc {
+  /** starting: forked; idle: initialised, not listening yet; serving: listening; exited. */
+  state: 'starting' | 'idle' | 'serving' | 'exited' = 'starting';
+  /** The worker has been sent its init (only then does it get broadcasts). */
+  initialised = false;
+  revision = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+  ) {
+    this.exited = new Promise((resolve) => worker.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.worker.process.pid ?? 0;
+  }
+
+  send(msg: ToWorker): void {
+    if (this.state === 'exited' || !this.worker.isConnected()) return;
+    try {
+      this.worker.send(msg);
+    } catch {
+      /* the channel closed meanwhile: the exit handler settles everything */
+    }
+  }
+
+  /** Sends a request; resolves with its answer (null for queries to a worker that went away). */
+  request<T>(kind: Pending['kind'], build: (seq: number) => ToWorker, timeoutMs = 0): Promise<T | null> {
+    if (this.state === 'exited') return Promise.resolve(null);
+    const seq = ++this.seq;
+    return new Promise<T | null>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          this.pending.delete(seq);
+          resolve(null);
+        }, timeoutMs);
+        timer.unref();
+      }
+      this.pending.set(seq, {
+        kind,
+        resolve: (v) => {
+          if (timer) clearTimeout(timer);
+          resolve(v as T | null);
+        },
+        reject: (e) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.send(build(seq));
+    });
+  }
+
+  answer(seq: number, value: unknown, error?: string): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    if (error !== undefined) p.reject(new Error(`worker ${this.index}: ${error}`));
+    else p.resolve(value);
+  }
+
+  /** The process is gone: nothing routes through it any more, so its applies count as done. */
+  onExit(): void {
+    this.state = 'exited';
+    for (const p of this.pending.values()) p.resolve(null);
+    this.pending.clear();
+  }
+}
+
+/** Where the compiled (or, under tsx, the source) worker entry is, and how to start node for it. */
+function workerEntry(): { exec: string; execArgv: string[] } {
+  const self = import.meta.url;
+  if (self.endsWith('.ts')) {
+    return { exec: fileURLToPath(new URL('./worker-main.ts', self)), execArgv: ['--import', import.meta.resolve('tsx')] };
+  }
+  return { exec: fileURLToPath(new URL('./worker-main.js', self)), execArgv: process.execArgv };
+}
+
+function emptyStats(): Omit<WorkerStats, 'index' | 'pid' | 'revision' | 'loaded' | 'fenced'> {
+  return {
+    clients: 0,
+    totalConnections: 0,
+    rejectedConnections: 0,
+    requestsActive: 0,
+    heldSessions: 0,
+    drainingRequests: 0,
+    commands: 0,
+    commandStats: [],
+    backends: [],
+    memory: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 },
+  };
+}
+
+/**
+ * The workers as one proxy: ProxyRuntime for the topology driver, AdminProxy for the admin app (figures are
+ * the sum of the workers' last reported stats; `refresh()` asks them again).
+ */
+export class WorkerSet implements ProxyRuntime, AdminProxy {
+  readonly version = REDSLOT_VERSION;
+  readonly startedAt = Date.now();
+  readonly procs: Array<WorkerProc | undefined>;
+  private current: Topology | null = null;
+  private applied = 0;
+  private fenceReason: string | null = null;
+  private stopping = false;
+  private snapshot: WorkerStats[] = [];
+  private readonly respawnDelay: number[];
+  private stateWaiters: Array<() => void> = [];
+  /** Workers listen (first start done, or listening right away because the port is 0). */
+  private listening = false;
+  private started = false;
+  port = 0;
+  private startError: Error | null = null;
+
+  constructor(
+    readonly config: ProxyConfig,
+    private readonly count: number,
+    private readonly log: Logger,
+    private readonly defaultMetrics: boolean,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.procs = new Array<WorkerProc | undefined>(count);
+    this.respawnDelay = new Array<number>(count).fill(0);
+  }
+
+  // ---- process management
+
+  /**
+   * Forks every worker; resolves once all are initialised (listenNow false: they wait for listen()) or all
+   * listen (listenNow true: needed first when the port is 0, to learn it).
+   */
+  async start(listenNow: boolean): Promise<void> {
+    const { exec, execArgv } = workerEntry();
+    cluster.setupPrimary({ exec, execArgv, serialization: 'advanced' });
+    this.listening = listenNow;
+    for (let i = 0; i < this.count; i++) this.fork(i);
+    await this.allIn(listenNow ? 'serving' : 'idle');
+    this.started = true;
+  }
+
+  /** Every worker starts listening (they all have the first table by now); resolves once all listen. */
+  async listen(): Promise<void> {
+    this.listening = true;
+    for (const p of this.live()) if (p.state === 'idle') p.send({ t: 'listen' });
+    await this.allIn('serving');
+  }
+
+  private allIn(state: 'idle' | 'serving'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.startError) {
+          reject(this.startError);
+          return true;
+        }
+        if (!this.procs.every((p) => p !== undefined && (p.state === state || p.state === 'serving'))) return false;
+        resolve();
+        return true;
+      };
+      if (check()) return;
+      const waiter = (): void => {
+        if (!check()) this.stateWaiters.push(waiter);
+      };
+      this.stateWaiters.push(waiter);
+    });
+  }
+
+  private stateChanged(): void {
+    const w = this.stateWaiters;
+    this.stateWaiters = [];
+    for (const f of w) f();
+  }
+
+  private workerConfig(): ProxyConfig {
+    return {
+      ...this.config,
+      admin: null,
+      workers: 1,
+      limits: { ...this.config.limits, maxClients: Math.max(1, Math.ceil(this.config.limits.maxClients / this.count)) },
+    };
+  }
+
+  private fork(index: number): void {
+    const worker = cluster.fork({ ...this.env, REDSLOT_WORKER_INDEX: String(index) });
+    const proc = new WorkerProc(index, worker);
+    this.procs[index] = proc;
+    worker.on('message', (m: FromWorker) => this.onMessage(proc, m));
+    worker.on('error', (err: Error) => this.log.warn('proxy.worker.ipc_error', { worker: index, err }));
+    worker.once('exit', (code, signal) => this.onExit(proc, code, signal));
+  }
+
+  private onMessage(proc: WorkerProc, m: FromWorker): void {
+    switch (m.t) {
+      case 'hello':
+        proc.initialised = true;
+        proc.send({
+          t: 'init',
+          index: proc.index,
+          config: this.workerConfig(),
+          topology: this.current,
+          fenced: this.fenceReason,
+          defaultMetrics: this.defaultMetrics,
+          listen: this.listening,
+        });
+        break;
+      case 'initialised':
+        proc.state = 'idle';
+        proc.revision = m.revision;
+        this.stateChanged();
+        break;
+      case 'listening':
+        proc.state = 'serving';
+        proc.revision = m.revision;
+        if (this.port === 0) this.port = m.port;
+        this.respawnDelay[proc.index] = 0;
+        this.log.info('proxy.worker.listening', { worker: proc.index, pid: proc.pid, port: m.port, revision: m.revision });
+        this.stateChanged();
+        break;
+      case 'applied':
+        proc.revision = Math.max(proc.revision, m.revision);
+        proc.answer(m.seq, m.revision);
+        break;
+      case 'apply-failed':
+        proc.answer(m.seq, null, m.error);
+        break;
+      case 'stats':
+        proc.answer(m.seq, m.stats);
+        break;
+      case 'metrics':
+        proc.answer(m.seq, m.metrics);
+        break;
+      case 'fatal':
+        this.log.error('proxy.worker.fatal', { worker: proc.index, error: m.error });
+        if (!this.started || !this.listening) {
+          this.startError ??= new Error(`proxy worker ${proc.index} failed to start: ${m.error}`);
+          this.stateChanged();
+        }
+        break;
+    }
+  }
+
+  private onExit(proc: WorkerProc, code: number | null, signal: string | null): void {
+    proc.onExit();
+    if (this.stopping) return;
+    this.log.error('proxy.worker.exited', { worker: proc.index, pid: proc.pid, code, signal });
+    if (this.startError !== null || !this.started) {
+      // Died before the proxy ever served: a config or environment problem a respawn will not fix.
+      this.startError ??= new Error(`proxy worker ${proc.index} exited during start (code ${code}, signal ${signal})`);
+      this.stateChanged();
+      return;
+    }
+    const delay = Math.min(5000, Math.max(100, this.respawnDelay[proc.index]! * 2));
+    this.respawnDelay[proc.index] = delay;
+    setTimeout(() => {
+      if (!this.stopping && this.procs[proc.index] === proc) this.fork(proc.index);
+    }, delay).unref();
+  }
+
+  /** Live worker processes. */
+  live(): WorkerProc[] {
+    return this.procs.filter((p): p is WorkerProc => p !== undefined && p.state !== 'exited');
+  }
+
+  pids(): number[] {
+    return this.live().map((p) => p.pid);
+  }
+
+  /**
+   * Graceful stop: every worker drains and exits (SIGKILL for one that has not exited deadlineMs + 5 s
+   * later). Resolves when all have exited.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    const procs = this.live();
+    for (const p of procs) p.send({ t: 'shutdown', deadlineMs });
+    await Promise.all(
+      procs.map(async (p) => {
+        const timer = setTimeout(() => {
+          this.log.warn('proxy.worker.kill', { worker: p.index, pid: p.pid });
+          p.worker.process.kill('SIGKILL');
+        }, deadlineMs + 5000);
+        await p.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  // ---- ProxyRuntime
+
+  async applyTopology(topology: Topology): Promise<void> {
+    const t0 = Date.now();
+    // Workers forked from now on get this table in their init, before they listen.
+    this.current = topology;
+    const procs = this.procs.filter((p): p is WorkerProc => p !== undefined && p.initialised && p.state !== 'exited');
+    await Promise.all(procs.map((p) => p.request<number>('apply', (seq) => ({ t: 'apply', seq, topology }))));
+    this.applied = topology.revision;
+    this.log.info('proxy.topology_applied', { revision: topology.revision, workers: procs.length, drainMs: Date.now() - t0 });
+  }
+
+  appliedRevision(): number {
+    return this.applied;
+  }
+
+  setFenced(reason: string | null): void {
+    if (reason === this.fenceReason) return;
+    this.fenceReason = reason;
+    for (const p of this.procs) if (p?.initialised) p.send({ t: 'fence', reason });
+    if (reason === null) this.log.info('proxy.unfenced');
+    else this.log.warn('proxy.fenced', { reason, workers: this.live().length });
+  }
+
+  fenced(): string | null {
+    return this.fenceReason;
+  }
+
+  // ---- AdminProxy
+
+  /** Every worker listens with the current table and nobody is fenced. */
+  ready(): boolean {
+    if (this.fenceReason !== null || this.current === null || this.applied !== this.current.revision) return false;
+    for (let i = 0; i < this.count; i++) {
+      const p = this.procs[i];
+      if (p === undefined || p.state !== 'serving') return false;
+    }
+    return true;
+  }
+
+  get table(): { loaded: boolean } {
+    return { loaded: this.applied > 0 };
+  }
+
+  /** Asks every worker for its stats (a worker that does not answer within 2 s is left out). */
+  async refresh(): Promise<WorkerStats[]> {
+    const got = await Promise.all(this.live().map((p) => p.request<WorkerStats>('stats', (seq) => ({ t: 'stats', seq }), QUERY_TIMEOUT_MS)));
+    this.snapshot = got.filter((s): s is WorkerStats => s !== null).sort((a, b) => a.index - b.index);
+    return this.snapshot;
+  }
+
+  workerStats(): WorkerStats[] {
+    return this.snapshot;
+  }
+
+  readonly metrics = {
+    registry: { contentType: new Registry().contentType as string },
+    text: async (): Promise<string> => {
+      const all = await Promise.all(this.live().map((p) => p.request<WorkerMetrics>('metrics', (seq) => ({ t: 'metrics', seq }), QUERY_TIMEOUT_MS)));
+      const lists = all.filter((m): m is WorkerMetrics => m !== null);
+      // prom-client's aggregation groups by labels: give label-less samples an empty set.
+      for (const list of lists) for (const m of list) for (const v of m.values) v.labels ??= {};
+      return AggregatorRegistry.aggregate(lists).metrics();
+    },
+  };
+
+  private sum(f: (s: WorkerStats) => number): number {
+    let n = 0;
+    for (const s of this.snapshot) n += f(s);
+    return n;
+  }
+
+  drainingRequests(): number {
+    return this.sum((s) => s.drainingRequests);
+  }
+  connectedClients(): number {
+    return this.sum((s) => s.clients);
+  }
+  totalConnections(): number {
+    return this.sum((s) => s.totalConnections);
+  }
+  rejectedConnections(): number {
+    return this.sum((s) => s.rejectedConnections);
+  }
+  requestsActive(): number {
+    return this.sum((s) => s.requestsActive);
+  }
+  heldSessions(): number {
+    return this.sum((s) => s.heldSessions);
+  }
+  totalCommands(): number {
+    return this.sum((s) => s.commands);
+  }
+
+  backends(): WorkerStats['backends'] {
+    const by = new Map<string, WorkerStats['backends'][number]>();
+    for (const s of this.snapshot) {
+      for (const b of s.backends) {
+        const cur = by.get(b.addr);
+        if (!cur) by.set(b.addr, { ...b });
+        else {
+          cur.requests += b.requests;
+          cur.pending += b.pending;
+          cur.connections += b.connections;
+          cur.healthy = cur.healthy && b.healthy;
+        }
+      }
+    }
+    return [...by.values()];
+  }
+
+  /** Per-worker figures for /api/v1/proxy. */
+  describeWorkers(): Array<Record<string, unknown>> {
+    const byIndex = new Map(this.snapshot.map((s) => [s.index, s]));
+    return this.procs.map((p, index) => {
+      const s = byIndex.get(index) ?? { ...emptyStats(), revision: p?.revision ?? 0, fenced: this.fenceReason };
+      return {
+        index,
+        pid: p?.pid ?? 0,
+        state: p?.state ?? 'exited',
+        revision: s.revision,
+        fenced: s.fenced,
+        clients: s.clients,
+        totalConnections: s.totalConnections,
+        commands: s.commands,
+        requestsActive: s.requestsActive,
+        memory: s.memory,
+      };
+    });
+  }
+}
+
+/** Starts the primary: workers, admin HTTP, topology driver. */
+export async function startProxyWorkers(opts: StartWorkersOptions): Promise<WorkersHandle> {
+  if (!cluster.isPrimary) throw new Error('startProxyWorkers: must run in the primary process');
+  const { config } = opts;
+  const count = opts.workers ?? config.workers;
+  const log = opts.logger ?? createLogger({ service: 'proxy', role: 'primary' });
+  const env: NodeJS.ProcessEnv = opts.logLevel ? { REDSLOT_LOG_LEVEL: opts.logLevel } : {};
+  const set = new WorkerSet(config, count, log, opts.defaultMetrics ?? true, env);
+  let admin: FastifyInstance | null = null;
+  let adminAddr: string | null = null;
+  let stopDriver: (() => Promise<void>) | null = null;
+  let extraState: (() => Record<string, unknown>) | null = null;
+  const closeAll = async (deadlineMs: number) => {
+    await set.stop(deadlineMs);
+    if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
+    if (admin) await admin.close();
+  };
+  // A fixed port: workers listen only once the first table is applied (no client sees "no topology yet");
+  // port 0 (tests): they must listen first, to learn the port the proxy registers with.
+  const fixedPort = config.listen.port !== 0;
+  try {
+    await set.start(!fixedPort);
+  } catch (err) {
+    await closeAll(0);
+    throw err;
+  }
+  const host = config.listen.host;
+  const port = fixedPort ? config.listen.port : set.port;
+  const addr = advertised(host, port);
+  try {
+    if (config.admin !== null) {
+      admin = buildAdmin({
+        proxy: set,
+        addr: () => addr,
+        adminAddr: () => adminAddr ?? '',
+        extra: () => ({ ...(extraState?.() ?? {}), workers: set.describeWorkers() }),
+      });
+      // Stats come from the workers: fetch them before answering anything that shows them.
+      admin.addHook('onRequest', async (req) => {
+        if (req.url.startsWith('/api/')) await set.refresh();
+      });
+      await admin.listen({ host: config.admin.host, port: config.admin.port });
+      const a = admin.server.address();
+      if (a !== null && typeof a !== 'string') adminAddr = advertised(a.address, a.port);
+    }
+    const driver: TopologyDriver = opts.topologyDriver ?? defaultDriver(config, addr, adminAddr, log);
+    const withState = driver as TopologyDriver & { state?: () => unknown };
+    if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
+    const handle = await driver(set);
+    stopDriver = () => handle.stop();
+    if (fixedPort) await set.listen();
+  } catch (err) {
+    await closeAll(0);
+    throw err;
+  }
+  log.info('proxy.listening', { addr, adminAddr, workers: count, pids: set.pids(), revision: set.appliedRevision() });
+  let closing: Promise<void> | null = null;
+  return {
+    addr,
+    host,
+    port,
+    adminAddr,
+    runtime: set,
+    close(o = {}) {
+      closing ??= closeAll(o.deadlineMs ?? config.shutdownDeadlineMs).then(() => log.info('proxy.stopped', { workers: count }));
+      return closing;
+    },
+  };
+}
