@@ -8,8 +8,9 @@
  *   3. loaded: redis-benchmark (GET+SET, -c BENCH_CLIENTS, -r keyspace) against the proxy: a baseline run
  *      before, then back-to-back runs while the same half moves back to group 1 -> keys/s, client p99
  *      before and during;
- *   4. big key: a hash of BENCH_BIGKEY_MB (default 1024; 0 skips) moved alone; its MIGRATE blocking time and
- *      the longest PING stall seen on the source meanwhile.
+ *   4. big key: a hash of BENCH_BIGKEY_MB MiB (default 1024; 0 skips) moved alone; its MIGRATE blocking time
+ *      and the longest PING stall seen on the source meanwhile. The servers then run with proto-max-bulk-len
+ *      and client-query-buffer-limit 4gb: with the defaults the target refuses a payload that large.
  * Results: a table on stdout and a JSON line (prefix `RESULT `). Machine noise matters (2 shared cores):
  * compare runs from the same session.
  *
@@ -17,6 +18,7 @@
  *      BENCH_BEFORE_S (5), REDSLOT_LOG_LEVEL.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import { RedisLink } from '../../dashboard/migration/redis-link.js';
@@ -117,17 +119,16 @@ async function dbsize(addr: string): Promise<number> {
 async function bigKeyPhase(c: MigrationCluster, api: DashboardClient): Promise<Record<string, unknown> | undefined> {
   if (!(BIGKEY_MB > 0)) return undefined;
   const src = c.redis[0]!.addr;
-  // A hash of ~BIGKEY_MB: 100-byte values, fields written 1000 per HSET.
-  const fields = Math.round((BIGKEY_MB * 1024 * 1024) / 120);
+  // A hash of ~BIGKEY_MB MiB (MEMORY USAGE): random (incompressible) 100-byte values, ~178 bytes per entry.
+  const fields = Math.round((BIGKEY_MB * 1024 * 1024) / 178);
   const name = 'bench:bighash';
   const slot = slotOf(Buffer.from(name));
   const link = new RedisLink({ addr: src, commandTimeoutMs: 600_000 });
   const t0 = performance.now();
-  const val = Buffer.alloc(100, 0x62);
   const inflight: Array<Promise<unknown>> = [];
   for (let i = 0; i < fields; i += 1000) {
     const args: Array<string | Buffer> = ['HSET', name];
-    for (let j = i; j < Math.min(fields, i + 1000); j++) args.push(`f${j}`, val);
+    for (let j = i; j < Math.min(fields, i + 1000); j++) args.push(`f${j}`, randomBytes(100));
     inflight.push(link.call(args));
     if (inflight.length >= 8) await inflight.shift();
   }
@@ -166,6 +167,9 @@ async function main(): Promise<void> {
     coordinator: 'etcd',
     proxyProcess: true,
     leaseTtlMs: 5000,
+    // Stock limits refuse a RESTORE payload over 512 MB (proto-max-bulk-len) / 1 GB query buffer: a 1 GB key
+    // cannot be MIGRATEd without raising them on the target (measured: IOERR after blocking the source).
+    redisArgs: BIGKEY_MB > 0 ? ['--proto-max-bulk-len', '4gb', '--client-query-buffer-limit', '4gb'] : [],
     barrierTimeoutMs: 60_000,
     plugin: { knobs: { ...(BATCH ? { batchKeys: BATCH } : {}), ...(PIPELINE ? { pipeline: PIPELINE } : {}), ...(TARGET_MS !== undefined ? { targetBatchMs: TARGET_MS } : {}) } },
   });

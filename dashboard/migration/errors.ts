@@ -25,6 +25,12 @@ export const MigrationErrors = defineErrors({
     httpStatus: 409,
     description: 'refuseBigKeys is on and a key over bigKeyBytes was found; move it by hand or raise the limit.',
   },
+  REDSLOT_ERR_MIGRATION_BIGKEY_FAILED: {
+    message:
+      'big key {key} of slot {slot} (db {db}, {bytes} bytes) could not be moved after blocking the source {ms} ms: {reply}; the target must accept it (proto-max-bulk-len, client-query-buffer-limit above the key size); not retried until the operator resumes',
+    httpStatus: 502,
+    description: 'MIGRATE of a big key failed (often the target refusing a payload over proto-max-bulk-len); the slot waits for the operator.',
+  },
   REDSLOT_ERR_MIGRATION_MIGRATE_FAILED: {
     message: 'MIGRATE of {count} key(s) of slot {slot} from {source} to {target} (db {db}) failed: {reply}',
     httpStatus: 502,

@@ -699,6 +699,18 @@ export class SourceMover {
       if (resolved === null) return false; // reported as BUSYKEY
       pending = resolved;
       if (pending.length === 0) return true;
+      if (big) {
+        // Every attempt blocks the source for the whole DUMP + transfer: never retried automatically.
+        this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_BIGKEY_FAILED, {
+          key: displayKey(pending[0]!),
+          slot: s.slot,
+          db,
+          bytes,
+          ms: Math.round(performance.now() - t0),
+          reply: err,
+        }));
+        return false;
+      }
       if (attempt >= this.knobs.retries) {
         this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
           count: pending.length,

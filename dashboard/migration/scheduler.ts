@@ -51,6 +51,12 @@ import { PauseGate, Throttle } from './throttle.js';
 
 export const SETTINGS_NAME = 'migration';
 
+/** Slot errors not retried automatically (the operator fixes the cause, then `migration resume`). */
+const STICKY_ERRORS: ReadonlySet<string> = new Set([
+  MigrationErrors.REDSLOT_ERR_MIGRATION_BIGKEY_FAILED.code,
+  MigrationErrors.REDSLOT_ERR_MIGRATION_BIGKEY_REFUSED.code,
+]);
+
 export type MoveRequest =
   | { mode: 'rebalance'; groups?: PlannerGroup[]; weights?: 'model' | 'maxmemory' }
   | { mode: 'range'; from: number; to: number; group: number }
@@ -426,7 +432,11 @@ export class MigrationEngine {
   private noteError(s: SlotRecord, err: RedslotError | { code: string; message: string }): void {
     const key = actionKey(s);
     const prev = this.errors.get(s.id);
-    const view = { slot: s.id, code: err.code, message: err.message, at: new Date().toISOString(), key, retryAt: Date.now() + (this.deps.retryMs ?? 5000) };
+    // A failed big key blocked its source for the whole attempt, a refused one would be refused again:
+    // those wait for the operator (resume), everything else is retried after retryMs.
+    const sticky = STICKY_ERRORS.has(err.code);
+    const retryAt = sticky ? Number.POSITIVE_INFINITY : Date.now() + (this.deps.retryMs ?? 5000);
+    const view = { slot: s.id, code: err.code, message: err.message, at: new Date().toISOString(), key, retryAt };
     this.errors.set(s.id, view);
     if (!prev || prev.code !== err.code || prev.key !== key) {
       this.deps.metrics?.slotErrors.inc({ code: err.code });
@@ -779,6 +789,12 @@ export class MigrationEngine {
   /** Pause (true) or resume (false) every migration: persisted, applied at once. */
   async setPaused(paused: boolean, who: string): Promise<MigrationSettings> {
     const s = await this.writeSettings({ paused }, who);
+    if (!paused) {
+      // Resume also retries slots that wait for the operator (big key failed or refused).
+      const waiting = [...this.errors.values()].filter((e) => e.retryAt === Number.POSITIVE_INFINITY);
+      for (const e of waiting) e.retryAt = 0;
+      if (waiting.length > 0) this.log.info('migration.retry_sticky', { who, slots: waiting.map((e) => e.slot) });
+    }
     this.log.info(paused ? 'migration.paused' : 'migration.resumed', { who, inFlight: this.lastSnapshot ? this.countStates(this.lastSnapshot) : undefined });
     return s;
   }

@@ -219,6 +219,30 @@ describe('SourceMover (real redis-servers)', () => {
     expect(Number(await ok(b.callBuffers('EXISTS', 'blob')))).toBe(0);
   });
 
+  it('a big key the target refuses (payload over its proto-max-bulk-len) fails once, is not retried, stays on the source', async () => {
+    const small = await startRedis(['--proto-max-bulk-len', '1mb']);
+    try {
+      await ok(a.callBuffers('SELECT', 0));
+      const args: Buffer[] = [];
+      for (let i = 0; i < 30_000; i++) args.push(Buffer.from(`f${i}`), randomBytes(100));
+      await ok(a.callBuffers('HSET', 'huge', ...args));
+      const slot = slotOf(Buffer.from('huge'));
+      const before = await a.info('commandstats');
+      const m = new SourceMover({ source: endpoint(src), slots: [{ slot, target: endpoint(small) }], knobs: { bigKeyBytes: 1024 * 1024, retries: 3 } });
+      const [res] = await m.run();
+      const after = await a.info('commandstats');
+      const calls = (info: typeof before) => Number(/calls=(\d+)/.exec(info.sections['commandstats']?.['cmdstat_migrate'] ?? 'calls=0')?.[1] ?? 0);
+      expect(res!.state).toBe('error');
+      expect(res!.error?.code).toBe('REDSLOT_ERR_MIGRATION_BIGKEY_FAILED');
+      expect(res!.error?.message).toMatch(/proto-max-bulk-len/);
+      expect(calls(after) - calls(before)).toBe(1);
+      expect(m.progress().bigKeys[0]).toMatchObject({ key: 'huge', action: 'failed' });
+      expect(Number(await ok(a.callBuffers('HLEN', 'huge')))).toBe(30_000);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('honours the keys/s throttle, and a rate change takes effect while running', async () => {
     const pairs = Array.from({ length: 3000 }, (_, i) => [Buffer.from(`th:${i}`), Buffer.from('v')] as [Buffer, Buffer]);
     await load(a, 0, pairs);
