@@ -130,6 +130,7 @@ export function formatStatus(s: MigrationStatus): string {
       `job ${j.id} ${j.state.padEnd(8)} ${bar(p.fraction)} ${p.slotsDone}/${p.slotsTotal} slots · ${n(p.keysMoved)} keys · ${n(p.keysPerSec)} keys/s · ETA ${j.state === 'running' || j.state === 'aborting' ? eta(p.etaSeconds) : '-'}  ${j.description}`,
     );
   }
+  if (s.schedulerError) lines.push(`  SCHEDULER STALLED: ${s.schedulerError.message} [${s.schedulerError.code}] since ${s.schedulerError.at}`);
   for (const e of s.errors.slice(0, 10)) lines.push(`  ERROR slot ${e.slot}: ${e.message} [${e.code}]`);
   if (s.errors.length > 10) lines.push(`  ... ${s.errors.length - 10} more error(s)`);
   for (const b of s.bigKeys.slice(-5)) lines.push(`  big key ${JSON.stringify(b.key)} (slot ${b.slot}, db ${b.db}, ${b.type ?? '?'}, ${bytes(b.bytes)}): ${b.action}${b.blockedMs !== undefined ? ` in ${b.blockedMs} ms` : ''}`);

@@ -145,6 +145,8 @@ export interface MigrationStatus {
   etaSeconds: number | null;
   movers: Array<{ source: string; slots: number; pass: number; keysMoved: number; keysPerSec: number; keysRemaining: number | null; etaSeconds: number | null }>;
   errors: SlotErrorView[];
+  /** Set while scheduler rounds fail (e.g. a barrier timeout naming the proxies that did not acknowledge). */
+  schedulerError?: { code: string; message: string; at: string };
   bigKeys: BigKeyReport[];
   jobs: JobView[];
 }
@@ -216,6 +218,8 @@ export class MigrationEngine {
   private readonly promotingLogged = new Set<string>();
   /** Jobs being written right now: their pending slots wait, so one job starts as one wave (one SCAN). */
   private creating = 0;
+  /** Why the last scheduler round failed (barrier timeout naming laggards, coordinator down, ...). */
+  private lastRoundError: { code: string; message: string; at: string } | undefined;
   /** Bumped when a job creation starts or ends: a round whose snapshot overlapped one does not pick. */
   private creationEpoch = 0;
 
@@ -282,10 +286,16 @@ export class MigrationEngine {
       try {
         acted = await this.round(signal);
         failures = 0;
+        this.lastRoundError = undefined;
       } catch (err) {
         if (signal.aborted) break;
         failures++;
         const casConflict = err instanceof RedslotError && err.code === CommonErrors.REDSLOT_ERR_CAS_CONFLICT.code;
+        this.lastRoundError = {
+          code: err instanceof RedslotError ? err.code : 'REDSLOT_ERR_INTERNAL',
+          message: err instanceof Error ? err.message : String(err),
+          at: new Date().toISOString(),
+        };
         this.log.warn('migration.round_failed', { err, failures, retryInMs: casConflict ? 0 : Math.min(5000, 200 * failures) });
         if (!casConflict) await sleep(Math.min(5000, 200 * failures), undefined, { signal }).catch(() => undefined);
         continue;
@@ -983,6 +993,7 @@ export class MigrationEngine {
         return { source: run.source, slots: run.keys.size, pass: p.pass, keysMoved: p.keysMoved, keysPerSec: p.keysPerSec, keysRemaining: p.keysRemaining, etaSeconds: p.etaSeconds };
       }),
       errors,
+      ...(this.lastRoundError ? { schedulerError: { ...this.lastRoundError } } : {}),
       bigKeys: this.bigKeys.slice(-50),
       jobs: [...active, ...finished].map((j) => this.jobView(j.record, snap, runsBySlot)),
     };

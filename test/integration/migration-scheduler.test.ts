@@ -62,7 +62,7 @@ async function checkPlacement(expectedKeys: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 2, spareGroups: 1, proxies: 2, coordinator: 'memory', plugin: { retryMs: 300, pollMs: 100 } });
+  c = await startMigrationCluster({ groups: 2, spareGroups: 1, proxies: 2, coordinator: 'memory', barrierTimeoutMs: 1500, plugin: { retryMs: 300, pollMs: 100 } });
   api = await c.leader();
   client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
   const p = client.pipeline();
@@ -267,6 +267,31 @@ describe('migration scheduler (memory coordinator, real proxies and redis-server
     await api.request('PUT', '/api/v1/migrations/throttle', { keysPerSec: 0 });
     const j = await waitJob(started.job.id, ['done']);
     expect(j.progress.slotsDone).toBe(150);
+    await checkPlacement(20_000 + extraKeys);
+  });
+
+  it('fault: a registered proxy that never acknowledges stalls the steps (status names it); once its lease is gone they proceed', async () => {
+    // A registration exactly like a proxy's (leased record) whose owner never acks: a hung proxy.
+    const { coordinator, paths } = c.opened;
+    const lease = await coordinator.grantLease(2);
+    await coordinator.put(paths.proxy('hung-proxy'), JSON.stringify({ id: 'hung-proxy', addr: '127.0.0.1:1', adminAddr: '', version: 'x', startedAt: new Date().toISOString(), pid: 1, hostname: 'h' }), { lease: lease.id });
+    const started = await api.request<{ job: JobView }>('POST', '/api/v1/migrations', { mode: 'some', count: 3, from: 1, to: 2 });
+    const deadline = Date.now() + 10_000;
+    let s = await status();
+    while (!s.schedulerError) {
+      if (Date.now() > deadline) throw new Error('no scheduler error reported');
+      await new Promise((r) => setTimeout(r, 50));
+      s = await status();
+    }
+    expect(s.schedulerError.code).toBe('REDSLOT_ERR_BARRIER_TIMEOUT');
+    expect(s.schedulerError.message).toContain('hung-proxy');
+    // Nothing past the first step while the hung proxy holds a live lease.
+    expect(s.slots.prepared + s.slots.migrating + s.slots.finished).toBe(0);
+    // Its lease expires (the proxy would have fenced itself by then): the barrier stops waiting for it.
+    lease.release();
+    const j = await waitJob(started.job.id, ['done'], 20_000);
+    expect(j.progress.slotsDone).toBe(3);
+    expect((await status()).schedulerError).toBeUndefined();
     await checkPlacement(20_000 + extraKeys);
   });
 
