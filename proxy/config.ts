@@ -24,6 +24,10 @@
  *     replyTimeout: 30s               a connection with requests pending and no reply for this long is reset
  *     keepAlive: 75s                  TCP keep-alive
  *     user: '', password: ''          AUTH toward the backends (ACL user optional)
+ *     maxDedicated: 1000              dedicated connections per proxy (WATCH/MULTI, blocked commands, Pub/Sub
+ *                                     subscribers); beyond, such commands get an error (never the shared ones)
+ *     maxDedicatedPerServer: 1000     the same cap per backend server
+ *     dedicatedIdle: 30s              a clean dedicated connection is kept this long for reuse (0 = close at once)
  *   migrate: { timeout: 3s }          MIGRATE timeout for migrate-on-access
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
@@ -78,6 +82,9 @@ export interface ProxyConfig {
     keepAliveMs: number;
     user: string;
     password: string;
+    maxDedicated: number;
+    maxDedicatedPerServer: number;
+    dedicatedIdleMs: number;
   };
   migrate: { timeoutMs: number };
   fencing: 'strict' | 'off';
@@ -117,6 +124,9 @@ export const PROXY_DEFAULTS = {
     keepAlive: '75s',
     user: '',
     password: '',
+    maxDedicated: 1000,
+    maxDedicatedPerServer: 1000,
+    dedicatedIdle: '30s',
   },
   migrate: { timeout: '3s' },
   fencing: 'strict',
@@ -212,6 +222,9 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       keepAliveMs: parseDuration(backend.keepAlive, 'backend.keepAlive'),
       user: str(backend.user ?? '', 'backend.user'),
       password: str(backend.password ?? '', 'backend.password'),
+      maxDedicated: parseIntInRange(backend.maxDedicated, 'backend.maxDedicated', 1, 1_000_000),
+      maxDedicatedPerServer: parseIntInRange(backend.maxDedicatedPerServer, 'backend.maxDedicatedPerServer', 1, 1_000_000),
+      dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
     },
     migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout') },
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),

@@ -5,6 +5,7 @@
 import type { Logger } from '../shared/log.js';
 import type { Topology } from '../shared/model/types.js';
 import { BackendPool } from './backend/pool.js';
+import { Dedicated } from './dedicated/index.js';
 import { allCommands } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyFacts } from './local/context.js';
@@ -21,6 +22,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   readonly pool: BackendPool;
   readonly table: SlotTable;
   readonly router: Router;
+  /** Transactions, blocking commands and Pub/Sub on dedicated backend connections. */
+  readonly dedicated: Dedicated;
   readonly metrics: ProxyMetrics;
   readonly server: RespServer;
   readonly startedAt = Date.now();
@@ -46,6 +49,9 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         keepAliveMs: b.keepAliveMs,
         user: b.user,
         password: b.password,
+        maxDedicated: b.maxDedicated,
+        maxDedicatedPerServer: b.maxDedicatedPerServer,
+        dedicatedIdleMs: b.dedicatedIdleMs,
       },
       log,
     );
@@ -53,6 +59,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.metrics = new ProxyMetrics(opts);
     this.metrics.bind(this);
     this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password });
+    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password }, log);
+    this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
     const noAuth = new Uint8Array(specs.length);
     for (const s of specs) if (s.flags.includes('no_auth')) noAuth[s.id] = 1;
@@ -72,6 +80,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         localHandlers: localHandlers(),
         noAuth,
         refusals: new Array<Buffer | undefined>(specs.length),
+        dedicated: this.dedicated,
       },
       log,
     );

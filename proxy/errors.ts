@@ -110,6 +110,56 @@ export const ProxyErrors = defineErrors({
     message: 'cannot listen on {addr}: {reason}',
     description: 'The proxy could not bind its RESP or admin address.',
   },
+  REDSLOT_ERR_DEDICATED_EXHAUSTED: {
+    replyPrefix: 'ERR',
+    message: 'no dedicated backend connection left for {what} (backend.maxDedicated / backend.maxDedicatedPerServer reached); try again later',
+    description: 'WATCH/EXEC, a blocking command or SUBSCRIBE needs a backend connection of its own and the proxy has opened as many as its limits allow.',
+  },
+  REDSLOT_ERR_MULTI_NESTED: {
+    replyPrefix: 'ERR',
+    message: 'MULTI calls can not be nested',
+    description: 'MULTI inside MULTI (same wording as Redis; the transaction stays open).',
+  },
+  REDSLOT_ERR_EXEC_WITHOUT_MULTI: {
+    replyPrefix: 'ERR',
+    message: 'EXEC without MULTI',
+    description: 'EXEC outside a transaction (same wording as Redis).',
+  },
+  REDSLOT_ERR_DISCARD_WITHOUT_MULTI: {
+    replyPrefix: 'ERR',
+    message: 'DISCARD without MULTI',
+    description: 'DISCARD outside a transaction (same wording as Redis).',
+  },
+  REDSLOT_ERR_WATCH_INSIDE_MULTI: {
+    replyPrefix: 'ERR',
+    message: 'WATCH inside MULTI is not allowed',
+    description: 'WATCH after MULTI (same wording as Redis; the transaction stays open).',
+  },
+  REDSLOT_ERR_EXECABORT: {
+    replyPrefix: 'EXECABORT',
+    message: 'Transaction discarded because of previous errors.',
+    description: 'EXEC after a queued command was refused (unknown command, wrong arity, CROSSSLOT, not allowed in a transaction): nothing ran (same wording as Redis).',
+  },
+  REDSLOT_ERR_EXECABORT_BECAUSE: {
+    replyPrefix: 'EXECABORT',
+    message: 'Transaction discarded because of: {reason}',
+    description: 'EXEC itself was refused (e.g. in RESP2 subscribed mode): the transaction is discarded (same wording as Redis).',
+  },
+  REDSLOT_ERR_NOT_IN_TRANSACTION: {
+    replyPrefix: 'ERR',
+    message: "command '{name}' cannot be queued in a transaction by redslot: {reason}",
+    description: 'A command redslot cannot run inside MULTI/EXEC on one group (SELECT, SUBSCRIBE, cluster-wide commands, ...); the transaction is flagged and EXEC answers EXECABORT.',
+  },
+  REDSLOT_ERR_NOT_ALLOWED_IN_TRANSACTION: {
+    replyPrefix: 'ERR',
+    message: 'Command not allowed inside a transaction',
+    description: 'A command Redis itself refuses inside MULTI (flag no-multi); the transaction is flagged (same wording as Redis).',
+  },
+  REDSLOT_ERR_PUBSUB_CONTEXT: {
+    replyPrefix: 'ERR',
+    message: "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+    description: 'A RESP2 client with subscriptions sent another command (same wording as Redis; RESP3 clients may).',
+  },
 });
 
 /** `-PREFIX message\r\n` for a spec. */

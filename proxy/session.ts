@@ -19,6 +19,7 @@ import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
 import { RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { checkArity, lookupCommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
+import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
 import type { LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
@@ -44,6 +45,8 @@ export interface SessionEnv {
   readonly noAuth: Uint8Array;
   /** By CommandSpec.id: the refusal reply, built on first use. */
   readonly refusals: Array<Buffer | undefined>;
+  /** Transactions, blocking commands, Pub/Sub: everything that needs a dedicated backend connection. */
+  readonly dedicated: Dedicated;
   onSessionClosed(s: Session): void;
 }
 
@@ -61,9 +64,15 @@ function equalsIgnoreCase(a: Buffer, lower: Buffer): boolean {
   return true;
 }
 
-export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flushable, LocalContext {
+export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flushable, LocalContext, DedicatedSession {
   flushQueued = false;
   db = 0;
+  /** RESP version the client speaks (HELLO). */
+  proto: 2 | 3 = 2;
+  /** Non-zero while MULTI is open or a RESP2 client is subscribed: requests go through dedicated.intercept(). */
+  mode = 0;
+  /** Transaction / blocked command / subscriptions of this client (proxy/dedicated/), null until used. */
+  dedicated: SessionDedicated | null = null;
   authenticated: boolean;
   user = 'default';
   name: Buffer | null = null;
@@ -82,6 +91,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private heldSlot = -1;
   /** Active migrate-on-access holds. */
   private holds = 0;
+  /** A request waits until every earlier reply is in (it is about to use a dedicated connection). */
+  private idleWait = false;
   private draining = false;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -149,10 +160,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     return this.heldSlot >= 0;
   }
 
+  /** Dispatched requests whose reply is not written yet. */
+  get inFlight(): number {
+    return this.queued;
+  }
+
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    if (this.heldSlot >= 0 || this.holds > 0 || this.waiting.length > 0) {
+    if (this.heldSlot >= 0 || this.holds > 0 || this.waiting.length > 0 || this.idleWait) {
       this.waiting.push({ argv, raw });
     } else {
       const held = this.execute(argv, raw);
@@ -200,16 +216,25 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
         this.socket.destroy();
         return DISPATCHED;
       }
+      if (this.mode !== 0) env.dedicated.flagError(this); // inside MULTI: EXEC will answer EXECABORT
       this.reply(unknownCommandError(argv), UNKNOWN_COMMAND, t0);
       return DISPATCHED;
     }
     if (!checkArity(spec, argv.length)) {
+      if (this.mode !== 0) env.dedicated.flagError(this);
       this.reply(errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name }), spec.id, t0);
       return DISPATCHED;
     }
     if (!this.authenticated && env.noAuth[spec.id] !== 1) {
       this.reply(ReplyErrors.noAuth, spec.id, t0);
       return DISPATCHED;
+    }
+    if (this.mode !== 0) {
+      const r = env.dedicated.intercept(this, spec, argv, raw, t0);
+      if (r !== PASS) return r;
+    }
+    if (spec.route === 'transaction' || spec.route === 'blocking' || spec.route === 'pubsub') {
+      return env.dedicated.dispatch(this, spec, argv, raw, t0);
     }
     const local = env.localHandlers[spec.id];
     if (local !== undefined) {
@@ -236,8 +261,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   }
 
   private holdFor(slot: number, w: Waiting): void {
-    this.heldSlot = slot;
     this.waiting.unshift(w);
+    if (slot === WAIT_IDLE) {
+      // Runs again once every earlier reply is in (settle() sees the queue empty).
+      if (this.queued === 0) throw new Error('WAIT_IDLE with an empty reply queue');
+      this.idleWait = true;
+      return;
+    }
+    this.heldSlot = slot;
     this.env.table.wait(slot, this);
   }
 
@@ -246,7 +277,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (this.draining) return; // re-entered from a synchronous completion: the outer loop continues
     this.draining = true;
     try {
-      while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0) {
+      while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0 && !this.idleWait) {
         const w = this.waiting.shift()!;
         const held = this.execute(w.argv, w.raw);
         if (held !== DISPATCHED) this.holdFor(held, w);
@@ -297,8 +328,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       n++;
     }
     this.head = r;
-    if (r === null) this.tail = null;
     this.queued -= n;
+    if (r === null) {
+      this.tail = null;
+      if (this.idleWait) {
+        this.idleWait = false;
+        if (!this.closed && this.holds === 0) queueMicrotask(() => this.drainWaiting());
+      }
+    }
     if (!this.closed) scheduleFlush(this);
     if (this.pausedForPipeline && this.queued + this.waiting.length <= this.resumeAt) {
       this.pausedForPipeline = false;
@@ -321,6 +358,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   hold(): void {
     this.holds++;
+  }
+
+  /** A Pub/Sub message: after every reply queued so far, not counted as a command. */
+  push(frame: Buffer): void {
+    if (this.closed) return;
+    const r = new ClientRequest(this, UNKNOWN_COMMAND, 0);
+    this.enqueue(r);
+    this.settle(r, frame);
   }
 
   resume(): void {
@@ -407,6 +452,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.waiting.drain();
     this.out = [];
     this.outBytes = 0;
+    if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);
   }

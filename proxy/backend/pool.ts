@@ -6,10 +6,15 @@
 import type { Logger } from '../../shared/log.js';
 import { parseHostPort } from '../../shared/config.js';
 import { BackendConnection, type BackendOptions, type ConnectionOwner } from './connection.js';
+import { DedicatedPool } from './dedicated.js';
 
 export interface PoolOptions extends BackendOptions {
   connectionsPerServer: number;
   databases: number;
+  /** Dedicated connections (transactions, blocked commands, subscribers): per proxy, per server, idle reuse. */
+  maxDedicated?: number;
+  maxDedicatedPerServer?: number;
+  dedicatedIdleMs?: number;
 }
 
 export class BackendServer implements ConnectionOwner {
@@ -77,11 +82,18 @@ export class BackendServer implements ConnectionOwner {
 export class BackendPool {
   private readonly servers = new Map<string, BackendServer>();
   private readonly watchdog: NodeJS.Timeout;
+  /** Connections owned by one client session at a time (proxy/backend/dedicated.ts). */
+  readonly dedicated: DedicatedPool;
 
   constructor(
     private readonly opts: PoolOptions,
     private readonly log: Logger,
   ) {
+    this.dedicated = new DedicatedPool(
+      { maxTotal: opts.maxDedicated ?? 1000, maxPerServer: opts.maxDedicatedPerServer ?? opts.maxDedicated ?? 1000, idleMs: opts.dedicatedIdleMs ?? 30_000 },
+      opts,
+      log,
+    );
     // One timer for every connection's reply-timeout check (no per-request timers).
     const every = Math.max(100, Math.min(1000, Math.floor(opts.replyTimeoutMs / 4) || 1000));
     this.watchdog = setInterval(() => {
@@ -114,11 +126,13 @@ export class BackendPool {
         gone.push(s);
       }
     }
+    this.dedicated.retain(keep);
     await Promise.all(gone.map((s) => s.close(false)));
   }
 
   async close(force = false): Promise<void> {
     clearInterval(this.watchdog);
+    this.dedicated.close();
     const all = [...this.servers.values()];
     this.servers.clear();
     await Promise.all(all.map((s) => s.close(force)));

@@ -82,9 +82,10 @@ export const CATEGORIES = {
   },
 
   // ---- refused ----
+  // ---- dedicated backend connections (proxy/dedicated/) ----
   transactions: {
-    route: 'refused',
-    reason: 'it changes connection state (transactions need a pinned backend connection)',
+    // Every key of the transaction (and of WATCH) in one slot; queued in the proxy, run as one batch at EXEC.
+    route: 'transaction',
     commands: ['multi', 'exec', 'discard', 'watch', 'unwatch'],
   },
   blocking: {
@@ -173,6 +174,9 @@ export const NOTES: Readonly<Record<string, string>> = {
   unlink: 'fan-out by group, counts summed, not atomic across groups',
   exists: 'fan-out by group, counts summed',
   touch: 'fan-out by group, counts summed',
+  multi: 'every key of the transaction (and of WATCH) in one slot; queued in the proxy, sent as one MULTI..EXEC batch',
+  exec: 'runs the queued commands on the slot\'s group on a dedicated connection; null reply if the slot moved since WATCH',
+  watch: 'all keys in one slot, the transaction\'s; pins a dedicated connection until EXEC/DISCARD/UNWATCH',
   hello: 'protocol 2 only for now',
   info: 'proxy sections',
 };

@@ -29,6 +29,9 @@ const ROUTE_WORDS: Record<RouteShape, string> = {
   sum: 'fan-out, summed',
   local: 'proxy',
   refused: '-',
+  transaction: 'one slot, dedicated connection',
+  blocking: 'one slot, dedicated connection',
+  pubsub: 'by channel slot / every group',
 };
 
 function cell(s: string): string {

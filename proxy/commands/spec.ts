@@ -12,10 +12,12 @@ import type { RawCommand } from './redis7-data.js';
  * - `sum`: fan-out by group, integer replies summed (DEL, UNLINK, EXISTS, TOUCH).
  * - `local`: answered by the proxy itself (PING, ECHO, QUIT, AUTH, SELECT, HELLO, COMMAND, INFO).
  * - `refused`: never forwarded; the client gets `-ERR <refusal>`.
+ * - `transaction` / `blocking` / `pubsub`: MULTI/EXEC/WATCH, blocking commands, Pub/Sub: run on dedicated
+ *   backend connections (proxy/dedicated/).
  */
-export type RouteShape = 'single' | 'mget' | 'mset' | 'msetnx' | 'sum' | 'local' | 'refused';
+export type RouteShape = 'single' | 'mget' | 'mset' | 'msetnx' | 'sum' | 'local' | 'refused' | 'transaction' | 'blocking' | 'pubsub';
 
-export const ROUTE_SHAPES: readonly RouteShape[] = ['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused'];
+export const ROUTE_SHAPES: readonly RouteShape[] = ['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused', 'transaction', 'blocking', 'pubsub'];
 
 export interface CommandSpec {
   /** Lower-case Redis name, e.g. 'get', 'client'; subcommands are 'container|sub', e.g. 'object|encoding'. */

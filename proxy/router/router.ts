@@ -39,6 +39,11 @@ export class Router {
     this.fenceReply = reason === null ? null : errorReply(ProxyErrors.REDSLOT_ERR_FENCED, { reason });
   }
 
+  /** The reply every routed command gets while fenced, else null (dedicated commands check it too). */
+  get fencedReply(): Buffer | null {
+    return this.fenceReply;
+  }
+
   route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
     if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);

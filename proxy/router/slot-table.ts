@@ -51,6 +51,11 @@ export class SlotTable {
   readonly routes: SlotRoute[] = [];
   revision = 0;
   loaded = false;
+  /**
+   * Told (inside apply, after the swap) which slots got a new route: blocked commands and subscriptions on
+   * them move to the new owner. apply() also waits for the promise it returns (new subscriptions confirmed).
+   */
+  onRoutesChanged: ((changed: readonly number[]) => Promise<void> | undefined) | null = null;
   private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
   private draining = new Set<SlotRoute>();
   private drained: (() => void) | null = null;
@@ -79,10 +84,14 @@ export class SlotTable {
     this.revision = topo.revision;
     this.loaded = true;
     for (const s of changed) this.wake(s);
-    if (this.draining.size === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.drained = resolve;
-    });
+    const moved = this.onRoutesChanged === null ? undefined : this.onRoutesChanged(changed);
+    const drained =
+      this.draining.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.drained = resolve;
+          });
+    return moved === undefined ? drained : Promise.all([drained, moved]).then(() => undefined);
   }
 
   /** Addresses any route still uses (to close connections to servers that left the topology). */

@@ -6,8 +6,13 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { loadProxyConfig, type ProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
+import { dropMemoryStore, openCoordinator } from '../../shared/coordinator/index.js';
+import type { Coordinator } from '../../shared/coordinator/types.js';
 import { setLogLevel } from '../../shared/log.js';
-import { evenRanges } from '../../shared/model/seed.js';
+import type { ClusterPaths } from '../../shared/model/paths.js';
+import { evenRanges, seedTopology } from '../../shared/model/seed.js';
+import { slotsFromRanges } from '../../shared/model/topology.js';
+import type { SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 
@@ -24,6 +29,15 @@ export interface Cluster {
   direct(i: number, db?: number): Redis;
   config: ProxyConfig;
   stop(): Promise<void>;
+  /** Every proxy (proxies[0] === proxy); all serve the same groups. */
+  proxies: ProxyHandle[];
+  /** With `coordinator: true`: the memory:// coordinator the proxies follow. */
+  coordinator?: { coord: Coordinator; paths: ClusterPaths; cluster: string };
+  /**
+   * With `coordinator: true`: writes slot records and resolves once every proxy has applied (and drained)
+   * that revision. Returns the revision.
+   */
+  putSlots(slots: SlotRecord[]): Promise<number>;
 }
 
 export interface ClusterOptions {
@@ -32,33 +46,63 @@ export interface ClusterOptions {
   overrides?: Record<string, unknown>;
   /** Extra redis-server args for every group. */
   redisArgs?: string[];
+  /** Proxies on the same groups (default 1). */
+  proxies?: number;
+  /** Seed a memory:// coordinator and let the proxies follow it (instead of a static topology). */
+  coordinator?: boolean;
 }
+
+let memoryClusters = 0;
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const n = opts.groups ?? 2;
   const groups: RedisServerHandle[] = [];
   const directs: Redis[] = [];
   let proxy: ProxyHandle | undefined;
+  const proxies: ProxyHandle[] = [];
+  let coordinator: Cluster['coordinator'];
   try {
     for (let i = 0; i < n; i++) groups.push(await startRedis(opts.redisArgs ?? []));
     const ranges = evenRanges(groups.map((_, i) => i + 1));
+    const groupRecords = groups.map((g, i) => ({ id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' as const }] }));
+    if (opts.coordinator) {
+      const cluster = `t${process.pid}_${++memoryClusters}`;
+      const opened = await openCoordinator(`memory://${cluster}`);
+      await seedTopology(opened.coordinator, opened.paths, cluster, groupRecords, slotsFromRanges(ranges));
+      coordinator = { coord: opened.coordinator, paths: opened.paths, cluster };
+    }
     const config = loadProxyConfig({
       env: {},
       overrides: {
         listen: '127.0.0.1:0',
         admin: '127.0.0.1:0',
-        topology: {
-          groups: groups.map((g, i) => ({ id: i + 1, servers: [{ addr: g.addr, role: 'master' }] })),
-          slots: ranges,
-        },
+        ...(coordinator
+          ? { coordinator: `memory://${coordinator.cluster}` }
+          : { topology: { groups: groupRecords.map((g) => ({ id: g.id, servers: g.servers })), slots: ranges } }),
         ...opts.overrides,
       },
     });
-    proxy = await startProxy({ config, defaultMetrics: false });
+    for (let i = 0; i < (opts.proxies ?? 1); i++) proxies.push(await startProxy({ config, defaultMetrics: false }));
+    proxy = proxies[0]!;
     const p = proxy;
     const groupOfSlot = (slot: number) => ranges.findIndex(([from, to]) => slot >= from && slot <= to);
     return {
       proxy: p,
+      proxies,
+      coordinator,
+      async putSlots(slots) {
+        if (!coordinator) throw new Error('putSlots needs startCluster({ coordinator: true })');
+        const res = await coordinator.coord.txn(
+          [],
+          slots.map((s) => ({ type: 'put' as const, key: coordinator!.paths.slot(s.id), value: JSON.stringify(s) })),
+        );
+        const deadline = Date.now() + 10_000;
+        while (proxies.some((x) => x.runtime.appliedRevision() < res.revision)) {
+          if (Date.now() > deadline) throw new Error(`proxies did not apply revision ${res.revision}`);
+          await sleep(5);
+        }
+        return res.revision;
+      },
       port: p.port,
       groups,
       config,
@@ -71,12 +115,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       },
       async stop() {
         for (const c of directs) c.disconnect();
-        await p.close({ deadlineMs: 2000 });
+        await Promise.all(proxies.map((x) => x.close({ deadlineMs: 2000 })));
+        await coordinator?.coord.close();
+        if (coordinator) dropMemoryStore(coordinator.cluster);
         await Promise.all(groups.map((g) => g.stop()));
       },
     };
   } catch (err) {
-    await proxy?.close({ deadlineMs: 500 });
+    await Promise.all(proxies.map((x) => x.close({ deadlineMs: 500 })));
+    await coordinator?.coord.close();
     await Promise.all(groups.map((g) => g.stop()));
     throw err;
   }

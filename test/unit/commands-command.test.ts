@@ -73,13 +73,13 @@ describe('answerCommandCommand', () => {
   });
 
   it('DOCS is a map of name -> docs, with subcommands, and marks what redslot refuses', () => {
-    const docs = asMap(ask('COMMAND', 'DOCS', 'get', 'multi', 'object', 'nosuch'));
-    expect(Object.keys(docs)).toEqual(['get', 'multi', 'object']);
+    const docs = asMap(ask('COMMAND', 'DOCS', 'get', 'monitor', 'object', 'nosuch'));
+    expect(Object.keys(docs)).toEqual(['get', 'monitor', 'object']);
     const get = asMap(docs['get']!);
     expect(get['summary']).toBe('Get the value of a key');
     expect(get['group']).toBe('string');
     expect(asMap((get['arguments'] as Reply[])[0]!)['name']).toBe('key');
-    expect(asMap(docs['multi']!)['summary']).toMatch(/\[redslot: refused: command 'multi' is not supported by redslot yet: .*\]$/);
+    expect(asMap(docs['monitor']!)['summary']).toMatch(/\[redslot: refused: command 'monitor' is not supported by redslot yet: .*\]$/);
     const subs = asMap(asMap(docs['object']!)['subcommands']!);
     expect(Object.keys(subs)).toContain('object|encoding');
     expect(ask('COMMAND', 'DOCS') as Reply[]).toHaveLength(COMMAND_COUNT * 2);

@@ -214,7 +214,7 @@ describe('classification', () => {
 
   it('gives every command a route; refused ones a reason naming the command', () => {
     for (const c of all) {
-      expect(['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused']).toContain(c.route);
+      expect(['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused', 'transaction', 'blocking', 'pubsub']).toContain(c.route);
       if (c.route === 'refused') {
         expect(c.refusal, c.name).toMatch(new RegExp(`^command '${c.name}' is not supported by redslot`));
         expect(c.refusal).not.toContain(DEFAULT_REFUSAL);
@@ -237,15 +237,14 @@ describe('classification', () => {
       if (c.flags.includes('blocking') || c.flags.includes('pubsub') || c.flags.includes('admin')) {
         expect(c.route, why).toBe('refused');
       }
-      if (c.raw.docs.group === 'transactions' || c.raw.docs.group === 'cluster') expect(c.route, why).toBe('refused');
-      if (c.route !== 'local' && c.route !== 'refused') expect(c.hasKeys || c.subcommands.length > 0, why).toBe(true);
+      if (c.raw.docs.group === 'transactions') expect(c.route, why).toBe('transaction');
+      if (c.raw.docs.group === 'cluster') expect(c.route, why).toBe('refused');
+      if (!['local', 'refused', 'transaction', 'pubsub'].includes(c.route)) expect(c.hasKeys || c.subcommands.length > 0, why).toBe(true);
     }
-    for (const n of ['multi', 'exec', 'watch', 'blpop', 'xread', 'xreadgroup', 'subscribe', 'publish', 'client', 'reset', 'monitor', 'flushall', 'keys', 'scan', 'config', 'script', 'time']) {
+    for (const n of ['blpop', 'xread', 'xreadgroup', 'subscribe', 'publish', 'client', 'reset', 'monitor', 'flushall', 'keys', 'scan', 'config', 'script', 'time']) {
       expect(spec(n).route, n).toBe('refused');
     }
-    expect(spec('multi').refusal).toBe(
-      "command 'multi' is not supported by redslot yet: it changes connection state (transactions need a pinned backend connection)",
-    );
+    expect(spec('multi').refusal).toBeUndefined();
   });
 
   it('has the fan-out and local shapes the proxy implements', () => {

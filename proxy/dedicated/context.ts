@@ -1,0 +1,51 @@
+/**
+ * What the dedicated-connection features (transactions, blocking commands, Pub/Sub) need from a client
+ * session, and the dispatch codes they share with it. The Session implements DedicatedSession; nothing here
+ * runs on the normal (shared-connection) path.
+ */
+import type { RoutedSession } from '../router/router.js';
+import type { BlockedRequest } from './blocking.js';
+import type { PubSubState } from './pubsub.js';
+import type { Transaction } from './transaction.js';
+
+/** session.mode bits: while non-zero, every request goes through Dedicated.intercept() first. */
+export const MODE_MULTI = 1;
+/** RESP2 with subscriptions: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET are allowed. */
+export const MODE_PUBSUB_RESP2 = 2;
+
+/** A dispatch result: run this request again once every earlier reply of the client is in. */
+export const WAIT_IDLE = -2;
+/** intercept() result: not handled there, continue the normal dispatch. */
+export const PASS = -3;
+
+/** Per-session state of the dedicated features, created on first use. */
+export interface SessionDedicated {
+  tx: Transaction | null;
+  pubsub: PubSubState | null;
+  blocked: BlockedRequest | null;
+}
+
+export interface DedicatedSession extends RoutedSession {
+  readonly id: number;
+  db: number;
+  /** RESP version the client speaks (HELLO). */
+  proto: 2 | 3;
+  mode: number;
+  dedicated: SessionDedicated | null;
+  /** Replies not yet written (dispatched requests still in the reply queue). */
+  readonly inFlight: number;
+  readonly isClosed: boolean;
+  /** An unsolicited frame (Pub/Sub message) after everything queued; not a command (no metrics). */
+  push(frame: Buffer): void;
+  /** Drops the client connection now. */
+  destroy(): void;
+}
+
+export function stateOf(s: DedicatedSession): SessionDedicated {
+  let d = s.dedicated;
+  if (d === null) {
+    d = { tx: null, pubsub: null, blocked: null };
+    s.dedicated = d;
+  }
+  return d;
+}

@@ -1,0 +1,22 @@
+import { DISPATCHED } from '../router/router.js';
+import type { CommandSpec } from '../commands/lookup.js';
+import { PASS, type DedicatedSession } from './context.js';
+import type { Dedicated } from './index.js';
+
+export class PubSubState {}
+
+export class PubSub {
+  count = 0;
+  constructor(private readonly d: Dedicated) {}
+  dispatch(s: DedicatedSession, spec: CommandSpec, _argv: Buffer[], _raw: Buffer | undefined, t0: number): number {
+    s.reply(this.d.argError('not yet'), spec.id, t0);
+    return DISPATCHED;
+  }
+  resp2Context(_s: DedicatedSession, _spec: CommandSpec, _argv: Buffer[], _t0: number): number {
+    return PASS;
+  }
+  abandon(_s: DedicatedSession): void {}
+  onRoutesChanged(_changed: readonly number[]): Promise<void> | undefined {
+    return undefined;
+  }
+}
