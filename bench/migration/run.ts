@@ -8,6 +8,8 @@
  *   3. loaded: redis-benchmark (GET+SET, -c BENCH_CLIENTS, -r keyspace) against the proxy: a baseline run
  *      before, then back-to-back runs while the same half moves back to group 1 -> keys/s, client p99
  *      before and during;
+ *   3b. diagnostic: the same half migrating with the mover throttled to 1 key/s -> client p99 caused by the
+ *      proxies' migrate-on-access alone;
  *   4. big key: a hash of BENCH_BIGKEY_MB MiB (default 1024; 0 skips) moved alone; its MIGRATE blocking time
  *      and the longest PING stall seen on the source meanwhile. The servers then run with proto-max-bulk-len
  *      and client-query-buffer-limit 4gb: with the defaults the target refuses a payload that large.
@@ -208,6 +210,16 @@ async function main(): Promise<void> {
       return xs.length ? xs[Math.floor(xs.length / 2)]! : NaN;
     };
 
+    // Diagnostic: slots migrating but the mover throttled to 1 key/s, so client latency shows the cost of
+    // migrate-on-access in the proxy alone (without the mover's batches queued on the source).
+    await api.request('PUT', '/api/v1/migrations/throttle', { keysPerSec: 1 });
+    const diagJob = await api.request<{ job: JobView }>('POST', '/api/v1/migrations', { mode: 'range', from: 512, to: 1023, group: 2 });
+    while ((await api.request<MigrationStatus>('GET', '/api/v1/migrations')).slots.migrating < 512) await new Promise((r) => setTimeout(r, 50));
+    const onAccess = await redisBenchmark(proxyPort, Math.round(rps * 2));
+    await api.request('PUT', '/api/v1/migrations/throttle', { keysPerSec: 0 });
+    await waitDone(api, diagJob.job.id);
+    log(`migrate-on-access only (mover throttled to 1 key/s): ${onAccess.map((r) => `${r.test} p99 ${r.p99} ms ${Math.round(r.rps)} rps`).join(', ')}`);
+
     const big = await bigKeyPhase(c, api).catch((err: unknown) => ({ error: String(err) }));
 
     const result = {
@@ -221,6 +233,7 @@ async function main(): Promise<void> {
         duringWorstP99Ms: p99(during),
         duringMedianP99Ms: medianP99(during),
         during: during.map((r) => ({ test: r.test, rps: Math.round(r.rps), p99: r.p99, max: r.max })),
+        migrateOnAccessOnly: Object.fromEntries(onAccess.map((r) => [r.test, { rps: Math.round(r.rps), p50: r.p50, p99: r.p99, max: r.max }])),
       },
       bigKey: big,
     };
@@ -232,6 +245,7 @@ async function main(): Promise<void> {
         `  loaded:    ${loaded.moved} keys in ${loaded.seconds.toFixed(2)} s -> ${loaded.keysPerSec} keys/s (redis-benchmark -c ${CLIENTS} GET+SET meanwhile)`,
         `  client p99 before: ${before.map((r) => `${r.test} ${r.p99} ms (${Math.round(r.rps)} rps)`).join(', ')}`,
         `  client p99 during: worst ${p99(during)} ms, median ${medianP99(during)} ms over ${during.length} runs`,
+        `  client p99 with slots migrating, mover throttled to 1 key/s (proxy migrate-on-access alone): ${onAccess.map((r) => `${r.test} ${r.p99} ms`).join(', ')}`,
         big && 'blockedMs' in big ? `  big key: ${(Number(big.memoryBytes) / 1048576).toFixed(0)} MiB hash, MIGRATE blocked the source ${big.blockedMs} ms (longest PING stall ${big.maxPingStallMs} ms)` : `  big key: ${JSON.stringify(big)}`,
         '',
       ].join('\n'),
