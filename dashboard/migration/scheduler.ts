@@ -706,9 +706,10 @@ export class MigrationEngine {
       if (!fn) throw new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_PLAN_INVALID, { reason: 'maxmemory weights are not available on this dashboard' });
       groups = await Promise.all(
         groups.map(async (g) => {
+          if ((g.weight ?? 1) <= 0) return { id: g.id, weight: 0 };
           const mm = await fn(masterOf(snap.groups.get(g.id)?.record)!, servers);
           if (!(mm > 0)) throw new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_PLAN_INVALID, { reason: `group ${g.id}'s master has no maxmemory set; give weights instead` });
-          return { id: g.id, weight: (g.weight ?? 1) > 0 ? mm : 0 };
+          return { id: g.id, weight: mm };
         }),
       );
     }

@@ -295,6 +295,26 @@ describe('migration scheduler (memory coordinator, real proxies and redis-server
     await checkPlacement(20_000 + extraKeys);
   });
 
+  it('rebalance preview with weights from each master\'s maxmemory', async () => {
+    const admins = c.redis.map((r) => new Redis({ port: r.port, host: '127.0.0.1' }));
+    try {
+      await admins[0]!.config('SET', 'maxmemory', String(100 * 1024 * 1024));
+      await admins[1]!.config('SET', 'maxmemory', String(300 * 1024 * 1024));
+      const p = await api.request<{ plan: { after: Record<string, number> } }>('POST', '/api/v1/migrations/preview', { mode: 'rebalance', groups: [{ id: 1 }, { id: 2 }, { id: 3, weight: 0 }], weights: 'maxmemory' });
+      expect(p.plan.after).toEqual({ 1: 256, 2: 768 });
+      try {
+        await api.request('POST', '/api/v1/migrations/preview', { mode: 'rebalance', weights: 'maxmemory' });
+        throw new Error('expected a refusal: group 3 has no maxmemory');
+      } catch (e) {
+        expect((e as { code: string }).code).toBe('REDSLOT_ERR_MIGRATION_PLAN_INVALID');
+        expect((e as Error).message).toMatch(/maxmemory/);
+      }
+    } finally {
+      await Promise.all(admins.map((a) => a.config('SET', 'maxmemory', '0')));
+      for (const a of admins) a.disconnect();
+    }
+  });
+
   it('refuses bad requests with typed errors', async () => {
     const bad = async (body: unknown) => {
       try {
