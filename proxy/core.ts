@@ -152,6 +152,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     return this.applied;
   }
 
+  dedicatedStats(): ReturnType<Dedicated['stats']> {
+    return this.dedicated.stats();
+  }
+
   drainingRequests(): number {
     return this.table.drainingRequests();
   }
@@ -165,7 +169,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   }
 
   blockedClients(): number {
-    return this.server.heldSessions();
+    // Redis counts clients blocked in BLPOP & co.; redslot also those holding for a locked slot.
+    return this.server.heldSessions() + this.dedicated.blocking.count;
   }
 
   totalConnections(): number {

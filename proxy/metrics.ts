@@ -27,6 +27,17 @@ export interface MetricsSource {
   drainingRequests(): number;
   /** Fence reason, or null when serving. */
   fenced(): string | null;
+  /** Dedicated connections by use and clients by dedicated state (proxy/dedicated/). */
+  dedicatedStats?(): {
+    transaction: number;
+    blocking: number;
+    subscriber: number;
+    idle: number;
+    exhausted: number;
+    transactions: number;
+    blocked: number;
+    subscribers: number;
+  };
 }
 
 type Sample = { labels?: Record<string, string | number>; value: number; metricName?: string };
@@ -61,6 +72,9 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_topology_revision', help: 'Coordinator revision of the topology applied.', type: 'gauge', aggregator: 'min' },
   { name: 'redslot_proxy_topology_draining_rq', help: 'Requests still running under routes replaced by the last topology change.', type: 'gauge' },
   { name: 'redslot_proxy_fenced', help: '1 while the proxy refuses commands (lease lost, fenced).', type: 'gauge', aggregator: 'max' },
+  { name: 'redslot_proxy_upstream_dedicated_cx_active', help: 'Dedicated backend connections open, by use (transaction, blocking, subscriber, idle).', type: 'gauge' },
+  { name: 'redslot_proxy_upstream_dedicated_cx_exhausted_total', help: 'Commands refused because backend.maxDedicated(PerServer) dedicated connections were open.', type: 'counter' },
+  { name: 'redslot_proxy_downstream_dedicated_sessions', help: 'Clients in a transaction (MULTI or WATCH), blocked in a blocking command, or subscribed (pubsub).', type: 'gauge' },
 ];
 
 export class ProxyMetrics {
@@ -191,6 +205,22 @@ export class ProxyMetrics {
         return [{ value: src?.drainingRequests() ?? 0 }];
       case 'redslot_proxy_fenced':
         return [{ value: src && src.fenced() !== null ? 1 : 0 }];
+      case 'redslot_proxy_upstream_dedicated_cx_active': {
+        const d = src?.dedicatedStats?.();
+        return d ? (['transaction', 'blocking', 'subscriber', 'idle'] as const).map((use) => ({ labels: { use }, value: d[use] })) : [];
+      }
+      case 'redslot_proxy_upstream_dedicated_cx_exhausted_total':
+        return [{ value: src?.dedicatedStats?.().exhausted ?? 0 }];
+      case 'redslot_proxy_downstream_dedicated_sessions': {
+        const d = src?.dedicatedStats?.();
+        return d
+          ? [
+              { labels: { state: 'transaction' }, value: d.transactions },
+              { labels: { state: 'blocked' }, value: d.blocked },
+              { labels: { state: 'pubsub' }, value: d.subscribers },
+            ]
+          : [];
+      }
       default:
         return [];
     }

@@ -386,6 +386,17 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.decoder.unauthenticated = false;
   }
 
+  reset(): void {
+    this.env.dedicated.reset(this);
+    this.mode = 0;
+    this.db = 0;
+    this.proto = 2;
+    this.name = null;
+    this.authenticated = this.env.config.auth.password === '';
+    this.user = 'default';
+    this.decoder.unauthenticated = !this.authenticated;
+  }
+
   // ---- output
 
   flush(): void {

@@ -24,6 +24,9 @@ export const CATEGORIES = {
     commands: ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command', 'info'],
   },
 
+  // RESET leaves MULTI and Pub/Sub and resets the client's state in the proxy (proxy/local/basic.ts).
+  connectionReset: { route: 'local', commands: ['reset'] },
+
   // ---- multi-key fan-out by group ----
   mget: { route: 'mget', commands: ['mget'] },
   mset: { route: 'mset', commands: ['mset'] },
@@ -94,15 +97,15 @@ export const CATEGORIES = {
     commands: ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup'],
   },
   pubsub: {
-    route: 'refused',
-    reason: 'Pub/Sub needs a dedicated connection and delivery across every group and proxy',
+    // Channels by the slot of their name, patterns on every group (proxy/dedicated/pubsub.ts).
+    route: 'pubsub',
     commands: ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'ssubscribe', 'sunsubscribe', 'publish',
       'spublish', 'pubsub'],
   },
   connectionState: {
     route: 'refused',
     reason: 'it acts on connection state, and backend connections are shared by many clients',
-    commands: ['client', 'reset', 'monitor'],
+    commands: ['client', 'monitor'],
   },
   replicaAcks: {
     route: 'refused',
@@ -177,6 +180,13 @@ export const NOTES: Readonly<Record<string, string>> = {
   multi: 'every key of the transaction (and of WATCH) in one slot; queued in the proxy, sent as one MULTI..EXEC batch',
   exec: 'runs the queued commands on the slot\'s group on a dedicated connection; null reply if the slot moved since WATCH',
   watch: 'all keys in one slot, the transaction\'s; pins a dedicated connection until EXEC/DISCARD/UNWATCH',
+  subscribe: 'on the group owning the channel\'s slot; one dedicated subscriber connection per group',
+  ssubscribe: 'on the group owning the channel\'s slot; one dedicated subscriber connection per group',
+  psubscribe: 'on every group; one dedicated subscriber connection per group',
+  publish: 'to the group owning the channel\'s slot (where its subscribers are)',
+  spublish: 'to the group owning the channel\'s slot',
+  pubsub: 'merged over every group (NUMSUB from each channel\'s group)',
+  reset: 'also leaves MULTI and Pub/Sub and closes their dedicated connections',
   hello: 'protocol 2 only for now',
   info: 'proxy sections',
 };

@@ -3,6 +3,7 @@
  * session, and the dispatch codes they share with it. The Session implements DedicatedSession; nothing here
  * runs on the normal (shared-connection) path.
  */
+import { resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
 import type { RoutedSession } from '../router/router.js';
 import type { BlockedRequest } from './blocking.js';
 import type { PubSubState } from './pubsub.js';
@@ -48,4 +49,9 @@ export function stateOf(s: DedicatedSession): SessionDedicated {
     s.dedicated = d;
   }
   return d;
+}
+
+/** Redis's full command name for error messages: 'get', 'client|setname'. */
+export function fullName(spec: CommandSpec, argv: Buffer[]): string {
+  return resolveSubcommand(spec, argv)?.name ?? spec.name;
 }

@@ -13,7 +13,7 @@ import type { Logger } from '../../shared/log.js';
 import { encodeError } from '../../shared/resp/encoder.js';
 import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
 import type { BackendPool } from '../backend/pool.js';
-import { resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
+import type { CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
 import { DISPATCHED, type Router } from '../router/router.js';
@@ -146,9 +146,4 @@ export class Dedicated {
   stats(): DedicatedStats & DedicatedSessionStats {
     return { ...this.pool.stats(), transactions: this.tx.open, blocked: this.blocking.count, subscribers: this.pubsub.count };
   }
-}
-
-/** Redis's full command name for error messages: 'get', 'client|setname'. */
-export function fullName(spec: CommandSpec, argv: Buffer[]): string {
-  return resolveSubcommand(spec, argv)?.name ?? spec.name;
 }

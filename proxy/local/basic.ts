@@ -1,4 +1,4 @@
-/** PING, ECHO, QUIT, SELECT: connection commands the proxy answers like Redis 7. */
+/** PING, ECHO, QUIT, RESET, SELECT: connection commands the proxy answers like Redis 7. */
 import { encodeBulk, Replies } from '../../shared/resp/encoder.js';
 import { ReplyErrors } from '../errors.js';
 import type { LocalContext } from './context.js';
@@ -16,6 +16,14 @@ export function echo(_ctx: LocalContext, argv: Buffer[]): Buffer {
 export function quit(ctx: LocalContext): Buffer {
   ctx.quit();
   return Replies.ok;
+}
+
+const RESET = Buffer.from('+RESET\r\n');
+
+/** RESET: the connection as if new (transaction, subscriptions, WATCHes, db, protocol, name, auth). */
+export function reset(ctx: LocalContext): Buffer {
+  ctx.reset();
+  return RESET;
 }
 
 /** Redis's string2ll for small non-negative/negative integers; null if not an integer. */

@@ -36,6 +36,10 @@ export interface LocalContext {
   quit(): void;
   /** Authentication succeeded as `user`. */
   authenticate(user: string): void;
+  /** RESP version the client speaks (HELLO 2 / HELLO 3). */
+  proto: 2 | 3;
+  /** RESET: leave MULTI and Pub/Sub, drop WATCHes, db 0, RESP2, no name, authenticated only if no password. */
+  reset(): void;
 }
 
 export type LocalHandler = (ctx: LocalContext, argv: Buffer[]) => Buffer | undefined;

@@ -6,7 +6,7 @@
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
 import { auth, hello } from './auth.js';
-import { echo, ping, quit, select } from './basic.js';
+import { echo, ping, quit, reset, select } from './basic.js';
 import { client, config } from './client.js';
 import type { LocalHandler } from './context.js';
 import { info } from './info.js';
@@ -15,6 +15,7 @@ const BY_NAME: Record<string, LocalHandler> = {
   ping,
   echo,
   quit,
+  reset,
   select,
   auth,
   hello,
