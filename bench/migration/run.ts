@@ -16,7 +16,7 @@
  * Results: a table on stdout and a JSON line (prefix `RESULT `). Machine noise matters (2 shared cores):
  * compare runs from the same session.
  *
- * Env: BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
+ * Env: BENCH_UNLOADED_ONLY=1, BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
  *      BENCH_BEFORE_S (5), REDSLOT_LOG_LEVEL.
  */
 import { spawn } from 'node:child_process';
@@ -37,6 +37,8 @@ const BEFORE_S = Number(process.env.BENCH_BEFORE_S ?? 5);
 const BATCH = process.env.BENCH_BATCH_KEYS ? Number(process.env.BENCH_BATCH_KEYS) : undefined;
 const PIPELINE = process.env.BENCH_PIPELINE ? Number(process.env.BENCH_PIPELINE) : undefined;
 const TARGET_MS = process.env.BENCH_TARGET_MS ? Number(process.env.BENCH_TARGET_MS) : undefined;
+/** BENCH_UNLOADED_ONLY=1: stop after the unloaded move (quick knob comparisons). */
+const UNLOADED_ONLY = process.env.BENCH_UNLOADED_ONLY === '1';
 
 interface BenchRow {
   test: string;
@@ -185,6 +187,10 @@ async function main(): Promise<void> {
     const [g1, g2] = await Promise.all([dbsize(c.redis[0]!.addr), dbsize(c.redis[1]!.addr)]);
     if (g1 + g2 !== KEYS) throw new Error(`key count changed: ${g1} + ${g2} != ${KEYS}`);
     log(`unloaded: ${unloaded.moved} keys in ${unloaded.seconds.toFixed(2)} s = ${unloaded.keysPerSec} keys/s (group1 ${g1}, group2 ${g2})`);
+    if (UNLOADED_ONLY) {
+      process.stdout.write(`RESULT ${JSON.stringify({ keys: KEYS, unloaded: { seconds: +unloaded.seconds.toFixed(2), keysPerSec: unloaded.keysPerSec } })}\n`);
+      return;
+    }
 
     log(`client load: redis-benchmark GET+SET -c ${CLIENTS} against the proxy, baseline ${BEFORE_S} s`);
     const calib = await redisBenchmark(proxyPort, 20_000);

@@ -77,7 +77,7 @@ export interface MoverKnobs {
 export const DEFAULT_MOVER_KNOBS: MoverKnobs = {
   scanCount: 1000,
   batchKeys: 500,
-  targetBatchMs: 4,
+  targetBatchMs: 10,
   batchBytes: 8 * 1024 * 1024,
   migrateTimeoutMs: 5000,
   bigKeyBytes: 32 * 1024 * 1024,

@@ -105,7 +105,7 @@ describe('planRebalance properties', () => {
         expect(c.get(0) ?? 0).toBe(0);
         expect(c.get(99) ?? 0).toBe(0);
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 
@@ -122,7 +122,7 @@ describe('planRebalance properties', () => {
           expect(m.from).not.toBe(m.to);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 
@@ -133,7 +133,7 @@ describe('planRebalance properties', () => {
         const next: SlotRecord[] = owner.map((g, id) => ({ id, group: g }));
         expect(planRebalance(next, groups).moves).toEqual([]);
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 
