@@ -18,6 +18,7 @@ import { registerOverviewRoutes } from './routes/overview.js';
 import { registerProxyRoutes } from './routes/proxies.js';
 import { registerSlotRoutes } from './routes/slots.js';
 import { registerUi } from './ui/plugin.js';
+import { migrationPlugin } from './migration/routes.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -112,6 +113,10 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerProxyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerUi(app);
+  if (opts.migration !== false) {
+    const knobs = typeof opts.migration === 'object' ? opts.migration : {};
+    await app.register(migrationPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, ...knobs });
+  }
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.type(ctx.metrics.registry.contentType);

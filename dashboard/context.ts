@@ -55,6 +55,8 @@ export interface DashboardOptions {
   onBecameLeader?: Array<{ name: string; run: (ctx: DashboardContext, signal: AbortSignal) => Promise<void> | void }>;
   /** Run the stats poller (default true). */
   stats?: boolean;
+  /** The migration engine and its /api/v1/migrations routes (default on; false for apps that register their own). */
+  migration?: boolean | { pollMs?: number; retryMs?: number };
   logger?: Logger;
 }
 

@@ -6,6 +6,7 @@
  * authentication refused. `--dashboard URL` (default http://127.0.0.1:18080, env REDSLOT_DASHBOARD),
  * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header).
  */
+import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from '../migration/cli.js';
 import { ApiError, ApiUnreachableError, DashboardClient } from '../../shared/api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
@@ -13,6 +14,9 @@ import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies,
 /** Top-level commands routed to runAdminCommand by shared/bin/redslot.ts. */
 export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'audit', 'overview', 'leader'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
+
+/** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/migration/cli.ts). */
+export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS];
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 
@@ -230,13 +234,14 @@ const HANDLERS: Record<AdminCommand, (r: Run) => Promise<void>> = {
 /** Runs one admin command; resolves with the process exit code (never calls process.exit). */
 export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): Promise<number> {
   const { stdout, stderr, env } = { ...defaultIo, ...io };
+  if (isMigrationCommand(argv[0])) return runMigrationCommand(argv, { stdout, stderr, env });
   let args: ParsedArgs;
   let command: AdminCommand;
   try {
     args = parseArgs(argv, VALUE_FLAGS, BOOL_FLAGS);
     const first = args.positionals[0];
     if (args.flags.has('help') || first === undefined || first === 'help') {
-      stdout(ADMIN_USAGE);
+      stdout(`${ADMIN_USAGE}\n${MIGRATION_USAGE}`);
       return first === undefined && !args.flags.has('help') ? EXIT.USAGE : EXIT.OK;
     }
     if (!(ADMIN_COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command ${JSON.stringify(first)}`);

@@ -46,8 +46,8 @@ async function load(route: Route): Promise<Runner> {
 
 async function adminCommands(): Promise<string[]> {
   try {
-    const mod = (await import(ADMIN.module)) as { ADMIN_COMMANDS?: string[] };
-    return mod.ADMIN_COMMANDS ?? [];
+    const mod = (await import(ADMIN.module)) as { CLI_COMMANDS?: string[] };
+    return [...(mod.CLI_COMMANDS ?? [])];
   } catch {
     return [];
   }
