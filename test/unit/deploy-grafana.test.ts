@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardMetrics, dashboardMetricNames } from '../../dashboard/metrics.js';
+import { createMigrationMetrics, migrationMetricNames } from '../../dashboard/migration/metrics.js';
 import { proxyMetricNames } from '../../proxy/metrics.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -90,6 +91,13 @@ beforeAll(async () => {
     if (t) histograms.add(t[1]!);
   }
   m.registry.clear();
+  // The migration engine registers its metrics on the dashboard's registry when the plugin loads.
+  for (const n of migrationMetricNames()) names.add(n);
+  const mm = createMigrationMetrics();
+  for (const line of (await mm.registry.metrics()).split('\n')) {
+    const t = /^# TYPE (\S+) histogram$/.exec(line);
+    if (t) histograms.add(t[1]!);
+  }
   const proxyNames = proxyMetricNames();
   for (const n of proxyNames) names.add(n);
   for (const n of proxyNames) if (proxyNames.includes(`${n}_bucket`)) histograms.add(n);
