@@ -29,6 +29,15 @@
  *     maxDedicatedPerServer: 1000     the same cap per backend server
  *     dedicatedIdle: 30s              a clean dedicated connection is kept this long for reuse (0 = close at once)
  *   migrate: { timeout: 3s }          MIGRATE timeout for migrate-on-access
+ *   commands:
+ *     refuseDangerous: false          true: refuse FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE with
+ *                                     an error naming this knob (default: behave like Redis)
+ *   scripts:
+ *     cacheSize: 64mb                 Lua bodies (SCRIPT LOAD, EVAL) kept by the proxy so EVALSHA never answers
+ *                                     NOSCRIPT after slots move; least recently used evicted; 0 = keep none
+ *   scan:
+ *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
+ *                                     slots still migrating before rescanning the slots that moved
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -39,6 +48,7 @@ import os from 'node:os';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
   deepMerge,
+  parseBool,
   envOverrides,
   parseDuration,
   parseEnum,
@@ -87,6 +97,9 @@ export interface ProxyConfig {
     dedicatedIdleMs: number;
   };
   migrate: { timeoutMs: number };
+  commands: { refuseDangerous: boolean };
+  scripts: { cacheBytes: number };
+  scan: { settleTimeoutMs: number };
   fencing: 'strict' | 'off';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
@@ -129,6 +142,9 @@ export const PROXY_DEFAULTS = {
     dedicatedIdle: '30s',
   },
   migrate: { timeout: '3s' },
+  commands: { refuseDangerous: false },
+  scripts: { cacheSize: '64mb' },
+  scan: { settleTimeout: '10s' },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -193,6 +209,9 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const backend = obj(raw.backend, 'backend');
   const auth = obj(raw.auth, 'auth');
   const migrate = obj(raw.migrate, 'migrate');
+  const commands = obj(raw.commands ?? {}, 'commands');
+  const scripts = obj(raw.scripts ?? {}, 'scripts');
+  const scan = obj(raw.scan ?? {}, 'scan');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -227,6 +246,9 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
     },
     migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout') },
+    commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
+    scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
+    scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

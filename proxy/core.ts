@@ -8,10 +8,12 @@ import { BackendPool } from './backend/pool.js';
 import { Dedicated } from './dedicated/index.js';
 import { allCommands } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
-import type { ProxyFacts } from './local/context.js';
+import type { LocalContext, ProxyFacts } from './local/context.js';
 import { localHandlers } from './local/index.js';
 import { ProxyMetrics, type MetricsSource } from './metrics.js';
+import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
+import { ScriptCache } from './scripts/cache.js';
 import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
@@ -24,6 +26,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   readonly router: Router;
   /** Transactions, blocking commands and Pub/Sub on dedicated backend connections. */
   readonly dedicated: Dedicated;
+  /** Lua bodies loaded through this proxy (EVALSHA after slots move). */
+  readonly scripts: ScriptCache;
   readonly metrics: ProxyMetrics;
   readonly server: RespServer;
   readonly startedAt = Date.now();
@@ -58,7 +62,9 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.table = new SlotTable(this.pool);
     this.metrics = new ProxyMetrics(opts);
     this.metrics.bind(this);
-    this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password });
+    this.scripts = new ScriptCache(config.scripts.cacheBytes);
+    const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts });
+    this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password }, wide);
     this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password }, log);
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
@@ -162,6 +168,11 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   port(): number {
     return this.listenPort;
+  }
+
+  /** Every client session (CLIENT LIST / KILL). */
+  clients(): Iterable<LocalContext> {
+    return this.server.sessions;
   }
 
   connectedClients(): number {

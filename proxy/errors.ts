@@ -106,6 +106,31 @@ export const ProxyErrors = defineErrors({
     message: 'slot {slot} is migrating and moving the keys of this command from {source} to {target} failed: {reason}',
     description: 'Migrate-on-access: MIGRATE of the command\'s keys to the new owner failed, so the command was not run.',
   },
+  REDSLOT_ERR_DANGEROUS_REFUSED: {
+    replyPrefix: 'ERR',
+    message: "command '{name}' is refused by this proxy (commands.refuseDangerous is true): it {why}",
+    description: 'The deployment set commands.refuseDangerous: FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE are refused.',
+  },
+  REDSLOT_ERR_INVALID_CURSOR: {
+    replyPrefix: 'ERR',
+    message: 'invalid cursor',
+    description: 'SCAN with a cursor that is not an unsigned integer (same wording as Redis).',
+  },
+  REDSLOT_ERR_UNKNOWN_SUBCOMMAND: {
+    replyPrefix: 'ERR',
+    message: "unknown subcommand '{sub}'. Try {name} HELP.",
+    description: 'A container command (CONFIG, CLIENT, SCRIPT, ...) with a subcommand Redis 7 does not have (same wording as Redis).',
+  },
+  REDSLOT_ERR_NO_SUCH_CLIENT: {
+    replyPrefix: 'ERR',
+    message: 'No such client',
+    description: 'CLIENT KILL addr:port (old form) named no client of this proxy (same wording as Redis).',
+  },
+  REDSLOT_ERR_BAD_BACKEND_REPLY: {
+    replyPrefix: 'ERR',
+    message: 'redslot cannot merge the replies of every group to {command}: {detail}',
+    description: 'A cluster-wide command got a reply of an unexpected shape from a backend (a bug or a non-Redis backend).',
+  },
   REDSLOT_ERR_LISTEN: {
     message: 'cannot listen on {addr}: {reason}',
     description: 'The proxy could not bind its RESP or admin address.',

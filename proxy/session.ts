@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
 import { RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
-import { checkArity, lookupCommand, type CommandSpec } from './commands/lookup.js';
+import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
 import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
@@ -79,6 +79,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   libName: Buffer | null = null;
   libVer: Buffer | null = null;
   readonly createdAt = Date.now();
+  // CLIENT REPLY / NO-EVICT / LIST state (proxy/local/client.ts).
+  replyOff = false;
+  replySkip = 0;
+  noEvict = false;
+  lastCmdId = -1;
+  lastAt = performance.now();
+  /** Requests whose replies CLIENT REPLY OFF / SKIP drops; null while none. */
+  private muted: Set<ClientRequest> | null = null;
   readonly facts: ProxyFacts;
 
   private readonly decoder: RequestDecoder;
@@ -147,6 +155,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
   }
 
+  get localAddress(): string {
+    return `${this.socket.localAddress ?? '?'}:${this.socket.localPort ?? 0}`;
+  }
+
+  get outputBytes(): number {
+    return this.outBytes + this.socket.writableLength;
+  }
+
   /** Requests accepted and not yet answered (queued + waiting). */
   get pendingRequests(): number {
     return this.queued + this.waiting.length;
@@ -193,13 +209,16 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
    * every other client) down: an exception becomes this client's error reply.
    */
   private execute(argv: Buffer[], raw: Buffer | undefined): number {
+    if (this.replySkip === 1) this.replySkip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
+    let held = DISPATCHED;
     try {
-      return this.dispatch(argv, raw);
+      held = this.dispatch(argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
       this.reply(encodeError(`ERR internal error in redslot: ${(err as Error).message}`), UNKNOWN_COMMAND, performance.now());
-      return DISPATCHED;
     }
+    if (this.replySkip === 2 && held === DISPATCHED) this.replySkip = 0;
+    return held;
   }
 
   private dispatch(argv: Buffer[], raw: Buffer | undefined): number {
@@ -220,6 +239,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       this.reply(unknownCommandError(argv), UNKNOWN_COMMAND, t0);
       return DISPATCHED;
     }
+    this.lastCmdId = spec.id;
+    this.lastAt = t0;
     if (!checkArity(spec, argv.length)) {
       if (this.mode !== 0) env.dedicated.flagError(this);
       this.reply(errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name }), spec.id, t0);
@@ -244,18 +265,33 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
         return DISPATCHED;
       }
     }
-    if (spec.route === 'refused' || spec.route === 'local') {
-      this.reply(this.refusal(spec), spec.id, t0);
+    let routed = spec;
+    if (spec.bySubcommand) {
+      // CONFIG GET goes to one master, CONFIG SET to all, MEMORY STATS is refused: route by the subcommand.
+      const sub = resolveSubcommand(spec, argv);
+      if (sub === undefined) {
+        this.reply(unknownSubcommandError(spec, argv[1]!), spec.id, t0);
+        return DISPATCHED;
+      }
+      if (!checkArity(sub, argv.length)) {
+        this.reply(errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: sub.name }), spec.id, t0);
+        return DISPATCHED;
+      }
+      routed = sub;
+    }
+    if (routed.route === 'refused' || routed.route === 'local') {
+      this.reply(this.refusal(routed), spec.id, t0);
       return DISPATCHED;
     }
-    return env.router.route(this, spec, argv, raw, t0);
+    return env.router.route(this, routed, argv, raw, t0);
   }
 
   private refusal(spec: CommandSpec): Buffer {
-    let r = this.env.refusals[spec.id];
+    // Subcommands share their container's id: only containers' and plain commands' refusals are cached.
+    let r = spec.parent === undefined ? this.env.refusals[spec.id] : undefined;
     if (r === undefined) {
       r = errorReply(ProxyErrors.REDSLOT_ERR_COMMAND_REFUSED, { refusal: spec.refusal ?? `command '${spec.name}' is not supported by redslot` });
-      this.env.refusals[spec.id] = r;
+      if (spec.parent === undefined) this.env.refusals[spec.id] = r;
     }
     return r;
   }
@@ -298,6 +334,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   // ---- RoutedSession
 
   enqueue(req: ClientRequest): void {
+    if (this.replyOff || this.replySkip === 2) (this.muted ??= new Set()).add(req);
     if (this.tail === null) this.head = req;
     else this.tail.next = req;
     this.tail = req;
@@ -317,7 +354,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     let n = 0;
     const closed = this.closed; // a gone client's replies are dropped, not buffered
     while (r !== null && r.reply !== null) {
-      if (!closed) {
+      if (!closed && !(this.muted !== null && this.muted.delete(r))) {
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
       }
@@ -346,6 +383,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   reply(reply: Buffer, cmdId: number, t0: number): void {
     if (this.head === null) {
       this.env.metrics.record(cmdId, t0, reply);
+      if (this.replyOff || this.replySkip === 2) return; // CLIENT REPLY OFF / SKIP
       this.out.push(reply);
       this.outBytes += reply.length;
       if (!this.closed) scheduleFlush(this);
@@ -455,6 +493,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.socket.destroy();
   }
 
+  /** CLIENT KILL: another client's connection closes now. */
+  kill(): void {
+    this.socket.destroy();
+  }
+
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
@@ -467,6 +510,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);
   }
+}
+
+/** Redis 7: `unknown subcommand 'x'. Try CONFIG HELP.` (the subcommand cut at 128 bytes). */
+function unknownSubcommandError(spec: CommandSpec, sub: Buffer): Buffer {
+  return errorReply(ProxyErrors.REDSLOT_ERR_UNKNOWN_SUBCOMMAND, {
+    sub: sub.toString('latin1').replace(/[\r\n]/g, ' ').slice(0, 128),
+    name: spec.name.toUpperCase(),
+  });
 }
 
 /** Redis 7: `unknown command 'x', with args beginning with: 'a' 'b' ` (args until 128 bytes, NUL-terminated like C). */

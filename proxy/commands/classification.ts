@@ -21,8 +21,45 @@ export const CATEGORIES = {
   // ---- answered by the proxy itself ----
   local: {
     route: 'local',
-    commands: ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command', 'info'],
+    commands: ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command'],
   },
+  // CLIENT is about the proxy's own clients (proxy/local/client.ts), never forwarded.
+  clients: { route: 'local', commands: ['client'] },
+  clientPause: {
+    route: 'refused',
+    reason: 'pausing clients would have to hold every proxy\'s clients; pause the backends directly',
+    commands: ['client|pause', 'client|unpause'],
+  },
+  clientTracking: {
+    route: 'refused',
+    reason: 'client-side caching needs invalidation messages from every group on a dedicated connection',
+    commands: ['client|tracking', 'client|caching', 'client|getredir', 'client|trackinginfo'],
+  },
+  clientUnblock: {
+    route: 'refused',
+    reason: 'the proxy does not track which backend connection a client is blocked on',
+    commands: ['client|unblock'],
+  },
+
+  // ---- every group's master, replies merged (proxy/router/requests/broadcast.ts) ----
+  clusterWide: {
+    route: 'all',
+    commands: ['dbsize', 'flushall', 'flushdb', 'keys', 'randomkey', 'info', 'script', 'function', 'config|set',
+      'config|resetstat', 'config|rewrite'],
+  },
+  // ---- one master: the one serving slot 0 ----
+  oneMaster: {
+    route: 'one',
+    commands: ['time', 'config', 'script|help', 'function|list', 'function|dump', 'function|stats', 'function|help',
+      'memory|help'],
+  },
+  scan: { route: 'scan', commands: ['scan'] },
+  scriptDebug: {
+    route: 'refused',
+    reason: 'the Lua debugger needs a session on one server\'s connection',
+    commands: ['script|debug'],
+  },
+  memoryUsage: { route: 'single', commands: ['memory|usage'] },
 
   // RESET leaves MULTI and Pub/Sub and resets the client's state in the proxy (proxy/local/basic.ts).
   connectionReset: { route: 'local', commands: ['reset'] },
@@ -80,7 +117,9 @@ export const CATEGORIES = {
   },
   scripts: {
     // Routed by their declared keys like Redis Cluster does; a script must only touch the keys it declares.
-    route: 'single',
+    // Keyless: the group serving slot 0. Bodies are cached by the proxy (proxy/scripts/), so EVALSHA finds
+    // its script on whichever group the keys live.
+    route: 'script',
     commands: ['eval', 'eval_ro', 'evalsha', 'evalsha_ro', 'fcall', 'fcall_ro'],
   },
 
@@ -105,37 +144,27 @@ export const CATEGORIES = {
   connectionState: {
     route: 'refused',
     reason: 'it acts on connection state, and backend connections are shared by many clients',
-    commands: ['client', 'monitor'],
+    commands: ['monitor'],
   },
   replicaAcks: {
     route: 'refused',
     reason: 'it waits for replicas to acknowledge this connection\'s writes, which went over shared connections to several groups',
     commands: ['wait'],
   },
-  keyspaceWide: {
-    route: 'refused',
-    reason: 'it needs every group (the keyspace is spread over groups)',
-    commands: ['keys', 'scan', 'randomkey', 'dbsize', 'flushall', 'flushdb'],
-  },
-  scriptManagement: {
-    route: 'refused',
-    reason: 'scripts and functions must be managed on every group at once',
-    commands: ['script', 'function'],
-  },
   perServer: {
     route: 'refused',
     reason: 'it is keyless and answers for one server, but the keyspace is spread over groups (needs every group)',
-    commands: ['time', 'lastsave', 'role', 'lolwut', 'latency', 'slowlog'],
+    commands: ['lastsave', 'role', 'lolwut', 'latency', 'slowlog'],
   },
   memory: {
     route: 'refused',
-    reason: 'MEMORY USAGE could go to the group of its key, but the other MEMORY subcommands answer for one server; routing by subcommand is not done yet',
+    reason: 'it answers for one server\'s allocator, but the keyspace is spread over groups (MEMORY USAGE is supported)',
     commands: ['memory'],
   },
   administration: {
     route: 'refused',
     reason: 'server administration must go to the backends directly, not through the proxy',
-    commands: ['config', 'acl', 'module', 'debug', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'failover',
+    commands: ['acl', 'module', 'debug', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'failover',
       'replicaof', 'slaveof', 'pfdebug', 'pfselftest'],
   },
   crossDatabase: {
@@ -164,12 +193,37 @@ export const DEFAULT_REFUSAL = 'it is not classified by redslot (unknown command
 /** Extra words for the README table, beyond what is derived from the key specs. */
 export const NOTES: Readonly<Record<string, string>> = {
   sort: 'BY/GET patterns read only the group that owns the sorted key',
-  eval: 'the script must only touch its declared keys; no keys: any group',
-  eval_ro: 'the script must only touch its declared keys; no keys: any group',
-  evalsha: 'the script must only touch its declared keys; no keys: any group; load scripts with EVAL (SCRIPT is refused)',
-  evalsha_ro: 'the script must only touch its declared keys; no keys: any group; load scripts with EVAL (SCRIPT is refused)',
-  fcall: 'functions must only touch their declared keys; FUNCTION LOAD is refused for now',
-  fcall_ro: 'functions must only touch their declared keys; FUNCTION LOAD is refused for now',
+  eval: 'the script must only touch its declared keys; no keys: the group serving slot 0',
+  eval_ro: 'the script must only touch its declared keys; no keys: the group serving slot 0',
+  evalsha: 'the script must only touch its declared keys; no keys: the group serving slot 0; a script loaded through the proxy never answers NOSCRIPT after slots move',
+  evalsha_ro: 'the script must only touch its declared keys; no keys: the group serving slot 0; a script loaded through the proxy never answers NOSCRIPT after slots move',
+  fcall: 'functions must only touch their declared keys; no keys: the group serving slot 0',
+  fcall_ro: 'functions must only touch their declared keys; no keys: the group serving slot 0',
+  dbsize: 'every group, summed',
+  flushall: 'every group; commands.refuseDangerous refuses it',
+  flushdb: 'every group; commands.refuseDangerous refuses it',
+  keys: 'every group, concatenated; commands.refuseDangerous refuses it',
+  randomkey: 'a group picked in proportion to its DBSIZE',
+  scan: 'every group in turn; the cursor names the group; every key at least once while slots move',
+  info: 'proxy sections, plus memory, stats and keyspace summed over groups',
+  'script|load': 'every group; the proxy keeps the body',
+  'script|exists': 'every group, and-ed (or known to the proxy)',
+  'script|flush': 'every group and the proxy\'s cache',
+  'script|kill': 'every group; OK if one was running a script',
+  'function|load': 'every group',
+  'function|delete': 'every group',
+  'function|flush': 'every group',
+  'function|restore': 'every group',
+  'function|kill': 'every group; OK if one was running a function',
+  'function|list': 'from the group serving slot 0',
+  'function|dump': 'from the group serving slot 0',
+  'function|stats': 'from the group serving slot 0',
+  'config|get': 'from the group serving slot 0',
+  'config|set': 'every group; commands.refuseDangerous refuses it',
+  'config|resetstat': 'every group; commands.refuseDangerous refuses it',
+  'config|rewrite': 'every group; commands.refuseDangerous refuses it',
+  time: 'the clock of the group serving slot 0',
+  client: 'about the proxy\'s own clients, never forwarded',
   mget: 'fan-out by group, merged in key order',
   mset: 'fan-out by group, not atomic across groups',
   msetnx: 'all keys in one slot (atomicity)',
@@ -188,7 +242,6 @@ export const NOTES: Readonly<Record<string, string>> = {
   pubsub: 'merged over every group (NUMSUB from each channel\'s group)',
   reset: 'also leaves MULTI and Pub/Sub and closes their dedicated connections',
   hello: 'protocol 2 only for now',
-  info: 'proxy sections',
 };
 
 /** The category of each command name (built once). */

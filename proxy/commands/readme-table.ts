@@ -1,21 +1,27 @@
 /**
  * The user-facing table of every Redis 7 command and what redslot does with it, rendered from the command
- * table so it cannot drift. Written to `COMMANDS.md` by `npm run gen:commands`; a unit test fails when the
- * committed file differs from what this renders.
+ * table so it cannot drift. Written to `COMMANDS.md` by `npm run gen:commands`, and into README.md between
+ * `<!-- commands:begin -->` and `<!-- commands:end -->`; a unit test fails when either committed file
+ * differs from what this renders. A container whose subcommands are not all handled alike (CONFIG GET from
+ * one group, CONFIG SET on every group) gets one row per kind of handling.
  *
  *   node --import tsx proxy/commands/readme-table.ts           print the Markdown
- *   node --import tsx proxy/commands/readme-table.ts --write   rewrite proxy/commands/COMMANDS.md
+ *   node --import tsx proxy/commands/readme-table.ts --write   rewrite proxy/commands/COMMANDS.md and README.md's section
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandSpec, RouteShape } from './spec.js';
 import { COMMANDS, REDIS_VERSION } from './table.js';
 
 export const COMMANDS_MD = new URL('./COMMANDS.md', import.meta.url);
+export const README_MD = new URL('../../README.md', import.meta.url);
+export const README_BEGIN = '<!-- commands:begin -->';
+export const README_END = '<!-- commands:end -->';
 
 /** One word for the status column. */
 export function statusOf(spec: CommandSpec): 'supported' | 'supported with a condition' | 'answered by the proxy' | 'refused' {
+  if (spec.bySubcommand && new Set(spec.subcommands.map(statusOf)).size > 1) return 'supported with a condition';
   if (spec.route === 'refused') return 'refused';
   if (spec.route === 'local') return 'answered by the proxy';
   return spec.condition === undefined ? 'supported' : 'supported with a condition';
@@ -29,6 +35,10 @@ const ROUTE_WORDS: Record<RouteShape, string> = {
   sum: 'fan-out, summed',
   local: 'proxy',
   refused: '-',
+  all: 'every group',
+  one: 'one group (slot 0)',
+  scan: 'every group in turn',
+  script: 'one slot',
   transaction: 'one slot, dedicated connection',
   blocking: 'one slot, dedicated connection',
   pubsub: 'by channel slot / every group',
@@ -77,17 +87,56 @@ export function renderCommandsMarkdown(): string {
   ];
   for (const g of [...groups.keys()].sort()) {
     lines.push(`## ${g}`, '', '| Command | redslot | Routing | Condition or reason |', '|---|---|---|---|');
-    for (const c of groups.get(g)!) {
-      const subs = c.subcommands.length > 0 ? ` (${c.subcommands.map((s) => s.name.slice(s.name.indexOf('|') + 1).toUpperCase()).join(', ')})` : '';
-      lines.push(`| ${cell(c.name.toUpperCase() + subs)} | ${statusOf(c)} | ${ROUTE_WORDS[c.route]} | ${cell(detail(c))} |`);
-    }
+    for (const c of groups.get(g)!) lines.push(...rows(c));
     lines.push('');
   }
   return lines.join('\n');
 }
 
+function subName(s: CommandSpec): string {
+  return s.name.slice(s.name.indexOf('|') + 1).toUpperCase();
+}
+
+/** One row per command; a container handled per subcommand gets one row per kind of handling. */
+function rows(c: CommandSpec): string[] {
+  const row = (name: string, s: CommandSpec) => `| ${cell(name)} | ${statusOf(s)} | ${ROUTE_WORDS[s.route]} | ${cell(detail(s))} |`;
+  const kinds = new Map<string, CommandSpec[]>();
+  if (c.bySubcommand) {
+    for (const s of c.subcommands) {
+      const k = `${statusOf(s)}\0${s.route}\0${detail(s)}`;
+      kinds.set(k, [...(kinds.get(k) ?? []), s]);
+    }
+  }
+  if (kinds.size <= 1) {
+    const subs = c.subcommands.length > 0 ? ` (${c.subcommands.map(subName).join(', ')})` : '';
+    return [row(c.name.toUpperCase() + subs, c)];
+  }
+  return [...kinds.values()].map((subs) =>
+    row(subs.length === 1 ? `${c.name.toUpperCase()} ${subName(subs[0]!)}` : `${c.name.toUpperCase()} (${subs.map(subName).join(', ')})`, subs[0]!),
+  );
+}
+
+/** README.md's commands section: the same tables one heading level down, without the file title. */
+export function renderReadmeSection(): string {
+  const md = renderCommandsMarkdown().split('\n');
+  const body = md.slice(md.findIndex((l) => l.startsWith('# ')) + 1).map((l) => (l.startsWith('## ') ? `#${l}` : l));
+  while (body[0] === '') body.shift();
+  while (body[body.length - 1] === '') body.pop();
+  return body.join('\n');
+}
+
+/** `readme` with the text between the markers replaced by the rendered section. */
+export function readmeWithCommands(readme: string): string {
+  const b = readme.indexOf(README_BEGIN);
+  const e = readme.indexOf(README_END);
+  if (b < 0 || e < b) throw new Error(`README.md lacks the ${README_BEGIN} ... ${README_END} markers`);
+  return `${readme.slice(0, b + README_BEGIN.length)}\n${renderReadmeSection()}\n${readme.slice(e)}`;
+}
+
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const md = renderCommandsMarkdown();
-  if (process.argv.includes('--write')) writeFileSync(COMMANDS_MD, md);
-  else process.stdout.write(md);
+  if (process.argv.includes('--write')) {
+    writeFileSync(COMMANDS_MD, md);
+    writeFileSync(README_MD, readmeWithCommands(readFileSync(README_MD, 'utf8')));
+  } else process.stdout.write(md);
 }

@@ -10,14 +10,21 @@ import type { RawCommand } from './redis7-data.js';
  * - `single`: every key must hash to one slot (else CROSSSLOT); keys come from `commandKeys`.
  * - `mget` / `mset` / `msetnx`: multi-key fan-out with those reply shapes (MSETNX: one slot only).
  * - `sum`: fan-out by group, integer replies summed (DEL, UNLINK, EXISTS, TOUCH).
- * - `local`: answered by the proxy itself (PING, ECHO, QUIT, AUTH, SELECT, HELLO, COMMAND, INFO).
+ * - `local`: answered by the proxy itself (PING, ECHO, QUIT, AUTH, SELECT, HELLO, COMMAND, CLIENT).
  * - `refused`: never forwarded; the client gets `-ERR <refusal>`.
  * - `transaction` / `blocking` / `pubsub`: MULTI/EXEC/WATCH, blocking commands, Pub/Sub: run on dedicated
  *   backend connections (proxy/dedicated/).
+ * - `all`: sent to every group's master, replies merged per command (DBSIZE sum, FLUSHALL all OK, SCRIPT
+ *   EXISTS and, KEYS concatenated, INFO with the proxy's sections; proxy/router/requests/broadcast.ts).
+ * - `one`: sent to one master, the one serving slot 0 (CONFIG GET, TIME, FUNCTION LIST).
+ * - `scan`: SCAN over every group with a cursor naming the group (proxy/router/requests/scan.ts).
+ * - `script`: EVAL/EVALSHA/FCALL: like `single`, plus the proxy's script cache (proxy/scripts/).
+ * Containers (CLIENT, CONFIG, MEMORY, SCRIPT, ...) may route each subcommand differently: see
+ * CommandSpec.bySubcommand.
  */
-export type RouteShape = 'single' | 'mget' | 'mset' | 'msetnx' | 'sum' | 'local' | 'refused' | 'transaction' | 'blocking' | 'pubsub';
+export type RouteShape = 'single' | 'mget' | 'mset' | 'msetnx' | 'sum' | 'local' | 'refused' | 'all' | 'one' | 'scan' | 'script' | 'transaction' | 'blocking' | 'pubsub';
 
-export const ROUTE_SHAPES: readonly RouteShape[] = ['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused', 'transaction', 'blocking', 'pubsub'];
+export const ROUTE_SHAPES: readonly RouteShape[] = ['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused', 'all', 'one', 'scan', 'script', 'transaction', 'blocking', 'pubsub'];
 
 export interface CommandSpec {
   /** Lower-case Redis name, e.g. 'get', 'client'; subcommands are 'container|sub', e.g. 'object|encoding'. */
@@ -42,6 +49,13 @@ export interface CommandSpec {
   readonly subcommands: readonly CommandSpec[];
   /** The container of a subcommand. */
   readonly parent?: CommandSpec;
+  /**
+   * For containers: the session resolves argv[1] and routes (or refuses) by the subcommand's own spec, because
+   * the container is routed (OBJECT, XINFO) or its subcommands are not all routed alike (CONFIG GET one
+   * master, CONFIG SET every master; MEMORY USAGE by key, MEMORY STATS refused). False for plain commands
+   * and for containers refused as a whole (CLUSTER).
+   */
+  readonly bySubcommand: boolean;
   /** True when some key spec can name a key (spec not marked `not_key`), i.e. COMMAND GETKEYS would look for keys. */
   readonly hasKeys: boolean;
   /** For routable commands: the condition a user must meet, e.g. 'all keys in one slot' (README table). */

@@ -20,6 +20,7 @@ export class Command implements CommandSpec {
   subTable: NameTable<Command> | null = null;
   condition?: string;
   refusal?: string;
+  bySubcommand = false;
 
   constructor(
     readonly raw: RawCommand,
@@ -49,7 +50,7 @@ function mayHaveSeveralKeys(raw: RawCommand): boolean {
 
 function conditionFor(raw: RawCommand, route: RouteShape): string | undefined {
   const note = NOTES[raw.name];
-  if (route === 'single') {
+  if (route === 'single' || route === 'script') {
     const base = mayHaveSeveralKeys(raw) || raw.subcommands.some(mayHaveSeveralKeys) ? 'all keys in one slot' : undefined;
     if (base !== undefined && note !== undefined) return `${base}; ${note}`;
     return base ?? note;
@@ -58,12 +59,14 @@ function conditionFor(raw: RawCommand, route: RouteShape): string | undefined {
 }
 
 function build(raw: RawCommand, id: number, parent?: Command): Command {
-  const placed = categoryOf(parent?.raw.name ?? raw.name);
+  // A subcommand may be classified on its own ('config|set'); otherwise it takes its container's category.
+  const own = parent === undefined ? undefined : categoryOf(raw.name);
+  const placed = own ?? categoryOf(parent?.raw.name ?? raw.name);
   let route: RouteShape = placed?.category.route ?? 'refused';
   let refusal: string | undefined;
   const finder = keyFinderFor(raw);
   if (route === 'refused') {
-    const name = parent?.raw.name ?? raw.name;
+    const name = own !== undefined ? raw.name : parent?.raw.name ?? raw.name;
     refusal = refusalText(name, placed?.category.reason ?? DEFAULT_REFUSAL, placed?.category.permanent ?? false);
   } else if (finder === null) {
     // Deny by default: a routed command whose keys the specs cannot find would be misrouted.
@@ -76,6 +79,14 @@ function build(raw: RawCommand, id: number, parent?: Command): Command {
   if (condition !== undefined && route !== 'refused') cmd.condition = condition;
   for (const sub of raw.subcommands) cmd.subcommands.push(build(sub, id, cmd));
   if (cmd.subcommands.some((s) => s.write)) cmd.write = true;
+  cmd.bySubcommand = cmd.subcommands.length > 0 && (route !== 'refused' || cmd.subcommands.some((s) => s.route !== route));
+  if (cmd.bySubcommand) {
+    // Refused subcommands of a container routed per subcommand name themselves ('memory|stats').
+    for (const s of cmd.subcommands) {
+      if (s.route !== 'refused' || s.refusal === undefined || !s.refusal.startsWith(`command '${raw.name}' `)) continue;
+      s.refusal = `command '${s.name}' ` + s.refusal.slice(`command '${raw.name}' `.length);
+    }
+  }
   if (cmd.subcommands.length > 0) {
     cmd.subTable = new NameTable(cmd.subcommands.map((s) => [s.name.slice(s.name.indexOf('|') + 1), s] as const));
   }

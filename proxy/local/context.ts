@@ -21,6 +21,23 @@ export interface ProxyFacts {
   commandStats(): Array<{ name: string; calls: number; usec: number; failed: number }>;
   topologyRevision(): number;
   fenced(): string | null;
+  /** Every client of this proxy (CLIENT LIST, CLIENT KILL). */
+  clients(): Iterable<LocalContext>;
+}
+
+/**
+ * What other features add to a client's CLIENT LIST line (protocol, subscriptions, transaction), when the
+ * session implements `clientListExtras`. Absent fields keep Redis's idle values (resp=2, sub=0, multi=-1).
+ */
+export interface ClientListExtras {
+  resp?: number;
+  sub?: number;
+  psub?: number;
+  ssub?: number;
+  /** Commands queued in MULTI, -1 outside one. */
+  multi?: number;
+  /** Extra CLIENT LIST flag letters (x = in MULTI, P = Pub/Sub, b = blocked). */
+  flags?: string;
 }
 
 export interface LocalContext {
@@ -40,6 +57,27 @@ export interface LocalContext {
   proto: 2 | 3;
   /** RESET: leave MULTI and Pub/Sub, drop WATCHes, db 0, RESP2, no name, authenticated only if no password. */
   reset(): void;
+
+  // ---- CLIENT (proxy/local/client.ts)
+  readonly createdAt: number;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  /** CommandSpec.id of the last command, -1 before the first. */
+  readonly lastCmdId: number;
+  /** performance.now() of the last command (or of the connection). */
+  readonly lastAt: number;
+  /** Bytes of replies waiting to be written to the client. */
+  readonly outputBytes: number;
+  /** CLIENT REPLY OFF. */
+  replyOff: boolean;
+  /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped (the session moves it on). */
+  replySkip: number;
+  /** CLIENT NO-EVICT on. */
+  noEvict: boolean;
+  /** Closes the connection now (CLIENT KILL of another client). */
+  kill(): void;
+  /** Optional state other features show in CLIENT LIST. */
+  clientListExtras?(): ClientListExtras;
 }
 
 export type LocalHandler = (ctx: LocalContext, argv: Buffer[]) => Buffer | undefined;

@@ -1,13 +1,13 @@
 /**
  * Handlers for commands the proxy answers itself, indexed by CommandSpec.id. A handler on a `local` command
- * always answers; a handler on a `refused` command (CLIENT, CONFIG) answers the parts it can and returns
- * undefined for the rest, which keeps the refusal.
+ * always answers; a handler on any other command answers the parts it can and returns undefined for the
+ * rest, which keeps the table's route or refusal (CLIENT PAUSE refused; INFO with group sections routed).
  */
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
 import { auth, hello } from './auth.js';
 import { echo, ping, quit, reset, select } from './basic.js';
-import { client, config } from './client.js';
+import { client } from './client.js';
 import type { LocalHandler } from './context.js';
 import { info } from './info.js';
 
@@ -22,7 +22,6 @@ const BY_NAME: Record<string, LocalHandler> = {
   info,
   command: (_ctx, argv) => answerCommandCommand(argv),
   client,
-  config,
 };
 
 /** Handlers by command id (undefined = not handled locally). */

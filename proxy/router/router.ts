@@ -1,6 +1,7 @@
 /**
  * The router: for a routed command, find its keys, their slots and routes, and start the request of the
- * command's routing shape (single / mget / mset / msetnx / sum). Answers routing errors itself (CROSSSLOT,
+ * command's routing shape (single / mget / mset / msetnx / sum; script like single with the script cache;
+ * all / one / scan through requests/cluster-wide.ts). Answers routing errors itself (CROSSSLOT,
  * CLUSTERDOWN). Returns the number of a locked slot when the request must wait (the session holds its
  * pipeline and retries when that slot's route changes), else -1.
  */
@@ -10,9 +11,11 @@ import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
 import { MigrateStep, type MigrateOptions } from './migrate-on-access.js';
 import type { RouterSession } from './requests/base.js';
+import type { ClusterWide } from './requests/cluster-wide.js';
 import type { FanoutRequest } from './requests/fanout.js';
 import { MgetRequest } from './requests/mget.js';
 import { MsetRequest } from './requests/mset.js';
+import type { ScriptRequest } from './requests/script.js';
 import { SingleRequest } from './requests/single.js';
 import { SumRequest } from './requests/sum.js';
 import type { SlotTable } from './slot-table.js';
@@ -33,6 +36,8 @@ export class Router {
     /** Per-slot command counter (metrics: hot slots). */
     private readonly slotHits: Float64Array,
     private readonly migrate: MigrateOptions,
+    /** Cluster-wide commands and scripts (route shapes all, one, scan, script). */
+    private readonly wide: ClusterWide | null = null,
   ) {}
 
   setFenced(reason: string | null): void {
@@ -62,9 +67,24 @@ export class Router {
         return this.fanout(s, new MsetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
       case 'sum':
         return this.fanout(s, new SumRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+      case 'script':
+        return this.single(s, spec, argv, raw, keys, t0);
+      case 'all':
+        if (this.wide === null) break;
+        this.wide.all(s, spec, argv, t0);
+        return DISPATCHED;
+      case 'one':
+        if (this.wide === null) break;
+        this.wide.one(s, spec, argv, raw, t0);
+        return DISPATCHED;
+      case 'scan':
+        if (this.wide === null) break;
+        this.wide.scan(s, spec, argv, t0);
+        return DISPATCHED;
       default:
-        return this.answer(s, encodeError(`ERR command '${spec.name}' cannot be routed`), spec, t0);
+        break;
     }
+    return this.answer(s, encodeError(`ERR command '${spec.name}' cannot be routed`), spec, t0);
   }
 
   private answer(s: RoutedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
@@ -85,8 +105,14 @@ export class Router {
     if (route.locked) return slot;
     if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
     this.slotHits[slot]!++;
-    let req: SingleRequest;
-    if (raw !== undefined) {
+    let req: SingleRequest | ScriptRequest;
+    if (spec.route === 'script' && this.wide !== null) {
+      if (raw !== undefined) req = this.wide.scriptRequest(s, spec, t0, route, argv, raw, raw.length);
+      else {
+        const parts: Buffer[] = [];
+        req = this.wide.scriptRequest(s, spec, t0, route, argv, parts, encodeCommandInto(argv, parts));
+      }
+    } else if (raw !== undefined) {
       req = new SingleRequest(s, spec.id, t0, route, raw, raw.length);
     } else {
       const parts: Buffer[] = [];

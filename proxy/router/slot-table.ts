@@ -12,13 +12,15 @@
  * - Unchanged slots keep their route object, so their in-flight counts are not reset by unrelated changes.
  */
 import { SLOT_COUNT } from '../../shared/slot.js';
-import { routeOf } from '../../shared/model/topology.js';
+import { masterOf, routeOf } from '../../shared/model/topology.js';
 import type { Topology } from '../../shared/model/types.js';
 import type { BackendPool, BackendServer } from '../backend/pool.js';
 
 export class SlotRoute {
   inflight = 0;
   retired = false;
+  /** Date.now() when this route replaced an earlier one; 0 for the first topology's routes (SCAN's change log). */
+  since = 0;
 
   constructor(
     readonly slot: number,
@@ -56,6 +58,11 @@ export class SlotTable {
    * them move to the new owner. apply() also waits for the promise it returns (new subscriptions confirmed).
    */
   onRoutesChanged: ((changed: readonly number[]) => Promise<void> | undefined) | null = null;
+  /**
+   * Every group with a master, by ascending id (cluster-wide commands, SCAN's group order). `since`: when
+   * this master first appeared (0 = in the first topology), so FCALL can copy functions to newcomers.
+   */
+  masters: ReadonlyArray<GroupMaster> = [];
   private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
   private draining = new Set<SlotRoute>();
   private drained: (() => void) | null = null;
@@ -70,6 +77,7 @@ export class SlotTable {
    */
   apply(topo: Topology): Promise<void> {
     const changed: number[] = [];
+    const now = this.loaded ? Date.now() : 0;
     for (let s = 0; s < SLOT_COUNT; s++) {
       const r = routeOf(topo, s);
       const server = r.backend === undefined ? null : this.pool.server(r.backend);
@@ -78,9 +86,12 @@ export class SlotTable {
       if (cur.sameAs(server, from, r.locked, r.group)) continue;
       cur.retired = true;
       if (cur.inflight > 0) this.draining.add(cur);
-      this.routes[s] = new SlotRoute(s, server, from, r.locked, r.group, this);
+      const route = new SlotRoute(s, server, from, r.locked, r.group, this);
+      route.since = now;
+      this.routes[s] = route;
       changed.push(s);
     }
+    this.masters = mastersOf(topo, this.pool, this.masters, now);
     this.revision = topo.revision;
     this.loaded = true;
     for (const s of changed) this.wake(s);
@@ -94,13 +105,14 @@ export class SlotTable {
     return moved === undefined ? drained : Promise.all([drained, moved]).then(() => undefined);
   }
 
-  /** Addresses any route still uses (to close connections to servers that left the topology). */
+  /** Addresses any route still uses (or a master of a group) (to close connections to servers that left the topology). */
   addressesInUse(): Set<string> {
     const out = new Set<string>();
     for (const r of this.routes) {
       if (r.server) out.add(r.server.addr);
       if (r.migrateFrom) out.add(r.migrateFrom.addr);
     }
+    for (const m of this.masters) out.add(m.server.addr);
     return out;
   }
 
@@ -148,4 +160,21 @@ export class SlotTable {
     this.waiters[slot] = undefined;
     for (const w of list) w.onSlotReady();
   }
+}
+
+export interface GroupMaster {
+  readonly group: number;
+  readonly server: BackendServer;
+  readonly since: number;
+}
+
+function mastersOf(topo: Topology, pool: BackendPool, prev: ReadonlyArray<GroupMaster>, now: number): GroupMaster[] {
+  const out: GroupMaster[] = [];
+  for (const g of [...topo.groups.values()].sort((a, b) => a.id - b.id)) {
+    const addr = masterOf(g);
+    if (addr === undefined) continue;
+    const server = pool.server(addr);
+    out.push({ group: g.id, server, since: prev.find((m) => m.server === server)?.since ?? now });
+  }
+  return out;
 }

@@ -10,8 +10,9 @@ import {
   resolveSubcommand,
   type CommandSpec,
 } from '../../proxy/commands/lookup.js';
-import { COMMANDS_MD, renderCommandsMarkdown } from '../../proxy/commands/readme-table.js';
+import { COMMANDS_MD, README_BEGIN, README_END, README_MD, readmeWithCommands, renderCommandsMarkdown, renderReadmeSection } from '../../proxy/commands/readme-table.js';
 import { RAW_COMMANDS } from '../../proxy/commands/redis7-data.js';
+import { ROUTE_SHAPES } from '../../proxy/commands/spec.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const argv = (...args: string[]): Buffer[] => args.map(b);
@@ -199,12 +200,14 @@ describe('commandKeys from the Redis 7 key specs', () => {
 describe('classification', () => {
   const all = allCommands();
   const names = new Set(RAW_COMMANDS.commands.map((c) => c.name));
+  const subNames = new Set(RAW_COMMANDS.commands.flatMap((c) => c.subcommands.map((s) => s.name)));
 
   it('puts every command of the data file in exactly one category, naming only real commands', () => {
     const seen = new Map<string, string>();
     for (const [cat, { commands }] of Object.entries(CATEGORIES)) {
       for (const c of commands as readonly string[]) {
-        expect(names.has(c), `${cat} names unknown command ${c}`).toBe(true);
+        // A subcommand ('config|set') may be classified apart from its container.
+        expect(names.has(c) || subNames.has(c), `${cat} names unknown command ${c}`).toBe(true);
         expect(seen.get(c), `${c} is in ${seen.get(c)} and ${cat}`).toBeUndefined();
         seen.set(c, cat);
       }
@@ -214,7 +217,7 @@ describe('classification', () => {
 
   it('gives every command a route; refused ones a reason naming the command', () => {
     for (const c of all) {
-      expect(['single', 'mget', 'mset', 'msetnx', 'sum', 'local', 'refused', 'transaction', 'blocking', 'pubsub']).toContain(c.route);
+      expect(ROUTE_SHAPES).toContain(c.route);
       if (c.route === 'refused') {
         expect(c.refusal, c.name).toMatch(new RegExp(`^command '${c.name}' is not supported by redslot`));
         expect(c.refusal).not.toContain(DEFAULT_REFUSAL);
@@ -240,9 +243,11 @@ describe('classification', () => {
       if (c.flags.includes('pubsub')) expect(c.route, why).toBe('pubsub');
       if (c.raw.docs.group === 'transactions') expect(c.route, why).toBe('transaction');
       if (c.raw.docs.group === 'cluster') expect(c.route, why).toBe('refused');
-      if (!['local', 'refused', 'transaction', 'pubsub'].includes(c.route)) expect(c.hasKeys || c.subcommands.length > 0, why).toBe(true);
+      // Keyless commands are answered by the proxy, refused, or cluster-wide (every group / one group / SCAN).
+      const keyless = ['local', 'refused', 'all', 'one', 'scan', 'transaction', 'pubsub'];
+      if (!keyless.includes(c.route)) expect(c.hasKeys || c.subcommands.length > 0, why).toBe(true);
     }
-    for (const n of ['blpop', 'xread', 'xreadgroup', 'client', 'monitor', 'flushall', 'keys', 'scan', 'config', 'script', 'time']) {
+    for (const n of ['blpop', 'xread', 'xreadgroup', 'monitor']) {
       expect(spec(n).route, n).toBe('refused');
     }
     expect(spec('reset').route).toBe('local');
@@ -254,9 +259,9 @@ describe('classification', () => {
     expect(spec('mset').route).toBe('mset');
     expect(spec('msetnx').route).toBe('msetnx');
     for (const n of ['del', 'unlink', 'exists', 'touch']) expect(spec(n).route).toBe('sum');
-    for (const n of ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command', 'info']) expect(spec(n).route).toBe('local');
+    for (const n of ['ping', 'echo', 'quit', 'auth', 'select', 'hello', 'command', 'client']) expect(spec(n).route).toBe('local');
     expect(spec('get').route).toBe('single');
-    expect(spec('eval').route).toBe('single');
+    expect(spec('eval').route).toBe('script');
   });
 
   it('marks writes from the Redis flags', () => {
@@ -278,6 +283,26 @@ describe('COMMANDS.md', () => {
   it('is what the table renders now (run `npm run gen:commands` after changing the table)', () => {
     const committed = readFileSync(COMMANDS_MD, 'utf8');
     expect(committed).toBe(renderCommandsMarkdown());
+  });
+
+  it('README.md holds the same table between its markers (run `node --import tsx proxy/commands/readme-table.ts --write`)', () => {
+    const readme = readFileSync(README_MD, 'utf8');
+    expect(readme).toContain(README_BEGIN);
+    expect(readme).toContain(README_END);
+    expect(readme).toBe(readmeWithCommands(readme));
+    const section = readme.slice(readme.indexOf(README_BEGIN) + README_BEGIN.length, readme.indexOf(README_END)).trim();
+    expect(section).toBe(renderReadmeSection());
+    for (const c of allCommands()) expect(section, c.name).toMatch(new RegExp(`^\\| ${c.name.toUpperCase().replace(/[-|]/g, '\\$&')}[ (]`, 'm'));
+    // Editing the table without regenerating is caught.
+    expect(readmeWithCommands(readme.replace('| DBSIZE |', '| DBSIZE2 |'))).not.toBe(readme.replace('| DBSIZE |', '| DBSIZE2 |'));
+  });
+
+  it('gives containers handled per subcommand one row per kind of handling', () => {
+    const md = renderCommandsMarkdown();
+    expect(md).toMatch(/^\| CONFIG GET \| supported with a condition \| one group \(slot 0\) \|/m);
+    expect(md).toMatch(/^\| CONFIG \(RESETSTAT, REWRITE, SET\) \| supported with a condition \| every group \|/m);
+    expect(md).toMatch(/^\| MEMORY USAGE \| supported \| one slot \|/m);
+    expect(md).toMatch(/^\| CLIENT \(PAUSE, UNPAUSE\) \| refused \|/m);
   });
 
   it('has a row for every command', () => {
@@ -316,5 +341,36 @@ describe('commandKeys on arbitrary arguments', () => {
         expect(Number.isInteger(i) && i >= 1 && i < a.length, `${c.name} ${a.join(' ')} -> ${found.join(',')}`).toBe(true);
       }
     }
+  });
+});
+
+describe('cluster-wide commands and subcommand routing (issue 7)', () => {
+  it('routes cluster-wide commands to every group, one group, or SCAN', () => {
+    for (const n of ['dbsize', 'flushall', 'flushdb', 'keys', 'randomkey', 'info', 'script', 'function']) expect(spec(n).route, n).toBe('all');
+    for (const n of ['time', 'config']) expect(spec(n).route, n).toBe('one');
+    expect(spec('scan').route).toBe('scan');
+    for (const n of ['eval', 'eval_ro', 'evalsha', 'evalsha_ro', 'fcall', 'fcall_ro']) expect(spec(n).route, n).toBe('script');
+  });
+
+  it('routes each subcommand of a mixed container by its own spec', () => {
+    const sub = (cmd: string, name: string) => resolveSubcommand(spec(cmd), argv(cmd, name))!;
+    expect(spec('config').bySubcommand).toBe(true);
+    expect(sub('config', 'get').route).toBe('one');
+    expect(sub('config', 'set').route).toBe('all');
+    expect(sub('config', 'resetstat').route).toBe('all');
+    expect(sub('memory', 'usage').route).toBe('single');
+    expect(sub('memory', 'stats').route).toBe('refused');
+    expect(sub('memory', 'stats').refusal).toMatch(/^command 'memory\|stats' is not supported by redslot yet: /);
+    expect(sub('script', 'load').route).toBe('all');
+    expect(sub('script', 'help').route).toBe('one');
+    expect(sub('script', 'debug').route).toBe('refused');
+    expect(sub('function', 'list').route).toBe('one');
+    expect(sub('function', 'restore').route).toBe('all');
+    expect(sub('client', 'pause').route).toBe('refused');
+    expect(sub('client', 'list').route).toBe('local');
+    expect(spec('object').bySubcommand).toBe(true);
+    // A container refused as a whole keeps one refusal naming the container.
+    expect(spec('cluster').bySubcommand).toBe(false);
+    expect(sub('cluster', 'info').refusal).toMatch(/^command 'cluster' is not supported by redslot: /);
   });
 });
