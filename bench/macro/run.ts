@@ -1,27 +1,66 @@
 /**
- * Macro benchmark: the fixed matrix of ../shared/bench/resp-bench.sh against direct Redis, redslot and
- * (when installed) twemproxy, interleaved over several rounds on the same machine, reported as medians and
- * ratios to direct Redis from the same run.
+ * Macro benchmark: the fixed matrix of ../shared/bench/resp-bench.sh (SET, GET, INCR, LPUSH on one hot key,
+ * MSET of 10 keys; pipeline 1 and 16; -c 50 -r 100000) against direct Redis, redslot and twemproxy
+ * (nutcracker) over the same backends, interleaved round by round on the same machine, reported as medians
+ * and ratios to direct Redis from the same run, with each proxy's CPU per request.
  *
- *   npm run bench                      3 rounds, 2 backend groups, default matrix
- *   BENCH_ROUNDS=7 npm run bench       more rounds (the machine is shared and noisy: prefer medians of many)
- *   BENCH_TARGETS=direct,redslot       skip twemproxy
- *   RB_DATASIZE=1024 / RB_CLIENTS=1000 the matrix variants (passed through to resp-bench.sh)
+ *   npm run bench                          BENCH_ROUNDS (default 5) rounds of the base matrix (3 B values)
+ *   BENCH_PROFILE=full npm run bench       + 1 KB and 16 KB values, 1,000 and 10,000 connections
+ *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants; BENCH_VARIANT_ROUNDS (default 3) rounds each
+ *   BENCH_TARGETS=direct,redslot           skip twemproxy
+ *   BENCH_PROXY_WORKERS=1                  redslot worker processes (default: the config default, = CPUs)
+ *   BENCH_GROUPS=2                         backend redis-servers behind each proxy
+ *   RB_SECONDS / RB_TESTS / RB_PIPELINES   passed through to resp-bench.sh
  *
- * Needs `npm run build` first (the proxy runs from dist/, as in production).
+ * CPU per request = (CPU time of the proxy's processes over the measured run) / requests: for redslot the
+ * primary plus every worker, for twemproxy its one process. Needs `npm run build` first (the proxy runs from
+ * dist/, as in production); run.sh raises `ulimit -n` for the 10,000-connection variant.
  */
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { startServers, type Started } from './servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const RESP_BENCH = process.env.RESP_BENCH ?? path.resolve(ROOT, '../shared/bench/resp-bench.sh');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const VARIANT_ROUNDS = Number(process.env.BENCH_VARIANT_ROUNDS ?? 3);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,redslot,twemproxy').split(',');
 
+interface Variant {
+  name: string;
+  title: string;
+  env: Record<string, string>;
+  /** Open file descriptors the variant needs (its clients, on each side of a proxy). */
+  fds: number;
+}
+
+function fdLimit(): number {
+  const r = spawnSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return r.stdout.trim() === 'unlimited' ? Infinity : Number.isFinite(n) ? n : 0;
+}
+
+const VARIANTS: Record<string, Variant> = {
+  base: { name: 'base', title: '3 B values, 50 clients', env: {}, fds: 0 },
+  '1k': { name: '1k', title: '1 KB values, 50 clients', env: { RB_DATASIZE: '1024' }, fds: 0 },
+  '16k': { name: '16k', title: '16 KB values, 50 clients', env: { RB_DATASIZE: '16384' }, fds: 0 },
+  c1000: { name: 'c1000', title: '3 B values, 1,000 clients', env: { RB_CLIENTS: '1000' }, fds: 2200 },
+  c10000: { name: 'c10000', title: '3 B values, 10,000 clients', env: { RB_CLIENTS: '10000', RB_SECONDS: process.env.RB_SECONDS ?? '5' }, fds: 10200 },
+};
+
+function chosenVariants(): Variant[] {
+  const list = process.env.BENCH_VARIANTS ?? (process.env.BENCH_PROFILE === 'full' ? 'base,1k,16k,c1000,c10000' : 'base');
+  return list.split(',').map((n) => {
+    const v = VARIANTS[n.trim()];
+    if (!v) throw new Error(`unknown variant ${n} (have: ${Object.keys(VARIANTS).join(', ')})`);
+    return v;
+  });
+}
+
 interface Row {
+  variant: string;
   label: string;
   test: string;
   pipeline: number;
@@ -30,13 +69,16 @@ interface Row {
   rps: number;
   p50: number;
   p99: number;
+  /** Sum of the CPU% of every watched process whose name starts with "proxy". */
   proxyCpuPct?: number;
+  backendCpuPct?: number;
+  notes: string;
 }
 
-function runRespBench(host: string, port: number, label: string, watch: string): Promise<Row[]> {
+function runRespBench(host: string, port: number, label: string, watch: string, variant: Variant): Promise<Row[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [RESP_BENCH, host, String(port), label], {
-      env: { ...process.env, RB_WATCH: watch },
+      env: { ...process.env, ...variant.env, RB_WATCH: watch },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -47,12 +89,18 @@ function runRespBench(host: string, port: number, label: string, watch: string):
       const lines = out.trim().split('\n');
       const header = (lines.shift() ?? '').split(',');
       const col = (name: string) => header.indexOf(name);
+      const proxyCols = header.map((h, i) => (h.startsWith('proxy') && h.endsWith('_cpu_pct') ? i : -1)).filter((i) => i >= 0);
+      const backendCols = header.map((h, i) => (h.startsWith('backend') && h.endsWith('_cpu_pct') ? i : -1)).filter((i) => i >= 0);
+      const sumCols = (f: string[], cols: number[]) => {
+        if (cols.length === 0 || cols.some((i) => f[i] === '' || f[i] === undefined)) return undefined;
+        return cols.reduce((n, i) => n + Number(f[i]), 0);
+      };
       const rows: Row[] = [];
       for (const line of lines) {
         const f = line.split(',');
-        const num = (name: string) => Number(f[col(name)] ?? NaN);
-        const proxyCol = col('proxy_cpu_pct');
+        const num = (name: string) => (f[col(name)] === '' ? NaN : Number(f[col(name)] ?? NaN));
         rows.push({
+          variant: variant.name,
           label,
           test: f[col('test')] ?? '?',
           pipeline: num('pipeline'),
@@ -61,7 +109,9 @@ function runRespBench(host: string, port: number, label: string, watch: string):
           rps: num('rps'),
           p50: num('p50_ms'),
           p99: num('p99_ms'),
-          proxyCpuPct: proxyCol >= 0 && f[proxyCol] !== '' ? Number(f[proxyCol]) : undefined,
+          proxyCpuPct: sumCols(f, proxyCols),
+          backendCpuPct: sumCols(f, backendCols),
+          notes: f[col('notes')] ?? '',
         });
       }
       resolve(rows);
@@ -76,53 +126,90 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+function loadavg(): string {
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
 async function main(): Promise<void> {
   if (!existsSync(RESP_BENCH)) throw new Error(`resp-bench.sh not found at ${RESP_BENCH} (set RESP_BENCH)`);
+  const limit = fdLimit();
+  const variants = chosenVariants().filter((v) => {
+    if (v.fds <= limit) return true;
+    process.stderr.write(`bench: skipping ${v.title}: needs ulimit -n >= ${v.fds} (have ${limit}; run.sh raises it to the hard limit)\n`);
+    return false;
+  });
   const work = mkdtempSync(path.join(os.tmpdir(), 'redslot-bench-'));
   const servers: Started = await startServers({ root: ROOT, work, targets: TARGETS });
   const all: Row[] = [];
+  const started = new Date();
+  const loadStart = loadavg();
+  const loads: number[] = [];
+  const sampler = setInterval(() => loads.push(os.loadavg()[0]!), 5000);
   try {
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const t of servers.targets) {
-        process.stderr.write(`\n== round ${round}/${ROUNDS}: ${t.label} (${t.host}:${t.port})\n`);
-        all.push(...(await runRespBench(t.host, t.port, t.label, t.watch)));
+    for (const v of variants) {
+      const rounds = v.name === 'base' ? ROUNDS : VARIANT_ROUNDS;
+      for (let round = 1; round <= rounds; round++) {
+        for (const t of servers.targets) {
+          process.stderr.write(`\n== ${v.title}: round ${round}/${rounds}: ${t.label} (${t.host}:${t.port}), load ${loadavg()}\n`);
+          all.push(...(await runRespBench(t.host, t.port, t.label, t.watch, v)));
+        }
       }
     }
   } finally {
+    clearInterval(sampler);
     await servers.stop();
   }
-  const report = render(all, servers.targets.map((t) => t.label));
+  const labels = servers.targets.map((t) => t.label);
+  const header = [
+    `redslot macro benchmark, ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
+    `redslot workers: ${servers.redslotWorkers ?? '-'}; backends: ${process.env.BENCH_GROUPS ?? 2}; rounds: ${ROUNDS} (base), ${VARIANT_ROUNDS} (variants); medians; ratio = rps / direct rps of the same rounds`,
+    `load average at start: ${loadStart}; at end: ${loadavg()}; 1-min load sampled during the run: median ${median(loads).toFixed(2)}, max ${Math.max(...loads, 0).toFixed(2)}`,
+    '',
+  ];
+  const report = header.join('\n') + variants.map((v) => render(all.filter((r) => r.variant === v.name), labels, v)).join('\n');
   process.stdout.write(report);
   writeFileSync(path.join(work, 'report.md'), report);
   writeFileSync(path.join(work, 'raw.json'), JSON.stringify(all, null, 1));
-  process.stderr.write(`\nraw results: ${work}/raw.json\n`);
+  process.stderr.write(`\nreport: ${work}/report.md, raw results: ${work}/raw.json\n`);
 }
 
-function render(rows: Row[], labels: string[]): string {
+function cpuPerRequest(rows: Row[]): number {
+  return median(rows.map((r) => (r.proxyCpuPct !== undefined ? ((r.proxyCpuPct / 100) * r.wall * 1e6) / r.requests : NaN)));
+}
+
+function render(rows: Row[], labels: string[], v: Variant): string {
   const keys = [...new Set(rows.map((r) => `${r.pipeline}|${r.test}`))];
-  const out: string[] = [];
-  out.push(`rounds: ${ROUNDS}; values: ${process.env.RB_DATASIZE ?? 3} B; clients: ${process.env.RB_CLIENTS ?? 50}; medians; ratio = rps / direct rps`);
-  out.push('');
-  const head = ['test', 'P'];
-  for (const l of labels) head.push(`${l} rps`, ...(l === 'direct' ? [] : [`${l} ratio`]));
-  head.push('redslot p99 ms', 'redslot CPU µs/req');
+  const proxies = labels.filter((l) => l !== 'direct');
+  const out: string[] = [`### ${v.title}`, ''];
+  const head = ['test', 'P', 'direct rps'];
+  for (const l of proxies) head.push(`${l} rps`, `${l} ratio`);
+  for (const l of proxies) head.push(`${l} CPU µs/req`);
+  head.push('redslot p50 / p99 ms');
   out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+  const notes = new Set<string>();
   for (const k of keys) {
     const [p, test] = k.split('|');
     const pick = (label: string) => rows.filter((r) => r.label === label && `${r.pipeline}|${r.test}` === k);
+    for (const l of labels) for (const r of pick(l)) if (r.notes && r.notes !== 'config_get_failed') notes.add(`${l} ${test} P${p}: ${r.notes}`);
     const direct = median(pick('direct').map((r) => r.rps));
-    const cells = [test!, p!];
-    for (const l of labels) {
+    const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+    const cells = [test!, p!, fmt(direct)];
+    for (const l of proxies) {
       const rps = median(pick(l).map((r) => r.rps));
-      cells.push(Number.isFinite(rps) ? Math.round(rps).toLocaleString('en-US') : '-');
-      if (l !== 'direct') cells.push(Number.isFinite(rps / direct) ? (rps / direct).toFixed(2) : '-');
+      cells.push(fmt(rps), Number.isFinite(rps / direct) ? (rps / direct).toFixed(2) : '-');
+    }
+    for (const l of proxies) {
+      const cpu = cpuPerRequest(pick(l));
+      cells.push(Number.isFinite(cpu) ? cpu.toFixed(2) : '-');
     }
     const rs = pick('redslot');
-    cells.push(median(rs.map((r) => r.p99)).toFixed(2));
-    const cpu = median(rs.map((r) => (r.proxyCpuPct !== undefined ? ((r.proxyCpuPct / 100) * r.wall * 1e6) / r.requests : NaN)));
-    cells.push(Number.isFinite(cpu) ? cpu.toFixed(2) : '-');
+    cells.push(rs.length ? `${median(rs.map((r) => r.p50)).toFixed(2)} / ${median(rs.map((r) => r.p99)).toFixed(2)}` : '-');
     out.push(`| ${cells.join(' | ')} |`);
   }
+  if (notes.size) out.push('', 'notes: ' + [...notes].join('; '));
   return out.join('\n') + '\n';
 }
 

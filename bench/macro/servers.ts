@@ -3,6 +3,7 @@
  * proxy from dist/ over them, and nutcracker (twemproxy) over the same backends when it is installed.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from '../../shared/spawn/ports.js';
 import { spawnProcess, stopAll, type Spawned } from '../../shared/spawn/process.js';
@@ -19,7 +20,27 @@ export interface Target {
 
 export interface Started {
   targets: Target[];
+  /** redslot's worker processes (1 = single process), when redslot runs. */
+  redslotWorkers?: number;
   stop(): Promise<void>;
+}
+
+/** Worker pids of a multi-process redslot, from its admin API (empty for a single process). */
+async function workerPids(adminPort: number, expect: number): Promise<number[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/api/v1/proxy`);
+      const j = (await res.json()) as { workers?: Array<{ pid: number; state: string }> };
+      const w = j.workers ?? [];
+      if (w.length === 0 && expect <= 1) return [];
+      if (w.length === expect && w.every((x) => x.pid > 0 && x.state === 'serving')) return w.map((x) => x.pid);
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error('redslot workers did not come up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
@@ -34,13 +55,15 @@ export async function startServers(opts: { root: string; work: string; targets: 
   const redises: RedisServerHandle[] = [];
   const procs: Spawned[] = [];
   const targets: Target[] = [];
+  let redslotWorkers: number | undefined;
   const stop = async () => {
     await stopAll(procs);
     await Promise.all(redises.map((r) => r.stop()));
   };
   try {
     if (opts.targets.includes('direct')) {
-      const direct = await startRedis();
+      // Room for the 10,000-connection variant (Redis caps maxclients by its own open-files limit).
+      const direct = await startRedis(['--maxclients', '10500']);
       redises.push(direct);
       targets.push({ label: 'direct', host: direct.host, port: direct.port, watch: `redis=${direct.proc.pid}` });
     }
@@ -49,30 +72,41 @@ export async function startServers(opts: { root: string; work: string; targets: 
     redises.push(...backends);
     const backendWatch = backends.map((b, i) => `backend${i + 1}=${b.proc.pid}`).join(',');
 
-    if (opts.targets.includes('redslot')) {
+    // `redslot` (workers from BENCH_PROXY_WORKERS or the config default), or `redslot@N` / `redslot@Nnone`
+    // (N workers; "none" = NODE_CLUSTER_SCHED_POLICY=none) to compare configurations in one interleaved run.
+    for (const spec of opts.targets.filter((t) => t === 'redslot' || t.startsWith('redslot@'))) {
+      const m = /^redslot(?:@(\d+)(none)?)?$/.exec(spec);
+      if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N or redslot@Nnone)`);
+      const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : os.availableParallelism();
       const port = await freePort();
       const admin = await freePort();
       const per = Math.ceil(SLOT_COUNT / GROUPS);
       const config = {
         listen: `127.0.0.1:${port}`,
         admin: `127.0.0.1:${admin}`,
-        ...(PROXY_WORKERS ? { workers: Number(PROXY_WORKERS) } : {}),
+        limits: { maxClients: 20_000 },
+        workers,
         topology: {
           groups: backends.map((b, i) => ({ id: i + 1, servers: [{ addr: b.addr, role: 'master' }] })),
           slots: backends.map((_, i) => [i * per, Math.min(SLOT_COUNT, (i + 1) * per) - 1, i + 1]),
         },
       };
-      const file = path.join(opts.work, 'proxy.json');
+      const file = path.join(opts.work, `proxy-${targets.length}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
       const proxy = spawnProcess('redslot', process.execPath, [path.join(opts.root, 'dist/shared/bin/redslot.js'), 'proxy', '--config', file], {
         ...process.env,
         REDSLOT_LOG_LEVEL: 'warn',
+        ...(m[2] ? { NODE_CLUSTER_SCHED_POLICY: 'none' } : {}),
       });
       procs.push(proxy);
       await waitForPort(port, '127.0.0.1', 15_000).catch((err: unknown) => {
         throw new Error(`proxy did not start: ${proxy.log()}`, { cause: err });
       });
-      targets.push({ label: 'redslot', host: '127.0.0.1', port, watch: `proxy=${proxy.pid},${backendWatch}` });
+      if (spec === 'redslot') redslotWorkers = workers;
+      // CPU of the proxy = the primary + every worker (run.ts adds up every proxy* column).
+      const pids = workers > 1 ? await workerPids(admin, workers) : [];
+      const watch = [`proxy=${proxy.pid}`, ...pids.map((pid, i) => `proxyw${i}=${pid}`)].join(',');
+      targets.push({ label: spec, host: '127.0.0.1', port, watch: `${watch},${backendWatch}` });
     }
 
     const nut = nutcrackerBinary();
@@ -98,7 +132,7 @@ export async function startServers(opts: { root: string; work: string; targets: 
     } else if (opts.targets.includes('twemproxy')) {
       process.stderr.write('bench: nutcracker not installed (bash deploy/local/install-deps.sh --bench): skipping twemproxy\n');
     }
-    return { targets, stop };
+    return { targets, stop, redslotWorkers };
   } catch (err) {
     await stop();
     throw err;

@@ -1,0 +1,155 @@
+/**
+ * CPU profile of the proxy under redis-benchmark: starts BENCH_GROUPS redis-servers, the compiled proxy
+ * (dist/, single process unless PROFILE_WORKERS is set) under `node --cpu-prof`, runs redis-benchmark
+ * against it, stops the proxy with SIGTERM (the profile is written on exit) and prints where the time went:
+ * self time by function and by category (socket writes, reads, parsing, routing, GC, idle).
+ *
+ *   npm run build && node --import tsx bench/profile/run.ts                 -P 16 -t get, 50 clients
+ *   PROFILE_ARGS="-P 1 -t set -c 50" node --import tsx bench/profile/run.ts
+ *   node --import tsx bench/profile/run.ts --summarize FILE.cpuprofile      summary of an existing profile
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from '../../shared/spawn/ports.js';
+import { spawnProcess } from '../../shared/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { SLOT_COUNT } from '../../shared/slot.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Category of a frame, from its function name and file. */
+function category(fn: string, url: string): string {
+  if (fn === '(idle)') return 'idle (waiting in epoll)';
+  if (fn === '(garbage collector)') return 'GC';
+  if (fn === '(program)') return 'native (program: libuv, syscalls outside JS frames)';
+  if (/writev|writeBuffer|writeGeneric|_writev|handleWriteReq|writeOrBuffer|Writable|doWrite|clearBuffer|afterWrite|onWriteComplete/.test(fn)) return 'socket writes';
+  if (/onStreamRead|readableAddChunk|addChunk|emit|Readable/.test(fn) && url.includes('node:')) return 'socket reads / event emit';
+  if (url.includes('request-decoder')) return 'request decoding';
+  if (url.includes('reply-framer')) return 'reply framing';
+  if (url.includes('/router/')) return 'routing';
+  if (url.includes('/commands/')) return 'command lookup';
+  if (url.includes('session')) return 'session (queue, flush)';
+  if (url.includes('/backend/')) return 'backend connection';
+  if (url.includes('/util/')) return 'write coalescing (util/flush)';
+  if (url.includes('metrics')) return 'metrics';
+  if (url.includes('slot')) return 'slot hashing';
+  if (/concat|allocUnsafe|subarray|slice|Buffer|copy/.test(fn)) return 'buffer ops';
+  if (url.startsWith('node:') || url === '') return `node internals / native (${fn || 'anonymous'})`;
+  return 'other';
+}
+
+export function summarize(file: string, top = 30): string {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map<number, Node>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  let total = 0;
+  let idle = 0;
+  const fnTime = new Map<string, number>();
+  const catTime = new Map<string, number>();
+  for (const [id, t] of self) {
+    const n = byId.get(id)!;
+    const { functionName, url, lineNumber } = n.callFrame;
+    total += t;
+    if (functionName === '(idle)') idle += t;
+    const key = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(dist|node_modules)\//, '')}:${lineNumber + 1}`;
+    fnTime.set(key, (fnTime.get(key) ?? 0) + t);
+    const c = category(functionName, url);
+    catTime.set(c, (catTime.get(c) ?? 0) + t);
+  }
+  const busy = total - idle;
+  const lines: string[] = [];
+  lines.push(`profile ${path.basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, busy ${(busy / 1e6).toFixed(1)} s (${((100 * busy) / total).toFixed(0)} %)`);
+  lines.push('', 'by category (% of busy time):');
+  for (const [c, t] of [...catTime].sort((a, b) => b[1] - a[1])) {
+    if (c.startsWith('idle')) continue;
+    lines.push(`  ${((100 * t) / busy).toFixed(1).padStart(5)} %  ${c}`);
+  }
+  lines.push('', `top ${top} functions by self time (% of busy):`);
+  for (const [k, t] of [...fnTime].sort((a, b) => b[1] - a[1]).slice(0, top + 1)) {
+    if (k.startsWith('(idle)')) continue;
+    lines.push(`  ${((100 * t) / busy).toFixed(1).padStart(5)} %  ${k}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--summarize') {
+    process.stdout.write(summarize(argv[1]!, Number(argv[2] ?? 30)));
+    return;
+  }
+  const groups = Number(process.env.BENCH_GROUPS ?? 2);
+  const benchArgs = (process.env.PROFILE_ARGS ?? '-P 16 -t get -c 50').split(/\s+/).filter(Boolean);
+  const n = process.env.PROFILE_REQUESTS ?? '2000000';
+  const work = mkdtempSync(path.join(os.tmpdir(), 'redslot-profile-'));
+  const backends: RedisServerHandle[] = [];
+  for (let g = 0; g < groups; g++) backends.push(await startRedis());
+  const port = await freePort();
+  const per = Math.ceil(SLOT_COUNT / groups);
+  const config = {
+    listen: `127.0.0.1:${port}`,
+    admin: '',
+    workers: Number(process.env.PROFILE_WORKERS ?? 1),
+    topology: {
+      groups: backends.map((b, i) => ({ id: i + 1, servers: [{ addr: b.addr, role: 'master' }] })),
+      slots: backends.map((_, i) => [i * per, Math.min(SLOT_COUNT, (i + 1) * per) - 1, i + 1]),
+    },
+  };
+  const file = path.join(work, 'proxy.json');
+  writeFileSync(file, JSON.stringify(config));
+  const proxy = spawnProcess(
+    'redslot',
+    process.execPath,
+    ['--cpu-prof', '--cpu-prof-dir', work, path.join(ROOT, 'dist/shared/bin/redslot.js'), 'proxy', '--config', file],
+    { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
+  );
+  try {
+    await waitForPort(port, '127.0.0.1', 15_000);
+    // Warm-up (JIT), then the measured run.
+    await bench(port, ['-n', '200000', '-r', '100000', ...benchArgs]);
+    const out = await bench(port, ['-n', n, '-r', '100000', ...benchArgs, '-q']);
+    process.stdout.write(out);
+  } finally {
+    await proxy.stop(30_000);
+    await Promise.all(backends.map((b) => b.stop()));
+  }
+  const profiles = readdirSync(work).filter((f) => f.endsWith('.cpuprofile'));
+  if (profiles.length === 0) throw new Error(`no profile written: ${proxy.log()}`);
+  for (const f of profiles) process.stdout.write('\n' + summarize(path.join(work, f)));
+  process.stderr.write(`\nprofiles in ${work} (open in Chrome DevTools > Performance)\n`);
+}
+
+function bench(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', () => {});
+    c.on('error', reject);
+    c.on('exit', () => resolve(out.split('\r').pop() ?? out));
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
