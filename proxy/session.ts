@@ -135,6 +135,12 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
     // (`redis-cli < file`, `nc -N`) still gets every reply before we close.
     socket.on('end', () => {
+      // A blocked command may never answer: like Redis, a blocked client that hangs up is gone at once
+      // (its dedicated connection closes, so the backend forgets the command too).
+      if (this.dedicated !== null && this.dedicated.blocked !== null) {
+        socket.destroy();
+        return;
+      }
       this.decoder.stop();
       this.closing = true;
       scheduleFlush(this);

@@ -131,9 +131,11 @@ export const CATEGORIES = {
     commands: ['multi', 'exec', 'discard', 'watch', 'unwatch'],
   },
   blocking: {
-    route: 'refused',
-    reason: 'it may block, which would stall the shared pipelined backend connection (blocking commands need a dedicated connection)',
-    commands: ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup'],
+    // One dedicated connection per blocked client (proxy/dedicated/blocking.ts); XREAD without BLOCK is a
+    // plain single-slot read; WAIT runs on every master.
+    route: 'blocking',
+    commands: ['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'xread', 'xreadgroup',
+      'wait'],
   },
   pubsub: {
     // Channels by the slot of their name, patterns on every group (proxy/dedicated/pubsub.ts).
@@ -145,11 +147,6 @@ export const CATEGORIES = {
     route: 'refused',
     reason: 'it acts on connection state, and backend connections are shared by many clients',
     commands: ['monitor'],
-  },
-  replicaAcks: {
-    route: 'refused',
-    reason: 'it waits for replicas to acknowledge this connection\'s writes, which went over shared connections to several groups',
-    commands: ['wait'],
   },
   perServer: {
     route: 'refused',
@@ -240,6 +237,17 @@ export const NOTES: Readonly<Record<string, string>> = {
   publish: 'to the group owning the channel\'s slot (where its subscribers are)',
   spublish: 'to the group owning the channel\'s slot',
   pubsub: 'merged over every group (NUMSUB from each channel\'s group)',
+  blpop: 'all keys in one slot; a dedicated connection while blocked',
+  brpop: 'all keys in one slot; a dedicated connection while blocked',
+  brpoplpush: 'both keys in one slot; a dedicated connection while blocked',
+  blmove: 'both keys in one slot; a dedicated connection while blocked',
+  blmpop: 'all keys in one slot; a dedicated connection while blocked',
+  bzpopmin: 'all keys in one slot; a dedicated connection while blocked',
+  bzpopmax: 'all keys in one slot; a dedicated connection while blocked',
+  bzmpop: 'all keys in one slot; a dedicated connection while blocked',
+  wait: 'on every master (each after a write of its own, so it covers every earlier write); the smallest count',
+  xread: 'all keys in one slot; with BLOCK a dedicated connection while blocked',
+  xreadgroup: 'all keys in one slot; with BLOCK a dedicated connection while blocked',
   reset: 'also leaves MULTI and Pub/Sub and closes their dedicated connections',
   hello: 'protocol 2 only for now',
 };

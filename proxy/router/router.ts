@@ -49,6 +49,15 @@ export class Router {
     return this.fenceReply;
   }
 
+  /** Routes a command as single-slot whatever its table shape (XREAD / XREADGROUP without BLOCK). */
+  routeSingle(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+    if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
+    if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
+    const keys = commandKeys(spec, argv);
+    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    return this.single(s, spec, argv, raw, keys, t0);
+  }
+
   route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
     if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
