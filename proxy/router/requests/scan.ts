@@ -2,14 +2,15 @@
  * SCAN over every group: the groups' masters are visited one after the other, in ascending group id, each
  * with its own SCAN; the client's cursor says which group and where in it.
  *
- * Cursor (an unsigned integer below 2^63 while the server cursor fits 32 bits; 0 = start / done):
+ * Cursor (an unsigned 64-bit integer, below 2^63 while the server cursor fits 32 bits; 0 = start / done):
  *
  *     cursor = serverCursor * 2^31 + epoch * 2^15 + phase * 2^14 + group
  *
  *   group         bits 0-13   id of the group being scanned (1..9999)
  *   phase         bit 14      0 = first pass over every group, 1 = rescan pass (only slots that moved)
  *   epoch         bits 15-30  when the scan started: Unix seconds mod 2^16
- *   serverCursor  bits 31-    the cursor of that group's master's own SCAN
+ *   serverCursor  bits 31-63  the cursor of that group's master's own SCAN (Redis's cursor is below its
+ *                             hash table size: 2^33 buckets would take billions of keys on one master)
  *
  * Every key returned is checked against the slot table: a key on a master that neither serves its slot nor
  * is the source of its migrating slot is not shown (leftovers are invisible to GET too). TYPE, MATCH and
@@ -27,17 +28,20 @@
  *     pass sat on one master for the whole first pass; that master existed the whole time and was scanned
  *     from cursor 0 to 0, so Redis returned the slot's keys.
  *   - Every other slot ("moved": changed since the epoch - 1 s, or migrating now) is covered by the rescan
- *     pass. Before starting it, the proxy waits (up to scan.settleTimeout, holding this SCAN's reply) until
- *     every slot migrating at that moment has finished, so each moved slot then sits on its final master and,
- *     moving at most once, stays there during the rescan, which visits every master again and returns only
- *     keys of moved slots (the set is recomputed at each call and only grows: a slot first moving during
- *     the rescan was covered by the first pass).
+ *     pass, which visits every master again in ascending id and returns only keys of moved slots (the set is
+ *     recomputed at each call and only grows: a slot first moving during the rescan was covered by the first
+ *     pass). A moved slot that is not migrating any more sits on its final master and, moving at most once,
+ *     stays there. A slot still migrating forward (to a group with a higher id) is safe too: keys only go
+ *     from its source to its target, the source is rescanned first, and a key that left it before being
+ *     reached is on the target for the target's whole rescan. A slot migrating backward (to a lower id) is
+ *     not: before starting the rescan the proxy waits (up to scan.settleTimeout, holding this SCAN's reply)
+ *     until every slot migrating backward at that moment has finished.
  *   - A group added mid-scan with a lower id than the current one is never visited in the first pass, and
  *     a removed group's unvisited part is skipped: their keys belong to moved slots. A master replaced by
  *     failover gets a new route for each of its slots, so they are rescanned too.
  * With no slot moved the rescan pass is skipped and the scan ends after the first pass (exactly once).
- * Limits: if a migration stays unfinished past scan.settleTimeout (paused), its slot's keys that move during
- * the rescan from a later-visited master to an earlier-visited one can be missed; a proxy restarted mid-scan
+ * Limits: if a backward migration stays unfinished past scan.settleTimeout (paused), its slot's keys that move
+ * during the rescan can be missed; an aborted migration reverses direction (a second move); a proxy restarted mid-scan
  * only knows changes from its own start on (its first routes count as unchanged).
  */
 import type { BackendRequest } from '../../backend/connection.js';
@@ -56,6 +60,7 @@ const EPOCH_SHIFT = 15n;
 const EPOCH_MASK = 0xffffn;
 const SERVER_SHIFT = 31n;
 const MAX_CURSOR = (1n << 64n) - 1n;
+const MAX_SERVER_CURSOR = MAX_CURSOR >> SERVER_SHIFT;
 
 export interface ScanCursor {
   group: number;
@@ -168,6 +173,7 @@ export class ScanRequest extends ClientRequest implements BackendRequest, Starta
       kept.push(el);
     }
     const serverNext = BigInt(next.toString('latin1'));
+    if (serverNext > MAX_SERVER_CURSOR) return this.finish(badReply('scan', `a master's cursor ${serverNext} does not fit 33 bits`));
     if (serverNext !== 0n) {
       this.respond({ ...this.cursor, server: serverNext }, kept);
       return;
@@ -187,11 +193,11 @@ export class ScanRequest extends ClientRequest implements BackendRequest, Starta
     const since = epochStartMs(this.cursor.epoch);
     const routes = this.env.table.routes;
     if (!routes.some((r) => movedSince(r, since))) return this.respond(null, kept);
-    const waitFor = routes.filter(migrating).map((r) => r.slot);
+    const waitFor = routes.filter((r) => this.backward(r)).map((r) => r.slot);
     const deadline = Date.now() + this.env.settleTimeoutMs;
     const check = () => {
       const t = this.env.table.routes;
-      if (waitFor.some((s) => migrating(t[s]!)) && Date.now() < deadline) {
+      if (waitFor.some((s) => this.backward(t[s]!)) && Date.now() < deadline) {
         setTimeout(check, SETTLE_POLL_MS);
         return;
       }
@@ -199,6 +205,13 @@ export class ScanRequest extends ClientRequest implements BackendRequest, Starta
       this.respond(first === undefined ? null : { group: first.group, phase: 1, epoch: this.cursor.epoch, server: 0n }, kept);
     };
     check();
+  }
+
+  /** Migrating to a group the rescan visits before the source (or the source is unknown). */
+  private backward(r: SlotRoute): boolean {
+    if (!migrating(r)) return false;
+    const source = this.env.table.masters.find((m) => m.server === r.migrateFrom);
+    return source === undefined || r.group < source.group;
   }
 
   private respond(next: ScanCursor | null, kept: Buffer[]): void {
