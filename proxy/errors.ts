@@ -84,7 +84,12 @@ export const ProxyErrors = defineErrors({
   REDSLOT_ERR_NOPROTO: {
     replyPrefix: 'NOPROTO',
     message: 'unsupported protocol version',
-    description: 'HELLO asked for a protocol other than 2 (RESP3 is not supported yet).',
+    description: 'HELLO asked for a protocol other than 2 or 3 (same wording as Redis).',
+  },
+  REDSLOT_ERR_HELLO_OPTION: {
+    replyPrefix: 'ERR',
+    message: "Syntax error in HELLO option '{option}'",
+    description: 'HELLO with an option other than AUTH user pass / SETNAME name (same wording as Redis).',
   },
   REDSLOT_ERR_DB_RANGE: {
     replyPrefix: 'ERR',

@@ -21,7 +21,7 @@ import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from '
 import type { ProxyConfig } from './config.js';
 import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
-import type { LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
+import type { ClientListExtras, LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
 import { ClientRequest } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
@@ -428,6 +428,33 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.authenticated = true;
     this.user = user;
     this.decoder.unauthenticated = false;
+  }
+
+  /** CLIENT LIST: protocol, subscriptions, queued transaction, flags x (MULTI), P (Pub/Sub), b (blocked). */
+  clientListExtras(): ClientListExtras {
+    const d = this.dedicated;
+    const x: ClientListExtras = { resp: this.proto };
+    if (d === null) return x;
+    let flags = '';
+    if (d.tx !== null && d.tx.multi) {
+      x.multi = d.tx.count;
+      flags += 'x';
+    }
+    if (d.pubsub !== null && d.pubsub.total > 0) {
+      x.sub = d.pubsub.channels.size;
+      x.psub = d.pubsub.patterns.size;
+      x.ssub = d.pubsub.shards.size;
+      flags += 'P';
+    }
+    if (d.blocked !== null) flags += 'b';
+    if (flags !== '') x.flags = flags;
+    return x;
+  }
+
+  setProto(proto: 2 | 3): void {
+    this.proto = proto;
+    const st = this.dedicated?.pubsub;
+    if (st) this.env.dedicated.pubsub.updateMode(this, st); // RESP2 subscribed-mode rules on or off
   }
 
   reset(): void {

@@ -98,6 +98,8 @@ export class BackendConnection implements FrameHandler, Flushable {
     private readonly owner: ConnectionOwner,
     readonly db: number,
     private readonly opts: BackendOptions,
+    /** RESP version spoken on this connection (HELLO 3 at dial): replies are forwarded as they come. */
+    readonly proto: 2 | 3 = 2,
   ) {
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
@@ -226,7 +228,11 @@ export class BackendConnection implements FrameHandler, Flushable {
     const cmds: Buffer[] = [];
     const steps: HandshakeStep[] = [];
     const { user, password } = this.opts;
-    if (password !== '') {
+    if (this.proto === 3) {
+      // RESP3 clients' commands: replies come back in RESP3 and are still forwarded byte for byte.
+      cmds.push(encodeCommand(password !== '' ? ['HELLO', '3', 'AUTH', user || 'default', password] : ['HELLO', '3']));
+      steps.push(new HandshakeStep(this, 'HELLO 3', false, true));
+    } else if (password !== '') {
       cmds.push(encodeCommand(user !== '' ? ['AUTH', user, password] : ['AUTH', password]));
       steps.push(new HandshakeStep(this, 'AUTH', false, true));
     }

@@ -25,6 +25,8 @@ export class BackendServer implements ConnectionOwner {
   /** Requests sent to this server (upstream_rq_total). */
   requests = 0;
   private readonly dbs: Array<BackendConnection[] | undefined>;
+  /** The same for RESP3 clients (connections that said HELLO 3). */
+  private readonly dbs3: Array<BackendConnection[] | undefined>;
   private closed = false;
 
   constructor(
@@ -36,20 +38,22 @@ export class BackendServer implements ConnectionOwner {
     this.host = hp.host;
     this.port = hp.port;
     this.dbs = new Array<BackendConnection[] | undefined>(opts.databases);
+    this.dbs3 = new Array<BackendConnection[] | undefined>(opts.databases);
   }
 
-  /** The connection for `db` that a session with this seed uses. */
-  conn(db: number, seed: number): BackendConnection {
+  /** The connection for `db` (and RESP version `proto`) that a session with this seed uses. */
+  conn(db: number, seed: number, proto: 2 | 3 = 2): BackendConnection {
     this.requests++;
-    let list = this.dbs[db];
+    const dbs = proto === 2 ? this.dbs : this.dbs3;
+    let list = dbs[db];
     if (list === undefined) {
       list = [];
-      this.dbs[db] = list;
+      dbs[db] = list;
     }
     const i = this.opts.connectionsPerServer === 1 ? 0 : seed % this.opts.connectionsPerServer;
     let c = list[i];
     if (c === undefined) {
-      c = new BackendConnection(this, db, this.opts);
+      c = new BackendConnection(this, db, this.opts, proto);
       list[i] = c;
       if (this.closed) void c.close(true);
     }
@@ -63,6 +67,7 @@ export class BackendServer implements ConnectionOwner {
   connections(): BackendConnection[] {
     const out: BackendConnection[] = [];
     for (const list of this.dbs) if (list) for (const c of list) if (c) out.push(c);
+    for (const list of this.dbs3) if (list) for (const c of list) if (c) out.push(c);
     return out;
   }
 

@@ -249,7 +249,7 @@ export const NOTES: Readonly<Record<string, string>> = {
   xread: 'all keys in one slot; with BLOCK a dedicated connection while blocked',
   xreadgroup: 'all keys in one slot; with BLOCK a dedicated connection while blocked',
   reset: 'also leaves MULTI and Pub/Sub and closes their dedicated connections',
-  hello: 'protocol 2 only for now',
+  hello: 'RESP2 and RESP3; a RESP3 client\'s commands use backend connections that said HELLO 3',
 };
 
 /** The category of each command name (built once). */

@@ -48,13 +48,18 @@ export function auth(ctx: LocalContext, argv: Buffer[]): Buffer {
   return Replies.ok;
 }
 
-/** HELLO [protover [AUTH user pass] [SETNAME name]]: protocol 2 only for now. */
+/**
+ * HELLO [protover [AUTH user pass] [SETNAME name]]: RESP2 or RESP3. The session's protocol picks the backend
+ * connections its commands use (they speak the same), so replies are still forwarded byte for byte.
+ */
 export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
   let i = 1;
+  let proto: 2 | 3 = ctx.proto;
   if (argv.length >= 2) {
     const ver = parseSmallInt(argv[1]!);
     if (ver === null) return Buffer.from('-ERR Protocol version is not an integer or out of range\r\n');
-    if (ver !== 2) return ReplyErrors.noProto;
+    if (ver !== 2 && ver !== 3) return ReplyErrors.noProto;
+    proto = ver;
     i = 2;
   }
   let setName: Buffer | null = null;
@@ -70,7 +75,7 @@ export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
       setName = argv[i + 1]!;
       i += 1;
     } else {
-      return errorReply(ProxyErrors.REDSLOT_ERR_SYNTAX);
+      return errorReply(ProxyErrors.REDSLOT_ERR_HELLO_OPTION, { option: argv[i]!.toString('latin1').replace(/[\r\n]/g, ' ') });
     }
   }
   if (!ctx.authenticated) return Buffer.from('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
@@ -78,17 +83,20 @@ export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
     if (!validClientName(setName)) return Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
     ctx.name = setName.length === 0 ? null : setName;
   }
+  ctx.setProto(proto);
   return Buffer.concat([
-    encodeArrayHeader(14),
+    proto === 3 ? MAP7 : encodeArrayHeader(14),
     encodeBulk('server'), encodeBulk('redis'),
     encodeBulk('version'), encodeBulk(REDIS_VERSION),
-    encodeBulk('proto'), encodeInteger(2),
+    encodeBulk('proto'), encodeInteger(proto),
     encodeBulk('id'), encodeInteger(ctx.id),
     encodeBulk('mode'), encodeBulk('standalone'),
     encodeBulk('role'), encodeBulk('master'),
     encodeBulk('modules'), Replies.emptyArray,
   ]);
 }
+
+const MAP7 = Buffer.from('%7\r\n');
 
 /** Redis's rule for client names: printable ASCII without spaces. */
 export function validClientName(name: Buffer): boolean {

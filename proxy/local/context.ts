@@ -54,7 +54,9 @@ export interface LocalContext {
   /** Authentication succeeded as `user`. */
   authenticate(user: string): void;
   /** RESP version the client speaks (HELLO 2 / HELLO 3). */
-  proto: 2 | 3;
+  readonly proto: 2 | 3;
+  /** HELLO switched the protocol (the session adjusts its Pub/Sub rules and backend connections). */
+  setProto(proto: 2 | 3): void;
   /** RESET: leave MULTI and Pub/Sub, drop WATCHes, db 0, RESP2, no name, authenticated only if no password. */
   reset(): void;
 

@@ -193,10 +193,10 @@ describe('commands the proxy answers itself', () => {
     }
   });
 
-  it('HELLO 2 answers, HELLO 3 is NOPROTO, COMMAND COUNT/INFO come from the table, INFO has proxy sections', async () => {
+  it('HELLO 2 answers, HELLO 4 is NOPROTO, COMMAND COUNT/INFO come from the table, INFO has proxy sections', async () => {
     const hello = (await io.call('HELLO', '2')) as unknown[];
     expect(hello.slice(0, 6)).toEqual(['server', 'redis', 'version', '7.0.15', 'proto', 2]);
-    await expect(io.call('HELLO', '3')).rejects.toThrow('NOPROTO unsupported protocol version');
+    await expect(io.call('HELLO', '4')).rejects.toThrow('NOPROTO unsupported protocol version'); // RESP3: proxy-resp3.test.ts
     expect(await io.call('COMMAND', 'COUNT')).toBeGreaterThan(200);
     const info = (await io.call('COMMAND', 'INFO', 'get')) as unknown[][];
     expect(info[0]![0]).toBe('get');

@@ -8,6 +8,8 @@ export interface RouterSession {
   /** Stable per client; picks which of a server's connections this client uses (keeps its order). */
   readonly id: number;
   readonly db: number;
+  /** RESP version of the client: its forwarded commands use backend connections speaking the same. */
+  readonly proto: 2 | 3;
   /** Appends `req` to the ordered reply queue (before anything is sent for it). */
   enqueue(req: ClientRequest): void;
   /** `req`'s reply is in; replies leave in request order. */

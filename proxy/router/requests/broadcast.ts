@@ -78,6 +78,8 @@ export class BroadcastRequest extends ClientRequest implements Startable {
     targets: readonly Target[],
     private readonly commands: readonly Encoded[],
     private readonly merge: Merge,
+    /** RESP version of the backend connections: the client's for replies forwarded as is (route `one`). */
+    private readonly proto: 2 | 3 = 2,
   ) {
     super(session, cmdId, t0);
     this.parts = targets.map((t) => new BroadcastPart(this, t, commands.length));
@@ -91,7 +93,7 @@ export class BroadcastRequest extends ClientRequest implements Startable {
     }
     const { db, id } = this.session;
     for (const part of this.parts) {
-      const conn = part.target.server.conn(db, id);
+      const conn = part.target.server.conn(db, id, this.proto);
       for (const c of this.commands) conn.sendParts(part, c.parts, c.bytes);
     }
   }

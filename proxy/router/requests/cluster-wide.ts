@@ -102,7 +102,7 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       return;
     }
     const cmd = raw !== undefined ? { parts: [raw], bytes: raw.length } : encodeOnce(argv);
-    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], merge.verbatim());
+    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], merge.verbatim(), s.proto);
     s.enqueue(req);
     req.start();
   }

@@ -73,10 +73,10 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
   start(): void {
     const n = this.parts.length;
     this.left = n;
-    const { db, id } = this.session;
+    const { db, id, proto } = this.session;
     if (n === 1) {
       const part = this.parts[0]!;
-      const conn = part.server.conn(db, id);
+      const conn = part.server.conn(db, id, proto);
       if (this.raw !== undefined) conn.send(part, this.raw);
       else this.sendArgs(part, this.argv);
       return;
@@ -90,7 +90,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
   private sendArgs(part: Part, args: Buffer[]): void {
     const out: Buffer[] = [];
     const bytes = encodeCommandInto(args, out);
-    part.server.conn(this.session.db, this.session.id).sendParts(part, out, bytes);
+    part.server.conn(this.session.db, this.session.id, this.session.proto).sendParts(part, out, bytes);
   }
 
   partDone(): void {

@@ -136,7 +136,8 @@ export class ScriptRequest extends ClientRequest implements BackendRequest, Star
   }
 
   private conn() {
-    return this.server.conn(this.session.db, this.session.id);
+    // The client's RESP version: the script's reply is forwarded as is (RESP3 types for a RESP3 client).
+    return this.server.conn(this.session.db, this.session.id, this.session.proto);
   }
 
   private send(): void {

@@ -21,7 +21,7 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
   }
 
   start(): void {
-    const conn = this.route.server!.conn(this.session.db, this.session.id);
+    const conn = this.route.server!.conn(this.session.db, this.session.id, this.session.proto);
     const p = this.payload;
     this.payload = EMPTY;
     if (Array.isArray(p)) conn.sendParts(this, p, this.bytes);
