@@ -250,6 +250,24 @@ describe('transactions while their slot migrates', () => {
     await owner(src() + 1);
   });
 
+  it('a running EXEC batch delays the locked step\'s acknowledgement until it has answered (it ran wholly before the step)', async () => {
+    const r = io();
+    await r.set('{m}d', '0');
+    const slow = "local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]; " +
+      "repeat local t = redis.call('TIME') until (t[1] * 1000000 + t[2]) - t0 > 400000; return redis.call('INCR', KEYS[1])";
+    let execDone = false;
+    const tx = r.multi().incr('{m}d').eval(slow, 1, '{m}d').exec().then((res) => {
+      execDone = true;
+      return res;
+    });
+    await sleep(100); // the batch is running on the source
+    await state('prepared'); // resolves once every proxy applied the step, i.e. drained what was in flight
+    expect(execDone).toBe(true);
+    expect(await tx).toEqual([[null, 1], [null, 2]]);
+    await owner(src() + 1);
+    await c.direct(src()).del('{m}d');
+  });
+
   it('a WATCH placed before the slot moved makes EXEC answer null (nothing runs); the retry runs on the new owner', async () => {
     const r = io();
     await r.set('{m}w', '10');
