@@ -148,8 +148,9 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     socket.on('close', () => this.onClose());
     if (env.config.limits.idleTimeoutMs > 0) {
       socket.setTimeout(env.config.limits.idleTimeoutMs, () => {
-        // Idle = nothing pending; a client waiting for a reply (or a held slot) is not idle.
-        if (this.queued === 0 && this.waiting.length === 0) {
+        // Idle = nothing pending; a client waiting for a reply (or a held slot) is not idle, and, like
+        // Redis, a subscribed client never is.
+        if (this.queued === 0 && this.waiting.length === 0 && !(this.dedicated?.pubsub && this.dedicated.pubsub.total > 0)) {
           env.metrics.cxIdleTimeouts++;
           socket.destroy();
         }

@@ -171,6 +171,25 @@ describe('a subscribed session answers like Redis', () => {
   });
 });
 
+describe('limits', () => {
+  it('limits.idleTimeout never closes a subscribed client (like Redis), only idle ones', async () => {
+    const small = await startCluster({ groups: 1, overrides: { limits: { idleTimeout: '200ms' } } });
+    cleanups.push(() => small.stop());
+    const sub = await RawConn.open(small.port);
+    const idle = await RawConn.open(small.port);
+    cleanups.push(() => sub.close(), () => idle.close());
+    sub.send('SUBSCRIBE quiet\r\n');
+    await sub.waitFor(':1\r\n');
+    await sleep(500);
+    expect(idle.closed).toBe(true);
+    expect(sub.closed).toBe(false);
+    const pub = new Redis({ port: small.port, maxRetriesPerRequest: 0 });
+    cleanups.push(() => pub.disconnect());
+    expect(await pub.publish('quiet', 'still here')).toBe(1);
+    await sub.waitFor('still here');
+  });
+});
+
 describe('subscriptions follow their slot when it migrates', () => {
   it('every message published (through the other proxy) while the channel\'s slot moves arrives exactly once, in order', async () => {
     const channel = 'moving:chan';
