@@ -20,7 +20,8 @@
  * only on the new one. The proxy acknowledges the locked step only after the new subscriptions are
  * confirmed, and no proxy publishes on the new owner before every proxy acknowledged it: a planned
  * migration loses and duplicates no message. A route change without the locked step (manual reassignment)
- * may lose messages published in the switch window. A broken subscriber connection closes the client
+ * may lose messages published in the switch window. A SUBSCRIBE whose backend cannot be reached fails with
+ * the backend's error and subscribes to nothing; a subscriber connection that breaks later closes the client
  * connection: client libraries reconnect and subscribe again.
  */
 import { slotOf } from '../../shared/slot.js';
@@ -100,6 +101,8 @@ function pushKind(frame: Buffer): Push {
 /** A session's dedicated connection to one master, carrying all its subscriptions there. */
 class SubConn implements PushSink {
   readonly expects = new Fifo<Expect>(4);
+  /** The backend confirmed something on this connection (it was up and subscribed). */
+  confirmed = false;
 
   constructor(
     private readonly state: PubSubState,
@@ -115,6 +118,7 @@ class SubConn implements PushSink {
     if (k === Push.Message) {
       this.state.deliver(frame);
     } else if (k === Push.Confirm) {
+      this.confirmed = true;
       const e = this.expects.peek();
       if (e !== undefined && --e.n === 0) {
         this.expects.shift();
@@ -144,6 +148,10 @@ class PubSubOp extends ClientRequest {
   left = 1;
   readonly before: Buffer[] = [];
   readonly after: Buffer[] = [];
+  /** Subscriptions this SUBSCRIBE added (undone if a backend could not be reached). */
+  readonly added: Array<{ map: Map<string, Sub>; key: string; sub: Sub }> = [];
+  /** Set when a subscriber connection of this operation failed before confirming anything. */
+  error: Buffer | null = null;
 
   constructor(
     private readonly state: PubSubState,
@@ -159,7 +167,8 @@ class PubSubOp extends ClientRequest {
     if (--this.left > 0) return;
     const s = this.state.session;
     this.state.op = null;
-    const reply = Buffer.concat([...this.before, ...this.confirmations, ...this.after]);
+    if (this.error !== null) this.state.undo(this);
+    const reply = this.error ?? Buffer.concat([...this.before, ...this.confirmations, ...this.after]);
     s.complete(this, reply);
     this.state.afterOp();
     s.resume();
@@ -219,11 +228,28 @@ export class PubSubState {
   connLost(sc: SubConn): void {
     if (this.conns.get(sc.server) !== sc) return;
     this.conns.delete(sc.server);
+    const op = this.op;
+    if (!sc.confirmed && op !== null && !op.unsubscribe && !this.gone) {
+      // Never reached the backend (dial or handshake failed): this SUBSCRIBE fails, nothing else is lost.
+      op.error ??= sc.conn.unavailableReply;
+      sc.flushExpects();
+      return;
+    }
     sc.flushExpects();
     if (this.gone) return;
     this.mgr.d.log.warn('pubsub.subscriber_connection_lost', { session: this.session.id, backend: sc.server.addr });
     // The backend forgot this client's subscriptions there: drop the client, which resubscribes on reconnect.
     this.session.destroy();
+  }
+
+  /** Takes back what a failed SUBSCRIBE added (unsubscribing where the backend did subscribe). */
+  undo(op: PubSubOp): void {
+    for (const { map, key, sub } of op.added) {
+      if (map.get(key) !== sub) continue;
+      map.delete(key);
+      for (const srv of sub.servers) this.conns.get(srv)?.send(sub.kind, true, [sub.name], () => this.releaseUnused());
+      sub.servers = [];
+    }
   }
 
   /** After a client operation: close connections no subscription uses; leave subscribed mode at zero. */
@@ -422,6 +448,7 @@ export class PubSub {
       const sub = new Sub(f.name, kind, f.slot);
       sub.servers = f.servers.slice();
       m.set(key, sub);
+      op.added.push({ map: m, key, sub });
       for (const srv of f.servers) {
         let list = bySrv.get(srv);
         if (list === undefined) bySrv.set(srv, (list = []));

@@ -190,6 +190,25 @@ describe('limits', () => {
   });
 });
 
+describe('a group that cannot be reached', () => {
+  it('SUBSCRIBE to a channel of that group fails with the backend error; the client stays usable and unsubscribed', async () => {
+    const two = await startCluster({ groups: 2 });
+    cleanups.push(() => two.stop());
+    const keys = keysForEveryGroup(two, 1, 'reach:');
+    const up = keys.find((k) => two.groupOfKey(k) === 0)!;
+    const down = keys.find((k) => two.groupOfKey(k) === 1)!;
+    await two.groups[1]!.stop();
+    const conn = await RawConn.open(two.port);
+    cleanups.push(() => conn.close());
+    conn.send(`SUBSCRIBE ${up} ${down}\r\nPING\r\nSUBSCRIBE ${up}\r\n`);
+    const out = await conn.waitFor(':1\r\n');
+    expect(out).toBe(
+      `-ERR backend ${two.groups[1]!.addr} unavailable\r\n+PONG\r\n*3\r\n$9\r\nsubscribe\r\n$${up.length}\r\n${up}\r\n:1\r\n`,
+    );
+    expect(two.proxy.runtime.dedicated.stats().subscriber).toBe(1);
+  });
+});
+
 describe('subscriptions follow their slot when it migrates', () => {
   it('every message published (through the other proxy) while the channel\'s slot moves arrives exactly once, in order', async () => {
     const channel = 'moving:chan';
