@@ -88,6 +88,10 @@ export class DedicatedConnection implements FrameHandler, Flushable {
   private out: Buffer[] = [];
   private outBytes = 0;
   private dialTimer: NodeJS.Timeout | null;
+  /** Replies seen, and at the last stall check (backend.replyTimeout for transaction connections). */
+  private replies = 0;
+  private repliesAtCheck = 0;
+  private stalledSince = 0;
   readonly lostReply: Buffer;
   readonly unavailableReply: Buffer;
 
@@ -185,6 +189,7 @@ export class DedicatedConnection implements FrameHandler, Flushable {
       this.sink.onPush(frame);
       return;
     }
+    this.replies++;
     const req = this.waiting.shift();
     if (req === undefined) {
       this.log.warn('backend.dedicated_unexpected_reply', { backend: this.server.addr, reply: frame.subarray(0, 64).toString('latin1') });
@@ -197,6 +202,23 @@ export class DedicatedConnection implements FrameHandler, Flushable {
   onFramingError(message: string): void {
     this.log.error('backend.dedicated_bad_reply', { backend: this.server.addr, message });
     this.socket.destroy();
+  }
+
+  /**
+   * Watchdog (called by the pool for transaction connections only: a blocked command legitimately waits):
+   * requests pending and no reply for replyTimeoutMs -> the connection is closed, its requests fail.
+   */
+  checkStall(now: number): void {
+    if (this.state !== State.Ready || this.pending === 0 || this.opts.replyTimeoutMs <= 0 || this.replies !== this.repliesAtCheck) {
+      this.repliesAtCheck = this.replies;
+      this.stalledSince = 0;
+      return;
+    }
+    if (this.stalledSince === 0) this.stalledSince = now;
+    else if (now - this.stalledSince >= this.opts.replyTimeoutMs) {
+      this.log.warn('backend.dedicated_reply_timeout', { backend: this.server.addr, pending: this.pending, timeoutMs: this.opts.replyTimeoutMs });
+      this.socket.destroy();
+    }
   }
 
   // ---- lifecycle
@@ -290,6 +312,9 @@ export class DedicatedPool {
   private exhausted = 0;
   private closedAll = false;
   private readonly reaper: NodeJS.Timeout | null;
+  private readonly watchdog: NodeJS.Timeout | null;
+  /** Every open connection (for the watchdog). */
+  private readonly live = new Set<DedicatedConnection>();
 
   constructor(
     readonly limits: DedicatedLimits,
@@ -298,6 +323,15 @@ export class DedicatedPool {
   ) {
     this.reaper = limits.idleMs > 0 ? setInterval(() => this.reapIdle(Date.now()), Math.max(100, Math.floor(limits.idleMs / 2))) : null;
     this.reaper?.unref();
+    const every = Math.max(100, Math.min(1000, Math.floor(opts.replyTimeoutMs / 4)));
+    this.watchdog =
+      opts.replyTimeoutMs > 0
+        ? setInterval(() => {
+            const now = Date.now();
+            for (const c of this.live) if (c.kind === 'transaction') c.checkStall(now);
+          }, every)
+        : null;
+    this.watchdog?.unref();
   }
 
   /**
@@ -320,6 +354,7 @@ export class DedicatedPool {
       return null;
     }
     const c = new DedicatedConnection(this, server, db, proto, kind, this.opts, this.log);
+    this.live.add(c);
     this.open++;
     this.perServer.set(server.addr, (this.perServer.get(server.addr) ?? 0) + 1);
     this.byKind[kind]++;
@@ -348,6 +383,7 @@ export class DedicatedPool {
 
   /** Called by a connection when its socket is gone (and by makeRoom, before the socket is). */
   connectionClosed(c: DedicatedConnection): void {
+    this.live.delete(c);
     if (!c.counted) return;
     c.counted = false;
     this.open--;
@@ -382,6 +418,7 @@ export class DedicatedPool {
   close(): void {
     this.closedAll = true;
     if (this.reaper) clearInterval(this.reaper);
+    if (this.watchdog) clearInterval(this.watchdog);
     for (const list of [...this.idle.values()]) for (const c of [...list]) c.close();
   }
 

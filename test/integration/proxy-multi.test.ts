@@ -217,6 +217,22 @@ describe('limits', () => {
   });
 });
 
+describe('a transaction whose backend stops answering', () => {
+  it('backend.replyTimeout resets its dedicated connection: EXEC answers "connection lost" instead of hanging', async () => {
+    const small = await startCluster({ groups: 1, overrides: { backend: { replyTimeout: '300ms' } } });
+    try {
+      const slow = "local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]; " +
+        "repeat local t = redis.call('TIME') until (t[1] * 1000000 + t[2]) - t0 > 1500000; return 1";
+      const t0 = Date.now();
+      const out = await exchange(small.port, ['MULTI', `EVAL "${slow}" 0`, 'EXEC']);
+      expect(out).toBe(`+OK\r\n+QUEUED\r\n-ERR backend ${small.groups[0]!.addr} connection lost\r\n`);
+      expect(Date.now() - t0).toBeLessThan(1400);
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
 describe('transactions while their slot migrates', () => {
   // The slot of '{m}' migrates from its group to the next one.
   const SLOT = slotOfString('{m}');
