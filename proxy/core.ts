@@ -63,7 +63,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.metrics = new ProxyMetrics(opts);
     this.metrics.bind(this);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
-    const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts });
+    const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password }, wide);
     this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password }, log);
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
@@ -168,6 +168,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   port(): number {
     return this.listenPort;
+  }
+
+  scriptCacheBytes(): number {
+    return this.scripts.usedBytes;
   }
 
   /** Every client session (CLIENT LIST / KILL). */

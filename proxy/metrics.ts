@@ -38,6 +38,8 @@ export interface MetricsSource {
     blocked: number;
     subscribers: number;
   };
+  /** Bytes of Lua bodies in the proxy's script cache (proxy/scripts/cache.ts). */
+  scriptCacheBytes?(): number;
 }
 
 type Sample = { labels?: Record<string, string | number>; value: number; metricName?: string };
@@ -74,6 +76,10 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_fenced', help: '1 while the proxy refuses commands (lease lost, fenced).', type: 'gauge', aggregator: 'max' },
   { name: 'redslot_proxy_upstream_dedicated_cx_active', help: 'Dedicated backend connections open, by use (transaction, blocking, subscriber, idle).', type: 'gauge' },
   { name: 'redslot_proxy_upstream_dedicated_cx_exhausted_total', help: 'Commands refused because backend.maxDedicated(PerServer) dedicated connections were open.', type: 'counter' },
+  { name: 'redslot_proxy_script_loads_total', help: 'Scripts the proxy loaded on a master by itself so EVALSHA/FCALL find them wherever the keys live: reason=ahead (SCRIPT LOAD before an EVALSHA to a master without it), noscript (after a NOSCRIPT reply), functions (FUNCTION RESTORE to a master that joined later).', type: 'counter' },
+  { name: 'redslot_proxy_script_cache_bytes', help: 'Bytes of Lua script bodies kept by the proxy (scripts.cacheSize).', type: 'gauge' },
+  { name: 'redslot_proxy_scan_rescans_total', help: 'SCANs whose first pass saw slots move, so they rescanned those slots.', type: 'counter' },
+  { name: 'redslot_proxy_scan_settle_waits_total', help: 'SCANs that waited at the end of their first pass for slots migrating to a group visited earlier.', type: 'counter' },
   { name: 'redslot_proxy_downstream_dedicated_sessions', help: 'Clients in a transaction (MULTI or WATCH), blocked in a blocking command, or subscribed (pubsub).', type: 'gauge' },
 ];
 
@@ -92,6 +98,10 @@ export class ProxyMetrics {
   cxProtocolErrors = 0;
   cxIdleTimeouts = 0;
   cxOutputLimit = 0;
+  /** Scripts loaded by the proxy itself, by reason (redslot_proxy_script_loads_total). */
+  readonly scriptLoads = { ahead: 0, noscript: 0, functions: 0 };
+  scanRescans = 0;
+  scanSettleWaits = 0;
   private source: MetricsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -211,6 +221,14 @@ export class ProxyMetrics {
       }
       case 'redslot_proxy_upstream_dedicated_cx_exhausted_total':
         return [{ value: src?.dedicatedStats?.().exhausted ?? 0 }];
+      case 'redslot_proxy_script_loads_total':
+        return (['ahead', 'noscript', 'functions'] as const).map((reason) => ({ labels: { reason }, value: this.scriptLoads[reason] }));
+      case 'redslot_proxy_script_cache_bytes':
+        return [{ value: src?.scriptCacheBytes?.() ?? 0 }];
+      case 'redslot_proxy_scan_rescans_total':
+        return [{ value: this.scanRescans }];
+      case 'redslot_proxy_scan_settle_waits_total':
+        return [{ value: this.scanSettleWaits }];
       case 'redslot_proxy_downstream_dedicated_sessions': {
         const d = src?.dedicatedStats?.();
         return d

@@ -203,6 +203,9 @@ describe('SCAN while the slot table changes', () => {
     } while (cursor !== '0');
     await finisher;
     expect(settledAtRescan).toBe(true);
+    const metrics = await (await fetch(`http://${c.proxy.adminAddr}/metrics`)).text();
+    expect(Number(/^redslot_proxy_scan_settle_waits_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^redslot_proxy_scan_rescans_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
     for (let i = 0; i < N; i++) expect(seen.has(`t:${i}`), `t:${i}`).toBe(true);
     await moveSlots([slot], 1, 3);
   });

@@ -369,6 +369,37 @@ describe('single-key introspection, by slot', () => {
   });
 });
 
+describe('RESP3 clients (HELLO 3)', () => {
+  it('cluster-wide commands answer in order on the client\'s own connections, in types a RESP3 client reads', async () => {
+    const r3 = createClient({ RESP: 3, socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
+    r3.on('error', () => {});
+    await r3.connect();
+    try {
+      expect(await r3.randomKey()).toBeNull();
+      const keys = keysForEveryGroup(c, 3, 'r3:');
+      // SET then DBSIZE / KEYS / SCAN in one pipeline: each cluster-wide command sees the writes before it.
+      const multi = r3.multi();
+      for (const k of keys) multi.set(k, 'v');
+      multi.dbSize();
+      multi.keys('r3:*');
+      multi.flushAll();
+      multi.dbSize();
+      const res = await multi.execAsPipeline();
+      expect(res.slice(keys.length)).toEqual([9, expect.any(Array), 'OK', 0]);
+      expect((res[keys.length + 1] as string[]).sort()).toEqual([...keys].sort());
+      await r3.set('r3:x', '1');
+      expect(await r3.randomKey()).toBe('r3:x');
+      expect(await r3.info('keyspace')).toMatch(/^# Keyspace\r\ndb0:keys=1,/);
+      const scanned: string[] = [];
+      for await (const batch of r3.scanIterator({ COUNT: 100 })) scanned.push(...batch);
+      expect(scanned).toEqual(['r3:x']);
+      expect(await r3.configGet('maxmemory-policy')).toEqual({ 'maxmemory-policy': 'noeviction' });
+    } finally {
+      await r3.close().catch(() => {});
+    }
+  });
+});
+
 describe('commands.refuseDangerous', () => {
   let guarded: ProxyHandle;
   let g: Redis;

@@ -199,4 +199,13 @@ describe('no NOSCRIPT after topology changes for scripts loaded through the prox
     // A function nobody has stays an error.
     await expect(io.fcall('nosuchfn', 1, k)).rejects.toThrow('ERR Function not found');
   });
+
+  it('counts the loads it made on its own in /metrics', async () => {
+    const text = await (await fetch(`http://${c.proxy.adminAddr}/metrics`)).text();
+    const value = (reason: string) => Number(new RegExp(`^redslot_proxy_script_loads_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1]);
+    expect(value('ahead')).toBeGreaterThanOrEqual(2);
+    expect(value('noscript')).toBeGreaterThanOrEqual(1);
+    expect(value('functions')).toBeGreaterThanOrEqual(2);
+    expect(Number(/^redslot_proxy_script_cache_bytes (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0);
+  });
 });

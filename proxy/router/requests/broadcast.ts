@@ -14,8 +14,9 @@
  * Except for anyOk, any error reply wins: the client gets the first one in group order. Like the multi-key
  * fan-out, nothing is atomic across groups (FLUSHALL may have run on some masters when another fails).
  *
- * Order: each sub-request goes on this client's own connection to that master, so it runs after the
- * client's earlier commands to that master and before its later ones.
+ * Order: each sub-request goes on this client's own connection to that master (of the client's RESP version),
+ * so it runs after the client's earlier commands to that master and before its later ones. The merges read
+ * RESP2 and RESP3 replies alike (arrays, integers, bulk strings, `_` nulls).
  */
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
@@ -212,8 +213,8 @@ export function keys(command: string, keep: (key: Buffer, part: BroadcastPart) =
   };
 }
 
-/** Parts sent [DBSIZE, RANDOMKEY]: picks a master in proportion to its DBSIZE and answers its key. */
-export function weighted(command: string, random: () => number = Math.random): Merge {
+/** Parts sent [DBSIZE, RANDOMKEY]: picks a master in proportion to its DBSIZE and answers its key (`nil` if none). */
+export function weighted(command: string, nil: Buffer = Replies.nullBulk, random: () => number = Math.random): Merge {
   return (parts) => {
     const err = firstError(parts);
     if (err) return err;
@@ -221,7 +222,7 @@ export function weighted(command: string, random: () => number = Math.random): M
     if (sizes.some((n) => Number.isNaN(n))) return badReply(command, 'DBSIZE did not answer an integer');
     let total = 0;
     for (const n of sizes) total += n;
-    if (total === 0) return Replies.nullBulk;
+    if (total === 0) return nil;
     let pick = random() * total;
     let i = 0;
     for (; i < parts.length - 1; i++) {
@@ -233,7 +234,7 @@ export function weighted(command: string, random: () => number = Math.random): M
       const r = parts[(i + j) % parts.length]!.replies[1]!;
       if (bulkValue(r)) return r;
     }
-    return Replies.nullBulk;
+    return nil;
   };
 }
 

@@ -18,6 +18,7 @@ import type { CommandSpec } from '../../commands/lookup.js';
 import type { ProxyConfig } from '../../config.js';
 import { errorReply, ProxyErrors } from '../../errors.js';
 import type { ProxyFacts } from '../../local/context.js';
+import type { ProxyMetrics } from '../../metrics.js';
 import { groupSections, mergeGroupInfo, parseInfo, renderInfo, requestedSections, type InfoText } from '../../local/info.js';
 import { shaArg, type ScriptCache } from '../../scripts/cache.js';
 import type { SlotRoute, SlotTable } from '../slot-table.js';
@@ -32,6 +33,8 @@ export interface ClusterWideEnv {
   readonly config: ProxyConfig;
   readonly facts: ProxyFacts;
   readonly scripts: ScriptCache;
+  /** Counters of script loads and SCAN rescans (absent in unit tests). */
+  readonly metrics?: ProxyMetrics;
 }
 
 /** The session API these requests need (RoutedSession without importing router.ts). */
@@ -49,6 +52,16 @@ const DANGEROUS: Record<string, string> = {
 };
 
 const INVALID_CURSOR = errorReply(ProxyErrors.REDSLOT_ERR_INVALID_CURSOR);
+const RESP3_NULL = Buffer.from('_\r\n');
+
+/** A bulk string's content, or a RESP3 verbatim string's (`=N\r\ntxt:...`) without its format prefix. */
+function textValue(frame: Buffer): Buffer | undefined {
+  if (frame[0] === 0x3d) {
+    const v = bulkValue(Buffer.concat([Buffer.from('$'), frame.subarray(1)]));
+    return v ? v.subarray(4) : undefined;
+  }
+  return bulkValue(frame) ?? undefined;
+}
 const EMPTY_SCAN = Buffer.concat([Buffer.from('*2\r\n'), encodeBulk('0'), Replies.emptyArray]);
 
 interface Plan {
@@ -88,8 +101,8 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       s.reply(r, spec.id, t0);
       return;
     }
-    const plan = this.plan(spec, argv);
-    const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge);
+    const plan = this.plan(spec, argv, s.proto);
+    const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge, s.proto);
     s.enqueue(req);
     req.start();
   }
@@ -156,16 +169,30 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
     this.functionsSynced.add(server.addr);
   }
 
+  countLoad(reason: 'ahead' | 'noscript' | 'functions'): void {
+    if (this.env.metrics) this.env.metrics.scriptLoads[reason]++;
+  }
+
+  // ---- ScanEnv
+
+  countRescan(): void {
+    if (this.env.metrics) this.env.metrics.scanRescans++;
+  }
+
+  countSettleWait(): void {
+    if (this.env.metrics) this.env.metrics.scanSettleWaits++;
+  }
+
   // ---- plans
 
-  private plan(spec: CommandSpec, argv: Buffer[]): Plan {
+  private plan(spec: CommandSpec, argv: Buffer[], proto: 2 | 3): Plan {
     const name = spec.name;
     const cmd = (): Encoded[] => [encodeOnce(argv)];
     switch (name) {
       case 'dbsize':
         return { commands: cmd(), merge: merge.sum(name) };
       case 'randomkey':
-        return { commands: [encodeOnce(['DBSIZE']), encodeOnce(['RANDOMKEY'])], merge: merge.weighted(name) };
+        return { commands: [encodeOnce(['DBSIZE']), encodeOnce(['RANDOMKEY'])], merge: merge.weighted(name, proto === 3 ? RESP3_NULL : Replies.nullBulk) };
       case 'keys':
         return { commands: cmd(), merge: merge.keys(name, (k, p) => this.serves(k, p.target.server), () => this.anyMigrating()) };
       case 'info':
@@ -223,7 +250,7 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       merge: (parts: readonly BroadcastPart[]) => {
         const texts: InfoText[] = [];
         for (const p of parts) {
-          const v = bulkValue(p.reply);
+          const v = textValue(p.reply);
           if (v) texts.push(parseInfo(v.toString('utf8')));
         }
         return renderInfo(facts, sections, { merged: mergeGroupInfo(texts), answered: texts.length, total: parts.length });

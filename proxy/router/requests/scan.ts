@@ -112,6 +112,8 @@ function migrating(r: SlotRoute): boolean {
 export interface ScanEnv {
   readonly table: SlotTable;
   readonly settleTimeoutMs: number;
+  countRescan(): void;
+  countSettleWait(): void;
 }
 
 const SCAN = Buffer.from('SCAN');
@@ -147,7 +149,8 @@ export class ScanRequest extends ClientRequest implements BackendRequest, Starta
     this.server = m.server;
     const out: Buffer[] = [];
     const bytes = encodeCommandInto([SCAN, this.cursor.server.toString(), ...this.options], out);
-    m.server.conn(this.session.db, this.session.id).sendParts(this, out, bytes);
+    // The client's own connection (and RESP version): the SCAN runs after its earlier commands to this master.
+    m.server.conn(this.session.db, this.session.id, this.session.proto).sendParts(this, out, bytes);
   }
 
   fail(reply: Buffer): void {
@@ -195,6 +198,8 @@ export class ScanRequest extends ClientRequest implements BackendRequest, Starta
     if (!routes.some((r) => movedSince(r, since))) return this.respond(null, kept);
     const waitFor = routes.filter((r) => this.backward(r)).map((r) => r.slot);
     const deadline = Date.now() + this.env.settleTimeoutMs;
+    this.env.countRescan();
+    if (waitFor.length > 0) this.env.countSettleWait();
     const check = () => {
       const t = this.env.table.routes;
       if (waitFor.some((s) => this.backward(t[s]!)) && Date.now() < deadline) {

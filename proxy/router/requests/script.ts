@@ -47,6 +47,8 @@ export interface ScriptEnv {
   functionsMissing(server: BackendServer): boolean;
   /** The functions were copied to `server`. */
   functionsCopied(server: BackendServer): void;
+  /** The proxy loaded a script or functions on a master by itself (metrics). */
+  countLoad(reason: 'ahead' | 'noscript' | 'functions'): void;
 }
 
 const NOSCRIPT = Buffer.from('-NOSCRIPT');
@@ -112,7 +114,10 @@ export class ScriptRequest extends ClientRequest implements BackendRequest, Star
       this.sha = shaArg(this.argv[1]!);
       if (this.sha !== null && !scripts.isKnownOn(this.server.addr, this.sha)) {
         const body = scripts.body(this.sha);
-        if (body !== undefined) this.loadFirst(body);
+        if (body !== undefined) {
+          this.loadFirst(body);
+          this.env.countLoad('ahead');
+        }
       }
     } else if (this.env.functionsMissing(this.server) && this.copyFunctions(true)) {
       return; // sent once the functions are there
@@ -154,6 +159,7 @@ export class ScriptRequest extends ClientRequest implements BackendRequest, Star
         if (body !== undefined) {
           this.retried = true;
           this.loadFirst(body);
+          this.env.countLoad('noscript');
           this.send();
           return;
         }
@@ -173,6 +179,7 @@ export class ScriptRequest extends ClientRequest implements BackendRequest, Star
       this.finish(this.original);
     } else {
       if (payload !== null) {
+        this.env.countLoad('functions');
         const restore = encode(['FUNCTION', 'RESTORE', payload, 'REPLACE']);
         this.conn().sendParts(new FunctionsRestored(this.env, this.server), restore.parts, restore.bytes);
       }
