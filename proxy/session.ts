@@ -8,8 +8,9 @@
  * - Requests are dispatched in arrival order. While the session is held (a request waits for a locked slot,
  *   or migrate-on-access is moving keys) later requests wait in `waiting`, undispatched, so one client's
  *   commands run in the order it sent them; other clients are not affected.
- * - Backpressure: reading pauses while queued + waiting requests reach limits.maxPipeline or while the
- *   socket needs draining; it resumes at half the limit / on 'drain'.
+ * - Backpressure: reading pauses while queued + waiting requests reach limits.maxPipeline, while the
+ *   socket needs draining, or while a backend it sent to is congested (backendHold,
+ *   MAX_BACKEND_BUFFERED_BYTES); it resumes at half the limit / on 'drain' / when the backend drains.
  * - A protocol error, QUIT or a security warning (HTTP sent to the RESP port) stops decoding; the session
  *   closes once every earlier reply and the final one are written.
  */
@@ -99,6 +100,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private heldSlot = -1;
   /** Active migrate-on-access holds. */
   private holds = 0;
+  /** Congested backends holding this session (backendHold); reading is paused while > 0. */
+  private backendHolds = 0;
   /** A request waits until every earlier reply is in (it is about to use a dedicated connection). */
   private idleWait = false;
   private draining = false;
@@ -405,6 +408,22 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.holds++;
   }
 
+  /**
+   * A backend this session sent to is congested (proxy/backend/connection.ts): hold dispatch and stop
+   * reading as well, so what the client keeps sending waits in the kernel, not in `waiting` (memory stays
+   * bounded by about one chunk per client). Paired with backendRelease() when that backend drains.
+   */
+  backendHold(): void {
+    this.hold();
+    if (this.backendHolds++ === 0) this.updateReading();
+  }
+
+  backendRelease(): void {
+    this.backendHolds--;
+    this.resume();
+    this.updateReading();
+  }
+
   /** A Pub/Sub message: after every reply queued so far, not counted as a command. */
   push(frame: Buffer): void {
     if (this.closed) return;
@@ -510,7 +529,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   private updateReading(): void {
     if (this.closed) return;
-    const pause = this.pausedForPipeline || this.pausedForDrain;
+    const pause = this.pausedForPipeline || this.pausedForDrain || this.backendHolds > 0;
     if (pause && !this.socket.isPaused()) this.socket.pause();
     else if (!pause && this.socket.isPaused()) this.socket.resume();
   }

@@ -26,6 +26,21 @@ export interface BackendRequest {
   onReply(reply: Buffer): void;
 }
 
+/**
+ * Backpressure toward a backend: once this many bytes sit in a connection's socket buffer (written, not yet
+ * taken by the kernel: the backend or the network is slower than the clients) or wait for its handshake,
+ * every session that sends to it holds its next requests and stops reading (backendHold) until the socket
+ * drains, so the proxy's memory stays bounded however fast clients send. Big enough that normal pipelined
+ * load never reaches it.
+ */
+export const MAX_BACKEND_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** A sender that can stop dispatching and reading until released (a client session). */
+export interface Holdable {
+  backendHold(): void;
+  backendRelease(): void;
+}
+
 export interface BackendOptions {
   dialTimeoutMs: number;
   backoffMinMs: number;
@@ -79,6 +94,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Requests (and their bytes, same order) accepted while connecting, written once the handshake is done. */
   private queued: BackendRequest[] = [];
   private queuedBufs: Buffer[] = [];
+  private queuedBytes = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
   private failFast = false;
@@ -91,6 +107,10 @@ export class BackendConnection implements FrameHandler, Flushable {
   private replies = 0;
   private repliesAtCheck = 0;
   private stalledSince = 0;
+  /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES; null = not congested. */
+  private held: Set<Holdable> | null = null;
+  /** Times this connection became congested (stats). */
+  congestions = 0;
   readonly unavailableReply: Buffer;
   readonly lostReply: Buffer;
 
@@ -107,6 +127,25 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   get ready(): boolean {
     return this.state === State.Ready;
+  }
+
+  /** The socket buffer is over MAX_BACKEND_BUFFERED_BYTES: senders should hold (holdUntilDrained). */
+  get congested(): boolean {
+    return this.held !== null;
+  }
+
+  /** Holds `s` (it dispatches nothing more) until this connection's socket drains or closes. */
+  holdUntilDrained(s: Holdable): void {
+    if (this.held === null || this.held.has(s)) return;
+    this.held.add(s);
+    s.backendHold();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    for (const s of held) s.backendRelease();
   }
 
   /** Requests sent and not yet answered (plus those queued during connect). */
@@ -130,6 +169,8 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.queued.push(req);
     this.queuedBufs.push(payload);
+    this.queuedBytes += payload.length;
+    this.congestWhileConnecting();
     if (this.state === State.Idle) this.dial();
   }
 
@@ -150,7 +191,17 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.queued.push(req);
     for (const p of parts) this.queuedBufs.push(p);
+    this.queuedBytes += bytes;
+    this.congestWhileConnecting();
     if (this.state === State.Idle) this.dial();
+  }
+
+  /** What waits for the handshake counts against the same bound (a backend slow to answer AUTH/SELECT). */
+  private congestWhileConnecting(): void {
+    if (this.held === null && this.queuedBytes > MAX_BACKEND_BUFFERED_BYTES) {
+      this.held = new Set();
+      this.congestions++;
+    }
   }
 
   /** Dials now if never dialled (warm-up); no-op otherwise. */
@@ -170,6 +221,11 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.outBytes = 0;
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
     writeBuffers(this.socket, list, total);
+    if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
+      this.held = new Set();
+      this.congestions++;
+      this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: this.socket.writableLength });
+    }
   }
 
   // ---- FrameHandler
@@ -220,6 +276,9 @@ export class BackendConnection implements FrameHandler, Flushable {
       else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
     });
     socket.on('close', () => this.onClose(socket));
+    socket.on('drain', () => {
+      if (this.socket === socket) this.releaseHeld();
+    });
   }
 
   private onConnect(socket: net.Socket): void {
@@ -261,12 +320,15 @@ export class BackendConnection implements FrameHandler, Flushable {
     const bufs = this.queuedBufs;
     this.queued = [];
     this.queuedBufs = [];
+    this.queuedBytes = 0;
     for (const r of reqs) this.waiting.push(r);
     for (const b of bufs) {
       this.out.push(b);
       this.outBytes += b.length;
     }
     this.flush();
+    // Held while connecting: go on once the socket took it (else its 'drain' releases them).
+    if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
 
@@ -287,11 +349,13 @@ export class BackendConnection implements FrameHandler, Flushable {
     const reply = wasReady ? this.lostReply : this.unavailableReply;
     this.out = [];
     this.outBytes = 0;
+    this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();
     const queued = this.queued;
     this.queued = [];
     this.queuedBufs = [];
+    this.queuedBytes = 0;
     if (this.closing) {
       this.state = State.Closed;
       for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);

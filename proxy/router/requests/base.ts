@@ -17,6 +17,12 @@ export interface RouterSession {
   /** Stop dispatching this client's next requests until resume(): migrate-on-access keeps order this way. */
   hold(): void;
   resume(): void;
+  /**
+   * A backend connection it sent to is congested: hold dispatch and stop reading the client until the
+   * matching backendRelease() (proxy/backend/connection.ts, MAX_BACKEND_BUFFERED_BYTES).
+   */
+  backendHold(): void;
+  backendRelease(): void;
 }
 
 /** One client request's entry in the ordered reply queue. */

@@ -79,6 +79,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
       const conn = part.server.conn(db, id, proto);
       if (this.raw !== undefined) conn.send(part, this.raw);
       else this.sendArgs(part, this.argv);
+      if (conn.congested) conn.holdUntilDrained(this.session);
       return;
     }
     for (let i = 0; i < n; i++) {
@@ -90,7 +91,9 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
   private sendArgs(part: Part, args: Buffer[]): void {
     const out: Buffer[] = [];
     const bytes = encodeCommandInto(args, out);
-    part.server.conn(this.session.db, this.session.id, this.session.proto).sendParts(part, out, bytes);
+    const conn = part.server.conn(this.session.db, this.session.id, this.session.proto);
+    conn.sendParts(part, out, bytes);
+    if (conn.congested) conn.holdUntilDrained(this.session);
   }
 
   partDone(): void {

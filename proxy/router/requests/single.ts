@@ -26,6 +26,7 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     this.payload = EMPTY;
     if (Array.isArray(p)) conn.sendParts(this, p, this.bytes);
     else conn.send(this, p);
+    if (conn.congested) conn.holdUntilDrained(this.session);
   }
 
   onReply(reply: Buffer): void {
