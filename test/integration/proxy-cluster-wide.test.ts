@@ -426,6 +426,16 @@ describe('commands.refuseDangerous', () => {
     await expect(g.flushdb()).rejects.toThrow(/^ERR command 'flushdb' is refused by this proxy \(commands\.refuseDangerous is true\)/);
     await expect(g.keys('*')).rejects.toThrow(/^ERR command 'keys' is refused/);
     await expect(g.config('SET', 'maxmemory-policy', 'allkeys-lru')).rejects.toThrow(/^ERR command 'config set' is refused/);
+    const gn = createClient({ socket: { port: guarded.port, host: '127.0.0.1', reconnectStrategy: false } });
+    gn.on('error', () => {});
+    await gn.connect();
+    try {
+      await expect(gn.flushAll()).rejects.toThrow(/^ERR command 'flushall' is refused by this proxy/);
+      await expect(gn.configSet('maxmemory-policy', 'allkeys-lru')).rejects.toThrow(/^ERR command 'config set' is refused/);
+      expect(await gn.dbSize()).toBe(1);
+    } finally {
+      await gn.close().catch(() => {});
+    }
     expect(await g.get('keep')).toBe('1');
     expect(await g.dbsize()).toBe(1);
     expect(await g.scan('0', 'COUNT', 1000)).toBeDefined();

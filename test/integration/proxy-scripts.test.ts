@@ -12,6 +12,8 @@
 import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadProxyConfig } from '../../proxy/config.js';
+import { startProxy } from '../../proxy/main.js';
 import type { GroupRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
@@ -198,6 +200,30 @@ describe('no NOSCRIPT after topology changes for scripts loaded through the prox
     expect(await io.fcall('addone', 1, k)).toBe(4);
     // A function nobody has stays an error.
     await expect(io.fcall('nosuchfn', 1, k)).rejects.toThrow('ERR Function not found');
+  });
+
+  it('scripts.cacheSize 0 keeps no bodies: a master that lost the script answers NOSCRIPT again', async () => {
+    const config = loadProxyConfig({
+      env: {},
+      overrides: { listen: '127.0.0.1:0', admin: '', coordinator: `memory://${c.coordinator!.cluster}`, scripts: { cacheSize: 0 } },
+    });
+    const bare = await startProxy({ config, defaultMetrics: false });
+    const b = new Redis({ port: bare.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      const k = 'nocache:{f}';
+      const body = "return 'nc'";
+      const sha = (await b.script('LOAD', body)) as string;
+      expect(await b.evalsha(sha, 1, k)).toBe('nc');
+      await direct(groupIdOfKey(k)).script('FLUSH');
+      await expect(b.evalsha(sha, 1, k)).rejects.toThrow(/^NOSCRIPT/);
+      // The default proxy keeps the body it loaded and repairs the same loss.
+      expect(await io.script('LOAD', body)).toBe(sha);
+      await direct(groupIdOfKey(k)).script('FLUSH');
+      expect(await io.evalsha(sha, 1, k)).toBe('nc');
+    } finally {
+      b.disconnect();
+      await bare.close({ deadlineMs: 1000 });
+    }
   });
 
   it('counts the loads it made on its own in /metrics', async () => {
