@@ -10,6 +10,7 @@
  *   REPLY ON|OFF|SKIP                  the session drops the replies (session.ts)
  *   HELP
  * PAUSE/UNPAUSE, TRACKING and friends, UNBLOCK keep the table's refusal (this handler returns undefined).
+ * "This proxy" is one process: with `workers: N` each worker lists and kills only its own clients.
  */
 import { encodeArray, encodeBulk, encodeInteger, encodeSimple, Replies } from '../../shared/resp/encoder.js';
 import { allCommands } from '../commands/lookup.js';

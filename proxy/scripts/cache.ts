@@ -12,8 +12,11 @@
  * (see ScriptRequest).
  *
  * SCRIPT FLUSH through the proxy empties this cache too, so EVALSHA answers NOSCRIPT afterwards, like Redis.
- * The cache is per proxy: a script loaded only through another proxy is unknown here (SCRIPT LOAD reaches
- * every group anyway; EVAL's first sighting also loads it on every group, see ClusterWide.scriptSeen).
+ * The cache is per proxy process (each `redslot proxy` worker has its own): a script loaded only through
+ * another proxy is unknown here. SCRIPT LOAD reaches every group of the moment anyway, and EVAL's first
+ * sighting also loads it on every group (ClusterWide.scriptSeen), so only a group added later can lack a
+ * script this process never saw. Conversely another proxy that still holds the body after a SCRIPT FLUSH
+ * sent elsewhere loads it again on demand (its EVALSHA succeeds where Redis would answer NOSCRIPT).
  */
 import { createHash } from 'node:crypto';
 

@@ -9,6 +9,10 @@
  *
  * commands.refuseDangerous refuses FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE here, before
  * anything is sent.
+ *
+ * KEYS and SCAN hide keys lying on a master that neither serves nor migrates their slot (GET cannot see
+ * them either); DBSIZE and INFO keyspace count what the masters hold, leftovers included. None of these is a
+ * snapshot across groups: each master answers at its own moment.
  */
 import type { BackendServer } from '../../backend/pool.js';
 import { encodeBulk, Replies } from '../../../shared/resp/encoder.js';
