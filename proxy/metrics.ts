@@ -9,6 +9,7 @@
 import client, { Registry, type Metric } from 'prom-client';
 import { SLOT_COUNT } from '../shared/slot.js';
 import { allCommands, COMMAND_COUNT } from './commands/lookup.js';
+import { now } from './util/clock.js';
 
 /** Latency buckets in seconds: 50 µs .. 10 s. */
 export const DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -115,7 +116,7 @@ export class ProxyMetrics {
 
   /** One command answered: `reply` is its reply (an error reply starts with '-'). */
   record(cmdId: number, t0: number, reply: Buffer): void {
-    const ms = performance.now() - t0;
+    const ms = now() - t0;
     this.calls[cmdId]!++;
     this.timeMs[cmdId]! += ms;
     if (reply[0] === 0x2d) this.errors[cmdId]!++;

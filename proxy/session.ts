@@ -27,6 +27,7 @@ import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
 import { ClientRequest } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
 import type { SlotTable, SlotWaiter } from './router/slot-table.js';
+import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { Fifo } from './util/fifo.js';
 import { scheduleFlush, writeBuffers, type Flushable } from './util/flush.js';
@@ -129,7 +130,9 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.decoder = new RequestDecoder(this, env.limits);
     this.decoder.unauthenticated = !this.authenticated;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    const decoder = this.decoder;
+    const push = (chunk: Buffer) => decoder.push(chunk);
+    socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => {
       this.pausedForDrain = false;
       this.updateReading();
@@ -232,7 +235,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   }
 
   private dispatch(argv: Buffer[], raw: Buffer | undefined): number {
-    const t0 = performance.now();
+    const t0 = now();
     const env = this.env;
     const name = argv[0]!;
     const spec = lookupCommand(name);

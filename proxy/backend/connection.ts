@@ -17,6 +17,7 @@ import { encodeCommand } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
+import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 
@@ -228,6 +229,19 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
   }
 
+  /** Bytes from the backend: replies go to their requests, under the request clock of this chunk. */
+  receive(chunk: Buffer): void {
+    try {
+      stamped1(this.pushFrames, chunk);
+    } catch (err) {
+      // A bug in a reply handler: drop this connection (its requests fail), keep the process serving.
+      this.owner.log.error('backend.internal_error', { backend: this.owner.addr, db: this.db, err, stack: (err as Error).stack });
+      this.socket?.destroy();
+    }
+  }
+
+  private readonly pushFrames = (chunk: Buffer): void => this.framer.push(chunk);
+
   // ---- FrameHandler
 
   onFrame(frame: Buffer): void {
@@ -262,14 +276,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     }, this.opts.dialTimeoutMs);
     socket.on('connect', () => this.onConnect(socket));
     socket.on('data', (chunk: Buffer) => {
-      if (this.socket !== socket) return;
-      try {
-        this.framer.push(chunk);
-      } catch (err) {
-        // A bug in a reply handler: drop this connection (its requests fail), keep the process serving.
-        this.owner.log.error('backend.internal_error', { backend: this.owner.addr, db: this.db, err, stack: (err as Error).stack });
-        socket.destroy();
-      }
+      if (this.socket === socket) this.receive(chunk);
     });
     socket.on('error', (err: Error) => {
       if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
