@@ -276,7 +276,9 @@ describe('transactions while their slot migrates', () => {
       execDone = true;
       return res;
     });
-    await sleep(100); // the batch is running on the source
+    // Wait until the EXEC batch is in flight on the slot's route (a fixed sleep was flaky on a loaded machine:
+    // a batch not yet sent when the step lands waits for the step instead, which proves nothing here).
+    await expect.poll(() => c.proxy.runtime.table.routes[SLOT]!.inflight, { timeout: 5000, interval: 2 }).toBeGreaterThan(0);
     await state('prepared'); // resolves once every proxy applied the step, i.e. drained what was in flight
     expect(execDone).toBe(true);
     expect(await tx).toEqual([[null, 1], [null, 2]]);
