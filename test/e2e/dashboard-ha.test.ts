@@ -1,12 +1,13 @@
 /**
- * Dashboard high availability on a real etcd: two dashboard PROCESSES (`node --import tsx dashboard/entry.ts`,
+ * Dashboard high availability on a real etcd: two dashboard PROCESSES (`node dist/dashboard/entry.js`, or through tsx
+ * when dist/ is stale),
  * spawned directly so the PID is the dashboard) share one cluster. One leads, the other is a standby that
  * serves reads and refuses writes naming the leader. The leader is killed with SIGKILL (no chance to revoke
  * its lease): the standby must lead within the lease TTL + 1 s, and a CLI command sent to it right after must
  * succeed. Then a graceful SIGTERM of a leader hands over at once (the lease is revoked on the way out).
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.js';
 import { runAdminCommand } from '../../dashboard/cli/index.js';
 import { DashboardClient } from '../../shared/api-client.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
@@ -15,7 +16,6 @@ import { spawnProcess, type Spawned } from '../support/processes.js';
 
 const TOKEN = 'ha-test-token-0123456789';
 const TTL_S = 3; // etcd's minimum lease TTL with default election timeouts
-const ENTRY = path.resolve('dashboard/entry.ts');
 
 interface DashProc {
   proc: Spawned;
@@ -29,7 +29,7 @@ const dashboards: DashProc[] = [];
 async function spawnDashboard(cluster: string): Promise<DashProc> {
   const port = await freePort();
   const proc = spawnProcess('dashboard', process.execPath, [
-    '--import', 'tsx', ENTRY,
+    ...nodeArgsFor('dashboard/entry.ts'),
     '--coordinator', `etcd://${etcd.endpoint}/${cluster}`,
     '--listen', `127.0.0.1:${port}`,
     '--lease-ttl', `${TTL_S}s`,

@@ -10,8 +10,8 @@
  * gave it slots 0-99 by hand. The bootstrap completes what is missing (the replica, group 2) but leaves the
  * slot table alone, so a re-run can never undo an operator's decisions.
  */
+import { nodeArgsFor } from '../support/compiled.js';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,19 +25,7 @@ const TOKEN = 'bootstrap-test-token-0123456789';
 
 // The CLI as the image runs it (compiled) when dist/ is newer than every source file (CI builds first);
 // otherwise the TypeScript source through tsx (slower to start, never stale).
-const DIST_CLI = path.join(ROOT, 'dist/shared/bin/redslot.js');
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-const distFresh =
-  existsSync(DIST_CLI) && statSync(DIST_CLI).mtimeMs > Math.max(...['shared', 'dashboard', 'proxy'].map((d) => newestSource(path.join(ROOT, d))));
-const CLI = distFresh ? `${process.execPath} ${DIST_CLI}` : `${process.execPath} --import tsx ${path.join(ROOT, 'shared/bin/redslot.ts')}`;
+const CLI = [process.execPath, ...nodeArgsFor('shared/bin/redslot.ts')].join(' ');
 
 let dashboard: RunningDashboard | undefined;
 let dashboard2: RunningDashboard | undefined;
