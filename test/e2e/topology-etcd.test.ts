@@ -4,9 +4,9 @@
  * the dashboard by writing slot records into etcd directly. A 4th proxy reaches etcd through a TCP relay that
  * the "fault:" test closes (the only fake).
  */
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.js';
 import { EtcdCoordinator } from '../../shared/coordinator/etcd.js';
 import type { Watch } from '../../shared/coordinator/types.js';
 import { clusterPaths } from '../../shared/model/paths.js';
@@ -22,7 +22,6 @@ import { group, seedCluster } from '../integration/follower-support.js';
 
 const CLUSTER = 'e2e';
 const paths = clusterPaths(CLUSTER);
-const CLI = path.resolve('shared/bin/redslot.ts');
 
 interface ProxyProc {
   proc: Spawned;
@@ -63,7 +62,7 @@ async function startProxyOnce(etcdEndpoint: string, extra: string[]): Promise<Pr
   const port = await freePort();
   const adminPort = await freePort();
   const proc = spawnProcess('redslot-proxy', process.execPath, [
-    '--import', 'tsx', CLI, 'proxy',
+    ...nodeArgsFor('shared/bin/redslot.ts'), 'proxy',
     '--coordinator', `etcd://${etcdEndpoint}/${CLUSTER}`,
     '--listen', `127.0.0.1:${port}`,
     '--admin', `127.0.0.1:${adminPort}`,

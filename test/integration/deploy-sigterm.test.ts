@@ -22,9 +22,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.js';
 import { stringify } from 'yaml';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
 import { evenRanges } from '../../shared/model/seed.js';
@@ -35,7 +35,6 @@ import { spawnProcess, type Spawned } from '../support/processes.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { seedCluster } from './follower-support.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLUSTER = 'sigterm';
 const SHUTDOWN_DEADLINE_MS = 5_000;
 const CLIENTS = 6;
@@ -107,7 +106,7 @@ async function startProxyProcess(): Promise<ProxyProc> {
   const proc = spawnProcess(
     'proxy',
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'shared/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd!.endpoint}/${CLUSTER}`],
+    [...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd!.endpoint}/${CLUSTER}`],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
   procs.push(proc);

@@ -8,12 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess, type Spawned } from '../support/processes.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { RawConn, rawExchange, sleep } from './proxy-cluster.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 let groups: RedisServerHandle[] = [];
 let proxy: Spawned | undefined;
 let port = 0;
@@ -46,7 +46,7 @@ beforeAll(async () => {
       },
     }),
   );
-  proxy = spawnProcess('proxy', process.execPath, ['--expose-gc', '--import', 'tsx', path.join(ROOT, 'shared/bin/redslot.ts'), 'proxy', '--config', file], {
+  proxy = spawnProcess('proxy', process.execPath, ['--expose-gc', ...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file], {
     ...process.env,
     REDSLOT_LOG_LEVEL: 'warn',
   });

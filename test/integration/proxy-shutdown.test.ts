@@ -7,12 +7,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess } from '../support/processes.js';
 import { startRedis } from '../support/redis-server.js';
 import { RawConn, sleep, startCluster } from './proxy-cluster.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -91,7 +91,7 @@ describe('graceful shutdown', () => {
         '  slots: [[0, 1023, 1]]',
       ].join('\n'),
     );
-    const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(ROOT, 'shared/bin/redslot.ts'), 'proxy', '--config', file], {
+    const proc = spawnProcess('proxy', process.execPath, [...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file], {
       ...process.env,
       REDSLOT_LOG_LEVEL: 'warn',
     });
