@@ -1,6 +1,6 @@
 /**
  * Memory under sustained full-speed pipelined load: redis-benchmark (-P 16, -c 50, -r 100000; SET, GET,
- * INCR and MSET in a loop) against the compiled proxy for BENCH_SOAK_SECONDS (default 600), sampling the RSS
+ * INCR and MSET, 1M requests each, in a loop) against the compiled proxy for BENCH_SOAK_SECONDS (default 600), sampling the RSS
  * of every proxy process (primary + workers) every BENCH_SOAK_SAMPLE_SECONDS (default 5). The first minute
  * is warm-up (JIT, pools, heap growth); the verdict compares each later sample with the median of the
  * second minute: flat = every later minute's median within 10 % of it.
@@ -27,10 +27,14 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'redslot-soak-'));
   const p = await startProxyUnderTest({ work, workers: WORKERS });
   let bench: ChildProcess | undefined;
-  const samples: Array<{ t: number; rss: number; perPid: number[] }> = [];
+  const samples: Array<{ t: number; rss: number; perPid: number[]; commands: number }> = [];
+  const commands = async (): Promise<number> => {
+    const res = await fetch(`http://127.0.0.1:${p.adminPort}/api/v1/proxy`);
+    return ((await res.json()) as { stats: { commands: number } }).stats.commands;
+  };
   try {
     const pids = [p.proxy.pid, ...(WORKERS > 1 ? await p.pids() : [])];
-    bench = spawn('redis-benchmark', ['-h', '127.0.0.1', '-p', String(p.port), '-P', '16', '-c', '50', '-r', '100000', '-n', '100000000', '-l', '-q', '-t', 'set,get,incr,mset'], {
+    bench = spawn('redis-benchmark', ['-h', '127.0.0.1', '-p', String(p.port), '-P', '16', '-c', '50', '-r', '100000', '-n', '1000000', '-l', '-q', '-t', 'set,get,incr,mset'], {
       stdio: ['ignore', 'ignore', 'ignore'],
     });
     const t0 = Date.now();
@@ -38,22 +42,27 @@ async function main(): Promise<void> {
       await sleep(EVERY * 1000);
       if (bench.exitCode !== null) throw new Error(`redis-benchmark exited early (${bench.exitCode})`);
       const perPid = pids.map(rssOf);
-      const s = { t: Math.round((Date.now() - t0) / 1000), rss: perPid.reduce((a, b) => a + b, 0), perPid };
+      const s = { t: Math.round((Date.now() - t0) / 1000), rss: perPid.reduce((a, b) => a + b, 0), perPid, commands: await commands() };
       samples.push(s);
-      process.stderr.write(`t=${s.t}s rss=${mb(s.rss)} [${perPid.map(mb).join(', ')}] load ${os.loadavg()[0]!.toFixed(1)}\n`);
+      process.stderr.write(`t=${s.t}s rss=${mb(s.rss)} [${perPid.map(mb).join(', ')}] commands ${s.commands} load ${os.loadavg()[0]!.toFixed(1)}\n`);
     }
-    const res = await fetch(`http://127.0.0.1:${p.adminPort}/api/v1/proxy`);
-    const stats = ((await res.json()) as { stats: { commands: number } }).stats;
+    const stats = { commands: await commands() };
     // Minutes after the first (warm-up); baseline = the second minute.
-    const byMinute = new Map<number, number[]>();
+    const byMinute = new Map<number, typeof samples>();
     for (const s of samples) {
-      const m = Math.floor((s.t - 1) / 60);
+      const m = Math.min(Math.floor((s.t - 1) / 60), Math.floor(SECONDS / 60) - 1); // the last sample joins the last minute
       if (!byMinute.has(m)) byMinute.set(m, []);
-      byMinute.get(m)!.push(s.rss);
+      byMinute.get(m)!.push(s);
     }
     const minutes = [...byMinute.entries()].filter(([m]) => m >= 1).sort((a, b) => a[0] - b[0]);
-    const base = minutes.length > 0 ? median(minutes[0]![1]) : NaN;
-    const rows = minutes.map(([m, xs]) => ({ minute: m + 1, median: median(xs), min: Math.min(...xs), max: Math.max(...xs), drift: (median(xs) - base) / base }));
+    const base = minutes.length > 0 ? median(minutes[0]![1].map((x) => x.rss)) : NaN;
+    const rows = minutes.map(([m, ss]) => {
+      const xs = ss.map((x) => x.rss);
+      const prev = samples[samples.indexOf(ss[0]!) - 1] ?? ss[0]!;
+      const last = ss[ss.length - 1]!;
+      const rate = (last.commands - prev.commands) / Math.max(1, last.t - prev.t);
+      return { minute: m + 1, median: median(xs), min: Math.min(...xs), max: Math.max(...xs), drift: (median(xs) - base) / base, rate };
+    });
     const worst = rows.reduce((w, r) => Math.max(w, Math.abs(r.drift)), 0);
     const afterWarm = samples.filter((s) => s.t > 60).map((s) => s.rss);
     const lines = [
@@ -61,9 +70,9 @@ async function main(): Promise<void> {
       `commands served: ${stats.commands.toLocaleString('en-US')} (${Math.round(stats.commands / SECONDS).toLocaleString('en-US')}/s average)`,
       `RSS: first sample ${mb(samples[0]?.rss ?? 0)}, after warm-up min ${mb(Math.min(...afterWarm))} / max ${mb(Math.max(...afterWarm))}, last ${mb(samples[samples.length - 1]?.rss ?? 0)}`,
       '',
-      '| minute | median RSS | min | max | vs minute 2 |',
-      '|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.minute} | ${mb(r.median)} | ${mb(r.min)} | ${mb(r.max)} | ${(r.drift * 100).toFixed(1)} % |`),
+      '| minute | commands/s | median RSS | min | max | vs minute 2 |',
+      '|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.minute} | ${Math.round(r.rate).toLocaleString('en-US')} | ${mb(r.median)} | ${mb(r.min)} | ${mb(r.max)} | ${(r.drift * 100).toFixed(1)} % |`),
       '',
       `verdict: ${worst <= 0.1 ? 'FLAT' : 'NOT FLAT'} (largest minute-median drift from minute 2: ${(worst * 100).toFixed(1)} %, limit 10 %)`,
     ];

@@ -75,11 +75,10 @@ class FakeBackend extends FakeClient {
   }
 }
 
-const CMD = process.env.PIPE_CMD ?? 'get';
 const CLIENTS = Number(process.env.PIPE_CLIENTS ?? 50);
 const DEPTH = Number(process.env.PIPE_DEPTH ?? 16);
 
-function request(i: number): Buffer {
+function request(CMD: string, i: number): Buffer {
   const key = `key:${String((i * 7919) % 100000).padStart(12, '0')}`;
   switch (CMD) {
     case 'set':
@@ -110,7 +109,7 @@ function countRequests(bufs: Buffer[]): number {
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-async function main(): Promise<void> {
+async function main(CMD: string): Promise<void> {
   setLogLevel('silent');
   const config = loadProxyConfig({
     env: {},
@@ -154,7 +153,7 @@ async function main(): Promise<void> {
     listener.emit('connection', c as unknown as Socket);
     clients.push(c);
   }
-  const chunks = clients.map((_, ci) => Buffer.concat(Array.from({ length: DEPTH }, (_, j) => request(ci * DEPTH + j))));
+  const chunks = clients.map((_, ci) => Buffer.concat(Array.from({ length: DEPTH }, (_, j) => request(CMD, ci * DEPTH + j))));
   const reply = REPLY[CMD]!;
   const perRound = CLIENTS * DEPTH;
   let expectBytes = 0;
@@ -200,12 +199,13 @@ async function main(): Promise<void> {
   for (const c of clients) c.emit('close');
 }
 
+/** PIPE_CMD, or GET, SET and MSET in turn (npm run bench:micro). */
 export async function run(): Promise<void> {
-  await main();
+  for (const cmd of (process.env.PIPE_CMD ?? 'get,set,mset').split(',')) await main(cmd);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().then(
+  run().then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
