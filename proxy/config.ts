@@ -41,10 +41,10 @@
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
- *   workers: auto                     worker processes sharing the port (auto = CPUs; 1 = one process)
+ *   workers: auto                     worker processes sharing the port (auto = CPUs, capped by a cgroup CPU
+ *                                     quota; 1 = one process)
  *   topology: { groups: [{ id, servers: [{ addr, role }] }], slots: [[from, to, group], ...] }   static topology
  */
-import os from 'node:os';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
   deepMerge,
@@ -58,6 +58,7 @@ import {
   readConfigFile,
 } from '../shared/config.js';
 import { SLOT_COUNT } from '../shared/slot.js';
+import { availableCpus } from './workers/cpus.js';
 import type { GroupRecord, ServerRole } from '../shared/model/types.js';
 
 export interface StaticTopologyConfig {
@@ -253,7 +254,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),
     topology: parseStaticTopology(raw.topology),
-    workers: raw.workers === 'auto' || raw.workers === 0 || raw.workers === '0' ? os.availableParallelism() : parseIntInRange(raw.workers, 'workers', 1, 256),
+    workers: raw.workers === 'auto' || raw.workers === 0 || raw.workers === '0' ? availableCpus() : parseIntInRange(raw.workers, 'workers', 1, 256),
   };
 }
 
