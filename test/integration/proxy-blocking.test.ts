@@ -30,12 +30,19 @@ function io(proxy = 0, port?: number): Redis {
   return r;
 }
 
-async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+// Generous: CI runs this beside other suites on 2 shared cores; a pass takes well under a second.
+async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** A pending command a failed expectation may leave behind: its rejection at cleanup must not be "unhandled". */
+function pending<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 const stats = (proxy = 0) => c.proxies[proxy]!.runtime.dedicated.stats();
@@ -63,13 +70,13 @@ describe('blocking commands', () => {
       [() => r.xread('BLOCK', 5000, 'STREAMS', 'b:s', '$'), () => pusher.xadd('b:s', '1-1', 'f', 'v'), [['b:s', [['1-1', ['f', 'v']]]]]],
     ];
     for (const [block, push, want] of cases) {
-      const p = block();
+      const p = pending(block());
       await sleep(30);
       await push();
       expect(await p).toEqual(want);
     }
     await pusher.xgroup('CREATE', 'b:s', 'g', '$');
-    const grp = r.xreadgroup('GROUP', 'g', 'c1', 'BLOCK', 5000, 'STREAMS', 'b:s', '>');
+    const grp = pending(r.xreadgroup('GROUP', 'g', 'c1', 'BLOCK', 5000, 'STREAMS', 'b:s', '>'));
     await sleep(30);
     await pusher.xadd('b:s', '2-1', 'a', 'b');
     expect(await grp).toEqual([['b:s', [['2-1', ['a', 'b']]]]]);
@@ -97,11 +104,25 @@ describe('blocking commands', () => {
   it('200 concurrent BLPOP clients on one proxy are released by pushes made through another proxy', async () => {
     const queues = keysForEveryGroup(c, 4, 'q200:'); // 12 queues over the 3 groups
     const clients = Array.from({ length: 200 }, () => new Redis({ port: c.proxies[0]!.port, maxRetriesPerRequest: 0, lazyConnect: true }));
-    cleanups.push(() => clients.forEach((x) => x.disconnect()));
-    await Promise.all(clients.map((x) => x.connect()));
     const base = stats(0).blocking;
+    // If an expectation below fails, the 200 clients must not stay blocked into the next tests (they count
+    // blocked clients), nor turn into 200 unhandled "Connection is closed" rejections.
+    const release = async (): Promise<void> => {
+      clients.forEach((x) => x.disconnect());
+      await waitUntil(() => stats(0).blocked === 0 && stats(0).blocking === base, 'the 200 clients released');
+    };
+    try {
+      await blpop200(clients, queues, base);
+    } finally {
+      await release();
+    }
+  });
+
+  async function blpop200(clients: Redis[], queues: string[], base: number): Promise<void> {
+    await Promise.all(clients.map((x) => x.connect()));
     const results = clients.map((x, i) => x.blpop(queues[i % queues.length]!, 0));
-    await waitUntil(() => stats(0).blocked === 200, '200 blocked clients');
+    results.forEach((p) => pending(p));
+    await waitUntil(() => stats(0).blocked === 200, `200 blocked clients (have ${stats(0).blocked})`);
     expect(stats(0).blocking).toBe(base + 200);
     let onBackends = 0;
     for (let g = 0; g < 3; g++) onBackends += await blockedOn(g);
@@ -113,14 +134,16 @@ describe('blocking commands', () => {
     expect(values).toEqual(Array.from({ length: 200 }, (_, i) => `v${i}`).sort());
     expect(got.every((g, i) => g![0] === queues[i % queues.length])).toBe(true);
     await waitUntil(() => stats(0).blocked === 0 && stats(0).blocking === base, 'connections back');
-    // node-redis too (an isolated connection per blocked call).
+  }
+
+  it('node-redis blocking pops work too (an isolated connection per blocked call)', async () => {
     const nr = createClient({ socket: { port: c.proxies[0]!.port, reconnectStrategy: false } });
     nr.on('error', () => {});
     await nr.connect();
     cleanups.push(() => nr.close().catch(() => {}));
-    const p = nr.blPop('q200:nr', 5);
+    const p = pending(nr.blPop('q200:nr', 5));
     await sleep(50);
-    await pusher.rpush('q200:nr', 'from-nr');
+    await io(1).rpush('q200:nr', 'from-nr');
     expect(await p).toEqual({ key: 'q200:nr', element: 'from-nr' });
   });
 
@@ -146,7 +169,7 @@ describe('blocking commands', () => {
     const small = await startCluster({ groups: 1, overrides: { backend: { maxDedicated: 2 } } });
     cleanups.push(() => small.stop());
     const blocked = [io(0, small.port), io(0, small.port)];
-    const pending = blocked.map((b) => b.blpop('lim:q', 0));
+    const waiting = blocked.map((b) => pending(b.blpop('lim:q', 0)));
     await waitUntil(() => small.proxy.runtime.dedicated.stats().blocking === 2, 'two blocked');
     const third = io(0, small.port);
     await expect(third.blpop('lim:q', 0)).rejects.toThrow(
@@ -154,7 +177,7 @@ describe('blocking commands', () => {
     );
     expect(await third.set('lim:x', '1')).toBe('OK'); // shared connections unaffected
     await third.rpush('lim:q', 'a', 'b');
-    expect((await Promise.all(pending)).map((x) => x![1]).sort()).toEqual(['a', 'b']);
+    expect((await Promise.all(waiting)).map((x) => x![1]).sort()).toEqual(['a', 'b']);
   });
 });
 
@@ -166,7 +189,7 @@ describe('blocked clients when their slot migrates', () => {
     const to = (from % 3) + 1;
     let index = 9000;
     const r = io(0);
-    const p = r.blpop(key, 0);
+    const p = pending(r.blpop(key, 0));
     await waitUntil(async () => (await blockedOn(from - 1)) === 1, 'blocked on the source');
     await c.putSlots([{ id: slot, group: from, action: { state: 'prepared', target: to, index: ++index } }]);
     // Woken on the source by the locked step (the ack came after it); waiting in the proxy now.
@@ -190,7 +213,7 @@ describe('blocked clients when their slot migrates', () => {
     let index = 9500;
     const r = io(0);
     const t0 = Date.now();
-    const p = r.blpop(key, 1.5);
+    const p = pending(r.blpop(key, 1.5));
     await waitUntil(async () => (await blockedOn(from - 1)) === 1, 'blocked');
     await c.putSlots([{ id: slot, group: from, action: { state: 'prepared', target: to, index: ++index } }]);
     await sleep(200);
@@ -202,10 +225,10 @@ describe('blocked clients when their slot migrates', () => {
     await c.putSlots([{ id: slot, group: from, action: { state: 'finished', target: to, index: ++index } }]);
     await c.putSlots([{ id: slot, group: to }]);
     // A blocked pop across a move pops exactly one element.
-    const q = io(0).blpop(key, 0);
+    const q = pending(io(0).blpop(key, 0));
     await waitUntil(async () => (await blockedOn(to - 1)) === 1, 'blocked on the new owner');
     await c.putSlots([{ id: slot, group: to, action: { state: 'prepared', target: from, index: ++index } }]);
-    const push = io(1).rpush(key, 'one', 'two'); // held by the other proxy until the slot unlocks
+    const push = pending(io(1).rpush(key, 'one', 'two')); // held by the other proxy until the slot unlocks
     await sleep(50);
     await c.putSlots([{ id: slot, group: to, action: { state: 'migrating', target: from, index: ++index } }]);
     expect(await push).toBe(2);
