@@ -45,6 +45,12 @@ async function spawnDashboard(cluster: string): Promise<DashProc> {
   return d;
 }
 
+/** A cluster name of its own per attempt: a retried test must not meet the dashboards of its first attempt. */
+let attempt = 0;
+function freshCluster(name: string): string {
+  return `${name}-${++attempt}`;
+}
+
 async function roleOf(d: DashProc): Promise<string> {
   try {
     return (await d.client.health()).role;
@@ -81,7 +87,8 @@ afterAll(async () => {
 
 describe('two dashboards on etcd', () => {
   it('kill -9 of the leader: the standby leads within TTL + 1 s and a CLI command right after succeeds', async () => {
-    const [a, b] = await Promise.all([spawnDashboard('ha1'), spawnDashboard('ha1')]);
+    const cluster = freshCluster('ha1');
+    const [a, b] = await Promise.all([spawnDashboard(cluster), spawnDashboard(cluster)]);
     const roles = await until(async () => [await roleOf(a!), await roleOf(b!)], (r) => r.includes('leader') && r.includes('standby'), 15_000, 'one leader and one standby');
     const leader = roles[0] === 'leader' ? a! : b!;
     const standby = leader === a ? b! : a!;
@@ -112,7 +119,8 @@ describe('two dashboards on etcd', () => {
   });
 
   it('SIGTERM of the leader revokes its lease: the standby leads at once', async () => {
-    const [a, b] = await Promise.all([spawnDashboard('ha2'), spawnDashboard('ha2')]);
+    const cluster = freshCluster('ha2');
+    const [a, b] = await Promise.all([spawnDashboard(cluster), spawnDashboard(cluster)]);
     const roles = await until(async () => [await roleOf(a!), await roleOf(b!)], (r) => r.includes('leader') && r.includes('standby'), 15_000, 'one leader and one standby');
     const leader = roles[0] === 'leader' ? a! : b!;
     const standby = leader === a ? b! : a!;
