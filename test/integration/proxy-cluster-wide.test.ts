@@ -11,23 +11,21 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { decodeCursor } from '../../proxy/router/requests/scan.js';
-import { keysForEveryGroup, RawConn, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, RawConn, sleep, startCluster } from './proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
+let clients: ClientPair;
 
 beforeAll(async () => {
   c = await startCluster({ groups: 3 });
-  io = new Redis({ port: c.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  nr = createClient({ socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
-  nr.on('error', () => {});
-  await nr.connect();
+  clients = await connectClients(c.port);
+  ({ io, nr } = clients);
 });
 
 afterAll(async () => {
-  io?.disconnect();
-  await nr?.close().catch(() => {});
+  await clients?.close();
   await c?.stop();
 });
 

@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { Redis } from 'ioredis';
+import { createClient, type RedisClientType } from 'redis';
 import { loadProxyConfig, type ProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { dropMemoryStore, openCoordinator } from '../../shared/coordinator/index.js';
@@ -240,3 +241,25 @@ export class RawConn {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The two client libraries the proxy tests drive, connected to one proxy port; `close()` disconnects both. */
+export interface ClientPair {
+  io: Redis;
+  nr: RedisClientType;
+  close(): Promise<void>;
+}
+
+export async function connectClients(port: number): Promise<ClientPair> {
+  const io = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+  const nr: RedisClientType = createClient({ socket: { port, host: '127.0.0.1', reconnectStrategy: false } });
+  nr.on('error', () => {});
+  await nr.connect();
+  return {
+    io,
+    nr,
+    async close() {
+      io.disconnect();
+      await nr.close().catch(() => {});
+    },
+  };
+}

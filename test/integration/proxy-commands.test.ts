@@ -4,25 +4,23 @@
  * by asking each backend directly where every key landed.
  */
 import { Redis } from 'ioredis';
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keysForEveryGroup, rawExchange, startCluster, type Cluster } from './proxy-cluster.js';
+import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, rawExchange, startCluster } from './proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
+let clients: ClientPair;
 
 beforeAll(async () => {
   c = await startCluster({ groups: 3 });
-  io = new Redis({ port: c.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  nr = createClient({ socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
-  nr.on('error', () => {});
-  await nr.connect();
+  clients = await connectClients(c.port);
+  ({ io, nr } = clients);
 });
 
 afterAll(async () => {
-  io?.disconnect();
-  await nr?.close().catch(() => {});
+  await clients?.close();
   await c?.stop();
 });
 

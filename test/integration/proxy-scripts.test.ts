@@ -10,32 +10,30 @@
  * - FCALL after the slot moved to a group added after FUNCTION LOAD.
  */
 import { Redis } from 'ioredis';
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import type { GroupRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { keysForEveryGroup, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, sleep, startCluster } from './proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
+let clients: ClientPair;
 const extra: RedisServerHandle[] = [];
 const extraClients: Redis[] = [];
 
 beforeAll(async () => {
   c = await startCluster({ groups: 3, coordinator: true });
-  io = new Redis({ port: c.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  nr = createClient({ socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
-  nr.on('error', () => {});
-  await nr.connect();
+  clients = await connectClients(c.port);
+  ({ io, nr } = clients);
 });
 
 afterAll(async () => {
-  io?.disconnect();
-  await nr?.close().catch(() => {});
+  await clients?.close();
   for (const r of extraClients) r.disconnect();
   await c?.stop();
   await Promise.all(extra.map((r) => r.stop()));
