@@ -1,9 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+const IMAGE_BUILD_TEST = 'test/integration/deploy-image-build.test.ts';
+
 // One config for every tier; tool configs live in test/ so the top level stays fixed.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // The image-build test (npm ci + a full tsc build, CI only) runs alone, after everything else: beside the
+    // timing-sensitive server tests it starved them of CPU on a 2-core CI machine.
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: [IMAGE_BUILD_TEST], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'image', include: [IMAGE_BUILD_TEST], sequence: { groupOrder: 1 } } },
+    ],
     reporters: ['default', './test/plain-summary-reporter.ts'],
     testTimeout: 30_000,
     // Real servers on 2 shared cores: a test that fails once is run once more, and the summary names it FLAKY
