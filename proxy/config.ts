@@ -28,7 +28,10 @@
  *                                     subscribers); beyond, such commands get an error (never the shared ones)
  *     maxDedicatedPerServer: 1000     the same cap per backend server
  *     dedicatedIdle: 30s              a clean dedicated connection is kept this long for reuse (0 = close at once)
- *   migrate: { timeout: 3s }          MIGRATE timeout for migrate-on-access
+ *   migrate:
+ *     timeout: 3s                     MIGRATE timeout for migrate-on-access
+ *     sourceFirst: true               commands of a migrating slot whose keys are all still on the source run
+ *                                     there (one EVAL) instead of MIGRATE-then-target (README, migration)
  *   commands:
  *     refuseDangerous: false          true: refuse FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE with
  *                                     an error naming this knob (default: behave like Redis)
@@ -97,7 +100,7 @@ export interface ProxyConfig {
     maxDedicatedPerServer: number;
     dedicatedIdleMs: number;
   };
-  migrate: { timeoutMs: number };
+  migrate: { timeoutMs: number; sourceFirst: boolean };
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
@@ -142,7 +145,7 @@ export const PROXY_DEFAULTS = {
     maxDedicatedPerServer: 1000,
     dedicatedIdle: '30s',
   },
-  migrate: { timeout: '3s' },
+  migrate: { timeout: '3s', sourceFirst: true },
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
@@ -246,7 +249,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       maxDedicatedPerServer: parseIntInRange(backend.maxDedicatedPerServer, 'backend.maxDedicatedPerServer', 1, 1_000_000),
       dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
     },
-    migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout') },
+    migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout'), sourceFirst: parseBool(migrate.sourceFirst ?? true, 'migrate.sourceFirst') },
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },

@@ -10,6 +10,7 @@ import client, { Registry, type Metric } from 'prom-client';
 import { SLOT_COUNT } from '../shared/slot.js';
 import { allCommands, COMMAND_COUNT } from './commands/lookup.js';
 import { now } from './util/clock.js';
+import { MIGRATE_OUTCOMES } from './router/migrate-on-access.js';
 
 /** Latency buckets in seconds: 50 µs .. 10 s. */
 export const DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -81,6 +82,7 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_script_cache_bytes', help: 'Bytes of Lua script bodies kept by the proxy (scripts.cacheSize).', type: 'gauge' },
   { name: 'redslot_proxy_scan_rescans_total', help: 'SCANs whose first pass saw slots move, so they rescanned those slots.', type: 'counter' },
   { name: 'redslot_proxy_scan_settle_waits_total', help: 'SCANs that waited at the end of their first pass for slots migrating to a group visited earlier.', type: 'counter' },
+  { name: 'redslot_proxy_migrate_on_access_total', help: 'Commands of migrating slots, by outcome: source (run on the source by the source-first EVAL), target (no key on the source: sent to the target), migrate (MIGRATE first, then the target), failed (the client got an error).', type: 'counter' },
   { name: 'redslot_proxy_downstream_dedicated_sessions', help: 'Clients in a transaction (MULTI or WATCH), blocked in a blocking command, or subscribed (pubsub).', type: 'gauge' },
 ];
 
@@ -94,6 +96,8 @@ export class ProxyMetrics {
   durationSumMs = 0;
   durationCount = 0;
   readonly slotHits = new Float64Array(SLOT_COUNT);
+  /** Migrate-on-access outcomes, indexed by MigrateOutcome (proxy/router/migrate-on-access.ts). */
+  readonly migrateOutcomes = new Float64Array(MIGRATE_OUTCOMES.length);
   cxTotal = 0;
   cxRejected = 0;
   cxProtocolErrors = 0;
@@ -230,6 +234,8 @@ export class ProxyMetrics {
         return [{ value: this.scanRescans }];
       case 'redslot_proxy_scan_settle_waits_total':
         return [{ value: this.scanSettleWaits }];
+      case 'redslot_proxy_migrate_on_access_total':
+        return MIGRATE_OUTCOMES.map((outcome, i) => ({ labels: { outcome }, value: this.migrateOutcomes[i]! }));
       case 'redslot_proxy_downstream_dedicated_sessions': {
         const d = src?.dedicatedStats?.();
         return d

@@ -9,7 +9,7 @@ import { slotOf } from '../../shared/slot.js';
 import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
-import { MigrateStep, type MigrateOptions } from './migrate-on-access.js';
+import { MigrateStep, SOURCE_FIRST_MAX_ARGS, SourceFirstStep, sourceFirstGuard, type MigrateOptions } from './migrate-on-access.js';
 import type { RouterSession } from './requests/base.js';
 import type { ClusterWide } from './requests/cluster-wide.js';
 import type { FanoutRequest } from './requests/fanout.js';
@@ -130,6 +130,12 @@ export class Router {
     }
     s.enqueue(req);
     if (route.migrateFrom !== null && n > 0) {
+      // Source first when Lua can run the command with its reply intact (RESP2, not a script, short enough).
+      const guard = s.proto === 2 && this.migrate.sourceFirst !== false && argv.length <= SOURCE_FIRST_MAX_ARGS ? sourceFirstGuard(spec) : null;
+      if (guard !== null && req instanceof SingleRequest) {
+        new SourceFirstStep(s, req, route, argv, keys, guard, this.migrate).start();
+        return DISPATCHED;
+      }
       const step = new MigrateStep(s, req, this.migrate);
       for (let i = 0; i < n; i++) step.add(route, argv[keys[i]!]!);
       step.start();

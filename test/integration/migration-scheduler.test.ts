@@ -238,8 +238,11 @@ describe('migration scheduler (memory coordinator, real proxies and redis-server
     expect(s.jobs.find((j) => j.id === started.job.id)!.errors[0]!.code).toBe('REDSLOT_ERR_MIGRATION_BUSYKEY');
     expect(s.slots.migrating).toBe(1);
     expect(await g2.get(k)).toBe('planted');
-    // The proxy's own MIGRATE for this key hits the same BUSYKEY: the client gets an error, nothing is overwritten.
-    await expect(client.get(k)).rejects.toThrow();
+    // Source first: the key is still on the source, so commands run there and never see the target's copy.
+    expect(await client.get(k)).toBe(`v${k.slice(1)}`);
+    // A command on the MIGRATE path (TTL: Lua could round its reply) hits the same BUSYKEY: the client gets
+    // an error, nothing is overwritten.
+    await expect(client.ttl(k)).rejects.toThrow(/BUSYKEY/);
     expect(await g2.get(k)).toBe('planted');
     await g2.del(k);
     const j = await waitJob(started.job.id, ['done']);

@@ -1,7 +1,8 @@
 /**
  * Topology changes as the coordinator follower applies them (ProxyRuntime.applyTopology): atomic swaps,
  * drains of in-flight requests, locked slots holding a client's pipeline in order, offline slots, fencing,
- * and migrate-on-access moving keys with MIGRATE from the source group to the target.
+ * and migrate-on-access: source first (the command runs on the source while its keys are there) and MIGRATE
+ * first (keys moved from the source group to the target, then the command runs there).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,8 +111,108 @@ describe('offline slots and fencing', () => {
   });
 });
 
-describe('migrate-on-access', () => {
+/** outcome -> count of redslot_proxy_migrate_on_access_total. */
+async function outcomes(addr: string | null): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${addr}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^redslot_proxy_migrate_on_access_total\{outcome="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+describe('migrate-on-access, source first (default)', () => {
+  it('runs a command on the source while all its keys are there, else on the target; never creates keys on the source', async () => {
+    const src = c.direct(0);
+    const dst = c.direct(1);
+    await src.set('{foo}a', 'A');
+    await src.hset('{foo}h', 'f', 'v');
+    await src.set('{foo}n', '5');
+    await src.set('{foo}big', '1234567890123456'); // 16 digits: INCR's result could pass 2^53 in Lua
+    await src.rpush('{foo}l', 'x', 'y');
+    await src.xadd('{foo}s', '1-1', 'f', 'v');
+    await dst.set('{foo}moved', 'M'); // as if the mover had moved it already
+    await c.proxy.runtime.applyTopology(topology({ [FOO]: { group: 1, action: { state: 'migrating', target: 2, index: 3 } } }));
+    const before = await outcomes(c.proxy.adminAddr);
+    const delta = async (): Promise<Record<string, number>> => {
+      const now = await outcomes(c.proxy.adminAddr);
+      return Object.fromEntries(Object.keys(now).map((k) => [k, now[k]! - (before[k] ?? 0)]));
+    };
+
+    // Keys on the source: the command runs there, replies byte for byte (status, bulk, integer, arrays with nils, errors).
+    expect(await io.get('{foo}a')).toBe('A');
+    expect(await io.set('{foo}a', 'A2')).toBe('OK');
+    expect(await io.hmget('{foo}h', 'f', 'nope', 'f')).toEqual(['v', null, 'v']);
+    expect(await io.incr('{foo}n')).toBe(6);
+    expect(await io.lrange('{foo}l', 0, -1)).toEqual(['x', 'y']);
+    await expect(io.incr('{foo}h')).rejects.toThrow(/^WRONGTYPE Operation against a key holding the wrong kind of value$/);
+    await expect(io.set('{foo}a', 'v', 'EX', -5)).rejects.toThrow(/^ERR invalid expire time in 'set' command$/);
+    expect(await src.get('{foo}a')).toBe('A2');
+    expect(await src.get('{foo}n')).toBe('6');
+    expect(await dst.exists('{foo}a', '{foo}h', '{foo}n', '{foo}l')).toBe(0);
+    expect(await delta()).toMatchObject({ source: 7, target: 0, migrate: 0, failed: 0 });
+    // The proxy sends EVALSHA; a source that lost the script (SCRIPT FLUSH, restart) gets it again by EVAL.
+    await src.script('FLUSH');
+    expect(await io.get('{foo}n')).toBe('6');
+    expect(await delta()).toMatchObject({ source: 8, failed: 0 });
+
+    // No key on the source (moved, or new): straight to the target; nothing is created on the source.
+    expect(await io.get('{foo}moved')).toBe('M');
+    expect(await io.set('{foo}new', 'N')).toBe('OK');
+    expect(await dst.get('{foo}new')).toBe('N');
+    expect(await src.exists('{foo}new')).toBe(0);
+    expect(await delta()).toMatchObject({ source: 8, target: 2, migrate: 0 });
+
+    // MIGRATE path: some keys on each side (RENAME to a new name), an INCR whose result could pass 2^53,
+    // a command whose reply Lua would change (streams).
+    expect(await io.rename('{foo}a', '{foo}b')).toBe('OK');
+    expect(await dst.get('{foo}b')).toBe('A2');
+    expect(await src.exists('{foo}a', '{foo}b')).toBe(0);
+    expect(await io.incr('{foo}big')).toBe(1234567890123457);
+    expect(await dst.get('{foo}big')).toBe('1234567890123457');
+    expect(await io.xlen('{foo}s')).toBe(1);
+    expect(await dst.xlen('{foo}s')).toBe(1);
+    expect(await src.exists('{foo}big', '{foo}s')).toBe(0);
+    expect(await delta()).toMatchObject({ source: 8, target: 2, migrate: 3, failed: 0 });
+
+    // One client's pipeline keeps its order across both paths.
+    const p = io.pipeline();
+    p.set('{foo}n', '10'); // source
+    p.get('{foo}n');
+    p.set('{foo}q', 'Q'); // target (new)
+    p.get('{foo}q');
+    p.incr('{foo}n');
+    p.rename('{foo}n', '{foo}q'); // both sides: MIGRATE path
+    p.get('{foo}q');
+    expect((await p.exec())!.map(([, v]) => v)).toEqual(['OK', '10', 'OK', 'Q', 11, 'OK', '11']);
+    expect(await src.exists('{foo}n', '{foo}q')).toBe(0);
+
+    await c.proxy.runtime.applyTopology(topology({ [FOO]: { group: 2 } }));
+    for (const d of [src, dst]) await d.del('{foo}a', '{foo}b', '{foo}h', '{foo}n', '{foo}big', '{foo}l', '{foo}s', '{foo}moved', '{foo}new', '{foo}q');
+    await c.proxy.runtime.applyTopology(topology());
+  });
+});
+
+describe('migrate-on-access, MIGRATE first (migrate.sourceFirst: false)', () => {
+  let mc: Cluster;
+  let mio: Redis;
+  beforeAll(async () => {
+    mc = await startCluster({ groups: 2, overrides: { migrate: { sourceFirst: false } } });
+    mio = new Redis({ port: mc.port, maxRetriesPerRequest: 0 });
+  });
+  afterAll(async () => {
+    mio?.disconnect();
+    await mc?.stop();
+  });
+  function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
+    const groups = new Map<number, GroupRecord>();
+    mc.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
+    const slots: SlotRecord[] = [];
+    for (let s = 0; s < 1024; s++) slots.push({ id: s, group: s < 512 ? 1 : 2, ...changes[s] });
+    return { revision: ++rev, groups, slots };
+  }
+
   it('moves the keys a command names from source to target, then runs it on the target', async () => {
+    const c = mc;
+    const io = mio;
     const src = c.direct(0);
     const dst = c.direct(1);
     // Keys in the slot of 'foo' (group 1), to be migrated to group 2.
