@@ -87,6 +87,58 @@ export function encodeCommandInto(argv: readonly (Buffer | string)[], out: Buffe
 }
 
 /** Encodes argv as one contiguous buffer (copies everything; for small commands and tests). */
+/**
+ * Encodes the command `argv[0]` followed, for each index k of `keys`, by `stride` arguments from argv[k]: a
+ * fan-out part (MGET: stride 1, MSET: key and value, stride 2) encoded straight from the client's argv, without
+ * building its argument list first. Same output as encodeCommandInto on that list (big arguments not copied).
+ */
+export function encodeSelectedInto(argv: readonly Buffer[], keys: readonly number[], stride: number, out: Buffer[]): number {
+  const nk = keys.length;
+  const argc = 1 + nk * stride;
+  const name = argv[0]!;
+  let small = 1 + decimalLength(argc) + 2 + 1 + decimalLength(name.length) + 2 + name.length + 2;
+  let big = false;
+  for (let i = 0; i < nk; i++) {
+    const k = keys[i]!;
+    for (let j = 0; j < stride; j++) {
+      const l = argv[k + j]!.length;
+      if (l >= BIG_ARG) big = true;
+      small += 1 + decimalLength(l) + 2 + l + 2;
+    }
+  }
+  if (big) {
+    // Rare: let the general encoder split out the big arguments.
+    const args: Buffer[] = [name];
+    for (let i = 0; i < nk; i++) for (let j = 0; j < stride; j++) args.push(argv[keys[i]! + j]!);
+    return encodeCommandInto(args, out);
+  }
+  const buf = Buffer.allocUnsafe(small);
+  buf[0] = 0x2a; // *
+  let pos = writeDecimal(buf, 1, argc);
+  buf[pos++] = 13;
+  buf[pos++] = 10;
+  pos = writeBulk(buf, pos, name);
+  for (let i = 0; i < nk; i++) {
+    const k = keys[i]!;
+    for (let j = 0; j < stride; j++) pos = writeBulk(buf, pos, argv[k + j]!);
+  }
+  out.push(buf);
+  return pos;
+}
+
+/** `$<len>\r\n<a>\r\n` at pos; returns the position after it. */
+function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
+  buf[pos++] = 0x24; // $
+  pos = writeDecimal(buf, pos, a.length);
+  buf[pos++] = 13;
+  buf[pos++] = 10;
+  buf.set(a, pos);
+  pos += a.length;
+  buf[pos++] = 13;
+  buf[pos++] = 10;
+  return pos;
+}
+
 export function encodeCommand(argv: readonly (Buffer | string)[]): Buffer {
   const parts: Buffer[] = [];
   const n = encodeCommandInto(argv, parts);

@@ -8,6 +8,7 @@ import {
   encodeBulkArray,
   encodeCommand,
   encodeCommandInto,
+  encodeSelectedInto,
   encodeError,
   encodeInteger,
   encodeSimple,
@@ -151,6 +152,32 @@ describe('encoder', () => {
     const wire = Buffer.concat(parts);
     expect(wire.length).toBe(n);
     expect(wire.equals(Buffer.concat([Buffer.from('*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$' + big.length + '\r\n'), big, Buffer.from('\r\n$2\r\nEX\r\n$2\r\n10\r\n')]))).toBe(true);
+  });
+
+  it('encodes fan-out parts from argv exactly like the argument list (encodeSelectedInto)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 3, maxLength: 30 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.boolean(),
+        (raw, stride, seed, withBig) => {
+          const argv = raw.map((a) => Buffer.from(a));
+          if (withBig) argv[1] = Buffer.alloc(BIG_ARG + (seed % 7), 0x61);
+          const keys: number[] = [];
+          for (let k = 1; k + stride - 1 < argv.length; k += stride) if ((seed >> k % 10) & 1 || keys.length === 0) keys.push(k);
+          const list: Buffer[] = [argv[0]!];
+          for (const k of keys) for (let j = 0; j < stride; j++) list.push(argv[k + j]!);
+          const a: Buffer[] = [];
+          const b: Buffer[] = [];
+          const na = encodeCommandInto(list, a);
+          const nb = encodeSelectedInto(argv, keys, stride, b);
+          expect(nb).toBe(na);
+          expect(Buffer.concat(b).equals(Buffer.concat(a))).toBe(true);
+          if (withBig && keys[0] === 1) expect(b).toContain(argv[1]);
+        },
+      ),
+    );
   });
 
   it('encodes replies', () => {

@@ -7,7 +7,7 @@
  */
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
-import { encodeCommandInto } from '../../../shared/resp/encoder.js';
+import { encodeCommandInto, encodeSelectedInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
@@ -64,8 +64,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     part.keys.push(keyIndex);
   }
 
-  /** The argv of the sub-command for a part (argv[0] is the client's command name). */
-  protected abstract partArgs(part: Part): Buffer[];
+  /**
+   * Arguments per key in the command (MSET: key and value = 2; MGET, DEL, EXISTS...: 1). A part's sub-command is
+   * argv[0] followed, for each of its keys, by the `stride` arguments starting at the key (encodeSelectedInto).
+   */
+  protected abstract readonly stride: number;
 
   /** Merges the parts' replies (all present, none an error) into the client's reply. */
   protected abstract merge(): Buffer;
@@ -84,13 +87,17 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     }
     for (let i = 0; i < n; i++) {
       const part = this.parts[i]!;
-      this.sendArgs(part, this.partArgs(part));
+      const out: Buffer[] = [];
+      this.sendPart(part, out, encodeSelectedInto(this.argv, part.keys, this.stride, out));
     }
   }
 
   private sendArgs(part: Part, args: Buffer[]): void {
     const out: Buffer[] = [];
-    const bytes = encodeCommandInto(args, out);
+    this.sendPart(part, out, encodeCommandInto(args, out));
+  }
+
+  private sendPart(part: Part, out: Buffer[], bytes: number): void {
     const conn = part.server.conn(this.session.db, this.session.id, this.session.proto);
     conn.sendParts(part, out, bytes);
     if (conn.congested) conn.holdUntilDrained(this.session);

@@ -1,16 +1,13 @@
 /** MGET: one MGET per master; the arrays are merged back into the client's key order. */
 import { encodeArrayHeader, encodeError } from '../../../shared/resp/encoder.js';
 import { arrayElements } from '../../../shared/resp/reply-reader.js';
-import { FanoutRequest, type Part } from './fanout.js';
+import { FanoutRequest } from './fanout.js';
 
 const MISMATCH = encodeError('ERR backend MGET reply does not match its keys');
 
 export class MgetRequest extends FanoutRequest {
-  protected partArgs(part: Part): Buffer[] {
-    const args = [this.argv[0]!];
-    for (const k of part.keys) args.push(this.argv[k]!);
-    return args;
-  }
+  /** One argument per key. */
+  protected readonly stride = 1;
 
   protected merge(): Buffer {
     const byArg = new Array<Buffer>(this.argv.length);

@@ -1,16 +1,13 @@
 /** DEL, UNLINK, EXISTS, TOUCH: one sub-command per master with its keys; the integer replies are summed. */
 import { encodeError, encodeInteger } from '../../../shared/resp/encoder.js';
 import { readInteger } from '../../../shared/resp/reply-reader.js';
-import { FanoutRequest, type Part } from './fanout.js';
+import { FanoutRequest } from './fanout.js';
 
 const MISMATCH = encodeError('ERR backend reply is not an integer');
 
 export class SumRequest extends FanoutRequest {
-  protected partArgs(part: Part): Buffer[] {
-    const args = [this.argv[0]!];
-    for (const k of part.keys) args.push(this.argv[k]!);
-    return args;
-  }
+  /** One argument per key. */
+  protected readonly stride = 1;
 
   protected merge(): Buffer {
     let sum = 0;
