@@ -120,7 +120,7 @@ export function formatStatus(s: MigrationStatus): string {
   const st = s.slots;
   lines.push(`slots: ${st.pending} pending, ${st.preparing} preparing, ${st.prepared} prepared, ${st.migrating} migrating, ${st.finished} finished`);
   lines.push(`moved: ${n(s.keysMoved)} keys (${bytes(s.bytesMoved)}) · ${n(s.keysPerSec)} keys/s, ${bytes(s.bytesPerSec)}/s · remaining ${s.keysRemaining === null ? '?' : `≈${n(s.keysRemaining)} keys`} · ETA ${eta(s.etaSeconds)}`);
-  for (const m of s.movers) lines.push(`  mover ${m.source}: ${m.slots} slot(s), pass ${m.pass}, ${n(m.keysMoved)} keys, ${n(m.keysPerSec)} keys/s, ETA ${eta(m.etaSeconds)}`);
+  for (const m of s.movers) lines.push(`  mover ${m.source}: ${m.slots} slot(s), pass ${m.pass}, ${n(m.keysMoved)} keys, ${n(m.keysPerSec)} keys/s, ETA ${eta(m.etaSeconds)}${m.pacing ? `, paced for ${n(m.clientOpsPerSec)} client ops/s` : ""}`);
   const active = s.jobs.filter((j) => j.state === 'running' || j.state === 'aborting');
   const done = s.jobs.filter((j) => !(j.state === 'running' || j.state === 'aborting'));
   if (s.jobs.length === 0) lines.push('no migration job');

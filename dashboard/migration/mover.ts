@@ -27,7 +27,16 @@
  *
  * Flow control: a shared Throttle (keys/s, bytes/s; changeable while running) and PauseGate; progress
  * counters per slot and overall (keys, bytes, rate over the last seconds, ETA).
+ *
+ * Client latency: a MIGRATE blocks the source while it runs, and on a small machine every core the mover
+ * uses is taken from the clients. So batches are sized to ~targetBatchMs (3 ms) each, every worker (lane)
+ * has its own connection (the source serves other clients between two lanes' calls instead of running a
+ * pipelined series back to back), and while clients are active on the source (more than busyClientOps
+ * commands/s besides the mover's, from INFO stats) the lanes are limited to the rate that keeps the source
+ * busy with the mover at most loadedDuty of the time (its time per key from INFO commandstats). Unloaded,
+ * nothing waits.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RedslotError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { parseInfo, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
@@ -68,16 +77,26 @@ export interface MoverKnobs {
   refuseBigKeys: boolean;
   /** Passes before a slot still holding keys is declared NOT_DRAINED. */
   maxPasses: number;
-  /** Buckets measured + moved concurrently (pipelined on one connection). */
+  /** Buckets measured + moved concurrently, each worker on its own connection to the source. */
   pipeline: number;
   /** Attempts for a batch failing with an I/O error or timeout. */
   retries: number;
+  /**
+   * Clients are "active" on the source when it runs more than this many commands/s besides the mover's own
+   * (INFO stats total_commands_processed, sampled every 250 ms over the last second; 0 = never pace).
+   */
+  busyClientOps: number;
+  /**
+   * While clients are active: the share of the source's time the mover may use (its rate is limited to
+   * loadedDuty / source time per key). 1 = no pacing.
+   */
+  loadedDuty: number;
 }
 
 export const DEFAULT_MOVER_KNOBS: MoverKnobs = {
   scanCount: 1000,
   batchKeys: 500,
-  targetBatchMs: 10,
+  targetBatchMs: 3,
   batchBytes: 8 * 1024 * 1024,
   migrateTimeoutMs: 5000,
   bigKeyBytes: 32 * 1024 * 1024,
@@ -86,6 +105,8 @@ export const DEFAULT_MOVER_KNOBS: MoverKnobs = {
   maxPasses: 5,
   pipeline: 2,
   retries: 3,
+  busyClientOps: 3000,
+  loadedDuty: 0.3,
 };
 
 export type SlotMoveState = 'moving' | 'done' | 'error' | 'dropped' | 'stopped';
@@ -137,6 +158,10 @@ export interface MoverProgress {
   keysRemaining: number | null;
   etaSeconds: number | null;
   paused: boolean;
+  /** Client commands/s on the source besides the mover's (last second); the mover paces itself above busyClientOps. */
+  clientOpsPerSec: number;
+  /** True while pacing for client load. */
+  pacing: boolean;
   startedAt: string;
   finishedAt?: string;
   slots: SlotProgress[];
@@ -170,6 +195,20 @@ interface SlotState extends SlotProgress {
   /** Batches of this slot being measured or moved. */
   inflight: number;
   idle?: () => void;
+}
+
+/** One look at the source's counters (probeLoop). */
+interface LoadSample {
+  t: number;
+  /** total_commands_processed */
+  total: number;
+  /** The mover's own commands sent so far. */
+  own: number;
+  /** cmdstat usec of MIGRATE, and of MIGRATE + EVAL + SCAN. */
+  migrateUs: number;
+  moverUs: number;
+  /** Keys moved so far. */
+  keys: number;
 }
 
 interface Task {
@@ -207,7 +246,22 @@ export class SourceMover {
   private readonly bigKeys: BigKeyReport[] = [];
   private readonly opts: SourceMoverOptions;
   private scanConn: RedisLink | undefined;
-  private moveConn: RedisLink | undefined;
+  private probeConn: RedisLink | undefined;
+  /** Commands the mover ran on the source (inner script calls included, as Redis counts them). */
+  private ownCommands = 0;
+  private readonly loadSamples: LoadSample[] = [];
+  private firstSample: LoadSample | undefined;
+  private clientOps = 0;
+  private pacing = false;
+  /** Source time (µs) per key moved: MIGRATE alone, and everything the mover runs there (INFO commandstats). */
+  private migrateUsPerKey = 0;
+  /** Last cmdstat usec totals seen on the source (logged at the end). */
+  private lastUsec: Record<string, number> = {};
+  private moverUsPerKey = 0;
+  /** The rate limit applied while pacing (loadedDuty of what the source can do). */
+  private readonly loadThrottle = new Throttle();
+  /** One connection per worker (lane): the source serves other clients between two lanes' commands. */
+  private readonly moveConns: RedisLink[] = [];
   private bigConn: RedisLink | undefined;
   private readonly targetConns = new Map<string, RedisLink>();
   private pass = 0;
@@ -258,7 +312,7 @@ export class SourceMover {
     return Math.max(30_000, this.knobs.migrateTimeoutMs * 4, this.knobs.bigKeyTimeoutMs * 2 + 10_000);
   }
 
-  private conn(kind: 'scan' | 'move' | 'big'): RedisLink {
+  private conn(kind: 'scan' | 'move' | 'big' | 'probe', lane = 0): RedisLink {
     const make = (): RedisLink =>
       new RedisLink({
         addr: this.source.addr,
@@ -267,7 +321,8 @@ export class SourceMover {
         commandTimeoutMs: this.commandTimeoutMs(),
       });
     if (kind === 'scan') return (this.scanConn ??= make());
-    if (kind === 'move') return (this.moveConn ??= make());
+    if (kind === 'move') return (this.moveConns[lane] ??= make());
+    if (kind === 'probe') return (this.probeConn ??= make());
     return (this.bigConn ??= make());
   }
 
@@ -294,6 +349,8 @@ export class SourceMover {
    */
   async run(): Promise<SlotProgress[]> {
     this.log.info('mover.start', { slots: this.slots.size, knobs: this.knobs });
+    const probeStop = new AbortController();
+    const probe = this.knobs.busyClientOps > 0 && this.knobs.loadedDuty < 1 ? this.probeLoop(probeStop.signal) : Promise.resolve();
     try {
       for (this.pass = 1; this.pass <= this.knobs.maxPasses; this.pass++) {
         const active = this.active();
@@ -304,6 +361,7 @@ export class SourceMover {
         }
         this.scanned = 0;
         this.foundThisPass = 0;
+        this.ownCommands++;
         const infoReply = await this.conn('scan').call(['INFO', 'keyspace']);
         if (!Buffer.isBuffer(infoReply)) throw new Error(`INFO keyspace on ${this.source.addr}: ${replyError(infoReply) ?? 'unexpected reply'}`);
         const info = parseInfo(infoReply.toString('utf8'));
@@ -352,6 +410,8 @@ export class SourceMover {
       }
       if (left.length > 0) this.emitTerminal(left);
     } finally {
+      probeStop.abort();
+      await probe;
       this.finishedAt = new Date();
       this.close();
     }
@@ -360,6 +420,10 @@ export class SourceMover {
       keysMoved: this.keysMoved,
       bytesMoved: this.bytesMoved,
       ms: this.finishedAt.getTime() - this.startedAt.getTime(),
+      migrateUsPerKey: Math.round(this.migrateUsPerKey * 10) / 10,
+      moverUsPerKey: Math.round(this.moverUsPerKey * 10) / 10,
+      batchKeys: this.batchLimit(),
+      sourceUsec: this.lastUsec,
       done: out.filter((s) => s.state === 'done').length,
       errors: out.filter((s) => s.state === 'error').map((s) => ({ slot: s.slot, error: s.error })),
     });
@@ -409,7 +473,7 @@ export class SourceMover {
     let workerError: unknown;
     const maxQueued = this.knobs.pipeline * 4;
 
-    const worker = async (): Promise<void> => {
+    const worker = async (lane: number): Promise<void> => {
       for (;;) {
         const task = queue.shift();
         wakeScanner?.();
@@ -419,7 +483,7 @@ export class SourceMover {
           continue;
         }
         try {
-          await this.moveTask(task);
+          await this.moveTask(task, lane);
         } catch (err) {
           workerError ??= err;
           wakeScanner?.();
@@ -434,7 +498,7 @@ export class SourceMover {
       queue.push(task);
       wakeWorkers(false);
     };
-    const workers = Array.from({ length: Math.max(1, this.knobs.pipeline) }, () => worker());
+    const workers = Array.from({ length: Math.max(1, this.knobs.pipeline) }, (_, lane) => worker(lane));
 
     let cursor = '0';
     try {
@@ -500,10 +564,71 @@ export class SourceMover {
   }
 
   /**
+   * Every 250 ms, INFO stats + commandstats on the source, over the last second:
+   * - client commands/s = all commands minus the mover's own (counted as sent, inner script calls included,
+   *   so a batch in flight at a sample shifts at most one batch's worth between windows: busyClientOps must
+   *   stay above 2 lanes x (2 x batchKeys) per second);
+   * - the source's time spent in the mover's MIGRATE and EVAL calls per key moved (MIGRATE's includes the
+   *   wait for the target, during which the source serves nobody).
+   * While clients are active, the lanes are limited to loadedDuty x (1 s / that time per key) keys/s.
+   */
+  private async probeLoop(signal: AbortSignal): Promise<void> {
+    const conn = this.conn('probe');
+    const usec = (text: string, cmd: string): number => Number(new RegExp(`^cmdstat_${cmd}:calls=\\d+,usec=(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    while (!signal.aborted) {
+      try {
+        this.ownCommands++;
+        const r = await conn.call(['INFO', 'stats', 'commandstats']);
+        const text = Buffer.isBuffer(r) ? r.toString('latin1') : '';
+        const m = /total_commands_processed:(\d+)/.exec(text);
+        if (m) {
+          const now = performance.now();
+          const mig = usec(text, 'migrate');
+          const sample: LoadSample = { t: now, total: Number(m[1]), own: this.ownCommands, migrateUs: mig, moverUs: mig + usec(text, 'eval') + usec(text, 'scan'), keys: this.keysMoved };
+          this.lastUsec = { migrate: mig, eval: usec(text, 'eval'), scan: usec(text, 'scan'), select: usec(text, 'select'), evalsha: usec(text, 'evalsha') };
+          this.loadSamples.push(sample);
+          while (this.loadSamples.length > 2 && now - this.loadSamples[0]!.t > 1000) this.loadSamples.shift();
+          const first = this.loadSamples[0]!;
+          const dt = (now - first.t) / 1000;
+          if (dt >= 0.2) {
+            const ops = Math.max(0, (sample.total - first.total - (sample.own - first.own)) / dt);
+            this.clientOps = Math.round(ops);
+            // Source time per key since the mover started (steadier than the last second: a window can hold
+            // the usec of a batch whose keys the next one counts, or a verifying pass that moves nothing).
+            this.firstSample ??= sample;
+            const keys = sample.keys - this.firstSample.keys;
+            if (keys >= 1000) {
+              this.migrateUsPerKey = (sample.migrateUs - this.firstSample.migrateUs) / keys;
+              this.moverUsPerKey = (sample.moverUs - this.firstSample.moverUs) / keys;
+            }
+            const pacing = ops > this.knobs.busyClientOps;
+            if (pacing && this.moverUsPerKey > 0) {
+              this.loadThrottle.set({ keysPerSec: Math.max(100, Math.round((this.knobs.loadedDuty * 1e6) / this.moverUsPerKey)) });
+            }
+            if (pacing !== this.pacing) {
+              this.log.info(pacing ? 'mover.pacing_on' : 'mover.pacing_off', {
+                clientOpsPerSec: this.clientOps,
+                duty: this.knobs.loadedDuty,
+                usPerKey: Math.round(this.moverUsPerKey * 10) / 10,
+                keysPerSec: this.loadThrottle.rates().keysPerSec,
+              });
+            }
+            this.pacing = pacing;
+          }
+        }
+      } catch {
+        // The source is slow or gone: the move loop finds out and reports; keep the last verdict.
+      }
+      await sleep(250, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /**
    * SELECT db and the command, written back to back on the same socket: the pair cannot be split by a
    * reconnect (a fresh connection is on db 0), so a command never runs in the wrong database.
    */
   private async dbCall(conn: RedisLink, db: number, args: Arg[]): Promise<RedisReply> {
+    if (conn.addr === this.source.addr) this.ownCommands += 2 + (args[0] === 'EVAL' ? Number(args[2]) : 0);
     const sel = conn.call(['SELECT', db]);
     const res = conn.call(args);
     res.catch(() => undefined);
@@ -513,11 +638,11 @@ export class SourceMover {
   }
 
   /** Measures a bucket, then moves it in tag-preserving batches (big keys alone). */
-  private async moveTask(task: Task): Promise<void> {
+  private async moveTask(task: Task, lane: number): Promise<void> {
     const s = this.slots.get(task.slot)!;
     try {
       if (TERMINAL.has(s.state) || this.aborted()) return;
-      const sizes = await this.measure(task.db, task.keys);
+      const sizes = await this.measure(task.db, task.keys, lane);
       const bigLimit = this.knobs.bigKeyBytes;
       const big: Array<{ key: Buffer; size: number }> = [];
       // Untagged keys are families of one; tagged ones are sorted so each family is one run.
@@ -541,7 +666,7 @@ export class SourceMover {
         }
       }
       for (const b of big) {
-        await this.moveBigKey(s, task.db, b.key, b.size);
+        await this.moveBigKey(s, task.db, b.key, b.size, lane);
         if (TERMINAL.has(s.state)) return;
       }
       tagged.sort((a, b) => Buffer.compare(a.tag, b.tag));
@@ -555,7 +680,7 @@ export class SourceMover {
         const n = bytes;
         batch = [];
         bytes = 0;
-        await this.migrateBatch(s, task.db, keys, n, false);
+        await this.migrateBatch(s, task.db, keys, n, false, lane);
       };
       for (let i = 0; i < tagged.length && !TERMINAL.has(s.state); ) {
         let j = i + 1;
@@ -581,12 +706,15 @@ export class SourceMover {
   /** Keys per MIGRATE now: batchKeys, or fewer so one call takes about targetBatchMs. */
   private batchLimit(): number {
     const { batchKeys, targetBatchMs } = this.knobs;
-    if (!(targetBatchMs > 0) || this.msPerKey <= 0) return batchKeys;
-    return Math.max(16, Math.min(batchKeys, Math.floor(targetBatchMs / this.msPerKey)));
+    // Prefer the source's own accounting (MIGRATE time per key, INFO commandstats): round trips also count
+    // the time spent queued behind clients, which would shrink batches exactly when clients are busy.
+    const perKey = this.migrateUsPerKey > 0 ? this.migrateUsPerKey / 1000 : this.msPerKey;
+    if (!(targetBatchMs > 0) || perKey <= 0) return batchKeys;
+    return Math.max(16, Math.min(batchKeys, Math.floor(targetBatchMs / perKey)));
   }
 
-  private async measure(db: number, keys: Buffer[]): Promise<number[]> {
-    const r = await this.dbCall(this.conn('move'), db, ['EVAL', MEASURE_LUA, keys.length, ...keys]);
+  private async measure(db: number, keys: Buffer[], lane: number): Promise<number[]> {
+    const r = await this.dbCall(this.conn('move', lane), db, ['EVAL', MEASURE_LUA, keys.length, ...keys]);
     const sizes = asNumbers(r, keys.length);
     if (!sizes) throw new Error(`measuring ${keys.length} keys on ${this.source.addr}: ${replyError(r) ?? 'unexpected reply'}`);
     return sizes;
@@ -603,9 +731,9 @@ export class SourceMover {
     return args;
   }
 
-  private async moveBigKey(s: SlotState, db: number, key: Buffer, size: number): Promise<void> {
+  private async moveBigKey(s: SlotState, db: number, key: Buffer, size: number, lane: number): Promise<void> {
     s.bigKeys++;
-    const conn = this.conn(this.knobs.refuseBigKeys ? 'move' : 'big');
+    const conn = this.knobs.refuseBigKeys ? this.conn('move', lane) : this.conn('big');
     let type: string | undefined;
     const t = await this.dbCall(conn, db, ['TYPE', key]).catch(() => undefined);
     if (Buffer.isBuffer(t)) type = t.toString();
@@ -624,7 +752,7 @@ export class SourceMover {
     }
     this.log.warn('mover.big_key', { slot: s.slot, db, key: report.key, bytes: size, type, timeoutMs: this.knobs.bigKeyTimeoutMs });
     const t0 = performance.now();
-    const ok = await this.migrateBatch(s, db, [key], size, true);
+    const ok = await this.migrateBatch(s, db, [key], size, true, lane);
     report.blockedMs = Math.round(performance.now() - t0);
     report.action = ok ? 'moved' : 'failed';
     this.recordBigKey(report);
@@ -641,15 +769,16 @@ export class SourceMover {
    * MIGRATE one batch. Returns true when the keys left the source. BUSYKEY stops the slot; I/O errors are
    * reconciled (see the file header) and retried up to `retries` times.
    */
-  private async migrateBatch(s: SlotState, db: number, keys: Buffer[], bytes: number, big: boolean): Promise<boolean> {
+  private async migrateBatch(s: SlotState, db: number, keys: Buffer[], bytes: number, big: boolean, lane: number): Promise<boolean> {
     let pending = keys;
     let ioErrorSeen = false;
     for (let attempt = 1; ; attempt++) {
       await this.gate.wait(this.signal);
       if (TERMINAL.has(s.state) || this.aborted()) return false;
       await this.throttle.take(pending.length, bytes, this.signal);
+      if (!big && this.pacing) await this.loadThrottle.take(pending.length, 0, this.signal);
       if (TERMINAL.has(s.state) || this.aborted()) return false;
-      const conn = this.conn(big ? 'big' : 'move');
+      const conn = big ? this.conn('big') : this.conn('move', lane);
       const timeout = big ? this.knobs.bigKeyTimeoutMs : this.knobs.migrateTimeoutMs;
       let r: RedisReply;
       const t0 = performance.now();
@@ -670,7 +799,7 @@ export class SourceMover {
         return true;
       }
       // Which keys are still on the source? MIGRATE deletes each key whose RESTORE succeeded.
-      const left = await this.stillOnSource(this.conn('move'), db, pending);
+      const left = await this.stillOnSource(this.conn('move', lane), db, pending);
       const movedNow = pending.length - left.length;
       if (movedNow > 0) this.count(s, movedNow, Math.round((bytes * movedNow) / pending.length));
       if (left.length === 0) return true;
@@ -683,7 +812,7 @@ export class SourceMover {
       ioErrorSeen = true;
       let resolved: Buffer[] | null;
       try {
-        resolved = await this.reconcile(s, db, left);
+        resolved = await this.reconcile(s, db, left, lane);
       } catch (checkErr) {
         // Cannot even look at the target (down, wrong credentials): stop the slot; the scheduler retries.
         this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
@@ -738,13 +867,13 @@ export class SourceMover {
    * After a failed (non-BUSYKEY) MIGRATE: keys on both sides with identical DUMPs are deleted from the source
    * (our own half-done MIGRATE); a differing pair is an invariant violation (null). Returns the keys still to move.
    */
-  private async reconcile(s: SlotState, db: number, left: Buffer[]): Promise<Buffer[] | null> {
+  private async reconcile(s: SlotState, db: number, left: Buffer[], lane: number): Promise<Buffer[] | null> {
     const tc = this.targetConn(s.endpoint);
     const onTarget = await this.dbCall(tc, db, ['EVAL', EXISTS_LUA, left.length, ...left]);
     const flags = asNumbers(onTarget, left.length);
     if (!flags) throw new Error(`EXISTS check on ${s.target}: ${replyError(onTarget) ?? 'unexpected reply'}`);
     const todo: Buffer[] = [];
-    const src = this.conn('move');
+    const src = this.conn('move', lane);
     for (let i = 0; i < left.length; i++) {
       const key = left[i]!;
       if (flags[i] !== 1) {
@@ -842,6 +971,8 @@ export class SourceMover {
       keysRemaining,
       etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds * 10) / 10,
       paused: this.gate.isPaused(),
+      clientOpsPerSec: this.clientOps,
+      pacing: this.pacing,
       startedAt: this.startedAt.toISOString(),
       finishedAt: this.finishedAt?.toISOString(),
       slots: withSlots ? [...this.slots.values()].map((s) => this.slotView(s)) : [],
@@ -851,7 +982,8 @@ export class SourceMover {
 
   private close(): void {
     this.scanConn?.close();
-    this.moveConn?.close();
+    this.probeConn?.close();
+    for (const c of this.moveConns) c.close();
     this.bigConn?.close();
     for (const c of this.targetConns.values()) c.close();
     this.targetConns.clear();

@@ -143,7 +143,7 @@ export interface MigrationStatus {
   bytesPerSec: number;
   keysRemaining: number | null;
   etaSeconds: number | null;
-  movers: Array<{ source: string; slots: number; pass: number; keysMoved: number; keysPerSec: number; keysRemaining: number | null; etaSeconds: number | null }>;
+  movers: Array<{ source: string; slots: number; pass: number; keysMoved: number; keysPerSec: number; keysRemaining: number | null; etaSeconds: number | null; clientOpsPerSec: number; pacing: boolean }>;
   errors: SlotErrorView[];
   /** Set while scheduler rounds fail (e.g. a barrier timeout naming the proxies that did not acknowledge). */
   schedulerError?: { code: string; message: string; at: string };
@@ -991,7 +991,7 @@ export class MigrationEngine {
       etaSeconds: t.etaSeconds,
       movers: [...this.runs.values()].map((run) => {
         const p = run.mover.summary();
-        return { source: run.source, slots: run.keys.size, pass: p.pass, keysMoved: p.keysMoved, keysPerSec: p.keysPerSec, keysRemaining: p.keysRemaining, etaSeconds: p.etaSeconds };
+        return { source: run.source, slots: run.keys.size, pass: p.pass, keysMoved: p.keysMoved, keysPerSec: p.keysPerSec, keysRemaining: p.keysRemaining, etaSeconds: p.etaSeconds, clientOpsPerSec: p.clientOpsPerSec, pacing: p.pacing };
       }),
       errors,
       ...(this.lastRoundError ? { schedulerError: { ...this.lastRoundError } } : {}),
