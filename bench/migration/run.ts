@@ -7,7 +7,9 @@
  *   2. unloaded: move slots 512-1023 (half the slots) to group 2, no client traffic -> keys/s;
  *   3. loaded: redis-benchmark (GET+SET, -c BENCH_CLIENTS, -r keyspace) against the proxy: a baseline run
  *      before, then back-to-back runs while the same half moves back to group 1 -> keys/s, client p99
- *      before and during;
+ *      before and during. "During" is the p99 of every request of every run pooled (from redis-benchmark's
+ *      latency distributions), next to the worst and median of the runs' own p99; plus how much of the
+ *      move the mover spent paced for client load;
  *   3b. diagnostic: the same half migrating with the mover throttled to 1 key/s -> client p99 caused by the
  *      proxies' migrate-on-access alone;
  *   4. big key: a hash of BENCH_BIGKEY_MB MiB (default 1024; 0 skips) moved alone; its MIGRATE blocking time
@@ -16,11 +18,12 @@
  * Results: a table on stdout and a JSON line (prefix `RESULT `). Machine noise matters (2 shared cores):
  * compare runs from the same session.
  *
- * Env: BENCH_UNLOADED_ONLY=1, BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
+ * Env: BENCH_UNLOADED_ONLY=1, BENCH_SOURCE_FIRST=0, BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
  *      BENCH_BEFORE_S (5), REDSLOT_LOG_LEVEL.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import { RedisLink } from '../../dashboard/migration/redis-link.js';
@@ -37,6 +40,8 @@ const BEFORE_S = Number(process.env.BENCH_BEFORE_S ?? 5);
 const BATCH = process.env.BENCH_BATCH_KEYS ? Number(process.env.BENCH_BATCH_KEYS) : undefined;
 const PIPELINE = process.env.BENCH_PIPELINE ? Number(process.env.BENCH_PIPELINE) : undefined;
 const TARGET_MS = process.env.BENCH_TARGET_MS ? Number(process.env.BENCH_TARGET_MS) : undefined;
+/** BENCH_SOURCE_FIRST=0: proxies take the MIGRATE-first path for every command (migrate.sourceFirst false). */
+const SOURCE_FIRST = process.env.BENCH_SOURCE_FIRST !== '0';
 /** BENCH_UNLOADED_ONLY=1: stop after the unloaded move (quick knob comparisons). */
 const UNLOADED_ONLY = process.env.BENCH_UNLOADED_ONLY === '1';
 
@@ -47,16 +52,23 @@ interface BenchRow {
   p99: number;
   max: number;
   errors: number;
+  /** Requests of the run. */
+  count: number;
+  /** Latency CDF points [ms, cumulative count] from redis-benchmark's two distribution tables (pooling). */
+  cdf: Array<[number, number]>;
 }
 
 function log(msg: string): void {
   process.stderr.write(`[bench:migration] ${msg}\n`);
 }
 
-/** One redis-benchmark run (GET and SET) against host:port; parsed CSV rows. */
+/**
+ * One redis-benchmark run (GET and SET) against host:port, parsed from its full report (not --csv): per test
+ * the throughput, p50/p99/max and the latency distribution, so runs can be pooled (pooledP99).
+ */
 function redisBenchmark(port: number, requests: number): Promise<BenchRow[]> {
   return new Promise((resolve, reject) => {
-    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(requests), '-c', String(CLIENTS), '-r', String(KEYS), '-d', '16', '--csv'];
+    const args = ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(requests), '-c', String(CLIENTS), '-r', String(KEYS), '-d', '16'];
     const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -66,14 +78,43 @@ function redisBenchmark(port: number, requests: number): Promise<BenchRow[]> {
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`redis-benchmark exited ${code}: ${err.slice(-500)}`));
       const rows: BenchRow[] = [];
-      for (const line of out.trim().split('\n')) {
-        const f = line.split(',').map((x) => x.replace(/"/g, ''));
-        if (f[0] === 'test' || f.length < 8) continue;
-        rows.push({ test: f[0]!, rps: Number(f[1]), p50: Number(f[4]), p99: Number(f[6]), max: Number(f[7]), errors: (err.match(/ERR|error/gi) ?? []).length });
+      for (const section of out.split(/====== /).slice(1)) {
+        const test = section.slice(0, section.indexOf(' '));
+        const cdf: Array<[number, number]> = [];
+        for (const m of section.matchAll(/<= ([\d.]+) milliseconds \(cumulative count (\d+)\)/g)) cdf.push([Number(m[1]), Number(m[2])]);
+        cdf.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        const rps = /throughput summary: ([\d.]+) requests per second/.exec(section);
+        const lat = /avg\s+min\s+p50\s+p95\s+p99\s+max\s*\n\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/.exec(section);
+        const count = /(\d+) requests completed/.exec(section);
+        if (!rps || !lat || !count) continue;
+        rows.push({ test, rps: Number(rps[1]), p50: Number(lat[3]), p99: Number(lat[5]), max: Number(lat[6]), errors: (err.match(/ERR|error/gi) ?? []).length, count: Number(count[1]), cdf });
       }
+      if (rows.length === 0) return reject(new Error(`redis-benchmark: no results parsed: ${out.slice(-500)}`));
       resolve(rows);
     });
   });
+}
+
+/**
+ * p99 over every request of several runs together: the smallest latency L of any run's CDF points such that,
+ * counting in each run the requests at <= L (its largest CDF point at or below L), 99 % of all requests are
+ * in. Errs high (a run's count between two of its points is taken at the lower point).
+ */
+function pooledPercentile(rows: BenchRow[], q = 0.99): number {
+  const total = rows.reduce((n, r) => n + r.count, 0);
+  if (total === 0) return NaN;
+  const candidates = [...new Set(rows.flatMap((r) => r.cdf.map(([ms]) => ms)))].sort((a, b) => a - b);
+  const below = (r: BenchRow, ms: number): number => {
+    let c = 0;
+    for (const [l, n] of r.cdf) if (l <= ms) c = Math.max(c, n);
+    return c;
+  };
+  for (const ms of candidates) {
+    let n = 0;
+    for (const r of rows) n += below(r, ms);
+    if (n >= q * total) return ms;
+  }
+  return Math.max(...rows.map((r) => r.max));
 }
 
 async function loadKeys(addr: string): Promise<void> {
@@ -107,10 +148,29 @@ async function move(c: MigrationCluster, api: DashboardClient, from: number, to:
   const before = (await engine.status()).keysMoved;
   const t0 = performance.now();
   const res = await api.request<{ job: JobView }>('POST', '/api/v1/migrations', { mode: 'range', from, to, group });
+  // How often the mover paced itself for client load (and the client ops/s it saw on the source).
+  let samples = 0;
+  let paced = 0;
+  let maxClientOps = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const st = await engine.status();
+      for (const m of st.movers) {
+        samples++;
+        if (m.pacing) paced++;
+        maxClientOps = Math.max(maxClientOps, m.clientOpsPerSec);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
   const job = await waitDone(api, res.job.id, during);
+  sampling = false;
+  await sampler;
   const seconds = (performance.now() - t0) / 1000;
   const moved = (await engine.status()).keysMoved - before;
-  return { seconds, moved, keysPerSec: Math.round(moved / seconds), job };
+  const pacedShare = samples ? Math.round((paced / samples) * 100) / 100 : 0;
+  return { seconds, moved, keysPerSec: Math.round(moved / seconds), job, pacedShare, maxClientOps };
 }
 
 async function dbsize(addr: string): Promise<number> {
@@ -175,6 +235,7 @@ async function main(): Promise<void> {
     // cannot be MIGRATEd without raising them on the target (measured: IOERR after blocking the source).
     redisArgs: BIGKEY_MB > 0 ? ['--proto-max-bulk-len', '4gb', '--client-query-buffer-limit', '4gb'] : [],
     barrierTimeoutMs: 60_000,
+    ...(SOURCE_FIRST ? {} : { proxyOverrides: { 'migrate.sourceFirst': 'false' } }),
     plugin: { knobs: { ...(BATCH ? { batchKeys: BATCH } : {}), ...(PIPELINE ? { pipeline: PIPELINE } : {}), ...(TARGET_MS !== undefined ? { targetBatchMs: TARGET_MS } : {}) } },
   });
   try {
@@ -210,6 +271,8 @@ async function main(): Promise<void> {
     const [h1, h2] = await Promise.all([dbsize(c.redis[0]!.addr), dbsize(c.redis[1]!.addr)]);
     log(`loaded: ${loaded.moved} keys in ${loaded.seconds.toFixed(2)} s = ${loaded.keysPerSec} keys/s (group1 ${h1}, group2 ${h2})`);
     const during = duringRuns.flat();
+    const pooledDuring = pooledPercentile(during);
+    const pooledBefore = pooledPercentile(before);
     const p99 = (rows: BenchRow[]) => (rows.length ? Math.max(...rows.map((r) => r.p99)) : NaN);
     const medianP99 = (rows: BenchRow[]) => {
       const xs = rows.map((r) => r.p99).sort((a, b) => a - b);
@@ -230,15 +293,20 @@ async function main(): Promise<void> {
 
     const result = {
       keys: KEYS,
+      sourceFirst: SOURCE_FIRST,
+      knobs: { batchKeys: BATCH, pipeline: PIPELINE, targetBatchMs: TARGET_MS },
+      loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
       movedHalf: unloaded.moved,
-      unloaded: { seconds: +unloaded.seconds.toFixed(2), keysPerSec: unloaded.keysPerSec },
-      loaded: { seconds: +loaded.seconds.toFixed(2), keysPerSec: loaded.keysPerSec, benchRuns: duringRuns.length },
+      unloaded: { seconds: +unloaded.seconds.toFixed(2), keysPerSec: unloaded.keysPerSec, pacedShare: unloaded.pacedShare, maxClientOps: unloaded.maxClientOps },
+      loaded: { seconds: +loaded.seconds.toFixed(2), keysPerSec: loaded.keysPerSec, benchRuns: duringRuns.length, pacedShare: loaded.pacedShare, maxClientOps: loaded.maxClientOps },
       client: {
         clients: CLIENTS,
         before: Object.fromEntries(before.map((r) => [r.test, { rps: Math.round(r.rps), p50: r.p50, p99: r.p99, max: r.max }])),
+        beforePooledP99Ms: pooledBefore,
+        duringPooledP99Ms: pooledDuring,
         duringWorstP99Ms: p99(during),
         duringMedianP99Ms: medianP99(during),
-        during: during.map((r) => ({ test: r.test, rps: Math.round(r.rps), p99: r.p99, max: r.max })),
+        during: during.map((r) => ({ test: r.test, rps: Math.round(r.rps), p99: r.p99, max: r.max, n: r.count })),
         migrateOnAccessOnly: Object.fromEntries(onAccess.map((r) => [r.test, { rps: Math.round(r.rps), p50: r.p50, p99: r.p99, max: r.max }])),
       },
       bigKey: big,
@@ -250,7 +318,8 @@ async function main(): Promise<void> {
         `  unloaded:  ${unloaded.moved} keys in ${unloaded.seconds.toFixed(2)} s -> ${unloaded.keysPerSec} keys/s`,
         `  loaded:    ${loaded.moved} keys in ${loaded.seconds.toFixed(2)} s -> ${loaded.keysPerSec} keys/s (redis-benchmark -c ${CLIENTS} GET+SET meanwhile)`,
         `  client p99 before: ${before.map((r) => `${r.test} ${r.p99} ms (${Math.round(r.rps)} rps)`).join(', ')}`,
-        `  client p99 during: worst ${p99(during)} ms, median ${medianP99(during)} ms over ${during.length} runs`,
+        `  client p99 before, GET and SET pooled: ${pooledBefore} ms`,
+        `  client p99 during, every request of the ${during.length} runs pooled: ${pooledDuring} ms (per run: worst ${p99(during)} ms, median ${medianP99(during)} ms)`,
         `  client p99 with slots migrating, mover throttled to 1 key/s (proxy migrate-on-access alone): ${onAccess.map((r) => `${r.test} ${r.p99} ms`).join(', ')}`,
         big && 'blockedMs' in big ? `  big key: ${(Number(big.memoryBytes) / 1048576).toFixed(0)} MiB hash, MIGRATE blocked the source ${big.blockedMs} ms (longest PING stall ${big.maxPingStallMs} ms)` : `  big key: ${JSON.stringify(big)}`,
         '',
