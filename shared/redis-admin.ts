@@ -1,35 +1,14 @@
 /**
- * A small promise-based RESP client for control-plane talk to redis-servers (INFO, ROLE, PING, REPLICAOF,
- * DBSIZE, SCAN, MIGRATE): one TCP connection, commands pipelined in order, replies decoded by `redis-parser`.
- *
- * Not for the data path. Every reply is parsed with `returnBuffers` (binary keys stay intact); `call()` turns
- * Buffers into UTF-8 strings for the usual text replies, `callBuffers()` keeps them (SCAN of binary keys).
- * A timeout or a fatal protocol error destroys the connection and fails every pending command (a pipelined
- * connection cannot skip one reply). Untrusted text (INFO, ROLE) is parsed into typed objects here, once.
+ * The dashboard's typed control-plane calls to redis-servers (INFO, ROLE, PING, REPLICAOF, DBSIZE, SCAN) over
+ * the shared transport (shared/redis-link.ts: one pipelined connection, per-command deadlines, binary-safe
+ * replies). `call()` turns Buffers into UTF-8 strings for the usual text replies, `callBuffers()` keeps them
+ * (SCAN of binary keys). Untrusted text (INFO, ROLE) is parsed into typed objects here, once.
  */
-import net from 'node:net';
-import RedisParser from 'redis-parser';
-import { defineErrors, RedslotError } from './errors.js';
+import { RedslotError } from './errors.js';
+import { RedisAdminErrors, RedisLink, splitAddr, type RedisReply } from './redis-link.js';
 
-export const RedisAdminErrors = defineErrors({
-  REDSLOT_ERR_REDIS_UNREACHABLE: {
-    message: 'redis-server {addr} unreachable: {reason}',
-    httpStatus: 502,
-    description: 'The dashboard could not connect to (or lost the connection to) a redis-server.',
-  },
-  REDSLOT_ERR_REDIS_TIMEOUT: {
-    message: 'redis-server {addr} did not answer {command} within {timeoutMs} ms',
-    httpStatus: 504,
-    description: 'A control-plane command to a redis-server timed out; the connection was closed.',
-  },
-  REDSLOT_ERR_REDIS_REPLY: {
-    message: 'redis-server {addr} replied to {command} with an error: {reply}',
-    httpStatus: 502,
-    description: 'A redis-server answered a control-plane command with an error reply.',
-  },
-});
+export { RedisAdminErrors, splitAddr, type RedisReply } from './redis-link.js';
 
-export type RedisReply = string | number | null | Buffer | Error | RedisReply[];
 export type RedisTextReply = string | number | null | Error | RedisTextReply[];
 
 export interface RedisAdminOptions {
@@ -43,31 +22,6 @@ export interface RedisAdminOptions {
   commandTimeoutMs?: number;
 }
 
-interface Pending {
-  command: string;
-  resolve: (v: RedisReply) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-/** Splits host:port (IPv6 in brackets allowed). Throws on anything else. */
-export function splitAddr(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  const port = Number(addr.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid address ${JSON.stringify(addr)}`);
-  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-/** RESP array of bulk strings. */
-export function encodeCommand(args: ReadonlyArray<string | Buffer | number>): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a), 'utf8');
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
 function toText(r: RedisReply): RedisTextReply {
   if (Buffer.isBuffer(r)) return r.toString('utf8');
   if (Array.isArray(r)) return r.map(toText);
@@ -76,126 +30,28 @@ function toText(r: RedisReply): RedisTextReply {
 
 export class RedisAdmin {
   readonly addr: string;
-  private readonly opts: RedisAdminOptions;
-  private socket: net.Socket | undefined;
-  private connecting: Promise<net.Socket> | undefined;
-  private readonly queue: Pending[] = [];
-  private closed = false;
+  private readonly link: RedisLink;
 
   constructor(opts: RedisAdminOptions) {
-    this.opts = opts;
     this.addr = opts.addr;
-    splitAddr(opts.addr);
+    this.link = new RedisLink(opts);
   }
 
   get connected(): boolean {
-    return this.socket !== undefined && !this.socket.destroyed;
+    return this.link.connected;
   }
 
   /** Connects (and authenticates) if not connected yet; reconnects after a failure. */
   async connect(): Promise<void> {
-    await this.ensureSocket();
-  }
-
-  private ensureSocket(): Promise<net.Socket> {
-    if (this.closed) return Promise.reject(this.unreachable('client closed'));
-    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
-    if (this.connecting) return this.connecting;
-    this.connecting = this.open().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private unreachable(reason: string, cause?: unknown): RedslotError {
-    return new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_UNREACHABLE, { addr: this.addr, reason }, { cause });
-  }
-
-  private async open(): Promise<net.Socket> {
-    const { host, port } = splitAddr(this.addr);
-    const timeoutMs = this.opts.connectTimeoutMs ?? 2000;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host, port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(this.unreachable(`connect timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(this.unreachable(err.message, err));
-      });
-    });
-    socket.setNoDelay(true);
-    const parser = new RedisParser({
-      returnBuffers: true,
-      returnReply: (reply: RedisReply) => this.settle(reply),
-      returnError: (err: Error) => this.settle(err),
-      returnFatalError: (err: Error) => this.failSocket(socket, this.unreachable(`protocol error: ${err.message}`, err)),
-    });
-    socket.on('data', (d: Buffer) => parser.execute(d));
-    socket.on('error', (err) => this.failSocket(socket, this.unreachable(err.message, err)));
-    socket.on('close', () => this.failSocket(socket, this.unreachable('connection closed')));
-    this.socket = socket;
-    if (this.opts.password !== undefined) {
-      const args = this.opts.username ? ['AUTH', this.opts.username, this.opts.password] : ['AUTH', this.opts.password];
-      const r = await this.send(args, socket);
-      if (r instanceof Error) {
-        socket.destroy();
-        throw new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_REPLY, { addr: this.addr, command: 'AUTH', reply: r.message });
-      }
-    }
-    return socket;
-  }
-
-  /** Resolves the head of the queue with a reply (error replies resolve as Error values). */
-  private settle(reply: RedisReply): void {
-    const p = this.queue.shift();
-    if (!p) return;
-    clearTimeout(p.timer);
-    p.resolve(reply);
-  }
-
-  /** Fails pending commands if `socket` is still the current one (a late event of an old socket is ignored). */
-  private failSocket(socket: net.Socket, err: Error): void {
-    if (this.socket === socket) this.fail(err);
-    else if (!socket.destroyed) socket.destroy();
-  }
-
-  /** Fails every pending command and drops the socket. */
-  private fail(err: Error): void {
-    const s = this.socket;
-    this.socket = undefined;
-    if (s && !s.destroyed) s.destroy();
-    for (const p of this.queue.splice(0)) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-  }
-
-  private send(args: ReadonlyArray<string | Buffer | number>, socket: net.Socket): Promise<RedisReply> {
-    const command = String(args[0] ?? '').toUpperCase();
-    const timeoutMs = this.opts.commandTimeoutMs ?? 5000;
-    return new Promise<RedisReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_TIMEOUT, { addr: this.addr, command, timeoutMs }));
-      }, timeoutMs);
-      this.queue.push({ command, resolve, reject, timer });
-      socket.write(encodeCommand(args));
-    });
+    await this.link.connect();
   }
 
   /** Sends a command; error replies come back as Error values (not thrown). Bulk strings stay Buffers. */
-  async callBuffers(...args: Array<string | Buffer | number>): Promise<RedisReply> {
-    const socket = await this.ensureSocket();
-    return this.send(args, socket);
+  callBuffers(...args: Array<string | Buffer | number>): Promise<RedisReply> {
+    return this.link.call(args);
   }
 
-  /** Sends a command and returns the reply with Buffers decoded as UTF-8; throws on an error reply. */
+/** Sends a command and returns the reply with Buffers decoded as UTF-8; throws on an error reply. */
   async call(...args: Array<string | Buffer | number>): Promise<RedisTextReply> {
     const r = await this.callBuffers(...args);
     if (r instanceof Error) {
@@ -251,8 +107,7 @@ export class RedisAdmin {
 
   /** Closes the connection; pending commands fail. Idempotent. */
   close(): void {
-    this.closed = true;
-    this.fail(this.unreachable('client closed'));
+    this.link.close();
   }
 }
 

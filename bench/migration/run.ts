@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
-import { RedisLink } from '../../dashboard/migration/redis-link.js';
+import { RedisLink } from '../../shared/redis-link.js';
 import type { JobView, MigrationStatus } from '../../dashboard/migration/scheduler.js';
 import type { DashboardClient } from '../../shared/api-client.js';
 import { startMigrationCluster, type MigrationCluster } from './cluster.js';

@@ -43,7 +43,7 @@ import { parseInfo, splitAddr, type RedisReply } from '../../shared/redis-admin.
 import { hashTag, slotOf } from '../../shared/slot.js';
 import { MigrationErrors } from './errors.js';
 import { displayKey } from './keys.js';
-import { RedisLink, type Arg } from './redis-link.js';
+import { RedisLink, type Arg } from '../../shared/redis-link.js';
 import { PauseGate, Throttle } from './throttle.js';
 
 export interface RedisEndpoint {

@@ -1,19 +1,47 @@
 /**
- * A minimal pipelined RESP client for the mover's hot loop (SCAN, EVAL, MIGRATE with hundreds of binary keys
- * per call). shared/redis-admin.ts is the dashboard's control-plane client and is binary-safe too; this one
- * exists for throughput and per-command deadlines:
+ * The one pipelined RESP client redslot's control plane uses to talk to redis-servers: the dashboard's admin
+ * calls (shared/redis-admin.ts wraps it with typed INFO/ROLE/SCAN helpers) and the migration mover's hot loop
+ * (SCAN, EVAL, MIGRATE with hundreds of binary keys per call). Not for the data path (proxy/backend/).
  * - a command is encoded into ONE buffer sized up front (no per-argument Buffers, no concat);
  * - no timer per command: one interval per connection checks the deadline of the oldest pending command
  *   (replies come back in order, so the head is the first to be late); a late head fails the connection
  *   and every pending command (a pipelined connection cannot skip a reply);
- * - each call may carry its own timeout (a big-key MIGRATE gets a long one).
+ * - each call may carry its own timeout (a big-key MIGRATE gets a long one);
+ * - reconnects on the next call after a failure; AUTH (with an ACL user when given) on every connect.
  * Replies are parsed by `redis-parser` with `returnBuffers: true`: bulk strings stay Buffers (binary keys).
  * Error replies resolve as Error values; transport failures reject.
  */
 import net from 'node:net';
 import RedisParser from 'redis-parser';
-import { RedslotError } from '../../shared/errors.js';
-import { RedisAdminErrors, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
+import { defineErrors, RedslotError } from './errors.js';
+
+export const RedisAdminErrors = defineErrors({
+  REDSLOT_ERR_REDIS_UNREACHABLE: {
+    message: 'redis-server {addr} unreachable: {reason}',
+    httpStatus: 502,
+    description: 'The dashboard could not connect to (or lost the connection to) a redis-server.',
+  },
+  REDSLOT_ERR_REDIS_TIMEOUT: {
+    message: 'redis-server {addr} did not answer {command} within {timeoutMs} ms',
+    httpStatus: 504,
+    description: 'A control-plane command to a redis-server timed out; the connection was closed.',
+  },
+  REDSLOT_ERR_REDIS_REPLY: {
+    message: 'redis-server {addr} replied to {command} with an error: {reply}',
+    httpStatus: 502,
+    description: 'A redis-server answered a control-plane command with an error reply.',
+  },
+});
+
+export type RedisReply = string | number | null | Buffer | Error | RedisReply[];
+
+/** Splits host:port (IPv6 in brackets allowed). Throws on anything else. */
+export function splitAddr(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid address ${JSON.stringify(addr)}`);
+  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+}
 
 export type Arg = string | number | Buffer;
 
@@ -74,6 +102,15 @@ export class RedisLink {
     splitAddr(opts.addr);
     this.opts = opts;
     this.addr = opts.addr;
+  }
+
+  get connected(): boolean {
+    return this.socket !== undefined && !this.socket.destroyed;
+  }
+
+  /** Connects (and authenticates) if not connected yet; reconnects after a failure. */
+  async connect(): Promise<void> {
+    await this.ensure();
   }
 
   private unreachable(reason: string, cause?: unknown): RedslotError {
