@@ -276,6 +276,40 @@ describe('SourceMover (real redis-servers)', () => {
     expect(ms2).toBeGreaterThan(450);
   });
 
+  it('paces itself while clients are busy on the source (INFO stats), and runs at full speed once they stop', async () => {
+    const pairs = Array.from({ length: 60_000 }, (_, i) => [Buffer.from(`pc:${i}`), Buffer.from('v')] as [Buffer, Buffer]);
+    await load(a, 0, pairs);
+    const slots = [...new Set(pairs.map(([k]) => slotOf(k)))];
+    // A client doing ~tens of thousands of GETs/s on the source, on its own connection.
+    const client = new RedisAdmin({ addr: src.addr, commandTimeoutMs: 30_000 });
+    let clientOn = true;
+    const clientLoop = (async () => {
+      while (clientOn) await Promise.all(Array.from({ length: 200 }, () => client.callBuffers('GET', 'not-moved')));
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // 1 % of the source's time: a few hundred keys/s at ~12-20 µs per key.
+      const m = mover(slots, { loadedDuty: 0.01, busyClientOps: 3000 });
+      const run = m.run();
+      await new Promise((r) => setTimeout(r, 1500));
+      const p = m.progress();
+      expect(p.pacing).toBe(true);
+      expect(p.clientOpsPerSec).toBeGreaterThan(3000);
+      // Unpaced, 60k keys take well under 1.5 s here; paced, it is far from done.
+      expect(p.keysMoved).toBeLessThan(45_000);
+      clientOn = false;
+      await clientLoop;
+      const res = await run;
+      expect(res.every((s) => s.state === 'done')).toBe(true);
+      expect(m.progress().keysMoved).toBe(60_000);
+      expect(m.progress().pacing).toBe(false);
+    } finally {
+      clientOn = false;
+      await clientLoop;
+      client.close();
+    }
+  });
+
   it('pause stops movement, resume continues', async () => {
     const pairs = Array.from({ length: 2000 }, (_, i) => [Buffer.from(`p:${i}`), Buffer.from('v')] as [Buffer, Buffer]);
     await load(a, 0, pairs);
