@@ -18,7 +18,8 @@
  * Results: a table on stdout and a JSON line (prefix `RESULT `). Machine noise matters (2 shared cores):
  * compare runs from the same session.
  *
- * Env: BENCH_UNLOADED_ONLY=1, BENCH_SOURCE_FIRST=0, BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024), BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS (mover knobs),
+ * Env: BENCH_UNLOADED_ONLY=1, BENCH_SOURCE_FIRST=0, BENCH_KEYS, BENCH_CLIENTS (50), BENCH_BIGKEY_MB (1024),
+ *      BENCH_BATCH_KEYS / BENCH_PIPELINE / BENCH_TARGET_MS / BENCH_LOADED_DUTY (mover knobs),
  *      BENCH_BEFORE_S (5), REDSLOT_LOG_LEVEL.
  */
 import { spawn } from 'node:child_process';
@@ -40,6 +41,7 @@ const BEFORE_S = Number(process.env.BENCH_BEFORE_S ?? 5);
 const BATCH = process.env.BENCH_BATCH_KEYS ? Number(process.env.BENCH_BATCH_KEYS) : undefined;
 const PIPELINE = process.env.BENCH_PIPELINE ? Number(process.env.BENCH_PIPELINE) : undefined;
 const TARGET_MS = process.env.BENCH_TARGET_MS ? Number(process.env.BENCH_TARGET_MS) : undefined;
+const LOADED_DUTY = process.env.BENCH_LOADED_DUTY ? Number(process.env.BENCH_LOADED_DUTY) : undefined;
 /** BENCH_SOURCE_FIRST=0: proxies take the MIGRATE-first path for every command (migrate.sourceFirst false). */
 const SOURCE_FIRST = process.env.BENCH_SOURCE_FIRST !== '0';
 /** BENCH_UNLOADED_ONLY=1: stop after the unloaded move (quick knob comparisons). */
@@ -236,7 +238,7 @@ async function main(): Promise<void> {
     redisArgs: BIGKEY_MB > 0 ? ['--proto-max-bulk-len', '4gb', '--client-query-buffer-limit', '4gb'] : [],
     barrierTimeoutMs: 60_000,
     ...(SOURCE_FIRST ? {} : { proxyOverrides: { 'migrate.sourceFirst': 'false' } }),
-    plugin: { knobs: { ...(BATCH ? { batchKeys: BATCH } : {}), ...(PIPELINE ? { pipeline: PIPELINE } : {}), ...(TARGET_MS !== undefined ? { targetBatchMs: TARGET_MS } : {}) } },
+    plugin: { knobs: { ...(BATCH ? { batchKeys: BATCH } : {}), ...(PIPELINE ? { pipeline: PIPELINE } : {}), ...(TARGET_MS !== undefined ? { targetBatchMs: TARGET_MS } : {}), ...(LOADED_DUTY !== undefined ? { loadedDuty: LOADED_DUTY } : {}) } },
   });
   try {
     const api = await c.leader();
@@ -294,7 +296,7 @@ async function main(): Promise<void> {
     const result = {
       keys: KEYS,
       sourceFirst: SOURCE_FIRST,
-      knobs: { batchKeys: BATCH, pipeline: PIPELINE, targetBatchMs: TARGET_MS },
+      knobs: { batchKeys: BATCH, pipeline: PIPELINE, targetBatchMs: TARGET_MS, loadedDuty: LOADED_DUTY },
       loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
       movedHalf: unloaded.moved,
       unloaded: { seconds: +unloaded.seconds.toFixed(2), keysPerSec: unloaded.keysPerSec, pacedShare: unloaded.pacedShare, maxClientOps: unloaded.maxClientOps },
