@@ -10,6 +10,7 @@
  *   CPU_TESTS=set,get CPU_PIPELINES="1 16" CPU_ROUNDS=5 CPU_REQUESTS=200000
  *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with shared/bin/redslot.js)
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
+ *   CPU_DATASIZE=1024                                  value size (redis-benchmark -d, default 3)
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ const PIPELINES = (process.env.CPU_PIPELINES ?? '1 16').split(/\s+/).filter(Bool
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.CPU_REQUESTS ?? 200000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
+const DATASIZE = process.env.CPU_DATASIZE ?? '3';
 const TICK = 100; // CLK_TCK on Linux
 
 /** [user, system] CPU ticks of a process. */
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
       proxies.push({ build, proc, port });
       await waitForPort(port, '127.0.0.1', 15_000);
       // Warm-up (JIT) with every test.
-      for (const t of TESTS) await bench(port, ['-n', '100000', '-c', '50', '-r', '100000', '-P', '16', '-t', t]);
+      for (const t of TESTS) await bench(port, ['-n', '100000', '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', '16', '-t', t]);
     }
     const cpu = new Map<string, number[]>();
     const rps = new Map<string, number[]>();
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
       for (const p of PIPELINES) {
         for (const t of TESTS) {
           for (const px of proxies) {
-            const args = ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-P', String(p), '-t', t];
+            const args = ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', String(p), '-t', t];
             const c0 = cpuTicks(px.proc.pid);
             const t0 = performance.now();
             const got = await bench(px.port, args);
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`proxy CPU per request (single process, ${REQUESTS} requests per run, ${ROUNDS} rounds, median; load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)})\n`);
+    process.stdout.write(`proxy CPU per request (single process, ${DATASIZE} B values, ${REQUESTS} requests per run, ${ROUNDS} rounds, median; load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)})\n`);
     process.stdout.write('| build | test | P | µs CPU/req (all rounds) | of which kernel | rps |\n|---|---|---|---|---|---|\n');
     for (const [k, xs] of cpu) {
       const [b, t, p] = k.split('|');
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
             const out = path.join(work, `strace-${t}-${p}.txt`);
             const st = spawn('strace', ['-c', '-f', '-o', out, '-p', String(px.proc.pid)], { stdio: 'ignore' });
             await new Promise((r) => setTimeout(r, 500));
-            await bench(px.port, ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-P', String(p), '-t', t]);
+            await bench(px.port, ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', String(p), '-t', t]);
             st.kill('SIGINT');
             await new Promise((r) => st.on('exit', r));
             const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(l));
