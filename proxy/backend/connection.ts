@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { encodeCommand } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
@@ -86,6 +86,9 @@ class HandshakeStep implements BackendRequest {
   }
 }
 
+/** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
+const SLAB_SIZE = 64 * 1024;
+
 export class BackendConnection implements FrameHandler, Flushable {
   flushQueued = false;
   private state: State = State.Idle;
@@ -98,6 +101,15 @@ export class BackendConnection implements FrameHandler, Flushable {
   private queuedBytes = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /**
+   * Fan-out parts are encoded straight into this slab (sendSelected): no buffer per part, and parts sent in
+   * the same turn are one contiguous segment, written without Buffer.concat. slab[slabStart, slabPos) is
+   * output not yet moved to `out`; bytes before slabStart may still be owned by the socket and are never
+   * rewritten (the slab is only ever appended to, then replaced).
+   */
+  private slab: Buffer | null = null;
+  private slabStart = 0;
+  private slabPos = 0;
   private failFast = false;
   private attempts = 0;
   private dialTimer: NodeJS.Timeout | null = null;
@@ -157,6 +169,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
   send(req: BackendRequest, payload: Buffer): void {
     if (this.state === State.Ready) {
+      if (this.slabPos > this.slabStart) this.sealSlab();
       this.waiting.push(req);
       this.out.push(payload);
       this.outBytes += payload.length;
@@ -179,6 +192,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
     if (parts.length === 1) return this.send(req, parts[0]!);
     if (this.state === State.Ready) {
+      if (this.slabPos > this.slabStart) this.sealSlab();
       this.waiting.push(req);
       for (const p of parts) this.out.push(p);
       this.outBytes += bytes;
@@ -195,6 +209,36 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBytes += bytes;
     this.congestWhileConnecting();
     if (this.state === State.Idle) this.dial();
+  }
+
+  /**
+   * Sends `argv[0]` followed, for each index k of `keys`, by the `stride` arguments from argv[k] (a fan-out
+   * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the slab.
+   */
+  sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+    const size = this.state === State.Ready ? selectedSize(argv, keys, stride) : -1;
+    if (size < 0) {
+      const out: Buffer[] = [];
+      const bytes = encodeSelectedInto(argv, keys, stride, out);
+      return this.sendParts(req, out, bytes);
+    }
+    let slab = this.slab;
+    if (slab === null || slab.length - this.slabPos < size) {
+      if (this.slabPos > this.slabStart) this.sealSlab();
+      slab = this.slab = Buffer.allocUnsafeSlow(size > SLAB_SIZE ? size : SLAB_SIZE);
+      this.slabStart = this.slabPos = 0;
+    }
+    this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
+    this.waiting.push(req);
+    this.outBytes += size;
+    if (this.outBytes >= 256 * 1024) this.flush();
+    else scheduleFlush(this);
+  }
+
+  /** Moves the slab's unsent bytes to `out` (keeps the order with payloads sent after them). */
+  private sealSlab(): void {
+    this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));
+    this.slabStart = this.slabPos;
   }
 
   /** What waits for the handshake counts against the same bound (a backend slow to answer AUTH/SELECT). */
@@ -216,6 +260,7 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   flush(): void {
     if (this.outBytes === 0 && this.out.length === 0) return;
+    if (this.slabPos > this.slabStart) this.sealSlab();
     const list = this.out;
     const total = this.outBytes;
     this.out = [];
@@ -356,6 +401,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     const reply = wasReady ? this.lostReply : this.unavailableReply;
     this.out = [];
     this.outBytes = 0;
+    this.slabStart = this.slabPos;
     this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();

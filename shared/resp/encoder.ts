@@ -93,36 +93,54 @@ export function encodeCommandInto(argv: readonly (Buffer | string)[], out: Buffe
  * building its argument list first. Same output as encodeCommandInto on that list (big arguments not copied).
  */
 export function encodeSelectedInto(argv: readonly Buffer[], keys: readonly number[], stride: number, out: Buffer[]): number {
+  const small = selectedSize(argv, keys, stride);
+  if (small < 0) {
+    // Rare: let the general encoder split out the big arguments.
+    const args: Buffer[] = [argv[0]!];
+    for (let i = 0; i < keys.length; i++) for (let j = 0; j < stride; j++) args.push(argv[keys[i]! + j]!);
+    return encodeCommandInto(args, out);
+  }
+  const buf = Buffer.allocUnsafe(small);
+  const pos = writeSelected(buf, 0, argv, keys, stride);
+  out.push(buf);
+  return pos;
+}
+
+/**
+ * Bytes encodeSelectedInto's output takes when it is one contiguous buffer, or -1 when an argument is big
+ * (>= BIG_ARG: encodeSelectedInto then leaves it uncopied, in a buffer of its own).
+ */
+export function selectedSize(argv: readonly Buffer[], keys: readonly number[], stride: number): number {
   const nk = keys.length;
   const argc = 1 + nk * stride;
   const name = argv[0]!;
   let small = 1 + decimalLength(argc) + 2 + 1 + decimalLength(name.length) + 2 + name.length + 2;
-  let big = false;
   for (let i = 0; i < nk; i++) {
     const k = keys[i]!;
     for (let j = 0; j < stride; j++) {
       const l = argv[k + j]!.length;
-      if (l >= BIG_ARG) big = true;
+      if (l >= BIG_ARG) return -1;
       small += 1 + decimalLength(l) + 2 + l + 2;
     }
   }
-  if (big) {
-    // Rare: let the general encoder split out the big arguments.
-    const args: Buffer[] = [name];
-    for (let i = 0; i < nk; i++) for (let j = 0; j < stride; j++) args.push(argv[keys[i]! + j]!);
-    return encodeCommandInto(args, out);
-  }
-  const buf = Buffer.allocUnsafe(small);
-  buf[0] = 0x2a; // *
-  let pos = writeDecimal(buf, 1, argc);
+  return small;
+}
+
+/**
+ * Writes the selected command (see encodeSelectedInto) at `pos` of `buf`, which must have selectedSize bytes
+ * free there; returns the position after it.
+ */
+export function writeSelected(buf: Buffer, pos: number, argv: readonly Buffer[], keys: readonly number[], stride: number): number {
+  const nk = keys.length;
+  buf[pos++] = 0x2a; // *
+  pos = writeDecimal(buf, pos, 1 + nk * stride);
   buf[pos++] = 13;
   buf[pos++] = 10;
-  pos = writeBulk(buf, pos, name);
+  pos = writeBulk(buf, pos, argv[0]!);
   for (let i = 0; i < nk; i++) {
     const k = keys[i]!;
     for (let j = 0; j < stride; j++) pos = writeBulk(buf, pos, argv[k + j]!);
   }
-  out.push(buf);
   return pos;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
-import { encodeCommandInto, encodeSelectedInto } from '../../../shared/resp/encoder.js';
+import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
@@ -87,8 +87,9 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     }
     for (let i = 0; i < n; i++) {
       const part = this.parts[i]!;
-      const out: Buffer[] = [];
-      this.sendPart(part, out, encodeSelectedInto(this.argv, part.keys, this.stride, out));
+      const conn = part.server.conn(db, id, proto);
+      conn.sendSelected(part, this.argv, part.keys, this.stride);
+      if (conn.congested) conn.holdUntilDrained(this.session);
     }
   }
 
