@@ -110,6 +110,28 @@ describe('multi-key fan-out over every group', () => {
     expect(await io.exists(...keys)).toBe(0);
   });
 
+  it('pipelined fan-out parts (encoded into a per-connection slab) keep their order with single-key commands', async () => {
+    // 3 KB values: many parts fill several 64 KB slabs and cross the 256 KB early flush; every 50th is 20 KB
+    // (a big argument, sent uncopied); SETs and GETs between them go to the same backend connections.
+    const keys = keysForEveryGroup(c, 2, 'slab:');
+    const val = (i: number, j: number) => `${i}.${j}.`.padEnd(i % 50 === 0 ? 20_000 : 3000, String.fromCharCode(97 + (i % 26)));
+    const p = io.pipeline();
+    for (let i = 0; i < 400; i++) {
+      p.mset(...keys.flatMap((k, j) => [k, val(i, j)]));
+      p.set(`slab:s${i % 7}`, `s${i}`);
+      p.mget(...keys, `slab:s${i % 7}`);
+      p.get(keys[i % keys.length]!);
+    }
+    const res = (await p.exec())!;
+    for (let i = 0; i < 400; i++) {
+      expect(res[4 * i]).toEqual([null, 'OK']);
+      expect(res[4 * i + 1]).toEqual([null, 'OK']);
+      expect(res[4 * i + 2]).toEqual([null, [...keys.map((_, j) => val(i, j)), `s${i}`]]);
+      expect(res[4 * i + 3]).toEqual([null, val(i, i % keys.length)]);
+    }
+    await io.del(...keys);
+  });
+
   it('MSETNX only within one slot', async () => {
     expect(await io.msetnx('{t}a', '1', '{t}b', '2')).toBe(1);
     expect(await io.msetnx('{t}a', '1', '{t}c', '2')).toBe(0);

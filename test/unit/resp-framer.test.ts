@@ -9,6 +9,8 @@ import {
   encodeCommand,
   encodeCommandInto,
   encodeSelectedInto,
+  selectedSize,
+  writeSelected,
   encodeError,
   encodeInteger,
   encodeSimple,
@@ -175,6 +177,16 @@ describe('encoder', () => {
           expect(nb).toBe(na);
           expect(Buffer.concat(b).equals(Buffer.concat(a))).toBe(true);
           if (withBig && keys[0] === 1) expect(b).toContain(argv[1]);
+          // The slab path (BackendConnection.sendSelected): size, then the same bytes written at an offset.
+          const size = selectedSize(argv, keys, stride);
+          const hasBig = keys.some((k) => argv.slice(k, k + stride).some((x) => x.length >= BIG_ARG));
+          expect(size).toBe(hasBig ? -1 : na);
+          if (size >= 0) {
+            const slab = Buffer.alloc(size + 10, 0x7e);
+            expect(writeSelected(slab, 5, argv, keys, stride)).toBe(5 + size);
+            expect(slab.subarray(5, 5 + size).equals(Buffer.concat(a))).toBe(true);
+            expect(slab.subarray(0, 5).toString() + slab.subarray(5 + size).toString()).toBe('~'.repeat(10));
+          }
         },
       ),
     );
