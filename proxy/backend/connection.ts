@@ -89,6 +89,9 @@ class HandshakeStep implements BackendRequest {
 /** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
 const SLAB_SIZE = 64 * 1024;
 
+/** Queued output past which a connection writes at once instead of at the end of the turn. */
+const FLUSH_AT = 256 * 1024;
+
 export class BackendConnection implements FrameHandler, Flushable {
   flushQueued = false;
   private state: State = State.Idle;
@@ -169,12 +172,11 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
   send(req: BackendRequest, payload: Buffer): void {
     if (this.state === State.Ready) {
-      if (this.slabPos > this.slabStart) this.sealSlab();
+      this.sealSlab();
       this.waiting.push(req);
       this.out.push(payload);
       this.outBytes += payload.length;
-      if (this.outBytes >= 256 * 1024) this.flush();
-      else scheduleFlush(this);
+      this.flushSoon();
       return;
     }
     if (this.rejects()) {
@@ -192,12 +194,11 @@ export class BackendConnection implements FrameHandler, Flushable {
   sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
     if (parts.length === 1) return this.send(req, parts[0]!);
     if (this.state === State.Ready) {
-      if (this.slabPos > this.slabStart) this.sealSlab();
+      this.sealSlab();
       this.waiting.push(req);
       for (const p of parts) this.out.push(p);
       this.outBytes += bytes;
-      if (this.outBytes >= 256 * 1024) this.flush();
-      else scheduleFlush(this);
+      this.flushSoon();
       return;
     }
     if (this.rejects()) {
@@ -224,21 +225,27 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     let slab = this.slab;
     if (slab === null || slab.length - this.slabPos < size) {
-      if (this.slabPos > this.slabStart) this.sealSlab();
+      this.sealSlab();
       slab = this.slab = Buffer.allocUnsafeSlow(size > SLAB_SIZE ? size : SLAB_SIZE);
       this.slabStart = this.slabPos = 0;
     }
     this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
     this.waiting.push(req);
     this.outBytes += size;
-    if (this.outBytes >= 256 * 1024) this.flush();
-    else scheduleFlush(this);
+    this.flushSoon();
   }
 
-  /** Moves the slab's unsent bytes to `out` (keeps the order with payloads sent after them). */
+  /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with payloads sent after them). */
   private sealSlab(): void {
+    if (this.slabPos === this.slabStart) return;
     this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));
     this.slabStart = this.slabPos;
+  }
+
+  /** Output is written at the end of this turn, or at once past FLUSH_AT bytes (bounds what one turn buffers). */
+  private flushSoon(): void {
+    if (this.outBytes >= FLUSH_AT) this.flush();
+    else scheduleFlush(this);
   }
 
   /** What waits for the handshake counts against the same bound (a backend slow to answer AUTH/SELECT). */
@@ -260,7 +267,7 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   flush(): void {
     if (this.outBytes === 0 && this.out.length === 0) return;
-    if (this.slabPos > this.slabStart) this.sealSlab();
+    this.sealSlab();
     const list = this.out;
     const total = this.outBytes;
     this.out = [];

@@ -31,7 +31,7 @@ import type { BackendRequest } from '../backend/connection.js';
 import type { BackendServer } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
 import { encodeCommandInto } from '../../shared/resp/encoder.js';
-import { errorText, isError } from '../../shared/resp/reply-reader.js';
+import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import type { RouterSession, Startable } from './requests/base.js';
 import type { SingleRequest } from './requests/single.js';
@@ -60,6 +60,15 @@ export const MigrateOutcome = {
   Failed: 3,
 } as const;
 export const MIGRATE_OUTCOMES = ['source', 'target', 'migrate', 'failed'] as const;
+
+function countOutcome(opts: MigrateOptions, outcome: number): void {
+  if (opts.outcomes !== undefined) opts.outcomes[outcome]!++;
+}
+
+/** The client's error when moving (or checking) a migrating slot's keys failed on the source. */
+function migrateOnAccessError(slot: number, source: BackendServer, target: BackendServer, reply: Buffer): Buffer {
+  return errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_ON_ACCESS, { slot, source: source.addr, target: target.addr, reason: errorText(reply) });
+}
 
 interface Batch {
   source: BackendServer;
@@ -100,7 +109,7 @@ export class MigrateStep implements BackendRequest {
 
   start(): void {
     this.session.hold();
-    if (this.opts.outcomes !== undefined) this.opts.outcomes[MigrateOutcome.Migrate]!++;
+    countOutcome(this.opts, MigrateOutcome.Migrate);
     this.left = this.batches.length;
     const { db, id } = this.session;
     for (const b of this.batches) {
@@ -119,17 +128,13 @@ export class MigrateStep implements BackendRequest {
   onReply(reply: Buffer): void {
     if (this.error === null && isError(reply)) {
       const b = this.batches[0]!;
-      this.error = errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_ON_ACCESS, {
-        slot: b.slot,
-        source: b.source.addr,
-        target: b.target.addr,
-        reason: errorText(reply),
-      });
+      this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
     }
     if (--this.left > 0) return;
-    if (this.error !== null && this.opts.outcomes !== undefined) this.opts.outcomes[MigrateOutcome.Failed]!++;
-    if (this.error !== null) this.then.fail(this.error);
-    else this.then.start();
+    if (this.error !== null) {
+      countOutcome(this.opts, MigrateOutcome.Failed);
+      this.then.fail(this.error);
+    } else this.then.start();
     this.session.resume();
   }
 }
@@ -244,7 +249,6 @@ export class SourceFirstStep implements BackendRequest {
   }
 
   onReply(reply: Buffer): void {
-    const outcomes = this.opts.outcomes;
     if (!this.resent && startsWith(reply, NOSCRIPT)) {
       // The source never saw the script (restarted, SCRIPT FLUSH): EVAL loads it; the session stays held.
       this.resent = true;
@@ -252,21 +256,14 @@ export class SourceFirstStep implements BackendRequest {
       return;
     }
     if (startsWith(reply, RAN)) {
-      if (outcomes !== undefined) outcomes[MigrateOutcome.Source]!++;
+      countOutcome(this.opts, MigrateOutcome.Source);
       this.req.onReply(reply.subarray(RAN.length));
     } else if (reply.equals(NONE_HERE)) {
-      if (outcomes !== undefined) outcomes[MigrateOutcome.Target]!++;
+      countOutcome(this.opts, MigrateOutcome.Target);
       this.req.start();
     } else if (isError(reply)) {
-      if (outcomes !== undefined) outcomes[MigrateOutcome.Failed]!++;
-      this.req.fail(
-        errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_ON_ACCESS, {
-          slot: this.route.slot,
-          source: this.route.migrateFrom!.addr,
-          target: this.route.server!.addr,
-          reason: errorText(reply),
-        }),
-      );
+      countOutcome(this.opts, MigrateOutcome.Failed);
+      this.req.fail(migrateOnAccessError(this.route.slot, this.route.migrateFrom!, this.route.server!, reply));
     } else {
       // {2}: keys on both sides, or the guard refused: move them all, then run on the target.
       const step = new MigrateStep(this.session, this.req, this.opts);
@@ -275,10 +272,4 @@ export class SourceFirstStep implements BackendRequest {
     }
     this.session.resume();
   }
-}
-
-function startsWith(b: Buffer, prefix: Buffer): boolean {
-  if (b.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
-  return true;
 }

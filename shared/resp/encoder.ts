@@ -59,10 +59,7 @@ export function encodeCommandInto(argv: readonly (Buffer | string)[], out: Buffe
   buf[pos++] = 13;
   buf[pos++] = 10;
   for (const a of args) {
-    buf[pos++] = 0x24; // $
-    pos = writeDecimal(buf, pos, a.length);
-    buf[pos++] = 13;
-    buf[pos++] = 10;
+    pos = writeBulkHeader(buf, pos, a.length);
     if (a.length >= BIG_ARG) {
       // Flush what we have, then the big argument as is; its CRLF starts the next small buffer.
       out.push(buf.subarray(0, pos), a);
@@ -86,7 +83,6 @@ export function encodeCommandInto(argv: readonly (Buffer | string)[], out: Buffe
   return total;
 }
 
-/** Encodes argv as one contiguous buffer (copies everything; for small commands and tests). */
 /**
  * Encodes the command `argv[0]` followed, for each index k of `keys`, by `stride` arguments from argv[k]: a
  * fan-out part (MGET: stride 1, MSET: key and value, stride 2) encoded straight from the client's argv, without
@@ -144,12 +140,18 @@ export function writeSelected(buf: Buffer, pos: number, argv: readonly Buffer[],
   return pos;
 }
 
-/** `$<len>\r\n<a>\r\n` at pos; returns the position after it. */
-function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
+/** `$<len>\r\n` at pos; returns the position after it. */
+function writeBulkHeader(buf: Buffer, pos: number, len: number): number {
   buf[pos++] = 0x24; // $
-  pos = writeDecimal(buf, pos, a.length);
+  pos = writeDecimal(buf, pos, len);
   buf[pos++] = 13;
   buf[pos++] = 10;
+  return pos;
+}
+
+/** `$<len>\r\n<a>\r\n` at pos; returns the position after it. */
+function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
+  pos = writeBulkHeader(buf, pos, a.length);
   buf.set(a, pos);
   pos += a.length;
   buf[pos++] = 13;
@@ -157,6 +159,7 @@ function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
   return pos;
 }
 
+/** Encodes argv as one contiguous buffer (copies everything; for small commands and tests). */
 export function encodeCommand(argv: readonly (Buffer | string)[]): Buffer {
   const parts: Buffer[] = [];
   const n = encodeCommandInto(argv, parts);

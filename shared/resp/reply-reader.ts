@@ -23,6 +23,11 @@ export function errorText(frame: Buffer): string {
   return frame.toString('utf8', 1, lineEnd(frame, 1));
 }
 
+/** True when the frame begins with `prefix` (e.g. `-NOSCRIPT`), without decoding it. */
+export function startsWith(frame: Buffer, prefix: Buffer): boolean {
+  return frame.length >= prefix.length && frame.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
 /** True when the frame is exactly the simple string `+<text>\r\n`. */
 export function isSimple(frame: Buffer, text: string): boolean {
   if (frame[0] !== 0x2b || frame.length !== text.length + 3) return false;

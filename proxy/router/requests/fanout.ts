@@ -81,7 +81,10 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
       const part = this.parts[0]!;
       const conn = part.server.conn(db, id, proto);
       if (this.raw !== undefined) conn.send(part, this.raw);
-      else this.sendArgs(part, this.argv);
+      else {
+        const out: Buffer[] = [];
+        conn.sendParts(part, out, encodeCommandInto(this.argv, out));
+      }
       if (conn.congested) conn.holdUntilDrained(this.session);
       return;
     }
@@ -91,17 +94,6 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
       conn.sendSelected(part, this.argv, part.keys, this.stride);
       if (conn.congested) conn.holdUntilDrained(this.session);
     }
-  }
-
-  private sendArgs(part: Part, args: Buffer[]): void {
-    const out: Buffer[] = [];
-    this.sendPart(part, out, encodeCommandInto(args, out));
-  }
-
-  private sendPart(part: Part, out: Buffer[], bytes: number): void {
-    const conn = part.server.conn(this.session.db, this.session.id, this.session.proto);
-    conn.sendParts(part, out, bytes);
-    if (conn.congested) conn.holdUntilDrained(this.session);
   }
 
   partDone(): void {

@@ -20,7 +20,7 @@
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
-import { bulkValue, isError } from '../../../shared/resp/reply-reader.js';
+import { bulkValue, isError, startsWith } from '../../../shared/resp/reply-reader.js';
 import { scriptSha, shaArg, type ScriptCache } from '../../scripts/cache.js';
 import type { SlotRoute } from '../slot-table.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
@@ -53,10 +53,6 @@ export interface ScriptEnv {
 
 const NOSCRIPT = Buffer.from('-NOSCRIPT');
 const NO_FUNCTION = Buffer.from('-ERR Function not found');
-
-function startsWith(reply: Buffer, prefix: Buffer): boolean {
-  return reply.length >= prefix.length && reply.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
-}
 
 function encode(args: ReadonlyArray<Buffer | string>): { parts: Buffer[]; bytes: number } {
   const parts: Buffer[] = [];
