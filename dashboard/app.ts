@@ -6,10 +6,10 @@
  */
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { RedslotError } from '../shared/errors.js';
-import type { Principal } from './auth.js';
-import { createContext, type DashboardContext, type DashboardOptions } from './context.js';
+import type { App } from './app-type.js';
+import { createContext, type DashboardOptions } from './context.js';
 import { DashboardErrors } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerGroupRoutes } from './routes/groups.js';
@@ -20,20 +20,7 @@ import { registerSlotRoutes } from './routes/slots.js';
 import { registerUi } from './ui/plugin.js';
 import { migrationPlugin } from './migration/routes.js';
 
-export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    dashboard: DashboardContext;
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
-  }
-  interface FastifyContextConfig {
-    /** Route needs no token at all (health, OpenAPI, UI shell). */
-    public?: boolean;
-  }
-}
+export type { App } from './app-type.js';
 
 export type { DashboardOptions } from './context.js';
 

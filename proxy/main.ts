@@ -10,25 +10,14 @@
  * their replies within the deadline, close clients, then stop following the coordinator (revoking the lease)
  * and close backend connections.
  */
-import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { CommonErrors, RedslotError } from '../shared/errors.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { createLogger } from '../shared/log.js';
 import { build as buildAdmin } from './admin/app.js';
-import { loadProxyConfig, parseProxyFlags, type ProxyConfig } from './config.js';
+import { loadProxyConfig, parseProxyFlags } from './config.js';
 import { ProxyCore } from './core.js';
 import type { TopologyDriver } from './runtime.js';
-import { staticTopologyDriver } from './topology-static.js';
-import { topologyDriverFromUrl } from './topology/driver-from-url.js';
+import { advertised, defaultDriver, type StartProxyOptions } from './startup.js';
 
-export interface StartProxyOptions {
-  config: ProxyConfig;
-  /** Where topologies come from; default from the config (coordinator URL, else static topology). */
-  topologyDriver?: TopologyDriver;
-  logger?: Logger;
-  /** Node process metrics on /metrics (default true; tests starting many proxies may turn them off). */
-  defaultMetrics?: boolean;
-}
 
 export interface ProxyHandle {
   /** RESP address as bound, host:port. */
@@ -40,35 +29,6 @@ export interface ProxyHandle {
   runtime: ProxyCore;
   /** Graceful stop; resolves when every client and backend connection is closed. */
   close(opts?: { deadlineMs?: number }): Promise<void>;
-}
-
-export function advertised(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
-  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
-
-/** The coordinator URL with `cluster` filled in when the URL names none (`etcd://h:p` + cluster `prod`). */
-export function coordinatorUrl(config: Pick<ProxyConfig, 'coordinator' | 'cluster'>): string {
-  const url = config.coordinator.trim();
-  if (/^etcd:\/\/[^/]+\/?$/i.test(url)) return `${url.replace(/\/$/, '')}/${config.cluster}`;
-  if (/^memory:\/\/\/?$/i.test(url)) return `memory://${config.cluster}`;
-  return url;
-}
-
-export function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
-  if (config.coordinator !== '') {
-    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
-    return topologyDriverFromUrl(coordinatorUrl(config), {
-      proxy: { id, addr, adminAddr: adminAddr ?? '' },
-      leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
-      fencing: config.fencing,
-      logger: log.child({ component: 'follower' }),
-    });
-  }
-  if (config.topology !== null) return staticTopologyDriver(config.topology);
-  throw new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, {
-    reason: 'no topology source: set coordinator (etcd://host:port/cluster) or a static topology section',
-  });
 }
 
 export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> {

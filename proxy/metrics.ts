@@ -253,13 +253,12 @@ export class ProxyMetrics {
 
   /** A prom-client-compatible metric whose values are computed at scrape time. */
   private collector(def: Def): Metric {
-    const self = this;
     const m = {
       name: def.name,
       help: def.help,
       type: def.type,
       aggregator: def.aggregator ?? 'sum',
-      get: async () => ({ name: def.name, help: def.help, type: def.type, aggregator: def.aggregator ?? 'sum', values: self.samples(def.name) }),
+      get: async () => ({ name: def.name, help: def.help, type: def.type, aggregator: def.aggregator ?? 'sum', values: this.samples(def.name) }),
       reset: () => {},
     };
     return m as unknown as Metric;

@@ -156,7 +156,6 @@ async function main(CMD: string): Promise<void> {
   const chunks = clients.map((_, ci) => Buffer.concat(Array.from({ length: DEPTH }, (_, j) => request(CMD, ci * DEPTH + j))));
   const reply = REPLY[CMD]!;
   const perRound = CLIENTS * DEPTH;
-  let expectBytes = 0;
 
   async function round(): Promise<void> {
     for (let i = 0; i < clients.length; i++) clients[i]!.emit('data', chunks[i]);
@@ -173,7 +172,7 @@ async function main(CMD: string): Promise<void> {
   const before = clients.reduce((n, c) => n + c.written, 0);
   for (let i = 0; i < 200; i++) await round();
   const got = clients.reduce((n, c) => n + c.written, 0) - before;
-  expectBytes = 200 * perRound * reply.length;
+  const expectBytes = 200 * perRound * reply.length;
   if (got !== expectBytes) throw new Error(`replies: got ${got} bytes, expected ${expectBytes}`);
 
   const ms = Number(process.env.BENCH_MS ?? 3000);

@@ -18,7 +18,7 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { errorResponses, mutate } from '../routes/common.js';
 import { waitForAcks } from '../topom/barrier.js';

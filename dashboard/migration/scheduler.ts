@@ -282,7 +282,7 @@ export class MigrationEngine {
   private async loop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      let acted = false;
+      let acted: boolean;
       try {
         acted = await this.round(signal);
         failures = 0;

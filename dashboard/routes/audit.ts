@@ -1,5 +1,5 @@
 /** The audit log of mutating calls. */
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { AuditQuery, AuditResponse } from '../schemas/index.js';
 import { errorResponses } from './common.js';

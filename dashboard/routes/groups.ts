@@ -1,5 +1,5 @@
 /** Groups, their servers, and master promotion. */
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import {
   AddServerBody,

@@ -1,6 +1,6 @@
 /** Health (public), leadership and the OpenAPI document (public). */
 import { Type } from 'typebox';
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { HealthResponse, LeaderResponse } from '../schemas/index.js';
 import { errorResponses } from './common.js';

@@ -1,6 +1,6 @@
 /** Read-only views of the cluster: status at a glance, the full topology, and the stats overview/history. */
 import { OFFLINE_GROUP } from '../../shared/model/types.js';
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { OverviewQuery, OverviewResponse, StatusResponse, TopologyResponse } from '../schemas/index.js';
 import { slotRanges } from '../topom/store.js';

@@ -1,5 +1,5 @@
 /** Proxies: live state and stats; forced removal of a dead proxy's registration. */
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { ProxiesResponse, ProxyParams, RemoveProxyResponse } from '../schemas/index.js';
 import { topologyRevision } from '../topom/views.js';

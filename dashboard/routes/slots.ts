@@ -1,5 +1,5 @@
 /** Slot table and assignment without data movement. */
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { AssignBody, AssignResponse, SlotsResponse } from '../schemas/index.js';
 import { slotRanges } from '../topom/store.js';

@@ -99,11 +99,10 @@ export class PromotionService {
         warnings.push(`old master ${oldMaster} did not answer; promoting without an offset check`);
       } else {
         const deadline = Date.now() + (this.opts.catchUpMs ?? 5000);
-        let offset = -1;
         for (;;) {
           const role = await this.dialer.withServer(addr, known, (c) => c.role());
           if (role.role === 'master') break; // already promoted by an earlier attempt
-          offset = role.role === 'replica' ? role.offset : -1;
+          const offset = role.role === 'replica' ? role.offset : -1;
           if (offset >= target) break;
           if (Date.now() > deadline) {
             if (force) {

@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply } from 'fastify';
-import type { App } from '../app.js';
+import type { App } from '../app-type.js';
 
 export interface UiOptions {
   /** Folder holding index.html, app.css and js/ (default: found as described above). */

@@ -216,12 +216,11 @@ export class BlockedRequest extends ClientRequest implements BackendRequest, Sta
     this.unblock = Unblock.Sent;
     const out: Buffer[] = [];
     const bytes = encodeCommandInto(['CLIENT', 'UNBLOCK', String(conn.clientId)], out);
-    const self = this;
     this.server!.conn(0, 0).sendParts(
       {
-        onReply(r: Buffer) {
-          self.unblockResult = isError(r) ? -1 : readInteger(r);
-          self.decide();
+        onReply: (r: Buffer) => {
+          this.unblockResult = isError(r) ? -1 : readInteger(r);
+          this.decide();
         },
       },
       out,

@@ -33,7 +33,7 @@ import type { Topology } from '../../shared/model/types.js';
 import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
 import { REDSLOT_VERSION } from '../core.js';
-import { advertised, defaultDriver, type StartProxyOptions } from '../main.js';
+import { advertised, defaultDriver, type StartProxyOptions } from '../startup.js';
 import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
 import type { FromWorker, ToWorker, WorkerMetrics, WorkerStats } from './protocol.js';
 

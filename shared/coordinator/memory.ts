@@ -461,9 +461,8 @@ export class MemoryCoordinator implements Coordinator {
 
   async grantLease(ttlSeconds: number): Promise<Lease> {
     this.check();
-    let lease: MemoryLease | undefined;
-    const { id } = this.store.grantLease(ttlSeconds, () => lease?.markLost());
-    lease = new MemoryLease(this.store, id, ttlSeconds, (l) => this.leases.delete(l));
+    const { id } = this.store.grantLease(ttlSeconds, () => lease.markLost());
+    const lease = new MemoryLease(this.store, id, ttlSeconds, (l) => this.leases.delete(l));
     this.leases.add(lease);
     return lease;
   }

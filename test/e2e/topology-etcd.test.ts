@@ -138,11 +138,10 @@ afterAll(async () => {
 describe('topology in etcd, end to end (3 proxy processes, 3 redis-servers)', () => {
   it('a slot-table change routes new writes to the new group through every proxy; every ack reaches it within 1 s', async () => {
     const samples: number[] = [];
-    let watch: Watch | undefined;
     const seen = new Map<string, number>(); // proxy id -> (revision, time) of its latest ack
     const ackTimes = new Map<string, Array<{ revision: number; at: number }>>();
     const start = (await admin.getPrefix(paths.acks)).revision;
-    watch = await admin.watchPrefix(paths.acks, start + 1, {
+    const watch: Watch = await admin.watchPrefix(paths.acks, start + 1, {
       onBatch: (b) => {
         const at = Date.now();
         for (const e of b.events) {
@@ -186,7 +185,7 @@ describe('topology in etcd, end to end (3 proxy processes, 3 redis-servers)', ()
         }
       }
     } finally {
-      await watch?.cancel();
+      await watch.cancel();
     }
     const sorted = [...samples].sort((a, b) => a - b);
     const dist = {

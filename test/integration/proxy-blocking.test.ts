@@ -200,7 +200,7 @@ describe('blocked clients when their slot migrates', () => {
     // The push through the other proxy goes to the new owner and releases the client.
     await io(1).rpush(key, 'after-move');
     expect(await p).toEqual([key, 'after-move']);
-    await c.putSlots([{ id: slot, group: from, action: { state: 'finished', target: to, index: ++index } }]);
+    await c.putSlots([{ id: slot, group: from, action: { state: 'finished', target: to, index: index + 1 } }]);
     await c.putSlots([{ id: slot, group: to }]);
     await c.putSlots([{ id: slot, group: from }]);
   });
@@ -234,7 +234,7 @@ describe('blocked clients when their slot migrates', () => {
     expect(await push).toBe(2);
     expect(await q).toEqual([key, 'one']);
     expect(await io(1).lrange(key, 0, -1)).toEqual(['two']);
-    await c.putSlots([{ id: slot, group: to, action: { state: 'finished', target: from, index: ++index } }]);
+    await c.putSlots([{ id: slot, group: to, action: { state: 'finished', target: from, index: index + 1 } }]);
     await c.putSlots([{ id: slot, group: from }]);
     await io(0).del(key);
   });

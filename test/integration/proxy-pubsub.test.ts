@@ -240,7 +240,7 @@ describe('subscriptions follow their slot when it migrates', () => {
     const routes = c.proxy.runtime.table.routes[slot]!;
     expect(routes.locked).toBe(true);
     await step({ group: from, action: { state: 'migrating', target: to, index: ++index } });
-    await step({ group: from, action: { state: 'finished', target: to, index: ++index } });
+    await step({ group: from, action: { state: 'finished', target: to, index: index + 1 } });
     await step({ group: to });
     stop = true;
     await publisher;

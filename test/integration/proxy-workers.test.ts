@@ -15,7 +15,7 @@ import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxyWorkers, type WorkersHandle } from '../../proxy/workers/primary.js';
 import { dropMemoryStore, openCoordinator } from '../../shared/coordinator/index.js';
 import type { Coordinator } from '../../shared/coordinator/types.js';
-import { clusterPaths, type ClusterPaths } from '../../shared/model/paths.js';
+import { type ClusterPaths } from '../../shared/model/paths.js';
 import { evenRanges } from '../../shared/model/seed.js';
 import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
@@ -31,7 +31,7 @@ const CLUSTER = `workers${process.pid}`;
 
 const get = (key: string) => `*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`;
 
-let groups: RedisServerHandle[] = [];
+const groups: RedisServerHandle[] = [];
 /** Between the proxy and group 1. */
 let relay: TcpRelay;
 let coord: Coordinator;

@@ -16,7 +16,6 @@ import { createDashboardMetrics, dashboardMetricNames } from '../../dashboard/me
 import { createMigrationMetrics, migrationMetricNames } from '../../dashboard/migration/metrics.js';
 import { proxyMetricNames } from '../../proxy/metrics.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type J = any;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

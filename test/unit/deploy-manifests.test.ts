@@ -28,7 +28,6 @@ import { startProxy } from '../../proxy/main.js';
 import { parseCoordinatorUrl } from '../../shared/coordinator/index.js';
 import { setLogLevel } from '../../shared/log.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type J = any;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

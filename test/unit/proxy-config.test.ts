@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProxyConfig, parseProxyFlags, redactConfig } from '../../proxy/config.js';
-import { coordinatorUrl } from '../../proxy/main.js';
+import { coordinatorUrl } from '../../proxy/startup.js';
 import { topologyFromConfig } from '../../proxy/topology-static.js';
 
 describe('proxy config', () => {
