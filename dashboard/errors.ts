@@ -1,6 +1,6 @@
 /**
  * The dashboard's error catalogue. Every API error body is `{ error: { code, message } }` with a code from
- * here, shared/errors.ts (REDSLOT_ERR_CAS_CONFLICT, ...) or shared/redis-admin.ts (redis unreachable/timeout).
+ * here, shared/errors.ts (REDSLOT_ERR_CAS_CONFLICT, ...) or dashboard/redis/admin.ts (redis unreachable/timeout).
  */
 import { defineErrors } from '../shared/errors.js';
 

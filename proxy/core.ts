@@ -17,8 +17,8 @@ import { ScriptCache } from './scripts/cache.js';
 import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
+import { REDSLOT_VERSION } from '../shared/version.js';
 
-export const REDSLOT_VERSION = '0.1.0';
 
 export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   readonly pool: BackendPool;

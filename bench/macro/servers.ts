@@ -5,9 +5,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../../shared/spawn/ports.js';
-import { spawnProcess, stopAll, type Spawned } from '../../shared/spawn/process.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
+import { spawnProcess, stopAll, type Spawned } from '../../deploy/local/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 
 export interface Target {
@@ -93,7 +93,7 @@ export async function startServers(opts: { root: string; work: string; targets: 
       };
       const file = path.join(opts.work, `proxy-${targets.length}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      const proxy = spawnProcess('redslot', process.execPath, [path.join(opts.root, 'dist/shared/bin/redslot.js'), 'proxy', '--config', file], {
+      const proxy = spawnProcess('redslot', process.execPath, [path.join(opts.root, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file], {
         ...process.env,
         REDSLOT_LOG_LEVEL: 'warn',
         ...(m[2] ? { NODE_CLUSTER_SCHED_POLICY: 'none' } : {}),

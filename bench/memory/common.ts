@@ -4,9 +4,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, waitForPort } from '../../shared/spawn/ports.js';
-import { spawnProcess, type Spawned } from '../../shared/spawn/process.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
+import { spawnProcess, type Spawned } from '../../deploy/local/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -50,7 +50,7 @@ export async function startProxyUnderTest(opts: { work: string; workers: number;
   };
   const file = path.join(opts.work, 'proxy.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const proxy = spawnProcess('redslot', process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'dist/shared/bin/redslot.js'), 'proxy', '--config', file], {
+  const proxy = spawnProcess('redslot', process.execPath, [...(opts.nodeArgs ?? []), path.join(ROOT, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file], {
     ...process.env,
     REDSLOT_LOG_LEVEL: 'warn',
   });

@@ -16,15 +16,15 @@ import { migrationPlugin, type MigrationPluginOptions } from '../../dashboard/mi
 import type { MigrationEngine } from '../../dashboard/migration/scheduler.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
-import { DashboardClient } from '../../shared/api-client.js';
+import { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
-import { seedTopology, evenRanges } from '../../shared/model/seed.js';
+import { seedTopology, evenRanges } from '../../deploy/local/seed.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
 import type { GroupRecord } from '../../shared/model/types.js';
-import { startEtcd, type EtcdHandle } from '../../shared/spawn/etcd.js';
-import { freePort, waitForPort } from '../../shared/spawn/ports.js';
-import { spawnProcess, type Spawned } from '../../shared/spawn/process.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { startEtcd, type EtcdHandle } from '../../deploy/local/spawn/etcd.js';
+import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
+import { spawnProcess, type Spawned } from '../../deploy/local/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 
 export const TOKEN = 'migration-test-token-0123456789';
 
@@ -198,7 +198,7 @@ export async function startMigrationCluster(o: ClusterOptions): Promise<Migratio
         const port = await freePort();
         const flags = ['--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--coordinator', url, '--lease-ttl', `${leaseTtlMs}ms`];
         for (const [k, v] of Object.entries(o.proxyOverrides ?? {})) flags.push(`--${k}`, String(v));
-        const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(here, '../../shared/bin/redslot.ts'), 'proxy', ...flags], {
+        const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(here, '../../deploy/bin/redslot.ts'), 'proxy', ...flags], {
           ...process.env,
           REDSLOT_LOG_LEVEL: process.env.REDSLOT_LOG_LEVEL ?? 'warn',
         });

@@ -27,9 +27,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
-import { RedisLink } from '../../shared/redis-link.js';
+import { RedisLink } from '../../dashboard/redis/link.js';
 import type { JobView, MigrationStatus } from '../../dashboard/migration/scheduler.js';
-import type { DashboardClient } from '../../shared/api-client.js';
+import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { startMigrationCluster, type MigrationCluster } from './cluster.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'warn');

@@ -8,7 +8,7 @@
  *
  *   npm run build && node --import tsx bench/profile/cpu-per-request.ts
  *   CPU_TESTS=set,get CPU_PIPELINES="1 16" CPU_ROUNDS=5 CPU_REQUESTS=200000
- *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with shared/bin/redslot.js)
+ *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with deploy/bin/redslot.js)
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
  *   CPU_DATASIZE=1024                                  value size (redis-benchmark -d, default 3)
  */
@@ -16,9 +16,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../../shared/spawn/ports.js';
-import { spawnProcess, type Spawned } from '../../shared/spawn/process.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
+import { spawnProcess, type Spawned } from '../../deploy/local/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
           },
         }),
       );
-      const proc = spawnProcess('redslot', process.execPath, [path.join(build, 'shared/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });
+      const proc = spawnProcess('redslot', process.execPath, [path.join(build, 'deploy/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });
       proxies.push({ build, proc, port });
       await waitForPort(port, '127.0.0.1', 15_000);
       // Warm-up (JIT) with every test.

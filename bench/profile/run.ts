@@ -12,9 +12,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../../shared/spawn/ports.js';
-import { spawnProcess } from '../../shared/spawn/process.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
+import { spawnProcess } from '../../deploy/local/spawn/process.js';
+import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   const proxy = spawnProcess(
     'redslot',
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', work, path.join(ROOT, 'dist/shared/bin/redslot.js'), 'proxy', '--config', file],
+    ['--cpu-prof', '--cpu-prof-dir', work, path.join(ROOT, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
   try {

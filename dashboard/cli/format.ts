@@ -1,5 +1,5 @@
 /** Human output of the admin CLI: plain aligned tables, no colours (pipes and logs stay readable). */
-import type { AuditBody, GroupsBody, OverviewBody, ProxiesBody, SlotsBody, StatusBody, LeaderResponseBody } from '../../shared/api-client.js';
+import type { AuditBody, GroupsBody, OverviewBody, ProxiesBody, SlotsBody, StatusBody, LeaderResponseBody } from './api-client.js';
 
 type Group = GroupsBody['groups'][number];
 

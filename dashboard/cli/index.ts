@@ -1,5 +1,5 @@
 /**
- * The admin CLI (`redslot <command>`): every dashboard API operation, over shared/api-client.ts.
+ * The admin CLI (`redslot <command>`): every dashboard API operation, over dashboard/cli/api-client.ts.
  *
  * Human output by default, `--json` prints the API's JSON (stable shapes from dashboard/schemas).
  * Exit codes: 0 ok; 1 refused or failed (the message says why); 2 usage error; 3 dashboard unreachable or
@@ -7,11 +7,11 @@
  * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header).
  */
 import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from '../migration/cli.js';
-import { ApiError, ApiUnreachableError, DashboardClient } from '../../shared/api-client.js';
+import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
 
-/** Top-level commands routed to runAdminCommand by shared/bin/redslot.ts. */
+/** Top-level commands routed to runAdminCommand by deploy/bin/redslot.ts. */
 export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'audit', 'overview', 'leader'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Admin CLI subcommands for migrations, over the dashboard API (shared/api-client.ts):
+ * Admin CLI subcommands for migrations, over the dashboard API (dashboard/cli/api-client.ts):
  *
  *   redslot rebalance [--groups 1,2:2,3] [--weights maxmemory] [--confirm] [--if-revision N]
  *   redslot migrate range A-B --to G
@@ -13,7 +13,7 @@
  * exit codes 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised.
  */
 import { parseSize } from '../../shared/config.js';
-import { ApiError, ApiUnreachableError, DashboardClient } from '../../shared/api-client.js';
+import { ApiError, ApiUnreachableError, DashboardClient } from '../cli/api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from '../cli/args.js';
 import type { Plan } from './planner.js';
 import type { JobView, MigrationStatus } from './scheduler.js';

@@ -39,11 +39,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedslotError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { parseInfo, splitAddr, type RedisReply } from '../../shared/redis-admin.js';
+import { parseInfo, splitAddr, type RedisReply } from '../redis/admin.js';
 import { hashTag, slotOf } from '../../shared/slot.js';
 import { MigrationErrors } from './errors.js';
 import { displayKey } from './keys.js';
-import { RedisLink, type Arg } from '../../shared/redis-link.js';
+import { RedisLink, type Arg } from '../redis/link.js';
 import { PauseGate, Throttle } from './throttle.js';
 
 export interface RedisEndpoint {

@@ -6,7 +6,7 @@
  */
 import { RedslotError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
-import { RedisAdmin, type RedisAdminOptions } from '../../shared/redis-admin.js';
+import { RedisAdmin, type RedisAdminOptions } from '../redis/admin.js';
 import { DashboardErrors } from '../errors.js';
 import type { TopologySnapshot } from './store.js';
 

@@ -16,7 +16,7 @@ import type { Logger } from '../../shared/log.js';
 import { masterOf } from '../../shared/model/topology.js';
 import { OFFLINE_GROUP, type GroupRecord, type SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
-import type { RedisAdmin } from '../../shared/redis-admin.js';
+import type { RedisAdmin } from '../redis/admin.js';
 import type { Compare, TxnOp } from '../../shared/coordinator/types.js';
 import { DashboardErrors } from '../errors.js';
 import type { AssignResponseBody, SlotRange } from '../schemas/index.js';

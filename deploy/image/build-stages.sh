@@ -109,7 +109,7 @@ log "ENTRYPOINT --version: $(cat "$work/out.txt")"
 unreadable="$(find "$app" ! -perm -o+r | head -5)"
 [[ -z "$unreadable" ]] || die "files the USER ($user) cannot read: $unreadable"
 [[ ! -e "$app/node_modules/typescript" ]] || die "dev dependencies left in the runtime stage (typescript)"
-if [[ -f "$app/dist/shared/bin/redslot.js" ]]; then
+if [[ -f "$app/dist/deploy/bin/redslot.js" ]]; then
   [[ -n "$healthcheck" ]] || die "the redslot image needs a HEALTHCHECK"
   node "$here/smoke-runtime.mjs" "$app" "$healthcheck" || die "runtime smoke test failed"
 fi

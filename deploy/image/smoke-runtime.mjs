@@ -16,7 +16,7 @@ const fail = (msg) => {
 const timer = setTimeout(() => fail('timed out after 60 s'), 60_000);
 
 function start(args, pattern) {
-  const child = spawn(process.execPath, ['dist/shared/bin/redslot.js', ...args], {
+  const child = spawn(process.execPath, ['dist/deploy/bin/redslot.js', ...args], {
     cwd: appDir,
     env: { ...process.env, NODE_ENV: 'production', REDSLOT_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/install-deps.sh
 npm run build --silent
-exec node dist/shared/bin/redslot.js up "$@"
+exec node dist/deploy/bin/redslot.js up "$@"

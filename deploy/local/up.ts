@@ -9,12 +9,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openCoordinator } from '../../shared/coordinator/index.js';
 import { CommonErrors, RedslotError } from '../../shared/errors.js';
-import { seedTopology, evenRanges } from '../../shared/model/seed.js';
+import { seedTopology, evenRanges } from './seed.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
 import type { GroupRecord } from '../../shared/model/types.js';
-import { startEtcd, type EtcdHandle } from '../../shared/spawn/etcd.js';
-import { findBinary } from '../../shared/spawn/binaries.js';
-import { startRedis, type RedisServerHandle } from '../../shared/spawn/redis.js';
+import { startEtcd, type EtcdHandle } from './spawn/etcd.js';
+import { findBinary } from './spawn/binaries.js';
+import { startRedis, type RedisServerHandle } from './spawn/redis.js';
 import { startProxy } from '../../proxy/main.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startDashboard } from '../../dashboard/main.js';
@@ -146,7 +146,7 @@ export async function runUp(argv: string[]): Promise<number> {
       '',
       `  slots: ${evenRanges(ids).map(([a, b, g]) => `${a}-${b} -> group ${g}`).join(', ')}`,
       `  try:   redis-cli -p ${values.port} set hello world`,
-      `         REDSLOT_TOKEN=${token} node dist/shared/bin/redslot.js status --dashboard ${dashboard.url}`,
+      `         REDSLOT_TOKEN=${token} node dist/deploy/bin/redslot.js status --dashboard ${dashboard.url}`,
       '',
       'Ctrl-C stops everything.',
       '',

@@ -32,7 +32,7 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import type { Topology } from '../../shared/model/types.js';
 import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
-import { REDSLOT_VERSION } from '../core.js';
+import { REDSLOT_VERSION } from '../../shared/version.js';
 import { advertised, defaultDriver, type StartProxyOptions } from '../startup.js';
 import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
 import type { FromWorker, ToWorker, WorkerMetrics, WorkerStats } from './protocol.js';

@@ -17,7 +17,7 @@ import { replaceBetweenMarkers } from './markers.js';
 export const CATALOGUE_MODULES = [
   'shared/errors.ts',
   'shared/coordinator/errors.ts',
-  'shared/redis-link.ts',
+  'dashboard/redis/link.ts',
   'proxy/errors.ts',
   'dashboard/errors.ts',
   'dashboard/migration/errors.ts',

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
 import { setLogLevel } from '../../shared/log.js';
-import { seedTopology } from '../../shared/model/seed.js';
+import { seedTopology } from '../../deploy/local/seed.js';
 import { emptySlots } from '../../shared/model/topology.js';
 import { build } from '../../dashboard/app.js';
 import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';

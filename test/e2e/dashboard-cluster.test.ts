@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
-import { DashboardClient } from '../../shared/api-client.js';
-import { withRedisAdmin } from '../../shared/redis-admin.js';
+import { DashboardClient } from '../../dashboard/cli/api-client.js';
+import { withRedisAdmin } from '../../dashboard/redis/admin.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { uniqueCluster, waitFor } from '../unit/dashboard-harness.js';
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeArgsFor } from '../support/compiled.js';
 import { runAdminCommand } from '../../dashboard/cli/index.js';
-import { DashboardClient } from '../../shared/api-client.js';
+import { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess, type Spawned } from '../support/processes.js';

@@ -12,7 +12,7 @@ import { freePort, waitForPort } from '../support/free-port.js';
 import { Spawned } from '../support/processes.js';
 import { slotOf } from '../../shared/slot.js';
 
-const CLI = path.resolve('dist/shared/bin/redslot.js');
+const CLI = path.resolve('dist/deploy/bin/redslot.js');
 
 function alive(pid: number): boolean {
   try {

@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../shared/api-client.js';
+import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import type { SlotRecord } from '../../shared/model/types.js';

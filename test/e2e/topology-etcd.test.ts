@@ -62,7 +62,7 @@ async function startProxyOnce(etcdEndpoint: string, extra: string[]): Promise<Pr
   const port = await freePort();
   const adminPort = await freePort();
   const proc = spawnProcess('redslot-proxy', process.execPath, [
-    ...nodeArgsFor('shared/bin/redslot.ts'), 'proxy',
+    ...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy',
     '--coordinator', `etcd://${etcdEndpoint}/${CLUSTER}`,
     '--listen', `127.0.0.1:${port}`,
     '--admin', `127.0.0.1:${adminPort}`,

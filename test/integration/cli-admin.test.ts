@@ -9,7 +9,7 @@ import { ADMIN_COMMANDS, runAdminCommand } from '../../dashboard/cli/index.js';
 import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';
 import { createFollowerDriver } from '../../proxy/topology/follower.js';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
-import { withRedisAdmin } from '../../shared/redis-admin.js';
+import { withRedisAdmin } from '../../dashboard/redis/admin.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { uniqueCluster, waitFor } from '../unit/dashboard-harness.js';

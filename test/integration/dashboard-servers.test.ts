@@ -1,6 +1,6 @@
 /**
  * The dashboard against real redis-servers (memory coordinator, inject()):
- * - shared/redis-admin.ts: INFO/ROLE parsing, pipelining, binary SCAN, AUTH, error replies;
+ * - dashboard/redis/admin.ts: INFO/ROLE parsing, pipelining, binary SCAN, AUTH, error replies;
  * - server add: first server must be a master; a replica of the group master is accepted as is; an empty
  *   stand-alone master is turned into a replica with REPLICAOF; a master holding keys, a replica of another
  *   master, and an unreachable address are refused;
@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFollowerDriver } from '../../proxy/topology/follower.js';
-import { RedisAdmin, parseInfo, withRedisAdmin } from '../../shared/redis-admin.js';
+import { RedisAdmin, parseInfo, withRedisAdmin } from '../../dashboard/redis/admin.js';
 import { slotOfString } from '../../shared/slot.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';

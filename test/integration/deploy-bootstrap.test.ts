@@ -25,7 +25,7 @@ const TOKEN = 'bootstrap-test-token-0123456789';
 
 // The CLI as the image runs it (compiled) when dist/ is newer than every source file (CI builds first);
 // otherwise the TypeScript source through tsx (slower to start, never stale).
-const CLI = [process.execPath, ...nodeArgsFor('shared/bin/redslot.ts')].join(' ');
+const CLI = [process.execPath, ...nodeArgsFor('deploy/bin/redslot.ts')].join(' ');
 
 let dashboard: RunningDashboard | undefined;
 let dashboard2: RunningDashboard | undefined;

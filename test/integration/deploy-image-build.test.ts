@@ -1,7 +1,7 @@
 /**
  * Builds the real image's stages without Docker (deploy/image/build-stages.sh): npm ci, npm run build,
  * npm prune --omit=dev in a temp copy of the build context, then the runtime stage assembled from its
- * COPY --from lines only, where `node dist/shared/bin/redslot.js --help` and `--version` must exit 0 and every
+ * COPY --from lines only, where `node dist/deploy/bin/redslot.js --help` and `--version` must exit 0 and every
  * file must be readable by the image's non-root user.
  *
  * Slow (npm ci + a full tsc build, ~20-60 s on 2 cores) and needs the npm registry or a warm npm cache, so

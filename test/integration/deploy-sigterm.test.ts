@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeArgsFor } from '../support/compiled.js';
 import { stringify } from 'yaml';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
-import { evenRanges } from '../../shared/model/seed.js';
+import { evenRanges } from '../../deploy/local/seed.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { freePort, waitForPort } from '../support/free-port.js';
@@ -62,7 +62,7 @@ beforeAll(async () => {
   groups.push(await startRedis(), await startRedis());
   etcd = await startEtcd();
   coord = await openCoordinator(`etcd://${etcd.endpoint}/${CLUSTER}`);
-  // Chunked within etcd's 128 ops per txn (shared/model/seed.ts's single txn is for the memory store).
+  // Chunked within etcd's 128 ops per txn (deploy/local/seed.ts's single txn is for the memory store).
   await seedCluster(
     coord.coordinator,
     coord.paths,
@@ -106,7 +106,7 @@ async function startProxyProcess(): Promise<ProxyProc> {
   const proc = spawnProcess(
     'proxy',
     process.execPath,
-    [...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd!.endpoint}/${CLUSTER}`],
+    [...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd!.endpoint}/${CLUSTER}`],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
   procs.push(proc);

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { RedisAdmin, type RedisReply } from '../../shared/redis-admin.js';
+import { RedisAdmin, type RedisReply } from '../../dashboard/redis/admin.js';
 import { slotOf, SLOT_COUNT } from '../../shared/slot.js';
 import { SourceMover, type MoverKnobs, type RedisEndpoint, type SlotProgress } from '../../dashboard/migration/mover.js';
 import { Throttle, PauseGate } from '../../dashboard/migration/throttle.js';

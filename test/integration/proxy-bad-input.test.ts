@@ -46,7 +46,7 @@ beforeAll(async () => {
       },
     }),
   );
-  proxy = spawnProcess('proxy', process.execPath, ['--expose-gc', ...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file], {
+  proxy = spawnProcess('proxy', process.execPath, ['--expose-gc', ...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy', '--config', file], {
     ...process.env,
     REDSLOT_LOG_LEVEL: 'warn',
   });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
 import type { JobView } from '../../dashboard/migration/scheduler.js';
 import { decodeCursor } from '../../proxy/router/requests/scan.js';
-import type { DashboardClient } from '../../shared/api-client.js';
+import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { setLogLevel } from '../../shared/log.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');

@@ -11,7 +11,7 @@ import { dropMemoryStore, openCoordinator } from '../../shared/coordinator/index
 import type { Coordinator } from '../../shared/coordinator/types.js';
 import { setLogLevel } from '../../shared/log.js';
 import type { ClusterPaths } from '../../shared/model/paths.js';
-import { evenRanges, seedTopology } from '../../shared/model/seed.js';
+import { evenRanges, seedTopology } from '../../deploy/local/seed.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
 import type { SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';

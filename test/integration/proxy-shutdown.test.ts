@@ -91,7 +91,7 @@ describe('graceful shutdown', () => {
         '  slots: [[0, 1023, 1]]',
       ].join('\n'),
     );
-    const proc = spawnProcess('proxy', process.execPath, [...nodeArgsFor('shared/bin/redslot.ts'), 'proxy', '--config', file], {
+    const proc = spawnProcess('proxy', process.execPath, [...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy', '--config', file], {
       ...process.env,
       REDSLOT_LOG_LEVEL: 'warn',
     });

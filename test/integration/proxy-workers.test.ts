@@ -16,7 +16,7 @@ import { startProxyWorkers, type WorkersHandle } from '../../proxy/workers/prima
 import { dropMemoryStore, openCoordinator } from '../../shared/coordinator/index.js';
 import type { Coordinator } from '../../shared/coordinator/types.js';
 import { type ClusterPaths } from '../../shared/model/paths.js';
-import { evenRanges } from '../../shared/model/seed.js';
+import { evenRanges } from '../../deploy/local/seed.js';
 import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
 import { freePort, waitForPort } from '../support/free-port.js';
@@ -315,7 +315,7 @@ describe('redslot proxy --workers 2 (the CLI)', () => {
           '  slots: [[0, 1023, 1]]',
         ].join('\n'),
       );
-      const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(ROOT, 'shared/bin/redslot.ts'), 'proxy', '--config', file], {
+      const proc = spawnProcess('proxy', process.execPath, ['--import', 'tsx', path.join(ROOT, 'deploy/bin/redslot.ts'), 'proxy', '--config', file], {
         ...process.env,
         REDSLOT_LOG_LEVEL: 'warn',
       });

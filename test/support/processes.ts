@@ -1,2 +1,2 @@
-// Tests use the same spawners as `redslot up` and the benchmarks (shared/spawn/).
-export * from '../../shared/spawn/process.js';
+// Tests use the same spawners as `redslot up` and the benchmarks (deploy/local/spawn/).
+export * from '../../deploy/local/spawn/process.js';

@@ -7,7 +7,7 @@ import { AuditLog, classifyError } from '../../dashboard/topom/audit.js';
 import { openCoordinator } from '../../shared/coordinator/index.js';
 import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { RedisAdminErrors } from '../../shared/redis-admin.js';
+import { RedisAdminErrors } from '../../dashboard/redis/admin.js';
 import { uniqueCluster } from './dashboard-harness.js';
 
 describe('dashboard error catalogue', () => {

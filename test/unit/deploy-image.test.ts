@@ -106,11 +106,11 @@ describe('Dockerfile (static)', () => {
   it('the dockerignore matcher behaves like Docker\'s for the patterns used', () => {
     expect(ignored('node_modules')).toBe(true);
     expect(ignored('deploy/local/node_modules/x')).toBe(true);
-    expect(ignored('dist/shared/bin/redslot.js')).toBe(true);
+    expect(ignored('dist/deploy/bin/redslot.js')).toBe(true);
     expect(ignored('deploy/k8s/proxy.yaml')).toBe(true);
     expect(ignored('npm-debug.log')).toBe(true);
     expect(ignored('deploy/local')).toBe(false);
-    expect(ignored('shared/bin/redslot.ts')).toBe(false);
+    expect(ignored('deploy/bin/redslot.ts')).toBe(false);
     expect(ignored('distance.ts')).toBe(false);
   });
 
@@ -197,7 +197,7 @@ describe('Dockerfile (static)', () => {
     expect(pkg.bin['redslot']).toBe(ep[1]);
     const cmd = execForm(one(stage('runtime'), 'CMD'));
     expect(cmd).toEqual(['proxy']);
-    expect(readFileSync(source, 'utf8')).toMatch(new RegExp(`^\\s*${cmd[0]}: \\{ module:`, 'm'));
+    expect(readFileSync(source, 'utf8')).toMatch(new RegExp(`^\\s*${cmd[0]}: \\{ load:`, 'm'));
   });
 
   it('EXPOSEs the proxy RESP and admin ports and the dashboard port, as the code defaults them', async () => {

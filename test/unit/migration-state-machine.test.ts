@@ -6,7 +6,7 @@ import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { RedslotError } from '../../shared/errors.js';
 import { Throttle } from '../../dashboard/migration/throttle.js';
 import { displayKey } from '../../dashboard/migration/keys.js';
-import { encode } from '../../shared/redis-link.js';
+import { encode } from '../../dashboard/redis/link.js';
 
 function topo(slot: SlotRecord): Topology {
   const groups = new Map([

@@ -20,7 +20,7 @@ set -eu
 export REDSLOT_TOKEN
 
 # The CLI of the image (cwd /app); REDSLOT_CLI overrides it (tests run the TypeScript source).
-cli="${REDSLOT_CLI:-node dist/shared/bin/redslot.js}"
+cli="${REDSLOT_CLI:-node dist/deploy/bin/redslot.js}"
 # shellcheck disable=SC2086 # $cli is a command line on purpose
 redslot() { $cli "$@" --dashboard "$REDSLOT_DASHBOARD"; }
 log() { echo "bootstrap: $*"; }

@@ -1,8 +1,8 @@
 /**
  * The one pipelined RESP client redslot's control plane uses to talk to redis-servers: the dashboard's admin
- * calls (shared/redis-admin.ts wraps it with typed INFO/ROLE/SCAN helpers) and the migration mover's hot loop
+ * calls (dashboard/redis/admin.ts wraps it with typed INFO/ROLE/SCAN helpers) and the migration mover's hot loop
  * (SCAN, EVAL, MIGRATE with hundreds of binary keys per call). Not for the data path (proxy/backend/).
- * - a command is encoded into ONE buffer sized up front (no per-argument Buffers, no concat);
+ * - commands are encoded by shared/resp/encoder.ts, the proxy's RESP encoder (one protocol stack);
  * - no timer per command: one interval per connection checks the deadline of the oldest pending command
  *   (replies come back in order, so the head is the first to be late); a late head fails the connection
  *   and every pending command (a pipelined connection cannot skip a reply);
@@ -13,7 +13,9 @@
  */
 import net from 'node:net';
 import RedisParser from 'redis-parser';
-import { defineErrors, RedslotError } from './errors.js';
+import { parseHostPort } from '../../shared/config.js';
+import { defineErrors, RedslotError } from '../../shared/errors.js';
+import { encodeCommand } from '../../shared/resp/encoder.js';
 
 export const RedisAdminErrors = defineErrors({
   REDSLOT_ERR_REDIS_UNREACHABLE: {
@@ -35,12 +37,16 @@ export const RedisAdminErrors = defineErrors({
 
 export type RedisReply = string | number | null | Buffer | Error | RedisReply[];
 
-/** Splits host:port (IPv6 in brackets allowed). Throws on anything else. */
+/** Splits host:port (IPv6 in brackets allowed; port 1-65535) with the config's parser. Throws on anything else. */
 export function splitAddr(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  const port = Number(addr.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid address ${JSON.stringify(addr)}`);
-  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+  let hp: { host: string; port: number } | undefined;
+  try {
+    hp = parseHostPort(addr, 'address');
+  } catch {
+    /* reported below, in this module's words */
+  }
+  if (hp === undefined || hp.port === 0) throw new Error(`invalid address ${JSON.stringify(addr)}`);
+  return hp;
 }
 
 export type Arg = string | number | Buffer;
@@ -62,30 +68,9 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-const CRLF = 0x0d0a;
-
-/** Encodes a command as a RESP array of bulk strings into a single buffer. */
+/** Encodes a command as a RESP array of bulk strings (the proxy's encoder; numbers as decimal text). */
 export function encode(args: readonly Arg[]): Buffer {
-  const parts: Array<Buffer | string> = new Array(args.length);
-  let size = 1 + String(args.length).length + 2;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const p = Buffer.isBuffer(a) ? a : String(a);
-    parts[i] = p;
-    const len = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p);
-    size += 1 + String(len).length + 2 + len + 2;
-  }
-  const out = Buffer.allocUnsafe(size);
-  let o = out.write(`*${args.length}\r\n`, 0, 'latin1');
-  for (const p of parts) {
-    const len = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p as string);
-    o += out.write(`$${len}\r\n`, o, 'latin1');
-    if (Buffer.isBuffer(p)) o += p.copy(out, o);
-    else o += out.write(p as string, o, 'utf8');
-    out.writeUInt16BE(CRLF, o);
-    o += 2;
-  }
-  return out;
+  return encodeCommand(args.map((a) => (typeof a === 'number' ? String(a) : a)));
 }
 
 export class RedisLink {

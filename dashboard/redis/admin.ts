@@ -1,13 +1,13 @@
 /**
  * The dashboard's typed control-plane calls to redis-servers (INFO, ROLE, PING, REPLICAOF, DBSIZE, SCAN) over
- * the shared transport (shared/redis-link.ts: one pipelined connection, per-command deadlines, binary-safe
+ * the shared transport (dashboard/redis/link.ts: one pipelined connection, per-command deadlines, binary-safe
  * replies). `call()` turns Buffers into UTF-8 strings for the usual text replies, `callBuffers()` keeps them
  * (SCAN of binary keys). Untrusted text (INFO, ROLE) is parsed into typed objects here, once.
  */
-import { RedslotError } from './errors.js';
-import { RedisAdminErrors, RedisLink, splitAddr, type RedisReply } from './redis-link.js';
+import { RedslotError } from '../../shared/errors.js';
+import { RedisAdminErrors, RedisLink, splitAddr, type RedisReply } from './link.js';
 
-export { RedisAdminErrors, splitAddr, type RedisReply } from './redis-link.js';
+export { RedisAdminErrors, splitAddr, type RedisReply } from './link.js';
 
 export type RedisTextReply = string | number | null | Error | RedisTextReply[];
 

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { CommonErrors, RedslotError } from '../errors.js';
+import { CommonErrors, RedslotError } from '../../../shared/errors.js';
 
 /** Full path of a program on PATH (or in /usr/sbin, where Debian puts some daemons), else a clear error. */
 export function findBinary(name: string, install: string): string {

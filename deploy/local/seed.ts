@@ -2,10 +2,10 @@
  * Writing an initial topology into an empty cluster (the local cluster, tests, a static config imported
  * into etcd). One txn, guarded by "meta does not exist yet", so it never overwrites a live cluster.
  */
-import type { Coordinator, TxnOp } from '../coordinator/types.js';
-import { SLOT_COUNT } from '../slot.js';
-import type { ClusterPaths } from './paths.js';
-import type { ClusterMeta, GroupRecord, SlotRecord } from './types.js';
+import type { Coordinator, TxnOp } from '../../shared/coordinator/types.js';
+import { SLOT_COUNT } from '../../shared/slot.js';
+import type { ClusterPaths } from '../../shared/model/paths.js';
+import type { ClusterMeta, GroupRecord, SlotRecord } from '../../shared/model/types.js';
 
 export interface SeedResult {
   /** False when the cluster already existed (nothing written). */

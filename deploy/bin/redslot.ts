@@ -8,49 +8,25 @@
  *   redslot up ...           a local cluster              (deploy/local/up.ts)
  *   redslot <admin> ...      status, group, server, slots, ... against a dashboard (dashboard/cli/)
  */
-import { createRequire } from 'node:module';
+import { REDSLOT_VERSION } from '../../shared/version.js';
 
 type Runner = (argv: string[]) => Promise<number | void>;
 
 interface Route {
-  module: string;
-  fn: string;
+  /** A literal import() per command, so the compiler checks each module and export while loading stays lazy. */
+  load: () => Promise<Runner>;
   summary: string;
 }
 
 const ROUTES: Record<string, Route> = {
-  proxy: { module: '../../proxy/main.js', fn: 'runProxyCommand', summary: 'run a proxy (RESP 19000, admin 11080)' },
-  dashboard: { module: '../../dashboard/main.js', fn: 'runDashboardCommand', summary: 'run a dashboard (HTTP 18080)' },
-  up: { module: '../../deploy/local/up.js', fn: 'runUp', summary: 'start a local cluster: redis-servers, proxy, dashboard' },
+  proxy: { load: async () => (await import('../../proxy/main.js')).runProxyCommand, summary: 'run a proxy (RESP 19000, admin 11080)' },
+  dashboard: { load: async () => (await import('../../dashboard/main.js')).runDashboardCommand, summary: 'run a dashboard (HTTP 18080)' },
+  up: { load: async () => (await import('../local/up.js')).runUp, summary: 'start a local cluster: redis-servers, proxy, dashboard' },
 };
-const ADMIN: Route = { module: '../../dashboard/cli/index.js', fn: 'runAdminCommand', summary: 'admin commands' };
-
-function version(): string {
-  const require = createRequire(import.meta.url);
-  for (const p of ['../../package.json', '../../../package.json']) {
-    try {
-      return (require(p) as { version: string }).version;
-    } catch {
-      /* compiled and source layouts differ by one level */
-    }
-  }
-  return 'unknown';
-}
-
-async function load(route: Route): Promise<Runner> {
-  const mod = (await import(route.module)) as Record<string, unknown>;
-  const fn = mod[route.fn];
-  if (typeof fn !== 'function') throw new Error(`${route.module} does not export ${route.fn}`);
-  return fn as Runner;
-}
+const loadAdmin = () => import('../../dashboard/cli/index.js');
 
 async function adminCommands(): Promise<string[]> {
-  try {
-    const mod = (await import(ADMIN.module)) as { CLI_COMMANDS?: string[] };
-    return [...(mod.CLI_COMMANDS ?? [])];
-  } catch {
-    return [];
-  }
+  return [...(await loadAdmin()).CLI_COMMANDS];
 }
 
 async function usage(): Promise<string> {
@@ -72,14 +48,14 @@ async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '--version' || cmd === 'version') {
-    process.stdout.write(`redslot ${version()}\n`);
+    process.stdout.write(`redslot ${REDSLOT_VERSION}\n`);
     return 0;
   }
   const route = ROUTES[cmd];
-  if (route) return (await (await load(route))(rest)) ?? 0;
+  if (route) return (await (await route.load())(rest)) ?? 0;
   if ((await adminCommands()).includes(cmd)) {
     // One-shot: exit with its code even if an HTTP keep-alive socket would hold the loop open.
-    const code = (await (await load(ADMIN))(argv)) ?? 0;
+    const code = (await (await loadAdmin()).runAdminCommand(argv)) ?? 0;
     process.stdout.write('', () => process.exit(code));
     return code;
   }

@@ -19,7 +19,7 @@ import type {
   ProxiesBody,
   SlotsBody,
   StatusBody,
-} from '../dashboard/schemas/index.js';
+} from '../schemas/index.js';
 
 export type {
   AssignResponseBody,
@@ -32,7 +32,7 @@ export type {
   ProxiesBody,
   SlotsBody,
   StatusBody,
-} from '../dashboard/schemas/index.js';
+} from '../schemas/index.js';
 
 export class ApiError extends Error {
   constructor(
