@@ -31,7 +31,7 @@
  *   migrate:
  *     timeout: 3s                     MIGRATE timeout for migrate-on-access
  *     sourceFirst: true               commands of a migrating slot whose keys are all still on the source run
- *                                     there (one EVAL) instead of MIGRATE-then-target (README, migration)
+ *                                     there (one EVAL) instead of MIGRATE-then-target (docs/migration.md)
  *   commands:
  *     refuseDangerous: false          true: refuse FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE with
  *                                     an error naming this knob (default: behave like Redis)

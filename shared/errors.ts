@@ -3,7 +3,7 @@
  * - reply errors: what a Redis client sees on the wire (`-PREFIX message`); the prefix is exact Redis vocabulary
  *   (ERR, CROSSSLOT, NOAUTH, WRONGPASS, NOPROTO, CLUSTERDOWN, TRYAGAIN, ...).
  * - internal errors: thrown inside redslot (`RedslotError`), carrying a stable `REDSLOT_ERR_*` code and a `cause`.
- * Every code is listed once here (reply and internal) and in the README's error table (a test pins both).
+ * Every code is listed once here (reply and internal) and in docs/errors.md's generated table (a test pins both).
  * Areas register their entries in their own file (proxy/errors.ts, dashboard/errors.ts) through `defineErrors`.
  */
 
@@ -16,7 +16,7 @@ export interface ErrorSpec {
   readonly message: string;
   /** HTTP status when the error crosses an HTTP API. */
   readonly httpStatus?: number;
-  /** One line for the README's error table. */
+  /** One line for the docs/errors.md table. */
   readonly description: string;
 }
 
@@ -34,7 +34,7 @@ export function defineErrors<T extends Record<string, Omit<ErrorSpec, 'code'>>>(
   return out;
 }
 
-/** Every registered spec (for the catalogue test and the README generator). */
+/** Every registered spec (for the catalogue test and the docs/errors.md generator). */
 export function allErrorSpecs(): ErrorSpec[] {
   return [...registry.values()];
 }

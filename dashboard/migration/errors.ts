@@ -1,6 +1,6 @@
 /**
  * Error catalogue of slot migration (planner, mover, state machine, scheduler, routes). Codes are global and
- * stable; each one is listed in the README's error table.
+ * stable; each one is listed in docs/errors.md's generated table.
  */
 import { defineErrors } from '../../shared/errors.js';
 

@@ -187,7 +187,7 @@ export type CategoryName = keyof typeof CATEGORIES;
 
 export const DEFAULT_REFUSAL = 'it is not classified by redslot (unknown commands are refused by default)';
 
-/** Extra words for the README table, beyond what is derived from the key specs. */
+/** Extra words for the docs/commands.md table, beyond what is derived from the key specs. */
 export const NOTES: Readonly<Record<string, string>> = {
   sort: 'BY/GET patterns read only the group that owns the sorted key',
   eval: 'the script must only touch its declared keys; no keys: the group serving slot 0',

@@ -58,7 +58,7 @@ export interface CommandSpec {
   readonly bySubcommand: boolean;
   /** True when some key spec can name a key (spec not marked `not_key`), i.e. COMMAND GETKEYS would look for keys. */
   readonly hasKeys: boolean;
-  /** For routable commands: the condition a user must meet, e.g. 'all keys in one slot' (README table). */
+  /** For routable commands: the condition a user must meet, e.g. 'all keys in one slot' (docs/commands.md). */
   readonly condition?: string;
   /** The Redis data this spec was built from (for COMMAND INFO/DOCS replies). */
   readonly raw: RawCommand;

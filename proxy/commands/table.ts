@@ -100,5 +100,5 @@ export const REDIS_VERSION = RAW_COMMANDS.redis_version;
 
 export const BY_NAME: NameTable<Command> = new NameTable(COMMANDS.map((c) => [c.name, c] as const));
 
-/** Categories as declared, for tests and the README generator. */
+/** Categories as declared, for tests and the docs/commands.md generator. */
 export { CATEGORIES };

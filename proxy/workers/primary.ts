@@ -16,7 +16,7 @@
  *   revision, memory of each).
  * - Connections: cluster's round-robin (the primary accepts and hands each connection to the next worker;
  *   one IPC hop per accept, none per request). NODE_CLUSTER_SCHED_POLICY=none makes the workers accept on the
- *   shared socket themselves (the kernel then balances them unevenly; README.md, Performance > Workers).
+ *   shared socket themselves (the kernel then balances them unevenly; docs/performance.md, Workers).
  * - limits.maxClients is for the whole proxy: each worker admits ceil(maxClients / workers).
  * - A worker that dies is replaced (after a short backoff); until it listens again /readyz fails.
  * - Shutdown (close / SIGTERM): every worker stops accepting, finishes its in-flight commands within the

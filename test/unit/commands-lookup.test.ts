@@ -10,7 +10,7 @@ import {
   resolveSubcommand,
   type CommandSpec,
 } from '../../proxy/commands/lookup.js';
-import { COMMANDS_MD, README_BEGIN, README_END, README_MD, readmeWithCommands, renderCommandsMarkdown, renderReadmeSection } from '../../proxy/commands/readme-table.js';
+import { COMMANDS_MD, renderCommandsMarkdown } from '../../docs/tools/commands-table.js';
 import { RAW_COMMANDS } from '../../proxy/commands/redis7-data.js';
 import { ROUTE_SHAPES } from '../../proxy/commands/spec.js';
 
@@ -278,22 +278,18 @@ describe('classification', () => {
   });
 });
 
-describe('COMMANDS.md', () => {
+describe('docs/commands.md', () => {
   it('is what the table renders now (run `npm run gen:commands` after changing the table)', () => {
     const committed = readFileSync(COMMANDS_MD, 'utf8');
     expect(committed).toBe(renderCommandsMarkdown());
   });
 
-  it('README.md holds the same table between its markers (run `node --import tsx proxy/commands/readme-table.ts --write`)', () => {
-    const readme = readFileSync(README_MD, 'utf8');
-    expect(readme).toContain(README_BEGIN);
-    expect(readme).toContain(README_END);
-    expect(readme).toBe(readmeWithCommands(readme));
-    const section = readme.slice(readme.indexOf(README_BEGIN) + README_BEGIN.length, readme.indexOf(README_END)).trim();
-    expect(section).toBe(renderReadmeSection());
-    for (const c of allCommands()) expect(section, c.name).toMatch(new RegExp(`^\\| ${c.name.toUpperCase().replace(/[-|]/g, '\\$&')}[ (]`, 'm'));
-    // Editing the table without regenerating is caught.
-    expect(readmeWithCommands(readme.replace('| DBSIZE |', '| DBSIZE2 |'))).not.toBe(readme.replace('| DBSIZE |', '| DBSIZE2 |'));
+  it('docs/commands.md (the one copy; README.md links to it) has a row for every command', () => {
+    const page = readFileSync(COMMANDS_MD, 'utf8');
+    for (const c of allCommands()) expect(page, c.name).toMatch(new RegExp(`^\\| ${c.name.toUpperCase().replace(/[-|]/g, '\\$&')}[ (]`, 'm'));
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain('(docs/commands.md)');
+    expect(readme).not.toContain('| DBSIZE |');
   });
 
   it('gives containers handled per subcommand one row per kind of handling', () => {

@@ -1,18 +1,18 @@
 /**
- * The error catalogue across all of redslot: stable, unique codes, each documented in the README's
- * generated error table (shared/docs/errors-table.ts), and no catalogue module forgotten.
+ * The error catalogue across all of redslot: stable, unique codes, each documented in the generated error table
+ * of docs/errors.md (docs/tools/errors-table.ts), and no catalogue module forgotten.
  */
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CATALOGUE_MODULES, ERRORS_BEGIN, ERRORS_END, loadCatalogue, renderErrorsMarkdown } from '../../shared/docs/errors-table.js';
-import { sectionBetweenMarkers } from '../../shared/docs/markers.js';
+import { CATALOGUE_MODULES, ERRORS_BEGIN, ERRORS_END, ERRORS_MD, loadCatalogue, renderErrorsMarkdown } from '../../docs/tools/errors-table.js';
+import { sectionBetweenMarkers } from '../../docs/tools/markers.js';
 
 describe('error catalogue', () => {
   it('every module that defines errors is part of the catalogue', () => {
     const files = execFileSync('git', ['grep', '-l', 'defineErrors(', '--', 'shared', 'proxy', 'dashboard'], { encoding: 'utf8' })
       .split('\n')
-      .filter((f) => f.endsWith('.ts') && f !== 'shared/docs/errors-table.ts');
+      .filter((f) => f.endsWith('.ts'));
     expect(files.sort()).toEqual([...CATALOGUE_MODULES].sort());
   });
 
@@ -29,10 +29,10 @@ describe('error catalogue', () => {
     }
   });
 
-  it('README.md holds exactly the generated error table (run: node --import tsx shared/docs/errors-table.ts --write)', async () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const section = sectionBetweenMarkers(readme, ERRORS_BEGIN, ERRORS_END);
-    expect(section, 'README.md lacks the error table markers').toBeDefined();
+  it('docs/errors.md holds exactly the generated error table (run: npm run gen:docs)', async () => {
+    const page = readFileSync(ERRORS_MD, 'utf8');
+    const section = sectionBetweenMarkers(page, ERRORS_BEGIN, ERRORS_END);
+    expect(section, 'docs/errors.md lacks the error table markers').toBeDefined();
     expect(section).toBe(renderErrorsMarkdown(await loadCatalogue()));
   });
 });

@@ -3,7 +3,7 @@
  * keys in the client's order; the replies are merged in the client's key order (subclasses say how). When all
  * keys live on one master, the client's command is sent as is and its reply forwarded verbatim.
  * If any sub-request fails, the client gets one error (the first failing part's, in part order).
- * Not atomic across masters, like Codis: the README says so.
+ * Not atomic across masters, like Codis: docs/using.md says so.
  */
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';

@@ -1,8 +1,8 @@
 /**
  * The README's error table, generated from the catalogue so it cannot drift.
  *
- *   node --import tsx shared/docs/errors-table.ts           print the table
- *   node --import tsx shared/docs/errors-table.ts --write   replace it in README.md (between the markers)
+ *   node --import tsx docs/tools/errors-table.ts           print the table
+ *   node --import tsx docs/tools/errors-table.ts --write   replace it in docs/errors.md (between the markers)
  *
  * Every module that calls defineErrors() is listed in CATALOGUE_MODULES; a test checks that no such module
  * is missing from the list and that README.md holds exactly what renderErrorsMarkdown() produces.
@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { allErrorSpecs, type ErrorSpec } from '../errors.js';
+import { allErrorSpecs, type ErrorSpec } from '../../shared/errors.js';
 import { replaceBetweenMarkers } from './markers.js';
 
 /** Repo-relative source paths of every module that registers error specs. */
@@ -26,12 +26,15 @@ export const CATALOGUE_MODULES = [
 export const ERRORS_BEGIN = '<!-- errors:begin -->';
 export const ERRORS_END = '<!-- errors:end -->';
 
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The page that holds the generated table between the markers. */
+export const ERRORS_MD = path.join(ROOT, 'docs/errors.md');
 
 /** Imports every catalogue module (registering its specs) and returns all specs sorted by code. */
 export async function loadCatalogue(): Promise<ErrorSpec[]> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const ext = path.extname(fileURLToPath(import.meta.url)); // .ts from source, .js from dist
+  const ext = path.extname(fileURLToPath(import.meta.url)); // .ts (docs/tools is run from source by tsx or vitest)
   for (const m of CATALOGUE_MODULES) {
     await import(path.relative(here, path.join(ROOT, m.replace(/\.ts$/, ext))).replace(/^(?!\.)/, './'));
   }
@@ -57,9 +60,8 @@ export function renderErrorsMarkdown(specs: ErrorSpec[]): string {
 async function main(): Promise<void> {
   const table = renderErrorsMarkdown(await loadCatalogue());
   if (process.argv.includes('--write')) {
-    const readme = path.join(ROOT, 'README.md');
-    writeFileSync(readme, replaceBetweenMarkers(readFileSync(readme, 'utf8'), ERRORS_BEGIN, ERRORS_END, table));
-    process.stderr.write('README.md error table updated\n');
+    writeFileSync(ERRORS_MD, replaceBetweenMarkers(readFileSync(ERRORS_MD, 'utf8'), ERRORS_BEGIN, ERRORS_END, table));
+    process.stderr.write('docs/errors.md error table updated\n');
   } else {
     process.stdout.write(table);
   }

@@ -1,12 +1,12 @@
 /**
- * Regenerates `redis7-commands.json` from a real Redis 7: starts a throwaway redis-server (free loopback port,
+ * Regenerates `proxy/commands/redis7-commands.json` from a real Redis 7: starts a throwaway redis-server (free loopback port,
  * no persistence, own temp dir), asks it `COMMAND` and `COMMAND DOCS`, writes the data sorted by name (Redis
- * answers in hash order, which changes per process), stops the server by PID, then rewrites `COMMANDS.md`.
+ * answers in hash order, which changes per process), stops the server by PID, then rewrites `docs/commands.md`.
  *
  *   npm run gen:commands            (redis-server from PATH)
  *   REDIS_SERVER=/path/to/redis-server npm run gen:commands
  *
- * Only raw Redis data is written here; redslot's policy stays in the hand-written `classification.ts`.
+ * Only raw Redis data is written here; redslot's policy stays in the hand-written `proxy/commands/classification.ts`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Parser from 'redis-parser';
-import type { RawArgument, RawCommand, RawCommandFile, RawDocs, RawKeySpec } from './redis7-data.js';
+import type { RawArgument, RawCommand, RawCommandFile, RawDocs, RawKeySpec } from '../../proxy/commands/redis7-data.js';
 
 type Reply = string | number | null | Reply[];
 
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   });
   try {
     const data = await fetchCommands(port);
-    const file = path.join(here, 'redis7-commands.json');
+    const file = path.join(here, '../../proxy/commands/redis7-commands.json');
     writeFileSync(file, JSON.stringify(data, null, 1) + '\n');
     console.log(`wrote ${data.commands.length} commands from redis ${data.redis_version} to ${path.relative(process.cwd(), file)}`);
   } finally {
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   // The Markdown table is derived from the data just written: load it in a fresh import, after the write.
-  const { renderCommandsMarkdown, COMMANDS_MD } = await import('./readme-table.js');
+  const { renderCommandsMarkdown, COMMANDS_MD } = await import('./commands-table.js');
   writeFileSync(COMMANDS_MD, renderCommandsMarkdown());
   console.log(`wrote ${path.relative(process.cwd(), fileURLToPath(COMMANDS_MD))}`);
 }
