@@ -18,7 +18,7 @@ import { registerOverviewRoutes } from './routes/overview.js';
 import { registerProxyRoutes } from './routes/proxies.js';
 import { registerSlotRoutes } from './routes/slots.js';
 import { registerUi } from './ui/plugin.js';
-import { migrationPlugin } from './migration/routes.js';
+import { migrationPlugin } from './routes/migrations.js';
 
 export type { App } from './app-type.js';
 

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import type { ClusterPaths } from '../shared/model/paths.js';
 import { TokenAuth } from './auth.js';
 import type { TokenSpec } from './config.js';
-import { createDashboardMetrics, type DashboardMetrics } from './metrics.js';
+import { createDashboardMetrics, type DashboardMetrics } from './metrics/dashboard.js';
 import { AuditLog } from './topom/audit.js';
 import { waitForAcks } from './topom/barrier.js';
 import { Dialer } from './topom/dialer.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { build, type App } from '../../dashboard/app.js';
-import { migrationPlugin, type MigrationPluginOptions } from '../../dashboard/migration/routes.js';
+import { migrationPlugin, type MigrationPluginOptions } from '../../dashboard/routes/migrations.js';
 import type { MigrationEngine } from '../../dashboard/migration/scheduler.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';

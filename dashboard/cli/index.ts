@@ -6,7 +6,7 @@
  * authentication refused. `--dashboard URL` (default http://127.0.0.1:18080, env REDSLOT_DASHBOARD),
  * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header).
  */
-import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from '../migration/cli.js';
+import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from './migrations.js';
 import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
@@ -15,7 +15,7 @@ import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies,
 export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'audit', 'overview', 'leader'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
-/** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/migration/cli.ts). */
+/** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/cli/migrations.ts). */
 export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS];
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;

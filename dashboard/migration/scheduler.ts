@@ -30,7 +30,7 @@ import { masterOf } from '../../shared/model/topology.js';
 import { OFFLINE_GROUP, type GroupRecord, type SlotActionState, type SlotRecord } from '../../shared/model/types.js';
 import { CHUNK, type TopologySnapshot, type TopologyStore, type Versioned } from '../topom/store.js';
 import { MigrationErrors } from './errors.js';
-import type { MigrationMetrics } from './metrics.js';
+import type { MigrationMetrics } from '../metrics/migration.js';
 import { DEFAULT_MOVER_KNOBS, SourceMover, type BigKeyReport, type MoverKnobs, type RedisEndpoint, type SlotProgress } from './mover.js';
 import { planMoveRange, planMoveSome, planRebalance, type Plan, type PlannerGroup } from './planner.js';
 import {

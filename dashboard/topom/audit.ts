@@ -9,7 +9,7 @@ import { RedslotError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { lastSegment, type ClusterPaths } from '../../shared/model/paths.js';
 import type { AuditRecord } from '../../shared/model/types.js';
-import type { DashboardMetrics } from '../metrics.js';
+import type { DashboardMetrics } from '../metrics/dashboard.js';
 
 export interface AuditEntry extends AuditRecord {
   id: string;

@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/log.js';
 import { lastSegment, type ClusterPaths } from '../../shared/model/paths.js';
 import type { ProxyAck } from '../../shared/model/types.js';
 import { DashboardErrors } from '../errors.js';
-import type { DashboardMetrics } from '../metrics.js';
+import type { DashboardMetrics } from '../metrics/dashboard.js';
 
 export interface BarrierOptions {
   timeoutMs: number;

@@ -17,7 +17,7 @@ import type { Logger } from '../../shared/log.js';
 import type { ClusterPaths } from '../../shared/model/paths.js';
 import type { LeaderRecord } from '../../shared/model/types.js';
 import type { Compare } from '../../shared/coordinator/types.js';
-import type { DashboardMetrics } from '../metrics.js';
+import type { DashboardMetrics } from '../metrics/dashboard.js';
 
 export type LeaderHook = (signal: AbortSignal) => Promise<void> | void;
 

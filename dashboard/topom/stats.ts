@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../shared/log.js';
 import { masterOf } from '../../shared/model/topology.js';
-import type { DashboardMetrics } from '../metrics.js';
+import type { DashboardMetrics } from '../metrics/dashboard.js';
 import type { HistoryPoint, StatsSample } from '../schemas/index.js';
 import { knownServers, type Dialer } from './dialer.js';
 import { ProxyService, proxyNumbers } from './proxies.js';

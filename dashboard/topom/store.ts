@@ -21,7 +21,7 @@ import { lastSegment } from '../../shared/model/paths.js';
 import { emptySlots, parseGroup, parseSlot } from '../../shared/model/topology.js';
 import { OFFLINE_GROUP, type GroupRecord, type SlotRecord } from '../../shared/model/types.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
-import type { DashboardMetrics } from '../metrics.js';
+import type { DashboardMetrics } from '../metrics/dashboard.js';
 
 /** Max keys written per txn (etcd's default limit is 128 operations and 128 compares). */
 export const CHUNK = 100;

@@ -4,7 +4,7 @@
  * except the redis-servers. Everything is stopped by handle in stop().
  *
  * The dashboard comes from startDashboard. If its build() does not register the migration plugin yet
- * (dashboard/migration/routes.ts), the harness builds the same app with the plugin registered, the way
+ * (dashboard/routes/migrations.ts), the harness builds the same app with the plugin registered, the way
  * bench/migration does, and says so in `migrationNote`; the UI is always the one the dashboard serves.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,7 @@ import { seedTopology } from '../../deploy/local/seed.js';
 import { emptySlots } from '../../shared/model/topology.js';
 import { build } from '../../dashboard/app.js';
 import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';
-import { migrationPlugin } from '../../dashboard/migration/routes.js';
+import { migrationPlugin } from '../../dashboard/routes/migrations.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'debug' | 'info' | 'warn' | 'error' | 'silent' | undefined) ?? 'silent');

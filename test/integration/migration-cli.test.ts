@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startMigrationCluster, TOKEN, type MigrationCluster } from '../../bench/migration/cluster.js';
-import { runMigrationCommand, isMigrationCommand, parseGroupsFlag, bar } from '../../dashboard/migration/cli.js';
+import { runMigrationCommand, isMigrationCommand, parseGroupsFlag, bar } from '../../dashboard/cli/migrations.js';
 import { setLogLevel } from '../../shared/log.js';
 
 setLogLevel('silent');

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenAuth } from '../../dashboard/auth.js';
 import { parseDashboardConfig, loadDashboardConfig } from '../../dashboard/config.js';
-import { dashboardMetricNames } from '../../dashboard/metrics.js';
+import { dashboardMetricNames } from '../../dashboard/metrics/dashboard.js';
 import { barrierState, waitForAcks } from '../../dashboard/topom/barrier.js';
 import { slotRanges } from '../../dashboard/topom/store.js';
 import { openCoordinator } from '../../shared/coordinator/index.js';

@@ -3,7 +3,7 @@
  *
  * Every PromQL expression in the dashboard (panel targets and template variable queries) is reduced to its
  * metric identifiers (strings, label matchers, range selectors, grouping clauses and function calls removed)
- * and each one must be a name that proxy/metrics.ts (`proxyMetricNames()`) or dashboard/metrics.ts
+ * and each one must be a name that proxy/metrics.ts (`proxyMetricNames()`) or dashboard/metrics/dashboard.ts
  * (`dashboardMetricNames()`) exports — read from those modules, never copied. `_bucket`, `_sum` and `_count`
  * are accepted only on histograms (known from the proxy's name list and the dashboard registry's TYPE lines).
  * The extractor is tested on its own, including the ways a query can go wrong.
@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDashboardMetrics, dashboardMetricNames } from '../../dashboard/metrics.js';
-import { createMigrationMetrics, migrationMetricNames } from '../../dashboard/migration/metrics.js';
+import { createDashboardMetrics, dashboardMetricNames } from '../../dashboard/metrics/dashboard.js';
+import { createMigrationMetrics, migrationMetricNames } from '../../dashboard/metrics/migration.js';
 import { proxyMetricNames } from '../../proxy/metrics.js';
 
 type J = any;
@@ -176,7 +176,7 @@ describe('deploy/grafana/redslot.json', () => {
     }
   });
 
-  it('dashboard metrics: every redslot_dashboard_* the JSON uses is exported by dashboard/metrics.ts', () => {
+  it('dashboard metrics: every redslot_dashboard_* the JSON uses is exported by dashboard/metrics/dashboard.ts', () => {
     const bad = allExprs(dash).flatMap(({ where, expr }) =>
       unknownMetrics(expr, known).filter((id) => !id.startsWith('redslot_proxy_')).map((id) => `${where}: ${id}`),
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abortRecord, actionKey, advance, nextStateName, parseSettings, DEFAULT_SETTINGS } from '../../dashboard/migration/state-machine.js';
-import { migrationMetricNames } from '../../dashboard/migration/metrics.js';
+import { migrationMetricNames } from '../../dashboard/metrics/migration.js';
 import { routeOf } from '../../shared/model/topology.js';
 import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { RedslotError } from '../../shared/errors.js';

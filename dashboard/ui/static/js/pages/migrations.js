@@ -1,6 +1,6 @@
 // Migrations: every running or pending slot action with progress, rate and ETA; pause, resume, abort,
 // throttle. Slot actions come from GET /api/v1/slots (always there); jobs, movers, progress and control from
-// the migration routes (dashboard/migration/routes.ts), used only when the dashboard's OpenAPI document lists
+// the migration routes (dashboard/routes/migrations.ts), used only when the dashboard's OpenAPI document lists
 // them: a dashboard without the migration plugin still shows the slot actions and says what is missing.
 import { api, get, hasRoute } from '../api.js';
 import { badge, bytes, compact, confirmDialog, duration, field, h, messageArea, morph, num, progressBar, rangesText, runAction } from '../dom.js';

@@ -20,12 +20,12 @@ import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
-import { errorResponses, mutate } from '../routes/common.js';
+import { errorResponses, mutate } from './common.js';
 import { waitForAcks } from '../topom/barrier.js';
 import { knownServers } from '../topom/dialer.js';
-import { createMigrationMetrics, type MigrationMetrics } from './metrics.js';
-import type { MoverKnobs } from './mover.js';
-import { MigrationEngine, type MoveRequest } from './scheduler.js';
+import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
+import type { MoverKnobs } from '../migration/mover.js';
+import { MigrationEngine, type MoveRequest } from '../migration/scheduler.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

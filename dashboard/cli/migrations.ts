@@ -13,11 +13,11 @@
  * exit codes 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised.
  */
 import { parseSize } from '../../shared/config.js';
-import { ApiError, ApiUnreachableError, DashboardClient } from '../cli/api-client.js';
-import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from '../cli/args.js';
-import type { Plan } from './planner.js';
-import type { JobView, MigrationStatus } from './scheduler.js';
-import type { MigrationSettings } from './state-machine.js';
+import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
+import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
+import type { Plan } from '../migration/planner.js';
+import type { JobView, MigrationStatus } from '../migration/scheduler.js';
+import type { MigrationSettings } from '../migration/state-machine.js';
 
 export const MIGRATION_COMMANDS = ['rebalance', 'migrate', 'migrations', 'migration'] as const;
 export type MigrationCommand = (typeof MIGRATION_COMMANDS)[number];
