@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { build, type App } from '../../dashboard/app.js';
 import { migrationPlugin, type MigrationPluginOptions } from '../../dashboard/routes/migrations.js';
-import type { MigrationEngine } from '../../dashboard/migration/scheduler.js';
+import type { MigrationEngine } from '../../dashboard/migration/engine.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { DashboardClient } from '../../dashboard/cli/api-client.js';

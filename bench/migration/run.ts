@@ -28,7 +28,7 @@ import { readFileSync } from 'node:fs';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import { RedisLink } from '../../dashboard/redis/link.js';
-import type { JobView, MigrationStatus } from '../../dashboard/migration/scheduler.js';
+import type { JobView, MigrationStatus } from '../../dashboard/migration/views.js';
 import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { startMigrationCluster, type MigrationCluster } from './cluster.js';
 

@@ -16,7 +16,7 @@ import { parseSize } from '../../shared/config.js';
 import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import type { Plan } from '../migration/planner.js';
-import type { JobView, MigrationStatus } from '../migration/scheduler.js';
+import type { JobView, MigrationStatus } from '../migration/views.js';
 import type { MigrationSettings } from '../migration/state-machine.js';
 
 export const MIGRATION_COMMANDS = ['rebalance', 'migrate', 'migrations', 'migration'] as const;

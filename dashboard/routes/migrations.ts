@@ -25,7 +25,7 @@ import { waitForAcks } from '../topom/barrier.js';
 import { knownServers } from '../topom/dialer.js';
 import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
 import type { MoverKnobs } from '../migration/mover.js';
-import { MigrationEngine, type MoveRequest } from '../migration/scheduler.js';
+import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -21,7 +21,7 @@ import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import type { SlotRecord } from '../../shared/model/types.js';
-import type { JobView, MigrationStatus } from '../../dashboard/migration/scheduler.js';
+import type { JobView, MigrationStatus } from '../../dashboard/migration/views.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 

@@ -11,7 +11,7 @@ import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import type { SlotRecord, ProxyAck } from '../../shared/model/types.js';
 import type { WatchBatch } from '../../shared/coordinator/types.js';
-import type { MigrationStatus, JobView } from '../../dashboard/migration/scheduler.js';
+import type { MigrationStatus, JobView } from '../../dashboard/migration/views.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 

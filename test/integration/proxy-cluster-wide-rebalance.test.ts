@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { JobView } from '../../dashboard/migration/scheduler.js';
+import type { JobView } from '../../dashboard/migration/views.js';
 import { decodeCursor } from '../../proxy/router/requests/scan.js';
 import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { setLogLevel } from '../../shared/log.js';
