@@ -289,7 +289,7 @@ describe.skipIf(!haveChromium)('web UI in chromium', () => {
     await page.getByRole('button', { name: 'Resume every migration' }).click();
 
     await go('#/rebalance', 'Rebalance');
-    await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: 45_000, intervals: [500] }).toBe('100');
+    await expect.poll(() => bar.getAttribute('aria-valuenow'), { timeout: 45_000, interval: 500 }).toBe('100');
     expect(await page.locator('.run-status').textContent()).toContain('Rebalance finished: 341 slot(s) moved');
     await shot('rebalance-done');
     const groups = (await cluster.api<GroupsBody>('GET', '/api/v1/groups')).body.groups;

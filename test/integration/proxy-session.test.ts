@@ -136,7 +136,9 @@ describe('clients that do not read', () => {
     const io = ioredis(c.port);
     await io.set('bigval', Buffer.alloc(1024 * 1024, 0x62));
     const hog = net.connect(c.port, '127.0.0.1');
-    cleanups.push(() => hog.destroy());
+    cleanups.push(() => {
+      hog.destroy();
+    });
     hog.on('error', () => {});
     await new Promise<void>((r) => hog.on('connect', () => r()));
     hog.pause(); // never reads

@@ -173,7 +173,7 @@ describe('proxy with 2 worker processes', () => {
 
   it('a slot change reaches both workers before the ack is written: the ack waits for the slower drain', async () => {
     const by = await clientPerWorker();
-    const [[pidA], [pidB, slowClient]] = [...by.entries()] as Array<[number, Redis]>;
+    const [[pidA], [pidB, slowClient]] = [...by.entries()] as [[number, Redis], [number, Redis]];
     const key = 'foo';
     const slot = slotOfString(key);
     expect(slot).toBeLessThan(512); // group 1, behind the relay
