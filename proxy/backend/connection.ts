@@ -11,9 +11,10 @@
  * - After a failed dial the connection fails fast (`-ERR backend <addr> unavailable`) and redials in the
  *   background with exponential backoff, so clients never wait for a dial timeout per request.
  */
+import { handshakeSteps, type HandshakeStep } from './handshake.js';
 import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
+import { encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
@@ -72,16 +73,15 @@ const enum State {
 }
 
 /** A handshake command's reply handler. */
-class HandshakeStep implements BackendRequest {
+class HandshakeReply implements BackendRequest {
   constructor(
     private readonly conn: BackendConnection,
-    private readonly what: string,
+    private readonly step: HandshakeStep,
     private readonly last: boolean,
-    private readonly fatal: boolean,
   ) {}
 
   onReply(reply: Buffer): void {
-    if (isError(reply) && this.fatal) this.conn.handshakeFailed(`${this.what}: ${errorText(reply)}`);
+    if (isError(reply) && this.step.required) this.conn.handshakeFailed(`${this.step.what}: ${errorText(reply)}`);
     else if (this.last) this.conn.handshakeDone();
   }
 }
@@ -343,26 +343,11 @@ export class BackendConnection implements FrameHandler, Flushable {
   private onConnect(socket: net.Socket): void {
     if (this.socket !== socket) return;
     this.state = State.Handshake;
-    const cmds: Buffer[] = [];
-    const steps: HandshakeStep[] = [];
     const { user, password } = this.opts;
-    if (this.proto === 3) {
-      // RESP3 clients' commands: replies come back in RESP3 and are still forwarded byte for byte.
-      cmds.push(encodeCommand(password !== '' ? ['HELLO', '3', 'AUTH', user || 'default', password] : ['HELLO', '3']));
-      steps.push(new HandshakeStep(this, 'HELLO 3', false, true));
-    } else if (password !== '') {
-      cmds.push(encodeCommand(user !== '' ? ['AUTH', user, password] : ['AUTH', password]));
-      steps.push(new HandshakeStep(this, 'AUTH', false, true));
-    }
-    if (this.db !== 0) {
-      cmds.push(encodeCommand(['SELECT', String(this.db)]));
-      steps.push(new HandshakeStep(this, `SELECT ${this.db}`, false, true));
-    }
-    // Lets operators tell proxy connections apart in CLIENT LIST; failure (e.g. ACL) is harmless.
-    cmds.push(encodeCommand(['CLIENT', 'SETNAME', 'redslot-proxy']));
-    steps.push(new HandshakeStep(this, 'CLIENT SETNAME', true, false));
-    for (const s of steps) this.waiting.push(s);
-    socket.write(Buffer.concat(cmds));
+    // RESP3 clients' commands go on proto 3 connections: replies come back in RESP3, still forwarded byte for byte.
+    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: 'redslot-proxy' });
+    steps.forEach((s, i) => this.waiting.push(new HandshakeReply(this, s, i === steps.length - 1)));
+    socket.write(Buffer.concat(steps.map((s) => s.command)));
   }
 
   /** Called by the last handshake step. */
@@ -418,7 +403,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBytes = 0;
     if (this.closing) {
       this.state = State.Closed;
-      for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
       for (const r of queued) r.onReply(reply);
       this.finishClose();
       return;
@@ -427,7 +412,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.owner.log.warn('backend.connection_lost', { backend: this.owner.addr, db: this.db, failed: failed.length });
       // Redial at once: a dropped connection to a live server should not cost clients any errors.
       this.state = State.Idle;
-      for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
       for (const r of queued) r.onReply(reply);
       if (this.state === State.Idle) this.dial();
       return;
@@ -438,7 +423,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.state = State.Down;
     if (this.attempts === 1) this.owner.log.warn('backend.down', { backend: this.owner.addr, db: this.db });
     this.owner.onConnectionHealth(false);
-    for (const r of failed) if (!(r instanceof HandshakeStep)) r.onReply(reply);
+    for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
     for (const r of queued) r.onReply(reply);
     const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(this.attempts - 1, 20));
     this.retryTimer = setTimeout(() => {

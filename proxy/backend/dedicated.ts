@@ -19,9 +19,9 @@
  * `unavailable` before the handshake finished). There is no redial: the owner is told (onClosed) and decides.
  * A subscriber connection hands every frame after the handshake to its sink instead of `waiting`.
  */
+import { handshakeSteps, type HandshakeStep } from './handshake.js';
 import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { encodeCommand } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError, readInteger } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
@@ -60,12 +60,6 @@ const enum State {
   Closed,
 }
 
-const enum Step {
-  Fatal,
-  Optional,
-  ClientId,
-}
-
 export class DedicatedConnection implements FrameHandler, Flushable {
   flushQueued = false;
   kind: DedicatedKind | 'idle';
@@ -82,7 +76,7 @@ export class DedicatedConnection implements FrameHandler, Flushable {
   private readonly socket: net.Socket;
   private readonly framer = new ReplyFramer(this);
   private readonly waiting = new Fifo<BackendRequest>(8);
-  private steps: Step[] = [];
+  private steps: HandshakeStep[] = [];
   private queued: Buffer[] = [];
   private queuedBytes = 0;
   private out: Buffer[] = [];
@@ -225,40 +219,23 @@ export class DedicatedConnection implements FrameHandler, Flushable {
 
   private onConnect(): void {
     this.state = State.Handshake;
-    const cmds: Buffer[] = [];
-    const steps: Step[] = [];
     const { user, password } = this.opts;
-    if (this.proto === 3) {
-      // HELLO 3 [AUTH user pass]: switches the protocol and logs in with one round trip.
-      cmds.push(encodeCommand(password !== '' ? ['HELLO', '3', 'AUTH', user || 'default', password] : ['HELLO', '3']));
-      steps.push(Step.Fatal);
-    } else if (password !== '') {
-      cmds.push(encodeCommand(user !== '' ? ['AUTH', user, password] : ['AUTH', password]));
-      steps.push(Step.Fatal);
-    }
-    if (this.db !== 0) {
-      cmds.push(encodeCommand(['SELECT', String(this.db)]));
-      steps.push(Step.Fatal);
-    }
-    cmds.push(encodeCommand(['CLIENT', 'SETNAME', 'redslot-dedicated']));
-    steps.push(Step.Optional);
-    cmds.push(encodeCommand(['CLIENT', 'ID']));
-    steps.push(Step.ClientId);
+    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: 'redslot-dedicated', clientId: true });
     // Handshake replies come first: put their placeholders in front of anything queued meanwhile.
     const owners = this.waiting.drain();
     for (let i = 0; i < steps.length; i++) this.waiting.push(HANDSHAKE);
     for (const r of owners) this.waiting.push(r);
     this.steps = steps;
-    this.socket.write(Buffer.concat(cmds));
+    this.socket.write(Buffer.concat(steps.map((s) => s.command)));
   }
 
-  private onStep(step: Step, frame: Buffer): void {
-    if (isError(frame) && step !== Step.Optional) {
-      this.log.error('backend.dedicated_handshake_failed', { backend: this.server.addr, db: this.db, reason: errorText(frame) });
+  private onStep(step: HandshakeStep, frame: Buffer): void {
+    if (isError(frame) && step.required) {
+      this.log.error('backend.dedicated_handshake_failed', { backend: this.server.addr, db: this.db, reason: `${step.what}: ${errorText(frame)}` });
       this.socket.destroy();
       return;
     }
-    if (step === Step.ClientId) this.clientId = readInteger(frame);
+    if (step.clientId) this.clientId = readInteger(frame);
     if (this.steps.length > 0) return;
     if (this.dialTimer) clearTimeout(this.dialTimer);
     this.dialTimer = null;
