@@ -1,7 +1,7 @@
 /**
  * `redslot import codis --from http://CODIS_DASHBOARD:18080 | --from-file FILE [--confirm] [--if-revision N]`
  *
- * Reads the Codis dashboard's model (unauthenticated `GET /topom/stats`, falling back to `GET /topom`), or a
+ * Reads the Codis dashboard's model (unauthenticated `GET /topom`, falling back to `GET /topom/stats`), or a
  * file holding either body, and posts it to redslot's dashboard: a preview without --confirm, the import
  * with it. The redslot dashboard never dials the Codis dashboard itself (SSRF guard); this CLI does.
  */
@@ -18,7 +18,8 @@ async function fetchCodis(base: string): Promise<unknown> {
   if (!/^https?:\/\/[^/?#\s]+\/?$/.test(base)) throw new UsageError(`--from: expected http://host:port of a Codis dashboard, got ${JSON.stringify(base)}`);
   const root = base.replace(/\/+$/, '');
   let lastError = '';
-  for (const path of ['/topom/stats', '/topom']) {
+  // /topom first: the same stats plus the product name and Codis build.
+  for (const path of ['/topom', '/topom/stats']) {
     let res: Response;
     try {
       res = await fetch(`${root}${path}`, { signal: AbortSignal.timeout(CODIS_TIMEOUT_MS), redirect: 'error' });
@@ -36,7 +37,7 @@ async function fetchCodis(base: string): Promise<unknown> {
     }
     lastError = `${path}: HTTP ${res.status}`;
   }
-  throw new Error(`Codis dashboard ${root} has neither /topom/stats nor /topom (${lastError})`);
+  throw new Error(`Codis dashboard ${root} has neither /topom nor /topom/stats (${lastError})`);
 }
 
 async function readCodisFile(file: string): Promise<unknown> {

@@ -100,6 +100,10 @@ class Generation {
     this.errors[min] = floor;
   }
 
+  hashAt(i: number): number {
+    return this.hashes[i]!;
+  }
+
   keyAt(i: number): Buffer {
     const off = i * this.keyBytes;
     return Buffer.from(this.slab.subarray(off, off + Math.min(this.lengths[i]!, this.keyBytes)));
@@ -144,20 +148,21 @@ export class HotKeys {
   report(limit = this.capacity): { spanMs: number; keys: HotKeyEntry[] } {
     const now = this.clock();
     if (now - this.current.startedAt >= this.windowMs) this.rotate(now);
-    const merged: HotKeyEntry[] = [];
+    const merged: Array<HotKeyEntry & { hash: number }> = [];
     const gens = this.hasPrevious ? [this.previous, this.current] : [this.current];
     for (const g of gens) {
       for (let i = 0; i < g.used; i++) {
         const key = g.keyAt(i);
-        const same = merged.find((e) => e.length === g.lengths[i] && e.key.equals(key));
+        const hash = g.hashAt(i);
+        const same = merged.find((e) => e.hash === hash && e.length === g.lengths[i] && e.key.equals(key));
         if (same) {
           same.count += g.counts[i]!;
           same.error += g.errors[i]!;
-        } else merged.push({ key, length: g.lengths[i]!, count: g.counts[i]!, error: g.errors[i]!, slot: g.slots[i]! });
+        } else merged.push({ key, hash, length: g.lengths[i]!, count: g.counts[i]!, error: g.errors[i]!, slot: g.slots[i]! });
       }
     }
     merged.sort((a, b) => b.count - a.count);
     const spanMs = now - this.current.startedAt + (this.hasPrevious ? this.windowMs : 0);
-    return { spanMs: Math.max(1, spanMs), keys: merged.slice(0, limit) };
+    return { spanMs: Math.max(1, spanMs), keys: merged.slice(0, limit).map(({ hash: _hash, ...e }) => e) };
   }
 }
