@@ -15,6 +15,7 @@ import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
 import { ScriptCache } from './scripts/cache.js';
 import { SlotLoad } from './load/slot-load.js';
+import { resp3Refusal } from './backend/server-version.js';
 import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
@@ -176,6 +177,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   scriptCacheBytes(): number {
     return this.scripts.usedBytes;
+  }
+
+  resp3Refusal(): string | null {
+    return resp3Refusal(this.pool.all());
   }
 
   loadReport(): ReturnType<SlotLoad['report']> {

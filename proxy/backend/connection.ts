@@ -19,6 +19,7 @@ import { errorText, isError } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
+import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
@@ -52,7 +53,7 @@ export interface BackendOptions {
   password: string;
 }
 
-export interface ConnectionOwner {
+export interface ConnectionOwner extends VersionHolder {
   readonly addr: string;
   readonly host: string;
   readonly port: number;
@@ -81,10 +82,12 @@ class HandshakeStep implements BackendRequest {
   ) {}
 
   onReply(reply: Buffer): void {
-    if (isError(reply) && this.fatal) this.conn.handshakeFailed(`${this.what}: ${errorText(reply)}`);
+    if (isError(reply) && this.fatal) this.conn.handshakeFailed(this.conn.explain(this.what, errorText(reply)));
     else if (this.last) this.conn.handshakeDone();
   }
 }
+
+const INFO_SERVER = encodeCommand(['INFO', 'server']);
 
 /** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
 const SLAB_SIZE = 64 * 1024;
@@ -389,6 +392,12 @@ export class BackendConnection implements FrameHandler, Flushable {
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
     if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
     if (this.closing && this.waiting.length === 0) this.finishClose();
+    // Once per server: its Redis version (what old Codis-era servers cannot do: server-version.ts).
+    else if (this.owner.version === null) this.send(new VersionProbe(this.owner), INFO_SERVER);
+  }
+
+  explain(what: string, error: string): string {
+    return explainHandshakeFailure(what, error, this.owner, this.opts.user !== '');
   }
 
   /** Called by a handshake step whose reply was an error (wrong password, bad db): the connection is useless. */
