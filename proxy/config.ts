@@ -44,7 +44,7 @@
  *   load:
  *     count: true                     per-slot ops/bytes counters and hot-key sampling (false: off, for A/B)
  *     hotKeys: 64                     top-K entries of the hot-key sampler (Space-Saving); 0 = no sampling
- *     sampleEvery: 8                  one routed request in N (on average) is offered to the sampler
+ *     sampleEvery: 16                 one routed request in N (on average) is offered to the sampler
  *     maxKeyBytes: 256b               bytes of a sampled key kept (longer keys kept truncated, hashed whole)
  *     window: 10s                     hot keys are counted over the current and the previous window
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
@@ -157,7 +157,7 @@ export const PROXY_DEFAULTS = {
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
-  load: { count: true, hotKeys: 64, sampleEvery: 8, maxKeyBytes: '256b', window: '10s' },
+  load: { count: true, hotKeys: 64, sampleEvery: 16, maxKeyBytes: '256b', window: '10s' },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -268,7 +268,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     load: {
       count: parseBool(load.count ?? true, 'load.count'),
       hotKeys: parseIntInRange(load.hotKeys ?? 64, 'load.hotKeys', 0, 4096),
-      sampleEvery: parseIntInRange(load.sampleEvery ?? 8, 'load.sampleEvery', 1, 1_000_000),
+      sampleEvery: parseIntInRange(load.sampleEvery ?? 16, 'load.sampleEvery', 1, 1_000_000),
       maxKeyBytes: parseIntInRange(parseSize(load.maxKeyBytes ?? '256b', 'load.maxKeyBytes'), 'load.maxKeyBytes', 16, 65536),
       windowMs: loadWindowMs,
     },

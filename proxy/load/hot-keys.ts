@@ -2,14 +2,15 @@
  * Hot keys: a Space-Saving top-K (Metwally et al.) over the keys the router samples.
  *
  * Bounded memory, nothing allocated per offer: K entries per generation, each key copied (at most
- * maxKeyBytes of it) into one preallocated slab; lookup is a scan of K 32-bit hashes (K is small: 64 by
- * default, and only sampled requests pay it). A key not in the table replaces the entry with the lowest
+ * maxKeyBytes of it) into one preallocated slab; lookup goes through a chained hash index over 2K buckets
+ * (typed arrays), so only sampled requests pay a hash and a short chain walk. A key not in the table replaces the entry with the lowest
  * count and inherits that count as its error bound (count - error <= true count <= count).
  *
  * Two generations: counts of the current window and of the previous one; a report merges both, so a key
  * that just became hot shows at once and one that cooled down leaves within two windows. Rotation is lazy
  * (on offer or report), so there is no timer to manage.
  */
+import { now } from '../util/clock.js';
 
 export interface HotKeyEntry {
   /** The key's first maxKeyBytes bytes (a copy; the caller may keep it). */
@@ -39,8 +40,15 @@ class Generation {
   readonly counts: Float64Array;
   readonly errors: Float64Array;
   readonly slab: Buffer;
+  /** Hash index: first entry of each bucket (-1 = none) and the next entry in the same bucket. */
+  private readonly heads: Int32Array;
+  private readonly nexts: Int32Array;
+  private readonly mask: number;
   used = 0;
   startedAt: number;
+  /** Lowest count seen at the last full scan, and where the search for an entry holding it resumes. */
+  private floor = 0;
+  private cursor = 0;
 
   constructor(
     readonly capacity: number,
@@ -53,11 +61,19 @@ class Generation {
     this.counts = new Float64Array(capacity);
     this.errors = new Float64Array(capacity);
     this.slab = Buffer.alloc(capacity * keyBytes);
+    let buckets = 2;
+    while (buckets < 2 * capacity) buckets *= 2;
+    this.heads = new Int32Array(buckets).fill(-1);
+    this.nexts = new Int32Array(capacity).fill(-1);
+    this.mask = buckets - 1;
     this.startedAt = now;
   }
 
   reset(now: number): void {
     this.used = 0;
+    this.floor = 0;
+    this.cursor = 0;
+    this.heads.fill(-1);
     this.counts.fill(0);
     this.errors.fill(0);
     this.startedAt = now;
@@ -65,26 +81,46 @@ class Generation {
 
   private matches(i: number, h: number, key: Buffer): boolean {
     if (this.hashes[i] !== h || this.lengths[i] !== key.length) return false;
+    // Byte loops, not Buffer.compare/copy: for short keys a native call costs more than the loop.
     const off = i * this.keyBytes;
     const n = Math.min(key.length, this.keyBytes);
-    return key.compare(this.slab, off, off + n, 0, n) === 0;
+    const slab = this.slab;
+    for (let j = 0; j < n; j++) if (slab[off + j] !== key[j]) return false;
+    return true;
+  }
+
+  private unlink(i: number): void {
+    const b = this.hashes[i]! & this.mask;
+    let j = this.heads[b]!;
+    if (j === i) {
+      this.heads[b] = this.nexts[i]!;
+      return;
+    }
+    while (j >= 0 && this.nexts[j] !== i) j = this.nexts[j]!;
+    if (j >= 0) this.nexts[j] = this.nexts[i]!;
   }
 
   private store(i: number, h: number, key: Buffer, slot: number): void {
+    const b = h & this.mask;
+    this.nexts[i] = this.heads[b]!;
+    this.heads[b] = i;
     this.hashes[i] = h;
     this.slots[i] = slot;
     this.lengths[i] = key.length;
-    key.copy(this.slab, i * this.keyBytes, 0, Math.min(key.length, this.keyBytes));
+    const off = i * this.keyBytes;
+    const n = Math.min(key.length, this.keyBytes);
+    const slab = this.slab;
+    for (let j = 0; j < n; j++) slab[off + j] = key[j]!;
   }
 
   offer(key: Buffer, slot: number, h: number): void {
-    const n = this.used;
-    for (let i = 0; i < n; i++) {
+    for (let i = this.heads[h & this.mask]!; i >= 0; i = this.nexts[i]!) {
       if (this.matches(i, h, key)) {
         this.counts[i]!++;
         return;
       }
     }
+    const n = this.used;
     if (n < this.capacity) {
       this.store(n, h, key, slot);
       this.counts[n] = 1;
@@ -92,12 +128,32 @@ class Generation {
       this.used = n + 1;
       return;
     }
-    let min = 0;
-    for (let i = 1; i < n; i++) if (this.counts[i]! < this.counts[min]!) min = i;
+    const min = this.minEntry();
     const floor = this.counts[min]!;
+    this.unlink(min);
     this.store(min, h, key, slot);
     this.counts[min] = floor + 1;
     this.errors[min] = floor;
+  }
+
+  /**
+   * An entry with the lowest count. Counts only grow, so the floor found by a full scan stays a lower bound:
+   * resume from the cursor looking for an entry still at the floor (with many keys at the floor, as under
+   * random traffic, that is a step or two); only when none is left, rescan for the new floor.
+   */
+  private minEntry(): number {
+    const n = this.used;
+    const counts = this.counts;
+    for (let k = 0; k < n; k++) {
+      const i = this.cursor;
+      this.cursor = i + 1 === n ? 0 : i + 1;
+      if (counts[i] === this.floor) return i;
+    }
+    let min = 0;
+    for (let i = 1; i < n; i++) if (counts[i]! < counts[min]!) min = i;
+    this.floor = counts[min]!;
+    this.cursor = min + 1 === n ? 0 : min + 1;
+    return min;
   }
 
   hashAt(i: number): number {
@@ -120,7 +176,8 @@ export class HotKeys {
     readonly capacity: number,
     readonly maxKeyBytes: number,
     readonly windowMs: number,
-    private readonly clock: () => number = () => performance.now(),
+    /** The request clock (one reading per socket read on the proxy's data path). */
+    private readonly clock: () => number = now,
   ) {
     const now = clock();
     this.current = new Generation(capacity, maxKeyBytes, now);
