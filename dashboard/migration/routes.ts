@@ -60,6 +60,7 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     retryMs: opts.retryMs,
     assertAllowed: (addr, known) => ctx.dialer.assertAllowed(addr, known),
     maxmemoryOf: async (addr, known) => (await ctx.dialer.withServer(addr, known, (c) => c.info('memory'))).maxmemory ?? 0,
+    slotLoad: () => ctx.load.slotRates(),
   });
 }
 
@@ -92,6 +93,7 @@ export const MoveBody = Type.Union([
         }),
       ),
       weights: Type.Optional(Type.Union([Type.Literal('model'), Type.Literal('maxmemory')], { description: 'maxmemory: weights follow each master\'s maxmemory' })),
+      by: Type.Optional(Type.Union([Type.Literal('slots'), Type.Literal('load')], { description: 'load: balance the observed ops/s per group (GET /api/v1/load) instead of slot counts' })),
       ...Common,
     },
     { additionalProperties: false },
@@ -104,6 +106,7 @@ export const MoveBody = Type.Union([
 ]);
 
 const CountMap = Type.Record(Type.String(), Type.Integer());
+const RateMap = Type.Record(Type.String(), Type.Number());
 export const PlanSchema = Type.Object({
   moves: Type.Array(Type.Object({ slot: Type.Integer(), from: Type.Integer(), to: Type.Integer() })),
   before: CountMap,
@@ -111,6 +114,14 @@ export const PlanSchema = Type.Object({
   targets: CountMap,
   ranges: Type.Array(Type.Object({ from: Type.Integer(), to: Type.Integer(), first: Type.Integer(), last: Type.Integer() })),
   inFlight: Type.Integer(),
+  load: Type.Optional(
+    Type.Object({
+      before: RateMap,
+      after: RateMap,
+      target: RateMap,
+      unsplittable: Type.Array(Type.Integer(), { description: 'slots hotter than any group\'s gap: moving them would only move the hot spot' }),
+    }, { description: 'rebalance by load: ops/s per group' }),
+  ),
 });
 
 const ErrorView = Type.Object({ slot: Type.Integer(), code: Type.String(), message: Type.String(), at: Type.String() });
@@ -213,7 +224,8 @@ function requestOf(b: { mode: string } & Record<string, unknown>): MoveRequest {
   if (b.mode === 'some') return { mode: 'some', count: b['count'] as number, from: b['from'] as number, to: b['to'] as number };
   const groups = b['groups'] as Array<{ id: number; weight?: number }> | undefined;
   const weights = b['weights'] as 'model' | 'maxmemory' | undefined;
-  return { mode: 'rebalance', ...(groups ? { groups } : {}), ...(weights ? { weights } : {}) };
+  const by = b['by'] as 'slots' | 'load' | undefined;
+  return { mode: 'rebalance', ...(groups ? { groups } : {}), ...(weights ? { weights } : {}), ...(by ? { by } : {}) };
 }
 
 function target(r: MoveRequest): string {

@@ -33,6 +33,7 @@ import { MigrationErrors } from './errors.js';
 import type { MigrationMetrics } from './metrics.js';
 import { DEFAULT_MOVER_KNOBS, SourceMover, type BigKeyReport, type MoverKnobs, type RedisEndpoint, type SlotProgress } from './mover.js';
 import { planMoveRange, planMoveSome, planRebalance, type Plan, type PlannerGroup } from './planner.js';
+import { planRebalanceByLoad } from './load-planner.js';
 import {
   abortRecord,
   actionKey,
@@ -58,7 +59,7 @@ const STICKY_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 export type MoveRequest =
-  | { mode: 'rebalance'; groups?: PlannerGroup[]; weights?: 'model' | 'maxmemory' }
+  | { mode: 'rebalance'; groups?: PlannerGroup[]; weights?: 'model' | 'maxmemory'; by?: 'slots' | 'load' }
   | { mode: 'range'; from: number; to: number; group: number }
   | { mode: 'some'; count: number; from: number; to: number };
 
@@ -80,6 +81,8 @@ export interface MigrationEngineDeps {
   assertAllowed?: (addr: string, known: ReadonlySet<string>) => void;
   /** Reads maxmemory of a master (rebalance weights from maxmemory). */
   maxmemoryOf?: (addr: string, known: ReadonlySet<string>) => Promise<number>;
+  /** Observed ops/s per slot (dashboard/load/), for rebalance by load. */
+  slotLoad?: () => Promise<ArrayLike<number>>;
   /** Idle poll interval of the scheduler loop (default 1000 ms; job creation, mover results and settings wake it at once). */
   pollMs?: number;
   /** Back-off before a failed slot's mover is retried (default 5 s). */
@@ -712,6 +715,10 @@ export class MigrationEngine {
           return { id: g.id, weight: mm };
         }),
       );
+    }
+    if (req.by === 'load') {
+      if (!this.deps.slotLoad) throw new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_PLAN_INVALID, { reason: 'load figures are not available on this dashboard' });
+      return planRebalanceByLoad(slots, groups, await this.deps.slotLoad());
     }
     return planRebalance(slots, groups);
   }

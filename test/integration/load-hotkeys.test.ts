@@ -91,4 +91,15 @@ describe('hot keys and slot load under redis-benchmark', () => {
     expect(metrics).toMatch(new RegExp(`redslot_dashboard_group_load_ops_per_second\\{group="${busiest.group}"\\} [1-9]`));
     expect(metrics).not.toMatch(/group_load_ops_per_second\{[^}]*key=/);
   });
+
+  it('rebalance --by load previews moves away from the hot group, with ops/s now, after and target', async () => {
+    const hotGroup = (await new DashboardClient({ baseUrl: dashboard.url, token: TOKEN }).load()).slots.find((s) => s.id === slotOf(Buffer.from(HOT)))!.group;
+    const human = await cli('rebalance', '--by', 'load');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('OPS/S NOW');
+    expect(human.stdout).toContain('--by load --confirm');
+    const json = JSON.parse((await cli('rebalance', '--by', 'load', '--json')).stdout) as { plan: { moves: Array<{ from: number; to: number }>; load: { before: Record<string, number>; target: Record<string, number> } } };
+    expect(json.plan.load.before[String(hotGroup)]).toBeGreaterThan(json.plan.load.target[String(hotGroup)]!);
+    expect(json.plan.moves.every((m) => m.from === hotGroup)).toBe(true);
+  });
 });
