@@ -26,6 +26,9 @@ import { knownServers } from '../topom/dialer.js';
 import { createMigrationMetrics, type MigrationMetrics } from './metrics.js';
 import type { MoverKnobs } from './mover.js';
 import { MigrationEngine, type MoveRequest } from './scheduler.js';
+import { masterOf } from '../../shared/model/topology.js';
+import type { SlotMove } from './planner.js';
+import { assertMigratable } from './version-check.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -234,8 +237,19 @@ function target(r: MoveRequest): string {
   return r.groups ? `groups ${r.groups.map((g) => g.id).join(',')}` : 'every group';
 }
 
+/** Masters too old to migrate (e.g. codis-server 3.2 after a Codis import) are refused before a job starts. */
+async function checkMigratable(ctx: DashboardContext, moves: readonly SlotMove[], aclUser: boolean): Promise<void> {
+  const snap = await ctx.store.read();
+  const known = knownServers(snap);
+  await assertMigratable(moves, {
+    masterOf: (gid) => masterOf(snap.groups.get(gid)?.record),
+    versionOf: async (addr) => (await ctx.dialer.withServer(addr, known, (c) => c.info('server'))).redisVersion,
+    aclUser,
+  });
+}
+
 /** The routes; `engine` is the one the plugin created (exported for apps that build their own engine). */
-export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine: MigrationEngine): void {
+export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine: MigrationEngine, redisUsername = ''): void {
   const tags = ['migrations'];
   app.get(
     '/api/v1/migrations',
@@ -293,6 +307,7 @@ export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine:
         target(r),
         body,
         async () => {
+          await checkMigratable(ctx, (await engine.preview(r)).plan.moves, redisUsername !== '');
           const res = await engine.start(r, `${req.principal?.name ?? 'unknown'}@${req.ip}`, body.ifRevision);
           return { started: true, revision: res.revision, plan: res.plan, job: res.job };
         },
@@ -352,7 +367,7 @@ async function plugin(app: App, opts: MigrationPluginOptions): Promise<void> {
   app.addHook('onClose', async () => {
     await engine.stop();
   });
-  registerMigrationRoutes(app, ctx, engine);
+  registerMigrationRoutes(app, ctx, engine, opts.redisUsername ?? '');
 }
 
 /** `await app.register(migrationPlugin, { redisPassword, redisUsername })` in dashboard/app.ts build(). */

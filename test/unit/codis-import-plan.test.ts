@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CodisModelError, planCodisImport } from '../../dashboard/imports/codis-model.js';
+import { assertMigratable } from '../../dashboard/migration/version-check.js';
 import { capabilitiesOf, parseRedisVersion, refusalsFor, versionFromInfo } from '../../shared/redis-version.js';
 
 const FIXTURES = path.resolve(process.cwd(), '../shared/reference/codis-fixtures');
@@ -84,5 +85,17 @@ describe('Redis version detection (no Redis 3.2 binary here: from INFO text)', (
     expect(capabilitiesOf(parseRedisVersion('3.0.5')!).migration).toContain('MIGRATE ... KEYS (Redis >= 3.0.6)');
     expect(capabilitiesOf(parseRedisVersion('7.0.15')!)).toEqual({ resp3: null, aclUser: null, migration: null, replicaOf: null });
     expect(refusalsFor(parseRedisVersion('5.0.14')!, { resp3: true, migration: true, replicaOf: true })).toEqual(['RESP3 (HELLO 3) needs Redis >= 6.0; the server runs 5.0.14']);
+  });
+});
+
+describe('migration refused for masters too old to migrate (versions stubbed: no old Redis binary here)', () => {
+  const masters: Record<number, string> = { 1: '10.0.0.1:6379', 2: '10.0.0.2:6379', 3: '10.0.0.3:6379' };
+  const versions: Record<string, string> = { '10.0.0.1:6379': '3.2.11', '10.0.0.2:6379': '7.0.15', '10.0.0.3:6379': '5.0.14' };
+  const deps = (aclUser: boolean) => ({ masterOf: (g: number) => masters[g], versionOf: async (a: string) => versions[a], aclUser });
+
+  it('names the codis-server 3.2 master and why; allows Redis >= 4 without ACL users', async () => {
+    await expect(assertMigratable([{ slot: 1, from: 1, to: 2 }], deps(false))).rejects.toThrow(/group 1 master 10\.0\.0\.1:6379: migration sizes keys with MEMORY USAGE \(Redis >= 4\.0\); the server runs 3\.2\.11/);
+    await expect(assertMigratable([{ slot: 1, from: 3, to: 2 }, { slot: 2, from: 0, to: 3 }], deps(false))).resolves.toBeUndefined();
+    await expect(assertMigratable([{ slot: 1, from: 3, to: 2 }], deps(true))).rejects.toThrow(/group 3 master 10\.0\.0\.3:6379: ACL users/);
   });
 });
