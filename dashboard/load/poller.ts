@@ -7,6 +7,7 @@
  * Per-group figures are also exported to Prometheus (group labels only: no per-key or per-slot series).
  */
 import type { Logger } from '../../shared/log.js';
+import { PollLoop } from '../topom/poll-loop.js';
 import type { ProxyLoadReport } from '../../shared/load-report.js';
 import { OFFLINE_GROUP } from '../../shared/model/types.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
@@ -67,8 +68,7 @@ interface Last {
 }
 
 export class LoadPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PollLoop;
   private readonly last = new Map<string, Last>();
   private latest: ClusterLoad | null = null;
   private hot: HotKeyView[] = [];
@@ -79,27 +79,19 @@ export class LoadPoller {
     private readonly store: TopologyStore,
     private readonly proxies: ProxyService,
     private readonly dialer: Dialer,
-    private readonly log: Logger,
+    log: Logger,
     readonly intervalMs: number,
     private readonly metrics?: DashboardMetrics,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.pollOnce()
-        .then(() => undefined)
-        .catch((err: unknown) => this.log.warn('load.poll_failed', { err }))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+  ) {
+    this.loop = new PollLoop(() => this.pollOnce(), intervalMs, log, 'load.poll_failed');
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** The latest aggregate (polls once if none yet). */
