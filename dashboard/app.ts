@@ -14,6 +14,8 @@ import { DashboardErrors } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerImportRoutes } from './imports/routes.js';
+import { registerLoadRoutes } from './load/routes.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerProxyRoutes } from './routes/proxies.js';
 import { registerSlotRoutes } from './routes/slots.js';
@@ -99,6 +101,8 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerSlotRoutes(app, ctx);
   registerProxyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerImportRoutes(app, ctx);
+  registerLoadRoutes(app, ctx);
   registerUi(app);
   if (opts.migration !== false) {
     const knobs = typeof opts.migration === 'object' ? opts.migration : {};

@@ -20,6 +20,7 @@ import { ProxyService } from './topom/proxies.js';
 import { SlotService } from './topom/slots.js';
 import { StatsPoller } from './topom/stats.js';
 import { TopologyStore } from './topom/store.js';
+import { LoadPoller } from './load/poller.js';
 
 export interface DashboardOptions {
   coordinator: Coordinator;
@@ -79,6 +80,8 @@ export interface DashboardContext {
   slots: SlotService;
   proxies: ProxyService;
   stats: StatsPoller;
+  /** Per-slot load and hot keys from every proxy's counters (dashboard/load/). */
+  load: LoadPoller;
   promotion: PromotionService;
   /** Waits for every live proxy to acknowledge `revision` (the barrier, with this dashboard's timeout). */
   barrier(revision: number, signal?: AbortSignal): Promise<unknown>;
@@ -102,6 +105,7 @@ export function createContext(opts: DashboardOptions): DashboardContext {
   const proxies = new ProxyService(coord, paths, dialer, log);
   const stats = new StatsPoller(store, proxies, dialer, log, opts.statsIntervalMs ?? 1000, opts.statsHistory ?? 300, metrics);
   const promotion = new PromotionService(store, dialer, log, { barrier });
+  const load = new LoadPoller(store, proxies, dialer, log, opts.statsIntervalMs ?? 1000, metrics);
   const ctx: DashboardContext = {
     id,
     cluster: opts.cluster,
@@ -121,15 +125,20 @@ export function createContext(opts: DashboardOptions): DashboardContext {
     slots: new SlotService(store, dialer, log, { assignScanMaxKeys: opts.assignScanMaxKeys ?? 1_000_000, barrier }),
     proxies,
     stats,
+    load,
     promotion,
     barrier,
     async start() {
       if ((opts.election ?? 'auto') === 'auto') await election.start();
-      if (opts.stats ?? true) stats.start();
+      if (opts.stats ?? true) {
+        stats.start();
+        load.start();
+      }
     },
     async close() {
       if (auditTimer) clearInterval(auditTimer);
       await stats.stop();
+      await load.stop();
       await election.stop();
       dialer.close();
     },

@@ -80,6 +80,11 @@ export const DashboardErrors = defineErrors({
     httpStatus: 500,
     description: 'A master promotion stopped part-way; the leader resumes or the operator retries.',
   },
+  REDSLOT_ERR_IMPORT_REFUSED: {
+    message: 'import refused: {reason}',
+    httpStatus: 409,
+    description: 'A Codis import that cannot run now: Codis has slots migrating or a group promoting, a master does not answer as one, or redslot already holds a conflicting group or slot.',
+  },
   REDSLOT_ERR_INTERNAL: {
     message: 'internal error: {reason}',
     httpStatus: 500,

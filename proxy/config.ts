@@ -41,6 +41,12 @@
  *   scan:
  *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
  *                                     slots still migrating before rescanning the slots that moved
+ *   load:
+ *     count: true                     per-slot ops/bytes counters and hot-key sampling (false: off, for A/B)
+ *     hotKeys: 64                     top-K entries of the hot-key sampler (Space-Saving); 0 = no sampling
+ *     sampleEvery: 16                 one routed request in N (on average) is offered to the sampler
+ *     maxKeyBytes: 256b               bytes of a sampled key kept (longer keys kept truncated, hashed whole)
+ *     window: 10s                     hot keys are counted over the current and the previous window
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -104,6 +110,8 @@ export interface ProxyConfig {
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
+  /** Per-slot load counters and the hot-key sampler (proxy/load/). */
+  load: { count: boolean; hotKeys: number; sampleEvery: number; maxKeyBytes: number; windowMs: number };
   fencing: 'strict' | 'off';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
@@ -149,6 +157,7 @@ export const PROXY_DEFAULTS = {
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
+  load: { count: true, hotKeys: 64, sampleEvery: 16, maxKeyBytes: '256b', window: '10s' },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -216,6 +225,9 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const commands = obj(raw.commands ?? {}, 'commands');
   const scripts = obj(raw.scripts ?? {}, 'scripts');
   const scan = obj(raw.scan ?? {}, 'scan');
+  const load = obj(raw.load ?? {}, 'load');
+  const loadWindowMs = parseDuration(load.window ?? '10s', 'load.window');
+  if (loadWindowMs < 1000) throw invalid('load.window must be at least 1s');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -253,6 +265,13 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },
+    load: {
+      count: parseBool(load.count ?? true, 'load.count'),
+      hotKeys: parseIntInRange(load.hotKeys ?? 64, 'load.hotKeys', 0, 4096),
+      sampleEvery: parseIntInRange(load.sampleEvery ?? 16, 'load.sampleEvery', 1, 1_000_000),
+      maxKeyBytes: parseIntInRange(parseSize(load.maxKeyBytes ?? '256b', 'load.maxKeyBytes'), 'load.maxKeyBytes', 16, 65536),
+      windowMs: loadWindowMs,
+    },
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

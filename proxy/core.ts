@@ -14,6 +14,8 @@ import { ProxyMetrics, type MetricsSource } from './metrics.js';
 import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
 import { ScriptCache } from './scripts/cache.js';
+import { SlotLoad } from './load/slot-load.js';
+import { resp3Refusal } from './backend/server-version.js';
 import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
@@ -29,6 +31,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   /** Lua bodies loaded through this proxy (EVALSHA after slots move). */
   readonly scripts: ScriptCache;
   readonly metrics: ProxyMetrics;
+  /** Per-slot ops/bytes and hot keys (admin GET /api/v1/proxy/load). */
+  readonly load: SlotLoad;
   readonly server: RespServer;
   readonly startedAt = Date.now();
   readonly version = REDSLOT_VERSION;
@@ -64,7 +68,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.metrics.bind(this);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
-    this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide);
+    this.load = new SlotLoad(config.load, this.metrics.slotHits);
+    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide);
     this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log);
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
@@ -172,6 +177,14 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   scriptCacheBytes(): number {
     return this.scripts.usedBytes;
+  }
+
+  resp3Refusal(): string | null {
+    return resp3Refusal(this.pool.all());
+  }
+
+  loadReport(): ReturnType<SlotLoad['report']> {
+    return this.load.report();
   }
 
   /** Every client session (CLIENT LIST / KILL). */

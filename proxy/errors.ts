@@ -185,6 +185,11 @@ export const ProxyErrors = defineErrors({
     message: 'Command not allowed inside a transaction',
     description: 'A command Redis itself refuses inside MULTI (flag no-multi); the transaction is flagged (same wording as Redis).',
   },
+  REDSLOT_ERR_BACKEND_TOO_OLD: {
+    replyPrefix: 'ERR',
+    message: '{what} refused: {reason}',
+    description: 'A feature the Redis version of a backend lacks (HELLO 3 while a backend runs Redis < 6, e.g. a codis-server 3.2 after a Codis import).',
+  },
   REDSLOT_ERR_PUBSUB_CONTEXT: {
     replyPrefix: 'ERR',
     message: "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

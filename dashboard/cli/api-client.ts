@@ -20,6 +20,8 @@ import type {
   SlotsBody,
   StatusBody,
 } from '../schemas/index.js';
+import type { CodisImportResult } from '../imports/codis-import.js';
+import type { ClusterLoad, HotKeyView } from '../load/poller.js';
 
 export type {
   AssignResponseBody,
@@ -33,6 +35,9 @@ export type {
   SlotsBody,
   StatusBody,
 } from '../schemas/index.js';
+
+export type { CodisImportResult } from '../imports/codis-import.js';
+export type { ClusterLoad, HotKeyView } from '../load/poller.js';
 
 export class ApiError extends Error {
   constructor(
@@ -159,6 +164,16 @@ export class DashboardClient {
   }
   overview(history = true) {
     return this.request<OverviewBody>('GET', `/api/v1/overview?history=${history}`);
+  }
+  /** Codis import: preview, or the import with confirm: true (dashboard/imports/). */
+  importCodis(body: { codis: Record<string, unknown>; confirm?: boolean; ifRevision?: number }) {
+    return this.request<CodisImportResult>('POST', '/api/v1/imports/codis', body);
+  }
+  load(refresh = false) {
+    return this.request<ClusterLoad>('GET', `/api/v1/load${refresh ? '?refresh=true' : ''}`);
+  }
+  hotKeys(limit = 20) {
+    return this.request<{ at: number; keys: HotKeyView[] }>('GET', `/api/v1/hotkeys?limit=${limit}`);
   }
   audit(limit?: number, before?: string) {
     const q = new URLSearchParams();

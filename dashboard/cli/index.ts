@@ -9,6 +9,9 @@
 import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from './migrations.js';
 import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
+import { cmdHotkeys, cmdSlotsLoad } from './load.js';
+import { cmdImport } from './import.js';
+import type { CliRun } from './run.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
 
 /** Top-level commands routed to runAdminCommand by deploy/bin/redslot.ts. */
@@ -16,7 +19,10 @@ export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 /** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/cli/migrations.ts). */
-export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS];
+export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS, 'import', 'hotkeys'];
+
+/** Commands of the Codis import and load views (dashboard/cli/import.ts, load.ts). */
+const EXTRA_HANDLERS: Record<string, (r: CliRun) => Promise<void>> = { import: cmdImport, hotkeys: cmdHotkeys };
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 
@@ -30,6 +36,10 @@ commands:
   server add <gid> <host:port> [--force]  add a server (first = master; later ones become replicas)
   server remove <gid> <host:port>         remove a server from the model
   slots [list]                            slot ranges per group
+  slots --load [--limit N]                ops/s and bytes/s per group and for the busiest slots (proxies' counters)
+  hotkeys [--limit N]                     the hottest keys across proxies (sampled top-K), ops/s each
+  import codis --from http://HOST:PORT | --from-file FILE [--confirm]
+                                          take over a Codis cluster's groups and slots without moving data
   slots assign --range A-B --group G      assign offline (or empty) slots A..B to group G
   slots assign --even [--groups 1,2]      spread every offline slot evenly over groups
   proxies [list]                          live proxies: acked revision, state, stats
@@ -49,8 +59,8 @@ options:
 exit codes: 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised
 `;
 
-const VALUE_FLAGS = ['dashboard', 'token', 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'timeout', 'before'] as const;
-const BOOL_FLAGS = ['json', 'even', 'force', 'help'] as const;
+const VALUE_FLAGS = ['dashboard', 'token', 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'timeout', 'before', 'from', 'from-file'] as const;
+const BOOL_FLAGS = ['json', 'even', 'force', 'help', 'load', 'confirm'] as const;
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -64,15 +74,7 @@ const defaultIo: CliIo = {
   env: process.env,
 };
 
-interface Run {
-  client: DashboardClient;
-  args: ParsedArgs;
-  /** Positionals after the command word. */
-  rest: string[];
-  json: boolean;
-  out: (human: string, json: unknown) => void;
-  ifRevision: number | undefined;
-}
+type Run = CliRun;
 
 function gidArg(v: string | undefined, what = 'group id'): number {
   return parseIntArg(v, what, 1, 9999);
@@ -144,6 +146,7 @@ async function cmdServer(r: Run): Promise<void> {
 }
 
 async function cmdSlots(r: Run): Promise<void> {
+  if (r.args.flags.has('load')) return cmdSlotsLoad(r);
   const action = sub(r.rest, ['list', 'assign'], 'list');
   noExtra(r.rest, 1);
   if (action === 'list') {
@@ -236,7 +239,7 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
   const { stdout, stderr, env } = { ...defaultIo, ...io };
   if (isMigrationCommand(argv[0])) return runMigrationCommand(argv, { stdout, stderr, env });
   let args: ParsedArgs;
-  let command: AdminCommand;
+  let command: AdminCommand | 'import' | 'hotkeys';
   try {
     args = parseArgs(argv, VALUE_FLAGS, BOOL_FLAGS);
     const first = args.positionals[0];
@@ -244,7 +247,7 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
       stdout(`${ADMIN_USAGE}\n${MIGRATION_USAGE}`);
       return first === undefined && !args.flags.has('help') ? EXIT.USAGE : EXIT.OK;
     }
-    if (!(ADMIN_COMMANDS as readonly string[]).includes(first)) throw new UsageError(`unknown command ${JSON.stringify(first)}`);
+    if (!(ADMIN_COMMANDS as readonly string[]).includes(first) && !Object.hasOwn(EXTRA_HANDLERS, first)) throw new UsageError(`unknown command ${JSON.stringify(first)}`);
     command = first as AdminCommand;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -260,6 +263,7 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
     if (!/^https?:\/\/[^/?#]+\/?$/.test(baseUrl)) throw new UsageError(`--dashboard: expected http://host:port, got ${JSON.stringify(baseUrl)}`);
     const timeout = flagInt(args, 'timeout', 1, 3600);
     const client = new DashboardClient({ baseUrl, token, timeoutMs: (timeout ?? 60) * 1000 });
+    let failed = false;
     const run: Run = {
       client,
       args,
@@ -267,9 +271,10 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
       json,
       ifRevision: flagInt(args, 'if-revision', 0, Number.MAX_SAFE_INTEGER),
       out: (human, data) => stdout(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`),
+      fail: () => (failed = true),
     };
-    await HANDLERS[command](run);
-    return EXIT.OK;
+    await (Object.hasOwn(EXTRA_HANDLERS, command) ? EXTRA_HANDLERS[command]! : HANDLERS[command as AdminCommand])(run);
+    return failed ? EXIT.FAILED : EXIT.OK;
   } catch (err) {
     if (err instanceof UsageError) {
       stderr(`redslot ${command}: ${err.message}\n`);

@@ -1,7 +1,7 @@
 /**
  * Admin CLI subcommands for migrations, over the dashboard API (dashboard/cli/api-client.ts):
  *
- *   redslot rebalance [--groups 1,2:2,3] [--weights maxmemory] [--confirm] [--if-revision N]
+ *   redslot rebalance [--groups 1,2:2,3] [--weights maxmemory] [--by load] [--confirm] [--if-revision N]
  *   redslot migrate range A-B --to G
  *   redslot migrate some N --from A --to B
  *   redslot migrations [--watch] [--interval S] [--limit N]      live progress bars with --watch
@@ -16,6 +16,7 @@ import { parseSize } from '../../shared/config.js';
 import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import type { Plan } from '../migration/planner.js';
+import type { LoadPlan } from '../migration/load-planner.js';
 import type { JobView, MigrationStatus } from '../migration/views.js';
 import type { MigrationSettings } from '../migration/state-machine.js';
 
@@ -27,9 +28,11 @@ export function isMigrationCommand(word: string | undefined): word is MigrationC
 }
 
 export const MIGRATION_USAGE = `migration commands:
-  rebalance [--groups 1,2:2,3] [--weights maxmemory] [--confirm]
+  rebalance [--groups 1,2:2,3] [--weights maxmemory] [--by load] [--confirm]
                                           plan slots per group weight (gid[:weight], default every group
-                                          with a master, weights from the model); starts only with --confirm
+                                          with a master, weights from the model); --by load: balance the
+                                          observed ops/s per group instead of slot counts; starts only
+                                          with --confirm
   migrate range A-B --to G                move slots A..B to group G (keys move online)
   migrate some N --from A --to B          move N slots of group A to group B
   migrations [--watch] [--interval S]     jobs, progress, rate, ETA, errors (--watch: live bars)
@@ -38,7 +41,7 @@ export const MIGRATION_USAGE = `migration commands:
   migration throttle [--keys-per-sec N] [--bytes-per-sec N|64mb] [--parallel N]   0 = unlimited
 `;
 
-const VALUE_FLAGS = ['dashboard', 'token', 'groups', 'weights', 'if-revision', 'to', 'from', 'interval', 'limit', 'keys-per-sec', 'bytes-per-sec', 'parallel', 'timeout'] as const;
+const VALUE_FLAGS = ['dashboard', 'token', 'groups', 'weights', 'by', 'if-revision', 'to', 'from', 'interval', 'limit', 'keys-per-sec', 'bytes-per-sec', 'parallel', 'timeout'] as const;
 const BOOL_FLAGS = ['json', 'confirm', 'watch', 'help'] as const;
 
 export interface MigrationCliIo {
@@ -90,7 +93,7 @@ function eta(s: number | null): string {
   return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function formatPlan(p: { revision: number; plan: Plan }, started?: { job?: JobView }): string {
+export function formatPlan(p: { revision: number; plan: Plan & Partial<Pick<LoadPlan, 'load'>> }, started?: { job?: JobView }): string {
   const { plan } = p;
   const lines: string[] = [];
   const gids = [...new Set([...Object.keys(plan.before), ...Object.keys(plan.after)])].map(Number).sort((a, b) => a - b);
@@ -107,8 +110,18 @@ export function formatPlan(p: { revision: number; plan: Plan }, started?: { job?
     if (plan.ranges.length > 40) lines.push(`  ... ${plan.ranges.length - 40} more range(s)`);
   }
   if (plan.inFlight > 0) lines.push(`${plan.inFlight} slot(s) already have an action (counted toward their target)`);
+  if (plan.load) lines.push(...formatLoadPlan(plan.load));
   if (started?.job) lines.push(`started job ${started.job.id} (revision ${p.revision}); follow it with: redslot migrations --watch`);
   return lines.join('\n');
+}
+
+/** The ops/s part of a rebalance by load. */
+function formatLoadPlan(l: NonNullable<LoadPlan['load']>): string[] {
+  const gids = Object.keys(l.target).map(Number).sort((a, b) => a - b);
+  const lines = ['GROUP  OPS/S NOW    AFTER   TARGET'];
+  for (const g of gids) lines.push(`${String(g).padEnd(7)}${n(l.before[g] ?? 0).padStart(9)}  ${n(l.after[g] ?? 0).padStart(7)}  ${n(l.target[g] ?? 0).padStart(7)}`);
+  for (const s of l.unsplittable) lines.push(`slot ${s} alone carries more load than any group's gap: moving it would only move the hot spot (split its hot keys instead: redslot hotkeys)`);
+  return lines;
 }
 
 export function formatStatus(s: MigrationStatus): string {
@@ -173,10 +186,13 @@ async function cmdRebalance(r: Run): Promise<void> {
   const body: Record<string, unknown> = { mode: 'rebalance' };
   if (groupsFlag !== undefined) body['groups'] = parseGroupsFlag(groupsFlag);
   if (weights !== undefined) body['weights'] = weights;
+  const by = flagString(r.args, 'by');
+  if (by !== undefined && by !== 'slots' && by !== 'load') throw new UsageError('--by: expected slots or load');
+  if (by !== undefined) body['by'] = by;
   const ifRevision = flagInt(r.args, 'if-revision', 0, Number.MAX_SAFE_INTEGER);
   if (!r.args.flags.has('confirm')) {
     const p = await r.client.request<{ revision: number; plan: Plan }>('POST', '/api/v1/migrations/preview', body);
-    r.out(`${formatPlan(p)}\npreview only (revision ${p.revision}); start it with: redslot rebalance ${groupsFlag ? `--groups ${groupsFlag} ` : ''}--confirm --if-revision ${p.revision}`, p);
+    r.out(`${formatPlan(p)}\npreview only (revision ${p.revision}); start it with: redslot rebalance ${groupsFlag ? `--groups ${groupsFlag} ` : ''}${by ? `--by ${by} ` : ''}--confirm --if-revision ${p.revision}`, p);
     return;
   }
   const res = await r.client.request<{ started: boolean; revision: number; plan: Plan; job?: JobView }>('POST', '/api/v1/migrations', {

@@ -85,6 +85,18 @@ export function createDashboardMetrics() {
       help: 'Sum of instantaneous ops/s over every group master (last poll).',
       registers: r,
     }),
+    groupOpsPerSec: new client.Gauge({
+      name: `${P}group_load_ops_per_second`,
+      help: 'Requests per second the proxies routed to each group\'s slots (sum over proxies, from their per-slot counters).',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    groupBytesPerSec: new client.Gauge({
+      name: `${P}group_load_bytes_per_second`,
+      help: 'Request bytes per second the proxies routed to each group\'s slots.',
+      labelNames: ['group'],
+      registers: r,
+    }),
     auditWrites: new client.Counter({
       name: `${P}audit_writes_total`,
       help: 'Audit entries written, by result of the audited action.',

@@ -11,7 +11,7 @@ import type { MoverKnobs } from './mover.js';
 import type { PlannerGroup } from './planner.js';
 
 export type MoveRequest =
-  | { mode: 'rebalance'; groups?: PlannerGroup[]; weights?: 'model' | 'maxmemory' }
+  | { mode: 'rebalance'; groups?: PlannerGroup[]; weights?: 'model' | 'maxmemory'; by?: 'slots' | 'load' }
   | { mode: 'range'; from: number; to: number; group: number }
   | { mode: 'some'; count: number; from: number; to: number };
 
@@ -33,6 +33,8 @@ export interface MigrationEngineDeps {
   assertAllowed?: (addr: string, known: ReadonlySet<string>) => void;
   /** Reads maxmemory of a master (rebalance weights from maxmemory). */
   maxmemoryOf?: (addr: string, known: ReadonlySet<string>) => Promise<number>;
+  /** Observed ops/s per slot (dashboard/load/), for rebalance by load. */
+  slotLoad?: () => Promise<ArrayLike<number>>;
   /** Idle poll interval of the scheduler loop (default 1000 ms; job creation, mover results and settings wake it at once). */
   pollMs?: number;
   /** Back-off before a failed slot's mover is retried (default 5 s). */

@@ -11,6 +11,7 @@ import type { MigrationEngineDeps, MoveRequest } from './context.js';
 import { MigrationErrors } from './errors.js';
 import type { JobRecords } from './jobs.js';
 import type { MoverRuns } from './movers.js';
+import { planRebalanceByLoad } from './load-planner.js';
 import { planMoveRange, planMoveSome, planRebalance, type Plan, type PlannerGroup } from './planner.js';
 import { countStates, type MigrationScheduler } from './scheduler.js';
 import type { MigrationSettingsHolder } from './settings.js';
@@ -178,6 +179,10 @@ export class MigrationOperator {
       groups = withMaster.map((g: GroupRecord) => ({ id: g.id, weight: g.weight ?? 1 }));
     }
     if (req.weights === 'maxmemory') groups = await this.maxmemoryWeights(snap, groups);
+    if (req.by === 'load') {
+      if (!this.deps.slotLoad) throw new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_PLAN_INVALID, { reason: 'load figures are not available on this dashboard' });
+      return planRebalanceByLoad(slots, groups, await this.deps.slotLoad());
+    }
     return planRebalance(slots, groups);
   }
 

@@ -94,7 +94,8 @@ export function summarizeMoves(moves: readonly SlotMove[]): MoveRange[] {
   return out;
 }
 
-function finish(slots: readonly SlotRecord[], moves: SlotMove[], targets: Map<number, number>): Plan {
+/** A plan from its moves: before/after slot counts, ranges, in-flight count (also the load planner's). */
+export function finish(slots: readonly SlotRecord[], moves: SlotMove[], targets: Map<number, number>): Plan {
   const before = counts(slots);
   const after = new Map(before);
   for (const m of moves) {

@@ -26,6 +26,9 @@ import { knownServers } from '../topom/dialer.js';
 import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
 import type { MoverKnobs } from '../migration/mover.js';
 import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
+import { masterOf } from '../../shared/model/topology.js';
+import type { SlotMove } from '../migration/planner.js';
+import { assertMigratable } from '../migration/version-check.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,6 +63,7 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     retryMs: opts.retryMs,
     assertAllowed: (addr, known) => ctx.dialer.assertAllowed(addr, known),
     maxmemoryOf: async (addr, known) => (await ctx.dialer.withServer(addr, known, (c) => c.info('memory'))).maxmemory ?? 0,
+    slotLoad: () => ctx.load.slotRates(),
   });
 }
 
@@ -92,6 +96,7 @@ export const MoveBody = Type.Union([
         }),
       ),
       weights: Type.Optional(Type.Union([Type.Literal('model'), Type.Literal('maxmemory')], { description: 'maxmemory: weights follow each master\'s maxmemory' })),
+      by: Type.Optional(Type.Union([Type.Literal('slots'), Type.Literal('load')], { description: 'load: balance the observed ops/s per group (GET /api/v1/load) instead of slot counts' })),
       ...Common,
     },
     { additionalProperties: false },
@@ -104,6 +109,7 @@ export const MoveBody = Type.Union([
 ]);
 
 const CountMap = Type.Record(Type.String(), Type.Integer());
+const RateMap = Type.Record(Type.String(), Type.Number());
 export const PlanSchema = Type.Object({
   moves: Type.Array(Type.Object({ slot: Type.Integer(), from: Type.Integer(), to: Type.Integer() })),
   before: CountMap,
@@ -111,6 +117,14 @@ export const PlanSchema = Type.Object({
   targets: CountMap,
   ranges: Type.Array(Type.Object({ from: Type.Integer(), to: Type.Integer(), first: Type.Integer(), last: Type.Integer() })),
   inFlight: Type.Integer(),
+  load: Type.Optional(
+    Type.Object({
+      before: RateMap,
+      after: RateMap,
+      target: RateMap,
+      unsplittable: Type.Array(Type.Integer(), { description: 'slots hotter than any group\'s gap: moving them would only move the hot spot' }),
+    }, { description: 'rebalance by load: ops/s per group' }),
+  ),
 });
 
 const ErrorView = Type.Object({ slot: Type.Integer(), code: Type.String(), message: Type.String(), at: Type.String() });
@@ -213,7 +227,8 @@ function requestOf(b: { mode: string } & Record<string, unknown>): MoveRequest {
   if (b.mode === 'some') return { mode: 'some', count: b['count'] as number, from: b['from'] as number, to: b['to'] as number };
   const groups = b['groups'] as Array<{ id: number; weight?: number }> | undefined;
   const weights = b['weights'] as 'model' | 'maxmemory' | undefined;
-  return { mode: 'rebalance', ...(groups ? { groups } : {}), ...(weights ? { weights } : {}) };
+  const by = b['by'] as 'slots' | 'load' | undefined;
+  return { mode: 'rebalance', ...(groups ? { groups } : {}), ...(weights ? { weights } : {}), ...(by ? { by } : {}) };
 }
 
 function target(r: MoveRequest): string {
@@ -222,8 +237,19 @@ function target(r: MoveRequest): string {
   return r.groups ? `groups ${r.groups.map((g) => g.id).join(',')}` : 'every group';
 }
 
+/** Masters too old to migrate (e.g. codis-server 3.2 after a Codis import) are refused before a job starts. */
+async function checkMigratable(ctx: DashboardContext, moves: readonly SlotMove[], aclUser: boolean): Promise<void> {
+  const snap = await ctx.store.read();
+  const known = knownServers(snap);
+  await assertMigratable(moves, {
+    masterOf: (gid) => masterOf(snap.groups.get(gid)?.record),
+    versionOf: async (addr) => (await ctx.dialer.withServer(addr, known, (c) => c.info('server'))).redisVersion,
+    aclUser,
+  });
+}
+
 /** The routes; `engine` is the one the plugin created (exported for apps that build their own engine). */
-export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine: MigrationEngine): void {
+export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine: MigrationEngine, redisUsername = ''): void {
   const tags = ['migrations'];
   app.get(
     '/api/v1/migrations',
@@ -281,6 +307,7 @@ export function registerMigrationRoutes(app: App, ctx: DashboardContext, engine:
         target(r),
         body,
         async () => {
+          await checkMigratable(ctx, (await engine.preview(r)).plan.moves, redisUsername !== '');
           const res = await engine.start(r, `${req.principal?.name ?? 'unknown'}@${req.ip}`, body.ifRevision);
           return { started: true, revision: res.revision, plan: res.plan, job: res.job };
         },
@@ -340,7 +367,7 @@ async function plugin(app: App, opts: MigrationPluginOptions): Promise<void> {
   app.addHook('onClose', async () => {
     await engine.stop();
   });
-  registerMigrationRoutes(app, ctx, engine);
+  registerMigrationRoutes(app, ctx, engine, opts.redisUsername ?? '');
 }
 
 /** `await app.register(migrationPlugin, { redisPassword, redisUsername })` in dashboard/app.ts build(). */

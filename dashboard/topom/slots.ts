@@ -168,8 +168,8 @@ export class SlotService {
     return warnings;
   }
 
-  /** Writes slot -> group in CAS chunks, grouped by target group. */
-  private async write(snap: TopologySnapshot, plan: Map<number, number>, what: string): Promise<Omit<AssignResponseBody, 'warnings'>> {
+  /** Writes slot -> group in CAS chunks, grouped by target group (also the Codis import's slot writer). */
+  async write(snap: TopologySnapshot, plan: Map<number, number>, what: string): Promise<Omit<AssignResponseBody, 'warnings'>> {
     const byTarget = new Map<number, number[]>();
     for (const [sid, gid] of [...plan.entries()].sort((a, b) => a[0] - b[0])) byTarget.set(gid, [...(byTarget.get(gid) ?? []), sid]);
     const groupMod = new Map([...snap.groups.values()].map((g) => [g.record.id, g.modRevision]));

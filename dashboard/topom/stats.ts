@@ -8,6 +8,7 @@
  * serve reads too). A server or proxy that fails is marked down in the sample, never throws.
  */
 import type { Logger } from '../../shared/log.js';
+import { PollLoop } from './poll-loop.js';
 import { masterOf } from '../../shared/model/topology.js';
 import type { DashboardMetrics } from '../metrics/dashboard.js';
 import type { HistoryPoint, StatsSample } from '../schemas/index.js';
@@ -18,8 +19,7 @@ import type { TopologyStore } from './store.js';
 type ServerStats = StatsSample['groups'][number]['servers'][number];
 
 export class StatsPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PollLoop;
   private latest: StatsSample | null = null;
   private readonly ring: HistoryPoint[] = [];
   private readonly proxyCounters = new Map<string, { at: number; ops: number }>();
@@ -32,24 +32,16 @@ export class StatsPoller {
     readonly intervalMs: number,
     private readonly historySize: number,
     private readonly metrics?: DashboardMetrics,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.pollOnce()
-        .then(() => undefined)
-        .catch((err: unknown) => this.log.warn('stats.poll_failed', { err }))
-        .finally(() => (this.running = undefined));
-    }, this.intervalMs);
-    this.timer.unref();
+  ) {
+    this.loop = new PollLoop(() => this.pollOnce(), intervalMs, log, 'stats.poll_failed');
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   current(): StatsSample | null {

@@ -5,11 +5,13 @@
  *   GET  /healthz          200 while the process runs
  *   GET  /readyz           200 only when a topology is applied and the proxy is not fenced, else 503 + reason
  *   GET  /api/v1/proxy     config without secrets, topology revision, fence state, stats, memory
+ *   GET  /api/v1/proxy/load  requests and bytes per slot (cumulative) and the sampled hot keys (shared/load-report.ts)
  *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { redactConfig, type ProxyConfig } from '../config.js';
 import type { ProxyCore } from '../core.js';
+import type { ProxyLoadReport } from '../../shared/load-report.js';
 
 /**
  * What the admin app reads: a single-process ProxyCore, or the primary's view of its workers
@@ -32,6 +34,7 @@ export interface AdminProxy {
   heldSessions(): number;
   totalCommands(): number;
   backends(): ReturnType<ProxyCore['backends']>;
+  loadReport(): ProxyLoadReport | Promise<ProxyLoadReport>;
 }
 
 export interface AdminOptions {
@@ -85,6 +88,8 @@ export function build(opts: AdminOptions): FastifyInstance {
       ...(opts.extra?.() ?? {}),
     };
   });
+
+  app.get('/api/v1/proxy/load', async () => p.loadReport());
 
   app.post('/api/v1/proxy/gc', async (_req, reply) => {
     const gc = (globalThis as { gc?: () => void }).gc;

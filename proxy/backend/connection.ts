@@ -14,12 +14,13 @@
 import { handshakeSteps, type HandshakeStep } from './handshake.js';
 import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
+import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
@@ -53,7 +54,7 @@ export interface BackendOptions {
   password: string;
 }
 
-export interface ConnectionOwner {
+export interface ConnectionOwner extends VersionHolder {
   readonly addr: string;
   readonly host: string;
   readonly port: number;
@@ -81,10 +82,12 @@ class HandshakeReply implements BackendRequest {
   ) {}
 
   onReply(reply: Buffer): void {
-    if (isError(reply) && this.step.required) this.conn.handshakeFailed(`${this.step.what}: ${errorText(reply)}`);
+    if (isError(reply) && this.step.required) this.conn.handshakeFailed(this.conn.explain(this.step.what, errorText(reply)));
     else if (this.last) this.conn.handshakeDone();
   }
 }
+
+const INFO_SERVER = encodeCommand(['INFO', 'server']);
 
 /** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
 const SLAB_SIZE = 64 * 1024;
@@ -374,6 +377,12 @@ export class BackendConnection implements FrameHandler, Flushable {
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
     if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
     if (this.closing && this.waiting.length === 0) this.finishClose();
+    // Once per server: its Redis version (what old Codis-era servers cannot do: server-version.ts).
+    else if (this.owner.version === null) this.send(new VersionProbe(this.owner), INFO_SERVER);
+  }
+
+  explain(what: string, error: string): string {
+    return explainHandshakeFailure(what, error, this.owner, this.opts.user !== '');
   }
 
   /** Called by a handshake step whose reply was an error (wrong password, bad db): the connection is useless. */

@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/log.js';
 import { parseHostPort } from '../../shared/config.js';
 import { BackendConnection, type BackendOptions, type ConnectionOwner } from './connection.js';
 import { DedicatedPool } from './dedicated.js';
+import type { RedisVersion } from '../../shared/redis-version.js';
 
 export interface PoolOptions extends BackendOptions {
   connectionsPerServer: number;
@@ -24,6 +25,8 @@ export class BackendServer implements ConnectionOwner {
   healthy = true;
   /** Requests sent to this server (upstream_rq_total). */
   requests = 0;
+  /** Redis version learned at the last handshake (server-version.ts); null until then. */
+  version: RedisVersion | null = null;
   private readonly dbs: Array<BackendConnection[] | undefined>;
   /** The same for RESP3 clients (connections that said HELLO 3). */
   private readonly dbs3: Array<BackendConnection[] | undefined>;

@@ -23,6 +23,8 @@ export interface ProxyFacts {
   fenced(): string | null;
   /** Every client of this proxy (CLIENT LIST, CLIENT KILL). */
   clients(): Iterable<LocalContext>;
+  /** Why RESP3 cannot be offered (a backend runs Redis < 6: proxy/backend/server-version.ts), else null. */
+  resp3Refusal?(): string | null;
 }
 
 /**

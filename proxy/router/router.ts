@@ -19,6 +19,7 @@ import type { ScriptRequest } from './requests/script.js';
 import { SingleRequest } from './requests/single.js';
 import { SumRequest } from './requests/sum.js';
 import type { SlotTable } from './slot-table.js';
+import type { SlotLoad } from '../load/slot-load.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
@@ -33,8 +34,8 @@ export class Router {
 
   constructor(
     private readonly table: SlotTable,
-    /** Per-slot command counter (metrics: hot slots). */
-    private readonly slotHits: Float64Array,
+    /** Per-slot ops/bytes counters and the hot-key sampler (one call per routed key). */
+    private readonly load: SlotLoad,
     private readonly migrate: MigrateOptions,
     /** Cluster-wide commands and scripts (route shapes all, one, scan, script). */
     private readonly wide: ClusterWide | null = null,
@@ -70,12 +71,12 @@ export class Router {
         if (argv.length % 2 === 0) return this.answer(s, arityError(spec), spec, t0);
         return this.single(s, spec, argv, raw, keys, t0);
       case 'mget':
-        return this.fanout(s, new MgetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+        return this.fanout(s, new MgetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0, raw);
       case 'mset':
         if (argv.length % 2 === 0) return this.answer(s, arityError(spec), spec, t0);
-        return this.fanout(s, new MsetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+        return this.fanout(s, new MsetRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0, raw);
       case 'sum':
-        return this.fanout(s, new SumRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0);
+        return this.fanout(s, new SumRequest(s, spec.id, t0, argv, raw), argv, keys, spec, t0, raw);
       case 'script':
         return this.single(s, spec, argv, raw, keys, t0);
       case 'all':
@@ -113,21 +114,22 @@ export class Router {
     const route = this.table.routes[slot]!;
     if (route.locked) return slot;
     if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
-    this.slotHits[slot]!++;
     let req: SingleRequest | ScriptRequest;
+    let bytes: number;
     if (spec.route === 'script' && this.wide !== null) {
-      if (raw !== undefined) req = this.wide.scriptRequest(s, spec, t0, route, argv, raw, raw.length);
+      if (raw !== undefined) req = this.wide.scriptRequest(s, spec, t0, route, argv, raw, (bytes = raw.length));
       else {
         const parts: Buffer[] = [];
-        req = this.wide.scriptRequest(s, spec, t0, route, argv, parts, encodeCommandInto(argv, parts));
+        req = this.wide.scriptRequest(s, spec, t0, route, argv, parts, (bytes = encodeCommandInto(argv, parts)));
       }
     } else if (raw !== undefined) {
-      req = new SingleRequest(s, spec.id, t0, route, raw, raw.length);
+      req = new SingleRequest(s, spec.id, t0, route, raw, (bytes = raw.length));
     } else {
       const parts: Buffer[] = [];
-      const bytes = encodeCommandInto(argv, parts);
+      bytes = encodeCommandInto(argv, parts);
       req = new SingleRequest(s, spec.id, t0, route, parts, bytes);
     }
+    this.load.count(slot, n > 0 ? argv[keys[0]!]! : null, bytes);
     s.enqueue(req);
     if (route.migrateFrom !== null && n > 0) {
       // Source first when Lua can run the command with its reply intact (RESP2, not a script, short enough).
@@ -145,7 +147,7 @@ export class Router {
     return DISPATCHED;
   }
 
-  private fanout(s: RoutedSession, req: FanoutRequest, argv: Buffer[], keys: number[], spec: CommandSpec, t0: number): number {
+  private fanout(s: RoutedSession, req: FanoutRequest, argv: Buffer[], keys: number[], spec: CommandSpec, t0: number, raw?: Buffer): number {
     const routes = this.table.routes;
     const slots = new Array<number>(keys.length);
     let migrating = false;
@@ -158,8 +160,10 @@ export class Router {
       if (route.migrateFrom !== null) migrating = true;
       slots[i] = slot;
     }
+    // Bytes of a fan-out are shared out over its keys (the client's command as a whole, not per part).
+    const share = (raw !== undefined ? raw.length : argvBytes(argv)) / keys.length;
     for (let i = 0; i < keys.length; i++) {
-      this.slotHits[slots[i]!]!++;
+      this.load.count(slots[i]!, argv[keys[i]!]!, share);
       req.addKey(routes[slots[i]!]!, keys[i]!);
     }
     s.enqueue(req);
@@ -175,6 +179,13 @@ export class Router {
     req.start();
     return DISPATCHED;
   }
+}
+
+/** Payload bytes of a command that did not arrive in one chunk (RESP framing not counted). */
+function argvBytes(argv: Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < argv.length; i++) n += argv[i]!.length;
+  return n;
 }
 
 function arityError(spec: CommandSpec): Buffer {

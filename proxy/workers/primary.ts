@@ -29,6 +29,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createLogger, type Logger } from '../../shared/log.js';
+import { mergeLoadReports, type ProxyLoadReport } from '../../shared/load-report.js';
+import { SLOT_COUNT } from '../../shared/slot.js';
 import type { Topology } from '../../shared/model/types.js';
 import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
@@ -54,7 +56,7 @@ export interface WorkersHandle {
   close(opts?: { deadlineMs?: number }): Promise<void>;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; kind: 'apply' | 'stats' | 'metrics' };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; kind: 'apply' | 'stats' | 'metrics' | 'load' };
 
 const QUERY_TIMEOUT_MS = 2000;
 
@@ -294,6 +296,9 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
       case 'metrics':
         proc.answer(m.seq, m.metrics);
         break;
+      case 'load':
+        proc.answer(m.seq, m.report);
+        break;
       case 'fatal':
         this.log.error('proxy.worker.fatal', { worker: proc.index, error: m.error });
         if (!this.started || !this.listening) {
@@ -415,6 +420,12 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
       return AggregatorRegistry.aggregate(lists).metrics();
     },
   };
+
+  /** Per-slot load and hot keys summed over the workers. */
+  async loadReport(): Promise<ProxyLoadReport> {
+    const all = await Promise.all(this.live().map((p) => p.request<ProxyLoadReport>('load', (seq) => ({ t: 'load', seq }), QUERY_TIMEOUT_MS)));
+    return mergeLoadReports(all.filter((r): r is ProxyLoadReport => r !== null), SLOT_COUNT);
+  }
 
   private sum(f: (s: WorkerStats) => number): number {
     let n = 0;

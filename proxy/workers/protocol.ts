@@ -3,6 +3,7 @@
  * Topology's Map crosses as is). Requests that expect an answer carry a `seq` the answer repeats.
  */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ProxyLoadReport } from '../../shared/load-report.js';
 import type { Topology } from '../../shared/model/types.js';
 import type { ProxyConfig } from '../config.js';
 
@@ -27,6 +28,7 @@ export type ToWorker =
   | { t: 'fence'; reason: string | null }
   | { t: 'stats'; seq: number }
   | { t: 'metrics'; seq: number }
+  | { t: 'load'; seq: number }
   | { t: 'shutdown'; deadlineMs: number };
 
 /** What one worker reports about itself (admin API, readiness, tests). */
@@ -58,4 +60,5 @@ export type FromWorker =
   | { t: 'apply-failed'; seq: number; error: string }
   | { t: 'stats'; seq: number; stats: WorkerStats }
   | { t: 'metrics'; seq: number; metrics: WorkerMetrics }
+  | { t: 'load'; seq: number; report: ProxyLoadReport }
   | { t: 'fatal'; error: string };

@@ -96,6 +96,9 @@ class Worker {
           );
         }
         break;
+      case 'load':
+        if (this.core) send({ t: 'load', seq: m.seq, report: this.core.load.report() });
+        break;
       case 'shutdown':
         this.shutdown(m.deadlineMs);
         break;

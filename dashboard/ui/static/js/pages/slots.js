@@ -1,8 +1,9 @@
-// Slot map: 1024 cells coloured by owning group, migrating slots split source/target colour and marked;
-// hover, click or keyboard shows a slot's details; a range (drag, shift+click, shift+arrows or the form)
-// can be moved to a group.
-import { get, put } from '../api.js';
-import { confirmDialog, field, fill, h, messageArea, num, rangesText, runAction, syncOptions } from '../dom.js';
+// Slot map: 1024 cells coloured by owning group, migrating slots split source/target colour and marked, or
+// (Colour by: load) by observed ops/s from the proxies' counters as a heat map; hover, click or keyboard
+// shows a slot's details; a range (drag, shift+click, shift+arrows or the form) can be moved to a group.
+import { get, hasRoute, put } from '../api.js';
+import { heatColor, heatLevel } from '../heat.js';
+import { bytes, confirmDialog, field, fill, h, messageArea, num, rangesText, runAction, syncOptions } from '../dom.js';
 import { chip, groupColor, OFFLINE_COLOR } from '../chart.js';
 import { migrationApi, startMove } from './migrations.js';
 
@@ -21,6 +22,9 @@ export const slotsPage = {
     let sel = null; // { from, to }
     let dragging = false;
     let inspected = null;
+    let colourBy = 'group'; // or 'load'
+    let load = null; // Map slot -> { opsPerSec, bytesPerSec } from GET /api/v1/load
+    let maxOps = 0;
 
     // Grid: role=grid with 32 rows of 32 gridcells; one cell is in the tab order (roving tabindex).
     const grid = h('div.slot-grid', { role: 'grid', 'aria-label': 'Slot map, 1024 slots, 32 per row. Arrow keys move, Shift+arrows or Shift+click select a range, Enter selects one slot.', 'aria-multiselectable': 'true' });
@@ -36,6 +40,13 @@ export const slotsPage = {
       grid.appendChild(row);
     }
 
+    const colourSel = h('select', { name: 'colour-by', 'aria-label': 'Colour the map by' }, h('option', { value: 'group' }, 'group'), h('option', { value: 'load' }, 'load (ops/s)'));
+    const heatNote = h('p.muted.small.heat-note', { hidden: true });
+    colourSel.addEventListener('change', () => {
+      colourBy = colourSel.value;
+      heatNote.hidden = colourBy !== 'load';
+      app.refreshNow();
+    });
     const inspector = h('div.inspector', { 'aria-live': 'polite', 'aria-label': 'Slot details' }, h('p.muted', 'Hover, click or focus a slot to see its details.'));
     const legend = h('ul.legend-list', { 'aria-label': 'Groups' });
     const rangeList = h('div.range-list');
@@ -62,7 +73,7 @@ export const slotsPage = {
     root.append(
       h(
         'div.slots-layout',
-        h('section.panel.grid-panel', { 'aria-labelledby': 'map-title' }, h('h2#map-title', 'Slots'), grid, h('p.muted.small', 'Striped cells are migrating: left colour is the source group, right colour the target.')),
+        h('section.panel.grid-panel', { 'aria-labelledby': 'map-title' }, h('h2#map-title', 'Slots'), h('label.colour-by', 'Colour by ', colourSel), grid, h('p.muted.small', 'Striped cells are migrating: left colour is the source group, right colour the target.'), heatNote),
         h('div.side', h('section.panel', { 'aria-labelledby': 'insp-title' }, h('h2#insp-title', 'Slot'), inspector), h('section.panel', { 'aria-labelledby': 'legend-title' }, h('h2#legend-title', 'Groups'), legend), h('section.panel', form)),
       ),
       h('section.panel', { 'aria-labelledby': 'ranges-title' }, h('h2#ranges-title', 'Ranges'), rangeList),
@@ -200,6 +211,10 @@ export const slotsPage = {
         if (s.action.job) rows.push(['Job', s.action.job]);
       }
       rows.push(['Keys', keys]);
+      if (load) {
+        const l = load.get(i);
+        rows.push(['Load', l ? `${num(l.opsPerSec)} ops/s, ${bytes(l.bytesPerSec)}/s` : 'idle']);
+      }
       fill(inspector,
         h('dl.kv', { 'data-inspected': String(i) }, rows.map(([k, v]) => [h('dt', k), h('dd', k === 'Group' ? [chip(s.group), ' ', v] : k === 'Target' ? [chip(s.action.target), ' ', v] : v)])),
       );
@@ -260,19 +275,25 @@ export const slotsPage = {
         const cell = cells[i];
         const g = s ? s.group : 0;
         const t = s?.action ? s.action.target : 0;
-        const sig = `${g}/${t}/${s?.action?.state ?? ''}`;
+        const ops = colourBy === 'load' ? (load?.get(i)?.opsPerSec ?? 0) : 0;
+        const heat = colourBy === 'load' ? heatLevel(ops, maxOps) : -1;
+        const sig = `${g}/${t}/${s?.action?.state ?? ''}/${heat}/${heat >= 0 ? Math.round(ops) : ''}`;
         if (cell.dataset.sig === sig) continue;
         cell.dataset.sig = sig;
         cell.dataset.group = String(g);
         if (t) cell.dataset.target = String(t);
         else delete cell.dataset.target;
+        if (heat >= 0) cell.dataset.heat = String(heat);
+        else delete cell.dataset.heat;
         cell.classList.toggle('offline', g === 0);
         cell.classList.toggle('migrating', Boolean(t));
-        if (t) cell.style.background = `linear-gradient(135deg, ${groupColor(g)} 0 50%, ${groupColor(t)} 50% 100%)`;
+        if (heat >= 0) cell.style.background = heatColor(heat);
+        else if (t) cell.style.background = `linear-gradient(135deg, ${groupColor(g)} 0 50%, ${groupColor(t)} 50% 100%)`;
         else cell.style.background = g ? groupColor(g) : OFFLINE_COLOR;
         const state = s?.action ? `, ${s.action.state}, moving to group ${t}` : '';
-        cell.setAttribute('aria-label', `slot ${i}, ${g ? `group ${g}` : 'offline'}${state}`);
-        cell.title = `slot ${i} · ${g ? `group ${g}` : 'offline'}${t ? ` → group ${t} (${s.action.state})` : ''}`;
+        const loadText = heat >= 0 ? `, ${num(ops)} ops/s` : '';
+        cell.setAttribute('aria-label', `slot ${i}, ${g ? `group ${g}` : 'offline'}${state}${loadText}`);
+        cell.title = `slot ${i} · ${g ? `group ${g}` : 'offline'}${t ? ` → group ${t} (${s.action.state})` : ''}${loadText ? ` · ${num(ops)} ops/s` : ''}`;
       }
     }
 
@@ -284,6 +305,14 @@ export const slotsPage = {
         slots = sl.slots;
         groups = gr.groups;
         groupStats = new Map((ov?.current?.groups ?? []).map((g) => [g.id, g]));
+        const ld = colourBy === 'load' && hasRoute('GET', '/api/v1/load') ? await get('/api/v1/load').catch(() => null) : null;
+        load = ld ? new Map(ld.slots.map((x) => [x.id, x])) : null;
+        maxOps = ld ? Math.max(0, ...ld.slots.map((x) => x.opsPerSec)) : 0;
+        if (colourBy === 'load') {
+          heatNote.textContent = ld
+            ? `Heat = ops/s per slot from ${ld.proxies.length} prox${ld.proxies.length === 1 ? 'y' : 'ies'}, log scale: hottest slot ${num(maxOps)} ops/s. Per group: ${ld.groups.map((g) => `group ${g.id} ${num(g.opsPerSec)} ops/s`).join(', ') || 'none'}.`
+            : 'This dashboard does not serve GET /api/v1/load.';
+        }
         paint();
         moveBtn.disabled = !mig.start;
         moveBtn.title = mig.start ? '' : 'This dashboard does not serve the migration API (POST /api/v1/migrations)';
