@@ -41,7 +41,7 @@
  *   scan:
  *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
  *                                     slots still migrating before rescanning the slots that moved
- *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
+ *   fencing: strict                   strict (the only mode; 'off' is refused): stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
  *   workers: auto                     worker processes sharing the port (auto = CPUs, capped by a cgroup CPU
@@ -104,7 +104,8 @@ export interface ProxyConfig {
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
-  fencing: 'strict' | 'off';
+  /** Always 'strict': 'off' was removed in issue 15 (see parseFencing). */
+  fencing: 'strict';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
   topology: StaticTopologyConfig | null;
@@ -155,6 +156,21 @@ export const PROXY_DEFAULTS = {
   workers: 'auto',
   topology: null as unknown,
 };
+
+/**
+ * `fencing: off` promised that the control plane waits for a proxy cut off from the coordinator, but the
+ * barrier can only count proxies with a live lease: an `off` proxy past its lease kept routing on a stale
+ * table while slots moved (lost writes). Honouring it would block every migration on one unreachable
+ * proxy, so the mode is gone; an old config naming it fails loudly instead of silently changing meaning.
+ */
+function parseFencing(v: unknown): 'strict' {
+  if (v === 'off') {
+    throw invalid(
+      "fencing: 'off' is no longer supported (a proxy that keeps serving past its lease can route writes to a slot's old group); remove the key or set fencing: strict",
+    );
+  }
+  return parseEnum(v, 'fencing', ['strict'] as const);
+}
 
 function invalid(reason: string): RedslotError {
   return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
@@ -253,7 +269,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },
-    fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
+    fencing: parseFencing(raw.fencing),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),
     topology: parseStaticTopology(raw.topology),

@@ -10,6 +10,7 @@
  * their replies within the deadline, close clients, then stop following the coordinator (revoking the lease)
  * and close backend connections.
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
@@ -57,7 +58,8 @@ export function coordinatorUrl(config: Pick<ProxyConfig, 'coordinator' | 'cluste
 
 export function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
   if (config.coordinator !== '') {
-    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    // Unique per process lifetime (issue 15): host-port alone let two processes share one registration and ack.
+    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     return topologyDriverFromUrl(coordinatorUrl(config), {
       proxy: { id, addr, adminAddr: adminAddr ?? '' },
       leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
