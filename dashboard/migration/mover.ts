@@ -22,8 +22,8 @@
  * No REPLACE, ever. `BUSYKEY` means the key exists on both sides: an invariant violation. The slot stops,
  * the error is logged loudly and shown in progress; nothing is overwritten. `NOKEY` is fine (a proxy moved
  * the keys first). After an I/O error or timeout MIGRATE may have restored keys without deleting them on
- * the source: before retrying, keys present on both sides are compared with DUMP; identical copies are our
- * own half-done MIGRATE (the source copy is deleted), different ones are reported as BUSYKEY.
+ * the source: before retrying, keys present on both sides go through shared/both-sides.ts (value AND expiry
+ * compared and the source copy deleted in one script on the source); different ones are reported as BUSYKEY.
  *
  * Flow control: a shared Throttle (keys/s, bytes/s; changeable while running) and PauseGate; progress
  * counters per slot and overall (keys, bytes, rate over the last seconds, ETA).
@@ -44,6 +44,7 @@ import { hashTag, slotOf } from '../../shared/slot.js';
 import { MigrationErrors } from './errors.js';
 import { displayKey } from './keys.js';
 import { RedisLink, type Arg } from '../../shared/redis-link.js';
+import { resolveBothSides } from '../../shared/both-sides.js';
 import { PauseGate, Throttle } from './throttle.js';
 
 export interface RedisEndpoint {
@@ -820,7 +821,8 @@ export class SourceMover {
       ioErrorSeen = true;
       let resolved: Buffer[] | null;
       try {
-        resolved = await this.reconcile(s, db, left, lane);
+        // The interrupted MIGRATE's transfer lies within this call: its duration bounds the expiry skew.
+        resolved = await this.reconcile(s, db, left, lane, performance.now() - t0);
       } catch (checkErr) {
         // Cannot even look at the target (down, wrong credentials): stop the slot; the scheduler retries.
         this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
@@ -872,10 +874,11 @@ export class SourceMover {
   }
 
   /**
-   * After a failed (non-BUSYKEY) MIGRATE: keys on both sides with identical DUMPs are deleted from the source
-   * (our own half-done MIGRATE); a differing pair is an invariant violation (null). Returns the keys still to move.
+   * After a failed (non-BUSYKEY) MIGRATE: keys on both sides whose source copy equals the target's in value
+   * and expiry are deleted from the source in one script (our own half-done MIGRATE); a differing pair is
+   * reported as BUSYKEY (null): the source copy was written since, nothing is deleted. Returns the keys still to move.
    */
-  private async reconcile(s: SlotState, db: number, left: Buffer[], lane: number): Promise<Buffer[] | null> {
+  private async reconcile(s: SlotState, db: number, left: Buffer[], lane: number, migrateMs: number): Promise<Buffer[] | null> {
     const tc = this.targetConn(s.endpoint);
     const onTarget = await this.dbCall(tc, db, ['EVAL', EXISTS_LUA, left.length, ...left]);
     const flags = asNumbers(onTarget, left.length);
@@ -888,12 +891,14 @@ export class SourceMover {
         todo.push(key);
         continue;
       }
-      const [a, b] = await Promise.all([this.dbCall(src, db, ['DUMP', key]), this.dbCall(tc, db, ['DUMP', key])]);
-      if (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b)) {
-        await this.dbCall(src, db, ['DEL', key]);
-        this.count(s, 1, a.length);
-        this.log.warn('mover.duplicate_resolved', { slot: s.slot, db, key: displayKey(key), target: s.target });
+      const outcome = await resolveBothSides(key, (args) => this.dbCall(tc, db, args), (args) => this.dbCall(src, db, args), migrateMs);
+      if (outcome === 'deleted-source' || outcome === 'source-gone') {
+        this.count(s, 1, 0);
+        this.log.warn('mover.duplicate_resolved', { slot: s.slot, db, key: displayKey(key), target: s.target, outcome });
+      } else if (outcome === 'target-gone') {
+        todo.push(key);
       } else {
+        this.log.error('mover.duplicate_differs', { slot: s.slot, db, key: displayKey(key), target: s.target, outcome });
         this.busy(s, db, key, 1);
         return null;
       }
