@@ -110,7 +110,10 @@ export interface AuditRecord {
   action: string;
   target?: string;
   params?: unknown;
-  result: 'ok' | 'refused' | 'failed';
+  /** 'started': the intent, written before the action ran; replaced by the outcome (issue 15). */
+  result: 'started' | 'ok' | 'refused' | 'failed';
+  /** When the intent was written (the outcome's `at` is when it finished). Absent before issue 15. */
+  startedAt?: string;
   detail?: string;
 }
 
