@@ -47,7 +47,7 @@
  *     sampleEvery: 16                 one routed request in N (on average) is offered to the sampler
  *     maxKeyBytes: 256b               bytes of a sampled key kept (longer keys kept truncated, hashed whole)
  *     window: 10s                     hot keys are counted over the current and the previous window
- *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
+ *   fencing: strict                   strict (the only mode; 'off' is refused): stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
  *   workers: auto                     worker processes sharing the port (auto = CPUs, capped by a cgroup CPU
@@ -112,7 +112,8 @@ export interface ProxyConfig {
   scan: { settleTimeoutMs: number };
   /** Per-slot load counters and the hot-key sampler (proxy/load/). */
   load: { count: boolean; hotKeys: number; sampleEvery: number; maxKeyBytes: number; windowMs: number };
-  fencing: 'strict' | 'off';
+  /** Always 'strict': 'off' was removed in issue 15 (see parseFencing). */
+  fencing: 'strict';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
   topology: StaticTopologyConfig | null;
@@ -164,6 +165,21 @@ export const PROXY_DEFAULTS = {
   workers: 'auto',
   topology: null as unknown,
 };
+
+/**
+ * `fencing: off` promised that the control plane waits for a proxy cut off from the coordinator, but the
+ * barrier can only count proxies with a live lease: an `off` proxy past its lease kept routing on a stale
+ * table while slots moved (lost writes). Honouring it would block every migration on one unreachable
+ * proxy, so the mode is gone; an old config naming it fails loudly instead of silently changing meaning.
+ */
+function parseFencing(v: unknown): 'strict' {
+  if (v === 'off') {
+    throw invalid(
+      "fencing: 'off' is no longer supported (a proxy that keeps serving past its lease can route writes to a slot's old group); remove the key or set fencing: strict",
+    );
+  }
+  return parseEnum(v, 'fencing', ['strict'] as const);
+}
 
 function invalid(reason: string): RedslotError {
   return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
@@ -272,7 +288,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       maxKeyBytes: parseIntInRange(parseSize(load.maxKeyBytes ?? '256b', 'load.maxKeyBytes'), 'load.maxKeyBytes', 16, 65536),
       windowMs: loadWindowMs,
     },
-    fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
+    fencing: parseFencing(raw.fencing),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),
     topology: parseStaticTopology(raw.topology),

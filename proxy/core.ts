@@ -69,7 +69,9 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.load = new SlotLoad(config.load, this.metrics.slotHits);
-    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide);
+    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide, (overdueMs) =>
+      log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
+    );
     this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log);
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
@@ -130,9 +132,13 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     return this.fenceReason;
   }
 
-  /** Ready to serve: a topology is applied and the proxy is not fenced. */
+  setServeDeadline(remainingMs: number | null): void {
+    this.router.deadline.set(remainingMs);
+  }
+
+  /** Ready to serve: a topology is applied, the proxy is not fenced and its lease deadline has not passed. */
   ready(): boolean {
-    return this.table.loaded && this.fenceReason === null;
+    return this.table.loaded && this.fenceReason === null && this.router.deadline.remainingMs() >= 0;
   }
 
   // ---- MetricsSource & ProxyFacts

@@ -116,6 +116,11 @@ export const ProxyErrors = defineErrors({
     message: "command '{name}' is refused by this proxy (commands.refuseDangerous is true): it {why}",
     description: 'The deployment set commands.refuseDangerous: FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE are refused.',
   },
+  REDSLOT_ERR_FLUSH_DURING_MIGRATION: {
+    replyPrefix: 'ERR',
+    message: "'{name}' refused while slots are migrating ({slots} slots moving or held): keys moving between groups could survive it; retry once the migration finished, or stop it first",
+    description: 'FLUSHALL/FLUSHDB while a slot migrates or is held: flushing group by group could miss keys in transit, so the proxy refuses instead of half-flushing.',
+  },
   REDSLOT_ERR_INVALID_CURSOR: {
     replyPrefix: 'ERR',
     message: 'invalid cursor',

@@ -25,6 +25,13 @@ export interface ProxyRuntime {
 
   /** Current fence reason, or null when serving. */
   fenced(): string | null;
+
+  /**
+   * Serve at most `remainingMs` more (on this process's monotonic clock) unless called again; null removes
+   * the deadline. The coordinator follower extends it on every lease renewal: a process that cannot prove
+   * its lease (frozen, partitioned) refuses commands on its own, without waiting for anyone to tell it.
+   */
+  setServeDeadline?(remainingMs: number | null): void;
 }
 
 /** Starts feeding topologies into a runtime; returns a handle to stop. */

@@ -3,6 +3,7 @@
  * start options, the address a proxy advertises, and the topology driver its config names. On its own so that the
  * two start-up paths depend on it rather than on each other.
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -35,7 +36,8 @@ export function coordinatorUrl(config: Pick<ProxyConfig, 'coordinator' | 'cluste
 
 export function defaultDriver(config: ProxyConfig, addr: string, adminAddr: string | null, log: Logger): TopologyDriver {
   if (config.coordinator !== '') {
-    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    // Unique per process lifetime (issue 15): host-port alone let two processes share one registration and ack.
+    const id = `${os.hostname()}-${addr.slice(addr.lastIndexOf(':') + 1)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     return topologyDriverFromUrl(coordinatorUrl(config), {
       proxy: { id, addr, adminAddr: adminAddr ?? '' },
       leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),

@@ -43,7 +43,7 @@ commands:
   slots assign --range A-B --group G      assign offline (or empty) slots A..B to group G
   slots assign --even [--groups 1,2]      spread every offline slot evenly over groups
   proxies [list]                          live proxies: acked revision, state, stats
-  proxies remove <id>                     delete a dead proxy's registration
+  proxies remove <id>                     revoke a proxy's lease (a live one fences, re-registers as a new id)
   promote <gid> <host:port> [--force]     promote a replica to master (barrier-guarded)
   audit [--limit N]                       who changed what, newest first
   overview                                ops/s, keys, memory per server and proxy

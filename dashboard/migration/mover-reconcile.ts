@@ -2,8 +2,9 @@
  * After a MIGRATE failed with an I/O error or a timeout, MIGRATE may have restored keys on the target without
  * deleting them on the source. Which keys are still on the source, and what to do with those also on the target:
  * identical copies are our own half-done MIGRATE (the source copy is deleted); a differing pair is an invariant
- * violation, reported as BUSYKEY by the caller.
+ * violation, reported as BUSYKEY by the caller (the rule itself is shared/both-sides.ts).
  */
+import { resolveBothSides, type BothSidesOutcome } from '../../shared/both-sides.js';
 import type { RedisReply } from '../redis/admin.js';
 import type { Arg } from '../redis/link.js';
 import { asNumbers, replyError } from './mover-links.js';
@@ -28,26 +29,30 @@ export async function existing(call: DbCall, where: string, keys: Buffer[]): Pro
 }
 
 export type ReconcileResult =
-  /** Keys still to move, and the duplicates resolved (deleted from the source) with their size. */
-  | { todo: Buffer[]; resolved: Array<{ key: Buffer; bytes: number }> }
-  /** A key on both sides whose copies differ: nothing deleted. */
-  | { conflict: Buffer };
+  /** Keys still to move, and the duplicates resolved (the source copy deleted, or already gone). */
+  | { todo: Buffer[]; resolved: Array<{ key: Buffer; outcome: BothSidesOutcome }> }
+  /** A key on both sides whose source copy differs from the target's (value or expiry): nothing deleted. */
+  | { conflict: Buffer; outcome: BothSidesOutcome };
 
-/** Resolves `left` (keys still on the source after a failed MIGRATE) against the target. */
-export async function reconcileBothSides(source: DbCall, target: DbCall, targetAddr: string, left: Buffer[]): Promise<ReconcileResult> {
+/**
+ * Resolves `left` (keys still on the source after a failed MIGRATE) against the target with the shared rule
+ * (shared/both-sides.ts: value AND expiry compared and the source copy deleted in one script on the source).
+ * `migrateMs`, the failed MIGRATE's duration, bounds the expiry skew of our own half-done copy.
+ */
+export async function reconcileBothSides(source: DbCall, target: DbCall, targetAddr: string, left: Buffer[], migrateMs: number): Promise<ReconcileResult> {
   const onTarget = await existsFlags(target, targetAddr, left);
   const todo: Buffer[] = [];
-  const resolved: Array<{ key: Buffer; bytes: number }> = [];
+  const resolved: Array<{ key: Buffer; outcome: BothSidesOutcome }> = [];
   for (let i = 0; i < left.length; i++) {
     const key = left[i]!;
     if (!onTarget[i]) {
       todo.push(key);
       continue;
     }
-    const [a, b] = await Promise.all([source(['DUMP', key]), target(['DUMP', key])]);
-    if (!(Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b))) return { conflict: key };
-    await source(['DEL', key]);
-    resolved.push({ key, bytes: a.length });
+    const outcome = await resolveBothSides(key, target, source, migrateMs);
+    if (outcome === 'deleted-source' || outcome === 'source-gone') resolved.push({ key, outcome });
+    else if (outcome === 'target-gone') todo.push(key);
+    else return { conflict: key, outcome };
   }
   return { todo, resolved };
 }

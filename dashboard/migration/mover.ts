@@ -22,8 +22,8 @@
  * No REPLACE, ever. `BUSYKEY` means the key exists on both sides: an invariant violation. The slot stops,
  * the error is logged loudly and shown in progress; nothing is overwritten. `NOKEY` is fine (a proxy moved
  * the keys first). After an I/O error or timeout MIGRATE may have restored keys without deleting them on
- * the source: before retrying, keys present on both sides are compared with DUMP; identical copies are our
- * own half-done MIGRATE (the source copy is deleted), different ones are reported as BUSYKEY.
+ * the source: before retrying, keys present on both sides go through shared/both-sides.ts (value AND expiry
+ * compared and the source copy deleted in one script on the source); different ones are reported as BUSYKEY.
  *
  * Flow control: a shared Throttle (keys/s, bytes/s; changeable while running) and PauseGate; progress
  * counters per slot and overall (keys, bytes, rate over the last seconds, ETA: mover-progress.ts).
@@ -419,7 +419,8 @@ export class SourceMover {
       ioErrorSeen = true;
       let resolved: Buffer[] | null;
       try {
-        resolved = await this.reconcile(s, db, left, lane);
+        // The interrupted MIGRATE's transfer lies within this call: its duration bounds the expiry skew.
+        resolved = await this.reconcile(s, db, left, lane, performance.now() - t0);
       } catch (checkErr) {
         // Cannot even look at the target (down, wrong credentials): stop the slot; the scheduler retries.
         this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {
@@ -469,16 +470,17 @@ export class SourceMover {
   }
 
   /** mover-reconcile.ts, then counting and logging; null when a differing copy was reported as BUSYKEY. */
-  private async reconcile(s: SlotState, db: number, left: Buffer[], lane: number): Promise<Buffer[] | null> {
+  private async reconcile(s: SlotState, db: number, left: Buffer[], lane: number, migrateMs: number): Promise<Buffer[] | null> {
     const tc = this.links.target(s.endpoint);
-    const res = await reconcileBothSides(this.onSource(lane, db), (args) => this.links.dbCall(tc, db, args), s.target, left);
+    const res = await reconcileBothSides(this.onSource(lane, db), (args) => this.links.dbCall(tc, db, args), s.target, left, migrateMs);
     if ('conflict' in res) {
+      this.log.error('mover.duplicate_differs', { slot: s.slot, db, key: displayKey(res.conflict), target: s.target, outcome: res.outcome });
       this.busy(s, db, res.conflict, 1);
       return null;
     }
     for (const r of res.resolved) {
-      this.count(s, 1, r.bytes);
-      this.log.warn('mover.duplicate_resolved', { slot: s.slot, db, key: displayKey(r.key), target: s.target });
+      this.count(s, 1, 0);
+      this.log.warn('mover.duplicate_resolved', { slot: s.slot, db, key: displayKey(r.key), target: s.target, outcome: r.outcome });
     }
     return res.todo;
   }

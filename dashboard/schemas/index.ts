@@ -98,7 +98,9 @@ export const AuditEntrySchema = Type.Object({
   action: Type.String(),
   target: Type.Optional(Type.String()),
   params: Type.Optional(Type.Unknown()),
-  result: Type.Union([Type.Literal('ok'), Type.Literal('refused'), Type.Literal('failed')]),
+  result: Type.Union([Type.Literal('started'), Type.Literal('ok'), Type.Literal('refused'), Type.Literal('failed')]),
+  /** When the intent was written ('started' entries are actions that never recorded an outcome). */
+  startedAt: Type.Optional(Type.String()),
   detail: Type.Optional(Type.String()),
 });
 export type AuditEntryView = Static<typeof AuditEntrySchema>;

@@ -1,6 +1,8 @@
 /**
  * The audit log, kept in the coordinator under `paths.audit`: one entry per mutating API call (who, what,
- * params, when, result ok|refused|failed, detail). Keys sort by time (`<ms:13>-<seq>-<rand>`), so a range
+ * params, when, result ok|refused|failed, detail). Intent first: the entry is written with result `started`
+ * BEFORE the action runs (if that write fails the action does not run), then overwritten in place with the
+ * outcome; a dashboard that crashes mid-operation leaves the `started` entry behind. Keys sort by time (`<ms:13>-<seq>-<rand>`), so a range
  * read returns them in order. The leader trims entries beyond `retain`.
  */
 import { randomBytes } from 'node:crypto';
@@ -41,9 +43,8 @@ export class AuditLog {
     return `${String(Date.now()).padStart(13, '0')}-${String(this.seq).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
   }
 
-  /** Writes one entry. Never throws: a failed audit write is logged (the action already happened). */
-  async record(entry: AuditRecord): Promise<string | undefined> {
-    const id = this.newId();
+  /** Writes one entry (or overwrites `id`). Never throws: a failed audit write is logged (the action already happened). */
+  async record(entry: AuditRecord, id = this.newId()): Promise<string | undefined> {
     try {
       await this.coord.put(this.paths.auditEntry(id), JSON.stringify(entry));
       this.metrics?.auditWrites.inc({ result: entry.result });
@@ -59,15 +60,20 @@ export class AuditLog {
    * message (rethrown to the caller).
    */
   async run<T>(who: string, action: string, target: string | undefined, params: unknown, fn: () => Promise<T>, detailOf?: (r: T) => string | undefined): Promise<T> {
+    const id = this.newId();
+    const startedAt = new Date().toISOString();
+    // The intent, before anything happens: throws (and the action is not run) when it cannot be written.
+    await this.coord.put(this.paths.auditEntry(id), JSON.stringify({ at: startedAt, startedAt, who, action, target, params, result: 'started' } satisfies AuditRecord));
+    this.metrics?.auditWrites.inc({ result: 'started' });
     try {
       const r = await fn();
-      await this.record({ at: new Date().toISOString(), who, action, target, params, result: 'ok', detail: detailOf?.(r) });
+      await this.record({ at: new Date().toISOString(), startedAt, who, action, target, params, result: 'ok', detail: detailOf?.(r) }, id);
       this.metrics?.operations.inc({ op: action, result: 'ok' });
       return r;
     } catch (err) {
       const result = classifyError(err);
       const detail = err instanceof Error ? err.message : String(err);
-      await this.record({ at: new Date().toISOString(), who, action, target, params, result, detail });
+      await this.record({ at: new Date().toISOString(), startedAt, who, action, target, params, result, detail }, id);
       this.metrics?.operations.inc({ op: action, result });
       throw err;
     }

@@ -5,7 +5,8 @@
  * Its acknowledgement is `paths.ack(id)` = { revision }, written only after it applied that revision and
  * drained every request sent under the previous routes. The barrier is reached when each live proxy's ack is
  * >= the revision. A proxy whose lease is gone is not waited for (it stopped serving before its lease
- * expired: proxies self-fence). On timeout the error names the laggards and what each acknowledged.
+ * expired: proxies self-fence). A proxy removed while live (dashboard/topom/proxies.ts) leaves a tombstone
+ * under `paths.removed` until it fenced itself: the barrier waits for those too. On timeout the error names the laggards and what each acknowledged.
  *
  * Used by group promotion and by the migration engine for each slot-action step.
  */
@@ -41,7 +42,7 @@ export interface BarrierResult {
 
 /** One look at registrations and acks. */
 export async function barrierState(coord: Coordinator, paths: ClusterPaths, revision: number): Promise<BarrierState> {
-  const [proxies, acks] = await Promise.all([coord.getPrefix(paths.proxies), coord.getPrefix(paths.acks)]);
+  const [proxies, acks, removed] = await Promise.all([coord.getPrefix(paths.proxies), coord.getPrefix(paths.acks), coord.getPrefix(paths.removed)]);
   const acked = new Map<string, number>();
   for (const kv of acks.kvs) {
     try {
@@ -53,6 +54,8 @@ export async function barrierState(coord: Coordinator, paths: ClusterPaths, revi
   }
   const live = proxies.kvs.map((kv) => lastSegment(kv.key));
   const laggards = live.filter((id) => (acked.get(id) ?? -1) < revision).map((id) => ({ id, acked: acked.get(id) ?? null }));
+  // Removed but maybe not yet fenced: nothing it acknowledged counts any more.
+  for (const kv of removed.kvs) laggards.push({ id: `${lastSegment(kv.key)} (removed, not yet fenced)`, acked: null });
   return { live, laggards };
 }
 

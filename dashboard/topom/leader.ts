@@ -157,7 +157,7 @@ export class LeaderElection {
   /** Self-fence: a lease not renewed for a whole TTL may already have expired at the coordinator. */
   private checkLease(): void {
     if (!this.leading || !this.lease) return;
-    const age = Date.now() - this.lease.lastRenewedAt();
+    const age = Math.round(performance.now() - this.lease.renewedAtMonotonic());
     if (age > this.opts.ttlMs) this.stepDown(`lease not renewed for ${age} ms`);
   }
 

@@ -1,14 +1,16 @@
 /**
  * Proxies as the dashboard sees them: registrations (leased, so present = live), acknowledged revisions, and
  * stats fetched from each proxy's admin API (GET /api/v1/proxy) at the address the proxy registered.
- * Removing a proxy deletes its registration and ack (for a proxy that is really dead; a live one notices its
- * registration vanished and must fence itself).
+ * Removing a proxy revokes its lease (deleting its registration and ack with it). A live proxy notices at its
+ * next keep-alive, fences itself and re-registers under a new identity; until it has fenced, the tombstone
+ * removed/<id> (written first, under a lease nobody renews, TTL = the proxy's lease TTL + 1) keeps the barrier
+ * waiting, so no slot step can pass while the removed proxy may still route the old way.
  */
 import type { Compare, Coordinator } from '../../shared/coordinator/types.js';
 import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { lastSegment, type ClusterPaths } from '../../shared/model/paths.js';
-import type { ProxyAck, ProxyRecord } from '../../shared/model/types.js';
+import type { ProxyAck, ProxyRecord, RemovedProxyRecord } from '../../shared/model/types.js';
 import { DashboardErrors } from '../errors.js';
 import type { ProxyView } from '../schemas/index.js';
 import type { Dialer } from './dialer.js';
@@ -114,28 +116,58 @@ export class ProxyService {
     );
   }
 
-  /** Deletes a proxy's registration and ack (CAS on the registration it read). */
+  /**
+   * Removes a proxy: tombstone first (CAS on the registration and ack it read, leader-fenced), then the
+   * proxy's lease is revoked, which deletes its registration and ack in one revision. If the revoke fails the
+   * registration stays and the barrier keeps counting the proxy: never a window where it is skipped while
+   * it may still route.
+   */
   async remove(id: string, fence: () => Compare | null): Promise<number> {
     const reg = await this.coord.get(this.paths.proxy(id));
     const ack = await this.coord.get(this.paths.ack(id));
     if (!reg && !ack) throw new RedslotError(DashboardErrors.REDSLOT_ERR_NOT_FOUND, { what: `proxy ${id}` });
     const f = fence();
     if (!f) throw new RedslotError(DashboardErrors.REDSLOT_ERR_INTERNAL, { reason: 'not leader' });
-    const res = await this.coord.txn(
-      [
-        { key: this.paths.proxy(id), target: 'mod', op: '==', value: reg?.modRevision ?? 0 },
-        { key: this.paths.ack(id), target: 'mod', op: '==', value: ack?.modRevision ?? 0 },
-        f,
-      ],
-      [
+    let record: Partial<ProxyRecord> = {};
+    try {
+      record = reg ? (JSON.parse(reg.value) as ProxyRecord) : {};
+    } catch {
+      // unreadable registration: removed all the same
+    }
+    const leased = reg?.lease !== undefined;
+    const compares: Compare[] = [
+      { key: this.paths.proxy(id), target: 'mod', op: '==', value: reg?.modRevision ?? 0 },
+      { key: this.paths.ack(id), target: 'mod', op: '==', value: ack?.modRevision ?? 0 },
+      f,
+    ];
+    let res;
+    if (leased) {
+      // Registrations from before issue 15 carry no TTL: assume the longest sane one.
+      const ttlSeconds = (typeof record.leaseTtlSeconds === 'number' && record.leaseTtlSeconds > 0 ? Math.ceil(record.leaseTtlSeconds) : 60) + 1;
+      const tombLease = await this.coord.grantLease(ttlSeconds);
+      tombLease.release(); // never renewed: the tombstone expires by itself if the proxy cannot delete it
+      const tomb: RemovedProxyRecord = { id, at: new Date().toISOString(), ttlSeconds };
+      res = await this.coord.txn(compares, [{ type: 'put', key: this.paths.removedProxy(id), value: JSON.stringify(tomb), lease: tombLease.id }]);
+      if (res.succeeded) res = { ...res, revision: await this.revokeProxyLease(id, reg!.lease!) };
+    } else {
+      res = await this.coord.txn(compares, [
         { type: 'delete', key: this.paths.proxy(id) },
         { type: 'delete', key: this.paths.ack(id) },
-      ],
-    );
+      ]);
+    }
     if (!res.succeeded) {
       throw new RedslotError(CommonErrors.REDSLOT_ERR_CAS_CONFLICT, { what: `proxy ${id}`, revision: reg?.modRevision ?? 0 });
     }
-    this.log.info('proxy.removed', { id, addr: reg ? (JSON.parse(reg.value) as ProxyRecord).addr : undefined, revision: res.revision });
+    this.log.info('proxy.removed', { id, addr: record.addr, revision: res.revision, leaseRevoked: leased });
     return res.revision;
+  }
+
+  /** Revokes the removed proxy's lease; its registration and ack go with it (returns the store revision). */
+  private async revokeProxyLease(id: string, lease: string): Promise<number> {
+    await this.coord.revokeLease(lease);
+    // Whatever else the proxy had under that lease went too; make sure the ack did (it always shares it).
+    const left = await this.coord.get(this.paths.ack(id));
+    if (left !== undefined && left.lease === lease) await this.coord.delete(this.paths.ack(id));
+    return (await this.coord.getPrefix(this.paths.proxy(id))).revision;
   }
 }

@@ -19,6 +19,7 @@ export const CATALOGUE_MODULES = [
   'shared/coordinator/errors.ts',
   'dashboard/redis/link.ts',
   'proxy/errors.ts',
+  'proxy/topology/errors.ts',
   'dashboard/errors.ts',
   'dashboard/migration/errors.ts',
 ] as const;

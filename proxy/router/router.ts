@@ -20,6 +20,7 @@ import { SingleRequest } from './requests/single.js';
 import { SumRequest } from './requests/sum.js';
 import type { SlotTable } from './slot-table.js';
 import type { SlotLoad } from '../load/slot-load.js';
+import { ServeDeadline } from './serve-deadline.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
@@ -31,6 +32,11 @@ export const DISPATCHED = -1;
 
 export class Router {
   private fenceReply: Buffer | null = null;
+  /** The lease-derived deadline (issue 15 hole 4/5): past it, commands are refused like a fence. */
+  readonly deadline: ServeDeadline;
+  private readonly deadlineReply = errorReply(ProxyErrors.REDSLOT_ERR_FENCED, {
+    reason: 'the coordinator lease was not renewed before its local deadline; not serving until it is',
+  });
 
   constructor(
     private readonly table: SlotTable,
@@ -39,7 +45,10 @@ export class Router {
     private readonly migrate: MigrateOptions,
     /** Cluster-wide commands and scripts (route shapes all, one, scan, script). */
     private readonly wide: ClusterWide | null = null,
-  ) {}
+    onDeadlineExpired?: (overdueMs: number) => void,
+  ) {
+    this.deadline = new ServeDeadline(onDeadlineExpired);
+  }
 
   setFenced(reason: string | null): void {
     this.fenceReply = reason === null ? null : errorReply(ProxyErrors.REDSLOT_ERR_FENCED, { reason });
@@ -47,12 +56,14 @@ export class Router {
 
   /** The reply every routed command gets while fenced, else null (dedicated commands check it too). */
   get fencedReply(): Buffer | null {
-    return this.fenceReply;
+    if (this.fenceReply !== null) return this.fenceReply;
+    return this.deadline.expired() ? this.deadlineReply : null;
   }
 
   /** Routes a command as single-slot whatever its table shape (XREAD / XREADGROUP without BLOCK). */
   routeSingle(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
-    if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
+    const fenced = this.fencedReply;
+    if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
     const keys = commandKeys(spec, argv);
     if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
@@ -60,7 +71,8 @@ export class Router {
   }
 
   route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
-    if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
+    const fenced = this.fencedReply;
+    if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
     const keys = commandKeys(spec, argv);
     if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);

@@ -53,6 +53,8 @@ export class SlotTable {
   readonly routes: SlotRoute[] = [];
   revision = 0;
   loaded = false;
+  /** Slots of the applied topology with a migration action in any state (FLUSH* is refused while > 0). */
+  slotsWithAction = 0;
   /**
    * Told (inside apply, after the swap) which slots got a new route: blocked commands and subscriptions on
    * them move to the new owner. apply() also waits for the promise it returns (new subscriptions confirmed).
@@ -91,6 +93,9 @@ export class SlotTable {
       this.routes[s] = route;
       changed.push(s);
     }
+    let withAction = 0;
+    for (const rec of topo.slots) if (rec.action !== undefined) withAction++;
+    this.slotsWithAction = withAction;
     this.masters = mastersOf(topo, this.pool, this.masters, now);
     this.revision = topo.revision;
     this.loaded = true;

@@ -5,7 +5,7 @@
  *
  * Lifecycle
  *   resync (start, watch reset, recovery after lost contact):
- *     lease (grant if none/lost) -> put proxies/<id> under it -> loadTopology at revision R -> applyTopology
+ *     lease (grant if none/lost) -> create proxies/<id> under it (create-if-absent) -> loadTopology at R -> applyTopology
  *     -> watch topology/ from R+1 -> put acks/<id> = {revision R} under the lease -> unfence if we fenced.
  *   steady: each watch batch -> applyBatch -> await runtime.applyTopology(next) -> ack (latest revision wins).
  *
@@ -14,10 +14,19 @@
  *   batch is never applied on top of a table from another load (batches carry the generation of the watch
  *   that produced them; a resync bumps the generation and stale batches are dropped).
  * - An ack for revision X is written only after applyTopology(X) resolved (the runtime has drained).
- * - fencing 'strict': when the lease has not been renewed for ttl - margin (margin = max(1 s, ttl/10) by
- *   default), the proxy fences itself BEFORE etcd can expire the lease; so "lease expired" implies "not
- *   routing" for the control plane. It unfences only after a resync with a freshly renewed lease.
- *   'off': keeps serving on the last table and logs loudly; the control plane must wait for it (Codis).
+ * - Fencing: when the lease has not been renewed for ttl - margin (margin = max(1 s, ttl/10) by default), the
+ *   proxy fences itself BEFORE etcd can expire the lease; so "lease expired" implies "not routing" for the
+ *   control plane. It unfences only after a resync with a freshly renewed lease. Every duration is measured
+ *   on the monotonic clock from when the renewal was SENT (Lease.renewedAtMonotonic), and the same deadline is
+ *   handed to the runtime (setServeDeadline), which refuses commands past it on its own request path, in
+ *   every worker process, even if this monitor never runs (a frozen process wakes up I/O first).
+ *   (`fencing: off` was removed in issue 15: the barrier cannot wait for a proxy whose lease expired, so
+ *   serving on regardless could only route on a stale table.)
+ * - Identity: one identity per lease. The registration is created only if absent (a second process with the
+ *   same id is refused, REDSLOT_ERR_PROXY_ID_TAKEN). When the lease disappears (expired, or revoked by
+ *   `redslot proxies remove`), the proxy fences at once and re-registers as `<baseId>.<n>` with a new lease,
+ *   loading the current table before it serves again. A removal leaves a tombstone removed/<id> that the
+ *   barrier waits for; the proxy deletes it once fenced (after the fence margin, for in-flight requests).
  */
 import os from 'node:os';
 import { RedslotError } from '../../shared/errors.js';
@@ -27,8 +36,10 @@ import { clusterPaths, type ClusterPaths } from '../../shared/model/paths.js';
 import { applyBatch, loadTopology } from '../../shared/model/topology.js';
 import type { ProxyAck, ProxyRecord, Topology } from '../../shared/model/types.js';
 import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
+import { FollowerErrors } from './errors.js';
 
-export type FencingMode = 'strict' | 'off';
+/** Only 'strict' remains (see the header); the type is kept so configs and callers naming it still compile. */
+export type FencingMode = 'strict';
 
 export interface FollowerOptions {
   coordinator: Coordinator;
@@ -39,7 +50,7 @@ export interface FollowerOptions {
   leaseTtlSeconds?: number;
   /** Same in ms (the proxy config's `leaseTtlMs`); rounded up to whole seconds (etcd leases are in seconds). */
   leaseTtlMs?: number;
-  /** Default 'strict'. */
+  /** Always 'strict' ('off' was removed). */
   fencing?: FencingMode;
   /**
    * Fence when the last renewal is older than ttl - margin. Default max(1000, ttl/10) ms: it must cover the
@@ -114,7 +125,7 @@ export class CoordinatorFollower {
   private readonly fencing: FencingMode;
   private readonly marginMs: number;
   private readonly retryMs: number;
-  private readonly record: ProxyRecord;
+  private record: ProxyRecord;
 
   private runtime: ProxyRuntime | undefined;
   private lease: Lease | undefined;
@@ -131,20 +142,25 @@ export class CoordinatorFollower {
   private acked = 0;
   private ackLoop: Promise<void> | undefined;
   private fencedByUs: string | null = null;
-  private contactLostLogged = false;
   private wantResync = false;
   private resyncLoop: Promise<void> | undefined;
   private resyncs = 0;
   private lastError: string | null = null;
   private monitor: NodeJS.Timeout | undefined;
-  private firstLoad: { resolve: () => void; promise: Promise<void> };
+  private firstLoad: { resolve: () => void; reject: (err: Error) => void; promise: Promise<void> };
+  /** 1 for the first lease; bumped each time the lease is lost (the identity is `<baseId>.<incarnation>`). */
+  private incarnation = 1;
+  private readonly baseId: string;
 
   constructor(private readonly opts: FollowerOptions) {
     this.coord = opts.coordinator;
     this.paths = clusterPaths(opts.cluster);
     this.ttl = opts.leaseTtlSeconds ?? (opts.leaseTtlMs !== undefined ? Math.ceil(opts.leaseTtlMs / 1000) : 10);
     if (!Number.isInteger(this.ttl) || this.ttl < 1) throw new RangeError(`leaseTtlSeconds must be an integer >= 1 (got ${this.ttl})`);
-    this.fencing = opts.fencing ?? 'strict';
+    if (opts.fencing !== undefined && (opts.fencing as string) !== 'strict') {
+      throw new RangeError(`fencing '${String(opts.fencing)}' is not supported: only 'strict' (issue 15 removed 'off')`);
+    }
+    this.fencing = 'strict';
     this.marginMs = opts.fenceMarginMs ?? Math.max(1000, (this.ttl * 1000) / 10);
     if (this.marginMs >= this.ttl * 1000) throw new RangeError(`fenceMarginMs (${this.marginMs}) must be below the lease TTL (${this.ttl} s)`);
     this.retryMs = opts.retryDelayMs ?? 250;
@@ -154,11 +170,19 @@ export class CoordinatorFollower {
       pid: process.pid,
       hostname: os.hostname(),
       ...opts.proxy,
+      leaseTtlSeconds: this.ttl,
+      baseId: opts.proxy.id,
     };
+    this.baseId = opts.proxy.id;
     this.log = (opts.logger ?? createLogger()).child({ component: 'proxy.topology', proxy: this.record.id });
     let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    this.firstLoad = { resolve, promise };
+    let reject!: (err: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined); // observed by start() when it waits; otherwise only logged
+    this.firstLoad = { resolve, reject, promise };
   }
 
   /** The TopologyDriver entry point: resolves once the first table is applied and acknowledged. */
@@ -179,7 +203,7 @@ export class CoordinatorFollower {
 
   state(): FollowerState {
     const l = this.lease;
-    const renewed = l ? l.lastRenewedAt() : null;
+    const sinceRenewal = l ? performance.now() - l.renewedAtMonotonic() : null;
     return {
       proxyId: this.record.id,
       coordinator: this.coord.describe,
@@ -189,8 +213,8 @@ export class CoordinatorFollower {
         id: l?.id ?? null,
         ttlSeconds: this.ttl,
         status: this.leaseStatus,
-        lastRenewedAt: renewed === null ? null : new Date(renewed).toISOString(),
-        sinceRenewalMs: renewed === null ? null : Date.now() - renewed,
+        lastRenewedAt: sinceRenewal === null ? null : new Date(Date.now() - sinceRenewal).toISOString(),
+        sinceRenewalMs: sinceRenewal === null ? null : Math.round(sinceRenewal),
         fenceAfterMs: this.fenceAfterMs(),
       },
       watch: this.watchState,
@@ -232,6 +256,12 @@ export class CoordinatorFollower {
         } catch (err) {
           if (this.stopped) break;
           this.lastError = describeError(err);
+          if (err instanceof RedslotError && err.code === FollowerErrors.REDSLOT_ERR_PROXY_ID_TAKEN.code && !this.loaded) {
+            // Nothing to wait for: another live process owns this id. Starting fails with the reason.
+            this.log.error('topology.register.refused', { err });
+            this.firstLoad.reject(err);
+            break;
+          }
           this.log.warn('topology.resync.failed', { err, retryInMs: delay });
           this.wantResync = true;
           await sleep(delay);
@@ -260,7 +290,7 @@ export class CoordinatorFollower {
     }
     // 2. Register (again: after an expiry the record is gone).
     try {
-      await this.coord.put(this.paths.proxy(this.record.id), JSON.stringify(this.record), { lease: lease.id });
+      await this.register(lease);
     } catch (err) {
       if (err instanceof RedslotError && err.code === 'REDSLOT_ERR_LEASE_NOT_FOUND') this.markLeaseLost(lease, 'registration says the lease is gone');
       throw err;
@@ -297,12 +327,31 @@ export class CoordinatorFollower {
       this.loaded = true;
       this.firstLoad.resolve();
     }
-    this.contactLostLogged = false;
     // 6. Unfence only with a lease that is fresh by the same rule that fenced us.
     if (this.fencedByUs !== null) {
       if (this.leaseFresh()) this.unfence();
       else this.log.warn('topology.fence.kept', { reason: 'table reloaded but the lease has not been renewed yet' });
     }
+  }
+
+  /**
+   * Create-if-absent under our lease: a second process with the same id gets REDSLOT_ERR_PROXY_ID_TAKEN
+   * instead of silently sharing one registration and one ack. Our own earlier registration (a retried
+   * resync on the same lease) is rewritten in place.
+   */
+  private async register(lease: Lease): Promise<void> {
+    const key = this.paths.proxy(this.record.id);
+    const value = JSON.stringify(this.record);
+    const created = await this.coord.txn([{ key, target: 'create', op: '==', value: 0 }], [{ type: 'put', key, value, lease: lease.id }]);
+    if (created.succeeded) return;
+    const cur = await this.coord.get(key);
+    if (cur === undefined) return this.register(lease); // deleted meanwhile: try again
+    if (cur.lease !== undefined && BigInt(cur.lease) === BigInt(lease.id)) {
+      const same = await this.coord.txn([{ key, target: 'mod', op: '==', value: cur.modRevision }], [{ type: 'put', key, value, lease: lease.id }]);
+      if (same.succeeded) return;
+      return this.register(lease);
+    }
+    throw new RedslotError(FollowerErrors.REDSLOT_ERR_PROXY_ID_TAKEN, { id: this.record.id, lease: cur.lease ?? 'none', coordinator: this.coord.describe });
   }
 
   private onBatch(batch: WatchBatch, gen: number): void {
@@ -364,8 +413,10 @@ export class CoordinatorFollower {
     if (prev && prev !== lease) prev.release();
     this.lease = lease;
     this.leaseStatus = 'alive';
+    this.extendServeDeadline(lease);
     lease.on('keepaliveSucceeded', () => {
       if (this.lease !== lease) return;
+      this.extendServeDeadline(lease);
       if (this.leaseStatus === 'renewal-failing') this.log.info('topology.lease.renewed', { lease: lease.id });
       this.leaseStatus = 'alive';
       // Contact is back: if we fenced ourselves (or lost track of an ack), re-register and reload.
@@ -383,44 +434,52 @@ export class CoordinatorFollower {
     this.log.info('topology.lease.granted', { lease: lease.id, ttl: this.ttl });
   }
 
+  /** The runtime refuses commands past this lease's fence point on its own (ProxyRuntime.setServeDeadline). */
+  private extendServeDeadline(lease: Lease): void {
+    this.runtime?.setServeDeadline?.(this.fenceAfterMs() - (performance.now() - lease.renewedAtMonotonic()));
+  }
+
   private markLeaseLost(lease: Lease, why: string): void {
     if (this.lease !== lease || this.leaseStatus === 'lost') return;
     this.leaseStatus = 'lost';
     lease.release();
+    const oldId = this.record.id;
     this.log.error('topology.lease.lost', { lease: lease.id, why });
-    if (this.fencing === 'strict') this.fence(`lease ${lease.id} expired on the coordinator ${this.coord.describe} (${why}); re-registering`);
-    else this.logContactLost(why);
+    this.fence(`lease ${lease.id} of proxy ${oldId} is gone on the coordinator ${this.coord.describe} (${why}); re-registering`);
+    // A new identity for the new lease: the old id's registration and ack died with the old lease, and an
+    // operator who removed it must not see it come back.
+    this.incarnation++;
+    this.record = { ...this.record, id: `${this.baseId}.${this.incarnation}`, startedAt: new Date().toISOString() };
+    this.log.warn('topology.identity.changed', { from: oldId, to: this.record.id });
+    this.clearTombstone(oldId);
     this.requestResync('lease lost');
+  }
+
+  /**
+   * removed/<oldId> tells the barrier this proxy may still route; we are fenced now, and after the fence
+   * margin (the time the lease rule gives in-flight requests) we say so by deleting it. Best effort: if the
+   * coordinator is unreachable the tombstone expires by itself.
+   */
+  private clearTombstone(oldId: string): void {
+    const key = this.paths.removedProxy(oldId);
+    setTimeout(() => {
+      this.coord.delete(key).catch((err: unknown) => this.log.warn('topology.tombstone.delete_failed', { id: oldId, err }));
+    }, this.marginMs).unref();
   }
 
   private leaseFresh(): boolean {
     const l = this.lease;
-    return !!l && this.leaseStatus !== 'lost' && Date.now() - l.lastRenewedAt() <= this.fenceAfterMs();
+    return !!l && this.leaseStatus !== 'lost' && performance.now() - l.renewedAtMonotonic() <= this.fenceAfterMs();
   }
 
   private checkLease(): void {
     // Guard as soon as the runtime routes with a table we gave it, even if that first resync has not finished
     // (e.g. contact lost between the apply and the ack): serving is what must stop.
     if (this.stopped || !this.topo || !this.lease || this.leaseStatus === 'lost') return;
-    const since = Date.now() - this.lease.lastRenewedAt();
+    const since = performance.now() - this.lease.renewedAtMonotonic();
     if (since <= this.fenceAfterMs()) return;
     const why = `lease ${this.lease.id} not renewed for ${(since / 1000).toFixed(1)} s (TTL ${this.ttl} s)`;
-    if (this.fencing === 'strict') {
-      if (this.fencedByUs === null) this.fence(`lost contact with the coordinator ${this.coord.describe}: ${why}; not serving until re-registered`);
-    } else {
-      this.logContactLost(why);
-    }
-  }
-
-  private logContactLost(why: string): void {
-    if (this.contactLostLogged) return;
-    this.contactLostLogged = true;
-    this.log.error('topology.contact_lost.serving_anyway', {
-      why,
-      coordinator: this.coord.describe,
-      fencing: 'off',
-      warning: 'fencing is off: this proxy keeps routing on a table that may be stale; the control plane must wait for it',
-    });
+    if (this.fencedByUs === null) this.fence(`lost contact with the coordinator ${this.coord.describe}: ${why}; not serving until re-registered`);
   }
 
   private fence(reason: string): void {

@@ -170,6 +170,8 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
   private current: Topology | null = null;
   private applied = 0;
   private fenceReason: string | null = null;
+  /** performance.now() of the serve deadline last given by the driver (null: none), for workers forked later. */
+  private deadlineAt: number | null = null;
   private stopping = false;
   private snapshot: WorkerStats[] = [];
   private readonly respawnDelay: number[];
@@ -266,6 +268,7 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
           config: this.workerConfig(),
           topology: this.current,
           fenced: this.fenceReason,
+          deadlineMs: this.deadlineAt === null ? null : this.deadlineAt - performance.now(),
           defaultMetrics: this.defaultMetrics,
           listen: this.listening,
         });
@@ -381,6 +384,12 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
 
   fenced(): string | null {
     return this.fenceReason;
+  }
+
+  /** Each worker keeps the deadline on its own clock and fences on it by itself (see ServeDeadline). */
+  setServeDeadline(remainingMs: number | null): void {
+    this.deadlineAt = remainingMs === null ? null : performance.now() + remainingMs;
+    for (const p of this.procs) if (p?.initialised) p.send({ t: 'deadline', remainingMs });
   }
 
   // ---- AdminProxy

@@ -16,6 +16,8 @@ export interface WorkerInit {
   /** The topology to apply before listening (null before the first load). */
   topology: Topology | null;
   fenced: string | null;
+  /** Serve deadline in ms from when the primary sent this (null: none); see ProxyRuntime.setServeDeadline. */
+  deadlineMs?: number | null;
   defaultMetrics: boolean;
   /** Listen right after init; otherwise wait for a `listen` message (first start: after the first table). */
   listen: boolean;
@@ -26,6 +28,7 @@ export type ToWorker =
   | { t: 'apply'; seq: number; topology: Topology }
   | { t: 'listen' }
   | { t: 'fence'; reason: string | null }
+  | { t: 'deadline'; remainingMs: number | null }
   | { t: 'stats'; seq: number }
   | { t: 'metrics'; seq: number }
   | { t: 'load'; seq: number }

@@ -85,6 +85,11 @@ class Worker {
         // Not queued behind an apply that is draining: fencing must take effect at once.
         this.core?.setFenced(m.reason);
         break;
+      case 'deadline':
+        // The remaining time as the primary saw it; IPC delay makes our copy later by that delay, which the
+        // follower's fence margin (>= 1 s) covers. Kept on this process's own clock from here on.
+        this.core?.setServeDeadline(m.remainingMs);
+        break;
       case 'stats':
         if (this.core) send({ t: 'stats', seq: m.seq, stats: workerStats(this.core, this.index) });
         break;
@@ -116,6 +121,7 @@ class Worker {
     const core = new ProxyCore(m.config, this.log, { defaultMetrics: m.defaultMetrics });
     this.core = core;
     core.setFenced(m.fenced);
+    if (m.deadlineMs !== undefined) core.setServeDeadline(m.deadlineMs);
     try {
       if (m.topology) await this.apply(m.topology);
     } catch (err) {

@@ -14,9 +14,9 @@
  *   the raft term or cluster id going backwards/changing, etcd was replaced (e.g. empty data dir): onReset. A
  *   watch cancelled by the server (compaction) -> onReset. After onReset the watch is dead; the caller reloads.
  * - Lease keep-alive on our own schedule (every TTL/20 within [100 ms, 1 s]) with a deadline per attempt, so a proxy notices
- *   a silent connection quickly and `lastRenewedAt()` is never older than necessary. A lease is reported `lost`
+ *   a silent connection quickly and `renewedAtMonotonic()` is never older than necessary. A lease is reported `lost`
  *   only when etcd says so (TTL 0 / not found): while etcd is unreachable we keep trying, because an etcd
- *   restart refreshes every lease; the follower fences on lastRenewedAt() timing, not on 'lost'.
+ *   restart refreshes every lease; the follower fences on renewedAtMonotonic() timing, not on 'lost'.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -104,6 +104,7 @@ const COMPARE_TARGET = { mod: 'Mod', create: 'Create', version: 'Version', value
 class EtcdLeaseHandle implements Lease {
   private readonly emitter = new EventEmitter();
   private renewedAt: number;
+  private renewedMono: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inFlight = false;
@@ -115,8 +116,10 @@ class EtcdLeaseHandle implements Lease {
     readonly ttlSeconds: number,
     private readonly intervalMs: number,
     private readonly onDone: (l: EtcdLeaseHandle) => void,
+    grantSentAt: number,
   ) {
     this.renewedAt = Date.now();
+    this.renewedMono = grantSentAt;
     this.schedule(this.intervalMs);
   }
 
@@ -128,14 +131,17 @@ class EtcdLeaseHandle implements Lease {
   private async tick(): Promise<void> {
     if (this.stopped || this.inFlight) return;
     this.inFlight = true;
-    const started = Date.now();
+    // Monotonic, and taken BEFORE the request: etcd renewed no earlier than this, however late we read the reply.
+    const started = performance.now();
     try {
       // Deadline: long enough for a loaded etcd, short enough to retry several times within the TTL.
-      const deadline = started + Math.max(500, Math.min(2000, (this.ttlSeconds * 1000) / 4));
+      const deadline = Date.now() + Math.max(500, Math.min(2000, (this.ttlSeconds * 1000) / 4));
       await this.inner.keepaliveOnce({ deadline: new Date(deadline) });
       if (this.stopped) return;
+      const silentMs = performance.now() - this.renewedMono;
+      this.renewedMono = started;
       this.renewedAt = Date.now();
-      if (this.failing) log.info('coordinator.lease.renewed', { lease: this.id, silentMs: this.renewedAt - started });
+      if (this.failing) log.info('coordinator.lease.renewed', { lease: this.id, silentMs: Math.round(silentMs) });
       this.failing = false;
       this.emitter.emit('keepaliveSucceeded');
       this.schedule(this.intervalMs);
@@ -158,6 +164,10 @@ class EtcdLeaseHandle implements Lease {
 
   lastRenewedAt(): number {
     return this.renewedAt;
+  }
+
+  renewedAtMonotonic(): number {
+    return this.renewedMono;
   }
 
   on(event: LeaseEvent, listener: () => void): void {
@@ -501,6 +511,7 @@ export class EtcdCoordinator implements Coordinator {
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw new RangeError(`etcd lease TTL must be an integer >= 1 s (got ${ttlSeconds})`);
     const inner = this.client.lease(ttlSeconds, { autoKeepAlive: false, deadline: new Date(Date.now() + this.callTimeoutMs) });
     inner.on('lost', () => undefined); // reported by EtcdLeaseHandle
+    const sentAt = performance.now();
     let id: string;
     try {
       id = String(await inner.grant());
@@ -509,9 +520,20 @@ export class EtcdCoordinator implements Coordinator {
       throw mapError('grantLease', err);
     }
     const interval = this.keepAliveIntervalMs ?? Math.max(100, Math.min(1000, Math.round((ttlSeconds * 1000) / 20)));
-    const lease = new EtcdLeaseHandle(inner, id, ttlSeconds, interval, (l) => this.leases.delete(l));
+    const lease = new EtcdLeaseHandle(inner, id, ttlSeconds, interval, (l) => this.leases.delete(l), sentAt);
     this.leases.add(lease);
     return lease;
+  }
+
+  async revokeLease(id: string): Promise<void> {
+    this.check();
+    try {
+      await this.client.leaseClient.leaseRevoke({ ID: id });
+    } catch (err) {
+      const e = mapError('revokeLease', err);
+      if (e.code === CoordinatorErrors.REDSLOT_ERR_LEASE_NOT_FOUND.code || /not found/i.test(e.message)) return;
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

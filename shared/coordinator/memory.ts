@@ -333,6 +333,7 @@ function filterBatch(batch: WatchBatch, prefix: string): WatchBatch | undefined 
 class MemoryLease implements Lease {
   private readonly emitter = new EventEmitter();
   private renewedAt = Date.now();
+  private renewedMono = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private gone = false;
 
@@ -348,8 +349,10 @@ class MemoryLease implements Lease {
 
   private tick(): void {
     if (this.gone) return;
+    const sentAt = performance.now();
     if (this.store.keepAlive(this.id)) {
       this.renewedAt = Date.now();
+      this.renewedMono = sentAt;
       this.emitter.emit('keepaliveSucceeded');
     } else {
       this.markLost();
@@ -366,6 +369,10 @@ class MemoryLease implements Lease {
 
   lastRenewedAt(): number {
     return this.renewedAt;
+  }
+
+  renewedAtMonotonic(): number {
+    return this.renewedMono;
   }
 
   on(event: LeaseEvent, listener: () => void): void {
@@ -465,6 +472,11 @@ export class MemoryCoordinator implements Coordinator {
     const lease = new MemoryLease(this.store, id, ttlSeconds, (l) => this.leases.delete(l));
     this.leases.add(lease);
     return lease;
+  }
+
+  async revokeLease(id: string): Promise<void> {
+    this.check();
+    this.store.revokeLease(id);
   }
 
   async close(): Promise<void> {

@@ -88,8 +88,14 @@ export type LeaseEvent = 'keepaliveSucceeded' | 'keepaliveFailed' | 'lost';
 export interface Lease {
   readonly id: string;
   readonly ttlSeconds: number;
-  /** ms timestamp (Date.now()) of the last successful grant or keep-alive. */
+  /** Wall-clock ms (Date.now()) of the last successful grant or keep-alive: for display only, never for deadlines. */
   lastRenewedAt(): number;
+  /**
+   * Monotonic ms (performance.now()) at which the last successful grant or keep-alive was SENT: the
+   * coordinator extended the lease no earlier than that, so `renewedAtMonotonic() + ttl` never overstates it,
+   * even when the reply was read late (a frozen process) or the wall clock stepped. Every deadline uses this.
+   */
+  renewedAtMonotonic(): number;
   on(event: LeaseEvent, listener: () => void): void;
   off(event: LeaseEvent, listener: () => void): void;
   /** Deletes every key attached to the lease. */
@@ -111,5 +117,7 @@ export interface Coordinator {
   /** Watches keys under `prefix` for changes with revision >= fromRevision. */
   watchPrefix(prefix: string, fromRevision: number, handlers: WatchHandlers): Promise<Watch>;
   grantLease(ttlSeconds: number): Promise<Lease>;
+  /** Revokes a lease by id (someone else's, e.g. a removed proxy's): its keys are deleted. No-op if gone. */
+  revokeLease(id: string): Promise<void>;
   close(): Promise<void>;
 }

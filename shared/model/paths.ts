@@ -6,6 +6,7 @@
  *   topology/slots/<sid:4>       SlotRecord              changing groups and slots is applied atomically)
  *   proxies/<proxyId>            ProxyRecord  (lease)
  *   acks/<proxyId>               ProxyAck     (lease)
+ *   removed/<proxyId>            RemovedProxyRecord (unrenewed lease: a removed live proxy not yet fenced)
  *   dashboard/leader             LeaderRecord (lease)
  *   dashboard/members/<id>       LeaderRecord (lease)   every running dashboard
  *   audit/<ts>-<rand>            AuditRecord
@@ -34,6 +35,8 @@ export function clusterPaths(cluster: string) {
     proxy: (id: string) => `${base}proxies/${id}`,
     acks: `${base}acks/`,
     ack: (id: string) => `${base}acks/${id}`,
+    removed: `${base}removed/`,
+    removedProxy: (id: string) => `${base}removed/${id}`,
     leader: `${base}dashboard/leader`,
     members: `${base}dashboard/members/`,
     member: (id: string) => `${base}dashboard/members/${id}`,

@@ -70,6 +70,24 @@ export interface ProxyRecord {
   startedAt: string;
   pid: number;
   hostname: string;
+  /**
+   * TTL of the lease the registration is attached to (added in issue 15; absent from older proxies). The
+   * dashboard keeps a removed live proxy's tombstone that long: by then the proxy fenced itself.
+   */
+  leaseTtlSeconds?: number;
+  /** Id the operator or deployment gave the process; `id` is this lease's identity (base, base.2, ...). */
+  baseId?: string;
+}
+
+/**
+ * removed/<proxyId>: written (under a lease that is never renewed) when a live proxy is removed. The barrier
+ * waits while it exists; the proxy deletes it once it fenced itself, else it expires after the old lease's TTL.
+ */
+export interface RemovedProxyRecord {
+  id: string;
+  at: string;
+  /** Seconds the tombstone lives (the removed registration's lease TTL + 1). */
+  ttlSeconds: number;
 }
 
 export interface ProxyAck {
@@ -92,7 +110,10 @@ export interface AuditRecord {
   action: string;
   target?: string;
   params?: unknown;
-  result: 'ok' | 'refused' | 'failed';
+  /** 'started': the intent, written before the action ran; replaced by the outcome (issue 15). */
+  result: 'started' | 'ok' | 'refused' | 'failed';
+  /** When the intent was written (the outcome's `at` is when it finished). Absent before issue 15. */
+  startedAt?: string;
   detail?: string;
 }
 

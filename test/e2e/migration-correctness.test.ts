@@ -13,9 +13,18 @@
  *   overloaded machine).
  * The leading dashboard is killed with SIGKILL in the middle of each rebalance; the standby takes over when
  * the lease expires and resumes from the persisted slot actions.
+ * Issue 15's phases, each mid-migration with the checks above unchanged:
+ * - 2->3: a FLUSHALL is attempted through a proxy (must be refused: slots are moving), then a live proxy is
+ *   removed (`DELETE /api/v1/proxies/<id>`): it fences, re-registers under a new id and keeps serving;
+ * - 3->2: a third proxy, a `redslot proxy` child process with its own worker pipelining INCRs (writes in
+ *   flight), is frozen with SIGSTOP until etcd expired its lease, then resumed with SIGCONT.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { nodeArgsFor } from '../support/compiled.js';
+import { freePort, waitForPort } from '../support/free-port.js';
+import { spawnProcess, type Spawned } from '../support/processes.js';
 import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
 import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { setLogLevel } from '../../shared/log.js';
@@ -26,11 +35,15 @@ import type { JobView, MigrationStatus } from '../../dashboard/migration/views.j
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const COUNTERS = 10_000;
+/** INCRs the frozen proxy's worker keeps in flight at once. */
+const FROZEN_PIPELINE = 16;
 const WORKERS = 6;
 const VERSIONED_PER_WORKER = 200;
 const FILLER = 40_000;
 
 let c: MigrationCluster;
+/** The third proxy, a child process (SIGSTOP / SIGCONT needs its own pid). */
+let frozenProxy: { proc: Spawned; port: number };
 
 interface WorkerStats {
   incrOk: number;
@@ -64,6 +77,8 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
   const st: WorkerStats = { incrOk: 0, setOk: 0, getOk: 0, staleReads: [], errors: new Map() };
   const versions = new Int32Array(VERSIONED_PER_WORKER);
   const fail = (err: unknown) => st.errors.set(errorKind(err), (st.errors.get(errorKind(err)) ?? 0) + 1);
+  // A fenced proxy answers at once; like any client, back off a little instead of spinning on refusals.
+  const backoff = (err: unknown) => (isFenceRefusal(err) ? new Promise((r) => setTimeout(r, 20)) : undefined);
   let i = 0;
   while (!stop()) {
     i++;
@@ -75,6 +90,7 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
     } catch (err) {
       if (!isFenceRefusal(err)) uncertain[ctr]!++;
       fail(err);
+      await backoff(err);
     }
     const j = i % VERSIONED_PER_WORKER;
     const key = `ver:${w}:${j}`;
@@ -101,6 +117,94 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
   return st;
 }
 
+/** Pipelines INCRs through the third proxy: FROZEN_PIPELINE in flight at any time, so some are when it freezes. */
+async function frozenWorker(stop: () => boolean): Promise<WorkerStats> {
+  const opts = { host: '127.0.0.1', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 30_000, lazyConnect: true };
+  const wr = new Redis({ ...opts, port: frozenProxy.port });
+  await wr.connect();
+  const st: WorkerStats = { incrOk: 0, setOk: 0, getOk: 0, staleReads: [], errors: new Map() };
+  let i = 0;
+  const lane = async () => {
+    while (!stop()) {
+      const ctr = (++i * 6007 + 17) % COUNTERS;
+      try {
+        await wr.incr(`ctr:${ctr}`);
+        acked[ctr]!++;
+        st.incrOk++;
+      } catch (err) {
+        if (!isFenceRefusal(err)) uncertain[ctr]!++;
+        st.errors.set(errorKind(err), (st.errors.get(errorKind(err)) ?? 0) + 1);
+        if (isFenceRefusal(err)) await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: FROZEN_PIPELINE }, lane));
+  wr.disconnect();
+  return st;
+}
+
+/** `redslot proxy` as a child process following the same etcd, with the cluster's lease TTL. */
+async function startProxyProcess(): Promise<{ proc: Spawned; port: number }> {
+  const port = await freePort();
+  const proc = spawnProcess(
+    'proxy',
+    process.execPath,
+    [...nodeArgsFor(path.join('deploy', 'bin', 'redslot.ts')), 'proxy', '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--coordinator', c.url, '--lease-ttl', '3000ms'],
+    { ...process.env, REDSLOT_LOG_LEVEL: 'error' },
+  );
+  await waitForPort(port, '127.0.0.1', 30_000).catch((err: unknown) => {
+    throw new Error(`proxy process did not start: ${proc.log()}`, { cause: err });
+  });
+  return { proc, port };
+}
+
+/** Registrations in etcd as { id, baseId, pid, addr }. */
+async function registrations(): Promise<Array<{ id: string; baseId?: string; pid: number; addr: string }>> {
+  const regs = await c.opened.coordinator.getPrefix(c.opened.paths.proxies);
+  return regs.kvs.map((kv) => JSON.parse(kv.value) as { id: string; baseId?: string; pid: number; addr: string });
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const phases = { flushRefused: '', removed: '', removedBack: '', frozenMs: 0, frozenBack: '' };
+
+/** 2->3, mid-move: FLUSHALL must be refused; then a live proxy (proxies[1]) is removed. */
+async function flushAndRemove(): Promise<void> {
+  const r = new Redis({ host: '127.0.0.1', port: c.proxies[0]!.port, maxRetriesPerRequest: 0 });
+  try {
+    const res = await r.flushall().then(
+      (ok) => `FLUSHALL answered ${ok}`,
+      (err: Error) => err.message,
+    );
+    phases.flushRefused = res;
+  } finally {
+    r.disconnect();
+  }
+  const victim = (await registrations()).find((p) => p.addr === c.proxies[1]!.addr)!;
+  await (await c.leader()).request('DELETE', `/api/v1/proxies/${encodeURIComponent(victim.id)}`);
+  phases.removed = victim.id;
+}
+
+/** 3->2, mid-move: the child-process proxy frozen until etcd expired its lease, then resumed. */
+async function freezeThirdProxy(): Promise<void> {
+  const pid = frozenProxy.proc.pid;
+  const t0 = Date.now();
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await until('the frozen proxy\'s lease to expire', async () => !(await registrations()).some((p) => p.pid === pid), 15_000);
+    await new Promise((r) => setTimeout(r, 300)); // the migration goes on without it for a moment
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  phases.frozenMs = Date.now() - t0;
+}
+
 async function waitJob(api: () => Promise<DashboardClient>, id: string, timeoutMs: number, onProgress?: (j: JobView) => Promise<void>): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -123,7 +227,13 @@ async function leaderRef() {
 }
 
 /** Starts a rebalance and kills -9 the leading dashboard once keys are moving; returns the finished job. */
-async function rebalanceWithKill(groups: Array<{ id: number; weight?: number }>, label: string): Promise<{ job: JobView; killedAt: string }> {
+async function rebalanceWithKill(
+  groups: Array<{ id: number; weight?: number }>,
+  label: string,
+  /** Started once mid-move (slots migrating, keys moved), together with the kill; awaited before returning. */
+  phase?: () => Promise<void>,
+): Promise<{ job: JobView; killedAt: string }> {
+  let running: Promise<void> | undefined;
   const api = await c.leader();
   const res = await api.request<{ job: JobView; plan: { moves: unknown[] } }>('POST', '/api/v1/migrations', { mode: 'rebalance', groups, confirm: true });
   expect(res.plan.moves.length).toBe(341);
@@ -136,6 +246,7 @@ async function rebalanceWithKill(groups: Array<{ id: number; weight?: number }>,
       if (killedAt !== '') return;
       const s = await (await c.leader()).request<MigrationStatus>('GET', '/api/v1/migrations');
       if (s.slots.migrating > 0 && j.progress.keysMoved > 0) {
+        if (phase !== undefined && running === undefined) running = phase();
         const victim = await leaderRef();
         if (!victim?.proc) return;
         killedAt = `${label}: ${JSON.stringify(s.slots)} after ${j.progress.keysMoved} keys`;
@@ -146,6 +257,7 @@ async function rebalanceWithKill(groups: Array<{ id: number; weight?: number }>,
       }
     },
   );
+  await running;
   return { job, killedAt };
 }
 
@@ -168,20 +280,26 @@ beforeAll(async () => {
   r.disconnect();
   const api = await c.leader();
   await api.request('PUT', '/api/v1/migrations/throttle', { keysPerSec: 20_000 });
+  frozenProxy = await startProxyProcess();
+  await until('the third proxy registered', async () => (await registrations()).some((p) => p.pid === frozenProxy.proc.pid), 30_000);
 }, 120_000);
 
 afterAll(async () => {
+  if (frozenProxy?.proc.alive) {
+    process.kill(frozenProxy.proc.pid, 'SIGCONT');
+    await frozenProxy.proc.stop();
+  }
   await c?.stop();
 }, 60_000);
 
 describe('online rebalance 2 -> 3 -> 2 under client load, dashboard kill -9 mid-move', () => {
   it('loses, duplicates and misplaces nothing; clients see no error and no stale read', async () => {
     let stopping = false;
-    const workers = Array.from({ length: WORKERS }, (_, w) => worker(w, () => stopping));
+    const workers = [...Array.from({ length: WORKERS }, (_, w) => worker(w, () => stopping)), frozenWorker(() => stopping)];
     await new Promise((r) => setTimeout(r, 1000));
 
-    const up = await rebalanceWithKill([{ id: 1 }, { id: 2 }, { id: 3 }], '2->3');
-    const down = await rebalanceWithKill([{ id: 1 }, { id: 2 }], '3->2');
+    const up = await rebalanceWithKill([{ id: 1 }, { id: 2 }, { id: 3 }], '2->3', flushAndRemove);
+    const down = await rebalanceWithKill([{ id: 1 }, { id: 2 }], '3->2', freezeThirdProxy);
     await new Promise((r) => setTimeout(r, 500));
     stopping = true;
     const stats = await Promise.all(workers);
@@ -192,6 +310,17 @@ describe('online rebalance 2 -> 3 -> 2 under client load, dashboard kill -9 mid-
     console.log(
       `kills: [${up.killedAt}] [${down.killedAt}]; ops: ${totals.incr} INCR, ${totals.set} SET, ${totals.get} GET; keys moved ${up.job.progress.keysMoved}+${down.job.progress.keysMoved}; errors ${JSON.stringify([...errors])}`,
     );
+    // Issue 15's phases happened, mid-move, and both proxies came back under new identities.
+    console.log(`phases: ${JSON.stringify(phases)}`);
+    expect(phases.flushRefused).toMatch(/FLUSHALL' refused while slots are migrating/);
+    expect(phases.removed).not.toBe('');
+    expect(phases.frozenMs).toBeGreaterThan(2000);
+    const regs = await registrations();
+    const removedBack = regs.find((p) => p.addr === c.proxies[1]!.addr);
+    expect(removedBack?.id).toBe(`${phases.removed}.2`);
+    const frozenBack = regs.find((p) => p.pid === frozenProxy.proc.pid);
+    expect(frozenBack?.id).toBe(`${frozenBack?.baseId}.2`);
+    expect(stats[WORKERS]!.incrOk, 'INCRs through the frozen proxy').toBeGreaterThan(100);
     expect(up.killedAt, 'the leader was killed during 2->3').not.toBe('');
     expect(down.killedAt, 'the leader was killed during 3->2').not.toBe('');
     expect(totals.incr).toBeGreaterThan(1000);

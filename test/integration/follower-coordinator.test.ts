@@ -160,7 +160,8 @@ describe('follower on etcd: store replaced', () => {
     }
     await waitFor(() => routeOf(runtime.last()!, 5).group === 3, 20_000, 'reload of the new table');
     const ackOnNewStore = async () => {
-      const kv = await fresh.get(paths.ack('p-replaced')).catch(() => undefined);
+      // Issue 15: the lost lease means a new identity (p-replaced.2).
+      const kv = await fresh.get(paths.ack(driver.state()!.proxyId)).catch(() => undefined);
       return kv ? (JSON.parse(kv.value) as ProxyAck).revision : 0;
     };
     const deadline = Date.now() + 10_000;
@@ -168,8 +169,9 @@ describe('follower on etcd: store replaced', () => {
     expect(await ackOnNewStore()).toBeGreaterThanOrEqual(seededRev);
     expect(driver.state()!.lease.id).not.toBe(oldLease);
     expect(driver.state()!.ackedRevision).toBe(await ackOnNewStore());
-    const rec = await fresh.get(paths.proxy('p-replaced'));
+    expect(driver.state()!.proxyId).toBe('p-replaced.2');
+    const rec = await fresh.get(paths.proxy('p-replaced.2'));
     expect(rec?.lease).toBe(driver.state()!.lease.id);
-    expect((JSON.parse((await fresh.get(paths.ack('p-replaced')))!.value) as ProxyAck).revision).toBeGreaterThanOrEqual(seededRev);
+    expect((JSON.parse((await fresh.get(paths.ack('p-replaced.2')))!.value) as ProxyAck).revision).toBeGreaterThanOrEqual(seededRev);
   });
 });

@@ -21,6 +21,6 @@ function newestSource(dir: string): number {
  */
 export function nodeArgsFor(entry: string): string[] {
   const dist = path.join(ROOT, 'dist', entry.replace(/\.ts$/, '.js'));
-  const fresh = existsSync(dist) && statSync(dist).mtimeMs > Math.max(...['shared', 'dashboard', 'proxy'].map((d) => newestSource(path.join(ROOT, d))));
+  const fresh = existsSync(dist) && statSync(dist).mtimeMs > Math.max(...['shared', 'dashboard', 'proxy', 'deploy'].map((d) => newestSource(path.join(ROOT, d))));
   return fresh ? [dist] : ['--import', 'tsx', path.join(ROOT, entry)];
 }

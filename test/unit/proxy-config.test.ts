@@ -51,8 +51,14 @@ describe('proxy config', () => {
   it('rejects bad values with a clear message', () => {
     expect(() => loadProxyConfig({ env: {}, overrides: { limits: { maxClients: 0 } } })).toThrow(/limits.maxClients: expected an integer/);
     expect(() => loadProxyConfig({ env: {}, overrides: { listen: 'nohost' } })).toThrow(/listen: expected host:port/);
-    expect(() => loadProxyConfig({ env: {}, overrides: { fencing: 'maybe' } })).toThrow(/fencing: expected one of strict, off/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { fencing: 'maybe' } })).toThrow(/fencing: expected one of strict/);
     expect(() => parseProxyFlags(['--listen'])).toThrow(/needs a value/);
+  });
+
+  it("fencing: 'off' (removed in issue 15) is refused with a reason, not silently turned into strict", () => {
+    // Fails before issue 15: 'off' loaded, and such a proxy kept routing past its lease while the barrier skipped it.
+    expect(() => loadProxyConfig({ env: {}, overrides: { fencing: 'off' } })).toThrow(/fencing: 'off' is no longer supported.*remove the key or set fencing: strict/);
+    expect(loadProxyConfig({ env: {}, overrides: { fencing: 'strict' } }).fencing).toBe('strict');
   });
 
   it('parses a static topology (groups and slot ranges)', () => {

@@ -81,6 +81,8 @@ export class BroadcastRequest extends ClientRequest implements Startable {
     private readonly merge: Merge,
     /** RESP version of the backend connections: the client's for replies forwarded as is (route `one`). */
     private readonly proto: 2 | 3 = 2,
+    /** Called once when the request finished, before its reply is queued (FLUSH* releases its slot holds). */
+    private readonly onFinish: (() => void) | null = null,
   ) {
     super(session, cmdId, t0);
     this.parts = targets.map((t) => new BroadcastPart(this, t, commands.length));
@@ -119,6 +121,7 @@ export class BroadcastRequest extends ClientRequest implements Startable {
   private finish(reply: Buffer): void {
     if (this.finished) return;
     this.finished = true;
+    this.onFinish?.();
     this.session.complete(this, reply);
   }
 }

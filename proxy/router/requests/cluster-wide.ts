@@ -29,6 +29,7 @@ import type { SlotRoute, SlotTable } from '../slot-table.js';
 import type { RouterSession } from './base.js';
 import * as merge from './broadcast.js';
 import { BroadcastRequest, encodeOnce, type BroadcastPart, type Encoded, type Merge, type Target } from './broadcast.js';
+import { FLUSH_COMMANDS, holdAllRoutes, movingSlots } from './flush-guard.js';
 import { decodeCursor, ScanRequest, startCursor, type ScanEnv } from './scan.js';
 import { ScriptLoadStep, ScriptRequest, scriptKind, type ScriptEnv } from './script.js';
 
@@ -105,8 +106,17 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       s.reply(r, spec.id, t0);
       return;
     }
+    let release: (() => void) | null = null;
+    if (FLUSH_COMMANDS.has(spec.name)) {
+      const moving = movingSlots(this.table);
+      if (moving > 0) {
+        s.reply(errorReply(ProxyErrors.REDSLOT_ERR_FLUSH_DURING_MIGRATION, { name: spec.name.toUpperCase(), slots: moving }), spec.id, t0);
+        return;
+      }
+      release = holdAllRoutes(this.table); // see flush-guard.ts: orders the flush before any key movement
+    }
     const plan = this.plan(spec, argv, s.proto);
-    const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge, s.proto);
+    const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge, s.proto, release);
     s.enqueue(req);
     req.start();
   }
