@@ -41,6 +41,18 @@
  *   scan:
  *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
  *                                     slots still migrating before rescanning the slots that moved
+ *   guard:                            no client can wedge a group, a proxy or the control plane (README, Guards)
+ *     holdTimeout: 5s                 a request held for a locked slot longer than this gets -TRYAGAIN (0 = wait)
+ *     drainTimeout: 60s               a topology change stops waiting for requests under old routes after this
+ *                                     (logged, counted) and is acknowledged (0 = wait forever)
+ *     maxQueryBuffer: 1gb             bytes of one client's unparsed request (Redis client-query-buffer-limit)
+ *     maxClientsMemory: 0             all clients' buffers together; beyond, the biggest client is closed
+ *                                     (Redis maxmemory-clients; 0 = no cap)
+ *     pubsubOutput: 32mb 8mb 60       a subscriber's unread output: hard limit, soft limit, seconds over soft
+ *                                     (Redis client-output-buffer-limit pubsub)
+ *     maxMultiBytes: 256mb            commands queued after MULTI; beyond, the transaction is discarded
+ *     maxMergedReply: 512mb           a cluster-wide reply (KEYS, ...) merged from every group
+ *   slowlog: { slowerThan: 10000, maxLen: 128 }   SLOWLOG: end-to-end latency in µs (-1 = off), entries kept
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -68,6 +80,17 @@ export interface StaticTopologyConfig {
   groups: GroupRecord[];
   /** [from, to, group] inclusive ranges. */
   slots: Array<[number, number, number]>;
+}
+
+/** Client limits in bytes and deadlines (README, Guards). */
+export interface GuardConfig {
+  holdTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxQueryBufferBytes: number;
+  maxClientsMemoryBytes: number;
+  pubsubOutput: { hardBytes: number; softBytes: number; softSeconds: number };
+  maxMultiBytes: number;
+  maxMergedReplyBytes: number;
 }
 
 export interface ProxyConfig {
@@ -104,6 +127,8 @@ export interface ProxyConfig {
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
+  guard: GuardConfig;
+  slowlog: { slowerThanUs: number; maxLen: number };
   fencing: 'strict' | 'off';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
@@ -149,6 +174,16 @@ export const PROXY_DEFAULTS = {
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
+  guard: {
+    holdTimeout: '5s',
+    drainTimeout: '60s',
+    maxQueryBuffer: '1gb',
+    maxClientsMemory: '0',
+    pubsubOutput: '32mb 8mb 60',
+    maxMultiBytes: '256mb',
+    maxMergedReply: '512mb',
+  },
+  slowlog: { slowerThan: 10000, maxLen: 128 },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -207,6 +242,25 @@ export function parseStaticTopology(v: unknown): StaticTopologyConfig | null {
   return { groups, slots };
 }
 
+function parseGuard(g: Record<string, unknown>): GuardConfig {
+  const d = PROXY_DEFAULTS.guard;
+  const pubsub = str(g.pubsubOutput ?? d.pubsubOutput, 'guard.pubsubOutput').trim().split(/\s+/);
+  if (pubsub.length !== 3) throw invalid('guard.pubsubOutput: expected "<hard> <soft> <seconds>", e.g. "32mb 8mb 60"');
+  return {
+    holdTimeoutMs: parseDuration(g.holdTimeout ?? d.holdTimeout, 'guard.holdTimeout'),
+    drainTimeoutMs: parseDuration(g.drainTimeout ?? d.drainTimeout, 'guard.drainTimeout'),
+    maxQueryBufferBytes: parseSize(g.maxQueryBuffer ?? d.maxQueryBuffer, 'guard.maxQueryBuffer'),
+    maxClientsMemoryBytes: parseSize(g.maxClientsMemory ?? d.maxClientsMemory, 'guard.maxClientsMemory'),
+    pubsubOutput: {
+      hardBytes: parseSize(pubsub[0], 'guard.pubsubOutput hard limit'),
+      softBytes: parseSize(pubsub[1], 'guard.pubsubOutput soft limit'),
+      softSeconds: parseIntInRange(pubsub[2], 'guard.pubsubOutput seconds', 0, 2 ** 31 - 1),
+    },
+    maxMultiBytes: parseSize(g.maxMultiBytes ?? d.maxMultiBytes, 'guard.maxMultiBytes'),
+    maxMergedReplyBytes: parseSize(g.maxMergedReply ?? d.maxMergedReply, 'guard.maxMergedReply'),
+  };
+}
+
 /** Validates a merged raw object into a ProxyConfig. */
 export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const limits = obj(raw.limits, 'limits');
@@ -216,6 +270,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const commands = obj(raw.commands ?? {}, 'commands');
   const scripts = obj(raw.scripts ?? {}, 'scripts');
   const scan = obj(raw.scan ?? {}, 'scan');
+  const slowlog = obj(raw.slowlog ?? {}, 'slowlog');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -253,6 +308,11 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },
+    guard: parseGuard(obj(raw.guard ?? {}, 'guard')),
+    slowlog: {
+      slowerThanUs: parseIntInRange(slowlog.slowerThan ?? 10000, 'slowlog.slowerThan', -1, 2 ** 31 - 1),
+      maxLen: parseIntInRange(slowlog.maxLen ?? 128, 'slowlog.maxLen', 0, 1_000_000),
+    },
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

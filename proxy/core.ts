@@ -61,6 +61,12 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     );
     this.table = new SlotTable(this.pool);
     this.metrics = new ProxyMetrics(opts);
+    this.table.drainTimeoutMs = config.guard.drainTimeoutMs;
+    this.table.onDrainTimeout = (stuck) => {
+      // Loud: a request that never answers is a bug or a backend gone silent; the ack goes out anyway.
+      this.metrics.guards.drain_timeout++;
+      log.error('proxy.drain_timeout', { revision: this.table.revision, timeoutMs: config.guard.drainTimeoutMs, stuck });
+    };
     this.metrics.bind(this);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });

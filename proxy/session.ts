@@ -24,9 +24,9 @@ import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDed
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
 import type { ClientListExtras, LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
-import { ClientRequest } from './router/requests/base.js';
+import { ClientRequest, type Startable } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
-import type { SlotTable, SlotWaiter } from './router/slot-table.js';
+import type { SlotRoute, SlotTable, SlotWaiter } from './router/slot-table.js';
 import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { Fifo } from './util/fifo.js';
@@ -99,6 +99,10 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private readonly waiting = new Fifo<Waiting>(4);
   /** Slot this session waits for (-1 = none). */
   private heldSlot = -1;
+  /** limits.holdTimeout for heldSlot. */
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** The locked route this client's hold expired on: later requests for it get TRYAGAIN at once. */
+  private expiredRoute: SlotRoute | null = null;
   /** Active migrate-on-access holds. */
   private holds = 0;
   /** Congested backends holding this session (backendHold); reading is paused while > 0. */
@@ -106,6 +110,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** A request waits until every earlier reply is in (it is about to use a dedicated connection). */
   private idleWait = false;
   private draining = false;
+  /** Dispatch counter (ClientRequest.epoch). */
+  private epoch = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
   private pausedForPipeline = false;
@@ -224,11 +230,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private execute(argv: Buffer[], raw: Buffer | undefined): number {
     if (this.replySkip === 1) this.replySkip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
     let held = DISPATCHED;
+    const epoch = ++this.epoch;
     try {
       held = this.dispatch(argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
-      this.reply(encodeError(`ERR internal error in redslot: ${(err as Error).message}`), UNKNOWN_COMMAND, performance.now());
+      const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
+      // Whatever this dispatch enqueued and left unanswered gets the error through its own fail(), which
+      // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
+      if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
     }
     if (this.replySkip === 2 && held === DISPATCHED) this.replySkip = 0;
     return held;
@@ -299,6 +309,18 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     return env.router.route(this, routed, argv, raw, t0);
   }
 
+  /** Fails the unanswered requests enqueued by dispatch number `epoch`; false when there were none. */
+  private abortEpoch(epoch: number, reply: Buffer): boolean {
+    const victims: ClientRequest[] = [];
+    for (let r = this.head; r !== null; r = r.next) if (r.epoch === epoch && r.reply === null) victims.push(r);
+    for (const r of victims) {
+      const fail = (r as Partial<Startable>).fail;
+      if (typeof fail === 'function') fail.call(r, reply);
+      else this.complete(r, reply);
+    }
+    return victims.length > 0;
+  }
+
   private refusal(spec: CommandSpec): Buffer {
     // Subcommands share their container's id: only containers' and plain commands' refusals are cached.
     let r = spec.parent === undefined ? this.env.refusals[spec.id] : undefined;
@@ -310,6 +332,12 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   }
 
   private holdFor(slot: number, w: Waiting): void {
+    if (slot !== WAIT_IDLE && this.expiredRoute !== null) {
+      // This client already waited holdTimeout for this slot and it is still locked: answer at once, so a
+      // pipeline of N requests for it costs one holdTimeout, not N.
+      if (this.env.table.routes[slot] === this.expiredRoute) return this.tryAgain(w);
+      this.expiredRoute = null;
+    }
     this.waiting.unshift(w);
     if (slot === WAIT_IDLE) {
       // Runs again once every earlier reply is in (settle() sees the queue empty).
@@ -319,6 +347,28 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     }
     this.heldSlot = slot;
     this.env.table.wait(slot, this);
+    const ms = this.env.config.guard.holdTimeoutMs;
+    if (ms > 0) this.holdTimer = setTimeout(() => this.holdExpired(slot), ms);
+  }
+
+  /** limits.holdTimeout passed and the slot is still locked: the held request gets TRYAGAIN, the rest go on. */
+  private holdExpired(slot: number): void {
+    this.holdTimer = null;
+    if (this.closed || this.heldSlot !== slot) return;
+    this.env.table.unwait(slot, this);
+    this.heldSlot = -1;
+    this.expiredRoute = this.env.table.routes[slot]!;
+    this.env.metrics.guards.hold_timeout++;
+    this.env.log.info('session.hold_timeout', { id: this.id, client: this.remoteAddress, slot, timeoutMs: this.env.config.guard.holdTimeoutMs });
+    this.tryAgain(this.waiting.shift()!);
+    this.drainWaiting();
+  }
+
+  /** Answers a held request TRYAGAIN (not run). An EXEC held this way ends its transaction, like EXECABORT. */
+  private tryAgain(w: Waiting): void {
+    const spec = lookupCommand(w.argv[0]!);
+    if (spec !== undefined && spec.name === 'exec') this.env.dedicated.tx.abandon(this);
+    this.reply(ReplyErrors.holdTimeout, spec?.id ?? UNKNOWN_COMMAND, now());
   }
 
   /** Dispatches waiting requests in order until one has to wait again. */
@@ -341,12 +391,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onSlotReady(): void {
     this.heldSlot = -1;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     if (!this.closed) this.drainWaiting();
   }
 
   // ---- RoutedSession
 
   enqueue(req: ClientRequest): void {
+    req.epoch = this.epoch;
     if (this.replyOff || this.replySkip === 2) (this.muted ??= new Set()).add(req);
     if (this.tail === null) this.head = req;
     else this.tail.next = req;
@@ -559,6 +612,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.closed = true;
     this.decoder.stop();
     if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     this.waiting.drain();
     this.out = [];
     this.outBytes = 0;

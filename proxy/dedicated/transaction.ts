@@ -121,7 +121,9 @@ export class Transactions {
       bytes += encodeCommandInto(['SELECT', String(s.db)], parts);
       replies++;
     }
-    parts.push(MULTI, ...tx.parts, EXEC);
+    parts.push(MULTI);
+    for (const p of tx.parts) parts.push(p); // push(...parts) throws past V8's argument limit (~125,000)
+    parts.push(EXEC);
     bytes += MULTI.length + tx.bytes + EXEC.length;
     const dirty = tx.dirty || select;
     const keys = tx.keys;
