@@ -56,6 +56,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         maxDedicated: b.maxDedicated,
         maxDedicatedPerServer: b.maxDedicatedPerServer,
         dedicatedIdleMs: b.dedicatedIdleMs,
+        onBusy: () => this.metrics.guards.busy++,
       },
       log,
     );

@@ -15,6 +15,8 @@ export interface PoolOptions extends BackendOptions {
   maxDedicated?: number;
   maxDedicatedPerServer?: number;
   dedicatedIdleMs?: number;
+  /** A request answered BUSY at once (metrics: redslot_proxy_guard_total{event="busy"}). */
+  onBusy?: () => void;
 }
 
 export class BackendServer implements ConnectionOwner {
@@ -62,6 +64,10 @@ export class BackendServer implements ConnectionOwner {
 
   onConnectionHealth(up: boolean): void {
     this.healthy = up;
+  }
+
+  countBusy(): void {
+    this.opts.onBusy?.();
   }
 
   connections(): BackendConnection[] {

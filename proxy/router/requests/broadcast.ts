@@ -6,12 +6,11 @@
  *   allOk    +OK when every master said OK (FLUSHALL, FLUSHDB, CONFIG SET, FUNCTION DELETE/FLUSH/RESTORE)
  *   same     the first master's reply; every master answers the same (SCRIPT LOAD -> sha, FUNCTION LOAD -> name)
  *   and      arrays of 0/1 and-ed element by element (SCRIPT EXISTS)
- *   anyOk    +OK when at least one master said OK, else the first error (SCRIPT KILL / FUNCTION KILL: NOTBUSY
- *            from the masters that were not running a script)
  *   keys     arrays of keys concatenated (KEYS)
  *   weighted DBSIZE + RANDOMKEY per master, one master's key picked in proportion to its DBSIZE (RANDOMKEY)
  *   verbatim the single target's reply as is (commands sent to one master)
- * Except for anyOk, any error reply wins: the client gets the first one in group order. Like the multi-key
+ * (SCRIPT KILL / FUNCTION KILL go over side connections instead: script-kill.ts.)
+ * Any error reply wins: the client gets the first one in group order. Like the multi-key
  * fan-out, nothing is atomic across groups (FLUSHALL may have run on some masters when another fails).
  *
  * Order: each sub-request goes on this client's own connection to that master (of the client's RESP version),
@@ -159,13 +158,6 @@ export function same(): Merge {
 
 export function verbatim(): Merge {
   return (parts) => parts[0]!.reply;
-}
-
-export function anyOk(): Merge {
-  return (parts) => {
-    for (const p of parts) if (!isError(p.reply)) return p.reply;
-    return firstError(parts) ?? Replies.ok;
-  };
 }
 
 /** Element-wise AND of 0/1 arrays; `orElse(i)` turns a 0 into 1 (a script the proxy can load itself). */

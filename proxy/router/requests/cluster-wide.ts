@@ -31,6 +31,7 @@ import * as merge from './broadcast.js';
 import { BroadcastRequest, encodeOnce, type BroadcastPart, type Encoded, type Merge, type Target } from './broadcast.js';
 import { decodeCursor, ScanRequest, startCursor, type ScanEnv } from './scan.js';
 import { ScriptLoadStep, ScriptRequest, scriptKind, type ScriptEnv } from './script.js';
+import { ScriptKillRequest } from './script-kill.js';
 
 export interface ClusterWideEnv {
   readonly table: SlotTable;
@@ -103,6 +104,16 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
         this.refusals.set(spec.name, r);
       }
       s.reply(r, spec.id, t0);
+      return;
+    }
+    if (spec.name === 'script|kill' || spec.name === 'function|kill') {
+      // Over side connections: the connection running the script is not read until the script ends.
+      if (this.env.metrics) this.env.metrics.guards.script_kill++;
+      const b = this.env.config.backend;
+      const masters = this.table.masters.map((m) => m.server);
+      const req = new ScriptKillRequest(s, spec.id, t0, masters, argv, { user: b.user, password: b.password, timeoutMs: Math.max(b.dialTimeoutMs, b.replyTimeoutMs) });
+      s.enqueue(req);
+      req.start();
       return;
     }
     const plan = this.plan(spec, argv, s.proto);
@@ -210,9 +221,6 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       case 'script|flush':
         this.scripts.flush();
         return { commands: cmd(), merge: merge.allOk() };
-      case 'script|kill':
-      case 'function|kill':
-        return { commands: cmd(), merge: merge.anyOk() };
       case 'function|load':
         this.markFunctionsSynced();
         return { commands: cmd(), merge: merge.same() };
