@@ -72,7 +72,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide);
-    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log);
+    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log, {
+      maxMultiBytes: config.guard.maxMultiBytes,
+      onGuard: (e) => this.metrics.guards[e]++,
+    });
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
     const noAuth = new Uint8Array(specs.length);

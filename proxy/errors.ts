@@ -114,7 +114,7 @@ export const ProxyErrors = defineErrors({
   REDSLOT_ERR_HOLD_TIMEOUT: {
     replyPrefix: 'TRYAGAIN',
     message: 'Multiple keys request during rehashing of slot',
-    description: "A request waited limits.holdTimeout for a slot locked by a migration step (or a promotion) and was not run; Redis Cluster's wording, so cluster-aware clients retry it.",
+    description: "A request waited guard.holdTimeout for a slot locked by a migration step (or a promotion) and was not run; Redis Cluster's wording, so cluster-aware clients retry it.",
   },
   REDSLOT_ERR_CONFIG_DENIED: {
     replyPrefix: 'ERR',
@@ -123,13 +123,13 @@ export const ProxyErrors = defineErrors({
   },
   REDSLOT_ERR_MULTI_TOO_BIG: {
     replyPrefix: 'ERR',
-    message: 'transaction queue over limits.maxMultiBytes ({limit} bytes); the transaction is discarded',
-    description: 'The commands queued after MULTI exceed limits.maxMultiBytes; the transaction is flagged and EXEC answers EXECABORT.',
+    message: 'transaction queue over guard.maxMultiBytes ({limit} bytes); the transaction is discarded',
+    description: 'The commands queued after MULTI exceed guard.maxMultiBytes; the transaction is flagged and EXEC answers EXECABORT.',
   },
   REDSLOT_ERR_MERGED_REPLY_TOO_BIG: {
     replyPrefix: 'ERR',
-    message: "the replies of every group to '{command}' exceed limits.maxMergedReply ({limit} bytes); use SCAN",
-    description: 'A cluster-wide command (KEYS, ...) whose merged reply would exceed limits.maxMergedReply; checked as the replies arrive.',
+    message: "the replies of every group to '{command}' exceed guard.maxMergedReply ({limit} bytes); use SCAN",
+    description: 'A cluster-wide command (KEYS, ...) whose merged reply would exceed guard.maxMergedReply; checked as the replies arrive.',
   },
   REDSLOT_ERR_DANGEROUS_REFUSED: {
     replyPrefix: 'ERR',

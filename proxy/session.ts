@@ -99,7 +99,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private readonly waiting = new Fifo<Waiting>(4);
   /** Slot this session waits for (-1 = none). */
   private heldSlot = -1;
-  /** limits.holdTimeout for heldSlot. */
+  /** guard.holdTimeout for heldSlot. */
   private holdTimer: NodeJS.Timeout | null = null;
   /** The locked route this client's hold expired on: later requests for it get TRYAGAIN at once. */
   private expiredRoute: SlotRoute | null = null;
@@ -351,7 +351,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (ms > 0) this.holdTimer = setTimeout(() => this.holdExpired(slot), ms);
   }
 
-  /** limits.holdTimeout passed and the slot is still locked: the held request gets TRYAGAIN, the rest go on. */
+  /** guard.holdTimeout passed and the slot is still locked: the held request gets TRYAGAIN, the rest go on. */
   private holdExpired(slot: number): void {
     this.holdTimer = null;
     if (this.closed || this.heldSlot !== slot) return;

@@ -15,6 +15,7 @@ import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
+import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
 import { DISPATCHED, type Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
@@ -32,6 +33,13 @@ export interface DedicatedSessionStats {
   subscribers: number;
 }
 
+/** Byte limits of the dedicated paths (config guard.*). */
+export interface DedicatedLimits {
+  /** Bytes of commands queued after MULTI (0 = no limit). */
+  maxMultiBytes: number;
+  onGuard?: (event: GuardEvent) => void;
+}
+
 export class Dedicated {
   readonly pool: DedicatedPool;
   readonly tx: Transactions;
@@ -44,6 +52,7 @@ export class Dedicated {
     readonly backends: BackendPool,
     readonly migrate: MigrateOptions,
     readonly log: Logger,
+    readonly limits: DedicatedLimits = { maxMultiBytes: 0 },
   ) {
     this.pool = backends.dedicated;
     this.tx = new Transactions(this);

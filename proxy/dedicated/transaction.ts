@@ -242,11 +242,22 @@ export class Transactions {
       if (tx.slot < 0) tx.slot = slot;
       else if (slot !== tx.slot) return refuse(ReplyErrors.crossSlot);
     }
+    // A flagged transaction will answer EXECABORT: keep nothing more of it (memory stays bounded).
+    if (tx.aborted) return this.answer(s, QUEUED, spec, t0);
     if (raw !== undefined) {
       tx.parts.push(raw);
       tx.bytes += raw.length;
     } else {
       tx.bytes += encodeCommandInto(argv, tx.parts);
+    }
+    const limit = this.d.limits.maxMultiBytes;
+    if (limit > 0 && tx.bytes > limit) {
+      this.d.limits.onGuard?.('multi_queue');
+      this.d.log.info('transaction.queue_limit', { client: s.id, bytes: tx.bytes, limit, count: tx.count });
+      tx.parts = [];
+      tx.keys = [];
+      tx.bytes = 0;
+      return refuse(errorReply(ProxyErrors.REDSLOT_ERR_MULTI_TOO_BIG, { limit }));
     }
     tx.count++;
     if (!KEYLESS_IN_MULTI.has(spec.name) && !CHANNEL_AS_KEY.has(spec.name)) for (const k of keyIdx) tx.keys.push(argv[k]!);
