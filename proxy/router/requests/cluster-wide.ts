@@ -18,6 +18,7 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeBulk, Replies } from '../../../shared/resp/encoder.js';
 import { bulkValue, isError } from '../../../shared/resp/reply-reader.js';
 import { slotOf } from '../../../shared/slot.js';
+import { deniedConfigSet, filterConfigGet } from '../../commands/config-guard.js';
 import type { CommandSpec } from '../../commands/lookup.js';
 import type { ProxyConfig } from '../../config.js';
 import { errorReply, ProxyErrors } from '../../errors.js';
@@ -106,6 +107,14 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       s.reply(r, spec.id, t0);
       return;
     }
+    if (spec.name === 'config|set') {
+      const denied = deniedConfigSet(argv);
+      if (denied !== null) {
+        if (this.env.metrics) this.env.metrics.guards.config_denied++;
+        s.reply(errorReply(ProxyErrors.REDSLOT_ERR_CONFIG_DENIED, denied), spec.id, t0);
+        return;
+      }
+    }
     if (spec.name === 'script|kill' || spec.name === 'function|kill') {
       // Over side connections: the connection running the script is not read until the script ends.
       if (this.env.metrics) this.env.metrics.guards.script_kill++;
@@ -130,7 +139,9 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       return;
     }
     const cmd = raw !== undefined ? { parts: [raw], bytes: raw.length } : encodeOnce(argv);
-    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], merge.verbatim(), s.proto);
+    // CONFIG GET: the backends' secrets, paths and network settings are left out (commands/config-guard.ts).
+    const m: Merge = spec.name === 'config|get' ? (parts) => filterConfigGet(parts[0]!.reply) : merge.verbatim();
+    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], m, s.proto);
     s.enqueue(req);
     req.start();
   }
