@@ -14,6 +14,7 @@ import { encodeError } from '../../shared/resp/encoder.js';
 import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
+import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
@@ -147,9 +148,9 @@ export class Dedicated {
     return errorReply(ProxyErrors.REDSLOT_ERR_DEDICATED_EXHAUSTED, { what });
   }
 
-  /** A commandKeys() message as Redis's `-ERR <message>`. */
-  argError(message: string): Buffer {
-    return encodeError(`ERR ${message}`);
+  /** A commandKeys() message of `spec` as Redis's `-ERR <message>` (Redis's wording per command). */
+  argError(spec: CommandSpec, message: string): Buffer {
+    return keyErrorReply(spec, message);
   }
 
   stats(): DedicatedStats & DedicatedSessionStats {

@@ -531,7 +531,7 @@ export class PubSub {
   /** PUBSUB CHANNELS | SHARDCHANNELS | NUMSUB | SHARDNUMSUB | NUMPAT | HELP, merged over the groups. */
   private query(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
     const check = commandKeys(spec, argv);
-    if (typeof check === 'string') return this.answer(s, this.d.argError(check), spec, t0);
+    if (typeof check === 'string') return this.answer(s, this.d.argError(spec, check), spec, t0);
     const fenced = this.d.routeFor(0);
     if (Buffer.isBuffer(fenced)) return this.answer(s, fenced, spec, t0);
     const sub = argv[1]!.toString('latin1').toLowerCase();

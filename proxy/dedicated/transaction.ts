@@ -159,7 +159,7 @@ export class Transactions {
     const tx = st.tx ?? (st.tx = new Transaction());
     if (tx.multi) return this.answer(s, Err.watchInside, spec, t0);
     const keyIdx = commandKeys(spec, argv);
-    if (typeof keyIdx === 'string') return this.answer(s, this.d.argError(keyIdx), spec, t0);
+    if (typeof keyIdx === 'string') return this.answer(s, this.d.argError(spec, keyIdx), spec, t0);
     const slot = slotOf(argv[keyIdx[0]!]!);
     for (let i = 1; i < keyIdx.length; i++) if (slotOf(argv[keyIdx[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     if (tx.slot >= 0 && slot !== tx.slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
@@ -236,7 +236,7 @@ export class Transactions {
     } else if (spec.flags.includes('no_multi')) return refuse(Err.noMulti);
     else if (route === 'refused' && spec.refusal !== undefined) return refuse(errorReply(ProxyErrors.REDSLOT_ERR_COMMAND_REFUSED, { refusal: spec.refusal }));
     else return refuse(errorReply(ProxyErrors.REDSLOT_ERR_NOT_IN_TRANSACTION, { name: spec.name, reason: notQueuable(spec) }));
-    if (typeof keyIdx === 'string') return refuse(this.d.argError(keyIdx));
+    if (typeof keyIdx === 'string') return refuse(this.d.argError(spec, keyIdx));
     for (let i = 0; i < keyIdx.length; i++) {
       const slot = slotOf(argv[keyIdx[i]!]!);
       if (tx.slot < 0) tx.slot = slot;

@@ -8,6 +8,7 @@
 import { slotOf } from '../../shared/slot.js';
 import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
+import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
 import { MigrateStep, SOURCE_FIRST_MAX_ARGS, SourceFirstStep, sourceFirstGuard, type MigrateOptions } from './migrate-on-access.js';
 import type { RouterSession } from './requests/base.js';
@@ -54,15 +55,20 @@ export class Router {
     if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
     const keys = commandKeys(spec, argv);
-    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    if (typeof keys === 'string') return this.answer(s, keyErrorReply(spec, keys), spec, t0);
     return this.single(s, spec, argv, raw, keys, t0);
   }
 
   route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
     if (this.fenceReply !== null) return this.answer(s, this.fenceReply, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
-    const keys = commandKeys(spec, argv);
-    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    let keys = commandKeys(spec, argv);
+    if (typeof keys === 'string') {
+      // FCALL checks the function before numkeys: let the keyless group answer (it refuses bad numkeys
+      // before running anything), so the client gets Redis's own reply.
+      if (spec.route !== 'script' || !spec.name.startsWith('fcall')) return this.answer(s, keyErrorReply(spec, keys), spec, t0);
+      keys = [];
+    }
     switch (spec.route) {
       case 'single':
         return this.single(s, spec, argv, raw, keys, t0);
