@@ -539,6 +539,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.db = 0;
     this.proto = 2;
     this.name = null;
+    this.replyOff = false; // like Redis: RESET turns CLIENT REPLY back ON
+    this.replySkip = 0;
     this.authenticated = this.env.config.auth.password === '';
     this.user = 'default';
     this.decoder.unauthenticated = !this.authenticated;
