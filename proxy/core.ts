@@ -87,6 +87,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
           maxBulkBytes: config.limits.maxBulkBytes,
           maxArrayLength: config.limits.maxArrayLength,
           maxInlineBytes: config.limits.maxInlineBytes,
+          maxQueryBytes: config.guard.maxQueryBufferBytes,
         },
         router: this.router,
         table: this.table,

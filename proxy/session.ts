@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
-import { RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
+import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
 import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
@@ -55,6 +55,15 @@ export interface SessionEnv {
 interface Waiting {
   argv: Buffer[];
   raw: Buffer | undefined;
+  /** Its size, counted in the client's query buffer (guard.maxQueryBuffer) while it waits. */
+  bytes: number;
+}
+
+function requestBytes(argv: Buffer[], raw: Buffer | undefined): number {
+  if (raw !== undefined) return raw.length;
+  let n = 0;
+  for (const a of argv) n += a.length + 16;
+  return n;
 }
 
 const HTTP_POST = Buffer.from('post');
@@ -97,6 +106,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** Entries in the reply queue (dispatched, reply not yet written out). */
   private queued = 0;
   private readonly waiting = new Fifo<Waiting>(4);
+  private waitingBytes = 0;
   /** Slot this session waits for (-1 = none). */
   private heldSlot = -1;
   /** guard.holdTimeout for heldSlot. */
@@ -116,6 +126,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private outBytes = 0;
   private pausedForPipeline = false;
   private pausedForDrain = false;
+  /** When a subscriber's unread output went over guard.pubsubOutput's soft limit (0 = it is under). */
+  private softSince = 0;
   /** Stop reading; close once everything queued has been written. */
   private closing = false;
   /** Our side of the socket is ended (lingering close started). */
@@ -142,6 +154,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     socket.on('drain', () => {
       this.pausedForDrain = false;
       this.updateReading();
+      if (this.dedicated?.pubsub) env.dedicated.pubsub.throttle(this, false);
     });
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -204,10 +217,18 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
     if (this.heldSlot >= 0 || this.holds > 0 || this.waiting.length > 0 || this.idleWait) {
-      this.waiting.push({ argv, raw });
+      const bytes = requestBytes(argv, raw);
+      this.waiting.push({ argv, raw, bytes });
+      this.waitingBytes += bytes;
+      const limit = this.env.config.guard.maxQueryBufferBytes;
+      if (limit > 0 && this.waitingBytes > limit) {
+        // Held requests count in the query buffer, like Redis's unprocessed input.
+        this.onProtocolError(ProtocolErrors.queryBufferLimit);
+        return;
+      }
     } else {
       const held = this.execute(argv, raw);
-      if (held !== DISPATCHED) this.holdFor(held, { argv, raw });
+      if (held !== DISPATCHED) this.holdFor(held, { argv, raw, bytes: 0 });
     }
     if (!this.pausedForPipeline && this.queued + this.waiting.length >= this.maxPipeline) {
       this.pausedForPipeline = true;
@@ -217,6 +238,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onProtocolError(message: string): void {
     this.env.metrics.cxProtocolErrors++;
+    if (message === ProtocolErrors.queryBufferLimit) this.env.metrics.guards.query_buffer++;
     this.env.log.info('session.protocol_error', { id: this.id, client: this.remoteAddress, message });
     this.finalReply(encodeError(`ERR ${message}`));
   }
@@ -338,7 +360,9 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       if (this.env.table.routes[slot] === this.expiredRoute) return this.tryAgain(w);
       this.expiredRoute = null;
     }
+    if (w.bytes === 0) w.bytes = requestBytes(w.argv, w.raw);
     this.waiting.unshift(w);
+    this.waitingBytes += w.bytes;
     if (slot === WAIT_IDLE) {
       // Runs again once every earlier reply is in (settle() sees the queue empty).
       if (this.queued === 0) throw new Error('WAIT_IDLE with an empty reply queue');
@@ -360,7 +384,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.expiredRoute = this.env.table.routes[slot]!;
     this.env.metrics.guards.hold_timeout++;
     this.env.log.info('session.hold_timeout', { id: this.id, client: this.remoteAddress, slot, timeoutMs: this.env.config.guard.holdTimeoutMs });
-    this.tryAgain(this.waiting.shift()!);
+    this.tryAgain(this.shiftWaiting());
     this.drainWaiting();
   }
 
@@ -371,13 +395,29 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.reply(ReplyErrors.holdTimeout, spec?.id ?? UNKNOWN_COMMAND, now());
   }
 
+  private shiftWaiting(): Waiting {
+    const w = this.waiting.shift()!;
+    this.waitingBytes -= w.bytes;
+    return w;
+  }
+
+  private clearWaiting(): void {
+    this.waiting.drain();
+    this.waitingBytes = 0;
+  }
+
+  /** Bytes of requests received and not dispatched yet: held ones and the one being decoded. */
+  get queryBytes(): number {
+    return this.waitingBytes + this.decoder.partialBytes;
+  }
+
   /** Dispatches waiting requests in order until one has to wait again. */
   private drainWaiting(): void {
     if (this.draining) return; // re-entered from a synchronous completion: the outer loop continues
     this.draining = true;
     try {
       while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0 && !this.idleWait) {
-        const w = this.waiting.shift()!;
+        const w = this.shiftWaiting();
         const held = this.execute(w.argv, w.raw);
         if (held !== DISPATCHED) this.holdFor(held, w);
       }
@@ -496,7 +536,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   quit(): void {
     this.decoder.stop();
-    this.waiting.drain(); // Redis runs nothing after QUIT
+    this.clearWaiting(); // Redis runs nothing after QUIT
     this.closing = true;
   }
 
@@ -558,12 +598,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       if (!writeBuffers(this.socket, list, total) && !this.pausedForDrain) {
         this.pausedForDrain = true;
         this.updateReading();
+        // A subscriber that does not keep up: stop reading its backend subscriber sockets, so messages wait
+        // in Redis (under Redis's own pubsub output limit), not in this process.
+        if (this.isSubscriber) this.env.dedicated.pubsub.throttle(this, true);
       }
-      const limit = this.env.config.limits.maxClientOutputBytes;
-      if (limit > 0 && this.socket.writableLength > limit) {
-        // A client that sends but does not read: like Redis's client-output-buffer-limit, drop it.
-        this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, buffered: this.socket.writableLength, limit });
-        this.env.metrics.cxOutputLimit++;
+      if (this.overOutputLimit()) {
         this.socket.destroy();
         return;
       }
@@ -574,10 +613,43 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     }
   }
 
+  private get isSubscriber(): boolean {
+    const ps = this.dedicated?.pubsub;
+    return ps !== null && ps !== undefined && ps.total > 0;
+  }
+
+  /**
+   * Redis's client-output-buffer-limit by class: a subscriber over guard.pubsubOutput's hard limit, or over
+   * its soft limit for its seconds; any other client over limits.maxClientOutput (Redis's normal class).
+   */
+  private overOutputLimit(): boolean {
+    const buffered = this.socket.writableLength;
+    if (this.isSubscriber) {
+      const { hardBytes, softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
+      let over = hardBytes > 0 && buffered > hardBytes;
+      if (!over && softBytes > 0 && buffered > softBytes) {
+        const now = Date.now();
+        if (this.softSince === 0) this.softSince = now;
+        else over = now - this.softSince >= softSeconds * 1000;
+      } else if (buffered <= softBytes) this.softSince = 0;
+      if (!over) return false;
+      this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'pubsub', buffered, hardBytes, softBytes, softSeconds });
+      this.env.metrics.guards.output_pubsub++;
+      this.env.metrics.cxOutputLimit++;
+      return true;
+    }
+    const limit = this.env.config.limits.maxClientOutputBytes;
+    if (limit <= 0 || buffered <= limit) return false;
+    // A client that sends but does not read: like Redis's client-output-buffer-limit, drop it.
+    this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'normal', buffered, limit });
+    this.env.metrics.cxOutputLimit++;
+    return true;
+  }
+
   /** Sends `reply` after everything already queued, then closes (protocol error, QUIT-like endings). */
   private finalReply(reply: Buffer): void {
     this.decoder.stop();
-    this.waiting.drain(); // nothing after a protocol error is run
+    this.clearWaiting(); // nothing after a protocol error is run
     this.closing = true;
     const r = new ClientRequest(this, UNKNOWN_COMMAND, 0);
     this.enqueue(r);
@@ -595,7 +667,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** Server shutdown: stop reading new requests; close once in-flight ones are answered and written. */
   drainAndClose(): void {
     this.decoder.stop();
-    this.waiting.drain();
+    this.clearWaiting();
     this.closing = true;
     scheduleFlush(this);
   }
@@ -616,7 +688,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
     if (this.holdTimer !== null) clearTimeout(this.holdTimer);
     this.holdTimer = null;
-    this.waiting.drain();
+    this.clearWaiting();
     this.out = [];
     this.outBytes = 0;
     if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);

@@ -362,6 +362,16 @@ export class PubSub {
 
   constructor(readonly d: Dedicated) {}
 
+  /**
+   * Backpressure: while a subscriber's socket needs draining (paused = true) its subscriber connections are
+   * not read, so undelivered messages wait in Redis (bounded there by Redis's pubsub output limit).
+   */
+  throttle(s: DedicatedSession, paused: boolean): void {
+    const st = s.dedicated?.pubsub;
+    if (st === null || st === undefined) return;
+    for (const sc of st.conns.values()) sc.conn.setReading(!paused);
+  }
+
   /** Sessions with at least one subscription. */
   get count(): number {
     let n = 0;

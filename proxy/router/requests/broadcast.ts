@@ -53,6 +53,7 @@ export class BroadcastPart implements BackendRequest {
   ) {}
 
   onReply(reply: Buffer): void {
+    if (this.parent.grew(reply.length)) return; // over guard.maxMergedReply: already answered, keep nothing
     this.replies.push(reply);
     if (this.replies.length === this.expected) this.parent.partDone();
   }
@@ -70,6 +71,10 @@ export class BroadcastRequest extends ClientRequest implements Startable {
   readonly parts: BroadcastPart[];
   private left: number;
   private finished = false;
+  /** Bytes of the replies in so far, and the most the merge may hold (0 = no limit). */
+  private bytes = 0;
+  private maxBytes = 0;
+  private overReply: (() => Buffer) | null = null;
 
   constructor(
     session: RouterSession,
@@ -105,6 +110,22 @@ export class BroadcastRequest extends ClientRequest implements Startable {
 
   fail(reply: Buffer): void {
     this.finish(reply);
+  }
+
+  /** Checks the merged reply as it grows: past maxBytes the client gets `reply` at once (guard.maxMergedReply). */
+  limit(maxBytes: number, reply: () => Buffer): void {
+    this.maxBytes = maxBytes;
+    this.overReply = reply;
+  }
+
+  /** A part's reply of `n` bytes arrived; true once the merge is over its limit (the request is answered). */
+  grew(n: number): boolean {
+    if (this.finished) return true;
+    this.bytes += n;
+    if (this.maxBytes <= 0 || this.bytes <= this.maxBytes) return false;
+    for (const p of this.parts) p.replies.length = 0;
+    this.finish(this.overReply!());
+    return true;
   }
 
   private safeMerge(): Buffer {

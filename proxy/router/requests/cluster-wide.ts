@@ -127,8 +127,18 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
     }
     const plan = this.plan(spec, argv, s.proto);
     const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge, s.proto);
+    const maxBytes = this.env.config.guard.maxMergedReplyBytes;
+    if (maxBytes > 0) req.limit(maxBytes, this.mergedTooBig(spec, maxBytes));
     s.enqueue(req);
     req.start();
+  }
+
+  /** The client's error for a merged reply over guard.maxMergedReply (counted). */
+  private mergedTooBig(spec: CommandSpec, limit: number): () => Buffer {
+    return () => {
+      if (this.env.metrics) this.env.metrics.guards.merged_reply++;
+      return errorReply(ProxyErrors.REDSLOT_ERR_MERGED_REPLY_TOO_BIG, { command: spec.name.replace('|', ' '), limit });
+    };
   }
 
   /** Route shape `one`: the reference master, reply forwarded as is. */
