@@ -128,6 +128,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private pausedForDrain = false;
   /** When a subscriber's unread output went over guard.pubsubOutput's soft limit (0 = it is under). */
   private softSince = 0;
+  /** Set while a subscriber's backend subscriber connections are not read (throttleSubscriber). */
+  private throttleTimer: NodeJS.Timeout | null = null;
   /** Stop reading; close once everything queued has been written. */
   private closing = false;
   /** Our side of the socket is ended (lingering close started). */
@@ -154,7 +156,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     socket.on('drain', () => {
       this.pausedForDrain = false;
       this.updateReading();
-      if (this.dedicated?.pubsub) env.dedicated.pubsub.throttle(this, false);
+      if (this.throttleTimer !== null) {
+        clearTimeout(this.throttleTimer);
+        this.throttleTimer = null;
+        env.dedicated.pubsub.throttle(this, false);
+      }
     });
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -600,7 +606,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
         this.updateReading();
         // A subscriber that does not keep up: stop reading its backend subscriber sockets, so messages wait
         // in Redis (under Redis's own pubsub output limit), not in this process.
-        if (this.isSubscriber) this.env.dedicated.pubsub.throttle(this, true);
+        if (this.isSubscriber) this.throttleSubscriber();
       }
       if (this.overOutputLimit()) {
         this.socket.destroy();
@@ -611,6 +617,26 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       this.ended = true;
       lingeringClose(this.socket);
     }
+  }
+
+  /**
+   * Backpressure for a subscriber that does not keep up: its backend subscriber connections stop being read
+   * until its socket drains. Not reading for the soft limit's seconds counts as being over the soft limit
+   * (the messages wait in Redis, not here): the client is closed then, as Redis would close it.
+   */
+  private throttleSubscriber(): void {
+    if (this.throttleTimer !== null) return;
+    this.env.dedicated.pubsub.throttle(this, true);
+    const { softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
+    if (softBytes <= 0) return;
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      if (this.closed || !this.pausedForDrain) return;
+      this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'pubsub', notReadingSeconds: softSeconds });
+      this.env.metrics.guards.output_pubsub++;
+      this.env.metrics.cxOutputLimit++;
+      this.socket.destroy();
+    }, softSeconds * 1000);
   }
 
   private get isSubscriber(): boolean {
@@ -688,6 +714,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
     if (this.holdTimer !== null) clearTimeout(this.holdTimer);
     this.holdTimer = null;
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.clearWaiting();
     this.out = [];
     this.outBytes = 0;
