@@ -388,7 +388,6 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.env.table.unwait(slot, this);
     this.heldSlot = -1;
     this.expiredRoute = this.env.table.routes[slot]!;
-    this.env.metrics.guards.hold_timeout++;
     this.env.log.info('session.hold_timeout', { id: this.id, client: this.remoteAddress, slot, timeoutMs: this.env.config.guard.holdTimeoutMs });
     this.tryAgain(this.shiftWaiting());
     this.drainWaiting();
@@ -396,6 +395,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   /** Answers a held request TRYAGAIN (not run). An EXEC held this way ends its transaction, like EXECABORT. */
   private tryAgain(w: Waiting): void {
+    this.env.metrics.guards.hold_timeout++;
     const spec = lookupCommand(w.argv[0]!);
     if (spec !== undefined && spec.name === 'exec') this.env.dedicated.tx.abandon(this);
     this.reply(ReplyErrors.holdTimeout, spec?.id ?? UNKNOWN_COMMAND, now());
