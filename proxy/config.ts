@@ -47,6 +47,18 @@
  *     sampleEvery: 16                 one routed request in N (on average) is offered to the sampler
  *     maxKeyBytes: 256b               bytes of a sampled key kept (longer keys kept truncated, hashed whole)
  *     window: 10s                     hot keys are counted over the current and the previous window
+ *   guard:                            no client can wedge a group, a proxy or the control plane (README, Guards)
+ *     holdTimeout: 5s                 a request held for a locked slot longer than this gets -TRYAGAIN (0 = wait)
+ *     drainTimeout: 60s               a topology change stops waiting for requests under old routes after this
+ *                                     (logged, counted) and is acknowledged (0 = wait forever)
+ *     maxQueryBuffer: 1gb             bytes of one client's unparsed request (Redis client-query-buffer-limit)
+ *     maxClientsMemory: 0             all clients' buffers together; beyond, the biggest client is closed
+ *                                     (Redis maxmemory-clients; 0 = no cap)
+ *     pubsubOutput: 32mb 8mb 60       a subscriber's unread output: hard limit, soft limit, seconds over soft
+ *                                     (Redis client-output-buffer-limit pubsub)
+ *     maxMultiBytes: 256mb            commands queued after MULTI; beyond, the transaction is discarded
+ *     maxMergedReply: 512mb           a cluster-wide reply (KEYS, ...) merged from every group
+ *   slowlog: { slowerThan: 10000, maxLen: 128 }   SLOWLOG: end-to-end latency in µs (-1 = off), entries kept
  *   fencing: strict                   strict (the only mode; 'off' is refused): stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -74,6 +86,17 @@ export interface StaticTopologyConfig {
   groups: GroupRecord[];
   /** [from, to, group] inclusive ranges. */
   slots: Array<[number, number, number]>;
+}
+
+/** Client limits in bytes and deadlines (README, Guards). */
+export interface GuardConfig {
+  holdTimeoutMs: number;
+  drainTimeoutMs: number;
+  maxQueryBufferBytes: number;
+  maxClientsMemoryBytes: number;
+  pubsubOutput: { hardBytes: number; softBytes: number; softSeconds: number };
+  maxMultiBytes: number;
+  maxMergedReplyBytes: number;
 }
 
 export interface ProxyConfig {
@@ -112,6 +135,8 @@ export interface ProxyConfig {
   scan: { settleTimeoutMs: number };
   /** Per-slot load counters and the hot-key sampler (proxy/load/). */
   load: { count: boolean; hotKeys: number; sampleEvery: number; maxKeyBytes: number; windowMs: number };
+  guard: GuardConfig;
+  slowlog: { slowerThanUs: number; maxLen: number };
   /** Always 'strict': 'off' was removed in issue 15 (see parseFencing). */
   fencing: 'strict';
   leaseTtlMs: number;
@@ -159,6 +184,16 @@ export const PROXY_DEFAULTS = {
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
   load: { count: true, hotKeys: 64, sampleEvery: 16, maxKeyBytes: '256b', window: '10s' },
+  guard: {
+    holdTimeout: '5s',
+    drainTimeout: '60s',
+    maxQueryBuffer: '1gb',
+    maxClientsMemory: '0',
+    pubsubOutput: '32mb 8mb 60',
+    maxMultiBytes: '256mb',
+    maxMergedReply: '512mb',
+  },
+  slowlog: { slowerThan: 10000, maxLen: 128 },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -232,6 +267,25 @@ export function parseStaticTopology(v: unknown): StaticTopologyConfig | null {
   return { groups, slots };
 }
 
+function parseGuard(g: Record<string, unknown>): GuardConfig {
+  const d = PROXY_DEFAULTS.guard;
+  const pubsub = str(g.pubsubOutput ?? d.pubsubOutput, 'guard.pubsubOutput').trim().split(/\s+/);
+  if (pubsub.length !== 3) throw invalid('guard.pubsubOutput: expected "<hard> <soft> <seconds>", e.g. "32mb 8mb 60"');
+  return {
+    holdTimeoutMs: parseDuration(g.holdTimeout ?? d.holdTimeout, 'guard.holdTimeout'),
+    drainTimeoutMs: parseDuration(g.drainTimeout ?? d.drainTimeout, 'guard.drainTimeout'),
+    maxQueryBufferBytes: parseSize(g.maxQueryBuffer ?? d.maxQueryBuffer, 'guard.maxQueryBuffer'),
+    maxClientsMemoryBytes: parseSize(g.maxClientsMemory ?? d.maxClientsMemory, 'guard.maxClientsMemory'),
+    pubsubOutput: {
+      hardBytes: parseSize(pubsub[0], 'guard.pubsubOutput hard limit'),
+      softBytes: parseSize(pubsub[1], 'guard.pubsubOutput soft limit'),
+      softSeconds: parseIntInRange(pubsub[2], 'guard.pubsubOutput seconds', 0, 2 ** 31 - 1),
+    },
+    maxMultiBytes: parseSize(g.maxMultiBytes ?? d.maxMultiBytes, 'guard.maxMultiBytes'),
+    maxMergedReplyBytes: parseSize(g.maxMergedReply ?? d.maxMergedReply, 'guard.maxMergedReply'),
+  };
+}
+
 /** Validates a merged raw object into a ProxyConfig. */
 export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const limits = obj(raw.limits, 'limits');
@@ -244,6 +298,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const load = obj(raw.load ?? {}, 'load');
   const loadWindowMs = parseDuration(load.window ?? '10s', 'load.window');
   if (loadWindowMs < 1000) throw invalid('load.window must be at least 1s');
+  const slowlog = obj(raw.slowlog ?? {}, 'slowlog');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -287,6 +342,11 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       sampleEvery: parseIntInRange(load.sampleEvery ?? 16, 'load.sampleEvery', 1, 1_000_000),
       maxKeyBytes: parseIntInRange(parseSize(load.maxKeyBytes ?? '256b', 'load.maxKeyBytes'), 'load.maxKeyBytes', 16, 65536),
       windowMs: loadWindowMs,
+    },
+    guard: parseGuard(obj(raw.guard ?? {}, 'guard')),
+    slowlog: {
+      slowerThanUs: parseIntInRange(slowlog.slowerThan ?? 10000, 'slowlog.slowerThan', -1, 2 ** 31 - 1),
+      maxLen: parseIntInRange(slowlog.maxLen ?? 128, 'slowlog.maxLen', 0, 1_000_000),
     },
     fencing: parseFencing(raw.fencing),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),

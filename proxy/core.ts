@@ -60,11 +60,18 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         maxDedicated: b.maxDedicated,
         maxDedicatedPerServer: b.maxDedicatedPerServer,
         dedicatedIdleMs: b.dedicatedIdleMs,
+        onBusy: () => this.metrics.guards.busy++,
       },
       log,
     );
     this.table = new SlotTable(this.pool);
     this.metrics = new ProxyMetrics(opts);
+    this.table.drainTimeoutMs = config.guard.drainTimeoutMs;
+    this.table.onDrainTimeout = (stuck) => {
+      // Loud: a request that never answers is a bug or a backend gone silent; the ack goes out anyway.
+      this.metrics.guards.drain_timeout++;
+      log.error('proxy.drain_timeout', { revision: this.table.revision, timeoutMs: config.guard.drainTimeoutMs, stuck });
+    };
     this.metrics.bind(this);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
@@ -72,7 +79,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide, (overdueMs) =>
       log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
     );
-    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log);
+    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log, {
+      maxMultiBytes: config.guard.maxMultiBytes,
+      onGuard: (e) => this.metrics.guards[e]++,
+    });
     this.table.onRoutesChanged = (changed) => this.dedicated.onRoutesChanged(changed);
     const specs = allCommands();
     const noAuth = new Uint8Array(specs.length);
@@ -84,6 +94,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
           maxBulkBytes: config.limits.maxBulkBytes,
           maxArrayLength: config.limits.maxArrayLength,
           maxInlineBytes: config.limits.maxInlineBytes,
+          maxQueryBytes: config.guard.maxQueryBufferBytes,
         },
         router: this.router,
         table: this.table,

@@ -111,6 +111,26 @@ export const ProxyErrors = defineErrors({
     message: 'slot {slot} is migrating and moving the keys of this command from {source} to {target} failed: {reason}',
     description: 'Migrate-on-access: MIGRATE of the command\'s keys to the new owner failed, so the command was not run.',
   },
+  REDSLOT_ERR_HOLD_TIMEOUT: {
+    replyPrefix: 'TRYAGAIN',
+    message: 'Multiple keys request during rehashing of slot',
+    description: "A request waited guard.holdTimeout for a slot locked by a migration step (or a promotion) and was not run; Redis Cluster's wording, so cluster-aware clients retry it.",
+  },
+  REDSLOT_ERR_CONFIG_DENIED: {
+    replyPrefix: 'ERR',
+    message: "CONFIG SET failed (possibly related to argument '{param}') - redslot does not let clients change the backends' {what}",
+    description: "CONFIG SET of a backend secret, file path or network setting (requirepass, masterauth, dir, port, tls-*, ...): refused before anything is sent; CONFIG GET leaves such parameters out.",
+  },
+  REDSLOT_ERR_MULTI_TOO_BIG: {
+    replyPrefix: 'ERR',
+    message: 'transaction queue over guard.maxMultiBytes ({limit} bytes); the transaction is discarded',
+    description: 'The commands queued after MULTI exceed guard.maxMultiBytes; the transaction is flagged and EXEC answers EXECABORT.',
+  },
+  REDSLOT_ERR_MERGED_REPLY_TOO_BIG: {
+    replyPrefix: 'ERR',
+    message: "the replies of every group to '{command}' exceed guard.maxMergedReply ({limit} bytes); use SCAN",
+    description: 'A cluster-wide command (KEYS, ...) whose merged reply would exceed guard.maxMergedReply; checked as the replies arrive.',
+  },
   REDSLOT_ERR_DANGEROUS_REFUSED: {
     replyPrefix: 'ERR',
     message: "command '{name}' is refused by this proxy (commands.refuseDangerous is true): it {why}",
@@ -220,4 +240,5 @@ export const ReplyErrors = {
   dbRange: errorReply(ProxyErrors.REDSLOT_ERR_DB_RANGE),
   notInteger: errorReply(ProxyErrors.REDSLOT_ERR_NOT_INTEGER),
   syntax: errorReply(ProxyErrors.REDSLOT_ERR_SYNTAX),
+  holdTimeout: errorReply(ProxyErrors.REDSLOT_ERR_HOLD_TIMEOUT),
 } as const;

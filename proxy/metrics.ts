@@ -44,6 +44,10 @@ export interface MetricsSource {
   scriptCacheBytes?(): number;
 }
 
+/** Events of redslot_proxy_guard_total. */
+export const GUARD_EVENTS = ['hold_timeout', 'drain_timeout', 'busy', 'script_kill', 'query_buffer', 'client_memory', 'output_pubsub', 'multi_queue', 'merged_reply', 'config_denied'] as const;
+export type GuardEvent = (typeof GUARD_EVENTS)[number];
+
 type Sample = { labels?: Record<string, string | number>; value: number; metricName?: string };
 
 interface Def {
@@ -83,6 +87,7 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_scan_rescans_total', help: 'SCANs whose first pass saw slots move, so they rescanned those slots.', type: 'counter' },
   { name: 'redslot_proxy_scan_settle_waits_total', help: 'SCANs that waited at the end of their first pass for slots migrating to a group visited earlier.', type: 'counter' },
   { name: 'redslot_proxy_migrate_on_access_total', help: 'Commands of migrating slots, by outcome: source (run on the source by the source-first EVAL), target (no key on the source: sent to the target), migrate (MIGRATE first, then the target), failed (the client got an error).', type: 'counter' },
+  { name: 'redslot_proxy_guard_total', help: 'Protections that fired (issue 14), by event: hold_timeout (a held request answered TRYAGAIN), drain_timeout (a topology change acknowledged with requests still in flight under old routes), busy (a command answered BUSY at once while its backend runs a script), script_kill (SCRIPT/FUNCTION KILL sent over a side connection), query_buffer (a client over guard.maxQueryBuffer), client_memory (the biggest client closed at guard.maxClientsMemory), output_pubsub (a subscriber over its output limit), multi_queue (a MULTI queue over guard.maxMultiBytes), merged_reply (a merged reply over guard.maxMergedReply), config_denied (CONFIG SET of a denied parameter).', type: 'counter' },
   { name: 'redslot_proxy_downstream_dedicated_sessions', help: 'Clients in a transaction (MULTI or WATCH), blocked in a blocking command, or subscribed (pubsub).', type: 'gauge' },
 ];
 
@@ -107,6 +112,8 @@ export class ProxyMetrics {
   readonly scriptLoads = { ahead: 0, noscript: 0, functions: 0 };
   scanRescans = 0;
   scanSettleWaits = 0;
+  /** redslot_proxy_guard_total, by event. */
+  readonly guards: Record<GuardEvent, number> = Object.fromEntries(GUARD_EVENTS.map((e) => [e, 0])) as Record<GuardEvent, number>;
   private source: MetricsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -236,6 +243,8 @@ export class ProxyMetrics {
         return [{ value: this.scanSettleWaits }];
       case 'redslot_proxy_migrate_on_access_total':
         return MIGRATE_OUTCOMES.map((outcome, i) => ({ labels: { outcome }, value: this.migrateOutcomes[i]! }));
+      case 'redslot_proxy_guard_total':
+        return GUARD_EVENTS.map((event) => ({ labels: { event }, value: this.guards[event] }));
       case 'redslot_proxy_downstream_dedicated_sessions': {
         const d = src?.dedicatedStats?.();
         return d

@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { RedslotError } from '../shared/errors.js';
 import { ProxyErrors, ReplyErrors } from './errors.js';
+import { guardClientMemory } from './guard/client-memory.js';
 import { Session, type SessionEnv } from './session.js';
 import { lingeringClose } from './util/linger.js';
 
@@ -17,6 +18,7 @@ export class RespServer {
   private closedWaiters: Array<() => void> = [];
   totalConnections = 0;
   rejectedConnections = 0;
+  private readonly stopMemoryGuard: () => void;
 
   constructor(
     env: Omit<SessionEnv, 'onSessionClosed'>,
@@ -46,6 +48,11 @@ export class RespServer {
       this.sessions.add(s);
     });
     this.server.on('error', (err) => this.log.error('proxy.listen_error', { err }));
+    const cap = env.config.guard.maxClientsMemoryBytes;
+    this.stopMemoryGuard = guardClientMemory(() => this.sessions, cap, (c, bytes, total) => {
+      env.metrics.guards.client_memory++;
+      this.log.warn('session.client_memory_evicted', { id: c.id, client: c.remoteAddress, bytes, total, cap });
+    });
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -79,6 +86,7 @@ export class RespServer {
    * whatever is left. Resolves when every client connection is closed.
    */
   async close(deadlineMs: number): Promise<void> {
+    this.stopMemoryGuard();
     // server.close's callback fires once the listener is closed AND every connection is gone.
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const allClosed = new Promise<void>((resolve) => {

@@ -17,16 +17,16 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
-import { RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
+import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
 import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
 import type { ClientListExtras, LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
-import { ClientRequest } from './router/requests/base.js';
+import { ClientRequest, type Startable } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
-import type { SlotTable, SlotWaiter } from './router/slot-table.js';
+import type { SlotRoute, SlotTable, SlotWaiter } from './router/slot-table.js';
 import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { Fifo } from './util/fifo.js';
@@ -55,6 +55,15 @@ export interface SessionEnv {
 interface Waiting {
   argv: Buffer[];
   raw: Buffer | undefined;
+  /** Its size, counted in the client's query buffer (guard.maxQueryBuffer) while it waits. */
+  bytes: number;
+}
+
+function requestBytes(argv: Buffer[], raw: Buffer | undefined): number {
+  if (raw !== undefined) return raw.length;
+  let n = 0;
+  for (const a of argv) n += a.length + 16;
+  return n;
 }
 
 const HTTP_POST = Buffer.from('post');
@@ -97,8 +106,13 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** Entries in the reply queue (dispatched, reply not yet written out). */
   private queued = 0;
   private readonly waiting = new Fifo<Waiting>(4);
+  private waitingBytes = 0;
   /** Slot this session waits for (-1 = none). */
   private heldSlot = -1;
+  /** guard.holdTimeout for heldSlot. */
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** The locked route this client's hold expired on: later requests for it get TRYAGAIN at once. */
+  private expiredRoute: SlotRoute | null = null;
   /** Active migrate-on-access holds. */
   private holds = 0;
   /** Congested backends holding this session (backendHold); reading is paused while > 0. */
@@ -106,10 +120,16 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** A request waits until every earlier reply is in (it is about to use a dedicated connection). */
   private idleWait = false;
   private draining = false;
+  /** Dispatch counter (ClientRequest.epoch). */
+  private epoch = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
   private pausedForPipeline = false;
   private pausedForDrain = false;
+  /** When a subscriber's unread output went over guard.pubsubOutput's soft limit (0 = it is under). */
+  private softSince = 0;
+  /** Set while a subscriber's backend subscriber connections are not read (throttleSubscriber). */
+  private throttleTimer: NodeJS.Timeout | null = null;
   /** Stop reading; close once everything queued has been written. */
   private closing = false;
   /** Our side of the socket is ended (lingering close started). */
@@ -136,6 +156,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     socket.on('drain', () => {
       this.pausedForDrain = false;
       this.updateReading();
+      if (this.throttleTimer !== null) {
+        clearTimeout(this.throttleTimer);
+        this.throttleTimer = null;
+        env.dedicated.pubsub.throttle(this, false);
+      }
     });
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -198,10 +223,18 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
     if (this.heldSlot >= 0 || this.holds > 0 || this.waiting.length > 0 || this.idleWait) {
-      this.waiting.push({ argv, raw });
+      const bytes = requestBytes(argv, raw);
+      this.waiting.push({ argv, raw, bytes });
+      this.waitingBytes += bytes;
+      const limit = this.env.config.guard.maxQueryBufferBytes;
+      if (limit > 0 && this.waitingBytes > limit) {
+        // Held requests count in the query buffer, like Redis's unprocessed input.
+        this.onProtocolError(ProtocolErrors.queryBufferLimit);
+        return;
+      }
     } else {
       const held = this.execute(argv, raw);
-      if (held !== DISPATCHED) this.holdFor(held, { argv, raw });
+      if (held !== DISPATCHED) this.holdFor(held, { argv, raw, bytes: 0 });
     }
     if (!this.pausedForPipeline && this.queued + this.waiting.length >= this.maxPipeline) {
       this.pausedForPipeline = true;
@@ -211,6 +244,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onProtocolError(message: string): void {
     this.env.metrics.cxProtocolErrors++;
+    if (message === ProtocolErrors.queryBufferLimit) this.env.metrics.guards.query_buffer++;
     this.env.log.info('session.protocol_error', { id: this.id, client: this.remoteAddress, message });
     this.finalReply(encodeError(`ERR ${message}`));
   }
@@ -224,11 +258,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   private execute(argv: Buffer[], raw: Buffer | undefined): number {
     if (this.replySkip === 1) this.replySkip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
     let held = DISPATCHED;
+    const epoch = ++this.epoch;
     try {
       held = this.dispatch(argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
-      this.reply(encodeError(`ERR internal error in redslot: ${(err as Error).message}`), UNKNOWN_COMMAND, performance.now());
+      const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
+      // Whatever this dispatch enqueued and left unanswered gets the error through its own fail(), which
+      // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
+      if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
     }
     if (this.replySkip === 2 && held === DISPATCHED) this.replySkip = 0;
     return held;
@@ -299,6 +337,18 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     return env.router.route(this, routed, argv, raw, t0);
   }
 
+  /** Fails the unanswered requests enqueued by dispatch number `epoch`; false when there were none. */
+  private abortEpoch(epoch: number, reply: Buffer): boolean {
+    const victims: ClientRequest[] = [];
+    for (let r = this.head; r !== null; r = r.next) if (r.epoch === epoch && r.reply === null) victims.push(r);
+    for (const r of victims) {
+      const fail = (r as Partial<Startable>).fail;
+      if (typeof fail === 'function') fail.call(r, reply);
+      else this.complete(r, reply);
+    }
+    return victims.length > 0;
+  }
+
   private refusal(spec: CommandSpec): Buffer {
     // Subcommands share their container's id: only containers' and plain commands' refusals are cached.
     let r = spec.parent === undefined ? this.env.refusals[spec.id] : undefined;
@@ -310,7 +360,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   }
 
   private holdFor(slot: number, w: Waiting): void {
+    if (slot !== WAIT_IDLE && this.expiredRoute !== null) {
+      // This client already waited holdTimeout for this slot and it is still locked: answer at once, so a
+      // pipeline of N requests for it costs one holdTimeout, not N.
+      if (this.env.table.routes[slot] === this.expiredRoute) return this.tryAgain(w);
+      this.expiredRoute = null;
+    }
+    if (w.bytes === 0) w.bytes = requestBytes(w.argv, w.raw);
     this.waiting.unshift(w);
+    this.waitingBytes += w.bytes;
     if (slot === WAIT_IDLE) {
       // Runs again once every earlier reply is in (settle() sees the queue empty).
       if (this.queued === 0) throw new Error('WAIT_IDLE with an empty reply queue');
@@ -319,6 +377,44 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     }
     this.heldSlot = slot;
     this.env.table.wait(slot, this);
+    const ms = this.env.config.guard.holdTimeoutMs;
+    if (ms > 0) this.holdTimer = setTimeout(() => this.holdExpired(slot), ms);
+  }
+
+  /** guard.holdTimeout passed and the slot is still locked: the held request gets TRYAGAIN, the rest go on. */
+  private holdExpired(slot: number): void {
+    this.holdTimer = null;
+    if (this.closed || this.heldSlot !== slot) return;
+    this.env.table.unwait(slot, this);
+    this.heldSlot = -1;
+    this.expiredRoute = this.env.table.routes[slot]!;
+    this.env.log.info('session.hold_timeout', { id: this.id, client: this.remoteAddress, slot, timeoutMs: this.env.config.guard.holdTimeoutMs });
+    this.tryAgain(this.shiftWaiting());
+    this.drainWaiting();
+  }
+
+  /** Answers a held request TRYAGAIN (not run). An EXEC held this way ends its transaction, like EXECABORT. */
+  private tryAgain(w: Waiting): void {
+    this.env.metrics.guards.hold_timeout++;
+    const spec = lookupCommand(w.argv[0]!);
+    if (spec !== undefined && spec.name === 'exec') this.env.dedicated.tx.abandon(this);
+    this.reply(ReplyErrors.holdTimeout, spec?.id ?? UNKNOWN_COMMAND, now());
+  }
+
+  private shiftWaiting(): Waiting {
+    const w = this.waiting.shift()!;
+    this.waitingBytes -= w.bytes;
+    return w;
+  }
+
+  private clearWaiting(): void {
+    this.waiting.drain();
+    this.waitingBytes = 0;
+  }
+
+  /** Bytes of requests received and not dispatched yet: held ones and the one being decoded. */
+  get queryBytes(): number {
+    return this.waitingBytes + this.decoder.partialBytes;
   }
 
   /** Dispatches waiting requests in order until one has to wait again. */
@@ -327,7 +423,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.draining = true;
     try {
       while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0 && !this.idleWait) {
-        const w = this.waiting.shift()!;
+        const w = this.shiftWaiting();
         const held = this.execute(w.argv, w.raw);
         if (held !== DISPATCHED) this.holdFor(held, w);
       }
@@ -341,12 +437,15 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   onSlotReady(): void {
     this.heldSlot = -1;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     if (!this.closed) this.drainWaiting();
   }
 
   // ---- RoutedSession
 
   enqueue(req: ClientRequest): void {
+    req.epoch = this.epoch;
     if (this.replyOff || this.replySkip === 2) (this.muted ??= new Set()).add(req);
     if (this.tail === null) this.head = req;
     else this.tail.next = req;
@@ -443,7 +542,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   quit(): void {
     this.decoder.stop();
-    this.waiting.drain(); // Redis runs nothing after QUIT
+    this.clearWaiting(); // Redis runs nothing after QUIT
     this.closing = true;
   }
 
@@ -486,6 +585,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.db = 0;
     this.proto = 2;
     this.name = null;
+    this.replyOff = false; // like Redis: RESET turns CLIENT REPLY back ON
+    this.replySkip = 0;
     this.authenticated = this.env.config.auth.password === '';
     this.user = 'default';
     this.decoder.unauthenticated = !this.authenticated;
@@ -503,12 +604,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       if (!writeBuffers(this.socket, list, total) && !this.pausedForDrain) {
         this.pausedForDrain = true;
         this.updateReading();
+        // A subscriber that does not keep up: stop reading its backend subscriber sockets, so messages wait
+        // in Redis (under Redis's own pubsub output limit), not in this process.
+        if (this.isSubscriber) this.throttleSubscriber();
       }
-      const limit = this.env.config.limits.maxClientOutputBytes;
-      if (limit > 0 && this.socket.writableLength > limit) {
-        // A client that sends but does not read: like Redis's client-output-buffer-limit, drop it.
-        this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, buffered: this.socket.writableLength, limit });
-        this.env.metrics.cxOutputLimit++;
+      if (this.overOutputLimit()) {
         this.socket.destroy();
         return;
       }
@@ -519,10 +619,63 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     }
   }
 
+  /**
+   * Backpressure for a subscriber that does not keep up: its backend subscriber connections stop being read
+   * until its socket drains. Not reading for the soft limit's seconds counts as being over the soft limit
+   * (the messages wait in Redis, not here): the client is closed then, as Redis would close it.
+   */
+  private throttleSubscriber(): void {
+    if (this.throttleTimer !== null) return;
+    this.env.dedicated.pubsub.throttle(this, true);
+    const { softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
+    if (softBytes <= 0) return;
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      if (this.closed || !this.pausedForDrain) return;
+      this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'pubsub', notReadingSeconds: softSeconds });
+      this.env.metrics.guards.output_pubsub++;
+      this.env.metrics.cxOutputLimit++;
+      this.socket.destroy();
+    }, softSeconds * 1000);
+  }
+
+  private get isSubscriber(): boolean {
+    const ps = this.dedicated?.pubsub;
+    return ps !== null && ps !== undefined && ps.total > 0;
+  }
+
+  /**
+   * Redis's client-output-buffer-limit by class: a subscriber over guard.pubsubOutput's hard limit, or over
+   * its soft limit for its seconds; any other client over limits.maxClientOutput (Redis's normal class).
+   */
+  private overOutputLimit(): boolean {
+    const buffered = this.socket.writableLength;
+    if (this.isSubscriber) {
+      const { hardBytes, softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
+      let over = hardBytes > 0 && buffered > hardBytes;
+      if (!over && softBytes > 0 && buffered > softBytes) {
+        const now = Date.now();
+        if (this.softSince === 0) this.softSince = now;
+        else over = now - this.softSince >= softSeconds * 1000;
+      } else if (buffered <= softBytes) this.softSince = 0;
+      if (!over) return false;
+      this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'pubsub', buffered, hardBytes, softBytes, softSeconds });
+      this.env.metrics.guards.output_pubsub++;
+      this.env.metrics.cxOutputLimit++;
+      return true;
+    }
+    const limit = this.env.config.limits.maxClientOutputBytes;
+    if (limit <= 0 || buffered <= limit) return false;
+    // A client that sends but does not read: like Redis's client-output-buffer-limit, drop it.
+    this.env.log.warn('session.output_limit', { id: this.id, client: this.remoteAddress, class: 'normal', buffered, limit });
+    this.env.metrics.cxOutputLimit++;
+    return true;
+  }
+
   /** Sends `reply` after everything already queued, then closes (protocol error, QUIT-like endings). */
   private finalReply(reply: Buffer): void {
     this.decoder.stop();
-    this.waiting.drain(); // nothing after a protocol error is run
+    this.clearWaiting(); // nothing after a protocol error is run
     this.closing = true;
     const r = new ClientRequest(this, UNKNOWN_COMMAND, 0);
     this.enqueue(r);
@@ -540,7 +693,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** Server shutdown: stop reading new requests; close once in-flight ones are answered and written. */
   drainAndClose(): void {
     this.decoder.stop();
-    this.waiting.drain();
+    this.clearWaiting();
     this.closing = true;
     scheduleFlush(this);
   }
@@ -559,7 +712,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.closed = true;
     this.decoder.stop();
     if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
-    this.waiting.drain();
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    if (this.throttleTimer !== null) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
+    this.clearWaiting();
     this.out = [];
     this.outBytes = 0;
     if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);

@@ -16,12 +16,13 @@ import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
-import { errorText, isError } from '../../shared/resp/reply-reader.js';
+import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
+import { sideCommand } from './side-command.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
 export interface BackendRequest {
@@ -61,7 +62,19 @@ export interface ConnectionOwner extends VersionHolder {
   readonly log: Logger;
   /** Called when the connection becomes usable (true) or a dial/handshake fails (false). */
   onConnectionHealth(up: boolean): void;
+  /** A request was answered BUSY at once (the server runs a script on this connection). */
+  countBusy?(): void;
 }
+
+/**
+ * A connection without a reply for this long is probed with a PING on a side connection: `-BUSY` means a
+ * script runs on it (Redis reads nothing more from the connection running it): new requests then get that
+ * BUSY reply at once instead of queueing behind the script, and the reply-timeout reset is held off (the
+ * server is alive; resetting would fail every request queued behind the script and kill nothing).
+ */
+export const BUSY_PROBE_AFTER_MS = 1000;
+const BUSY = Buffer.from('-BUSY');
+const NO_ANSWER = Buffer.alloc(0);
 
 const enum State {
   Idle,
@@ -128,6 +141,9 @@ export class BackendConnection implements FrameHandler, Flushable {
   private stalledSince = 0;
   /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES; null = not congested. */
   private held: Set<Holdable> | null = null;
+  /** The server's BUSY reply while a script runs on this connection (side-PING probe), else null. */
+  private busyReply: Buffer | null = null;
+  private probe: { cancel(): void } | null = null;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -174,6 +190,7 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
   send(req: BackendRequest, payload: Buffer): void {
+    if (this.busyReply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.sealSlab();
       this.waiting.push(req);
@@ -196,6 +213,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Sends one request made of several buffers (big arguments are not copied). */
   sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
     if (parts.length === 1) return this.send(req, parts[0]!);
+    if (this.busyReply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.sealSlab();
       this.waiting.push(req);
@@ -220,6 +238,7 @@ export class BackendConnection implements FrameHandler, Flushable {
    * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the slab.
    */
   sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+    if (this.busyReply !== null) return this.answerBusy(req);
     const size = this.state === State.Ready ? selectedSize(argv, keys, stride) : -1;
     if (size < 0) {
       const out: Buffer[] = [];
@@ -236,6 +255,12 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.waiting.push(req);
     this.outBytes += size;
     this.flushSoon();
+  }
+
+  /** Redis's BUSY reply, as another connection to the server would get it right now. */
+  private answerBusy(req: BackendRequest): void {
+    this.owner.countBusy?.();
+    req.onReply(this.busyReply!);
   }
 
   /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with payloads sent after them). */
@@ -307,6 +332,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       return;
     }
     this.replies++;
+    if (this.busyReply !== null || this.probe !== null) this.notBusy();
     req.onReply(frame);
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
@@ -403,6 +429,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.out = [];
     this.outBytes = 0;
     this.slabStart = this.slabPos;
+    this.notBusy();
     this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();
@@ -447,7 +474,7 @@ export class BackendConnection implements FrameHandler, Flushable {
    * replyTimeoutMs is reset (its pending requests fail as "connection lost").
    */
   checkStall(now: number): void {
-    if (this.state !== State.Ready || this.waiting.length === 0 || this.opts.replyTimeoutMs <= 0) {
+    if (this.state !== State.Ready || this.waiting.length === 0) {
       this.stalledSince = 0;
       this.repliesAtCheck = this.replies;
       return;
@@ -457,12 +484,41 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.stalledSince = 0;
       return;
     }
-    if (this.stalledSince === 0) this.stalledSince = now;
-    else if (now - this.stalledSince >= this.opts.replyTimeoutMs) {
+    if (this.stalledSince === 0) {
+      this.stalledSince = now;
+      return;
+    }
+    const stalled = now - this.stalledSince;
+    if (stalled >= BUSY_PROBE_AFTER_MS && this.probe === null && this.busyReply === null) this.probeBusy();
+    if (this.opts.replyTimeoutMs > 0 && stalled >= this.opts.replyTimeoutMs) {
+      if (this.busyReply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
       this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
       this.stalledSince = 0;
       this.socket?.destroy();
     }
+  }
+
+  /** PING on a side connection: `-BUSY` = a script runs here (see BUSY_PROBE_AFTER_MS). */
+  private probeBusy(): void {
+    const { user, password, replyTimeoutMs, dialTimeoutMs } = this.opts;
+    const p = sideCommand(this.owner, ['PING'], { user, password, timeoutMs: Math.max(replyTimeoutMs, dialTimeoutMs), unavailable: NO_ANSWER });
+    this.probe = p;
+    void p.reply.then((reply) => {
+      if (this.probe !== p) return;
+      this.probe = null;
+      if (startsWith(reply, BUSY)) {
+        this.busyReply = reply;
+        this.owner.log.warn('backend.busy', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, reply: errorText(reply) });
+      }
+    });
+  }
+
+  /** A reply came (or the connection closed): no script runs on it any more. */
+  private notBusy(): void {
+    if (this.busyReply !== null) this.owner.log.info('backend.not_busy', { backend: this.owner.addr, db: this.db });
+    this.busyReply = null;
+    this.probe?.cancel();
+    this.probe = null;
   }
 
   /**

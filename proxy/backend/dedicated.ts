@@ -126,6 +126,12 @@ export class DedicatedConnection implements FrameHandler, Flushable {
     return this.state === State.Ready;
   }
 
+  /** Reads from the backend (true) or leaves its bytes in the kernel and in Redis (false): backpressure. */
+  setReading(on: boolean): void {
+    if (on) this.socket.resume();
+    else this.socket.pause();
+  }
+
   get closed(): boolean {
     return this.state === State.Closed;
   }

@@ -16,6 +16,8 @@ export interface PoolOptions extends BackendOptions {
   maxDedicated?: number;
   maxDedicatedPerServer?: number;
   dedicatedIdleMs?: number;
+  /** A request answered BUSY at once (metrics: redslot_proxy_guard_total{event="busy"}). */
+  onBusy?: () => void;
 }
 
 export class BackendServer implements ConnectionOwner {
@@ -65,6 +67,10 @@ export class BackendServer implements ConnectionOwner {
 
   onConnectionHealth(up: boolean): void {
     this.healthy = up;
+  }
+
+  countBusy(): void {
+    this.opts.onBusy?.();
   }
 
   connections(): BackendConnection[] {

@@ -215,7 +215,7 @@ export const NOTES: Readonly<Record<string, string>> = {
   'function|list': 'from the group serving slot 0',
   'function|dump': 'from the group serving slot 0',
   'function|stats': 'from the group serving slot 0',
-  'config|get': 'from the group serving slot 0',
+  'config|get': "from the group serving slot 0; the backends' secrets, file paths and network settings are left out (CONFIG SET of them is refused)",
   'config|set': 'every group; commands.refuseDangerous refuses it',
   'config|resetstat': 'every group; commands.refuseDangerous refuses it',
   'config|rewrite': 'every group; commands.refuseDangerous refuses it',

@@ -376,7 +376,7 @@ export class Blocking {
     const timeout = timeoutArg(spec.name, argv);
     if (timeout === null) return this.d.router.routeSingle(s, spec, argv, raw, t0);
     const keys = commandKeys(spec, argv);
-    if (typeof keys === 'string') return this.answer(s, this.d.argError(keys), spec, t0);
+    if (typeof keys === 'string') return this.answer(s, this.d.argError(spec, keys), spec, t0);
     const slot = slotOf(argv[keys[0]!]!);
     for (let i = 1; i < keys.length; i++) if (slotOf(argv[keys[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     const r = this.d.routeFor(slot);

@@ -14,7 +14,9 @@ import { encodeError } from '../../shared/resp/encoder.js';
 import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
 import type { BackendPool } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
+import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
+import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
 import { DISPATCHED, type Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
@@ -32,6 +34,13 @@ export interface DedicatedSessionStats {
   subscribers: number;
 }
 
+/** Byte limits of the dedicated paths (config guard.*). */
+export interface DedicatedLimits {
+  /** Bytes of commands queued after MULTI (0 = no limit). */
+  maxMultiBytes: number;
+  onGuard?: (event: GuardEvent) => void;
+}
+
 export class Dedicated {
   readonly pool: DedicatedPool;
   readonly tx: Transactions;
@@ -44,6 +53,7 @@ export class Dedicated {
     readonly backends: BackendPool,
     readonly migrate: MigrateOptions,
     readonly log: Logger,
+    readonly limits: DedicatedLimits = { maxMultiBytes: 0 },
   ) {
     this.pool = backends.dedicated;
     this.tx = new Transactions(this);
@@ -138,9 +148,9 @@ export class Dedicated {
     return errorReply(ProxyErrors.REDSLOT_ERR_DEDICATED_EXHAUSTED, { what });
   }
 
-  /** A commandKeys() message as Redis's `-ERR <message>`. */
-  argError(message: string): Buffer {
-    return encodeError(`ERR ${message}`);
+  /** A commandKeys() message of `spec` as Redis's `-ERR <message>` (Redis's wording per command). */
+  argError(spec: CommandSpec, message: string): Buffer {
+    return keyErrorReply(spec, message);
   }
 
   stats(): DedicatedStats & DedicatedSessionStats {

@@ -362,6 +362,16 @@ export class PubSub {
 
   constructor(readonly d: Dedicated) {}
 
+  /**
+   * Backpressure: while a subscriber's socket needs draining (paused = true) its subscriber connections are
+   * not read, so undelivered messages wait in Redis (bounded there by Redis's pubsub output limit).
+   */
+  throttle(s: DedicatedSession, paused: boolean): void {
+    const st = s.dedicated?.pubsub;
+    if (st === null || st === undefined) return;
+    for (const sc of st.conns.values()) sc.conn.setReading(!paused);
+  }
+
   /** Sessions with at least one subscription. */
   get count(): number {
     let n = 0;
@@ -531,7 +541,7 @@ export class PubSub {
   /** PUBSUB CHANNELS | SHARDCHANNELS | NUMSUB | SHARDNUMSUB | NUMPAT | HELP, merged over the groups. */
   private query(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
     const check = commandKeys(spec, argv);
-    if (typeof check === 'string') return this.answer(s, this.d.argError(check), spec, t0);
+    if (typeof check === 'string') return this.answer(s, this.d.argError(spec, check), spec, t0);
     const fenced = this.d.routeFor(0);
     if (Buffer.isBuffer(fenced)) return this.answer(s, fenced, spec, t0);
     const sub = argv[1]!.toString('latin1').toLowerCase();

@@ -121,7 +121,9 @@ export class Transactions {
       bytes += encodeCommandInto(['SELECT', String(s.db)], parts);
       replies++;
     }
-    parts.push(MULTI, ...tx.parts, EXEC);
+    parts.push(MULTI);
+    for (const p of tx.parts) parts.push(p); // push(...parts) throws past V8's argument limit (~125,000)
+    parts.push(EXEC);
     bytes += MULTI.length + tx.bytes + EXEC.length;
     const dirty = tx.dirty || select;
     const keys = tx.keys;
@@ -157,7 +159,7 @@ export class Transactions {
     const tx = st.tx ?? (st.tx = new Transaction());
     if (tx.multi) return this.answer(s, Err.watchInside, spec, t0);
     const keyIdx = commandKeys(spec, argv);
-    if (typeof keyIdx === 'string') return this.answer(s, this.d.argError(keyIdx), spec, t0);
+    if (typeof keyIdx === 'string') return this.answer(s, this.d.argError(spec, keyIdx), spec, t0);
     const slot = slotOf(argv[keyIdx[0]!]!);
     for (let i = 1; i < keyIdx.length; i++) if (slotOf(argv[keyIdx[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     if (tx.slot >= 0 && slot !== tx.slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
@@ -234,17 +236,28 @@ export class Transactions {
     } else if (spec.flags.includes('no_multi')) return refuse(Err.noMulti);
     else if (route === 'refused' && spec.refusal !== undefined) return refuse(errorReply(ProxyErrors.REDSLOT_ERR_COMMAND_REFUSED, { refusal: spec.refusal }));
     else return refuse(errorReply(ProxyErrors.REDSLOT_ERR_NOT_IN_TRANSACTION, { name: spec.name, reason: notQueuable(spec) }));
-    if (typeof keyIdx === 'string') return refuse(this.d.argError(keyIdx));
+    if (typeof keyIdx === 'string') return refuse(this.d.argError(spec, keyIdx));
     for (let i = 0; i < keyIdx.length; i++) {
       const slot = slotOf(argv[keyIdx[i]!]!);
       if (tx.slot < 0) tx.slot = slot;
       else if (slot !== tx.slot) return refuse(ReplyErrors.crossSlot);
     }
+    // A flagged transaction will answer EXECABORT: keep nothing more of it (memory stays bounded).
+    if (tx.aborted) return this.answer(s, QUEUED, spec, t0);
     if (raw !== undefined) {
       tx.parts.push(raw);
       tx.bytes += raw.length;
     } else {
       tx.bytes += encodeCommandInto(argv, tx.parts);
+    }
+    const limit = this.d.limits.maxMultiBytes;
+    if (limit > 0 && tx.bytes > limit) {
+      this.d.limits.onGuard?.('multi_queue');
+      this.d.log.info('transaction.queue_limit', { client: s.id, bytes: tx.bytes, limit, count: tx.count });
+      tx.parts = [];
+      tx.keys = [];
+      tx.bytes = 0;
+      return refuse(errorReply(ProxyErrors.REDSLOT_ERR_MULTI_TOO_BIG, { limit }));
     }
     tx.count++;
     if (!KEYLESS_IN_MULTI.has(spec.name) && !CHANNEL_AS_KEY.has(spec.name)) for (const k of keyIdx) tx.keys.push(argv[k]!);

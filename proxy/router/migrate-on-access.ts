@@ -108,21 +108,24 @@ export class MigrateStep implements BackendRequest {
   }
 
   start(): void {
-    this.session.hold();
-    countOutcome(this.opts, MigrateOutcome.Migrate);
-    this.left = this.batches.length;
+    // Everything that can throw (encoding) happens before the hold: a failure here leaves nothing held.
     const { db, id } = this.session;
-    for (const b of this.batches) {
+    const payloads = this.batches.map((b) => {
       const args: Array<Buffer | string> = ['MIGRATE', b.target.host, String(b.target.port), EMPTY_KEY, String(db), String(this.opts.timeoutMs)];
       if (this.opts.password !== '') {
         if (this.opts.user !== '') args.push('AUTH2', this.opts.user, this.opts.password);
         else args.push('AUTH', this.opts.password);
       }
-      args.push(KEYS, ...b.keys);
+      args.push(KEYS);
+      // One by one: push(...keys) throws past V8's argument limit (~125,000 keys).
+      for (const k of b.keys) args.push(k);
       const out: Buffer[] = [];
-      const bytes = encodeCommandInto(args, out);
-      b.source.conn(db, id).sendParts(this, out, bytes);
-    }
+      return { out, bytes: encodeCommandInto(args, out) };
+    });
+    this.session.hold();
+    countOutcome(this.opts, MigrateOutcome.Migrate);
+    this.left = this.batches.length;
+    for (let i = 0; i < this.batches.length; i++) this.batches[i]!.source.conn(db, id).sendParts(this, payloads[i]!.out, payloads[i]!.bytes);
   }
 
   onReply(reply: Buffer): void {

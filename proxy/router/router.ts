@@ -8,6 +8,7 @@
 import { slotOf } from '../../shared/slot.js';
 import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
+import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
 import { MigrateStep, SOURCE_FIRST_MAX_ARGS, SourceFirstStep, sourceFirstGuard, type MigrateOptions } from './migrate-on-access.js';
 import type { RouterSession } from './requests/base.js';
@@ -66,7 +67,7 @@ export class Router {
     if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
     const keys = commandKeys(spec, argv);
-    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    if (typeof keys === 'string') return this.answer(s, keyErrorReply(spec, keys), spec, t0);
     return this.single(s, spec, argv, raw, keys, t0);
   }
 
@@ -74,8 +75,13 @@ export class Router {
     const fenced = this.fencedReply;
     if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
-    const keys = commandKeys(spec, argv);
-    if (typeof keys === 'string') return this.answer(s, encodeError(`ERR ${keys}`), spec, t0);
+    let keys = commandKeys(spec, argv);
+    if (typeof keys === 'string') {
+      // FCALL checks the function before numkeys: let the keyless group answer (it refuses bad numkeys
+      // before running anything), so the client gets Redis's own reply.
+      if (spec.route !== 'script' || !spec.name.startsWith('fcall')) return this.answer(s, keyErrorReply(spec, keys), spec, t0);
+      keys = [];
+    }
     switch (spec.route) {
       case 'single':
         return this.single(s, spec, argv, raw, keys, t0);

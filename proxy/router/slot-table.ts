@@ -68,6 +68,14 @@ export class SlotTable {
   private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
   private draining = new Set<SlotRoute>();
   private drained: (() => void) | null = null;
+  /**
+   * How long apply() waits for the drain (0 = forever). Past it, the drain is given up (onDrainTimeout is
+   * told what was still in flight) and apply() resolves: one stuck request must not stop this proxy from
+   * acknowledging every later revision (and stall every barrier).
+   */
+  drainTimeoutMs = 0;
+  onDrainTimeout: ((stuck: Array<{ slot: number; inflight: number; server: string | null }>) => void) | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly pool: BackendPool) {
     for (let s = 0; s < SLOT_COUNT; s++) this.routes.push(new SlotRoute(s, null, null, false, 0, this));
@@ -106,6 +114,7 @@ export class SlotTable {
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
             this.drained = resolve;
+            if (this.drainTimeoutMs > 0) this.drainTimer = setTimeout(() => this.giveUpDrain(), this.drainTimeoutMs);
           });
     return moved === undefined ? drained : Promise.all([drained, moved]).then(() => undefined);
   }
@@ -130,11 +139,24 @@ export class SlotTable {
 
   routeDrained(r: SlotRoute): void {
     if (!this.draining.delete(r)) return;
-    if (this.draining.size === 0 && this.drained) {
-      const d = this.drained;
-      this.drained = null;
-      d();
-    }
+    if (this.draining.size === 0) this.finishDrain();
+  }
+
+  private finishDrain(): void {
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    const d = this.drained;
+    this.drained = null;
+    d?.();
+  }
+
+  /** The drain deadline passed: report what is still in flight, stop waiting for it. */
+  private giveUpDrain(): void {
+    this.drainTimer = null;
+    const stuck = [...this.draining].map((r) => ({ slot: r.slot, inflight: r.inflight, server: r.server?.addr ?? null }));
+    this.draining.clear();
+    this.onDrainTimeout?.(stuck);
+    this.finishDrain();
   }
 
   /** Registers `w` to be woken when slot's route changes. */

@@ -24,6 +24,11 @@ export interface RequestLimits {
   maxArrayLength: number;
   /** Longest inline request without a newline (Redis PROTO_INLINE_MAX_SIZE, 64 KB). */
   maxInlineBytes: number;
+  /**
+   * Most bytes of argument data one request may declare (Redis client-query-buffer-limit, 1 GB); checked as
+   * each bulk length is read, before its data arrives. 0 or absent = no limit.
+   */
+  maxQueryBytes?: number;
 }
 
 export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
@@ -50,6 +55,7 @@ export const ProtocolErrors = {
   unbalancedQuotes: 'Protocol error: unbalanced quotes in request',
   unauthMultibulk: 'Protocol error: unauthenticated multibulk length',
   unauthBulk: 'Protocol error: unauthenticated bulk length',
+  queryBufferLimit: 'Protocol error: request over the query buffer limit',
   expectedDollar: (got: number): string =>
     `Protocol error: expected '$', got '${got === 13 || got === 10 ? ' ' : String.fromCharCode(got)}'`,
 } as const;
@@ -81,6 +87,8 @@ export class RequestDecoder {
   private argv: Buffer[] = [];
   private argsLeft = 0;
   private bulkLen = 0;
+  /** Argument bytes declared so far by the request being decoded (maxQueryBytes). */
+  private argBytes = 0;
   /** Pieces of a bulk string (data + trailing 2 bytes) or inline line spanning chunks. */
   private pieces: Buffer[] | null = null;
   private piecesLen = 0;
@@ -109,6 +117,14 @@ export class RequestDecoder {
     this.state = St.Dead;
     this.argv = [];
     this.pieces = null;
+  }
+
+  /** Bytes held for the request being decoded (arguments received so far and a partial one). */
+  get partialBytes(): number {
+    if (this.state === St.Start || this.state === St.Dead) return 0;
+    let n = this.piecesLen;
+    for (const a of this.argv) n += a.length;
+    return n;
   }
 
   /** True while a request is partially received (used for idle/half-request accounting). */
@@ -181,6 +197,7 @@ export class RequestDecoder {
           if (this.unauthenticated && n > UNAUTH_MAX_ARRAY) return this.fail(ProtocolErrors.unauthMultibulk);
           this.argsLeft = n;
           this.argv = [];
+          this.argBytes = 0;
           this.state = St.BulkDollar;
           break;
         }
@@ -200,6 +217,9 @@ export class RequestDecoder {
           const n = this.num;
           if (n > this.limits.maxBulkBytes) return this.fail(ProtocolErrors.invalidBulkLength);
           if (this.unauthenticated && n > UNAUTH_MAX_BULK) return this.fail(ProtocolErrors.unauthBulk);
+          this.argBytes += n;
+          const maxQuery = this.limits.maxQueryBytes ?? 0;
+          if (maxQuery > 0 && this.argBytes > maxQuery) return this.fail(ProtocolErrors.queryBufferLimit);
           this.bulkLen = n;
           this.state = St.BulkData;
           break;
@@ -326,6 +346,9 @@ export class RequestDecoder {
       argv[i] = chunk.subarray(p, end);
       p = end + 2;
     }
+    // Near the query buffer limit: the state machine decides (it counts argument bytes exactly).
+    const maxQuery = this.limits.maxQueryBytes ?? 0;
+    if (maxQuery > 0 && p - start > maxQuery) return -1;
     this.handler.onRequest(argv, chunk.subarray(start, p));
     return p;
   }

@@ -29,6 +29,8 @@ export interface RouterSession {
 export class ClientRequest {
   reply: Buffer | null = null;
   next: ClientRequest | null = null;
+  /** The session's dispatch number when enqueued: what an exception in that dispatch must answer. */
+  epoch = 0;
 
   constructor(
     readonly session: RouterSession,

@@ -6,12 +6,11 @@
  *   allOk    +OK when every master said OK (FLUSHALL, FLUSHDB, CONFIG SET, FUNCTION DELETE/FLUSH/RESTORE)
  *   same     the first master's reply; every master answers the same (SCRIPT LOAD -> sha, FUNCTION LOAD -> name)
  *   and      arrays of 0/1 and-ed element by element (SCRIPT EXISTS)
- *   anyOk    +OK when at least one master said OK, else the first error (SCRIPT KILL / FUNCTION KILL: NOTBUSY
- *            from the masters that were not running a script)
  *   keys     arrays of keys concatenated (KEYS)
  *   weighted DBSIZE + RANDOMKEY per master, one master's key picked in proportion to its DBSIZE (RANDOMKEY)
  *   verbatim the single target's reply as is (commands sent to one master)
- * Except for anyOk, any error reply wins: the client gets the first one in group order. Like the multi-key
+ * (SCRIPT KILL / FUNCTION KILL go over side connections instead: script-kill.ts.)
+ * Any error reply wins: the client gets the first one in group order. Like the multi-key
  * fan-out, nothing is atomic across groups (FLUSHALL may have run on some masters when another fails).
  *
  * Order: each sub-request goes on this client's own connection to that master (of the client's RESP version),
@@ -54,6 +53,7 @@ export class BroadcastPart implements BackendRequest {
   ) {}
 
   onReply(reply: Buffer): void {
+    if (this.parent.grew(reply.length)) return; // over guard.maxMergedReply: already answered, keep nothing
     this.replies.push(reply);
     if (this.replies.length === this.expected) this.parent.partDone();
   }
@@ -71,6 +71,10 @@ export class BroadcastRequest extends ClientRequest implements Startable {
   readonly parts: BroadcastPart[];
   private left: number;
   private finished = false;
+  /** Bytes of the replies in so far, and the most the merge may hold (0 = no limit). */
+  private bytes = 0;
+  private maxBytes = 0;
+  private overReply: (() => Buffer) | null = null;
 
   constructor(
     session: RouterSession,
@@ -108,6 +112,22 @@ export class BroadcastRequest extends ClientRequest implements Startable {
 
   fail(reply: Buffer): void {
     this.finish(reply);
+  }
+
+  /** Checks the merged reply as it grows: past maxBytes the client gets `reply` at once (guard.maxMergedReply). */
+  limit(maxBytes: number, reply: () => Buffer): void {
+    this.maxBytes = maxBytes;
+    this.overReply = reply;
+  }
+
+  /** A part's reply of `n` bytes arrived; true once the merge is over its limit (the request is answered). */
+  grew(n: number): boolean {
+    if (this.finished) return true;
+    this.bytes += n;
+    if (this.maxBytes <= 0 || this.bytes <= this.maxBytes) return false;
+    for (const p of this.parts) p.replies.length = 0;
+    this.finish(this.overReply!());
+    return true;
   }
 
   private safeMerge(): Buffer {
@@ -162,13 +182,6 @@ export function same(): Merge {
 
 export function verbatim(): Merge {
   return (parts) => parts[0]!.reply;
-}
-
-export function anyOk(): Merge {
-  return (parts) => {
-    for (const p of parts) if (!isError(p.reply)) return p.reply;
-    return firstError(parts) ?? Replies.ok;
-  };
 }
 
 /** Element-wise AND of 0/1 arrays; `orElse(i)` turns a 0 into 1 (a script the proxy can load itself). */

@@ -18,6 +18,7 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeBulk, Replies } from '../../../shared/resp/encoder.js';
 import { bulkValue, isError } from '../../../shared/resp/reply-reader.js';
 import { slotOf } from '../../../shared/slot.js';
+import { deniedConfigSet, filterConfigGet } from '../../commands/config-guard.js';
 import type { CommandSpec } from '../../commands/lookup.js';
 import type { ProxyConfig } from '../../config.js';
 import { errorReply, ProxyErrors } from '../../errors.js';
@@ -32,6 +33,7 @@ import { BroadcastRequest, encodeOnce, type BroadcastPart, type Encoded, type Me
 import { FLUSH_COMMANDS, holdAllRoutes, movingSlots } from './flush-guard.js';
 import { decodeCursor, ScanRequest, startCursor, type ScanEnv } from './scan.js';
 import { ScriptLoadStep, ScriptRequest, scriptKind, type ScriptEnv } from './script.js';
+import { ScriptKillRequest } from './script-kill.js';
 
 export interface ClusterWideEnv {
   readonly table: SlotTable;
@@ -106,6 +108,24 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       s.reply(r, spec.id, t0);
       return;
     }
+    if (spec.name === 'config|set') {
+      const denied = deniedConfigSet(argv);
+      if (denied !== null) {
+        if (this.env.metrics) this.env.metrics.guards.config_denied++;
+        s.reply(errorReply(ProxyErrors.REDSLOT_ERR_CONFIG_DENIED, denied), spec.id, t0);
+        return;
+      }
+    }
+    if (spec.name === 'script|kill' || spec.name === 'function|kill') {
+      // Over side connections: the connection running the script is not read until the script ends.
+      if (this.env.metrics) this.env.metrics.guards.script_kill++;
+      const b = this.env.config.backend;
+      const masters = this.table.masters.map((m) => m.server);
+      const req = new ScriptKillRequest(s, spec.id, t0, masters, argv, { user: b.user, password: b.password, timeoutMs: Math.max(b.dialTimeoutMs, b.replyTimeoutMs) });
+      s.enqueue(req);
+      req.start();
+      return;
+    }
     let release: (() => void) | null = null;
     if (FLUSH_COMMANDS.has(spec.name)) {
       const moving = movingSlots(this.table);
@@ -117,8 +137,18 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
     }
     const plan = this.plan(spec, argv, s.proto);
     const req = new BroadcastRequest(s, spec.id, t0, plan.targets ?? this.table.masters, plan.commands, plan.merge, s.proto, release);
+    const maxBytes = this.env.config.guard.maxMergedReplyBytes;
+    if (maxBytes > 0) req.limit(maxBytes, this.mergedTooBig(spec, maxBytes));
     s.enqueue(req);
     req.start();
+  }
+
+  /** The client's error for a merged reply over guard.maxMergedReply (counted). */
+  private mergedTooBig(spec: CommandSpec, limit: number): () => Buffer {
+    return () => {
+      if (this.env.metrics) this.env.metrics.guards.merged_reply++;
+      return errorReply(ProxyErrors.REDSLOT_ERR_MERGED_REPLY_TOO_BIG, { command: spec.name.replace('|', ' '), limit });
+    };
   }
 
   /** Route shape `one`: the reference master, reply forwarded as is. */
@@ -129,7 +159,9 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       return;
     }
     const cmd = raw !== undefined ? { parts: [raw], bytes: raw.length } : encodeOnce(argv);
-    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], merge.verbatim(), s.proto);
+    // CONFIG GET: the backends' secrets, paths and network settings are left out (commands/config-guard.ts).
+    const m: Merge = spec.name === 'config|get' ? (parts) => filterConfigGet(parts[0]!.reply) : merge.verbatim();
+    const req = new BroadcastRequest(s, spec.id, t0, [{ group: 0, server }], [cmd], m, s.proto);
     s.enqueue(req);
     req.start();
   }
@@ -220,9 +252,6 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
       case 'script|flush':
         this.scripts.flush();
         return { commands: cmd(), merge: merge.allOk() };
-      case 'script|kill':
-      case 'function|kill':
-        return { commands: cmd(), merge: merge.anyOk() };
       case 'function|load':
         this.markFunctionsSynced();
         return { commands: cmd(), merge: merge.same() };

@@ -30,14 +30,17 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
   }
 
   onReply(reply: Buffer): void {
+    if (this.payload === DONE) return; // already failed (an exception in its dispatch): in-flight released once
+    this.payload = DONE;
     this.route.done();
     this.session.complete(this, reply);
   }
 
   fail(reply: Buffer): void {
-    this.payload = EMPTY;
     this.onReply(reply);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The payload once the request has its reply. */
+const DONE = Buffer.alloc(0);
