@@ -1,5 +1,5 @@
 /**
- * Keys are raw bytes everywhere in the migration code. This is the one place they become text: for logs,
+ * Keys are raw bytes everywhere (migration code, migrate-on-access). This is the one place they become text: for logs,
  * progress reports and error messages (printable ASCII as is, everything else as \xHH, long keys cut).
  */
 

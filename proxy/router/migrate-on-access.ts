@@ -21,6 +21,12 @@
  *   (sent on the session's connection to the source; +NOKEY = nothing there, fine), and only then is the
  *   command sent to the target.
  *
+ * Big keys (issue 15 hole 7): before a MIGRATE, one EVAL on the source measures the keys (MEMORY USAGE). A key
+ * over migrate.bigKeyBytes is not moved on the client path (a MIGRATE blocks the source for the whole DUMP and
+ * transfer, and a timeout leaves the key on both sides): the command is refused with
+ * REDSLOT_ERR_MIGRATE_BIG_KEY and the background mover moves the key alone with its long timeout. A copy left
+ * on both sides by a timed-out MIGRATE is resolved by the mover with the atomic rule of shared/both-sides.ts.
+ *
  * Either way the session holds its later requests meanwhile, so one client's commands run in the order it
  * sent them. If the EVAL or a MIGRATE fails, the command is not run and the client gets one error: running
  * it on the target while the key may still be on the source would lose or fork data.
@@ -35,6 +41,7 @@ import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.j
 import { errorReply, ProxyErrors } from '../errors.js';
 import type { RouterSession, Startable } from './requests/base.js';
 import type { SingleRequest } from './requests/single.js';
+import { displayKey } from '../../shared/display-key.js';
 import type { SlotRoute } from './slot-table.js';
 
 export interface MigrateOptions {
@@ -46,6 +53,8 @@ export interface MigrateOptions {
   sourceFirst?: boolean;
   /** Outcome counters (metrics), indexed by MigrateOutcome. */
   outcomes?: Float64Array;
+  /** Keys larger than this (MEMORY USAGE) are not MIGRATEd on the client path (default: no limit). */
+  bigKeyBytes?: number;
 }
 
 /** What happened to a command of a migrating slot (metrics index). */
@@ -78,12 +87,22 @@ interface Batch {
 }
 
 const EMPTY_KEY = Buffer.alloc(0);
+const EVAL = Buffer.from('EVAL');
+
 const KEYS = Buffer.from('KEYS');
+
+/** KEYS: the keys; ARGV[1]: the limit. Returns {i, bytes} of the first key over it, {0, 0} when none is. */
+const MEASURE_LUA = Buffer.from(
+  "for i,k in ipairs(KEYS) do local b = redis.call('MEMORY','USAGE',k) if b and b > tonumber(ARGV[1]) then return {i, b} end end return {0, 0}",
+);
+const BIG_NONE = Buffer.from('*2\r\n:0\r\n:0\r\n');
 
 export class MigrateStep implements BackendRequest {
   private readonly batches: Batch[] = [];
   private left = 0;
   private error: Buffer | null = null;
+  /** True while the size check runs (its replies come first), false once the MIGRATEs are sent. */
+  private measuring = false;
 
   constructor(
     private readonly session: RouterSession,
@@ -110,6 +129,23 @@ export class MigrateStep implements BackendRequest {
   start(): void {
     this.session.hold();
     countOutcome(this.opts, MigrateOutcome.Migrate);
+    const limit = this.opts.bigKeyBytes;
+    if (limit !== undefined && limit > 0) {
+      this.measuring = true;
+      this.left = this.batches.length;
+      const { db, id } = this.session;
+      const lim = String(limit);
+      for (const b of this.batches) {
+        const out: Buffer[] = [];
+        const bytes = encodeCommandInto([EVAL, MEASURE_LUA, String(b.keys.length), ...b.keys, lim], out);
+        b.source.conn(db, id).sendParts(this, out, bytes);
+      }
+      return;
+    }
+    this.migrate();
+  }
+
+  private migrate(): void {
     this.left = this.batches.length;
     const { db, id } = this.session;
     for (const b of this.batches) {
@@ -125,7 +161,35 @@ export class MigrateStep implements BackendRequest {
     }
   }
 
+  /** A size check's reply: the batch whose reply this is follows from the order (one per batch, in order). */
+  private onMeasured(reply: Buffer): void {
+    const b = this.batches[this.batches.length - this.left]!;
+    if (this.error === null && !reply.equals(BIG_NONE)) {
+      if (isError(reply)) this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
+      else {
+        const m = /^\*2\r\n:(\d+)\r\n:(\d+)\r\n$/.exec(reply.toString('latin1'));
+        const key = m ? b.keys[Number(m[1]) - 1] : undefined;
+        this.error = errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_BIG_KEY, {
+          key: key === undefined ? '?' : displayKey(key),
+          bytes: m ? m[2]! : '?',
+          limit: this.opts.bigKeyBytes ?? 0,
+          slot: b.slot,
+        });
+      }
+    }
+    if (--this.left > 0) return;
+    this.measuring = false;
+    if (this.error !== null) {
+      countOutcome(this.opts, MigrateOutcome.Failed);
+      this.then.fail(this.error);
+      this.session.resume();
+      return;
+    }
+    this.migrate();
+  }
+
   onReply(reply: Buffer): void {
+    if (this.measuring) return this.onMeasured(reply);
     if (this.error === null && isError(reply)) {
       const b = this.batches[0]!;
       this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
@@ -160,7 +224,6 @@ export const SOURCE_FIRST_LUA = [
   'return {1, redis.pcall(unpack(ARGV, 2))}',
 ].join('\n');
 
-const EVAL = Buffer.from('EVAL');
 const EVALSHA = Buffer.from('EVALSHA');
 const LUA = Buffer.from(SOURCE_FIRST_LUA);
 /** Sent as EVALSHA (40 bytes instead of the body); a NOSCRIPT reply resends it once as EVAL, which loads it. */
