@@ -30,6 +30,7 @@
  *     dedicatedIdle: 30s              a clean dedicated connection is kept this long for reuse (0 = close at once)
  *   migrate:
  *     timeout: 3s                     MIGRATE timeout for migrate-on-access
+ *     bigKeyBytes: 8mb                keys larger than this are not MIGRATEd on the client path (TRYAGAIN; the mover moves them)
  *     sourceFirst: true               commands of a migrating slot whose keys are all still on the source run
  *                                     there (one EVAL) instead of MIGRATE-then-target (docs/migration.md)
  *   commands:
@@ -129,7 +130,7 @@ export interface ProxyConfig {
     maxDedicatedPerServer: number;
     dedicatedIdleMs: number;
   };
-  migrate: { timeoutMs: number; sourceFirst: boolean };
+  migrate: { timeoutMs: number; sourceFirst: boolean; bigKeyBytes: number };
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
@@ -179,7 +180,7 @@ export const PROXY_DEFAULTS = {
     maxDedicatedPerServer: 1000,
     dedicatedIdle: '30s',
   },
-  migrate: { timeout: '3s', sourceFirst: true },
+  migrate: { timeout: '3s', sourceFirst: true, bigKeyBytes: '8mb' },
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
@@ -332,7 +333,11 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       maxDedicatedPerServer: parseIntInRange(backend.maxDedicatedPerServer, 'backend.maxDedicatedPerServer', 1, 1_000_000),
       dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
     },
-    migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout'), sourceFirst: parseBool(migrate.sourceFirst ?? true, 'migrate.sourceFirst') },
+    migrate: {
+      timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout'),
+      sourceFirst: parseBool(migrate.sourceFirst ?? true, 'migrate.sourceFirst'),
+      bigKeyBytes: parseSize(migrate.bigKeyBytes ?? '8mb', 'migrate.bigKeyBytes'),
+    },
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },

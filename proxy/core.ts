@@ -76,10 +76,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.load = new SlotLoad(config.load, this.metrics.slotHits);
-    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide, (overdueMs) =>
+    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes, bigKeyBytes: config.migrate.bigKeyBytes }, wide, (overdueMs) =>
       log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
     );
-    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes }, log, {
+    this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes, bigKeyBytes: config.migrate.bigKeyBytes }, log, {
       maxMultiBytes: config.guard.maxMultiBytes,
       onGuard: (e) => this.metrics.guards[e]++,
     });

@@ -136,6 +136,11 @@ export const ProxyErrors = defineErrors({
     message: "command '{name}' is refused by this proxy (commands.refuseDangerous is true): it {why}",
     description: 'The deployment set commands.refuseDangerous: FLUSHDB, FLUSHALL, KEYS and CONFIG SET/RESETSTAT/REWRITE are refused.',
   },
+  REDSLOT_ERR_MIGRATE_BIG_KEY: {
+    replyPrefix: 'TRYAGAIN',
+    message: 'key {key} of migrating slot {slot} is {bytes} bytes, over migrate.bigKeyBytes ({limit}): not moved on the client path; the background mover moves it, retry shortly',
+    description: 'Migrate-on-access would MIGRATE a big key, blocking the source for the whole transfer; the command is refused until the mover has moved the key alone.',
+  },
   REDSLOT_ERR_FLUSH_DURING_MIGRATION: {
     replyPrefix: 'ERR',
     message: "'{name}' refused while slots are migrating ({slots} slots moving or held): keys moving between groups could survive it; retry once the migration finished, or stop it first",

@@ -19,11 +19,12 @@
  * Before moving, every key is measured (MEMORY USAGE, in one EVAL per bucket); a key over bigKeyBytes is
  * moved alone with bigKeyTimeoutMs (and its blocking time reported), or refused when refuseBigKeys is set.
  *
- * No REPLACE, ever. `BUSYKEY` means the key exists on both sides: an invariant violation. The slot stops,
- * the error is logged loudly and shown in progress; nothing is overwritten. `NOKEY` is fine (a proxy moved
- * the keys first). After an I/O error or timeout MIGRATE may have restored keys without deleting them on
- * the source: before retrying, keys present on both sides go through shared/both-sides.ts (value AND expiry
- * compared and the source copy deleted in one script on the source); different ones are reported as BUSYKEY.
+ * No REPLACE, ever. `NOKEY` is fine (a proxy moved the keys first). After an I/O error or timeout, MIGRATE may
+ * have restored keys without deleting them on the source; `BUSYKEY` means a key is on both sides (such a
+ * leftover of ours, or of a proxy's migrate-on-access MIGRATE that timed out). Either way, keys present on
+ * both sides go through shared/both-sides.ts (value AND expiry compared and the source copy deleted in one
+ * script on the source) and the rest is retried; a pair that differs is an invariant violation: the slot
+ * stops with BUSYKEY, logged loudly and shown in progress, nothing overwritten.
  *
  * Flow control: a shared Throttle (keys/s, bytes/s; changeable while running) and PauseGate; progress
  * counters per slot and overall (keys, bytes, rate over the last seconds, ETA: mover-progress.ts).
@@ -378,7 +379,6 @@ export class SourceMover {
    */
   private async migrateBatch(s: SlotState, db: number, keys: Buffer[], bytes: number, big: boolean, lane: number): Promise<boolean> {
     let pending = keys;
-    let ioErrorSeen = false;
     for (let attempt = 1; ; attempt++) {
       await this.gate.wait(this.signal);
       if (TERMINAL.has(s.state) || this.aborted()) return false;
@@ -410,17 +410,14 @@ export class SourceMover {
       const movedNow = pending.length - left.length;
       if (movedNow > 0) this.count(s, movedNow, Math.round((bytes * movedNow) / pending.length));
       if (left.length === 0) return true;
-      if (/BUSYKEY/.test(err) && !ioErrorSeen) {
-        this.busy(s, db, left[0]!, left.length);
-        return false;
-      }
-      // I/O error / timeout (or BUSYKEY after one): a key may now exist on both sides, restored by an
-      // interrupted MIGRATE of this batch and never deleted on the source.
-      ioErrorSeen = true;
+      // I/O error / timeout, or BUSYKEY: a key may exist on both sides, restored by an interrupted MIGRATE (of
+      // this batch, or a proxy's migrate-on-access that timed out) and never deleted on the source. The atomic
+      // rule resolves our own leftovers; a copy that differs is reported as BUSYKEY by reconcile().
       let resolved: Buffer[] | null;
       try {
-        // The interrupted MIGRATE's transfer lies within this call: its duration bounds the expiry skew.
-        resolved = await this.reconcile(s, db, left, lane, performance.now() - t0);
+        // The interrupted MIGRATE's transfer lies within this call, or (BUSYKEY) within an earlier MIGRATE bounded
+        // by a timeout no longer than ours (proxies' migrate.timeout is 3 s by default): that bounds the skew.
+        resolved = await this.reconcile(s, db, left, lane, Math.max(performance.now() - t0, /BUSYKEY/.test(err) ? timeout : 0));
       } catch (checkErr) {
         // Cannot even look at the target (down, wrong credentials): stop the slot; the scheduler retries.
         this.fail(s, new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_MIGRATE_FAILED, {

@@ -21,6 +21,12 @@
  *   (sent on the session's connection to the source; +NOKEY = nothing there, fine), and only then is the
  *   command sent to the target.
  *
+ * Big keys (issue 15 hole 7): before a MIGRATE, one EVAL on the source measures the keys (MEMORY USAGE). A key
+ * over migrate.bigKeyBytes is not moved on the client path (a MIGRATE blocks the source for the whole DUMP and
+ * transfer, and a timeout leaves the key on both sides): the command is refused with
+ * REDSLOT_ERR_MIGRATE_BIG_KEY and the background mover moves the key alone with its long timeout. A copy left
+ * on both sides by a timed-out MIGRATE is resolved by the mover with the atomic rule of shared/both-sides.ts.
+ *
  * Either way the session holds its later requests meanwhile, so one client's commands run in the order it
  * sent them. If the EVAL or a MIGRATE fails, the command is not run and the client gets one error: running
  * it on the target while the key may still be on the source would lose or fork data.
@@ -30,11 +36,13 @@ import { createHash } from 'node:crypto';
 import type { BackendRequest } from '../backend/connection.js';
 import type { BackendServer } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
-import { encodeCommandInto } from '../../shared/resp/encoder.js';
+import { migrateCommand } from '../../shared/migrate-command.js';
+import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
 import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import type { RouterSession, Startable } from './requests/base.js';
 import type { SingleRequest } from './requests/single.js';
+import { displayKey } from '../../shared/display-key.js';
 import type { SlotRoute } from './slot-table.js';
 
 export interface MigrateOptions {
@@ -46,6 +54,8 @@ export interface MigrateOptions {
   sourceFirst?: boolean;
   /** Outcome counters (metrics), indexed by MigrateOutcome. */
   outcomes?: Float64Array;
+  /** Keys larger than this (MEMORY USAGE) are not MIGRATEd on the client path (default: no limit). */
+  bigKeyBytes?: number;
 }
 
 /** What happened to a command of a migrating slot (metrics index). */
@@ -77,13 +87,33 @@ interface Batch {
   keys: Buffer[];
 }
 
-const EMPTY_KEY = Buffer.alloc(0);
-const KEYS = Buffer.from('KEYS');
+const EVAL = Buffer.from('EVAL');
+
+/** KEYS: the keys; ARGV[1]: the limit. Returns {i, bytes} of the first key over it, {0, 0} when none is. */
+const MEASURE_LUA = Buffer.from(
+  "for i,k in ipairs(KEYS) do local b = redis.call('MEMORY','USAGE',k) if b and b > tonumber(ARGV[1]) then return {i, b} end end return {0, 0}",
+);
+const BIG_NONE = Buffer.from('*2\r\n:0\r\n:0\r\n');
+
+/** KEYS: the keys; ARGV[1]: the limit (keys appended one by one: a spread throws past ~125,000 keys). */
+function measureCommand(keys: readonly Buffer[], limit: number): Array<Buffer | string> {
+  const args: Array<Buffer | string> = [EVAL, MEASURE_LUA, String(keys.length)];
+  for (const k of keys) args.push(k);
+  args.push(String(limit));
+  return args;
+}
+
+function encoded(args: ReadonlyArray<Buffer | string>): { out: Buffer[]; bytes: number } {
+  const out: Buffer[] = [];
+  return { out, bytes: encodeCommandInto(args, out) };
+}
 
 export class MigrateStep implements BackendRequest {
   private readonly batches: Batch[] = [];
   private left = 0;
   private error: Buffer | null = null;
+  /** True while the size check runs (its replies come first), false once the MIGRATEs are sent. */
+  private measuring = false;
 
   constructor(
     private readonly session: RouterSession,
@@ -109,26 +139,70 @@ export class MigrateStep implements BackendRequest {
 
   start(): void {
     // Everything that can throw (encoding) happens before the hold: a failure here leaves nothing held.
-    const { db, id } = this.session;
-    const payloads = this.batches.map((b) => {
-      const args: Array<Buffer | string> = ['MIGRATE', b.target.host, String(b.target.port), EMPTY_KEY, String(db), String(this.opts.timeoutMs)];
-      if (this.opts.password !== '') {
-        if (this.opts.user !== '') args.push('AUTH2', this.opts.user, this.opts.password);
-        else args.push('AUTH', this.opts.password);
-      }
-      args.push(KEYS);
-      // One by one: push(...keys) throws past V8's argument limit (~125,000 keys).
-      for (const k of b.keys) args.push(k);
-      const out: Buffer[] = [];
-      return { out, bytes: encodeCommandInto(args, out) };
-    });
+    const limit = this.opts.bigKeyBytes;
+    this.measuring = limit !== undefined && limit > 0;
+    const payloads = this.measuring ? this.batches.map((b) => encoded(measureCommand(b.keys, limit!))) : this.migratePayloads();
     this.session.hold();
     countOutcome(this.opts, MigrateOutcome.Migrate);
+    this.send(payloads);
+  }
+
+  private migratePayloads(): Array<{ out: Buffer[]; bytes: number }> {
+    const { db } = this.session;
+    const { user, password, timeoutMs } = this.opts;
+    return this.batches.map((b) => encoded(migrateCommand({ host: b.target.host, port: b.target.port, user, password }, db, timeoutMs, b.keys)));
+  }
+
+  private send(payloads: Array<{ out: Buffer[]; bytes: number }>): void {
+    const { db, id } = this.session;
     this.left = this.batches.length;
     for (let i = 0; i < this.batches.length; i++) this.batches[i]!.source.conn(db, id).sendParts(this, payloads[i]!.out, payloads[i]!.bytes);
   }
 
+  /** After the size check: the MIGRATEs (the session is held; a failure to encode them releases it). */
+  private migrate(): void {
+    let payloads: Array<{ out: Buffer[]; bytes: number }>;
+    try {
+      payloads = this.migratePayloads();
+    } catch (err) {
+      const b = this.batches[0]!;
+      countOutcome(this.opts, MigrateOutcome.Failed);
+      this.then.fail(migrateOnAccessError(b.slot, b.source, b.target, encodeError(`ERR ${(err as Error).message}`)));
+      this.session.resume();
+      return;
+    }
+    this.send(payloads);
+  }
+
+  /** A size check's reply: the batch whose reply this is follows from the order (one per batch, in order). */
+  private onMeasured(reply: Buffer): void {
+    const b = this.batches[this.batches.length - this.left]!;
+    if (this.error === null && !reply.equals(BIG_NONE)) {
+      if (isError(reply)) this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
+      else {
+        const m = /^\*2\r\n:(\d+)\r\n:(\d+)\r\n$/.exec(reply.toString('latin1'));
+        const key = m ? b.keys[Number(m[1]) - 1] : undefined;
+        this.error = errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_BIG_KEY, {
+          key: key === undefined ? '?' : displayKey(key),
+          bytes: m ? m[2]! : '?',
+          limit: this.opts.bigKeyBytes ?? 0,
+          slot: b.slot,
+        });
+      }
+    }
+    if (--this.left > 0) return;
+    this.measuring = false;
+    if (this.error !== null) {
+      countOutcome(this.opts, MigrateOutcome.Failed);
+      this.then.fail(this.error);
+      this.session.resume();
+      return;
+    }
+    this.migrate();
+  }
+
   onReply(reply: Buffer): void {
+    if (this.measuring) return this.onMeasured(reply);
     if (this.error === null && isError(reply)) {
       const b = this.batches[0]!;
       this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
@@ -163,7 +237,6 @@ export const SOURCE_FIRST_LUA = [
   'return {1, redis.pcall(unpack(ARGV, 2))}',
 ].join('\n');
 
-const EVAL = Buffer.from('EVAL');
 const EVALSHA = Buffer.from('EVALSHA');
 const LUA = Buffer.from(SOURCE_FIRST_LUA);
 /** Sent as EVALSHA (40 bytes instead of the body); a NOSCRIPT reply resends it once as EVAL, which loads it. */

@@ -77,8 +77,9 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
   const st: WorkerStats = { incrOk: 0, setOk: 0, getOk: 0, staleReads: [], errors: new Map() };
   const versions = new Int32Array(VERSIONED_PER_WORKER);
   const fail = (err: unknown) => st.errors.set(errorKind(err), (st.errors.get(errorKind(err)) ?? 0) + 1);
-  // A fenced proxy answers at once; like any client, back off a little instead of spinning on refusals.
-  const backoff = (err: unknown) => (isFenceRefusal(err) ? new Promise((r) => setTimeout(r, 20)) : undefined);
+  // An error may come back at once (a fence refusal, a closed connection): back off a little instead of
+  // spinning, which would starve this process's timers (and the test's own timeout).
+  const backoff = (_err: unknown) => new Promise((r) => setTimeout(r, 20));
   let i = 0;
   while (!stop()) {
     i++;
@@ -100,6 +101,7 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
       st.setOk++;
     } catch (err) {
       fail(err);
+      await backoff(err);
     }
     // Read a key written a while ago through the OTHER proxy.
     const r = (i * 31) % VERSIONED_PER_WORKER;
@@ -110,6 +112,7 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
       if (v < versions[r]!) st.staleReads.push({ key: rkey, acked: versions[r]!, read: v });
     } catch (err) {
       fail(err);
+      await backoff(err);
     }
   }
   wr.disconnect();
@@ -134,7 +137,7 @@ async function frozenWorker(stop: () => boolean): Promise<WorkerStats> {
       } catch (err) {
         if (!isFenceRefusal(err)) uncertain[ctr]!++;
         st.errors.set(errorKind(err), (st.errors.get(errorKind(err)) ?? 0) + 1);
-        if (isFenceRefusal(err)) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 20)); // never spin (a dead proxy fails at once)
       }
     }
   };
@@ -203,6 +206,7 @@ async function freezeThirdProxy(): Promise<void> {
     process.kill(pid, 'SIGCONT');
   }
   phases.frozenMs = Date.now() - t0;
+  if (!frozenProxy.proc.alive) throw new Error(`the third proxy exited: ${frozenProxy.proc.log()}`);
 }
 
 async function waitJob(api: () => Promise<DashboardClient>, id: string, timeoutMs: number, onProgress?: (j: JobView) => Promise<void>): Promise<JobView> {
@@ -230,14 +234,19 @@ async function leaderRef() {
 async function rebalanceWithKill(
   groups: Array<{ id: number; weight?: number }>,
   label: string,
-  /** Started once mid-move (slots migrating, keys moved), together with the kill; awaited before returning. */
-  phase?: () => Promise<void>,
+  /** Run once mid-move (slots migrating, keys moved), right before or right after the kill. */
+  phase?: { run: () => Promise<void>; when: 'before-kill' | 'after-kill' },
 ): Promise<{ job: JobView; killedAt: string }> {
-  let running: Promise<void> | undefined;
   const api = await c.leader();
   const res = await api.request<{ job: JobView; plan: { moves: unknown[] } }>('POST', '/api/v1/migrations', { mode: 'rebalance', groups, confirm: true });
   expect(res.plan.moves.length).toBe(341);
   let killedAt = '';
+  let phaseRan = false;
+  const runPhase = async (when: 'before-kill' | 'after-kill') => {
+    if (phase?.when !== when || phaseRan) return;
+    phaseRan = true; // once, even if it throws (waitJob swallows errors of a poll)
+    await phase.run();
+  };
   const job = await waitJob(
     () => c.leader(),
     res.job.id,
@@ -246,18 +255,18 @@ async function rebalanceWithKill(
       if (killedAt !== '') return;
       const s = await (await c.leader()).request<MigrationStatus>('GET', '/api/v1/migrations');
       if (s.slots.migrating > 0 && j.progress.keysMoved > 0) {
-        if (phase !== undefined && running === undefined) running = phase();
         const victim = await leaderRef();
         if (!victim?.proc) return;
+        await runPhase('before-kill');
         killedAt = `${label}: ${JSON.stringify(s.slots)} after ${j.progress.keysMoved} keys`;
         await victim.kill9();
         c.dashboards.splice(c.dashboards.indexOf(victim), 1);
         // A replacement standby, so the next phase has a survivor to fail over to as well.
         await c.startDashboard();
+        await runPhase('after-kill');
       }
     },
   );
-  await running;
   return { job, killedAt };
 }
 
@@ -298,8 +307,8 @@ describe('online rebalance 2 -> 3 -> 2 under client load, dashboard kill -9 mid-
     const workers = [...Array.from({ length: WORKERS }, (_, w) => worker(w, () => stopping)), frozenWorker(() => stopping)];
     await new Promise((r) => setTimeout(r, 1000));
 
-    const up = await rebalanceWithKill([{ id: 1 }, { id: 2 }, { id: 3 }], '2->3', flushAndRemove);
-    const down = await rebalanceWithKill([{ id: 1 }, { id: 2 }], '3->2', freezeThirdProxy);
+    const up = await rebalanceWithKill([{ id: 1 }, { id: 2 }, { id: 3 }], '2->3', { run: flushAndRemove, when: 'before-kill' });
+    const down = await rebalanceWithKill([{ id: 1 }, { id: 2 }], '3->2', { run: freezeThirdProxy, when: 'after-kill' });
     await new Promise((r) => setTimeout(r, 500));
     stopping = true;
     const stats = await Promise.all(workers);
@@ -312,6 +321,7 @@ describe('online rebalance 2 -> 3 -> 2 under client load, dashboard kill -9 mid-
     );
     // Issue 15's phases happened, mid-move, and both proxies came back under new identities.
     console.log(`phases: ${JSON.stringify(phases)}`);
+    expect(frozenProxy.proc.alive, `the third proxy exited: ${frozenProxy.proc.log()}`).toBe(true);
     expect(phases.flushRefused).toMatch(/FLUSHALL' refused while slots are migrating/);
     expect(phases.removed).not.toBe('');
     expect(phases.frozenMs).toBeGreaterThan(2000);

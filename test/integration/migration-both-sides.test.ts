@@ -100,3 +100,17 @@ describe('both-sides clean-up: value and expiry, atomically on the source (hole 
     expect(await resolveBothSides(Buffer.from('o:none'), t, s)).toBe('target-gone');
   });
 });
+
+describe('both-sides copy left by a proxy\'s timed-out MIGRATE (hole 7)', () => {
+  it('BUSYKEY on an identical copy is resolved with the same atomic rule: the slot finishes, the key once on the target', async () => {
+    // Fails before issue 15: BUSYKEY stopped the slot for manual repair although the target copy was our
+    // own (a client-path MIGRATE that timed out after its RESTORE).
+    await ok(a.callBuffers('SET', 'busy:k', 'v', 'PX', 100_000));
+    await halfMigrated('busy:k');
+    const [slot] = await runMover('busy:k');
+    expect(slot!.error).toBeUndefined();
+    expect(slot!.state).toBe('done');
+    expect(await ok(a.callBuffers('EXISTS', 'busy:k'))).toBe(0);
+    expect(String(await ok(b.callBuffers('GET', 'busy:k')))).toBe('v');
+  });
+});

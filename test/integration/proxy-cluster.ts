@@ -13,7 +13,7 @@ import { setLogLevel } from '../../shared/log.js';
 import type { ClusterPaths } from '../../shared/model/paths.js';
 import { evenRanges, seedTopology } from '../../deploy/local/seed.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
-import type { SlotRecord } from '../../shared/model/types.js';
+import type { GroupRecord, SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 
@@ -131,6 +131,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 }
 
 /** Keys named `${prefix}N` covering every group, `perGroup` of each. */
+let topologyRevision = 1000;
+
+/**
+ * A two-group cluster's table as the follower would apply it (slots 0-511 on group 1, 512-1023 on group 2)
+ * with some slots changed; every call gets a higher revision.
+ */
+export function splitTopology(c: Pick<Cluster, 'groups'>, changes: Record<number, Partial<SlotRecord>> = {}): Topology {
+  const groups = new Map<number, GroupRecord>();
+  c.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
+  const slots: SlotRecord[] = [];
+  for (let s = 0; s < 1024; s++) slots.push({ id: s, group: s < 512 ? 1 : 2, ...changes[s] });
+  return { revision: ++topologyRevision, groups, slots };
+}
+
 export function keysForEveryGroup(c: Pick<Cluster, 'groupOfKey' | 'groups'>, perGroup: number, prefix = 'k'): string[] {
   const counts = new Array<number>(c.groups.length).fill(0);
   const out: string[] = [];

@@ -4,13 +4,12 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GroupRecord, SlotRecord, Topology } from '../../shared/model/types.js';
+import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
-import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { sleep, splitTopology, startCluster, type Cluster } from './proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
-let rev = 100;
 
 beforeAll(async () => {
   c = await startCluster({ groups: 2 });
@@ -22,13 +21,7 @@ afterAll(async () => {
   await c?.stop();
 });
 
-function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
-  const groups = new Map<number, GroupRecord>();
-  c.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
-  const slots: SlotRecord[] = [];
-  for (let s = 0; s < 1024; s++) slots.push({ id: s, group: s < 512 ? 1 : 2, ...changes[s] });
-  return { revision: ++rev, groups, slots };
-}
+const topology = (changes: Record<number, Partial<SlotRecord>> = {}): Topology => splitTopology(c, changes);
 
 const FOO = slotOfString('foo'); // group 1
 const SLOW_SCRIPT = `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]
