@@ -2,6 +2,7 @@
  * What a proxy-answered command may read and change: the client's session state and proxy-wide facts.
  * Handlers return the full reply bytes, or undefined to mean "not mine" (the command's table route applies).
  */
+import type { SlowLog } from './slowlog.js';
 import type { ProxyConfig } from '../config.js';
 
 /** Proxy-wide facts for INFO / HELLO. */
@@ -23,6 +24,8 @@ export interface ProxyFacts {
   fenced(): string | null;
   /** Every client of this proxy (CLIENT LIST, CLIENT KILL). */
   clients(): Iterable<LocalContext>;
+  /** The proxy's slow log (SLOWLOG), when enabled. */
+  readonly slowlog?: SlowLog;
 }
 
 /**
@@ -78,6 +81,8 @@ export interface LocalContext {
   noEvict: boolean;
   /** Closes the connection now (CLIENT KILL of another client). */
   kill(): void;
+  /** CLIENT UNBLOCK of this client: wakes its blocked command (ERROR: with an error); false if not blocked. */
+  unblock?(error: boolean): boolean;
   /** Optional state other features show in CLIENT LIST. */
   clientListExtras?(): ClientListExtras;
 }

@@ -36,6 +36,23 @@ export async function client(port: number): Promise<Redis> {
   return r;
 }
 
+/** Clients opened during a test file, all disconnected by closeAll() (afterAll). */
+export class Clients {
+  private readonly list: Redis[] = [];
+
+  constructor(private readonly port: () => number) {}
+
+  async open(): Promise<Redis> {
+    const r = await client(this.port());
+    this.list.push(r);
+    return r;
+  }
+
+  closeAll(): void {
+    for (const r of this.list) r.disconnect();
+  }
+}
+
 /** A figure for the report: one line, greppable. */
 export function figure(name: string, value: number | string, unit = ''): void {
   console.log(`[figure] ${name}: ${typeof value === 'number' ? value.toFixed(1) : value}${unit}`);
