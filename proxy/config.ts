@@ -48,7 +48,7 @@
  *     sampleEvery: 16                 one routed request in N (on average) is offered to the sampler
  *     maxKeyBytes: 256b               bytes of a sampled key kept (longer keys kept truncated, hashed whole)
  *     window: 10s                     hot keys are counted over the current and the previous window
- *   guard:                            no client can wedge a group, a proxy or the control plane (README, Guards)
+ *   guard:                            no client can wedge a group, a proxy or the control plane (docs/guards.md)
  *     holdTimeout: 5s                 a request held for a locked slot longer than this gets -TRYAGAIN (0 = wait)
  *     drainTimeout: 60s               a topology change stops waiting for requests under old routes after this
  *                                     (logged, counted) and is acknowledged (0 = wait forever)
@@ -89,7 +89,7 @@ export interface StaticTopologyConfig {
   slots: Array<[number, number, number]>;
 }
 
-/** Client limits in bytes and deadlines (README, Guards). */
+/** Client limits in bytes and deadlines (docs/guards.md). */
 export interface GuardConfig {
   holdTimeoutMs: number;
   drainTimeoutMs: number;

@@ -10,6 +10,7 @@ import { allCommands } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
 import type { LocalContext, ProxyFacts } from './local/context.js';
 import { localHandlers } from './local/index.js';
+import { SlowLog } from './local/slowlog.js';
 import { ProxyMetrics, type MetricsSource } from './metrics.js';
 import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
@@ -35,6 +36,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   readonly load: SlotLoad;
   readonly server: RespServer;
   readonly startedAt = Date.now();
+  /** SLOWLOG: end-to-end latency of commands through this proxy (proxy/local/slowlog.ts). */
+  readonly slowlog: SlowLog;
   readonly version = REDSLOT_VERSION;
   private fenceReason: string | null = null;
   private applied = 0;
@@ -46,6 +49,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     opts: { defaultMetrics?: boolean } = {},
   ) {
     const b = config.backend;
+    this.slowlog = new SlowLog(config.slowlog.slowerThanUs, config.slowlog.maxLen);
     this.pool = new BackendPool(
       {
         connectionsPerServer: b.connectionsPerServer,

@@ -23,6 +23,7 @@ import type { ProxyConfig } from './config.js';
 import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
 import type { ClientListExtras, LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
+import type { SlowLog } from './local/slowlog.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
 import { ClientRequest, type Startable } from './router/requests/base.js';
 import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
@@ -120,6 +121,9 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   /** A request waits until every earlier reply is in (it is about to use a dedicated connection). */
   private idleWait = false;
   private draining = false;
+  /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
+  private currentArgv: Buffer[] | null = null;
+  private readonly slowlog: SlowLog | undefined;
   /** Dispatch counter (ClientRequest.epoch). */
   private epoch = 0;
   private out: Buffer[] = [];
@@ -144,6 +148,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     private readonly env: SessionEnv,
   ) {
     this.facts = env.facts;
+    this.slowlog = env.facts.slowlog !== undefined && env.facts.slowlog.slowerThanUs >= 0 ? env.facts.slowlog : undefined;
     this.authenticated = env.config.auth.password === '';
     this.maxPipeline = env.config.limits.maxPipeline;
     this.resumeAt = Math.max(1, Math.floor(this.maxPipeline / 2));
@@ -259,6 +264,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (this.replySkip === 1) this.replySkip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
     let held = DISPATCHED;
     const epoch = ++this.epoch;
+    this.currentArgv = argv;
     try {
       held = this.dispatch(argv, raw);
     } catch (err) {
@@ -446,7 +452,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   enqueue(req: ClientRequest): void {
     req.epoch = this.epoch;
-    if (this.replyOff || this.replySkip === 2) (this.muted ??= new Set()).add(req);
+    req.clientArgv = this.currentArgv;
+    if ((this.replyOff || this.replySkip === 2) && !req.pushes) (this.muted ??= new Set()).add(req);
     if (this.tail === null) this.head = req;
     else this.tail.next = req;
     this.tail = req;
@@ -455,7 +462,16 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
 
   complete(req: ClientRequest, reply: Buffer): void {
     this.env.metrics.record(req.cmdId, req.t0, reply);
+    if (this.slowlog !== undefined && req.t0 !== 0) this.logIfSlow(req.clientArgv, req.t0, backendOf(req));
     this.settle(req, reply);
+  }
+
+  /** SLOWLOG: the command took at least slowlog.slowerThan µs end to end. */
+  private logIfSlow(argv: Buffer[] | null, t0: number, backend: string): void {
+    const us = (now() - t0) * 1000;
+    if (argv === null || !this.slowlog!.wants(us)) return;
+    const name = this.name === null ? `backend=${backend}` : `${this.name.toString('latin1')} backend=${backend}`;
+    this.slowlog!.add(argv, us, this.remoteAddress, name);
   }
 
   /** Sets a reply and writes out every reply now at the head of the queue. */
@@ -495,6 +511,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   reply(reply: Buffer, cmdId: number, t0: number): void {
     if (this.head === null) {
       this.env.metrics.record(cmdId, t0, reply);
+      if (this.slowlog !== undefined) this.logIfSlow(this.currentArgv, t0, 'proxy');
       if (this.replyOff || this.replySkip === 2) return; // CLIENT REPLY OFF / SKIP
       this.out.push(reply);
       this.outBytes += reply.length;
@@ -530,6 +547,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   push(frame: Buffer): void {
     if (this.closed) return;
     const r = new ClientRequest(this, UNKNOWN_COMMAND, 0);
+    r.pushes = true;
     this.enqueue(r);
     this.settle(r, frame);
   }
@@ -702,6 +720,12 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.socket.destroy();
   }
 
+  /** CLIENT UNBLOCK: wakes this client's blocked command (proxy/dedicated/blocking.ts). */
+  unblock(error: boolean): boolean {
+    const b = this.dedicated?.blocked;
+    return b !== null && b !== undefined && b.unblockByClient(error);
+  }
+
   /** CLIENT KILL: another client's connection closes now. */
   kill(): void {
     this.socket.destroy();
@@ -723,6 +747,13 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);
   }
+}
+
+/** Where a request went, for the slow log: its route's server, else the proxy or every group. */
+function backendOf(req: ClientRequest): string {
+  const route = (req as { route?: SlotRoute | null }).route;
+  if (route !== undefined && route !== null && route.server !== null) return route.server.addr;
+  return req instanceof ClientRequest && req.constructor === ClientRequest ? 'proxy' : 'all';
 }
 
 /** Redis 7: `unknown subcommand 'x'. Try CONFIG HELP.` (the subcommand cut at 128 bytes). */

@@ -25,6 +25,8 @@ export const CATEGORIES = {
   },
   // CLIENT is about the proxy's own clients (proxy/local/client.ts), never forwarded.
   clients: { route: 'local', commands: ['client'] },
+  // SLOWLOG answers from the proxy's own slow log (end-to-end latency; proxy/local/slowlog.ts).
+  slowlog: { route: 'local', commands: ['slowlog'] },
   clientPause: {
     route: 'refused',
     reason: 'pausing clients would have to hold every proxy\'s clients; pause the backends directly',
@@ -34,11 +36,6 @@ export const CATEGORIES = {
     route: 'refused',
     reason: 'client-side caching needs invalidation messages from every group on a dedicated connection',
     commands: ['client|tracking', 'client|caching', 'client|getredir', 'client|trackinginfo'],
-  },
-  clientUnblock: {
-    route: 'refused',
-    reason: 'the proxy does not track which backend connection a client is blocked on',
-    commands: ['client|unblock'],
   },
 
   // ---- every group's master, replies merged (proxy/router/requests/broadcast.ts) ----
@@ -151,7 +148,12 @@ export const CATEGORIES = {
   perServer: {
     route: 'refused',
     reason: 'it is keyless and answers for one server, but the keyspace is spread over groups (needs every group)',
-    commands: ['lastsave', 'role', 'lolwut', 'latency', 'slowlog'],
+    commands: ['lastsave', 'role', 'lolwut'],
+  },
+  latency: {
+    route: 'refused',
+    reason: "its figures are one server's event loop; the proxy's own latency is in SLOWLOG and in the redslot_proxy_downstream_rq_duration_seconds metric",
+    commands: ['latency'],
   },
   memory: {
     route: 'refused',

@@ -79,6 +79,8 @@ const enum Unblock {
 }
 
 /** One blocked client command: finds its route, sends on a dedicated connection, re-issues when woken. */
+const IGNORE_REPLY: BackendRequest = { onReply: () => {} };
+
 export class BlockedRequest extends ClientRequest implements BackendRequest, Startable, SlotWaiter {
   private conn: DedicatedConnection | null = null;
   private server: BackendServer | null = null;
@@ -197,6 +199,19 @@ export class BlockedRequest extends ClientRequest implements BackendRequest, Sta
     const lost = reply === this.conn?.lostReply || reply === this.conn?.unavailableReply;
     this.releaseRoute(!lost);
     this.finish(reply);
+  }
+
+  /**
+   * CLIENT UNBLOCK of this client: `CLIENT UNBLOCK <backend id> [ERROR]` to the server it is blocked on,
+   * whose reply to the blocked command (the timeout reply, or -UNBLOCKED) then reaches the client as usual.
+   * False when it is not blocked on a backend right now (not sent yet, or being moved by a topology change).
+   */
+  unblockByClient(error: boolean): boolean {
+    if (this.done || !this.sent || this.conn === null || this.conn.clientId < 0 || this.unblock !== Unblock.None) return false;
+    const out: Buffer[] = [];
+    const bytes = encodeCommandInto(error ? ['CLIENT', 'UNBLOCK', String(this.conn.clientId), 'ERROR'] : ['CLIENT', 'UNBLOCK', String(this.conn.clientId)], out);
+    this.server!.conn(0, 0).sendParts(IGNORE_REPLY, out, bytes);
+    return true;
   }
 
   /** The slot's route changed: wake the command so it blocks on the new owner. */

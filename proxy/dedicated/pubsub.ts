@@ -161,6 +161,7 @@ class PubSubOp extends ClientRequest {
     private readonly confirmations: Buffer[],
   ) {
     super(state.session, cmdId, t0);
+    this.pushes = true; // confirmations are pushes: CLIENT REPLY OFF / SKIP do not drop them (Redis 7)
   }
 
   readonly partDone = (): void => {

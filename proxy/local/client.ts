@@ -6,13 +6,14 @@
  *   INFO / LIST [TYPE t] [ID id ...]   Redis's line format (id addr laddr fd name age idle flags db ... cmd
  *                                      user resp); sub/psub/ssub/multi/resp come from the features that own them
  *   KILL addr | KILL <filter> ...      ID, ADDR, LADDR, USER, TYPE, SKIPME: closes this proxy's clients only
- *   NO-EVICT on|off                    accepted and shown (flag e); the proxy evicts no client
+ *   NO-EVICT on|off                    shown (flag e); guard.maxClientsMemory never evicts such a client
  *   REPLY ON|OFF|SKIP                  the session drops the replies (session.ts)
+ *   UNBLOCK id [TIMEOUT|ERROR]         wakes a client of this proxy blocked in BLPOP & co. (on its backend)
  *   HELP
- * PAUSE/UNPAUSE, TRACKING and friends, UNBLOCK keep the table's refusal (this handler returns undefined).
+ * PAUSE/UNPAUSE, TRACKING and friends keep the table's refusal (this handler returns undefined).
  * "This proxy" is one process: with `workers: N` each worker lists and kills only its own clients.
  */
-import { encodeArray, encodeBulk, encodeInteger, encodeSimple, Replies } from '../../shared/resp/encoder.js';
+import { encodeArray, encodeBulk, encodeError, encodeInteger, encodeSimple, Replies } from '../../shared/resp/encoder.js';
 import { allCommands } from '../commands/lookup.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import { validClientName } from './auth.js';
@@ -221,6 +222,7 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
     else return ReplyErrors.syntax;
     return Replies.ok;
   }
+  if (is(sub, 'unblock') && (argv.length === 3 || argv.length === 4)) return unblock(ctx, argv);
   if (is(sub, 'reply') && argv.length === 3) {
     if (is(argv[2], 'on')) {
       ctx.replyOff = false;
@@ -240,3 +242,19 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   if (is(sub, 'help') && argv.length === 2) return encodeArray(HELP.map((l) => encodeSimple(l)));
   return undefined;
 }
+
+/** CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client of this proxy was blocked and is being woken. */
+function unblock(ctx: LocalContext, argv: Buffer[]): Buffer {
+  const idText = argv[2]!.toString('latin1');
+  if (!/^-?\d+$/.test(idText)) return ReplyErrors.notInteger;
+  let error = false;
+  if (argv.length === 4) {
+    if (is(argv[3]!, 'error')) error = true;
+    else if (!is(argv[3]!, 'timeout')) return UNBLOCK_REASON;
+  }
+  const id = Number(idText);
+  for (const c of ctx.facts.clients()) if (c.id === id) return c.unblock?.(error) === true ? Replies.one : Replies.zero;
+  return Replies.zero;
+}
+
+const UNBLOCK_REASON = encodeError('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');

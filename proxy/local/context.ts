@@ -2,6 +2,7 @@
  * What a proxy-answered command may read and change: the client's session state and proxy-wide facts.
  * Handlers return the full reply bytes, or undefined to mean "not mine" (the command's table route applies).
  */
+import type { SlowLog } from './slowlog.js';
 import type { ProxyConfig } from '../config.js';
 
 /** Proxy-wide facts for INFO / HELLO. */
@@ -25,6 +26,8 @@ export interface ProxyFacts {
   clients(): Iterable<LocalContext>;
   /** Why RESP3 cannot be offered (a backend runs Redis < 6: proxy/backend/server-version.ts), else null. */
   resp3Refusal?(): string | null;
+  /** The proxy's slow log (SLOWLOG), when enabled. */
+  readonly slowlog?: SlowLog;
 }
 
 /**
@@ -80,6 +83,8 @@ export interface LocalContext {
   noEvict: boolean;
   /** Closes the connection now (CLIENT KILL of another client). */
   kill(): void;
+  /** CLIENT UNBLOCK of this client: wakes its blocked command (ERROR: with an error); false if not blocked. */
+  unblock?(error: boolean): boolean;
   /** Optional state other features show in CLIENT LIST. */
   clientListExtras?(): ClientListExtras;
 }

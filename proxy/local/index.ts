@@ -10,6 +10,7 @@ import { echo, ping, quit, reset, select } from './basic.js';
 import { client } from './client.js';
 import type { LocalHandler } from './context.js';
 import { info } from './info.js';
+import { slowlogCommand } from './slowlog.js';
 
 const BY_NAME: Record<string, LocalHandler> = {
   ping,
@@ -22,6 +23,7 @@ const BY_NAME: Record<string, LocalHandler> = {
   info,
   command: (_ctx, argv) => answerCommandCommand(argv),
   client,
+  slowlog: (ctx, argv) => (ctx.facts.slowlog === undefined ? undefined : slowlogCommand(ctx.facts.slowlog, argv)),
 };
 
 /** Handlers by command id (undefined = not handled locally). */

@@ -13,22 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { slotOf } from '../../shared/slot.js';
 import { startCluster, type Cluster } from '../integration/proxy-cluster.js';
-import { client, figure, timed } from './support.js';
+import { Clients, figure, timed } from './support.js';
 
 let c: Cluster;
-const clients: Redis[] = [];
-async function open(): Promise<Redis> {
-  const r = await client(c.port);
-  clients.push(r);
-  return r;
-}
+const clients = new Clients(() => c.port);
+const open = (): Promise<Redis> => clients.open();
 
 beforeAll(async () => {
   c = await startCluster({ groups: 2, coordinator: true, overrides: { guard: { holdTimeout: '500ms', drainTimeout: '1s' } } });
 });
 
 afterAll(async () => {
-  for (const r of clients) r.disconnect();
+  clients.closeAll();
   await c?.stop();
 });
 

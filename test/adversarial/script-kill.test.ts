@@ -14,15 +14,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startCluster, type Cluster } from '../integration/proxy-cluster.js';
-import { client, figure, rssMb, timed, until } from './support.js';
+import { Clients, figure, rssMb, timed, until } from './support.js';
 
 let c: Cluster;
-const clients: Redis[] = [];
-async function open(): Promise<Redis> {
-  const r = await client(c.port);
-  clients.push(r);
-  return r;
-}
+const clients = new Clients(() => c.port);
+const open = (): Promise<Redis> => clients.open();
 
 /** A key served by group index g. */
 function keyOn(g: number, prefix: string): string {
@@ -34,7 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const r of clients) r.disconnect();
+  clients.closeAll();
   await c?.stop();
 });
 

@@ -36,6 +36,23 @@ export async function client(port: number): Promise<Redis> {
   return r;
 }
 
+/** Clients opened during a test file, all disconnected by closeAll() (afterAll). */
+export class Clients {
+  private readonly list: Redis[] = [];
+
+  constructor(private readonly port: () => number) {}
+
+  async open(): Promise<Redis> {
+    const r = await client(this.port());
+    this.list.push(r);
+    return r;
+  }
+
+  closeAll(): void {
+    for (const r of this.list) r.disconnect();
+  }
+}
+
 /** A figure for the report: one line, greppable. */
 export function figure(name: string, value: number | string, unit = ''): void {
   console.log(`[figure] ${name}: ${typeof value === 'number' ? value.toFixed(1) : value}${unit}`);
@@ -60,6 +77,8 @@ export interface ProxyProcess {
   groups: RedisServerHandle[];
   /** RSS of the proxy process in MB, after two full GCs (admin /api/v1/proxy/gc, node --expose-gc). */
   rssMb(): Promise<number>;
+  /** Live JS heap + ArrayBuffers (socket buffers, replies) of the proxy in MB, after two full GCs: what a leak grows. */
+  liveMb(): Promise<number>;
   /** RSS of the proxy process in MB right now (no GC), from /proc. */
   rssNowMb(): number;
   stop(): Promise<void>;
@@ -103,6 +122,15 @@ export async function spawnProxy(config: Record<string, unknown> = {}, groupCoun
     adminPort,
     proc,
     groups,
+    async liveMb() {
+      let live = 0;
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${adminPort}/api/v1/proxy/gc`, { method: 'POST' });
+        const m = (await res.json()) as { heapUsed: number; arrayBuffers: number };
+        live = m.heapUsed + m.arrayBuffers;
+      }
+      return live / 1024 / 1024;
+    },
     async rssMb() {
       let rss = 0;
       for (let i = 0; i < 2; i++) {

@@ -31,6 +31,10 @@ export class ClientRequest {
   next: ClientRequest | null = null;
   /** The session's dispatch number when enqueued: what an exception in that dispatch must answer. */
   epoch = 0;
+  /** The client's arguments (a reference, for the slow log; null for pushes). */
+  clientArgv: Buffer[] | null = null;
+  /** Pub/Sub messages and (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as Redis does. */
+  pushes = false;
 
   constructor(
     readonly session: RouterSession,
