@@ -2,7 +2,8 @@
  * Cluster load: every `intervalMs` read each live proxy's `GET /api/v1/proxy/load` (per-slot request and
  * byte counters, sampled hot keys) and keep
  * - per slot: ops/s and bytes/s summed over the proxies (deltas of their cumulative counters between two
- *   polls; a restarted proxy's counters start again, its first poll only sets the baseline);
+ *   polls; a restarted proxy's counters start again, its first poll only sets the baseline; a proxy that
+ *   cannot be read keeps its last rates until its registration goes away);
  * - hot keys: each proxy's estimate (count over its span) as a rate, summed by key over the proxies.
  * Per-group figures are also exported to Prometheus (group labels only: no per-key or per-slot series).
  */
@@ -65,6 +66,9 @@ export function printableKey(b: Buffer): string {
 interface Last {
   report: ProxyLoadReport;
   at: number;
+  /** The rates computed from this report (kept for a poll that cannot read the proxy). */
+  ops: Float64Array;
+  bytes: Float64Array;
 }
 
 export class LoadPoller {
@@ -129,6 +133,10 @@ export class LoadPoller {
           this.addHotKeys(r, keys, snap);
         } catch (err) {
           proxies.push({ id, ok: false, counting: false, error: (err as Error).message });
+          // A proxy that missed one poll (busy, slow network) still carries its load: keep its last rates
+          // rather than showing the cluster lighter than it is. It stays listed as not ok.
+          const last = this.last.get(id);
+          if (last) this.addLast(last);
         }
       }),
     );
@@ -168,15 +176,24 @@ export class LoadPoller {
 
   private addRates(id: string, r: ProxyLoadReport, now: number): void {
     const prev = this.last.get(id);
-    this.last.set(id, { report: r, at: now });
+    const cur: Last = { report: r, at: now, ops: new Float64Array(SLOT_COUNT), bytes: new Float64Array(SLOT_COUNT) };
+    this.last.set(id, cur);
     if (!prev || now <= prev.at) return;
     const dt = (r.at > prev.report.at ? r.at - prev.report.at : now - prev.at) / 1000;
     for (let sid = 0; sid < SLOT_COUNT; sid++) {
       const dOps = r.ops[sid]! - prev.report.ops[sid]!;
       const dBytes = r.bytes[sid]! - prev.report.bytes[sid]!;
       // A counter that went down belongs to a restarted proxy: this poll is its new baseline.
-      if (dOps > 0) this.slotOps[sid]! += dOps / dt;
-      if (dBytes > 0) this.slotBytes[sid]! += dBytes / dt;
+      if (dOps > 0) cur.ops[sid] = dOps / dt;
+      if (dBytes > 0) cur.bytes[sid] = dBytes / dt;
+    }
+    this.addLast(cur);
+  }
+
+  private addLast(l: Last): void {
+    for (let sid = 0; sid < SLOT_COUNT; sid++) {
+      this.slotOps[sid]! += l.ops[sid]!;
+      this.slotBytes[sid]! += l.bytes[sid]!;
     }
   }
 

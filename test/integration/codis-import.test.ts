@@ -75,13 +75,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.close({ deadlineMs: 1000 });
-  await dashboard?.close();
-  await opened?.coordinator.close();
-  if (opened) dropMemoryStore(opened.cluster);
-  await new Promise((resolve) => fakeCodis?.close(resolve));
-  await Promise.all([m1, m2, r1, r2].map((r) => r?.stop()));
-});
+  try {
+    await proxy?.close({ deadlineMs: 1000 });
+    await dashboard?.close();
+    await opened?.coordinator.close();
+    if (opened) dropMemoryStore(opened.cluster);
+    await new Promise((resolve) => fakeCodis?.close(resolve));
+  } finally {
+    await Promise.all([m1, m2, r1, r2].map((r) => r?.stop()));
+  }
+}, 30_000);
 
 describe('redslot import codis (fake Codis dashboard serving captured fixtures)', () => {
   it('refuses while Codis has a slot migrating: preview says why, --confirm writes nothing and is audited', async () => {

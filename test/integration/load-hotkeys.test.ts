@@ -42,9 +42,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of benches) if (p.exitCode === null) p.kill('SIGKILL');
-  await dashboard?.close();
-  await c?.stop();
-});
+  try {
+    await dashboard?.close();
+  } finally {
+    await c?.stop();
+  }
+}, 30_000);
 
 describe('hot keys and slot load under redis-benchmark', () => {
   it('redslot hotkeys names the key hammered by redis-benchmark -r 1 first within 10 s, with background load', async () => {

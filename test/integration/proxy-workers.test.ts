@@ -171,6 +171,23 @@ describe('proxy with 2 worker processes', () => {
     expect((await admin('/readyz')).status).toBe(200);
   });
 
+  it('/api/v1/proxy/load sums the workers\' per-slot counters and hot keys', async () => {
+    const by = await clientPerWorker();
+    expect(by.size).toBe(2);
+    const key = 'loadkey';
+    const slot = slotOfString(key);
+    const load = async () => JSON.parse((await admin('/api/v1/proxy/load')).text) as { counting: boolean; ops: number[]; bytes: number[]; hotKeys: { keys: Array<{ key: string; count: number }> } };
+    const before = await load();
+    const [a, b] = [...by.values()];
+    for (let i = 0; i < 300; i++) await a!.get(key);
+    for (let i = 0; i < 200; i++) await b!.get(key);
+    const after = await load();
+    expect(after.counting).toBe(true);
+    expect(after.ops[slot]! - before.ops[slot]!).toBe(500);
+    expect(after.bytes[slot]! - before.bytes[slot]!).toBe(500 * get(key).length);
+    expect(Buffer.from(after.hotKeys.keys[0]!.key, 'base64').toString()).toBe(key);
+  });
+
   it('a slot change reaches both workers before the ack is written: the ack waits for the slower drain', async () => {
     const by = await clientPerWorker();
     const [[pidA], [pidB, slowClient]] = [...by.entries()] as [[number, Redis], [number, Redis]];

@@ -86,3 +86,15 @@ describe('proxy config', () => {
     expect(coordinatorUrl({ coordinator: 'memory://', cluster: 'dev' })).toBe('memory://dev');
   });
 });
+
+describe('proxy config: load counting knobs (hot slots and keys)', () => {
+  it('has defaults, takes flags, and refuses bad values with the knob named', () => {
+    expect(loadProxyConfig({ env: {} }).load).toEqual({ count: true, hotKeys: 64, sampleEvery: 16, maxKeyBytes: 256, windowMs: 10_000 });
+    const c = loadProxyConfig({ env: { REDSLOT_LOAD__COUNT: 'false' }, overrides: parseProxyFlags(['--load.hot-keys', '0', '--load.max-key-bytes', '1kb', '--load.window', '30s']).overrides });
+    expect(c.load).toEqual({ count: false, hotKeys: 0, sampleEvery: 16, maxKeyBytes: 1024, windowMs: 30_000 });
+    expect(() => loadProxyConfig({ env: {}, overrides: { load: { window: '500ms' } } })).toThrow(/load.window must be at least 1s/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { load: { sampleEvery: 0 } } })).toThrow(/load.sampleEvery/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { load: { maxKeyBytes: '1mb' } } })).toThrow(/load.maxKeyBytes/);
+    expect(() => loadProxyConfig({ env: {}, overrides: { load: { hotKeys: 100000 } } })).toThrow(/load.hotKeys/);
+  });
+});
