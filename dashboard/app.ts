@@ -13,6 +13,7 @@ import { createContext, type DashboardContext, type DashboardOptions } from './c
 import { DashboardErrors } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerFailoverRoutes } from './failover/routes.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerOverviewRoutes } from './routes/overview.js';
 import { registerProxyRoutes } from './routes/proxies.js';
@@ -109,6 +110,7 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerHealthRoutes(app, ctx);
   registerOverviewRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
+  registerFailoverRoutes(app, ctx);
   registerSlotRoutes(app, ctx);
   registerProxyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);

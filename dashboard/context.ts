@@ -20,6 +20,10 @@ import { ProxyService } from './topom/proxies.js';
 import { SlotService } from './topom/slots.js';
 import { StatsPoller } from './topom/stats.js';
 import { TopologyStore } from './topom/store.js';
+import { DEFAULT_FAILOVER_CONFIG, type FailoverConfig } from './failover/config.js';
+import { createFailoverMetrics } from './failover/metrics.js';
+import { FailoverMonitor } from './failover/monitor.js';
+import { FailoverStateStore } from './failover/state-store.js';
 
 export interface DashboardOptions {
   coordinator: Coordinator;
@@ -43,6 +47,8 @@ export interface DashboardOptions {
   redisUsername?: string;
   assignScanMaxKeys?: number;
   auditRetain?: number;
+  /** Automatic failover knobs (dashboard/failover/config.ts); defaults when absent. */
+  failover?: Partial<FailoverConfig>;
   /**
    * 'auto' (default): campaign for leadership when the app is ready (inject tests);
    * 'manual': the caller runs ctx.election.start(addr) after listen (startDashboard).
@@ -80,6 +86,9 @@ export interface DashboardContext {
   proxies: ProxyService;
   stats: StatsPoller;
   promotion: PromotionService;
+  /** Automatic failover (runs on the leader only). */
+  failover: FailoverMonitor;
+  failoverStates: FailoverStateStore;
   /** Waits for every live proxy to acknowledge `revision` (the barrier, with this dashboard's timeout). */
   barrier(revision: number, signal?: AbortSignal): Promise<unknown>;
   /** Starts election (unless manual) and the stats poller. */
@@ -102,6 +111,20 @@ export function createContext(opts: DashboardOptions): DashboardContext {
   const proxies = new ProxyService(coord, paths, dialer, log);
   const stats = new StatsPoller(store, proxies, dialer, log, opts.statsIntervalMs ?? 1000, opts.statsHistory ?? 300, metrics);
   const promotion = new PromotionService(store, dialer, log, { barrier });
+  const failoverStates = new FailoverStateStore(coord, paths, () => election.fence());
+  const failover = new FailoverMonitor({
+    coord,
+    paths,
+    store,
+    dialer,
+    promotion,
+    audit,
+    states: failoverStates,
+    metrics: createFailoverMetrics(metrics.registry),
+    log: log.child({ component: 'failover' }),
+    who: `dashboard:${id}`,
+    config: { ...DEFAULT_FAILOVER_CONFIG, ...opts.failover },
+  });
   const ctx: DashboardContext = {
     id,
     cluster: opts.cluster,
@@ -122,6 +145,8 @@ export function createContext(opts: DashboardOptions): DashboardContext {
     proxies,
     stats,
     promotion,
+    failover,
+    failoverStates,
     barrier,
     async start() {
       if ((opts.election ?? 'auto') === 'auto') await election.start();
@@ -129,6 +154,8 @@ export function createContext(opts: DashboardOptions): DashboardContext {
     },
     async close() {
       if (auditTimer) clearInterval(auditTimer);
+      failover.stop();
+      await failover.idle();
       await stats.stop();
       await election.stop();
       dialer.close();
@@ -148,6 +175,9 @@ export function createContext(opts: DashboardOptions): DashboardContext {
       });
     }
   });
+  // After promotion.resume: a half-done promotion is finished before the monitor judges the group again.
+  election.onBecameLeader('failover.monitor', (signal) => failover.start(signal));
+  election.onLostLeadership('failover.monitor', () => failover.stop());
   for (const h of opts.onBecameLeader ?? []) election.onBecameLeader(h.name, (signal) => h.run(ctx, signal));
   let auditTimer: NodeJS.Timeout | undefined;
   election.onBecameLeader('audit.trim', () => {

@@ -41,6 +41,9 @@
  *   scan:
  *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
  *                                     slots still migrating before rescanning the slots that moved
+ *   reachability:                     what this proxy tells the dashboard about its backends (failover votes)
+ *     interval: 500ms                 PING every master this often (0 = report nothing)
+ *     timeout: 1s                     a PING without a reply within this counts as unreachable
  *   fencing: strict                   strict | off: stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -104,6 +107,7 @@ export interface ProxyConfig {
   commands: { refuseDangerous: boolean };
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
+  reachability: { intervalMs: number; timeoutMs: number };
   fencing: 'strict' | 'off';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
@@ -149,6 +153,7 @@ export const PROXY_DEFAULTS = {
   commands: { refuseDangerous: false },
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
+  reachability: { interval: '500ms', timeout: '1s' },
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -216,6 +221,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const commands = obj(raw.commands ?? {}, 'commands');
   const scripts = obj(raw.scripts ?? {}, 'scripts');
   const scan = obj(raw.scan ?? {}, 'scan');
+  const reach = obj(raw.reachability ?? {}, 'reachability');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -253,6 +259,10 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },
     scripts: { cacheBytes: parseSize(scripts.cacheSize ?? '64mb', 'scripts.cacheSize') },
     scan: { settleTimeoutMs: parseDuration(scan.settleTimeout ?? '10s', 'scan.settleTimeout') },
+    reachability: {
+      intervalMs: parseDuration(reach.interval ?? '500ms', 'reachability.interval'),
+      timeoutMs: Math.max(50, parseDuration(reach.timeout ?? '1s', 'reachability.timeout')),
+    },
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

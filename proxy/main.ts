@@ -20,6 +20,7 @@ import { ProxyCore } from './core.js';
 import type { TopologyDriver } from './runtime.js';
 import { staticTopologyDriver } from './topology-static.js';
 import { topologyDriverFromUrl } from './topology/driver-from-url.js';
+import { startReachability } from './topology/start-reachability.js';
 
 export interface StartProxyOptions {
   config: ProxyConfig;
@@ -28,6 +29,8 @@ export interface StartProxyOptions {
   logger?: Logger;
   /** Node process metrics on /metrics (default true; tests starting many proxies may turn them off). */
   defaultMetrics?: boolean;
+  /** Tests only: where this proxy's reachability probes dial a server (to cut one proxy's view through a relay). */
+  reachabilityDialAddr?: (addr: string) => string;
 }
 
 export interface ProxyHandle {
@@ -99,7 +102,14 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     const withState = driver as TopologyDriver & { state?: () => unknown };
     if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
     const handle = await driver(core);
-    stopDriver = () => handle.stop();
+    const follower = withState.state?.() as { proxyId?: string } | null | undefined;
+    const reach = config.coordinator !== '' && follower?.proxyId
+      ? await startReachability(config, coordinatorUrl(config), follower.proxyId, core, log, opts.reachabilityDialAddr)
+      : null;
+    stopDriver = async () => {
+      await reach?.stop();
+      await handle.stop();
+    };
   } catch (err) {
     await closeAll(0);
     throw err;

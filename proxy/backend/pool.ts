@@ -78,6 +78,11 @@ export class BackendServer implements ConnectionOwner {
     return n;
   }
 
+  /** Fails what is pending on every connection (the server was declared down: see BackendConnection.abandon). */
+  abandon(): void {
+    for (const c of this.connections()) c.abandon();
+  }
+
   close(force: boolean): Promise<void> {
     this.closed = true;
     return Promise.all(this.connections().map((c) => c.close(force))).then(() => undefined);
@@ -116,6 +121,11 @@ export class BackendPool {
       this.servers.set(addr, s);
     }
     return s;
+  }
+
+  /** The server handle for addr if it was ever used. */
+  peek(addr: string): BackendServer | undefined {
+    return this.servers.get(addr);
   }
 
   all(): BackendServer[] {

@@ -6,10 +6,12 @@
  *   topology/slots/<sid:4>       SlotRecord              changing groups and slots is applied atomically)
  *   proxies/<proxyId>            ProxyRecord  (lease)
  *   acks/<proxyId>               ProxyAck     (lease)
+ *   health/<proxyId>             ReachabilityReport (the proxy's own lease): which servers it can reach
  *   dashboard/leader             LeaderRecord (lease)
  *   dashboard/members/<id>       LeaderRecord (lease)   every running dashboard
  *   audit/<ts>-<rand>            AuditRecord
  *   jobs/<jobId>                 migration jobs (issue 5)
+ *   failover/<gid:4>             FailoverGroupState: per-group enable flag and last automatic failover
  *   settings/<name>              runtime knobs the dashboard owns (e.g. migration throttle)
  */
 
@@ -34,6 +36,8 @@ export function clusterPaths(cluster: string) {
     proxy: (id: string) => `${base}proxies/${id}`,
     acks: `${base}acks/`,
     ack: (id: string) => `${base}acks/${id}`,
+    health: `${base}health/`,
+    healthOf: (id: string) => `${base}health/${id}`,
     leader: `${base}dashboard/leader`,
     members: `${base}dashboard/members/`,
     member: (id: string) => `${base}dashboard/members/${id}`,
@@ -41,6 +45,8 @@ export function clusterPaths(cluster: string) {
     auditEntry: (id: string) => `${base}audit/${id}`,
     jobs: `${base}jobs/`,
     job: (id: string) => `${base}jobs/${id}`,
+    failover: `${base}failover/`,
+    failoverGroup: (gid: number) => `${base}failover/${pad4(gid)}`,
     settings: `${base}settings/`,
     setting: (name: string) => `${base}settings/${name}`,
   } as const;

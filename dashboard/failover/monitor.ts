@@ -1,0 +1,302 @@
+/**
+ * Automatic failover, run by the dashboard leader only (started by an onBecameLeader hook, stopped when
+ * leadership is lost). Every `checkIntervalMs`:
+ *
+ *  1. probes every group's master itself (INFO replication: reachability and the master's offset) and every
+ *     replica (role, link, offset: lag for the status, stale servers for step 4);
+ *  2. reads the live proxies' reachability reports (health/<proxyId>) and asks the DownDetector whether a
+ *     master is down (the leader AND a majority of live proxies, for failover.downAfterMs);
+ *  3. for a down master: refuses when failover is disabled for the group, in cool-down, the group is busy, or
+ *     no replica is eligible (a loud alert: status, metric, log, audit); otherwise promotes the best replica
+ *     through PromotionService (the barrier-guarded promotion, `failover` mode), which re-points the others;
+ *  4. a server the model names as a replica but that is a master or replicates someone else (the old master
+ *     back after a failover) is reported stale and told REPLICAOF the group's master.
+ *
+ * Every decision goes to the audit log with its evidence (the leader's view, every proxy's vote, the
+ * replicas' offsets), before the promotion starts and again with its result.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Coordinator } from '../../shared/coordinator/types.js';
+import type { Logger } from '../../shared/log.js';
+import { lastSegment, type ClusterPaths } from '../../shared/model/paths.js';
+import { parseReachabilityReport, type ReachabilityReport } from '../../shared/model/reachability.js';
+import { masterOf } from '../../shared/model/topology.js';
+import type { RedisInfo } from '../../shared/redis-admin.js';
+import type { AuditLog } from '../topom/audit.js';
+import { knownServers, type Dialer } from '../topom/dialer.js';
+import { sameAddr } from '../topom/groups.js';
+import type { PromotionService } from '../topom/promote.js';
+import type { TopologySnapshot, TopologyStore } from '../topom/store.js';
+import type { FailoverConfig } from './config.js';
+import { DownDetector, type MasterAssessment } from './detector.js';
+import { candidateFromInfo, pickReplica, unreachableCandidate } from './elect.js';
+import type { FailoverMetrics } from './metrics.js';
+import type { FailoverStateStore } from './state-store.js';
+import type { FailoverGroupState, GroupFailoverState, LastFailover, ReplicaCandidate, ReplicaStatus } from './types.js';
+
+export type { ReplicaStatus };
+
+export interface GroupFailoverStatus {
+  gid: number;
+  enabled: boolean;
+  state: GroupFailoverState;
+  master: string | null;
+  masterReachable: boolean | null;
+  masterFailingForMs: number;
+  liveProxies: number;
+  downVotes: number;
+  quorum: number;
+  replicas: ReplicaStatus[];
+  alert?: string;
+  lastFailover?: LastFailover;
+}
+
+export interface FailoverDeps {
+  coord: Coordinator;
+  paths: ClusterPaths;
+  store: TopologyStore;
+  dialer: Dialer;
+  promotion: PromotionService;
+  audit: AuditLog;
+  states: FailoverStateStore;
+  metrics: FailoverMetrics;
+  log: Logger;
+  /** Audit "who" of automatic decisions. */
+  who: string;
+  config: FailoverConfig;
+}
+
+const errMsg = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class FailoverMonitor {
+  private readonly detector: DownDetector;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private signal: AbortSignal | undefined;
+  private readonly status = new Map<number, GroupFailoverStatus>();
+  /** Groups whose alert was already logged and audited (once per episode). */
+  private readonly alerted = new Map<number, string>();
+  private leading = false;
+
+  constructor(private readonly deps: FailoverDeps) {
+    this.detector = new DownDetector(deps.config.downAfterMs);
+  }
+
+  start(signal: AbortSignal): void {
+    this.stop();
+    this.leading = true;
+    this.signal = signal;
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: unknown) => this.deps.log.warn('failover.tick_failed', { err }))
+        .finally(() => (this.running = undefined));
+    }, this.deps.config.checkIntervalMs);
+    this.timer.unref();
+    signal.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  stop(): void {
+    this.leading = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Resolves when no round is running (after stop(): before the dialer closes). */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  /** Status of every group (the last tick's view, plus the persisted state). */
+  async view(): Promise<{ leader: boolean; config: FailoverConfig; groups: GroupFailoverStatus[] }> {
+    const [snap, states] = await Promise.all([this.deps.store.read(), this.deps.states.readAll()]);
+    const groups: GroupFailoverStatus[] = [];
+    for (const g of snap.groups.values()) {
+      const gid = g.record.id;
+      const st = states.get(gid);
+      const enabled = st?.enabled ?? this.deps.config.enabled;
+      const cur = this.status.get(gid);
+      const base: GroupFailoverStatus = cur ?? {
+        gid,
+        enabled,
+        state: this.leading ? 'ok' : 'not-leader',
+        master: masterOf(g.record) ?? null,
+        masterReachable: null,
+        masterFailingForMs: 0,
+        liveProxies: 0,
+        downVotes: 0,
+        quorum: 0,
+        replicas: g.record.servers.filter((s) => s.role === 'replica').map((s) => ({ addr: s.addr, role: 'replica', linkUp: false, lagBytes: null, silentMs: null, stale: false })),
+      };
+      groups.push({ ...base, enabled, ...(st?.lastFailover ? { lastFailover: st.lastFailover } : {}) });
+    }
+    return { leader: this.leading, config: this.deps.config, groups };
+  }
+
+  /** One round (exported for tests that drive it directly). */
+  async tick(): Promise<void> {
+    if (!this.leading) return;
+    const { store, coord, paths } = this.deps;
+    const snap = await store.read();
+    const known = knownServers(snap);
+    const [regs, health, states] = await Promise.all([coord.getPrefix(paths.proxies), coord.getPrefix(paths.health), this.deps.states.readAll()]);
+    const live = regs.kvs.map((kv) => lastSegment(kv.key));
+    const liveSet = new Set(live);
+    const reports = new Map<string, ReachabilityReport>();
+    for (const kv of health.kvs) {
+      const r = parseReachabilityReport(kv.value);
+      if (r && liveSet.has(lastSegment(kv.key))) reports.set(lastSegment(kv.key), r);
+    }
+    this.detector.proxyReports([...reports.values()]);
+    const groups = [...snap.groups.values()].filter((g) => masterOf(g.record) !== undefined);
+    // 1. Probe every server of every group at once.
+    const infos = new Map<string, RedisInfo | Error>();
+    await Promise.all(
+      groups.flatMap((g) =>
+        g.record.servers.map(async (s) => {
+          const t0 = performance.now();
+          try {
+            const info = await this.deps.dialer.probe(s.addr, known, this.deps.config.probeTimeoutMs, (c) => c.info('replication'));
+            infos.set(s.addr, info);
+            if (s.role === 'master') this.detector.selfProbe(s.addr, true, t0);
+          } catch (err) {
+            infos.set(s.addr, err as Error);
+            if (s.role === 'master') this.detector.selfProbe(s.addr, false, t0, errMsg(err));
+          }
+        }),
+      ),
+    );
+    for (const g of groups) {
+      if (this.signal?.aborted || !this.leading) return;
+      const gid = g.record.id;
+      const master = masterOf(g.record)!;
+      const a = this.detector.assess(gid, master, live, reports);
+      const masterInfo = infos.get(master);
+      const masterOffset = masterInfo instanceof Error || masterInfo === undefined ? null : (masterInfo.masterReplOffset ?? null);
+      const replicas = g.record.servers
+        .filter((s) => s.role === 'replica')
+        .map((s) => replicaStatus(s.addr, infos.get(s.addr), master, masterOffset));
+      const st = states.get(gid);
+      const enabled = st?.enabled ?? this.deps.config.enabled;
+      const status: GroupFailoverStatus = {
+        gid,
+        enabled,
+        state: a.selfOk && a.downVotes === 0 ? 'ok' : 'suspect',
+        master,
+        masterReachable: a.selfOk,
+        masterFailingForMs: a.selfFailingForMs,
+        liveProxies: a.liveProxies,
+        downVotes: a.downVotes,
+        quorum: a.quorum,
+        replicas,
+      };
+      this.status.set(gid, status);
+      this.deps.metrics.replicaLag(gid, replicas);
+      if (g.record.promoting) continue;
+      if (a.down) {
+        await this.onDown(snap, gid, a, status, st);
+        continue;
+      }
+      this.clearAlert(gid);
+      this.deps.metrics.state(gid, status.state);
+      // 4. Rejoin stale servers (only while the master answers: they would replicate nothing otherwise).
+      if (a.selfOk) for (const r of replicas) if (r.stale && r.role !== 'unreachable') await this.rejoin(gid, r.addr, master, known);
+    }
+    // Forget groups that are gone.
+    for (const gid of this.status.keys()) if (!snap.groups.has(gid)) this.status.delete(gid);
+  }
+
+  private async onDown(snap: TopologySnapshot, gid: number, a: MasterAssessment, status: GroupFailoverStatus, st: FailoverGroupState | undefined): Promise<void> {
+    const evidence = { leader: { reachable: a.selfOk, failingForMs: a.selfFailingForMs, error: a.selfError }, votes: a.votes, quorum: a.quorum, liveProxies: a.liveProxies };
+    if (!status.enabled) return this.alert(gid, status, 'disabled', `master ${a.master} is down but automatic failover is disabled for group ${gid}`, evidence);
+    const last = st?.lastFailover;
+    if (last && Date.now() - Date.parse(last.at) < this.deps.config.cooldownMs) {
+      return this.alert(gid, status, 'cooldown', `master ${a.master} is down but group ${gid} failed over at ${last.at} (cool-down ${this.deps.config.cooldownMs} ms)`, evidence);
+    }
+    const migrating = snap.slots.filter((s) => s.record.action && (s.record.group === gid || s.record.action.target === gid)).length;
+    if (migrating > 0) return this.alert(gid, status, 'no-eligible-replica', `master ${a.master} is down but ${migrating} slots of group ${gid} are migrating`, evidence);
+    // 2. Elect.
+    const g = snap.groups.get(gid)!;
+    const known = knownServers(snap);
+    const candidates: ReplicaCandidate[] = await Promise.all(
+      g.record.servers
+        .filter((s) => s.role === 'replica')
+        .map(async (s) => {
+          try {
+            const info = await this.deps.dialer.probe(s.addr, known, this.deps.config.probeTimeoutMs, (c) => c.info('replication'));
+            return candidateFromInfo(s.addr, info, a.master, this.deps.config.maxLagMs);
+          } catch (err) {
+            return unreachableCandidate(s.addr, err);
+          }
+        }),
+    );
+    const best = pickReplica(candidates);
+    const fullEvidence = { ...evidence, candidates: candidates.map((c) => ({ addr: c.addr, offset: c.offset, linkUp: c.linkUp, silentMs: Number.isFinite(c.silentMs) ? c.silentMs : null, eligible: c.eligible, why: c.why })) };
+    if (!best) {
+      return this.alert(gid, status, 'no-eligible-replica', `master ${a.master} of group ${gid} is down and no replica is eligible (${candidates.map((c) => `${c.addr}: ${c.why}`).join('; ') || 'the group has no replica'})`, fullEvidence);
+    }
+    status.state = 'failing-over';
+    this.deps.metrics.state(gid, 'failing-over');
+    const started = performance.now();
+    const target = `group ${gid}`;
+    const detail = JSON.stringify({ from: a.master, to: best.addr, ...fullEvidence });
+    this.deps.log.warn('failover.start', { gid, from: a.master, to: best.addr, evidence: fullEvidence });
+    await this.deps.audit.record({ at: new Date().toISOString(), who: this.deps.who, action: 'group.failover.decided', target, params: { from: a.master, to: best.addr }, result: 'ok', detail });
+    let last2: LastFailover;
+    try {
+      const r = await this.deps.promotion.promote(gid, best.addr, { failover: true }, this.signal);
+      const durationMs = Math.round(performance.now() - started);
+      last2 = { at: new Date().toISOString(), from: a.master, to: best.addr, result: 'ok', durationMs, detail: [...r.steps, ...r.warnings].join('; ') };
+      this.deps.log.warn('failover.done', { gid, from: a.master, to: best.addr, durationMs, warnings: r.warnings });
+      this.detector.forget(a.master);
+      this.clearAlert(gid);
+    } catch (err) {
+      const durationMs = Math.round(performance.now() - started);
+      last2 = { at: new Date().toISOString(), from: a.master, to: best.addr, result: 'failed', durationMs, detail: errMsg(err) };
+      this.deps.log.error('failover.failed', { gid, from: a.master, to: best.addr, err });
+    }
+    this.deps.metrics.failovers.inc({ result: last2.result });
+    await this.deps.audit.record({ at: last2.at, who: this.deps.who, action: 'group.failover', target, params: { from: a.master, to: best.addr }, result: last2.result, detail: `${last2.durationMs} ms: ${last2.detail}` });
+    await this.deps.states.update(gid, (cur) => ({ ...cur, gid, lastFailover: last2 })).catch((err: unknown) => this.deps.log.warn('failover.state_write_failed', { gid, err }));
+    status.state = last2.result === 'ok' ? 'ok' : 'suspect';
+  }
+
+  /** A loud refusal: status, metric, one error log line and one audit entry per episode. */
+  private async alert(gid: number, status: GroupFailoverStatus, state: GroupFailoverState, message: string, evidence: unknown): Promise<void> {
+    status.state = state;
+    status.alert = message;
+    this.deps.metrics.state(gid, state);
+    if (this.alerted.get(gid) === state) return;
+    this.alerted.set(gid, state);
+    this.deps.log.error('failover.refused', { gid, state, message, evidence });
+    await this.deps.audit.record({ at: new Date().toISOString(), who: this.deps.who, action: 'group.failover', target: `group ${gid}`, result: 'refused', detail: `${message}; evidence ${JSON.stringify(evidence)}` });
+  }
+
+  private clearAlert(gid: number): void {
+    this.alerted.delete(gid);
+  }
+
+  private async rejoin(gid: number, addr: string, master: string, known: ReadonlySet<string>): Promise<void> {
+    try {
+      await this.deps.dialer.withServer(addr, known, (c) => c.replicaOf(master));
+      this.deps.log.warn('failover.rejoined', { gid, addr, master });
+      await this.deps.audit.record({ at: new Date().toISOString(), who: this.deps.who, action: 'group.failover.rejoin', target: `group ${gid}`, params: { addr, master }, result: 'ok', detail: `${addr} was not a replica of ${master} (stale, e.g. the old master back after a failover): REPLICAOF ${master}` });
+    } catch (err) {
+      this.deps.log.warn('failover.rejoin_failed', { gid, addr, master, err });
+    }
+  }
+}
+
+function replicaStatus(addr: string, info: RedisInfo | Error | undefined, master: string, masterOffset: number | null): ReplicaStatus {
+  if (info === undefined || info instanceof Error) return { addr, role: 'unreachable', linkUp: false, lagBytes: null, silentMs: null, stale: false };
+  if (info.role !== 'slave') return { addr, role: 'master', linkUp: false, lagBytes: null, silentMs: null, stale: true };
+  const c = candidateFromInfo(addr, info, master, Number.POSITIVE_INFINITY);
+  const stale = !sameAddr(c.master ?? '', master);
+  return {
+    addr,
+    role: 'replica',
+    linkUp: c.linkUp,
+    lagBytes: masterOffset !== null && c.offset >= 0 && !stale ? Math.max(0, masterOffset - c.offset) : null,
+    silentMs: Number.isFinite(c.silentMs) ? c.silentMs : null,
+    stale,
+  };
+}
