@@ -48,6 +48,8 @@ export interface FailoverClusterOptions {
   /** Per proxy index: where its reachability probes dial (tests cut one proxy's view through a relay). */
   reachabilityDialAddr?: Array<((addr: string) => string) | undefined>;
   proxyOverrides?: Record<string, unknown>;
+  /** Called once the redis-servers run, before the proxies start (e.g. to put a relay in one proxy's path). */
+  onServers?: (servers: RedisServerHandle[][]) => Promise<void>;
 }
 
 let clusters = 0;
@@ -87,6 +89,7 @@ export async function startFailoverCluster(opts: FailoverClusterOptions = {}): P
       token: TOKEN,
       options: { stats: false, migration: false, failover: { ...opts.failover } },
     });
+    await opts.onServers?.(servers);
     for (let i = 0; i < (opts.proxies ?? 2); i++) {
       const config = loadProxyConfig({ env: {}, overrides: { cluster, coordinator: url, listen: '127.0.0.1:0', admin: '127.0.0.1:0', ...opts.proxyOverrides } });
       proxies.push(await startProxy({ config, defaultMetrics: false, reachabilityDialAddr: opts.reachabilityDialAddr?.[i] }));
