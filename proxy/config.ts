@@ -41,6 +41,10 @@
  *   scan:
  *     settleTimeout: 10s              SCAN, at the end of its first pass over the groups: how long to wait for
  *                                     slots still migrating before rescanning the slots that moved
+ *   reads: master                     master | replica-preferred: where read-only single-slot commands go by
+ *                                     default (READONLY / READWRITE switch one connection)
+ *   replicaMaxLag: 1s                 a replica serves reads only while its link is up and it is at most this
+ *                                     far behind its master (measured by the proxy every reachability.interval)
  *   reachability:                     what this proxy tells the dashboard about its backends (failover votes)
  *     interval: 500ms                 PING every master this often (0 = report nothing)
  *     timeout: 1s                     a PING without a reply within this counts as unreachable
@@ -108,6 +112,8 @@ export interface ProxyConfig {
   scripts: { cacheBytes: number };
   scan: { settleTimeoutMs: number };
   reachability: { intervalMs: number; timeoutMs: number };
+  reads: 'master' | 'replica-preferred';
+  replicaMaxLagMs: number;
   fencing: 'strict' | 'off';
   leaseTtlMs: number;
   shutdownDeadlineMs: number;
@@ -154,6 +160,8 @@ export const PROXY_DEFAULTS = {
   scripts: { cacheSize: '64mb' },
   scan: { settleTimeout: '10s' },
   reachability: { interval: '500ms', timeout: '1s' },
+  reads: 'master',
+  replicaMaxLag: '1s',
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -263,6 +271,8 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       intervalMs: parseDuration(reach.interval ?? '500ms', 'reachability.interval'),
       timeoutMs: Math.max(50, parseDuration(reach.timeout ?? '1s', 'reachability.timeout')),
     },
+    reads: parseEnum(raw.reads ?? 'master', 'reads', ['master', 'replica-preferred'] as const),
+    replicaMaxLagMs: parseDuration(raw.replicaMaxLag ?? '1s', 'replicaMaxLag'),
     fencing: parseEnum(raw.fencing, 'fencing', ['strict', 'off'] as const),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

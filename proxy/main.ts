@@ -21,6 +21,7 @@ import type { TopologyDriver } from './runtime.js';
 import { staticTopologyDriver } from './topology-static.js';
 import { topologyDriverFromUrl } from './topology/driver-from-url.js';
 import { startReachability } from './topology/start-reachability.js';
+import { ReplicaHealth } from './topology/replica-health.js';
 
 export interface StartProxyOptions {
   config: ProxyConfig;
@@ -84,7 +85,18 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   let adminAddr: string | null = null;
   let stopDriver: (() => Promise<void>) | null = null;
   let extraState: (() => Record<string, unknown>) | null = null;
+  const replicaHealth = new ReplicaHealth({
+    table: core.table,
+    intervalMs: config.reachability.intervalMs,
+    timeoutMs: config.reachability.timeoutMs,
+    maxLagMs: config.replicaMaxLagMs,
+    user: config.backend.user,
+    password: config.backend.password,
+    log: log.child({ component: 'replica-health' }),
+  });
+  replicaHealth.start();
   const closeAll = async (deadlineMs: number) => {
+    await replicaHealth.stop();
     await core.server.close(deadlineMs);
     if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
     if (admin) await admin.close();

@@ -24,6 +24,8 @@ export class BackendServer implements ConnectionOwner {
   healthy = true;
   /** Requests sent to this server (upstream_rq_total). */
   requests = 0;
+  /** A replica fit to serve reads now: link to its master up, lag under replicaMaxLag (proxy/topology/replica-health.ts). */
+  readable = false;
   private readonly dbs: Array<BackendConnection[] | undefined>;
   /** The same for RESP3 clients (connections that said HELLO 3). */
   private readonly dbs3: Array<BackendConnection[] | undefined>;

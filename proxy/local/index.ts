@@ -6,7 +6,7 @@
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
 import { auth, hello } from './auth.js';
-import { echo, ping, quit, reset, select } from './basic.js';
+import { echo, ping, quit, readonly, readwrite, reset, select } from './basic.js';
 import { client } from './client.js';
 import type { LocalHandler } from './context.js';
 import { info } from './info.js';
@@ -22,6 +22,8 @@ const BY_NAME: Record<string, LocalHandler> = {
   info,
   command: (_ctx, argv) => answerCommandCommand(argv),
   client,
+  readonly,
+  readwrite,
 };
 
 /** Handlers by command id (undefined = not handled locally). */

@@ -18,7 +18,8 @@ import { MsetRequest } from './requests/mset.js';
 import type { ScriptRequest } from './requests/script.js';
 import { SingleRequest } from './requests/single.js';
 import { SumRequest } from './requests/sum.js';
-import type { SlotTable } from './slot-table.js';
+import type { SlotRoute, SlotTable } from './slot-table.js';
+import type { BackendServer } from '../backend/pool.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
@@ -121,12 +122,14 @@ export class Router {
         const parts: Buffer[] = [];
         req = this.wide.scriptRequest(s, spec, t0, route, argv, parts, encodeCommandInto(argv, parts));
       }
-    } else if (raw !== undefined) {
-      req = new SingleRequest(s, spec.id, t0, route, raw, raw.length);
     } else {
-      const parts: Buffer[] = [];
-      const bytes = encodeCommandInto(argv, parts);
-      req = new SingleRequest(s, spec.id, t0, route, parts, bytes);
+      const replica = s.readReplica && !spec.write && spec.route === 'single' ? readableReplica(route, s.id) : null;
+      if (raw !== undefined) req = new SingleRequest(s, spec.id, t0, route, raw, raw.length, replica);
+      else {
+        const parts: Buffer[] = [];
+        const bytes = encodeCommandInto(argv, parts);
+        req = new SingleRequest(s, spec.id, t0, route, parts, bytes, replica);
+      }
     }
     s.enqueue(req);
     if (route.migrateFrom !== null && n > 0) {
@@ -179,4 +182,15 @@ export class Router {
 
 function arityError(spec: CommandSpec): Buffer {
   return errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name });
+}
+
+/** A replica of the route's group fit for reads (spread over clients by session id), or null: the master. */
+function readableReplica(route: SlotRoute, seed: number): BackendServer | null {
+  const list = route.replicas;
+  const n = list.length;
+  for (let i = 0; i < n; i++) {
+    const r = list[(seed + i) % n]!;
+    if (r.readable) return r;
+  }
+  return null;
 }
