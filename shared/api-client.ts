@@ -20,7 +20,9 @@ import type {
   SlotsBody,
   StatusBody,
 } from '../dashboard/schemas/index.js';
+import type { FailoverBody } from '../dashboard/failover/schemas.js';
 
+export type { FailoverBody } from '../dashboard/failover/schemas.js';
 export type {
   AssignResponseBody,
   AuditBody,
@@ -117,6 +119,12 @@ export class DashboardClient {
   }
   status() {
     return this.request<StatusBody>('GET', '/api/v1/status');
+  }
+  failover() {
+    return this.request<FailoverBody>('GET', '/api/v1/failover');
+  }
+  setFailover(gid: number, enabled: boolean) {
+    return this.request<{ gid: number; enabled: boolean }>('PUT', `/api/v1/groups/${gid}/failover`, { enabled });
   }
   topology() {
     return this.request<{ revision: number; groups: GroupsBody['groups']; slots: SlotsBody['slots'] }>('GET', '/api/v1/topology');

@@ -10,9 +10,10 @@ import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCo
 import { ApiError, ApiUnreachableError, DashboardClient } from '../../shared/api-client.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
+import { formatFailover } from './failover-format.js';
 
 /** Top-level commands routed to runAdminCommand by shared/bin/redslot.ts. */
-export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'audit', 'overview', 'leader'] as const;
+export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'failover', 'audit', 'overview', 'leader'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 /** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/migration/cli.ts). */
@@ -35,6 +36,8 @@ commands:
   proxies [list]                          live proxies: acked revision, state, stats
   proxies remove <id>                     delete a dead proxy's registration
   promote <gid> <host:port> [--force]     promote a replica to master (barrier-guarded)
+  failover [status]                       automatic failover per group: state, replica lag, last failover
+  failover enable|disable <gid>           switch automatic failover on or off for one group
   audit [--limit N]                       who changed what, newest first
   overview                                ops/s, keys, memory per server and proxy
   leader                                  dashboards and which one leads
@@ -98,8 +101,22 @@ function noExtra(rest: string[], n: number): void {
 
 async function cmdStatus(r: Run): Promise<void> {
   noExtra(r.rest, 0);
-  const s = await r.client.status();
-  r.out(formatStatus(s), s);
+  const [s, f] = await Promise.all([r.client.status(), r.client.failover()]);
+  r.out(`${formatStatus(s)}\n\n${formatFailover(f)}`, { ...s, failover: f });
+}
+
+async function cmdFailover(r: Run): Promise<void> {
+  const action = sub(r.rest, ['status', 'enable', 'disable'], 'status');
+  if (action === 'status') {
+    noExtra(r.rest, 1);
+    const f = await r.client.failover();
+    r.out(formatFailover(f), f);
+    return;
+  }
+  const gid = gidArg(r.rest[1]);
+  noExtra(r.rest, 2);
+  const res = await r.client.setFailover(gid, action === 'enable');
+  r.out(`group ${gid}: automatic failover ${res.enabled ? 'enabled' : 'disabled'}`, res);
 }
 
 async function cmdGroup(r: Run): Promise<void> {
@@ -226,6 +243,7 @@ const HANDLERS: Record<AdminCommand, (r: Run) => Promise<void>> = {
   slots: cmdSlots,
   proxies: cmdProxies,
   promote: cmdPromote,
+  failover: cmdFailover,
   audit: cmdAudit,
   overview: cmdOverview,
   leader: cmdLeader,

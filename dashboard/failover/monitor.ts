@@ -172,10 +172,20 @@ export class FailoverMonitor {
       const a = this.detector.assess(gid, master, live, reports);
       const masterInfo = infos.get(master);
       const masterOffset = masterInfo instanceof Error || masterInfo === undefined ? null : (masterInfo.masterReplOffset ?? null);
+      const st = states.get(gid);
+      const lastF = st?.lastFailover;
       const replicas = g.record.servers
         .filter((s) => s.role === 'replica')
         .map((s) => replicaStatus(s.addr, infos.get(s.addr), master, masterOffset));
-      const st = states.get(gid);
+      // A master, or a replica of someone else: told REPLICAOF below (step 4).
+      const toRejoin = replicas.filter((r) => r.stale && r.role !== 'unreachable').map((r) => r.addr);
+      // The old master of the last failover stays stale (even while down) until seen replicating the new one.
+      const oldMaster = lastF && lastF.result === 'ok' && !lastF.rejoinedAt ? replicas.find((r) => r.addr === lastF.from) : undefined;
+      if (oldMaster) {
+        if (oldMaster.role === 'replica' && !oldMaster.stale && oldMaster.linkUp) {
+          await this.deps.states.update(gid, (cur) => (cur.lastFailover ? { ...cur, lastFailover: { ...cur.lastFailover, rejoinedAt: new Date().toISOString() } } : cur)).catch((err: unknown) => this.deps.log.warn('failover.state_write_failed', { gid, err }));
+        } else oldMaster.stale = true;
+      }
       const enabled = st?.enabled ?? this.deps.config.enabled;
       const status: GroupFailoverStatus = {
         gid,
@@ -199,7 +209,7 @@ export class FailoverMonitor {
       this.clearAlert(gid);
       this.deps.metrics.state(gid, status.state);
       // 4. Rejoin stale servers (only while the master answers: they would replicate nothing otherwise).
-      if (a.selfOk) for (const r of replicas) if (r.stale && r.role !== 'unreachable') await this.rejoin(gid, r.addr, master, known);
+      if (a.selfOk) for (const addr of toRejoin) await this.rejoin(gid, addr, master, known);
     }
     // Forget groups that are gone.
     for (const gid of this.status.keys()) if (!snap.groups.has(gid)) this.status.delete(gid);

@@ -16,6 +16,8 @@ export interface LastFailover {
   /** From "declared down" until the promotion returned (other replicas re-pointed included). */
   durationMs: number;
   detail: string;
+  /** When the old master was first seen replicating the new one (it is reported stale until then). */
+  rejoinedAt?: string;
 }
 
 /** One proxy's vote about one master. */

@@ -13,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { setLogLevel } from '../../shared/log.js';
 import type { AuditRecord } from '../../shared/model/types.js';
-import { missingOn, startFailoverCluster, until, waitReplicaUp, WriteLoad, type FailoverCluster } from './failover-cluster.js';
+import { runAdminCommand } from '../../dashboard/cli/index.js';
+import { missingOn, startFailoverCluster, TOKEN, until, waitReplicaUp, WriteLoad, type FailoverCluster } from './failover-cluster.js';
 
 interface FailoverView {
-  groups: Array<{ gid: number; state: string; master: string | null; replicas: Array<{ addr: string; stale: boolean; lagBytes: number | null }>; lastFailover?: { to: string; durationMs: number; result: string } }>;
+  groups: Array<{ gid: number; state: string; master: string | null; replicas: Array<{ addr: string; stale: boolean; lagBytes: number | null }>; lastFailover?: { to: string; durationMs: number; result: string; rejoinedAt?: string } }>;
 }
 
 let c: FailoverCluster;
@@ -51,6 +52,11 @@ async function scenario(gid: number, fault: 'kill' | 'stop') {
     return !g.promoting && g.servers.find((s) => s.role === 'master')?.addr === replica.addr;
   }, 30_000, `group ${gid} failed over to ${replica.addr}`);
   const tSwitched = performance.now();
+  // Until it is back and replicating the new master, the old master is reported stale.
+  await until(async () => {
+    const v = await c.api<FailoverView>('GET', '/api/v1/failover');
+    return v.groups.find((x) => x.gid === gid)!.replicas.find((r) => r.addr === oldMaster.addr)?.stale === true;
+  }, 5000, 'the old master reported stale');
   const sentToOldAtSwitch = c.proxies.map((p) => p.runtime.pool.peek(oldMaster.addr)?.requests ?? 0);
   // Writes keep flowing to the group through the promoted replica.
   await until(async () => load.firstAckAfter(gid, tSwitched), 10_000, `a write to group ${gid} after the switch`);
@@ -106,9 +112,15 @@ async function scenario(gid: number, fault: 'kill' | 'stop') {
     const r = v.groups.find((x) => x.gid === gid)!.replicas.find((x) => x.addr === back.addr);
     return r && !r.stale && r.lagBytes !== null;
   }, 5000, 'old master listed as an up-to-date replica');
+  await until(async () => (await c.api<FailoverView>('GET', '/api/v1/failover')).groups.find((x) => x.gid === gid)!.lastFailover?.rejoinedAt, 5000, 'rejoin recorded');
   // Roles in the model swapped: the old master is a replica now.
   const rec = await c.group(gid);
   expect(rec.servers).toEqual([{ addr: replica.addr, role: 'master' }, { addr: back.addr, role: 'replica' }]);
+  // `redslot status` shows the last failover and the replica's lag.
+  let out = '';
+  expect(await runAdminCommand(['status', '--dashboard', c.dashboard.url, '--token', TOKEN], { stdout: (x) => (out += x), stderr: () => undefined, env: {} })).toBe(0);
+  expect(out).toContain(`${oldMaster.addr} -> ${replica.addr} ok in`);
+  expect(out).toMatch(new RegExp(`${back.addr.replace(/\./g, '\\.')} up lag`));
   const summary = { fault, recoverMs, failoverMs: g.lastFailover?.durationMs, acked: mine.length, ackedAfterFault: after.length, lostBeforeFault: lost, waitConfirmed: waited.length, waitLost: 0, errors: load.errors.filter((e) => e.group === gid).length };
   process.stdout.write(`FAILOVER ${JSON.stringify(summary)}\n`);
   return summary;
