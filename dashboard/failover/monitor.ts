@@ -127,7 +127,8 @@ export class FailoverMonitor {
         quorum: 0,
         replicas: g.record.servers.filter((s) => s.role === 'replica').map((s) => ({ addr: s.addr, role: 'replica', linkUp: false, lagBytes: null, silentMs: null, stale: false })),
       };
-      groups.push({ ...base, enabled, ...(st?.lastFailover ? { lastFailover: st.lastFailover } : {}) });
+      // The model's master now (the last round may predate a failover that just finished).
+      groups.push({ ...base, enabled, master: masterOf(g.record) ?? null, ...(st?.lastFailover ? { lastFailover: st.lastFailover } : {}) });
     }
     return { leader: this.leading, config: this.deps.config, groups };
   }
