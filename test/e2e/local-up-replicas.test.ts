@@ -7,19 +7,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, waitForPort } from '../support/free-port.js';
-import { Spawned } from '../support/processes.js';
+import { pidAlive, Spawned } from '../support/processes.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 
 const CLI = path.resolve('dist/shared/bin/redslot.js');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface FailoverBody {
   groups: Array<{ gid: number; master: string | null; replicas: Array<{ addr: string; linkUp: boolean }>; lastFailover?: { to: string; result: string } }>;
@@ -58,7 +49,7 @@ describe('redslot up --replicas (compiled CLI)', () => {
 
     up.child.kill('SIGTERM');
     expect(await up.exited).toBe(0);
-    for (const s of servers) expect(alive(s.pid)).toBe(false);
+    for (const s of servers) expect(pidAlive(s.pid)).toBe(false);
   }, 60_000);
 
   it('refuses a port a stale redis-server owns (instead of reporting it as its own master)', async () => {
