@@ -123,8 +123,9 @@ export class DashboardClient {
   failover() {
     return this.request<FailoverBody>('GET', '/api/v1/failover');
   }
-  setFailover(gid: number, enabled: boolean) {
-    return this.request<{ gid: number; enabled: boolean }>('PUT', `/api/v1/groups/${gid}/failover`, { enabled });
+  /** enabled: automatic failover on/off; sentinel: follow that Sentinel service (null: decide again). */
+  setFailover(gid: number, body: { enabled?: boolean; sentinel?: { name: string; addrs: string[] } | null }) {
+    return this.request<{ gid: number; enabled: boolean; sentinel: { name: string; addrs: string[] } | null }>('PUT', `/api/v1/groups/${gid}/failover`, body);
   }
   topology() {
     return this.request<{ revision: number; groups: GroupsBody['groups']; slots: SlotsBody['slots'] }>('GET', '/api/v1/topology');

@@ -13,7 +13,7 @@ export function formatFailover(f: FailoverBody): string {
   const head = `failover: ${f.config.enabled ? 'on' : 'off'} by default, down after ${f.config.downAfterMs} ms, max lag ${f.config.maxLagMs} ms, cool-down ${f.config.cooldownMs} ms${f.leader ? '' : ' (this dashboard is a standby: states are the leader\'s to judge)'}`;
   const rows = f.groups.map((g) => [
     String(g.gid),
-    g.enabled ? g.state : `${g.state} (disabled)`,
+    (g.enabled ? g.state : `${g.state} (disabled)`) + (g.sentinel ? ` (follows Sentinel ${g.sentinel.name}: ${g.sentinel.master ?? 'no majority'})` : ''),
     g.replicas.length === 0 ? '(no replica)' : g.replicas.map(lagText).join(', '),
     g.lastFailover ? `${g.lastFailover.at} ${g.lastFailover.from} -> ${g.lastFailover.to} ${g.lastFailover.result} in ${g.lastFailover.durationMs} ms` : '-',
   ]);

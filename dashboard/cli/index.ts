@@ -38,6 +38,7 @@ commands:
   promote <gid> <host:port> [--force]     promote a replica to master (barrier-guarded)
   failover [status]                       automatic failover per group: state, replica lag, last failover
   failover enable|disable <gid>           switch automatic failover on or off for one group
+  failover sentinel <gid> <name> <h:p,..> follow a Sentinel service for one group (off: decide again)
   audit [--limit N]                       who changed what, newest first
   overview                                ops/s, keys, memory per server and proxy
   leader                                  dashboards and which one leads
@@ -106,7 +107,7 @@ async function cmdStatus(r: Run): Promise<void> {
 }
 
 async function cmdFailover(r: Run): Promise<void> {
-  const action = sub(r.rest, ['status', 'enable', 'disable'], 'status');
+  const action = sub(r.rest, ['status', 'enable', 'disable', 'sentinel'], 'status');
   if (action === 'status') {
     noExtra(r.rest, 1);
     const f = await r.client.failover();
@@ -114,8 +115,18 @@ async function cmdFailover(r: Run): Promise<void> {
     return;
   }
   const gid = gidArg(r.rest[1]);
+  if (action === 'sentinel') {
+    const name = r.rest[2];
+    if (name === undefined) throw new UsageError('usage: redslot failover sentinel <gid> <master-name> <host:port,...> | off');
+    noExtra(r.rest, name === 'off' ? 3 : 4);
+    const addrs = name === 'off' ? [] : (r.rest[3] ?? '').split(',').filter((a) => a !== '');
+    if (name !== 'off' && addrs.length === 0) throw new UsageError('give the Sentinels as host:port,host:port');
+    const res = await r.client.setFailover(gid, { sentinel: name === 'off' ? null : { name, addrs } });
+    r.out(res.sentinel ? `group ${gid}: follows Sentinel service ${res.sentinel.name} at ${res.sentinel.addrs.join(', ')}` : `group ${gid}: decides its failovers itself again`, res);
+    return;
+  }
   noExtra(r.rest, 2);
-  const res = await r.client.setFailover(gid, action === 'enable');
+  const res = await r.client.setFailover(gid, { enabled: action === 'enable' });
   r.out(`group ${gid}: automatic failover ${res.enabled ? 'enabled' : 'disabled'}`, res);
 }
 

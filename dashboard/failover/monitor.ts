@@ -32,7 +32,8 @@ import { DownDetector, type MasterAssessment } from './detector.js';
 import { candidateFromInfo, pickReplica, unreachableCandidate } from './elect.js';
 import type { FailoverMetrics } from './metrics.js';
 import type { FailoverStateStore } from './state-store.js';
-import type { FailoverGroupState, GroupFailoverState, LastFailover, ReplicaCandidate, ReplicaStatus } from './types.js';
+import { sentinelMaster } from './sentinel.js';
+import type { FailoverGroupState, GroupFailoverState, LastFailover, ReplicaCandidate, ReplicaStatus, SentinelConfig } from './types.js';
 
 export type { ReplicaStatus };
 
@@ -49,6 +50,8 @@ export interface GroupFailoverStatus {
   replicas: ReplicaStatus[];
   alert?: string;
   lastFailover?: LastFailover;
+  /** Set for a group that follows its Sentinel service: what the Sentinels name as master now. */
+  sentinel?: { name: string; addrs: string[]; master: string | null };
 }
 
 export interface FailoverDeps {
@@ -101,6 +104,11 @@ export class FailoverMonitor {
     this.timer = undefined;
   }
 
+  /** failover.enabled: the default of groups that did not set their own. */
+  get defaultEnabled(): boolean {
+    return this.deps.config.enabled;
+  }
+
   /** Resolves when no round is running (after stop(): before the dialer closes). */
   async idle(): Promise<void> {
     await this.running;
@@ -128,7 +136,8 @@ export class FailoverMonitor {
         replicas: g.record.servers.filter((s) => s.role === 'replica').map((s) => ({ addr: s.addr, role: 'replica', linkUp: false, lagBytes: null, silentMs: null, stale: false })),
       };
       // The model's master now (the last round may predate a failover that just finished).
-      groups.push({ ...base, enabled, master: masterOf(g.record) ?? null, ...(st?.lastFailover ? { lastFailover: st.lastFailover } : {}) });
+      const sentinel = st?.sentinel ? { name: st.sentinel.name, addrs: st.sentinel.addrs, master: base.sentinel?.master ?? null } : undefined;
+      groups.push({ ...base, enabled, master: masterOf(g.record) ?? null, sentinel, ...(st?.lastFailover ? { lastFailover: st.lastFailover } : {}) });
     }
     return { leader: this.leading, config: this.deps.config, groups };
   }
@@ -203,6 +212,10 @@ export class FailoverMonitor {
       this.status.set(gid, status);
       this.deps.metrics.replicaLag(gid, replicas);
       if (g.record.promoting) continue;
+      if (st?.sentinel) {
+        await this.followSentinel(snap, gid, master, st.sentinel, status);
+        continue;
+      }
       if (a.down) {
         await this.onDown(snap, gid, a, status, st);
         continue;
@@ -245,30 +258,54 @@ export class FailoverMonitor {
     if (!best) {
       return this.alert(gid, status, 'no-eligible-replica', `master ${a.master} of group ${gid} is down and no replica is eligible (${candidates.map((c) => `${c.addr}: ${c.why}`).join('; ') || 'the group has no replica'})`, fullEvidence);
     }
+    await this.switchMaster(gid, a.master, best.addr, 'group.failover.decided', fullEvidence, status);
+  }
+
+  /**
+   * Promotes `to` in place of `from` through the barrier-guarded promotion (failover mode), with the decision
+   * audited before (with its evidence) and the result after; records lastFailover.
+   */
+  private async switchMaster(gid: number, from: string, to: string, decidedAction: string, evidence: unknown, status: GroupFailoverStatus): Promise<void> {
     status.state = 'failing-over';
     this.deps.metrics.state(gid, 'failing-over');
     const started = performance.now();
     const target = `group ${gid}`;
-    const detail = JSON.stringify({ from: a.master, to: best.addr, ...fullEvidence });
-    this.deps.log.warn('failover.start', { gid, from: a.master, to: best.addr, evidence: fullEvidence });
-    await this.deps.audit.record({ at: new Date().toISOString(), who: this.deps.who, action: 'group.failover.decided', target, params: { from: a.master, to: best.addr }, result: 'ok', detail });
-    let last2: LastFailover;
+    this.deps.log.warn('failover.start', { gid, from, to, decidedBy: decidedAction, evidence });
+    await this.deps.audit.record({ at: new Date().toISOString(), who: this.deps.who, action: decidedAction, target, params: { from, to }, result: 'ok', detail: JSON.stringify({ from, to, evidence }) });
+    let last: LastFailover;
     try {
-      const r = await this.deps.promotion.promote(gid, best.addr, { failover: true }, this.signal);
+      const r = await this.deps.promotion.promote(gid, to, { failover: true }, this.signal);
       const durationMs = Math.round(performance.now() - started);
-      last2 = { at: new Date().toISOString(), from: a.master, to: best.addr, result: 'ok', durationMs, detail: [...r.steps, ...r.warnings].join('; ') };
-      this.deps.log.warn('failover.done', { gid, from: a.master, to: best.addr, durationMs, warnings: r.warnings });
-      this.detector.forget(a.master);
+      last = { at: new Date().toISOString(), from, to, result: 'ok', durationMs, detail: [...r.steps, ...r.warnings].join('; ') };
+      this.deps.log.warn('failover.done', { gid, from, to, durationMs, warnings: r.warnings });
+      this.detector.forget(from);
       this.clearAlert(gid);
     } catch (err) {
       const durationMs = Math.round(performance.now() - started);
-      last2 = { at: new Date().toISOString(), from: a.master, to: best.addr, result: 'failed', durationMs, detail: errMsg(err) };
-      this.deps.log.error('failover.failed', { gid, from: a.master, to: best.addr, err });
+      last = { at: new Date().toISOString(), from, to, result: 'failed', durationMs, detail: errMsg(err) };
+      this.deps.log.error('failover.failed', { gid, from, to, err });
     }
-    this.deps.metrics.failovers.inc({ result: last2.result });
-    await this.deps.audit.record({ at: last2.at, who: this.deps.who, action: 'group.failover', target, params: { from: a.master, to: best.addr }, result: last2.result, detail: `${last2.durationMs} ms: ${last2.detail}` });
-    await this.deps.states.update(gid, (cur) => ({ ...cur, gid, lastFailover: last2 })).catch((err: unknown) => this.deps.log.warn('failover.state_write_failed', { gid, err }));
-    status.state = last2.result === 'ok' ? 'ok' : 'suspect';
+    this.deps.metrics.failovers.inc({ result: last.result });
+    await this.deps.audit.record({ at: last.at, who: this.deps.who, action: 'group.failover', target, params: { from, to }, result: last.result, detail: `${last.durationMs} ms: ${last.detail}` });
+    await this.deps.states.update(gid, (cur) => ({ ...cur, gid, lastFailover: last })).catch((err: unknown) => this.deps.log.warn('failover.state_write_failed', { gid, err }));
+    status.state = last.result === 'ok' ? 'ok' : 'suspect';
+  }
+
+  /**
+   * A group that names its Sentinel service: Sentinel decides, the dashboard follows the master it announces
+   * (+switch-master) through the same barrier-guarded promotion. Neither the own decision nor the rejoin of
+   * stale servers runs for such a group (Sentinel reconfigures replicas itself).
+   */
+  private async followSentinel(snap: TopologySnapshot, gid: number, master: string, cfg: SentinelConfig, status: GroupFailoverStatus): Promise<void> {
+    const view = await sentinelMaster(this.deps.dialer, cfg, this.deps.config.probeTimeoutMs);
+    status.sentinel = { name: cfg.name, addrs: cfg.addrs, master: view.master };
+    if (view.master === null || sameAddr(view.master, master)) return;
+    const g = snap.groups.get(gid)!;
+    if (!g.record.servers.some((s) => sameAddr(s.addr, view.master!))) {
+      return this.alert(gid, status, 'suspect', `Sentinel service ${cfg.name} names ${view.master} as master, which is not a server of group ${gid}: add it first`, view);
+    }
+    const to = g.record.servers.find((s) => sameAddr(s.addr, view.master!))!.addr;
+    await this.switchMaster(gid, master, to, 'group.failover.sentinel', view, status);
   }
 
   /** A loud refusal: status, metric, one error log line and one audit entry per episode. */

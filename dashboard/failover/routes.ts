@@ -5,6 +5,7 @@ import { RedslotError } from '../../shared/errors.js';
 import { DashboardErrors } from '../errors.js';
 import { errorResponses, mutate } from '../routes/common.js';
 import { GroupParams } from '../schemas/index.js';
+import type { FailoverGroupState } from './types.js';
 import { FailoverResponse, SetFailoverBody, SetFailoverResponse } from './schemas.js';
 
 export function registerFailoverRoutes(app: App, ctx: DashboardContext): void {
@@ -18,7 +19,7 @@ export function registerFailoverRoutes(app: App, ctx: DashboardContext): void {
     '/api/v1/groups/:gid/failover',
     {
       schema: {
-        summary: 'Enable or disable automatic failover for one group',
+        summary: 'Enable or disable automatic failover for one group, or make it follow a Sentinel service',
         tags: ['groups'],
         params: GroupParams,
         body: SetFailoverBody,
@@ -27,12 +28,19 @@ export function registerFailoverRoutes(app: App, ctx: DashboardContext): void {
     },
     async (req) => {
       const gid = req.params.gid;
-      const { enabled } = req.body;
-      return mutate(ctx, req, enabled ? 'group.failover.enable' : 'group.failover.disable', `group ${gid}`, { enabled }, async () => {
+      const { enabled, sentinel } = req.body;
+      const action = sentinel !== undefined ? 'group.failover.sentinel.set' : enabled ? 'group.failover.enable' : 'group.failover.disable';
+      return mutate(ctx, req, action, `group ${gid}`, req.body, async () => {
         const snap = await ctx.store.read();
         if (!snap.groups.has(gid)) throw new RedslotError(DashboardErrors.REDSLOT_ERR_NOT_FOUND, { what: `group ${gid}` });
-        const s = await ctx.failoverStates.update(gid, (cur) => ({ ...cur, gid, enabled }));
-        return { gid, enabled: s.enabled ?? enabled };
+        const s = await ctx.failoverStates.update(gid, (cur) => {
+          const next: FailoverGroupState = { ...cur, gid };
+          if (enabled !== undefined) next.enabled = enabled;
+          if (sentinel === null) delete next.sentinel;
+          else if (sentinel !== undefined) next.sentinel = { name: sentinel.name, addrs: [...sentinel.addrs] };
+          return next;
+        });
+        return { gid, enabled: s.enabled ?? ctx.failover.defaultEnabled, sentinel: s.sentinel ?? null };
       });
     },
   );

@@ -35,6 +35,7 @@ export const FailoverGroupSchema = Type.Object({
   replicas: Type.Array(ReplicaStatusSchema),
   alert: Type.Optional(Type.String()),
   lastFailover: Type.Optional(LastFailoverSchema),
+  sentinel: Type.Optional(Type.Object({ name: Type.String(), addrs: Type.Array(Type.String()), master: Type.Union([Type.String(), Type.Null()]) })),
 });
 
 export const FailoverResponse = Type.Object({
@@ -43,7 +44,22 @@ export const FailoverResponse = Type.Object({
   groups: Type.Array(FailoverGroupSchema),
 });
 
-export const SetFailoverBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
-export const SetFailoverResponse = Type.Object({ gid: Type.Integer(), enabled: Type.Boolean() });
+const SentinelAddr = Type.String({ pattern: '^[A-Za-z0-9_.\\-\\[\\]:]+:[0-9]{1,5}$', maxLength: 300 });
+export const SentinelConfigSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_.\\-]{1,128}$', description: 'master name the Sentinels monitor' }),
+    addrs: Type.Array(SentinelAddr, { minItems: 1, maxItems: 16, description: 'host:port of each Sentinel' }),
+  },
+  { additionalProperties: false },
+);
+export const SetFailoverBody = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    /** Follow this Sentinel service instead of deciding; null = decide again. */
+    sentinel: Type.Optional(Type.Union([SentinelConfigSchema, Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const SetFailoverResponse = Type.Object({ gid: Type.Integer(), enabled: Type.Boolean(), sentinel: Type.Union([SentinelConfigSchema, Type.Null()]) });
 
 export type FailoverBody = Static<typeof FailoverResponse>;

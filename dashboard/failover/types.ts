@@ -5,7 +5,16 @@ export interface FailoverGroupState {
   gid: number;
   /** Automatic failover for this group (default: the global failover.enabled). */
   enabled?: boolean;
+  /** Follow this Sentinel service instead of deciding (optional per group). */
+  sentinel?: SentinelConfig;
   lastFailover?: LastFailover;
+}
+
+export interface SentinelConfig {
+  /** The master name the Sentinels monitor (`sentinel monitor <name> ...`). */
+  name: string;
+  /** host:port of each Sentinel. */
+  addrs: string[];
 }
 
 export interface LastFailover {

@@ -93,7 +93,7 @@ describe('failover quorum and refusals (real servers, downAfter 1 s)', () => {
   }, 30_000);
 
   it('failover disabled for a group: its dead master is reported, nothing is promoted', async () => {
-    expect(await c.api('PUT', '/api/v1/groups/3/failover', { enabled: false })).toEqual({ gid: 3, enabled: false });
+    expect(await c.api('PUT', '/api/v1/groups/3/failover', { enabled: false })).toEqual({ gid: 3, enabled: false, sentinel: null });
     const master = c.servers[2]![0]!;
     await master.proc.kill9();
     const g = await until(async () => {
