@@ -85,16 +85,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   let adminAddr: string | null = null;
   let stopDriver: (() => Promise<void>) | null = null;
   let extraState: (() => Record<string, unknown>) | null = null;
-  const replicaHealth = new ReplicaHealth({
-    table: core.table,
-    intervalMs: config.reachability.intervalMs,
-    timeoutMs: config.reachability.timeoutMs,
-    maxLagMs: config.replicaMaxLagMs,
-    user: config.backend.user,
-    password: config.backend.password,
-    log: log.child({ component: 'replica-health' }),
-  });
-  replicaHealth.start();
+  const replicaHealth = ReplicaHealth.start(core.table, config, log);
   const closeAll = async (deadlineMs: number) => {
     await replicaHealth.stop();
     await core.server.close(deadlineMs);
@@ -116,7 +107,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     const handle = await driver(core);
     const follower = withState.state?.() as { proxyId?: string } | null | undefined;
     const reach = config.coordinator !== '' && follower?.proxyId
-      ? await startReachability(config, coordinatorUrl(config), follower.proxyId, core, log, opts.reachabilityDialAddr)
+      ? await startReachability(config, coordinatorUrl(config), follower.proxyId, () => core.table.masters.map((m) => m.server.addr), log, opts.reachabilityDialAddr)
       : null;
     stopDriver = async () => {
       await reach?.stop();

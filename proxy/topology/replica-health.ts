@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../shared/log.js';
 import { RedisAdmin, type RedisInfo } from '../../shared/redis-admin.js';
 import type { BackendServer } from '../backend/pool.js';
+import type { ProxyConfig } from '../config.js';
 import type { SlotTable } from '../router/slot-table.js';
 
 export interface ReplicaHealthOptions {
@@ -40,6 +41,21 @@ export class ReplicaHealth {
   private round: Promise<void> | undefined;
 
   constructor(private readonly opts: ReplicaHealthOptions) {}
+
+  /** The monitor of one proxy process (or worker) with the proxy's knobs, started. */
+  static start(table: SlotTable, config: ProxyConfig, log: Logger): ReplicaHealth {
+    const h = new ReplicaHealth({
+      table,
+      intervalMs: config.reachability.intervalMs,
+      timeoutMs: config.reachability.timeoutMs,
+      maxLagMs: config.replicaMaxLagMs,
+      user: config.backend.user,
+      password: config.backend.password,
+      log: log.child({ component: 'replica-health' }),
+    });
+    h.start();
+    return h;
+  }
 
   start(): void {
     if (this.opts.intervalMs <= 0) return;

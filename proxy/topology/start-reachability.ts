@@ -1,15 +1,15 @@
-/** Wires a ReachabilityReporter to a running proxy: its own coordinator handle, the table's masters as targets. */
+/** Wires a ReachabilityReporter to a running proxy (or workers' primary): its own coordinator handle, the masters as targets. */
 import { openCoordinator } from '../../shared/coordinator/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { ProxyConfig } from '../config.js';
-import type { ProxyCore } from '../core.js';
 import { ReachabilityReporter } from './reachability.js';
 
 export async function startReachability(
   config: ProxyConfig,
   url: string,
   proxyId: string,
-  core: ProxyCore,
+  /** The masters of the applied table (read each round). */
+  servers: () => Iterable<string>,
   log: Logger,
   dialAddr?: (addr: string) => string,
 ): Promise<{ stop(): Promise<void> } | null> {
@@ -19,7 +19,7 @@ export async function startReachability(
     coord: coordinator,
     paths,
     proxyId,
-    servers: () => core.table.masters.map((m) => m.server.addr),
+    servers,
     intervalMs: config.reachability.intervalMs,
     timeoutMs: config.reachability.timeoutMs,
     leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
