@@ -32,6 +32,7 @@ import { DownDetector, type MasterAssessment } from './detector.js';
 import { candidateFromInfo, pickReplica, unreachableCandidate } from './elect.js';
 import type { FailoverMetrics } from './metrics.js';
 import type { FailoverStateStore } from './state-store.js';
+import { replicaStatus } from './replica-status.js';
 import { sentinelMaster } from './sentinel.js';
 import type { FailoverGroupState, GroupFailoverState, LastFailover, ReplicaCandidate, ReplicaStatus, SentinelConfig } from './types.js';
 
@@ -332,19 +333,4 @@ export class FailoverMonitor {
       this.deps.log.warn('failover.rejoin_failed', { gid, addr, master, err });
     }
   }
-}
-
-function replicaStatus(addr: string, info: RedisInfo | Error | undefined, master: string, masterOffset: number | null): ReplicaStatus {
-  if (info === undefined || info instanceof Error) return { addr, role: 'unreachable', linkUp: false, lagBytes: null, silentMs: null, stale: false };
-  if (info.role !== 'slave') return { addr, role: 'master', linkUp: false, lagBytes: null, silentMs: null, stale: true };
-  const c = candidateFromInfo(addr, info, master, Number.POSITIVE_INFINITY);
-  const stale = !sameAddr(c.master ?? '', master);
-  return {
-    addr,
-    role: 'replica',
-    linkUp: c.linkUp,
-    lagBytes: masterOffset !== null && c.offset >= 0 && !stale ? Math.max(0, masterOffset - c.offset) : null,
-    silentMs: Number.isFinite(c.silentMs) ? c.silentMs : null,
-    stale,
-  };
 }
