@@ -13,6 +13,7 @@ import { createContext, type DashboardOptions } from './context.js';
 import { DashboardErrors } from './errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerFailoverRoutes } from './failover/routes.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerImportRoutes } from './imports/routes.js';
 import { registerLoadRoutes } from './load/routes.js';
@@ -98,6 +99,7 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerHealthRoutes(app, ctx);
   registerOverviewRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
+  registerFailoverRoutes(app, ctx);
   registerSlotRoutes(app, ctx);
   registerProxyRoutes(app, ctx);
   registerAuditRoutes(app, ctx);

@@ -23,6 +23,7 @@ import {
   parseIntInRange,
   readConfigFile,
 } from '../shared/config.js';
+import { FAILOVER_DEFAULTS, parseFailoverConfig, type FailoverConfig } from './failover/config.js';
 
 export type TokenRole = 'operator' | 'viewer';
 
@@ -62,6 +63,8 @@ export interface DashboardConfig {
   assignScanMaxKeys: number;
   /** Audit entries kept in the coordinator (older ones are trimmed by the leader). */
   auditRetain: number;
+  /** Automatic failover (dashboard/failover/config.ts). */
+  failover: FailoverConfig;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -84,6 +87,7 @@ const DEFAULTS = {
   redisUsername: '',
   assignScanMaxKeys: 1_000_000,
   auditRetain: 10_000,
+  failover: FAILOVER_DEFAULTS,
   logLevel: '',
 };
 
@@ -136,6 +140,7 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
     redisUsername: String(merged['redisUsername'] ?? '') || undefined,
     assignScanMaxKeys: parseIntInRange(merged['assignScanMaxKeys'], 'assignScanMaxKeys', 0, 1_000_000_000),
     auditRetain: parseIntInRange(merged['auditRetain'], 'auditRetain', 10, 10_000_000),
+    failover: parseFailoverConfig(merged['failover']),
     logLevel: logLevel === '' ? undefined : parseEnum(logLevel, 'logLevel', ['debug', 'info', 'warn', 'error', 'silent'] as const),
   };
 }

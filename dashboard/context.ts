@@ -21,6 +21,10 @@ import { SlotService } from './topom/slots.js';
 import { StatsPoller } from './topom/stats.js';
 import { TopologyStore } from './topom/store.js';
 import { LoadPoller } from './load/poller.js';
+import { DEFAULT_FAILOVER_CONFIG, type FailoverConfig } from './failover/config.js';
+import { createFailoverMetrics } from './failover/metrics.js';
+import { FailoverMonitor } from './failover/monitor.js';
+import { FailoverStateStore } from './failover/state-store.js';
 
 export interface DashboardOptions {
   coordinator: Coordinator;
@@ -44,6 +48,8 @@ export interface DashboardOptions {
   redisUsername?: string;
   assignScanMaxKeys?: number;
   auditRetain?: number;
+  /** Automatic failover knobs (dashboard/failover/config.ts); defaults when absent. */
+  failover?: Partial<FailoverConfig>;
   /**
    * 'auto' (default): campaign for leadership when the app is ready (inject tests);
    * 'manual': the caller runs ctx.election.start(addr) after listen (startDashboard).
@@ -83,6 +89,9 @@ export interface DashboardContext {
   /** Per-slot load and hot keys from every proxy's counters (dashboard/load/). */
   load: LoadPoller;
   promotion: PromotionService;
+  /** Automatic failover (runs on the leader only). */
+  failover: FailoverMonitor;
+  failoverStates: FailoverStateStore;
   /** Waits for every live proxy to acknowledge `revision` (the barrier, with this dashboard's timeout). */
   barrier(revision: number, signal?: AbortSignal): Promise<unknown>;
   /** Starts election (unless manual) and the stats poller. */
@@ -106,6 +115,20 @@ export function createContext(opts: DashboardOptions): DashboardContext {
   const stats = new StatsPoller(store, proxies, dialer, log, opts.statsIntervalMs ?? 1000, opts.statsHistory ?? 300, metrics);
   const promotion = new PromotionService(store, dialer, log, { barrier });
   const load = new LoadPoller(store, proxies, dialer, log, opts.statsIntervalMs ?? 1000, metrics);
+  const failoverStates = new FailoverStateStore(coord, paths, () => election.fence());
+  const failover = new FailoverMonitor({
+    coord,
+    paths,
+    store,
+    dialer,
+    promotion,
+    audit,
+    states: failoverStates,
+    metrics: createFailoverMetrics(metrics.registry),
+    log: log.child({ component: 'failover' }),
+    who: `dashboard:${id}`,
+    config: { ...DEFAULT_FAILOVER_CONFIG, ...opts.failover },
+  });
   const ctx: DashboardContext = {
     id,
     cluster: opts.cluster,
@@ -127,6 +150,8 @@ export function createContext(opts: DashboardOptions): DashboardContext {
     stats,
     load,
     promotion,
+    failover,
+    failoverStates,
     barrier,
     async start() {
       if ((opts.election ?? 'auto') === 'auto') await election.start();
@@ -137,6 +162,8 @@ export function createContext(opts: DashboardOptions): DashboardContext {
     },
     async close() {
       if (auditTimer) clearInterval(auditTimer);
+      failover.stop();
+      await failover.idle();
       await stats.stop();
       await load.stop();
       await election.stop();
@@ -157,6 +184,9 @@ export function createContext(opts: DashboardOptions): DashboardContext {
       });
     }
   });
+  // After promotion.resume: a half-done promotion is finished before the monitor judges the group again.
+  election.onBecameLeader('failover.monitor', (signal) => failover.start(signal));
+  election.onLostLeadership('failover.monitor', () => failover.stop());
   for (const h of opts.onBecameLeader ?? []) election.onBecameLeader(h.name, (signal) => h.run(ctx, signal));
   let auditTimer: NodeJS.Timeout | undefined;
   election.onBecameLeader('audit.trim', () => {

@@ -149,6 +149,7 @@ export function dashboardOptionsFromConfig(cfg: DashboardConfig): StartDashboard
       redisUsername: cfg.redisUsername,
       assignScanMaxKeys: cfg.assignScanMaxKeys,
       auditRetain: cfg.auditRetain,
+      failover: cfg.failover,
     },
   };
 }

@@ -60,6 +60,13 @@
  *     maxMultiBytes: 256mb            commands queued after MULTI; beyond, the transaction is discarded
  *     maxMergedReply: 512mb           a cluster-wide reply (KEYS, ...) merged from every group
  *   slowlog: { slowerThan: 10000, maxLen: 128 }   SLOWLOG: end-to-end latency in µs (-1 = off), entries kept
+ *   reads: master                     master | replica-preferred: where read-only single-slot commands go by
+ *                                     default (READONLY / READWRITE switch one connection)
+ *   replicaMaxLag: 1s                 a replica serves reads only while its link is up and it is at most this
+ *                                     far behind its master (measured by the proxy every reachability.interval)
+ *   reachability:                     what this proxy tells the dashboard about its backends (failover votes)
+ *     interval: 500ms                 PING every master this often (0 = report nothing)
+ *     timeout: 1s                     a PING without a reply within this counts as unreachable
  *   fencing: strict                   strict (the only mode; 'off' is refused): stop serving when the coordinator lease cannot be renewed
  *   leaseTtl: 10s
  *   shutdownDeadline: 10s             SIGTERM: time to finish in-flight commands before closing clients
@@ -138,6 +145,9 @@ export interface ProxyConfig {
   load: { count: boolean; hotKeys: number; sampleEvery: number; maxKeyBytes: number; windowMs: number };
   guard: GuardConfig;
   slowlog: { slowerThanUs: number; maxLen: number };
+  reachability: { intervalMs: number; timeoutMs: number };
+  reads: 'master' | 'replica-preferred';
+  replicaMaxLagMs: number;
   /** Always 'strict': 'off' was removed in issue 15 (see parseFencing). */
   fencing: 'strict';
   leaseTtlMs: number;
@@ -195,6 +205,9 @@ export const PROXY_DEFAULTS = {
     maxMergedReply: '512mb',
   },
   slowlog: { slowerThan: 10000, maxLen: 128 },
+  reachability: { interval: '500ms', timeout: '1s' },
+  reads: 'master',
+  replicaMaxLag: '1s',
   fencing: 'strict',
   leaseTtl: '10s',
   shutdownDeadline: '10s',
@@ -300,6 +313,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const loadWindowMs = parseDuration(load.window ?? '10s', 'load.window');
   if (loadWindowMs < 1000) throw invalid('load.window must be at least 1s');
   const slowlog = obj(raw.slowlog ?? {}, 'slowlog');
+  const reach = obj(raw.reachability ?? {}, 'reachability');
   const adminStr = raw.admin === null || raw.admin === false ? '' : str(raw.admin, 'admin');
   const backoffMinMs = parseDuration(backend.backoffMin, 'backend.backoffMin');
   const backoffMaxMs = parseDuration(backend.backoffMax, 'backend.backoffMax');
@@ -353,6 +367,12 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       slowerThanUs: parseIntInRange(slowlog.slowerThan ?? 10000, 'slowlog.slowerThan', -1, 2 ** 31 - 1),
       maxLen: parseIntInRange(slowlog.maxLen ?? 128, 'slowlog.maxLen', 0, 1_000_000),
     },
+    reachability: {
+      intervalMs: parseDuration(reach.interval ?? '500ms', 'reachability.interval'),
+      timeoutMs: Math.max(50, parseDuration(reach.timeout ?? '1s', 'reachability.timeout')),
+    },
+    reads: parseEnum(raw.reads ?? 'master', 'reads', ['master', 'replica-preferred'] as const),
+    replicaMaxLagMs: parseDuration(raw.replicaMaxLag ?? '1s', 'replicaMaxLag'),
     fencing: parseFencing(raw.fencing),
     leaseTtlMs: parseDuration(raw.leaseTtl, 'leaseTtl'),
     shutdownDeadlineMs: parseDuration(raw.shutdownDeadline, 'shutdownDeadline'),

@@ -124,6 +124,11 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   async applyTopology(topology: Topology): Promise<void> {
     const t0 = Date.now();
+    // A failover replaces a master the dashboard declared down: what is still pending on it would only
+    // answer after backend.replyTimeout (a stopped server) and hold the barrier that long. Fail it now.
+    for (const g of topology.groups.values()) {
+      if (g.promoting?.abandon !== undefined) this.pool.peek(g.promoting.abandon)?.abandon();
+    }
     await this.table.apply(topology);
     this.applied = topology.revision;
     this.log.info('proxy.topology_applied', { revision: topology.revision, drainMs: Date.now() - t0 });

@@ -16,8 +16,9 @@ import { build as buildAdmin } from './admin/app.js';
 import { loadProxyConfig, parseProxyFlags } from './config.js';
 import { ProxyCore } from './core.js';
 import type { TopologyDriver } from './runtime.js';
-import { advertised, defaultDriver, type StartProxyOptions } from './startup.js';
-
+import { advertised, coordinatorUrl, defaultDriver, type StartProxyOptions } from './startup.js';
+import { startReachability } from './topology/start-reachability.js';
+import { ReplicaHealth } from './topology/replica-health.js';
 
 export interface ProxyHandle {
   /** RESP address as bound, host:port. */
@@ -41,7 +42,9 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   let adminAddr: string | null = null;
   let stopDriver: (() => Promise<void>) | null = null;
   let extraState: (() => Record<string, unknown>) | null = null;
+  const replicaHealth = ReplicaHealth.start(core.table, config, log);
   const closeAll = async (deadlineMs: number) => {
+    await replicaHealth.stop();
     await core.server.close(deadlineMs);
     if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
     if (admin) await admin.close();
@@ -59,7 +62,14 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     const withState = driver as TopologyDriver & { state?: () => unknown };
     if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
     const handle = await driver(core);
-    stopDriver = () => handle.stop();
+    const follower = withState.state?.() as { proxyId?: string } | null | undefined;
+    const reach = config.coordinator !== '' && follower?.proxyId
+      ? await startReachability(config, coordinatorUrl(config), follower.proxyId, () => core.table.masters.map((m) => m.server.addr), log, opts.reachabilityDialAddr)
+      : null;
+    stopDriver = async () => {
+      await reach?.stop();
+      await handle.stop();
+    };
   } catch (err) {
     await closeAll(0);
     throw err;

@@ -90,6 +90,8 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   name: Buffer | null = null;
   libName: Buffer | null = null;
   libVer: Buffer | null = null;
+  /** READONLY / READWRITE (default: the proxy's `reads` knob): reads may go to a replica. */
+  readReplica: boolean;
   readonly createdAt = Date.now();
   // CLIENT REPLY / NO-EVICT / LIST state (proxy/local/client.ts).
   replyOff = false;
@@ -150,6 +152,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.facts = env.facts;
     this.slowlog = env.facts.slowlog !== undefined && env.facts.slowlog.slowerThanUs >= 0 ? env.facts.slowlog : undefined;
     this.authenticated = env.config.auth.password === '';
+    this.readReplica = env.config.reads === 'replica-preferred';
     this.maxPipeline = env.config.limits.maxPipeline;
     this.resumeAt = Math.max(1, Math.floor(this.maxPipeline / 2));
     this.decoder = new RequestDecoder(this, env.limits);
@@ -605,6 +608,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.name = null;
     this.replyOff = false; // like Redis: RESET turns CLIENT REPLY back ON
     this.replySkip = 0;
+    this.readReplica = this.env.config.reads === 'replica-preferred';
     this.authenticated = this.env.config.auth.password === '';
     this.user = 'default';
     this.decoder.unauthenticated = !this.authenticated;

@@ -19,6 +19,8 @@ export interface StartProxyOptions {
   logger?: Logger;
   /** Node process metrics on /metrics (default true; tests starting many proxies may turn them off). */
   defaultMetrics?: boolean;
+  /** Tests only: where this proxy's reachability probes dial a server (to cut one proxy's view through a relay). */
+  reachabilityDialAddr?: (addr: string) => string;
 }
 
 export function advertised(host: string, port: number): string {

@@ -22,7 +22,9 @@ import type {
 } from '../schemas/index.js';
 import type { CodisImportResult } from '../imports/codis-import.js';
 import type { ClusterLoad, HotKeyView } from '../load/poller.js';
+import type { FailoverBody } from '../failover/schemas.js';
 
+export type { FailoverBody } from '../failover/schemas.js';
 export type {
   AssignResponseBody,
   AuditBody,
@@ -122,6 +124,13 @@ export class DashboardClient {
   }
   status() {
     return this.request<StatusBody>('GET', '/api/v1/status');
+  }
+  failover() {
+    return this.request<FailoverBody>('GET', '/api/v1/failover');
+  }
+  /** enabled: automatic failover on/off; sentinel: follow that Sentinel service (null: decide again). */
+  setFailover(gid: number, body: { enabled?: boolean; sentinel?: { name: string; addrs: string[] } | null }) {
+    return this.request<{ gid: number; enabled: boolean; sentinel: { name: string; addrs: string[] } | null }>('PUT', `/api/v1/groups/${gid}/failover`, body);
   }
   topology() {
     return this.request<{ revision: number; groups: GroupsBody['groups']; slots: SlotsBody['slots'] }>('GET', '/api/v1/topology');

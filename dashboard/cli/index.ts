@@ -13,9 +13,10 @@ import { cmdHotkeys, cmdSlotsLoad } from './load.js';
 import { cmdImport } from './import.js';
 import type { CliRun } from './run.js';
 import { formatAudit, formatGroups, formatLeader, formatOverview, formatProxies, formatSlots, formatStatus, rangesText, table } from './format.js';
+import { formatFailover } from './failover-format.js';
 
 /** Top-level commands routed to runAdminCommand by deploy/bin/redslot.ts. */
-export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'audit', 'overview', 'leader'] as const;
+export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 'promote', 'failover', 'audit', 'overview', 'leader'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 /** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/cli/migrations.ts). */
@@ -45,6 +46,9 @@ commands:
   proxies [list]                          live proxies: acked revision, state, stats
   proxies remove <id>                     revoke a proxy's lease (a live one fences, re-registers as a new id)
   promote <gid> <host:port> [--force]     promote a replica to master (barrier-guarded)
+  failover [status]                       automatic failover per group: state, replica lag, last failover
+  failover enable|disable <gid>           switch automatic failover on or off for one group
+  failover sentinel <gid> <name> <h:p,..> follow a Sentinel service for one group (off: decide again)
   audit [--limit N]                       who changed what, newest first
   overview                                ops/s, keys, memory per server and proxy
   leader                                  dashboards and which one leads
@@ -100,8 +104,32 @@ function noExtra(rest: string[], n: number): void {
 
 async function cmdStatus(r: Run): Promise<void> {
   noExtra(r.rest, 0);
-  const s = await r.client.status();
-  r.out(formatStatus(s), s);
+  const [s, f] = await Promise.all([r.client.status(), r.client.failover()]);
+  r.out(`${formatStatus(s)}\n\n${formatFailover(f)}`, { ...s, failover: f });
+}
+
+async function cmdFailover(r: Run): Promise<void> {
+  const action = sub(r.rest, ['status', 'enable', 'disable', 'sentinel'], 'status');
+  if (action === 'status') {
+    noExtra(r.rest, 1);
+    const f = await r.client.failover();
+    r.out(formatFailover(f), f);
+    return;
+  }
+  const gid = gidArg(r.rest[1]);
+  if (action === 'sentinel') {
+    const name = r.rest[2];
+    if (name === undefined) throw new UsageError('usage: redslot failover sentinel <gid> <master-name> <host:port,...> | off');
+    noExtra(r.rest, name === 'off' ? 3 : 4);
+    const addrs = name === 'off' ? [] : (r.rest[3] ?? '').split(',').filter((a) => a !== '');
+    if (name !== 'off' && addrs.length === 0) throw new UsageError('give the Sentinels as host:port,host:port');
+    const res = await r.client.setFailover(gid, { sentinel: name === 'off' ? null : { name, addrs } });
+    r.out(res.sentinel ? `group ${gid}: follows Sentinel service ${res.sentinel.name} at ${res.sentinel.addrs.join(', ')}` : `group ${gid}: decides its failovers itself again`, res);
+    return;
+  }
+  noExtra(r.rest, 2);
+  const res = await r.client.setFailover(gid, { enabled: action === 'enable' });
+  r.out(`group ${gid}: automatic failover ${res.enabled ? 'enabled' : 'disabled'}`, res);
 }
 
 async function cmdGroup(r: Run): Promise<void> {
@@ -229,6 +257,7 @@ const HANDLERS: Record<AdminCommand, (r: Run) => Promise<void>> = {
   slots: cmdSlots,
   proxies: cmdProxies,
   promote: cmdPromote,
+  failover: cmdFailover,
   audit: cmdAudit,
   overview: cmdOverview,
   leader: cmdLeader,

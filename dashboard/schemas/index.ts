@@ -29,6 +29,7 @@ export const ServerSchema = Type.Object({
 export const PromotingSchema = Type.Object({
   state: Type.Union([Type.Literal('preparing'), Type.Literal('prepared'), Type.Literal('finished')]),
   newMaster: Type.String(),
+  abandon: Type.Optional(Type.String()),
 });
 
 export const GroupSchema = Type.Object({

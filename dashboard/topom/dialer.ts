@@ -60,6 +60,18 @@ export class Dialer {
     }
   }
 
+  /** Like withServer, with its own (short) connect and command timeout: health probes of the failover monitor. */
+  async probe<T>(addr: string, known: ReadonlySet<string>, timeoutMs: number, fn: (c: RedisAdmin) => Promise<T>): Promise<T> {
+    this.assertAllowed(addr, known);
+    const c = new RedisAdmin({ ...this.clientOptions(addr), connectTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs });
+    try {
+      await c.connect();
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
   /** Long-lived connection for polling (stats). Callers pass only model addresses. */
   pooled(addr: string, known: ReadonlySet<string>): RedisAdmin {
     this.assertAllowed(addr, known);

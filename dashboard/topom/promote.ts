@@ -44,7 +44,11 @@ export class PromotionService {
     private readonly opts: PromotionOptions,
   ) {}
 
-  async promote(gid: number, addr: string, opts: { force?: boolean; ifRevision?: number } = {}, signal?: AbortSignal): Promise<PromoteResponseBody> {
+  /**
+   * `failover`: an automatic failover (dashboard/failover/): the old master was declared down, so the
+   * promotion does not wait for it to catch up (force) and proxies fail what is pending on it (abandon).
+   */
+  async promote(gid: number, addr: string, opts: { force?: boolean; ifRevision?: number; failover?: boolean } = {}, signal?: AbortSignal): Promise<PromoteResponseBody> {
     const steps: string[] = [];
     const log = this.log.child({ op: 'group.promote', gid, addr });
     const snap = await this.store.read();
@@ -64,15 +68,15 @@ export class PromotionService {
     const role = await this.dialer.withServer(addr, known, (c) => c.role());
     if (role.role !== 'replica' || !oldMaster || !sameAddr(role.master, oldMaster) || role.state !== 'connected') {
       const what = role.role === 'replica' ? `it replicates ${role.master} (link ${role.state})` : `ROLE says ${role.role}`;
-      if (!opts.force) throw new RedslotError(DashboardErrors.REDSLOT_ERR_SERVER_ROLE, { addr, reason: `${what}, expected a connected replica of ${oldMaster ?? '(no master)'}; pass force to promote anyway` });
-      steps.push(`force: ${what}`);
+      if (!opts.force && !opts.failover) throw new RedslotError(DashboardErrors.REDSLOT_ERR_SERVER_ROLE, { addr, reason: `${what}, expected a connected replica of ${oldMaster ?? '(no master)'}; pass force to promote anyway` });
+      steps.push(`${opts.failover ? 'failover' : 'force'}: ${what}`);
     }
     steps.push(`checked ${addr} (${role.role})`);
-    const rec: GroupRecord = { ...g.record, promoting: { state: 'prepared', newMaster: addr } };
+    const rec: GroupRecord = { ...g.record, promoting: { state: 'prepared', newMaster: addr, ...(opts.failover && oldMaster ? { abandon: oldMaster } : {}) } };
     const rev = await this.store.commit(`group ${gid}`, snap.revision, [this.store.guard(this.store.paths.group(gid), g.modRevision)], [this.store.groupPut(rec)]);
     steps.push(`persisted promoting=prepared at revision ${rev}`);
     log.info('promote.prepared', { revision: rev, oldMaster });
-    return this.finish(gid, addr, rev, steps, opts.force === true, signal);
+    return this.finish(gid, addr, rev, steps, opts.force === true || opts.failover === true, signal);
   }
 
   /** Steps 3..8; also the resume path of a new leader. */
@@ -92,8 +96,10 @@ export class PromotionService {
     if (!g || g.record.promoting?.newMaster !== addr) throw failed(gid, addr, 'reread', 'the group changed while promoting');
     const oldMaster = masterOf(g.record);
     const known = knownServers(snap);
-    // Step 4: catch up.
-    if (oldMaster && !sameAddr(oldMaster, addr)) {
+    // Step 4: catch up (not with a master declared down: it would only cost the dial timeout).
+    if (g.record.promoting.abandon !== undefined) {
+      warnings.push(`old master ${oldMaster ?? '?'} was declared down; promoting without an offset check`);
+    } else if (oldMaster && !sameAddr(oldMaster, addr)) {
       const target = await this.dialer.withServer(oldMaster, known, async (c) => (await c.info('replication')).masterReplOffset).catch(() => undefined);
       if (target === undefined) {
         warnings.push(`old master ${oldMaster} did not answer; promoting without an offset check`);

@@ -522,6 +522,15 @@ export class BackendConnection implements FrameHandler, Flushable {
   }
 
   /**
+   * Fails every request pending on this connection now (as "connection lost") and redials: used when the
+   * dashboard declared this server down and replaces it (a failover), so that a stalled server's unanswered
+   * requests do not hold the barrier until replyTimeout.
+   */
+  abandon(): void {
+    if (this.state === State.Ready) this.socket?.destroy();
+  }
+
+  /**
    * Closes the connection. Graceful: new requests are refused, pending ones are answered first. Forced:
    * pending requests fail now.
    */

@@ -29,6 +29,8 @@ export class BackendServer implements ConnectionOwner {
   requests = 0;
   /** Redis version learned at the last handshake (server-version.ts); null until then. */
   version: RedisVersion | null = null;
+  /** A replica fit to serve reads now: link to its master up, lag under replicaMaxLag (proxy/topology/replica-health.ts). */
+  readable = false;
   private readonly dbs: Array<BackendConnection[] | undefined>;
   /** The same for RESP3 clients (connections that said HELLO 3). */
   private readonly dbs3: Array<BackendConnection[] | undefined>;
@@ -87,6 +89,11 @@ export class BackendServer implements ConnectionOwner {
     return n;
   }
 
+  /** Fails what is pending on every connection (the server was declared down: see BackendConnection.abandon). */
+  abandon(): void {
+    for (const c of this.connections()) c.abandon();
+  }
+
   close(force: boolean): Promise<void> {
     this.closed = true;
     return Promise.all(this.connections().map((c) => c.close(force))).then(() => undefined);
@@ -125,6 +132,11 @@ export class BackendPool {
       this.servers.set(addr, s);
     }
     return s;
+  }
+
+  /** The server handle for addr if it was ever used. */
+  peek(addr: string): BackendServer | undefined {
+    return this.servers.get(addr);
   }
 
   all(): BackendServer[] {

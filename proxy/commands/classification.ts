@@ -58,6 +58,9 @@ export const CATEGORIES = {
   },
   memoryUsage: { route: 'single', commands: ['memory|usage'] },
 
+  // READONLY / READWRITE: replica reads for this connection (proxy/local/basic.ts), as with Redis Cluster.
+  replicaReads: { route: 'local', commands: ['readonly', 'readwrite'] },
+
   // RESET leaves MULTI and Pub/Sub and resets the client's state in the proxy (proxy/local/basic.ts).
   connectionReset: { route: 'local', commands: ['reset'] },
 
@@ -181,7 +184,7 @@ export const CATEGORIES = {
     route: 'refused',
     reason: 'Redis Cluster protocol; redslot presents one Redis server, not a Redis Cluster',
     permanent: true,
-    commands: ['cluster', 'asking', 'readonly', 'readwrite', 'restore-asking'],
+    commands: ['cluster', 'asking', 'restore-asking'],
   },
 } as const satisfies Record<string, Category>;
 
@@ -192,6 +195,8 @@ export const DEFAULT_REFUSAL = 'it is not classified by redslot (unknown command
 /** Extra words for the docs/commands.md table, beyond what is derived from the key specs. */
 export const NOTES: Readonly<Record<string, string>> = {
   sort: 'BY/GET patterns read only the group that owns the sorted key',
+  readonly: "this connection's read-only single-slot commands may be served by a replica of the slot's group (link up, lag under replicaMaxLag)",
+  readwrite: 'this connection reads from masters again',
   eval: 'the script must only touch its declared keys; no keys: the group serving slot 0',
   eval_ro: 'the script must only touch its declared keys; no keys: the group serving slot 0',
   evalsha: 'the script must only touch its declared keys; no keys: the group serving slot 0; a script loaded through the proxy never answers NOSCRIPT after slots move',

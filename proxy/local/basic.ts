@@ -40,3 +40,15 @@ export function select(ctx: LocalContext, argv: Buffer[]): Buffer {
   ctx.db = n;
   return Replies.ok;
 }
+
+/** READONLY: this connection's read-only single-slot commands may be served by a replica (Redis Cluster's word). */
+export function readonly(ctx: LocalContext): Buffer {
+  ctx.readReplica = true;
+  return Replies.ok;
+}
+
+/** READWRITE: back to the master for everything. */
+export function readwrite(ctx: LocalContext): Buffer {
+  ctx.readReplica = false;
+  return Replies.ok;
+}

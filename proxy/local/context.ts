@@ -53,6 +53,8 @@ export interface LocalContext {
   name: Buffer | null;
   libName: Buffer | null;
   libVer: Buffer | null;
+  /** READONLY / READWRITE: read-only single-slot commands may be served by a replica of the slot's group. */
+  readReplica: boolean;
   readonly facts: ProxyFacts;
   /** Close the connection once this reply (and everything before it) is written. */
   quit(): void;

@@ -6,7 +6,7 @@
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
 import { auth, hello } from './auth.js';
-import { echo, ping, quit, reset, select } from './basic.js';
+import { echo, ping, quit, readonly, readwrite, reset, select } from './basic.js';
 import { client } from './client.js';
 import type { LocalHandler } from './context.js';
 import { info } from './info.js';
@@ -24,6 +24,8 @@ const BY_NAME: Record<string, LocalHandler> = {
   command: (_ctx, argv) => answerCommandCommand(argv),
   client,
   slowlog: (ctx, argv) => (ctx.facts.slowlog === undefined ? undefined : slowlogCommand(ctx.facts.slowlog, argv)),
+  readonly,
+  readwrite,
 };
 
 /** Handlers by command id (undefined = not handled locally). */

@@ -19,7 +19,8 @@ import { MsetRequest } from './requests/mset.js';
 import type { ScriptRequest } from './requests/script.js';
 import { SingleRequest } from './requests/single.js';
 import { SumRequest } from './requests/sum.js';
-import type { SlotTable } from './slot-table.js';
+import type { SlotRoute, SlotTable } from './slot-table.js';
+import type { BackendServer } from '../backend/pool.js';
 import type { SlotLoad } from '../load/slot-load.js';
 import { ServeDeadline } from './serve-deadline.js';
 
@@ -140,12 +141,14 @@ export class Router {
         const parts: Buffer[] = [];
         req = this.wide.scriptRequest(s, spec, t0, route, argv, parts, (bytes = encodeCommandInto(argv, parts)));
       }
-    } else if (raw !== undefined) {
-      req = new SingleRequest(s, spec.id, t0, route, raw, (bytes = raw.length));
     } else {
-      const parts: Buffer[] = [];
-      bytes = encodeCommandInto(argv, parts);
-      req = new SingleRequest(s, spec.id, t0, route, parts, bytes);
+      const replica = s.readReplica && !spec.write && spec.route === 'single' ? readableReplica(route, s.id) : null;
+      if (raw !== undefined) req = new SingleRequest(s, spec.id, t0, route, raw, (bytes = raw.length), replica);
+      else {
+        const parts: Buffer[] = [];
+        bytes = encodeCommandInto(argv, parts);
+        req = new SingleRequest(s, spec.id, t0, route, parts, bytes, replica);
+      }
     }
     this.load.count(slot, n > 0 ? argv[keys[0]!]! : null, bytes);
     s.enqueue(req);
@@ -208,4 +211,15 @@ function argvBytes(argv: Buffer[]): number {
 
 function arityError(spec: CommandSpec): Buffer {
   return errorReply(ProxyErrors.REDSLOT_ERR_WRONG_ARITY, { name: spec.name });
+}
+
+/** A replica of the route's group fit for reads (spread over clients by session id), or null: the master. */
+function readableReplica(route: SlotRoute, seed: number): BackendServer | null {
+  const list = route.replicas;
+  const n = list.length;
+  for (let i = 0; i < n; i++) {
+    const r = list[(seed + i) % n]!;
+    if (r.readable) return r;
+  }
+  return null;
 }

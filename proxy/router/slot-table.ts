@@ -32,6 +32,8 @@ export class SlotRoute {
     readonly locked: boolean,
     readonly group: number,
     private readonly table: SlotTable,
+    /** Replicas of the owning group (reads of READONLY clients; none while migrating or locked). */
+    readonly replicas: readonly BackendServer[] = NO_REPLICAS,
   ) {}
 
   /** One use of this route finished. */
@@ -39,8 +41,8 @@ export class SlotRoute {
     if (--this.inflight === 0 && this.retired) this.table.routeDrained(this);
   }
 
-  sameAs(server: BackendServer | null, migrateFrom: BackendServer | null, locked: boolean, group: number): boolean {
-    return this.server === server && this.migrateFrom === migrateFrom && this.locked === locked && this.group === group;
+  sameAs(server: BackendServer | null, migrateFrom: BackendServer | null, locked: boolean, group: number, replicas: readonly BackendServer[]): boolean {
+    return this.server === server && this.migrateFrom === migrateFrom && this.locked === locked && this.group === group && sameServers(this.replicas, replicas);
   }
 }
 
@@ -65,6 +67,8 @@ export class SlotTable {
    * this master first appeared (0 = in the first topology), so FCALL can copy functions to newcomers.
    */
   masters: ReadonlyArray<GroupMaster> = [];
+  /** Replicas of every group (the same array object while unchanged). */
+  replicas: ReadonlyMap<number, readonly BackendServer[]> = new Map();
   private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
   private draining = new Set<SlotRoute>();
   private drained: (() => void) | null = null;
@@ -88,15 +92,18 @@ export class SlotTable {
   apply(topo: Topology): Promise<void> {
     const changed: number[] = [];
     const now = this.loaded ? Date.now() : 0;
+    const replicasOf = replicasByGroup(topo, this.pool, this.replicas);
+    this.replicas = replicasOf;
     for (let s = 0; s < SLOT_COUNT; s++) {
       const r = routeOf(topo, s);
       const server = r.backend === undefined ? null : this.pool.server(r.backend);
       const from = r.migrateFrom === undefined ? null : this.pool.server(r.migrateFrom);
+      const replicas = from === null && !r.locked ? (replicasOf.get(r.group) ?? NO_REPLICAS) : NO_REPLICAS;
       const cur = this.routes[s]!;
-      if (cur.sameAs(server, from, r.locked, r.group)) continue;
+      if (cur.sameAs(server, from, r.locked, r.group, replicas)) continue;
       cur.retired = true;
       if (cur.inflight > 0) this.draining.add(cur);
-      const route = new SlotRoute(s, server, from, r.locked, r.group, this);
+      const route = new SlotRoute(s, server, from, r.locked, r.group, this, replicas);
       route.since = now;
       this.routes[s] = route;
       changed.push(s);
@@ -127,6 +134,7 @@ export class SlotTable {
       if (r.migrateFrom) out.add(r.migrateFrom.addr);
     }
     for (const m of this.masters) out.add(m.server.addr);
+    for (const list of this.replicas.values()) for (const r of list) out.add(r.addr);
     return out;
   }
 
@@ -202,6 +210,24 @@ function mastersOf(topo: Topology, pool: BackendPool, prev: ReadonlyArray<GroupM
     if (addr === undefined) continue;
     const server = pool.server(addr);
     out.push({ group: g.id, server, since: prev.find((m) => m.server === server)?.since ?? now });
+  }
+  return out;
+}
+
+const NO_REPLICAS: readonly BackendServer[] = [];
+
+function sameServers(a: readonly BackendServer[], b: readonly BackendServer[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+}
+
+/** Each group's replicas; a group whose list did not change keeps its previous array (routes stay the same). */
+function replicasByGroup(topo: Topology, pool: BackendPool, prev: ReadonlyMap<number, readonly BackendServer[]>): Map<number, readonly BackendServer[]> {
+  const out = new Map<number, readonly BackendServer[]>();
+  for (const g of topo.groups.values()) {
+    const list = g.servers.filter((s) => s.role === 'replica').map((s) => pool.server(s.addr));
+    if (list.length === 0) continue;
+    const old = prev.get(g.id);
+    out.set(g.id, old !== undefined && sameServers(old, list) ? old : list);
   }
   return out;
 }

@@ -32,10 +32,12 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import { mergeLoadReports, type ProxyLoadReport } from '../../shared/load-report.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 import type { Topology } from '../../shared/model/types.js';
+import { masterOf } from '../../shared/model/topology.js';
 import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
 import { REDSLOT_VERSION } from '../../shared/version.js';
-import { advertised, defaultDriver, type StartProxyOptions } from '../startup.js';
+import { advertised, coordinatorUrl, defaultDriver, type StartProxyOptions } from '../startup.js';
+import { startReachability } from '../topology/start-reachability.js';
 import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
 import type { FromWorker, ToWorker, WorkerMetrics, WorkerStats } from './protocol.js';
 
@@ -360,6 +362,16 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
 
   // ---- ProxyRuntime
 
+  /** Masters of the current table (what the reachability reporter probes). */
+  masterAddrs(): string[] {
+    const out: string[] = [];
+    for (const g of this.current?.groups.values() ?? []) {
+      const m = masterOf(g);
+      if (m !== undefined) out.push(m);
+    }
+    return out;
+  }
+
   async applyTopology(topology: Topology): Promise<void> {
     const t0 = Date.now();
     // Workers forked from now on get this table in their init, before they listen.
@@ -551,7 +563,13 @@ export async function startProxyWorkers(opts: StartWorkersOptions): Promise<Work
     const withState = driver as TopologyDriver & { state?: () => unknown };
     if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
     const handle = await driver(set);
-    stopDriver = () => handle.stop();
+    // The primary reports which masters it reaches (failover votes), like a single-process proxy.
+    const follower = withState.state?.() as { proxyId?: string } | null | undefined;
+    const reach = config.coordinator !== '' && follower?.proxyId ? await startReachability(config, coordinatorUrl(config), follower.proxyId, () => set.masterAddrs(), log) : null;
+    stopDriver = async () => {
+      await reach?.stop();
+      await handle.stop();
+    };
     if (fixedPort) await set.listen();
   } catch (err) {
     await closeAll(0);

@@ -17,6 +17,7 @@ import cluster from 'node:cluster';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Topology } from '../../shared/model/types.js';
 import { ProxyCore } from '../core.js';
+import { ReplicaHealth } from '../topology/replica-health.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerStats } from './protocol.js';
 
 function send(msg: FromWorker): void {
@@ -46,6 +47,7 @@ export function workerStats(core: ProxyCore, index: number): WorkerStats {
 
 class Worker {
   private core: ProxyCore | null = null;
+  private replicaHealth: ReplicaHealth | null = null;
   private index = -1;
   private chain: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
@@ -120,6 +122,8 @@ class Worker {
     this.log = createLogger({ service: 'proxy', worker: m.index, pid: process.pid });
     const core = new ProxyCore(m.config, this.log, { defaultMetrics: m.defaultMetrics });
     this.core = core;
+    // Each worker judges replicas for its own reads (READONLY clients).
+    this.replicaHealth = ReplicaHealth.start(core.table, m.config, this.log);
     core.setFenced(m.fenced);
     if (m.deadlineMs !== undefined) core.setServeDeadline(m.deadlineMs);
     try {
@@ -160,6 +164,7 @@ class Worker {
     if (this.closing) return;
     const core = this.core;
     this.closing = (async () => {
+      await this.replicaHealth?.stop();
       if (core) {
         await core.server.close(deadlineMs).catch((err: unknown) => this.log.warn('proxy.worker.close_failed', { err }));
         // Every client is gone: replies still pending on backends have no reader left.

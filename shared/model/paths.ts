@@ -7,10 +7,12 @@
  *   proxies/<proxyId>            ProxyRecord  (lease)
  *   acks/<proxyId>               ProxyAck     (lease)
  *   removed/<proxyId>            RemovedProxyRecord (unrenewed lease: a removed live proxy not yet fenced)
+ *   health/<proxyId>             ReachabilityReport (the proxy's own lease): which servers it can reach
  *   dashboard/leader             LeaderRecord (lease)
  *   dashboard/members/<id>       LeaderRecord (lease)   every running dashboard
  *   audit/<ts>-<rand>            AuditRecord
  *   jobs/<jobId>                 migration jobs (issue 5)
+ *   failover/<gid:4>             FailoverGroupState: per-group enable flag and last automatic failover
  *   settings/<name>              runtime knobs the dashboard owns (e.g. migration throttle)
  */
 
@@ -37,6 +39,8 @@ export function clusterPaths(cluster: string) {
     ack: (id: string) => `${base}acks/${id}`,
     removed: `${base}removed/`,
     removedProxy: (id: string) => `${base}removed/${id}`,
+    health: `${base}health/`,
+    healthOf: (id: string) => `${base}health/${id}`,
     leader: `${base}dashboard/leader`,
     members: `${base}dashboard/members/`,
     member: (id: string) => `${base}dashboard/members/${id}`,
@@ -44,6 +48,8 @@ export function clusterPaths(cluster: string) {
     auditEntry: (id: string) => `${base}audit/${id}`,
     jobs: `${base}jobs/`,
     job: (id: string) => `${base}jobs/${id}`,
+    failover: `${base}failover/`,
+    failoverGroup: (gid: number) => `${base}failover/${pad4(gid)}`,
     settings: `${base}settings/`,
     setting: (name: string) => `${base}settings/${name}`,
   } as const;

@@ -20,7 +20,12 @@ export interface GroupRecord {
   /** Relative share of slots for rebalance (default 1). */
   weight: number;
   /** Set while a master promotion runs; the group's slots are held like a migration's locked step. */
-  promoting?: { state: 'preparing' | 'prepared' | 'finished'; newMaster: string };
+  promoting?: {
+    state: 'preparing' | 'prepared' | 'finished';
+    newMaster: string;
+    /** Set by an automatic failover: the old master was declared down; proxies fail what is pending on it. */
+    abandon?: string;
+  };
 }
 
 /**

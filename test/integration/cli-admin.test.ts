@@ -62,7 +62,7 @@ afterAll(async () => {
 
 describe('redslot CLI on a local cluster', () => {
   it('exports the command list the redslot dispatcher routes here', () => {
-    expect([...ADMIN_COMMANDS].sort()).toEqual(['audit', 'group', 'leader', 'overview', 'promote', 'proxies', 'server', 'slots', 'status']);
+    expect([...ADMIN_COMMANDS].sort()).toEqual(['audit', 'failover', 'group', 'leader', 'overview', 'promote', 'proxies', 'server', 'slots', 'status']);
   });
 
   it('creates groups, adds servers, assigns slots, and reads the status', async () => {

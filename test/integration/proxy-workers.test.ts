@@ -188,6 +188,18 @@ describe('proxy with 2 worker processes', () => {
     expect(Buffer.from(after.hotKeys.keys[0]!.key, 'base64').toString()).toBe(key);
   });
 
+  it('the primary reports which masters it reaches (health/<proxyId>: the failover votes of a proxy with workers)', async () => {
+    const deadline = Date.now() + 10_000;
+    let report: { servers: Record<string, { ok: boolean }> } | undefined;
+    while (Date.now() < deadline) {
+      const r = await coord.getPrefix(paths.health);
+      report = r.kvs.length === 1 ? (JSON.parse(r.kvs[0]!.value) as typeof report) : undefined;
+      if (report && Object.keys(report.servers).length === 2) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(report?.servers).toEqual({ [relay.endpoint]: expect.objectContaining({ ok: true }), [groups[1]!.addr]: expect.objectContaining({ ok: true }) });
+  });
+
   it('a slot change reaches both workers before the ack is written: the ack waits for the slower drain', async () => {
     const by = await clientPerWorker();
     const [[pidA], [pidB, slowClient]] = [...by.entries()] as [[number, Redis], [number, Redis]];

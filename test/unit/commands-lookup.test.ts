@@ -241,7 +241,8 @@ describe('classification', () => {
       if (c.flags.includes('blocking')) expect(c.route, why).toBe('blocking');
       if (c.flags.includes('pubsub')) expect(c.route, why).toBe('pubsub');
       if (c.raw.docs.group === 'transactions') expect(c.route, why).toBe('transaction');
-      if (c.raw.docs.group === 'cluster') expect(c.route, why).toBe('refused');
+      // READONLY / READWRITE switch replica reads for one connection (issue 16): answered by the proxy.
+      if (c.raw.docs.group === 'cluster') expect(c.route, why).toBe(['readonly', 'readwrite'].includes(c.name) ? 'local' : 'refused');
       // Keyless commands are answered by the proxy, refused, or cluster-wide (every group / one group / SCAN).
       const keyless = ['local', 'refused', 'all', 'one', 'scan', 'transaction', 'pubsub'];
       if (!keyless.includes(c.route) && c.name !== 'wait') expect(c.hasKeys || c.subcommands.length > 0, why).toBe(true);

@@ -66,3 +66,13 @@ export function spawnProcess(name: string, cmd: string, args: string[], env?: No
 export async function stopAll(procs: Iterable<Spawned | undefined>): Promise<void> {
   await Promise.all([...procs].map((p) => p?.stop()));
 }
+
+/** True while a process with this pid exists (signal 0 probes without touching it). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -10,6 +10,8 @@ export interface RouterSession {
   readonly db: number;
   /** RESP version of the client: its forwarded commands use backend connections speaking the same. */
   readonly proto: 2 | 3;
+  /** READONLY (or reads: replica-preferred): read-only single-slot commands may be served by a replica. */
+  readonly readReplica: boolean;
   /** Appends `req` to the ordered reply queue (before anything is sent for it). */
   enqueue(req: ClientRequest): void;
   /** `req`'s reply is in; replies leave in request order. */

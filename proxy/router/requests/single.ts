@@ -3,6 +3,7 @@
  * reply is forwarded byte for byte. The payload is the client's own bytes when they arrived in one chunk.
  */
 import type { BackendRequest } from '../../backend/connection.js';
+import type { BackendServer } from '../../backend/pool.js';
 import type { SlotRoute } from '../slot-table.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 
@@ -15,13 +16,15 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     /** The encoded command: one buffer, or parts (big arguments not copied). */
     private payload: Buffer | Buffer[],
     private readonly bytes: number,
+    /** Where to send it when not the route's master (a replica, for a READONLY client's read). */
+    private readonly target: BackendServer | null = null,
   ) {
     super(session, cmdId, t0);
     route.inflight++;
   }
 
   start(): void {
-    const conn = this.route.server!.conn(this.session.db, this.session.id, this.session.proto);
+    const conn = (this.target ?? this.route.server!).conn(this.session.db, this.session.id, this.session.proto);
     const p = this.payload;
     this.payload = EMPTY;
     if (Array.isArray(p)) conn.sendParts(this, p, this.bytes);

@@ -2,6 +2,7 @@
 import { del, get, post } from '../api.js';
 import { badge, bytes, compact, confirmDialog, field, h, messageArea, morph, num, progressBar, runAction, syncOptions } from '../dom.js';
 import { chip } from '../chart.js';
+import { failoverHead, replicaNote } from './failover-view.js';
 
 export const groupsPage = {
   title: 'Groups and servers',
@@ -57,7 +58,7 @@ export const groupsPage = {
     root.append(msg.el, list, h('div.forms', h('section.panel', createForm), h('section.panel', addForm)));
 
     // Current data for the delegated button handlers (the list is morphed in place on every refresh).
-    let current = { groups: [], stats: new Map() };
+    let current = { groups: [], stats: new Map(), failover: new Map() };
     const busy = new Set();
     list.addEventListener('click', (ev) => {
       const b = ev.target.closest?.('button[data-act]');
@@ -102,7 +103,7 @@ export const groupsPage = {
       app.refreshNow();
     }
 
-    function renderGroup(g, gs) {
+    function renderGroup(g, gs, fg) {
       const statsByAddr = new Map((gs?.servers ?? []).map((s) => [s.addr, s]));
       const rmGroup = h('button.secondary.small', { type: 'button', 'aria-label': `Remove group ${g.id}`, 'data-act': 'rm-group', 'data-gid': String(g.id), disabled: busy.has(`rm-group:${g.id}:`) }, 'Remove group');
       const health = gs ? (gs.healthy ? badge('healthy', 'good') : badge('unhealthy', 'bad')) : badge('no stats yet', 'muted');
@@ -121,7 +122,7 @@ export const groupsPage = {
           { 'data-addr': s.addr, 'data-key': s.addr },
           h('th', { scope: 'row' }, h('code', s.addr)),
           h('td', s.role === 'master' ? badge('master', 'info') : badge('replica', 'muted')),
-          h('td', link, st && !st.up && st.error ? h('div.small.error-text', st.error) : null),
+          h('td', link, s.role === 'replica' ? replicaNote(fg, s.addr) : null, st && !st.up && st.error ? h('div.small.error-text', st.error) : null),
           h('td.mem', mem),
           h('td.num', st ? num(st.keys) : '–'),
           h('td.num', st ? compact(st.opsPerSec) : '–'),
@@ -138,6 +139,7 @@ export const groupsPage = {
           health,
           h('span.muted', `${g.slotCount} slots · weight ${g.weight} · ${gs ? `${num(gs.keys)} keys · ${compact(gs.opsPerSec)} ops/s · ${bytes(gs.usedMemory)}` : 'no stats yet'}`),
           g.promoting ? badge(`promoting ${g.promoting.newMaster}: ${g.promoting.state}`, 'warn') : null,
+          failoverHead(fg),
           rmGroup,
         ),
         g.servers.length
@@ -157,10 +159,11 @@ export const groupsPage = {
     return {
       intervalMs: 2000,
       async refresh() {
-        const [gr, ov] = await Promise.all([get('/api/v1/groups'), get('/api/v1/overview?history=false')]);
+        const [gr, ov, fo] = await Promise.all([get('/api/v1/groups'), get('/api/v1/overview?history=false'), get('/api/v1/failover').catch(() => null)]);
         const stats = new Map((ov.current?.groups ?? []).map((g) => [g.id, g]));
-        current = { groups: gr.groups, stats };
-        morph(list, ...(gr.groups.length ? gr.groups.map((g) => renderGroup(g, stats.get(g.id))) : [h('p.panel', 'No groups yet. Create one below.')]));
+        const failover = new Map((fo?.groups ?? []).map((g) => [g.gid, g]));
+        current = { groups: gr.groups, stats, failover };
+        morph(list, ...(gr.groups.length ? gr.groups.map((g) => renderGroup(g, stats.get(g.id), failover.get(g.id))) : [h('p.panel', 'No groups yet. Create one below.')]));
         syncOptions(groupSel, gr.groups.map((g) => [String(g.id), `group ${g.id}`]));
         if (!gidIn.value && document.activeElement !== gidIn) gidIn.placeholder = String(Math.max(0, ...gr.groups.map((g) => g.id)) + 1);
       },
