@@ -11,6 +11,7 @@ import type { ProxyConfig } from './config.js';
 import type { LocalContext, ProxyFacts } from './local/context.js';
 import { localHandlers } from './local/index.js';
 import { ProxyMetrics, type MetricsSource } from './metrics.js';
+import { ClientAccess } from './acl/access.js';
 import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
 import { ScriptCache } from './scripts/cache.js';
@@ -30,6 +31,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   readonly scripts: ScriptCache;
   readonly metrics: ProxyMetrics;
   readonly server: RespServer;
+  readonly access: ClientAccess;
   readonly startedAt = Date.now();
   readonly version = REDSLOT_VERSION;
   private fenceReason: string | null = null;
@@ -62,6 +64,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.table = new SlotTable(this.pool);
     this.metrics = new ProxyMetrics(opts);
     this.metrics.bind(this);
+    this.access = new ClientAccess(config, this.metrics, log);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.router = new Router(this.table, this.metrics.slotHits, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes }, wide);

@@ -42,6 +42,11 @@ export class RespServer {
         lingeringClose(socket, ReplyErrors.maxClients);
         return;
       }
+      const denied = env.facts.access.admit(socket.remoteAddress);
+      if (denied !== null) {
+        lingeringClose(socket, denied);
+        return;
+      }
       const s = new Session(socket, this.nextId++, sessionEnv);
       this.sessions.add(s);
     });

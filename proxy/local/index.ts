@@ -5,6 +5,7 @@
  */
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
+import { acl } from './acl.js';
 import { auth, hello } from './auth.js';
 import { echo, ping, quit, reset, select } from './basic.js';
 import { client } from './client.js';
@@ -22,6 +23,7 @@ const BY_NAME: Record<string, LocalHandler> = {
   info,
   command: (_ctx, argv) => answerCommandCommand(argv),
   client,
+  acl,
 };
 
 /** Handlers by command id (undefined = not handled locally). */

@@ -19,6 +19,7 @@ export const CATALOGUE_MODULES = [
   'shared/coordinator/errors.ts',
   'shared/redis-link.ts',
   'proxy/errors.ts',
+  'proxy/acl/errors.ts',
   'dashboard/errors.ts',
   'dashboard/migration/errors.ts',
 ] as const;
