@@ -6,10 +6,12 @@
  *   GET  /readyz           200 only when a topology is applied and the proxy is not fenced, else 503 + reason
  *   GET  /api/v1/proxy     config without secrets, topology revision, fence state, stats, memory
  *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
+ * /api/v1 needs the adminToken, or a loopback client when none is set (./guard.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { redactConfig, type ProxyConfig } from '../config.js';
 import type { ProxyCore } from '../core.js';
+import { guardAdmin } from './guard.js';
 
 /**
  * What the admin app reads: a single-process ProxyCore, or the primary's view of its workers
@@ -46,6 +48,7 @@ export interface AdminOptions {
 export function build(opts: AdminOptions): FastifyInstance {
   const app = Fastify({ logger: false });
   const p = opts.proxy;
+  guardAdmin(app, p.config.adminToken);
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', p.metrics.registry.contentType);
