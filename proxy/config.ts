@@ -13,6 +13,11 @@
  *     timeout: 10s                    a connection that must authenticate and does not is closed (0 = never)
  *     maxUnauthenticated: 100         connections waiting unauthenticated at once; more are refused at accept
  *   acl: { users: [], file: '' }      ACL users, aclfile lines (`user ro on #<sha256> ~app:* +@read`) / an aclfile
+ *   tls:                              TLS for clients (README "TLS"): cert + key turn it on
+ *     cert: '', key: '', ca: ''       PEM files; ca = CA of client certificates
+ *     clientAuth: no                  no | optional | yes (require a client certificate signed by ca)
+ *     listen: ''                      '' = `listen` serves TLS only; an address = TLS there, plain on `listen`
+ *     reloadInterval: 2s              files polled; a changed certificate is used for new connections
  *   protectedMode: true               no password for the default user: serve loopback clients only
  *   adminToken: ''                    bearer token for the admin port's non-probe endpoints (adminTokenFile: from a
  *                                     file); without one they answer loopback clients only
@@ -32,6 +37,7 @@
  *     replyTimeout: 30s               a connection with requests pending and no reply for this long is reset
  *     keepAlive: 75s                  TCP keep-alive
  *     user: '', password: ''          AUTH toward the backends (ACL user optional)
+ *     tls: { enabled: false, ca: '', cert: '', key: '', servername: '' }   TLS toward the backends
  *     maxDedicated: 1000              dedicated connections per proxy (WATCH/MULTI, blocked commands, Pub/Sub
  *                                     subscribers); beyond, such commands get an error (never the shared ones)
  *     maxDedicatedPerServer: 1000     the same cap per backend server
@@ -70,6 +76,7 @@ import {
 } from '../shared/config.js';
 import { checkSecretLength, secretValue } from '../shared/secrets.js';
 import { SLOT_COUNT } from '../shared/slot.js';
+import { parseTlsClient, parseTlsServer, type TlsClientConfig, type TlsServerConfig } from '../shared/tls/config.js';
 import { AclUsers } from './acl/users.js';
 import { availableCpus } from './workers/cpus.js';
 import type { GroupRecord, ServerRole } from '../shared/model/types.js';
@@ -91,6 +98,8 @@ export interface ProxyConfig {
   /** ACL users: aclfile lines and an aclfile path (proxy/acl/). */
   acl: { users: string[]; file: string };
   protectedMode: boolean;
+  /** TLS toward clients; null = plain only. listen null = the `listen` address itself serves TLS. */
+  tls: (TlsServerConfig & { listen: { host: string; port: number } | null; reloadIntervalMs: number }) | null;
   /** Bearer token for the admin port's non-probe endpoints; '' = loopback clients only. */
   adminToken: string;
   limits: {
@@ -114,6 +123,8 @@ export interface ProxyConfig {
     maxDedicated: number;
     maxDedicatedPerServer: number;
     dedicatedIdleMs: number;
+    /** TLS toward the Redis servers; null = plain TCP. */
+    tls: TlsClientConfig | null;
   };
   migrate: { timeoutMs: number; sourceFirst: boolean };
   commands: { refuseDangerous: boolean };
@@ -140,6 +151,7 @@ export const PROXY_DEFAULTS = {
   auth: { user: '', password: '', passwordFile: '', maxFailures: 10, timeout: '10s', maxUnauthenticated: 100 },
   acl: { users: [] as string[], file: '' },
   protectedMode: true,
+  tls: { listen: '', cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
   adminToken: '',
   adminTokenFile: '',
   limits: {
@@ -164,6 +176,7 @@ export const PROXY_DEFAULTS = {
     maxDedicated: 1000,
     maxDedicatedPerServer: 1000,
     dedicatedIdle: '30s',
+    tls: { enabled: false, ca: '', cert: '', key: '', servername: '' },
   },
   migrate: { timeout: '3s', sourceFirst: true },
   commands: { refuseDangerous: false },
@@ -245,6 +258,19 @@ function parseAclConfig(v: unknown): ProxyConfig['acl'] {
   return acl;
 }
 
+/** The client-facing TLS block (tls.*). */
+function parseClientTls(v: unknown): ProxyConfig['tls'] {
+  const o = obj(v ?? {}, 'tls');
+  const server = parseTlsServer(o, 'tls');
+  if (server === null) return null;
+  const listen = str(o.listen ?? '', 'tls.listen');
+  return {
+    ...server,
+    listen: listen === '' ? null : parseHostPort(listen, 'tls.listen'),
+    reloadIntervalMs: parseDuration(o.reloadInterval ?? '2s', 'tls.reloadInterval'),
+  };
+}
+
 /** Validates a merged raw object into a ProxyConfig. */
 export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const limits = obj(raw.limits, 'limits');
@@ -273,6 +299,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     },
     acl: parseAclConfig(raw.acl),
     protectedMode: parseBool(raw.protectedMode ?? true, 'protectedMode'),
+    tls: parseClientTls(raw.tls),
     adminToken: checkSecretLength(secretValue(raw, 'adminToken', 'adminToken'), ADMIN_TOKEN_MIN, 'adminToken'),
     limits: {
       maxClients: parseIntInRange(limits.maxClients, 'limits.maxClients', 1, 10_000_000),
@@ -295,6 +322,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       maxDedicated: parseIntInRange(backend.maxDedicated, 'backend.maxDedicated', 1, 1_000_000),
       maxDedicatedPerServer: parseIntInRange(backend.maxDedicatedPerServer, 'backend.maxDedicatedPerServer', 1, 1_000_000),
       dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
+      tls: parseTlsClient(backend.tls, 'backend.tls'),
     },
     migrate: { timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout'), sourceFirst: parseBool(migrate.sourceFirst ?? true, 'migrate.sourceFirst') },
     commands: { refuseDangerous: parseBool(commands.refuseDangerous ?? false, 'commands.refuseDangerous') },

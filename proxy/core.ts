@@ -18,6 +18,7 @@ import { ScriptCache } from './scripts/cache.js';
 import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
+import { clientOptions, serverFiles, serverOptions } from '../shared/tls/config.js';
 
 export const REDSLOT_VERSION = '0.1.0';
 
@@ -58,6 +59,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         maxDedicated: b.maxDedicated,
         maxDedicatedPerServer: b.maxDedicatedPerServer,
         dedicatedIdleMs: b.dedicatedIdleMs,
+        tls: b.tls === null ? null : clientOptions(b.tls, 'backend.tls'),
       },
       log,
     );
@@ -92,12 +94,22 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         dedicated: this.dedicated,
       },
       log,
+      config.tls === null ? null : serverOptions(config.tls),
     );
   }
 
+  /** The TLS address as bound when TLS is served beside the plain port (tls.listen), else null. */
+  tlsAddress: { host: string; port: number } | null = null;
+
+  /** Binds `listen` (TLS only when tls is set without tls.listen) and tls.listen; watches the certificates. */
   async listen(): Promise<{ host: string; port: number }> {
-    const a = await this.server.listen(this.config.listen.host, this.config.listen.port);
+    const t = this.config.tls;
+    const a = await this.server.listen(this.config.listen.host, this.config.listen.port, t !== null && t.listen === null);
     this.listenPort = a.port;
+    if (t !== null) {
+      if (t.listen !== null) this.tlsAddress = await this.server.listen(t.listen.host, t.listen.port, true);
+      this.server.watchCertificates(serverFiles(t), t.reloadIntervalMs, () => serverOptions(t));
+    }
     return a;
   }
 

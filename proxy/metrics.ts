@@ -63,7 +63,7 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_downstream_cx_idle_timeout_total', help: 'Client connections closed by limits.idleTimeout.', type: 'counter' },
   { name: 'redslot_proxy_downstream_cx_output_limit_total', help: 'Client connections closed because unread replies exceeded limits.maxClientOutput.', type: 'counter' },
   { name: 'redslot_proxy_downstream_auth_failures_total', help: 'Failed AUTH / HELLO AUTH attempts (wrong user or password).', type: 'counter' },
-  { name: 'redslot_proxy_downstream_cx_access_closed_total', help: 'Client connections closed by access control, by reason (auth_failures, auth_timeout, unauthenticated_limit, protected_mode).', type: 'counter' },
+  { name: 'redslot_proxy_downstream_cx_access_closed_total', help: 'Client connections closed by access control, by reason (auth_failures, auth_timeout, unauthenticated_limit, protected_mode, tls_handshake).', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_total', help: 'Commands answered, by command (unknown = not a Redis command).', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_errors_total', help: 'Commands answered with an error reply, by command.', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_time_seconds_total', help: 'Total time from request decoded to reply ready, by command.', type: 'counter' },
@@ -107,7 +107,7 @@ export class ProxyMetrics {
   cxOutputLimit = 0;
   /** Access control (proxy/acl/auth-guard.ts). */
   authFailures = 0;
-  readonly accessClosed = { auth_failures: 0, auth_timeout: 0, unauthenticated_limit: 0, protected_mode: 0 };
+  readonly accessClosed = { auth_failures: 0, auth_timeout: 0, unauthenticated_limit: 0, protected_mode: 0, tls_handshake: 0 };
   /** Scripts loaded by the proxy itself, by reason (redslot_proxy_script_loads_total). */
   readonly scriptLoads = { ahead: 0, noscript: 0, functions: 0 };
   scanRescans = 0;
