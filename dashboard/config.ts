@@ -11,6 +11,8 @@
  *   openReads: false
  *   leaseTtl: 5s
  */
+import { parseEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
+import { secretValue } from '../shared/secrets.js';
 import { randomBytes } from 'node:crypto';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
@@ -63,6 +65,8 @@ export interface DashboardConfig {
   /** Audit entries kept in the coordinator (older ones are trimmed by the leader). */
   auditRetain: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** etcd authentication (role redslot-dashboard) and TLS (shared/coordinator/etcd-security.ts). */
+  etcd: EtcdSecurity;
 }
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
@@ -72,7 +76,9 @@ const DEFAULTS = {
   listen: `127.0.0.1:${DEFAULT_DASHBOARD_PORT}`,
   advertise: '',
   token: '',
+  tokenFile: '',
   tokens: [] as unknown[],
+  etcd: { user: '', password: '', passwordFile: '', tls: { enabled: false, ca: '', cert: '', key: '' } },
   openReads: false,
   openMetrics: true,
   leaseTtl: '5s',
@@ -101,7 +107,7 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
   const advertise = String(merged['advertise'] ?? '');
   if (advertise !== '') parseHostPort(advertise, 'advertise');
   const tokens: TokenSpec[] = [];
-  const single = String(merged['token'] ?? '');
+  const single = secretValue(merged, 'token', 'token');
   if (single !== '') tokens.push({ name: 'operator', token: single, role: 'operator' });
   const list = merged['tokens'];
   if (!Array.isArray(list)) throw invalid('tokens: expected a list of { name, token, role }');
@@ -136,6 +142,7 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
     redisUsername: String(merged['redisUsername'] ?? '') || undefined,
     assignScanMaxKeys: parseIntInRange(merged['assignScanMaxKeys'], 'assignScanMaxKeys', 0, 1_000_000_000),
     auditRetain: parseIntInRange(merged['auditRetain'], 'auditRetain', 10, 10_000_000),
+    etcd: parseEtcdSecurity(merged['etcd'], 'etcd'),
     logLevel: logLevel === '' ? undefined : parseEnum(logLevel, 'logLevel', ['debug', 'info', 'warn', 'error', 'silent'] as const),
   };
 }

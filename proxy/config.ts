@@ -18,6 +18,8 @@
  *     clientAuth: no                  no | optional | yes (require a client certificate signed by ca)
  *     listen: ''                      '' = `listen` serves TLS only; an address = TLS there, plain on `listen`
  *     reloadInterval: 2s              files polled; a changed certificate is used for new connections
+ *   etcd: { user: '', password: '', tls: { enabled: false, ca: '', cert: '', key: '' } }   etcd auth / TLS
+ *                                     (passwordFile: from a file; role redslot-proxy, README "etcd authentication")
  *   protectedMode: true               no password for the default user: serve loopback clients only
  *   adminToken: ''                    bearer token for the admin port's non-probe endpoints (adminTokenFile: from a
  *                                     file); without one they answer loopback clients only
@@ -76,6 +78,7 @@ import {
 } from '../shared/config.js';
 import { checkSecretLength, secretValue } from '../shared/secrets.js';
 import { SLOT_COUNT } from '../shared/slot.js';
+import { parseEtcdSecurity, redactEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
 import { parseTlsClient, parseTlsServer, type TlsClientConfig, type TlsServerConfig } from '../shared/tls/config.js';
 import { AclUsers } from './acl/users.js';
 import { availableCpus } from './workers/cpus.js';
@@ -98,6 +101,8 @@ export interface ProxyConfig {
   /** ACL users: aclfile lines and an aclfile path (proxy/acl/). */
   acl: { users: string[]; file: string };
   protectedMode: boolean;
+  /** etcd authentication and TLS for etcd:// coordinators. */
+  etcd: EtcdSecurity;
   /** TLS toward clients; null = plain only. listen null = the `listen` address itself serves TLS. */
   tls: (TlsServerConfig & { listen: { host: string; port: number } | null; reloadIntervalMs: number }) | null;
   /** Bearer token for the admin port's non-probe endpoints; '' = loopback clients only. */
@@ -151,6 +156,7 @@ export const PROXY_DEFAULTS = {
   auth: { user: '', password: '', passwordFile: '', maxFailures: 10, timeout: '10s', maxUnauthenticated: 100 },
   acl: { users: [] as string[], file: '' },
   protectedMode: true,
+  etcd: { user: '', password: '', passwordFile: '', tls: { enabled: false, ca: '', cert: '', key: '' } },
   tls: { listen: '', cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
   adminToken: '',
   adminTokenFile: '',
@@ -299,6 +305,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     },
     acl: parseAclConfig(raw.acl),
     protectedMode: parseBool(raw.protectedMode ?? true, 'protectedMode'),
+    etcd: parseEtcdSecurity(raw.etcd, 'etcd'),
     tls: parseClientTls(raw.tls),
     adminToken: checkSecretLength(secretValue(raw, 'adminToken', 'adminToken'), ADMIN_TOKEN_MIN, 'adminToken'),
     limits: {
@@ -392,6 +399,7 @@ export function redactConfig(c: ProxyConfig): Record<string, unknown> {
     coordinator: c.coordinator.replace(/\/\/[^@/]*@/, '//***@'),
     auth: { ...c.auth, password: hide(c.auth.password) },
     adminToken: hide(c.adminToken),
+    etcd: redactEtcdSecurity(c.etcd),
     backend: { ...c.backend, password: hide(c.backend.password) },
   };
 }
