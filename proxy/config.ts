@@ -399,6 +399,8 @@ export function redactConfig(c: ProxyConfig): Record<string, unknown> {
     coordinator: c.coordinator.replace(/\/\/[^@/]*@/, '//***@'),
     auth: { ...c.auth, password: hide(c.auth.password) },
     adminToken: hide(c.adminToken),
+    // Password digests are as good as weak passwords: not shown either.
+    acl: { ...c.acl, users: c.acl.users.map((l) => l.replace(/#[0-9a-fA-F]{64}/g, '#***')) },
     etcd: redactEtcdSecurity(c.etcd),
     backend: { ...c.backend, password: hide(c.backend.password) },
   };

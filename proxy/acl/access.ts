@@ -17,6 +17,9 @@ export interface AccessConfig extends UsersConfig {
   protectedMode: boolean;
 }
 
+/** auth.password shorter than this is logged as weak at start. */
+export const RECOMMENDED_PASSWORD_LENGTH = 16;
+
 const PROTECTED = errorReply(AclErrors.REDSLOT_ERR_PROTECTED_MODE);
 const TOO_MANY_UNAUTHENTICATED = errorReply(AclErrors.REDSLOT_ERR_MAX_UNAUTHENTICATED);
 
@@ -37,6 +40,10 @@ export class ClientAccess {
     this.users = new AclUsers(cfg);
     this.guard = new AuthGuard(cfg.auth, metrics, log);
     this.protectedMode = cfg.protectedMode;
+    // Not refused (Redis accepts any requirepass, and existing deployments use short ones), but said loudly.
+    if (cfg.auth.password !== '' && cfg.auth.password.length < RECOMMENDED_PASSWORD_LENGTH) {
+      log.warn('auth.short_password', { length: cfg.auth.password.length, recommended: RECOMMENDED_PASSWORD_LENGTH });
+    }
   }
 
   /** Protected mode is in force: no password for the default user and protectedMode on. */

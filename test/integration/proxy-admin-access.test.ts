@@ -45,7 +45,8 @@ describe('admin port access', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-secrets-'));
     writeFileSync(path.join(dir, 'token'), 'admin-token-0123456789\n');
     writeFileSync(path.join(dir, 'password'), 'client-password-42\n');
-    const c = await cluster({ adminTokenFile: path.join(dir, 'token'), auth: { passwordFile: path.join(dir, 'password') } });
+    const digest = 'a'.repeat(64);
+    const c = await cluster({ adminTokenFile: path.join(dir, 'token'), auth: { passwordFile: path.join(dir, 'password') }, acl: { users: [`user ro on #${digest} ~x:* +@read`] } });
     const app = admin(c);
     expect((await app.inject({ url: '/api/v1/proxy', remoteAddress: '127.0.0.1' })).statusCode).toBe(401);
     expect((await app.inject({ url: '/api/v1/proxy', headers: { authorization: 'Bearer wrong-token-0123456789' } })).statusCode).toBe(401);
@@ -56,6 +57,8 @@ describe('admin port access', () => {
     expect(body.config.auth.password).toBe('***');
     expect(ok.body).not.toContain('admin-token-0123456789');
     expect(ok.body).not.toContain('client-password-42');
+    expect(ok.body).not.toContain(digest);
+    expect(ok.body).toContain('user ro on #*** ~x:* +@read');
     // The password file's content (without its newline) is the client password.
     expect((await rawExchange(c.port, 'AUTH client-password-42\r\nPING\r\n', 400)).data.toString()).toBe('+OK\r\n+PONG\r\n');
   });
