@@ -11,6 +11,8 @@
  *   openReads: false
  *   leaseTtl: 5s
  */
+import { parseEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
+import { secretValue } from '../shared/secrets.js';
 import { randomBytes } from 'node:crypto';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
@@ -66,6 +68,8 @@ export interface DashboardConfig {
   /** Automatic failover (dashboard/failover/config.ts). */
   failover: FailoverConfig;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** etcd authentication (role redslot-dashboard) and TLS (shared/coordinator/etcd-security.ts). */
+  etcd: EtcdSecurity;
 }
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
@@ -75,7 +79,9 @@ const DEFAULTS = {
   listen: `127.0.0.1:${DEFAULT_DASHBOARD_PORT}`,
   advertise: '',
   token: '',
+  tokenFile: '',
   tokens: [] as unknown[],
+  etcd: { user: '', password: '', passwordFile: '', tls: { enabled: false, ca: '', cert: '', key: '' } },
   openReads: false,
   openMetrics: true,
   leaseTtl: '5s',
@@ -105,7 +111,7 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
   const advertise = String(merged['advertise'] ?? '');
   if (advertise !== '') parseHostPort(advertise, 'advertise');
   const tokens: TokenSpec[] = [];
-  const single = String(merged['token'] ?? '');
+  const single = secretValue(merged, 'token', 'token');
   if (single !== '') tokens.push({ name: 'operator', token: single, role: 'operator' });
   const list = merged['tokens'];
   if (!Array.isArray(list)) throw invalid('tokens: expected a list of { name, token, role }');
@@ -141,6 +147,7 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
     assignScanMaxKeys: parseIntInRange(merged['assignScanMaxKeys'], 'assignScanMaxKeys', 0, 1_000_000_000),
     auditRetain: parseIntInRange(merged['auditRetain'], 'auditRetain', 10, 10_000_000),
     failover: parseFailoverConfig(merged['failover']),
+    etcd: parseEtcdSecurity(merged['etcd'], 'etcd'),
     logLevel: logLevel === '' ? undefined : parseEnum(logLevel, 'logLevel', ['debug', 'info', 'warn', 'error', 'silent'] as const),
   };
 }

@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import { openCoordinator, type OpenedCoordinator } from '../shared/coordinator/index.js';
+import type { EtcdSecurity } from '../shared/coordinator/etcd-security.js';
 import { RedslotError } from '../shared/errors.js';
 import { createLogger, setLogLevel, type Logger } from '../shared/log.js';
 import { parseHostPort } from '../shared/config.js';
@@ -23,6 +24,8 @@ export interface StartDashboardOptions {
   /** One operator token (shorthand for tokens: [{ name: 'operator', token, role: 'operator' }]). */
   token?: string;
   tokens?: TokenSpec[];
+  /** etcd authentication and TLS, for an etcd:// coordinator URL. */
+  etcd?: EtcdSecurity;
   /** Everything else build() takes (knobs: leaseTtlMs, barrierTimeoutMs, openReads, ...). */
   options?: Partial<Omit<DashboardOptions, 'coordinator' | 'paths' | 'cluster' | 'tokens' | 'election' | 'advertise'>>;
   logger?: Logger;
@@ -42,7 +45,7 @@ export async function startDashboard(opts: StartDashboardOptions): Promise<Runni
   const tokens = [...(opts.tokens ?? [])];
   if (opts.token) tokens.push({ name: 'operator', token: opts.token, role: 'operator' });
   const ownCoordinator = typeof opts.coordinator === 'string';
-  const opened = typeof opts.coordinator === 'string' ? await openCoordinator(opts.coordinator) : opts.coordinator;
+  const opened = typeof opts.coordinator === 'string' ? await openCoordinator(opts.coordinator, opts.etcd ? { etcd: { security: opts.etcd } } : {}) : opts.coordinator;
   const listen = parseHostPort(opts.listen ?? '127.0.0.1:18080', 'listen');
   let app: App;
   try {
@@ -137,6 +140,7 @@ export function dashboardOptionsFromConfig(cfg: DashboardConfig): StartDashboard
     listen: cfg.listen,
     advertise: cfg.advertise,
     tokens: cfg.tokens,
+    etcd: cfg.etcd,
     options: {
       openReads: cfg.openReads,
       openMetrics: cfg.openMetrics,

@@ -7,7 +7,22 @@
  *   admin: 0.0.0.0:11080              admin HTTP (metrics, health, /api/v1/proxy); '' disables it
  *   coordinator: ''                   '' = static topology below; etcd://h:p[,h:p][/cluster] or memory://[cluster]
  *   databases: 16                     SELECT 0..databases-1
- *   auth: { user: '', password: '' }  client AUTH (password only = the 'default' user); empty = no auth
+ *   auth:                             client AUTH (README "Access control"); password only = the 'default' user
+ *     user: '', password: ''          empty password = no auth (passwordFile: read it from a file)
+ *     maxFailures: 10                 failed AUTH attempts on one connection before it is closed (0 = unlimited)
+ *     timeout: 10s                    a connection that must authenticate and does not is closed (0 = never)
+ *     maxUnauthenticated: 100         connections waiting unauthenticated at once; more are refused at accept
+ *   acl: { users: [], file: '' }      ACL users, aclfile lines (`user ro on #<sha256> ~app:* +@read`) / an aclfile
+ *   tls:                              TLS for clients (README "TLS"): cert + key turn it on
+ *     cert: '', key: '', ca: ''       PEM files; ca = CA of client certificates
+ *     clientAuth: no                  no | optional | yes (require a client certificate signed by ca)
+ *     listen: ''                      '' = `listen` serves TLS only; an address = TLS there, plain on `listen`
+ *     reloadInterval: 2s              files polled; a changed certificate is used for new connections
+ *   etcd: { user: '', password: '', tls: { enabled: false, ca: '', cert: '', key: '' } }   etcd auth / TLS
+ *                                     (passwordFile: from a file; role redslot-proxy, README "etcd authentication")
+ *   protectedMode: true               no password for the default user: serve loopback clients only
+ *   adminToken: ''                    bearer token for the admin port's non-probe endpoints (adminTokenFile: from a
+ *                                     file); without one they answer loopback clients only
  *   limits:
  *     maxClients: 1000                beyond: "-ERR max number of clients reached", close
  *     maxPipeline: 10000              requests in flight per client before its socket is paused
@@ -24,6 +39,7 @@
  *     replyTimeout: 30s               a connection with requests pending and no reply for this long is reset
  *     keepAlive: 75s                  TCP keep-alive
  *     user: '', password: ''          AUTH toward the backends (ACL user optional)
+ *     tls: { enabled: false, ca: '', cert: '', key: '', servername: '' }   TLS toward the backends
  *     maxDedicated: 1000              dedicated connections per proxy (WATCH/MULTI, blocked commands, Pub/Sub
  *                                     subscribers); beyond, such commands get an error (never the shared ones)
  *     maxDedicatedPerServer: 1000     the same cap per backend server
@@ -86,7 +102,11 @@ import {
   parseSize,
   readConfigFile,
 } from '../shared/config.js';
+import { checkSecretLength, secretValue } from '../shared/secrets.js';
 import { SLOT_COUNT } from '../shared/slot.js';
+import { parseEtcdSecurity, redactEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
+import { parseTlsClient, parseTlsServer, type TlsClientConfig, type TlsServerConfig } from '../shared/tls/config.js';
+import { AclUsers } from './acl/users.js';
 import { availableCpus } from './workers/cpus.js';
 import type { GroupRecord, ServerRole } from '../shared/model/types.js';
 
@@ -114,7 +134,16 @@ export interface ProxyConfig {
   admin: { host: string; port: number } | null;
   coordinator: string;
   databases: number;
-  auth: { user: string; password: string };
+  auth: { user: string; password: string; maxFailures: number; timeoutMs: number; maxUnauthenticated: number };
+  /** ACL users: aclfile lines and an aclfile path (proxy/acl/). */
+  acl: { users: string[]; file: string };
+  protectedMode: boolean;
+  /** etcd authentication and TLS for etcd:// coordinators. */
+  etcd: EtcdSecurity;
+  /** TLS toward clients; null = plain only. listen null = the `listen` address itself serves TLS. */
+  tls: (TlsServerConfig & { listen: { host: string; port: number } | null; reloadIntervalMs: number }) | null;
+  /** Bearer token for the admin port's non-probe endpoints; '' = loopback clients only. */
+  adminToken: string;
   limits: {
     maxClients: number;
     maxPipeline: number;
@@ -136,6 +165,8 @@ export interface ProxyConfig {
     maxDedicated: number;
     maxDedicatedPerServer: number;
     dedicatedIdleMs: number;
+    /** TLS toward the Redis servers; null = plain TCP. */
+    tls: TlsClientConfig | null;
   };
   migrate: { timeoutMs: number; sourceFirst: boolean; bigKeyBytes: number };
   commands: { refuseDangerous: boolean };
@@ -167,7 +198,13 @@ export const PROXY_DEFAULTS = {
   admin: '0.0.0.0:11080',
   coordinator: '',
   databases: 16,
-  auth: { user: '', password: '' },
+  auth: { user: '', password: '', passwordFile: '', maxFailures: 10, timeout: '10s', maxUnauthenticated: 100 },
+  acl: { users: [] as string[], file: '' },
+  protectedMode: true,
+  etcd: { user: '', password: '', passwordFile: '', tls: { enabled: false, ca: '', cert: '', key: '' } },
+  tls: { listen: '', cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
+  adminToken: '',
+  adminTokenFile: '',
   limits: {
     maxClients: 1000,
     maxPipeline: 10000,
@@ -186,9 +223,11 @@ export const PROXY_DEFAULTS = {
     keepAlive: '75s',
     user: '',
     password: '',
+    passwordFile: '',
     maxDedicated: 1000,
     maxDedicatedPerServer: 1000,
     dedicatedIdle: '30s',
+    tls: { enabled: false, ca: '', cert: '', key: '', servername: '' },
   },
   migrate: { timeout: '3s', sourceFirst: true, bigKeyBytes: '8mb' },
   commands: { refuseDangerous: false },
@@ -300,6 +339,37 @@ function parseGuard(g: Record<string, unknown>): GuardConfig {
   };
 }
 
+/** Shortest admin token accepted (it guards /api/v1 from the network). */
+export const ADMIN_TOKEN_MIN = 16;
+
+/** acl.users (a list of aclfile lines, or one string of lines) and acl.file; every rule checked now. */
+function parseAclConfig(v: unknown): ProxyConfig['acl'] {
+  const a = obj(v ?? {}, 'acl');
+  const raw = a.users ?? [];
+  const users = typeof raw === 'string' ? raw.split('\n').filter((l) => l.trim() !== '') : raw;
+  if (!Array.isArray(users)) throw invalid('acl.users: expected a list of ACL lines (`user <name> <rules...>`)');
+  const acl = { users: users.map((u, i) => str(u, `acl.users[${i}]`)), file: str(a.file ?? '', 'acl.file') };
+  try {
+    new AclUsers({ auth: { user: '', password: '' }, acl });
+  } catch (err) {
+    throw invalid(`acl: ${(err as Error).message}`);
+  }
+  return acl;
+}
+
+/** The client-facing TLS block (tls.*). */
+function parseClientTls(v: unknown): ProxyConfig['tls'] {
+  const o = obj(v ?? {}, 'tls');
+  const server = parseTlsServer(o, 'tls');
+  if (server === null) return null;
+  const listen = str(o.listen ?? '', 'tls.listen');
+  return {
+    ...server,
+    listen: listen === '' ? null : parseHostPort(listen, 'tls.listen'),
+    reloadIntervalMs: parseDuration(o.reloadInterval ?? '2s', 'tls.reloadInterval'),
+  };
+}
+
 /** Validates a merged raw object into a ProxyConfig. */
 export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
   const limits = obj(raw.limits, 'limits');
@@ -324,7 +394,18 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     admin: adminStr === '' ? null : parseHostPort(adminStr, 'admin'),
     coordinator: str(raw.coordinator ?? '', 'coordinator'),
     databases: parseIntInRange(raw.databases, 'databases', 1, 1024),
-    auth: { user: str(auth.user ?? '', 'auth.user'), password: str(auth.password ?? '', 'auth.password') },
+    auth: {
+      user: str(auth.user ?? '', 'auth.user'),
+      password: secretValue(auth, 'password', 'auth.password'),
+      maxFailures: parseIntInRange(auth.maxFailures ?? 10, 'auth.maxFailures', 0, 1_000_000),
+      timeoutMs: parseDuration(auth.timeout ?? '10s', 'auth.timeout'),
+      maxUnauthenticated: parseIntInRange(auth.maxUnauthenticated ?? 100, 'auth.maxUnauthenticated', 1, 10_000_000),
+    },
+    acl: parseAclConfig(raw.acl),
+    protectedMode: parseBool(raw.protectedMode ?? true, 'protectedMode'),
+    etcd: parseEtcdSecurity(raw.etcd, 'etcd'),
+    tls: parseClientTls(raw.tls),
+    adminToken: checkSecretLength(secretValue(raw, 'adminToken', 'adminToken'), ADMIN_TOKEN_MIN, 'adminToken'),
     limits: {
       maxClients: parseIntInRange(limits.maxClients, 'limits.maxClients', 1, 10_000_000),
       maxPipeline: parseIntInRange(limits.maxPipeline, 'limits.maxPipeline', 1, 10_000_000),
@@ -342,10 +423,11 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
       replyTimeoutMs: parseDuration(backend.replyTimeout, 'backend.replyTimeout'),
       keepAliveMs: parseDuration(backend.keepAlive, 'backend.keepAlive'),
       user: str(backend.user ?? '', 'backend.user'),
-      password: str(backend.password ?? '', 'backend.password'),
+      password: secretValue(backend, 'password', 'backend.password'),
       maxDedicated: parseIntInRange(backend.maxDedicated, 'backend.maxDedicated', 1, 1_000_000),
       maxDedicatedPerServer: parseIntInRange(backend.maxDedicatedPerServer, 'backend.maxDedicatedPerServer', 1, 1_000_000),
       dedicatedIdleMs: parseDuration(backend.dedicatedIdle, 'backend.dedicatedIdle'),
+      tls: parseTlsClient(backend.tls, 'backend.tls'),
     },
     migrate: {
       timeoutMs: parseDuration(migrate.timeout, 'migrate.timeout'),
@@ -435,7 +517,11 @@ export function redactConfig(c: ProxyConfig): Record<string, unknown> {
   return {
     ...c,
     coordinator: c.coordinator.replace(/\/\/[^@/]*@/, '//***@'),
-    auth: { user: c.auth.user, password: hide(c.auth.password) },
+    auth: { ...c.auth, password: hide(c.auth.password) },
+    adminToken: hide(c.adminToken),
+    // Password digests are as good as weak passwords: not shown either.
+    acl: { ...c.acl, users: c.acl.users.map((l) => l.replace(/#[0-9a-fA-F]{64}/g, '#***')) },
+    etcd: redactEtcdSecurity(c.etcd),
     backend: { ...c.backend, password: hide(c.backend.password) },
   };
 }

@@ -12,6 +12,7 @@ import type { LocalContext, ProxyFacts } from './local/context.js';
 import { localHandlers } from './local/index.js';
 import { SlowLog } from './local/slowlog.js';
 import { ProxyMetrics, type MetricsSource } from './metrics.js';
+import { ClientAccess } from './acl/access.js';
 import { ClusterWide } from './router/requests/cluster-wide.js';
 import { Router } from './router/router.js';
 import { ScriptCache } from './scripts/cache.js';
@@ -21,6 +22,7 @@ import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
 import { REDSLOT_VERSION } from '../shared/version.js';
+import { clientOptions, serverFiles, serverOptions } from '../shared/tls/config.js';
 
 
 export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
@@ -35,6 +37,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   /** Per-slot ops/bytes and hot keys (admin GET /api/v1/proxy/load). */
   readonly load: SlotLoad;
   readonly server: RespServer;
+  readonly access: ClientAccess;
   readonly startedAt = Date.now();
   /** SLOWLOG: end-to-end latency of commands through this proxy (proxy/local/slowlog.ts). */
   readonly slowlog: SlowLog;
@@ -65,6 +68,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         maxDedicatedPerServer: b.maxDedicatedPerServer,
         dedicatedIdleMs: b.dedicatedIdleMs,
         onBusy: () => this.metrics.guards.busy++,
+        tls: b.tls === null ? null : clientOptions(b.tls, 'backend.tls'),
       },
       log,
     );
@@ -77,6 +81,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
       log.error('proxy.drain_timeout', { revision: this.table.revision, timeoutMs: config.guard.drainTimeoutMs, stuck });
     };
     this.metrics.bind(this);
+    this.access = new ClientAccess(config, this.metrics, log);
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.load = new SlotLoad(config.load, this.metrics.slotHits);
@@ -111,12 +116,22 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         dedicated: this.dedicated,
       },
       log,
+      config.tls === null ? null : serverOptions(config.tls),
     );
   }
 
+  /** The TLS address as bound when TLS is served beside the plain port (tls.listen), else null. */
+  tlsAddress: { host: string; port: number } | null = null;
+
+  /** Binds `listen` (TLS only when tls is set without tls.listen) and tls.listen; watches the certificates. */
   async listen(): Promise<{ host: string; port: number }> {
-    const a = await this.server.listen(this.config.listen.host, this.config.listen.port);
+    const t = this.config.tls;
+    const a = await this.server.listen(this.config.listen.host, this.config.listen.port, t !== null && t.listen === null);
     this.listenPort = a.port;
+    if (t !== null) {
+      if (t.listen !== null) this.tlsAddress = await this.server.listen(t.listen.host, t.listen.port, true);
+      this.server.watchCertificates(serverFiles(t), t.reloadIntervalMs, () => serverOptions(t));
+    }
     return a;
   }
 

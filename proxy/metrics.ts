@@ -66,6 +66,8 @@ const DEFS: Def[] = [
   { name: 'redslot_proxy_downstream_cx_protocol_error_total', help: 'Client connections closed for a RESP protocol error.', type: 'counter' },
   { name: 'redslot_proxy_downstream_cx_idle_timeout_total', help: 'Client connections closed by limits.idleTimeout.', type: 'counter' },
   { name: 'redslot_proxy_downstream_cx_output_limit_total', help: 'Client connections closed because unread replies exceeded limits.maxClientOutput.', type: 'counter' },
+  { name: 'redslot_proxy_downstream_auth_failures_total', help: 'Failed AUTH / HELLO AUTH attempts (wrong user or password).', type: 'counter' },
+  { name: 'redslot_proxy_downstream_cx_access_closed_total', help: 'Client connections closed by access control, by reason (auth_failures, auth_timeout, unauthenticated_limit, protected_mode, tls_handshake).', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_total', help: 'Commands answered, by command (unknown = not a Redis command).', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_errors_total', help: 'Commands answered with an error reply, by command.', type: 'counter' },
   { name: 'redslot_proxy_downstream_rq_time_seconds_total', help: 'Total time from request decoded to reply ready, by command.', type: 'counter' },
@@ -108,6 +110,9 @@ export class ProxyMetrics {
   cxProtocolErrors = 0;
   cxIdleTimeouts = 0;
   cxOutputLimit = 0;
+  /** Access control (proxy/acl/auth-guard.ts). */
+  authFailures = 0;
+  readonly accessClosed = { auth_failures: 0, auth_timeout: 0, unauthenticated_limit: 0, protected_mode: 0, tls_handshake: 0 };
   /** Scripts loaded by the proxy itself, by reason (redslot_proxy_script_loads_total). */
   readonly scriptLoads = { ahead: 0, noscript: 0, functions: 0 };
   scanRescans = 0;
@@ -186,6 +191,10 @@ export class ProxyMetrics {
         return [{ value: this.cxIdleTimeouts }];
       case 'redslot_proxy_downstream_cx_output_limit_total':
         return [{ value: this.cxOutputLimit }];
+      case 'redslot_proxy_downstream_auth_failures_total':
+        return [{ value: this.authFailures }];
+      case 'redslot_proxy_downstream_cx_access_closed_total':
+        return Object.entries(this.accessClosed).map(([reason, value]) => ({ labels: { reason }, value }));
       case 'redslot_proxy_downstream_rq_total':
         return commandSamples(this.calls);
       case 'redslot_proxy_downstream_rq_errors_total':

@@ -4,15 +4,19 @@
  * stop reading, let in-flight commands finish and their replies flush, then close; force after a deadline.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from '../shared/log.js';
 import { RedslotError } from '../shared/errors.js';
 import { ProxyErrors, ReplyErrors } from './errors.js';
 import { guardClientMemory } from './guard/client-memory.js';
 import { Session, type SessionEnv } from './session.js';
 import { lingeringClose } from './util/linger.js';
+import { watchTlsFiles } from '../shared/tls/reload.js';
 
 export class RespServer {
   private readonly server: net.Server;
+  /** The TLS listener (tls.*), sharing the accept path and the sessions of the plain one. */
+  private readonly tlsServer: tls.Server | null;
   readonly sessions = new Set<Session>();
   private nextId = 1;
   private closedWaiters: Array<() => void> = [];
@@ -23,6 +27,7 @@ export class RespServer {
   constructor(
     env: Omit<SessionEnv, 'onSessionClosed'>,
     private readonly log: Logger,
+    tlsOptions: tls.TlsOptions | null = null,
   ) {
     const sessionEnv: SessionEnv = {
       ...env,
@@ -35,7 +40,7 @@ export class RespServer {
         }
       },
     };
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    const accept = (socket: net.Socket) => {
       this.totalConnections++;
       env.metrics.cxTotal++;
       if (this.sessions.size >= env.config.limits.maxClients) {
@@ -44,24 +49,54 @@ export class RespServer {
         lingeringClose(socket, ReplyErrors.maxClients);
         return;
       }
+      const denied = env.facts.access.admit(socket.remoteAddress);
+      if (denied !== null) {
+        lingeringClose(socket, denied);
+        return;
+      }
       const s = new Session(socket, this.nextId++, sessionEnv);
       this.sessions.add(s);
-    });
+    };
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
     this.server.on('error', (err) => this.log.error('proxy.listen_error', { err }));
     const cap = env.config.guard.maxClientsMemoryBytes;
     this.stopMemoryGuard = guardClientMemory(() => this.sessions, cap, (c, bytes, total) => {
       env.metrics.guards.client_memory++;
       this.log.warn('session.client_memory_evicted', { id: c.id, client: c.remoteAddress, bytes, total, cap });
     });
+    // Not allowHalfOpen: with it a TLS socket whose peer closed is never released by the server (close()
+    // then waits forever); a TLS client's close_notify ends the session either way.
+    this.tlsServer = tlsOptions === null ? null : tls.createServer(tlsOptions, accept);
+    this.tlsServer?.on('error', (err) => this.log.error('proxy.listen_error', { err, tls: true }));
+    this.tlsServer?.on('tlsClientError', (err, socket) => {
+      // A failed handshake (unknown CA, no client certificate, plain RESP on the TLS port) never reaches a session.
+      env.metrics.accessClosed.tls_handshake++;
+      this.log.info('session.tls_handshake_failed', { client: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, reason: err.message });
+      socket.destroy();
+    });
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  private stopWatching: (() => void) | null = null;
+
+  /**
+   * Certificate rotation: when one of `files` changes, new TLS connections use what `load` reads; connections
+   * already open keep theirs. Stopped by close().
+   */
+  watchCertificates(files: readonly string[], intervalMs: number, load: () => tls.TlsOptions): void {
+    const server = this.tlsServer;
+    if (server === null) return;
+    this.stopWatching = watchTlsFiles(files, intervalMs, () => server.setSecureContext(load()), this.log, 'proxy client listener');
+  }
+
+  listen(host: string, port: number, secure = false): Promise<{ host: string; port: number }> {
+    const server = secure ? this.tlsServer : this.server;
+    if (server === null) throw new Error('listen(secure) without TLS options');
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(new RedslotError(ProxyErrors.REDSLOT_ERR_LISTEN, { addr: `${host}:${port}`, reason: err.message }, { cause: err }));
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const a = this.server.address() as net.AddressInfo;
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        const a = server.address() as net.AddressInfo;
         resolve({ host: a.address, port: a.port });
       });
     });
@@ -88,7 +123,9 @@ export class RespServer {
   async close(deadlineMs: number): Promise<void> {
     this.stopMemoryGuard();
     // server.close's callback fires once the listener is closed AND every connection is gone.
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.stopWatching?.();
+    const closeOne = (s: net.Server | null) => new Promise<void>((resolve) => (s === null || !s.listening ? resolve() : s.close(() => resolve())));
+    const serverClosed = Promise.all([closeOne(this.server), closeOne(this.tlsServer)]);
     const allClosed = new Promise<void>((resolve) => {
       if (this.sessions.size === 0) resolve();
       else this.closedWaiters.push(resolve);

@@ -17,6 +17,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeErrorBytes, encodeError } from '../shared/resp/encoder.js';
+import { aclDenial } from './acl/check.js';
+import type { AclUser } from './acl/user.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
@@ -85,8 +87,10 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   mode = 0;
   /** Transaction / blocked command / subscriptions of this client (proxy/dedicated/), null until used. */
   dedicated: SessionDedicated | null = null;
-  authenticated: boolean;
+  authenticated = false;
   user = 'default';
+  /** The logged-in user's ACL restrictions (proxy/acl/check.ts); null = every command, key and channel. */
+  private acl: AclUser | null = null;
   name: Buffer | null = null;
   libName: Buffer | null = null;
   libVer: Buffer | null = null;
@@ -151,12 +155,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
   ) {
     this.facts = env.facts;
     this.slowlog = env.facts.slowlog !== undefined && env.facts.slowlog.slowerThanUs >= 0 ? env.facts.slowlog : undefined;
-    this.authenticated = env.config.auth.password === '';
     this.readReplica = env.config.reads === 'replica-preferred';
     this.maxPipeline = env.config.limits.maxPipeline;
     this.resumeAt = Math.max(1, Math.floor(this.maxPipeline / 2));
     this.decoder = new RequestDecoder(this, env.limits);
-    this.decoder.unauthenticated = !this.authenticated;
+    this.startUnauthenticated();
     socket.setNoDelay(true);
     const decoder = this.decoder;
     const push = (chunk: Buffer) => decoder.push(chunk);
@@ -309,6 +312,14 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (!this.authenticated && env.noAuth[spec.id] !== 1) {
       this.reply(ReplyErrors.noAuth, spec.id, t0);
       return DISPATCHED;
+    }
+    if (this.acl !== null && env.noAuth[spec.id] !== 1) {
+      const denied = aclDenial(this.acl, spec, argv);
+      if (denied !== null) {
+        if (this.mode !== 0) env.dedicated.flagError(this); // like Redis: a refused command flags MULTI
+        this.reply(denied, spec.id, t0);
+        return DISPATCHED;
+      }
     }
     if (this.mode !== 0) {
       const r = env.dedicated.intercept(this, spec, argv, raw, t0);
@@ -567,10 +578,25 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.closing = true;
   }
 
-  authenticate(user: string): void {
+  authenticate(user: AclUser): void {
     this.authenticated = true;
-    this.user = user;
+    this.user = user.name;
+    this.acl = user.unrestricted ? null : user;
     this.decoder.unauthenticated = false;
+    this.env.facts.access.guard.forget(this);
+  }
+
+  /** New connection or RESET: logged in as the default user when it is open, else waiting for AUTH. */
+  private startUnauthenticated(): void {
+    const access = this.env.facts.access;
+    this.authenticated = false;
+    this.acl = null;
+    this.user = 'default';
+    if (access.users.openByDefault) this.authenticate(access.users.defaultUser);
+    else {
+      this.decoder.unauthenticated = true;
+      access.guard.unauthenticated(this);
+    }
   }
 
   /** CLIENT LIST: protocol, subscriptions, queued transaction, flags x (MULTI), P (Pub/Sub), b (blocked). */
@@ -609,9 +635,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     this.replyOff = false; // like Redis: RESET turns CLIENT REPLY back ON
     this.replySkip = 0;
     this.readReplica = this.env.config.reads === 'replica-preferred';
-    this.authenticated = this.env.config.auth.password === '';
-    this.user = 'default';
-    this.decoder.unauthenticated = !this.authenticated;
+    this.startUnauthenticated();
   }
 
   // ---- output
@@ -739,6 +763,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     if (this.closed) return;
     this.closed = true;
     this.decoder.stop();
+    this.env.facts.access.guard.forget(this);
     if (this.heldSlot >= 0) this.env.table.unwait(this.heldSlot, this);
     if (this.holdTimer !== null) clearTimeout(this.holdTimer);
     this.holdTimer = null;

@@ -45,6 +45,7 @@ export function defaultDriver(config: ProxyConfig, addr: string, adminAddr: stri
       leaseTtlSeconds: Math.max(1, Math.round(config.leaseTtlMs / 1000)),
       fencing: config.fencing,
       logger: log.child({ component: 'follower' }),
+      coordinatorOptions: { etcd: { security: config.etcd } },
     });
   }
   if (config.topology !== null) return staticTopologyDriver(config.topology);

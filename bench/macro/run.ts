@@ -7,7 +7,7 @@
  *   npm run bench                          BENCH_ROUNDS (default 5) rounds of the base matrix (3 B values)
  *   BENCH_PROFILE=full npm run bench       + 1 KB and 16 KB values, 1,000 and 10,000 connections
  *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants; BENCH_VARIANT_ROUNDS (default 3) rounds each
- *   BENCH_TARGETS=direct,redslot           skip twemproxy
+ *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS)
  *   BENCH_PROXY_WORKERS=1                  redslot worker processes (default: the config default, = CPUs)
  *   BENCH_GROUPS=2                         backend redis-servers behind each proxy
  *   RB_SECONDS / RB_TESTS / RB_PIPELINES   passed through to resp-bench.sh
@@ -75,10 +75,10 @@ interface Row {
   notes: string;
 }
 
-function runRespBench(host: string, port: number, label: string, watch: string, variant: Variant): Promise<Row[]> {
+function runRespBench(host: string, port: number, label: string, watch: string, variant: Variant, targetEnv: Record<string, string> = {}): Promise<Row[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [RESP_BENCH, host, String(port), label], {
-      env: { ...process.env, ...variant.env, RB_WATCH: watch },
+      env: { ...process.env, ...variant.env, ...targetEnv, RB_WATCH: watch },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       for (let round = 1; round <= rounds; round++) {
         for (const t of servers.targets) {
           process.stderr.write(`\n== ${v.title}: round ${round}/${rounds}: ${t.label} (${t.host}:${t.port}), load ${loadavg()}\n`);
-          all.push(...(await runRespBench(t.host, t.port, t.label, t.watch, v)));
+          all.push(...(await runRespBench(t.host, t.port, t.label, t.watch, v, t.env)));
         }
       }
     }

@@ -9,6 +9,7 @@ import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
 import { spawnProcess, stopAll, type Spawned } from '../../deploy/local/spawn/process.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
+import { issueCert, makeCa } from '../../shared/tls/certs.js';
 
 export interface Target {
   label: string;
@@ -16,6 +17,8 @@ export interface Target {
   port: number;
   /** RB_WATCH value: name=pid pairs whose CPU resp-bench reports. */
   watch: string;
+  /** Extra environment for resp-bench.sh (the TLS target's redis-benchmark / redis-cli wrappers). */
+  env?: Record<string, string>;
 }
 
 export interface Started {
@@ -41,6 +44,18 @@ async function workerPids(adminPort: number, expect: number): Promise<number[]> 
     if (Date.now() > deadline) throw new Error('redslot workers did not come up');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A CA and proxy certificate for the TLS target, and redis-benchmark / redis-cli wrappers that trust it. */
+async function benchTls(work: string): Promise<{ cert: string; key: string; port: number; env: Record<string, string> }> {
+  const ca = makeCa(path.join(work, 'tls'));
+  const cert = issueCert(ca, 'proxy');
+  const wrap = (name: string, bin: string) => {
+    const f = path.join(work, `${name}-tls.sh`);
+    writeFileSync(f, `#!/bin/sh\nexec ${bin} --tls --cacert '${ca.cert}' "$@"\n`, { mode: 0o755 });
+    return f;
+  };
+  return { ...cert, port: await freePort(), env: { RB_BENCH: wrap('redis-benchmark', 'redis-benchmark'), RB_CLI: wrap('redis-cli', 'redis-cli') } };
 }
 
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
@@ -74,18 +89,21 @@ export async function startServers(opts: { root: string; work: string; targets: 
 
     // `redslot` (workers from BENCH_PROXY_WORKERS or the config default), or `redslot@N` / `redslot@Nnone`
     // (N workers; "none" = NODE_CLUSTER_SCHED_POLICY=none) to compare configurations in one interleaved run.
-    for (const spec of opts.targets.filter((t) => t === 'redslot' || t.startsWith('redslot@'))) {
-      const m = /^redslot(?:@(\d+)(none)?)?$/.exec(spec);
+    // `redslot-tls`: the same proxy with TLS served beside the plain port (tls.listen), measured over TLS.
+    for (const spec of opts.targets.filter((t) => t === 'redslot' || t.startsWith('redslot@') || t === 'redslot-tls')) {
+      const m = /^redslot(?:-tls)?(?:@(\d+)(none)?)?$/.exec(spec);
       if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N or redslot@Nnone)`);
       const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : os.availableParallelism();
       const port = await freePort();
       const admin = await freePort();
       const per = Math.ceil(SLOT_COUNT / GROUPS);
+      const tls = spec === 'redslot-tls' ? await benchTls(opts.work) : null;
       const config = {
         listen: `127.0.0.1:${port}`,
         admin: `127.0.0.1:${admin}`,
         limits: { maxClients: 20_000 },
         workers,
+        ...(tls ? { tls: { cert: tls.cert, key: tls.key, listen: `127.0.0.1:${tls.port}` } } : {}),
         topology: {
           groups: backends.map((b, i) => ({ id: i + 1, servers: [{ addr: b.addr, role: 'master' }] })),
           slots: backends.map((_, i) => [i * per, Math.min(SLOT_COUNT, (i + 1) * per) - 1, i + 1]),
@@ -106,7 +124,8 @@ export async function startServers(opts: { root: string; work: string; targets: 
       // CPU of the proxy = the primary + every worker (run.ts adds up every proxy* column).
       const pids = workers > 1 ? await workerPids(admin, workers) : [];
       const watch = [`proxy=${proxy.pid}`, ...pids.map((pid, i) => `proxyw${i}=${pid}`)].join(',');
-      targets.push({ label: spec, host: '127.0.0.1', port, watch: `${watch},${backendWatch}` });
+      if (tls) await waitForPort(tls.port, '127.0.0.1', 15_000);
+      targets.push({ label: spec, host: '127.0.0.1', port: tls?.port ?? port, watch: `${watch},${backendWatch}`, ...(tls ? { env: tls.env } : {}) });
     }
 
     const nut = nutcrackerBinary();

@@ -19,6 +19,7 @@ import { startProxy } from '../../proxy/main.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startDashboard } from '../../dashboard/main.js';
 import { generateToken } from '../../dashboard/config.js';
+import { makeLocalTls, tlsConnectHint } from './tls.js';
 
 const HELP = `usage: redslot up [options]
 
@@ -33,6 +34,7 @@ Starts a local cluster: redis-server groups, one proxy, one dashboard. Ctrl-C st
   --etcd              run a real etcd (ports 12379/12380) instead of the in-memory coordinator
   --cluster NAME      cluster name (default local)
   --token TOKEN       dashboard token (default: REDSLOT_DASHBOARD_TOKEN or a random one, printed)
+  --tls               serve TLS on the proxy port with a local CA and certificate made by openssl (printed)
 `;
 
 export async function runUp(argv: string[]): Promise<number> {
@@ -48,6 +50,7 @@ export async function runUp(argv: string[]): Promise<number> {
       etcd: { type: 'boolean', default: false },
       cluster: { type: 'string', default: 'local' },
       token: { type: 'string' },
+      tls: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -125,7 +128,9 @@ export async function runUp(argv: string[]): Promise<number> {
     });
     stoppers.push(() => dashboard.close());
 
+    const localTls = values.tls ? makeLocalTls(cluster) : null;
     const proxyConfig = loadProxyConfig({ overrides: {
+      ...(localTls ? { tls: localTls.proxyTls } : {}),
       cluster,
       coordinator: url,
       listen: `127.0.0.1:${values.port}`,
@@ -134,18 +139,19 @@ export async function runUp(argv: string[]): Promise<number> {
     const proxy = await startProxy({ config: proxyConfig });
     stoppers.push(() => proxy.close({ deadlineMs: 2000 }));
 
+    const cli = localTls ? tlsConnectHint(localTls, values.port) : `redis-cli -p ${values.port}`;
     const lines = [
       '',
       `redslot local cluster "${cluster}" is up${seeded.created ? '' : ' (existing topology kept)'}`,
       '',
-      `  proxy       redis-cli -p ${values.port}            (RESP ${proxy.addr})`,
+      `  proxy       ${cli}            (RESP${localTls ? ' over TLS' : ''} ${proxy.addr})`,
       `  proxy admin http://127.0.0.1:${values['admin-port']}/metrics  /readyz  /api/v1/proxy`,
       `  dashboard   ${dashboard.url}   token: ${token}`,
       `  coordinator ${url}`,
       ...servers.map((s) => `  group ${s.group}     ${s.role.padEnd(8)} ${s.handle.addr} (pid ${s.handle.proc.pid})`),
       '',
       `  slots: ${evenRanges(ids).map(([a, b, g]) => `${a}-${b} -> group ${g}`).join(', ')}`,
-      `  try:   redis-cli -p ${values.port} set hello world`,
+      `  try:   ${cli} set hello world`,
       `         REDSLOT_TOKEN=${token} node dist/deploy/bin/redslot.js status --dashboard ${dashboard.url}`,
       '',
       'Ctrl-C stops everything.',

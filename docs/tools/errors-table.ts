@@ -20,6 +20,7 @@ export const CATALOGUE_MODULES = [
   'dashboard/redis/link.ts',
   'proxy/errors.ts',
   'proxy/topology/errors.ts',
+  'proxy/acl/errors.ts',
   'dashboard/errors.ts',
   'dashboard/migration/errors.ts',
 ] as const;

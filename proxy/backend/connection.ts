@@ -12,7 +12,9 @@
  *   background with exponential backoff, so clients never wait for a dial timeout per request.
  */
 import { handshakeSteps, type HandshakeStep } from './handshake.js';
-import net from 'node:net';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { dial } from '../../shared/tls/dial.js';
 import type { Logger } from '../../shared/log.js';
 import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
@@ -53,6 +55,8 @@ export interface BackendOptions {
   keepAliveMs: number;
   user: string;
   password: string;
+  /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
+  tls?: tls.ConnectionOptions | null;
 }
 
 export interface ConnectionOwner extends VersionHolder {
@@ -347,7 +351,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private dial(): void {
     this.state = State.Connecting;
     this.framer.reset();
-    const socket = net.connect({ host: this.owner.host, port: this.owner.port });
+    const { socket, ready } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null);
     this.socket = socket;
     socket.setNoDelay(true);
     if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
@@ -355,7 +359,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.owner.log.warn('backend.dial_timeout', { backend: this.owner.addr, db: this.db, timeoutMs: this.opts.dialTimeoutMs });
       socket.destroy();
     }, this.opts.dialTimeoutMs);
-    socket.on('connect', () => this.onConnect(socket));
+    socket.on(ready, () => this.onConnect(socket));
     socket.on('data', (chunk: Buffer) => {
       if (this.socket === socket) this.receive(chunk);
     });

@@ -20,7 +20,8 @@
  * A subscriber connection hands every frame after the handshake to its sink instead of `waiting`.
  */
 import { handshakeSteps, type HandshakeStep } from './handshake.js';
-import net from 'node:net';
+import type net from 'node:net';
+import { dial } from '../../shared/tls/dial.js';
 import type { Logger } from '../../shared/log.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError, readInteger } from '../../shared/resp/reply-reader.js';
@@ -101,7 +102,7 @@ export class DedicatedConnection implements FrameHandler, Flushable {
     this.kind = kind;
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: server.addr });
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: server.addr });
-    const socket = net.connect({ host: server.host, port: server.port });
+    const { socket, ready } = dial(server.host, server.port, opts.tls ?? null);
     this.socket = socket;
     socket.setNoDelay(true);
     if (opts.keepAliveMs > 0) socket.setKeepAlive(true, opts.keepAliveMs);
@@ -109,7 +110,7 @@ export class DedicatedConnection implements FrameHandler, Flushable {
       log.warn('backend.dedicated_dial_timeout', { backend: server.addr, timeoutMs: opts.dialTimeoutMs });
       socket.destroy();
     }, opts.dialTimeoutMs);
-    socket.on('connect', () => this.onConnect());
+    socket.on(ready, () => this.onConnect());
     socket.on('data', (chunk: Buffer) => {
       try {
         this.framer.push(chunk);

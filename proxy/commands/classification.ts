@@ -38,6 +38,14 @@ export const CATEGORIES = {
     commands: ['client|tracking', 'client|caching', 'client|getredir', 'client|trackinginfo'],
   },
 
+  // ACL about the proxy's own users (proxy/local/acl.ts); the users themselves are configuration.
+  aclIntrospection: { route: 'local', commands: ['acl|whoami', 'acl|list', 'acl|users', 'acl|cat'] },
+  aclChange: {
+    route: 'refused',
+    reason: "the proxy's users come from its configuration (acl.users, acl.file); Redis's own users are administered on the backends",
+    commands: ['acl'],
+  },
+
   // ---- every group's master, replies merged (proxy/router/requests/broadcast.ts) ----
   clusterWide: {
     route: 'all',
@@ -166,7 +174,7 @@ export const CATEGORIES = {
   administration: {
     route: 'refused',
     reason: 'server administration must go to the backends directly, not through the proxy',
-    commands: ['acl', 'module', 'debug', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'failover',
+    commands: ['module', 'debug', 'shutdown', 'save', 'bgsave', 'bgrewriteaof', 'failover',
       'replicaof', 'slaveof', 'pfdebug', 'pfselftest'],
   },
   crossDatabase: {

@@ -11,6 +11,10 @@ import { checkArity, commandKeysAndFlags, lookupCommand, resolveSubcommand } fro
 import type { RawArgument, RawCommand, RawDocs, RawKeySpec } from './redis7-data.js';
 import type { CommandSpec } from './spec.js';
 import { COMMANDS } from './table.js';
+import { globMatch } from '../util/glob.js';
+
+/** COMMAND LIST FILTERBY PATTERN matches like Redis's stringmatch, case-insensitive (re-exported for its tests). */
+export { globMatch };
 
 /** Appends RESP2 frames; `flag` lists are simple strings as Redis sends them, other strings bulk. */
 class Writer {
@@ -161,58 +165,6 @@ function byFullName(name: Buffer): CommandSpec | undefined {
   if (container === undefined || container.subcommands.length === 0) return undefined;
   const sub = resolveSubcommand(container, [name.subarray(0, bar), name.subarray(bar + 1)]);
   return sub === container ? undefined : sub;
-}
-
-// ---- COMMAND LIST FILTERBY PATTERN: Redis's stringmatchlen, case-insensitive ----
-
-const lower = (c: number): number => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
-
-export function globMatch(p: Buffer, s: Buffer, pi = 0, si = 0): boolean {
-  while (pi < p.length) {
-    const c = p[pi]!;
-    if (c === 0x2a) {
-      while (pi + 1 < p.length && p[pi + 1] === 0x2a) pi++;
-      if (pi + 1 === p.length) return true;
-      for (let k = si; k <= s.length; k++) if (globMatch(p, s, pi + 1, k)) return true;
-      return false;
-    }
-    if (si >= s.length) return false;
-    if (c === 0x3f) {
-      si++;
-      pi++;
-      continue;
-    }
-    if (c === 0x5b) {
-      let j = pi + 1;
-      const not = p[j] === 0x5e;
-      if (not) j++;
-      let match = false;
-      for (; j < p.length && p[j] !== 0x5d; j++) {
-        if (p[j] === 0x5c && j + 1 < p.length) {
-          j++;
-          if (lower(p[j]!) === lower(s[si]!)) match = true;
-        } else if (j + 2 < p.length && p[j + 1] === 0x2d && p[j + 2] !== 0x5d) {
-          let lo = lower(p[j]!);
-          let hi = lower(p[j + 2]!);
-          if (lo > hi) [lo, hi] = [hi, lo];
-          const x = lower(s[si]!);
-          if (x >= lo && x <= hi) match = true;
-          j += 2;
-        } else if (lower(p[j]!) === lower(s[si]!)) match = true;
-      }
-      if (not) match = !match;
-      if (!match) return false;
-      pi = j < p.length ? j + 1 : j;
-      si++;
-      continue;
-    }
-    let lit = c;
-    if (c === 0x5c && pi + 1 < p.length) lit = p[++pi]!;
-    if (lower(lit) !== lower(s[si]!)) return false;
-    pi++;
-    si++;
-  }
-  return si === s.length;
 }
 
 function everyName(): CommandSpec[] {

@@ -1,49 +1,32 @@
 /**
- * AUTH and HELLO. The proxy checks client credentials itself (auth.user / auth.password); backends are
- * reached with the proxy's own backend credentials. Like Redis 7: `AUTH pass` logs in the 'default' user,
- * `AUTH user pass` a named one; without auth.password every client is the 'default' user and `AUTH pass`
- * is an error, while `AUTH default <anything>` succeeds (default user has nopass).
+ * AUTH and HELLO. The proxy checks client credentials itself against its users (proxy/acl/users.ts:
+ * auth.user / auth.password and acl.users); backends are reached with the proxy's own backend credentials.
+ * Like Redis 7: `AUTH pass` logs in the 'default' user (auth.user when set), `AUTH user pass` a named one;
+ * while the default user has no password `AUTH pass` is an error and `AUTH default <anything>` succeeds.
+ * Every failure is counted and logged, and too many close the connection (proxy/acl/auth-guard.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { encodeArrayHeader, encodeBulk, encodeInteger, Replies } from '../../shared/resp/encoder.js';
+import type { AclUser } from '../acl/user.js';
 import { REDIS_VERSION } from '../commands/table.js';
 import { ReplyErrors, errorReply, ProxyErrors } from '../errors.js';
 import { parseSmallInt } from './basic.js';
 import type { LocalContext } from './context.js';
 
-function digest(b: Buffer | string): Buffer {
-  return createHash('sha256').update(b).digest();
-}
-
-function sameSecret(given: Buffer, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-/** The user name clients log in as with a password only. */
-function configuredUser(ctx: LocalContext): string {
-  const u = ctx.facts.config.auth.user;
-  return u === '' ? 'default' : u;
-}
-
-/** Checks credentials; returns the user name, or a reply error. */
-function check(ctx: LocalContext, user: Buffer | null, pass: Buffer): string | Buffer {
-  const { password } = ctx.facts.config.auth;
-  const want = configuredUser(ctx);
-  if (password === '') {
-    // No password configured: the default user is nopass.
-    if (user === null) return ReplyErrors.authNotConfigured;
-    return user.toString('utf8') === 'default' ? 'default' : ReplyErrors.wrongPass;
-  }
-  // A password alone logs in the configured user (the 'default' user when auth.user is empty).
-  const userOk = user === null || user.toString('utf8') === want;
-  const passOk = sameSecret(pass, password);
-  return userOk && passOk ? want : ReplyErrors.wrongPass;
+/** Checks credentials; returns the user, or the error reply (after counting a failure). */
+function check(ctx: LocalContext, user: Buffer | null, pass: Buffer): AclUser | Buffer {
+  const users = ctx.facts.access.users;
+  const res = users.login(user, pass);
+  if (res === 'not-configured') return ReplyErrors.authNotConfigured;
+  if (res !== 'wrongpass') return res;
+  const name = user === null ? users.passwordOnlyUser : user.toString('utf8');
+  if (ctx.facts.access.guard.failed(ctx, name)) ctx.quit(); // closes once this reply is written
+  return ReplyErrors.wrongPass;
 }
 
 export function auth(ctx: LocalContext, argv: Buffer[]): Buffer {
   if (argv.length > 3) return ReplyErrors.syntax;
   const res = argv.length === 2 ? check(ctx, null, argv[1]!) : check(ctx, argv[1]!, argv[2]!);
-  if (typeof res !== 'string') return res;
+  if (Buffer.isBuffer(res)) return res;
   ctx.authenticate(res);
   return Replies.ok;
 }
@@ -68,7 +51,7 @@ export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
     const more = argv.length - i - 1;
     if (opt === 'auth' && more >= 2) {
       const res = check(ctx, argv[i + 1]!, argv[i + 2]!);
-      if (typeof res !== 'string') return res;
+      if (Buffer.isBuffer(res)) return res;
       ctx.authenticate(res);
       i += 2;
     } else if (opt === 'setname' && more >= 1) {

@@ -3,11 +3,15 @@
  * Handlers return the full reply bytes, or undefined to mean "not mine" (the command's table route applies).
  */
 import type { SlowLog } from './slowlog.js';
+import type { ClientAccess } from '../acl/access.js';
+import type { AclUser } from '../acl/user.js';
 import type { ProxyConfig } from '../config.js';
 
 /** Proxy-wide facts for INFO / HELLO. */
 export interface ProxyFacts {
   readonly config: ProxyConfig;
+  /** Users, the unauthenticated-connection guard, protected mode (proxy/acl/). */
+  readonly access: ClientAccess;
   readonly startedAt: number;
   readonly version: string;
   /** The port clients connect to (listen port once bound). */
@@ -59,7 +63,7 @@ export interface LocalContext {
   /** Close the connection once this reply (and everything before it) is written. */
   quit(): void;
   /** Authentication succeeded as `user`. */
-  authenticate(user: string): void;
+  authenticate(user: AclUser): void;
   /** RESP version the client speaks (HELLO 2 / HELLO 3). */
   readonly proto: 2 | 3;
   /** HELLO switched the protocol (the session adjusts its Pub/Sub rules and backend connections). */

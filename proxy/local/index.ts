@@ -5,6 +5,7 @@
  */
 import { allCommands } from '../commands/lookup.js';
 import { answerCommandCommand } from '../commands/command-command.js';
+import { acl } from './acl.js';
 import { auth, hello } from './auth.js';
 import { echo, ping, quit, readonly, readwrite, reset, select } from './basic.js';
 import { client } from './client.js';
@@ -26,6 +27,7 @@ const BY_NAME: Record<string, LocalHandler> = {
   slowlog: (ctx, argv) => (ctx.facts.slowlog === undefined ? undefined : slowlogCommand(ctx.facts.slowlog, argv)),
   readonly,
   readwrite,
+  acl,
 };
 
 /** Handlers by command id (undefined = not handled locally). */

@@ -37,7 +37,7 @@ export class Router {
   /** The lease-derived deadline (issue 15 hole 4/5): past it, commands are refused like a fence. */
   readonly deadline: ServeDeadline;
   private readonly deadlineReply = errorReply(ProxyErrors.REDSLOT_ERR_FENCED, {
-    reason: 'the coordinator lease was not renewed before its local deadline; not serving until it is',
+    reason: 'lost contact with the coordinator: its lease was not renewed before the local deadline; not serving until re-registered',
   });
 
   constructor(

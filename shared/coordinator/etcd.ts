@@ -34,6 +34,7 @@ import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isB
 import { CommonErrors, RedslotError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { CoordinatorErrors } from './errors.js';
+import { etcdConnectionOptions, type EtcdSecurity } from './etcd-security.js';
 import type {
   Compare,
   Coordinator,
@@ -60,6 +61,8 @@ export interface EtcdCoordinatorOptions {
   watchMaxBackoffMs?: number;
   /** Lease keep-alive interval in ms (default TTL/20 within [100, 1000]: 500 ms for a 10 s TTL). */
   keepAliveIntervalMs?: number;
+  /** TLS and authentication toward etcd (shared/coordinator/etcd-security.ts). */
+  security?: EtcdSecurity;
 }
 
 function prefixEnd(prefix: Buffer): Buffer {
@@ -389,7 +392,7 @@ export class EtcdCoordinator implements Coordinator {
     this.keepAliveIntervalMs = opts.keepAliveIntervalMs;
     const callTimeoutMs = this.callTimeoutMs;
     this.client = new Etcd3({
-      hosts: hosts.map((h) => `http://${h}`),
+      ...etcdConnectionOptions(hosts, opts.security),
       dialTimeout: callTimeoutMs,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
       grpcOptions: {

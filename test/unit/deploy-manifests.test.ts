@@ -886,3 +886,102 @@ describe('scripts shipped in ConfigMaps', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Lock-down (issue 18): NetworkPolicies, Redis passwords from the Secret with protected mode on, secrets only
+// through the environment.
+
+const labelsMatch = (sel: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
+  Object.entries(sel ?? {}).every(([k, v]) => labels[k] === v);
+
+/** Which pod templates (by component) a NetworkPolicy ingress rule admits, and on which ports. */
+function lockDownProblems(docs: J[]): string[] {
+  const problems: string[] = [];
+  const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
+  const pods = docs
+    .filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet' || d.kind === 'Job')
+    .map((d) => ({ doc: d, labels: d.spec.template.metadata.labels as Record<string, string> }));
+  const podOf = (pred: (l: Record<string, string>) => boolean) => pods.filter((p) => pred(p.labels));
+  const isProxy = (l: Record<string, string>) => l['app.kubernetes.io/name'] === 'redslot' && l['app.kubernetes.io/component'] === 'proxy';
+  const isDashboard = (l: Record<string, string>) => l['app.kubernetes.io/name'] === 'redslot' && l['app.kubernetes.io/component'] === 'dashboard';
+  if (!policies.some((p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && (p.spec.policyTypes ?? []).includes('Ingress') && (p.spec.ingress ?? []).length === 0)) {
+    problems.push('no default-deny ingress NetworkPolicy (podSelector {}, no ingress rules)');
+  }
+  /** Does some policy selecting `target` admit `from` (a pod's labels; null = any pod) on `port`? */
+  const admits = (target: Record<string, string>, from: Record<string, string> | null, port: number): boolean =>
+    policies.some((p) => labelsMatch(p.spec.podSelector?.matchLabels, target) && (p.spec.ingress ?? []).some((rule: J) => {
+      const portOk = rule.ports === undefined || rule.ports.some((x: J) => x.port === port);
+      const fromOk = rule.from === undefined || (from !== null && rule.from.some((f: J) => f.podSelector && !f.namespaceSelector && labelsMatch(f.podSelector.matchLabels, from)));
+      return portOk && fromOk;
+    }));
+  const outsider = { 'app.kubernetes.io/name': 'some-app' };
+  for (const redis of podOf((l) => l['app.kubernetes.io/name'] === 'redis')) {
+    for (const p of podOf((l) => isProxy(l) || isDashboard(l))) if (!admits(redis.labels, p.labels, 6379)) problems.push(`${where(redis.doc)}: ${where(p.doc)} cannot reach Redis`);
+    if (admits(redis.labels, outsider, 6379) || admits(redis.labels, null, 6379)) problems.push(`${where(redis.doc)}: reachable by any pod`);
+    if (podOf(isProxy).some((p) => admits(p.labels, outsider, 6379))) problems.push('proxy admits clients on the Redis port');
+  }
+  for (const etcd of podOf((l) => l['app.kubernetes.io/name'] === 'etcd')) {
+    for (const p of podOf((l) => isProxy(l) || isDashboard(l))) if (!admits(etcd.labels, p.labels, 2379)) problems.push(`${where(etcd.doc)}: ${where(p.doc)} cannot reach etcd`);
+    if (admits(etcd.labels, outsider, 2379) || admits(etcd.labels, null, 2379)) problems.push(`${where(etcd.doc)}: reachable by any pod`);
+    if (!admits(etcd.labels, etcd.labels, 2380)) problems.push(`${where(etcd.doc)}: members cannot reach each other on 2380`);
+  }
+  for (const p of podOf(isProxy)) if (!admits(p.labels, outsider, 19000)) problems.push(`${where(p.doc)}: clients cannot reach the proxy port`);
+  // Redis: password from the Secret, protected mode on, the password never on a command line.
+  const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name === 'redslot-tokens');
+  const secretRef = (c: J, name: string): J => c.env?.find((e: J) => e.name === name)?.valueFrom?.secretKeyRef;
+  const checkRef = (d: J, c: J, name: string) => {
+    const ref = secretRef(c, name);
+    if (!ref) problems.push(`${where(d)}: ${name} is not taken from a Secret`);
+    else if (ref.name !== secret?.metadata.name || !(ref.key in (secret.stringData ?? {}))) problems.push(`${where(d)}: ${name} names a missing Secret key ${ref.name}/${ref.key}`);
+  };
+  for (const redis of podOf((l) => l['app.kubernetes.io/name'] === 'redis')) {
+    const c = redis.doc.spec.template.spec.containers[0];
+    checkRef(redis.doc, c, 'REDIS_PASSWORD');
+    checkRef(redis.doc, c, 'REDISCLI_AUTH');
+  }
+  for (const p of podOf(isProxy)) for (const n of ['REDSLOT_BACKEND__PASSWORD', 'REDSLOT_AUTH__PASSWORD']) checkRef(p.doc, p.doc.spec.template.spec.containers[0], n);
+  for (const p of podOf(isDashboard)) checkRef(p.doc, p.doc.spec.template.spec.containers.find((c: J) => c.name === 'dashboard'), 'REDSLOT_DASHBOARD_REDIS_PASSWORD');
+  const start = docs.find((d) => d.kind === 'ConfigMap' && d.data?.['redis-start.sh'])?.data['redis-start.sh'] as string | undefined;
+  if (start === undefined) problems.push('no redis-start.sh ConfigMap');
+  else {
+    if (!/--protected-mode yes/.test(start) || /--protected-mode no/.test(start)) problems.push('redis-start.sh: protected mode is not on');
+    if (!/^requirepass "\$\{REDIS_PASSWORD\}"$/m.test(start) || !/^masterauth "\$\{REDIS_PASSWORD\}"$/m.test(start)) problems.push('redis-start.sh: requirepass/masterauth not set from REDIS_PASSWORD');
+    if (/--requirepass|--masterauth|-a "\$/.test(start)) problems.push('redis-start.sh: a password on a command line');
+  }
+  for (const d of docs) {
+    for (const c of d.spec?.template?.spec?.containers ?? []) {
+      const argv = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
+      if (/password|token/i.test(argv)) problems.push(`${where(d)}: a secret on the command line (${argv})`);
+    }
+  }
+  return problems;
+}
+
+describe('lock-down: NetworkPolicies, Redis requirepass from the Secret, protected mode', () => {
+  it('base and dev overlay: only proxies and dashboards reach Redis and etcd, clients only the proxy port; passwords from the Secret', () => {
+    expect(lockDownProblems(base.docs)).toEqual([]);
+    expect(lockDownProblems(dev.docs)).toEqual([]);
+  });
+
+  const breakers: Array<[string, (docs: J[]) => void, RegExp]> = [
+    ['default deny removed', (d) => d.splice(d.findIndex((x) => x.metadata.name === 'redslot-default-deny'), 1), /no default-deny/],
+    ['Redis open to every pod', (d) => { d.find((x) => x.metadata.name === 'redslot-redis').spec.ingress[0].from = undefined; }, /redis-group-1.*reachable by any pod/],
+    ['etcd policy forgets the dashboard', (d) => { d.find((x) => x.metadata.name === 'redslot-etcd').spec.ingress[0].from.splice(1, 1); }, /Deployment\/redslot-dashboard.* cannot reach etcd/],
+    ['proxy backend password inline', (d) => {
+      const c = d.find((x) => x.kind === 'Deployment' && x.metadata.name === 'redslot-proxy').spec.template.spec.containers[0];
+      c.env = c.env.map((e: J) => (e.name === 'REDSLOT_BACKEND__PASSWORD' ? { name: e.name, value: 'x' } : e));
+    }, /REDSLOT_BACKEND__PASSWORD is not taken from a Secret/],
+    ['protected mode off', (d) => {
+      const cm = d.find((x) => x.kind === 'ConfigMap' && x.data?.['redis-start.sh']);
+      cm.data['redis-start.sh'] = cm.data['redis-start.sh'].replace('--protected-mode yes', '--protected-mode no');
+    }, /protected mode is not on/],
+    ['password on argv', (d) => { d.find((x) => x.kind === 'Deployment' && x.metadata.name === 'redslot-proxy').spec.template.spec.containers[0].args.push('--auth.password', 'x'); }, /a secret on the command line/],
+  ];
+  for (const [name, mutate, expected] of breakers) {
+    it(`complains when: ${name}`, () => {
+      const docs = base.docs.map(cloneDoc);
+      mutate(docs);
+      expect(lockDownProblems(docs).join('\n')).toMatch(expected);
+    });
+  }
+});

@@ -28,10 +28,16 @@ if [ -z "$master" ] && [ "$ordinal" != "0" ]; then
   master="${group}-0.${group}"
 fi
 
-set -- redis-server \
+# Every member requires the password (from the redslot-tokens Secret) and keeps protected mode on.
+if [ -z "${REDIS_PASSWORD:-}" ]; then
+  echo "redis-start: REDIS_PASSWORD is empty (Secret redslot-tokens, key redis-password)" >&2
+  exit 1
+fi
+
+set -- redis-server - \
   --port "$port" \
   --bind 0.0.0.0 \
-  --protected-mode no \
+  --protected-mode yes \
   --dir /data \
   --appendonly yes \
   --maxmemory "${REDIS_MAXMEMORY:-768mb}" \
@@ -43,4 +49,8 @@ if [ -n "$master" ]; then
 else
   echo "redis-start: ${self} starts as master"
 fi
-exec "$@"
+# The password goes in through stdin (`redis-server -`), never on the command line (ps shows argv).
+exec "$@" <<EOF
+requirepass "${REDIS_PASSWORD}"
+masterauth "${REDIS_PASSWORD}"
+EOF
