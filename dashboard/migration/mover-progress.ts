@@ -3,6 +3,7 @@
  * scanned and found, and the estimate of keys still to move (pass 1 extrapolates the share of scanned keys that belong
  * to moving slots).
  */
+import { bump, newCounter, type Counter } from './progress.js';
 
 export interface MoverRates {
   keysPerSec: number;
@@ -12,8 +13,8 @@ export interface MoverRates {
 }
 
 export class MoverCounters {
-  keysMoved = 0;
-  bytesMoved = 0;
+  /** Keys and bytes moved, with samples for the rate (the engine's counter: progress.ts). */
+  private readonly counter: Counter = newCounter();
   pass = 0;
   db: number | null = null;
   /** Keys SCAN returned in the current pass (all slots). */
@@ -24,17 +25,17 @@ export class MoverCounters {
   foundThisPass = 0;
   readonly startedAt = new Date();
   finishedAt: Date | undefined;
-  private readonly samples: Array<{ t: number; keys: number; bytes: number }> = [];
+
+  get keysMoved(): number {
+    return this.counter.keys;
+  }
+
+  get bytesMoved(): number {
+    return this.counter.bytes;
+  }
 
   moved(keys: number, bytes: number): void {
-    this.keysMoved += keys;
-    this.bytesMoved += bytes;
-    const now = performance.now();
-    const last = this.samples[this.samples.length - 1];
-    if (!last || now - last.t >= 250) {
-      this.samples.push({ t: now, keys: this.keysMoved, bytes: this.bytesMoved });
-      if (this.samples.length > 40) this.samples.shift();
-    }
+    bump(this.counter, keys, bytes);
   }
 
   startPass(pass: number): void {
@@ -46,8 +47,9 @@ export class MoverCounters {
   rates(): MoverRates {
     const now = performance.now();
     // Rate over the last ~5 s of samples (or since the start).
-    const recent = this.samples.filter((x) => now - x.t <= 5000);
-    const first = recent[0] ?? this.samples[0];
+    const samples = this.counter.samples;
+    const recent = samples.filter((x) => now - x.t <= 5000);
+    const first = recent[0] ?? samples[0];
     let keysPerSec = 0;
     let bytesPerSec = 0;
     if (first && now - first.t > 0 && !this.finishedAt) {
