@@ -22,6 +22,7 @@ import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
 import { REDSLOT_VERSION } from '../shared/version.js';
+import { LEASE_DEADLINE_PASSED } from './router/serve-deadline.js';
 import { clientOptions, serverFiles, serverOptions } from '../shared/tls/config.js';
 
 
@@ -163,8 +164,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     else this.log.warn('proxy.fenced', { reason });
   }
 
+  /** Why commands are refused: the follower's fence, or the lease deadline passed before the follower noticed. */
   fenced(): string | null {
-    return this.fenceReason;
+    if (this.fenceReason !== null) return this.fenceReason;
+    return this.router.deadline.remainingMs() < 0 ? LEASE_DEADLINE_PASSED : null;
   }
 
   setServeDeadline(remainingMs: number | null): void {
@@ -173,7 +176,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   /** Ready to serve: a topology is applied, the proxy is not fenced and its lease deadline has not passed. */
   ready(): boolean {
-    return this.table.loaded && this.fenceReason === null && this.router.deadline.remainingMs() >= 0;
+    return this.table.loaded && this.fenced() === null;
   }
 
   // ---- MetricsSource & ProxyFacts

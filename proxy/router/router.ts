@@ -22,7 +22,7 @@ import { SumRequest } from './requests/sum.js';
 import type { SlotRoute, SlotTable } from './slot-table.js';
 import type { BackendServer } from '../backend/pool.js';
 import type { SlotLoad } from '../load/slot-load.js';
-import { ServeDeadline } from './serve-deadline.js';
+import { LEASE_DEADLINE_PASSED, ServeDeadline } from './serve-deadline.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
@@ -37,7 +37,7 @@ export class Router {
   /** The lease-derived deadline (issue 15 hole 4/5): past it, commands are refused like a fence. */
   readonly deadline: ServeDeadline;
   private readonly deadlineReply = errorReply(ProxyErrors.REDSLOT_ERR_FENCED, {
-    reason: 'lost contact with the coordinator: its lease was not renewed before the local deadline; not serving until re-registered',
+    reason: LEASE_DEADLINE_PASSED,
   });
 
   constructor(

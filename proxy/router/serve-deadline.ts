@@ -27,6 +27,9 @@
  */
 import { now } from '../util/clock.js';
 
+/** The fence reason while the lease deadline has passed (the router's refusal and /readyz say the same). */
+export const LEASE_DEADLINE_PASSED = 'lost contact with the coordinator: its lease was not renewed before the local deadline; not serving until re-registered';
+
 export class ServeDeadline {
   /** performance.now() after which commands are refused; Infinity when no driver set one (static topology). */
   private until = Infinity;

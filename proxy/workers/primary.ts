@@ -36,6 +36,7 @@ import { masterOf } from '../../shared/model/topology.js';
 import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
 import { REDSLOT_VERSION } from '../../shared/version.js';
+import { LEASE_DEADLINE_PASSED } from '../router/serve-deadline.js';
 import { advertised, coordinatorUrl, defaultDriver, type StartProxyOptions } from '../startup.js';
 import { startReachability } from '../topology/start-reachability.js';
 import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
@@ -394,8 +395,10 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
     else this.log.warn('proxy.fenced', { reason, workers: this.live().length });
   }
 
+  /** Why commands are refused: the follower's fence, or the lease deadline passed (the workers refuse on their own). */
   fenced(): string | null {
-    return this.fenceReason;
+    if (this.fenceReason !== null) return this.fenceReason;
+    return this.deadlineAt !== null && performance.now() > this.deadlineAt ? LEASE_DEADLINE_PASSED : null;
   }
 
   /** Each worker keeps the deadline on its own clock and fences on it by itself (see ServeDeadline). */
@@ -408,7 +411,7 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
 
   /** Every worker listens with the current table and nobody is fenced. */
   ready(): boolean {
-    if (this.fenceReason !== null || this.current === null || this.applied !== this.current.revision) return false;
+    if (this.fenced() !== null || this.current === null || this.applied !== this.current.revision) return false;
     for (let i = 0; i < this.count; i++) {
       const p = this.procs[i];
       if (p === undefined || p.state !== 'serving') return false;
