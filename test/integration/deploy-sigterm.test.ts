@@ -32,6 +32,7 @@ import { slotsFromRanges } from '../../shared/model/topology.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess, type Spawned } from '../support/processes.js';
+import { until as untilOr } from '../support/until.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { seedCluster } from './follower-support.js';
 
@@ -50,13 +51,9 @@ let dir = '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(fn).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${procs.map((p) => p.log()).join('\n')}`);
-    await sleep(50);
-  }
-}
+/** Polls `fn`; on timeout the error carries every spawned process's log. */
+const until = (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000) =>
+  untilOr(what, fn, timeoutMs, () => procs.map((p) => p.log()).join('\n'));
 
 beforeAll(async () => {
   groups.push(await startRedis(), await startRedis());

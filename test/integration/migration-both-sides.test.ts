@@ -4,9 +4,10 @@
  * out; the "half-done MIGRATE" copy on the target is planted with RESTORE of the source's own DUMP, which is
  * what MIGRATE leaves behind when its DEL on the source never ran.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { RedisAdmin, type RedisReply } from '../../dashboard/redis/admin.js';
+import { describe, expect, it } from 'vitest';
+import type { RedisServerHandle } from '../support/redis-server.js';
+import { ok, useRedisPair } from '../support/redis-pair.js';
+import { RedisAdmin } from '../../dashboard/redis/admin.js';
 import { slotOf } from '../../shared/slot.js';
 import { SourceMover } from '../../dashboard/migration/mover.js';
 import { resolveBothSides } from '../../shared/both-sides.js';
@@ -19,27 +20,7 @@ let dst: RedisServerHandle;
 let a: RedisAdmin;
 let b: RedisAdmin;
 
-beforeAll(async () => {
-  [src, dst] = await Promise.all([startRedis(), startRedis()]);
-  a = new RedisAdmin({ addr: src.addr, commandTimeoutMs: 30_000 });
-  b = new RedisAdmin({ addr: dst.addr, commandTimeoutMs: 30_000 });
-});
-
-afterAll(async () => {
-  a?.close();
-  b?.close();
-  await Promise.all([src?.stop(), dst?.stop()]);
-});
-
-afterEach(async () => {
-  await Promise.all([a.call('FLUSHALL'), b.call('FLUSHALL')]);
-});
-
-async function ok(p: Promise<RedisReply>): Promise<RedisReply> {
-  const r = await p;
-  if (r instanceof Error) throw r;
-  return r;
-}
+useRedisPair((p) => ({ src, dst, a, b } = p));
 
 /** Plants on the target what an interrupted MIGRATE leaves: the source's DUMP restored with its remaining TTL. */
 async function halfMigrated(key: string): Promise<void> {

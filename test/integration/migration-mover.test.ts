@@ -3,9 +3,10 @@
  * Every scenario seeds the source, runs a SourceMover for a set of slots, then checks both servers key by key:
  * keys of moved slots exist only on the target with the same value and TTL, all other keys stayed put.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
+import { ok, useRedisPair } from '../support/redis-pair.js';
 import { RedisAdmin, type RedisReply } from '../../dashboard/redis/admin.js';
 import { slotOf, SLOT_COUNT } from '../../shared/slot.js';
 import { SourceMover, type MoverKnobs, type RedisEndpoint, type SlotProgress } from '../../dashboard/migration/mover.js';
@@ -19,27 +20,7 @@ let dst: RedisServerHandle;
 let a: RedisAdmin;
 let b: RedisAdmin;
 
-beforeAll(async () => {
-  [src, dst] = await Promise.all([startRedis(), startRedis()]);
-  a = new RedisAdmin({ addr: src.addr, commandTimeoutMs: 30_000 });
-  b = new RedisAdmin({ addr: dst.addr, commandTimeoutMs: 30_000 });
-});
-
-afterAll(async () => {
-  a?.close();
-  b?.close();
-  await Promise.all([src?.stop(), dst?.stop()]);
-});
-
-afterEach(async () => {
-  await Promise.all([a.call('FLUSHALL'), b.call('FLUSHALL')]);
-});
-
-async function ok(p: Promise<RedisReply>): Promise<RedisReply> {
-  const r = await p;
-  if (r instanceof Error) throw r;
-  return r;
-}
+useRedisPair((p) => ({ src, dst, a, b } = p));
 
 /** Writes key/value pairs to a db with MSET in chunks (pipelined). */
 async function load(c: RedisAdmin, db: number, pairs: Array<[Buffer, Buffer]>): Promise<void> {

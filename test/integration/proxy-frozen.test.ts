@@ -19,6 +19,7 @@ import { nodeArgsFor } from '../support/compiled.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess, type Spawned } from '../support/processes.js';
+import { until } from '../support/until.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { seedCluster } from './follower-support.js';
 
@@ -28,17 +29,6 @@ let coord: OpenedCoordinator;
 const groups: RedisServerHandle[] = [];
 const procs: Spawned[] = [];
 let dir = '';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await Promise.resolve().then(fn).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 beforeAll(async () => {
   groups.push(await startRedis(), await startRedis());
