@@ -14,11 +14,26 @@ function invalid(reason: string): RedslotError {
   return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
 }
 
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i;
+const SIZE = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i;
+
+/** The string forms parseDuration / parseSize / parseHostPort accept (schema formats, shared/config/knobs.ts). */
+export const isDuration = (s: string): boolean => DURATION.test(s);
+export const isSize = (s: string): boolean => SIZE.test(s);
+export function isHostPort(s: string): boolean {
+  try {
+    parseHostPort(s, '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** "30s", "1500ms", "30m", "2h" or a plain number of ms -> ms. */
 export function parseDuration(v: unknown, name: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   if (typeof v === 'string') {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(v);
+    const m = DURATION.exec(v);
     if (m) return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()]!);
   }
   throw invalid(`${name}: expected a duration like 30s, 500ms, 30m (got ${JSON.stringify(v)})`);
@@ -28,7 +43,7 @@ export function parseDuration(v: unknown, name: string): number {
 export function parseSize(v: unknown, name: string): number {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
   if (typeof v === 'string') {
-    const m = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(v);
+    const m = SIZE.exec(v);
     if (m) return Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!;
   }
   throw invalid(`${name}: expected a size like 512mb, 64kb (got ${JSON.stringify(v)})`);
