@@ -54,7 +54,6 @@ export const DashboardKnobs = Type.Decode(
     tokenFile: Str('', 'read the operator token from a file (never on argv)', { docDefault: '–' }),
     tokens: Type.Array(TokenKnobs, {
       default: [],
-      docDefault: '[]',
       description: 'tokens as a list `{name, token, role: operator|viewer}`',
       expected: 'a list of { name, token, role }',
     }),
@@ -71,7 +70,7 @@ export const DashboardKnobs = Type.Decode(
     assignScanMaxKeys: Int(1_000_000, 0, 1_000_000_000, 'refuse reassigning an owned slot if checking that it is empty would SCAN more keys than this'),
     auditRetain: Int(10_000, 10, 10_000_000, 'audit entries kept in the coordinator (older ones are trimmed by the leader)'),
     failover: FailoverKnobs,
-    logLevel: Enum('', ['', 'debug', 'info', 'warn', 'error', 'silent'], "log level ('' = info, or the LOG_LEVEL environment variable)", {
+    logLevel: Enum('', ['', 'debug', 'info', 'warn', 'error', 'silent'], "log level: debug, info, warn, error, silent ('' = the process default: REDSLOT_LOG_LEVEL, else info)", {
       expected: 'one of debug, info, warn, error, silent',
     }),
   }),

@@ -35,7 +35,6 @@ export const AclKnobs = Type.Decode(
         default: [],
         description: 'ACL users as aclfile lines (`user ro on #<sha256> ~app:* +@read`)',
         expected: 'a list of ACL lines (`user <name> <rules...>`)',
-        docDefault: '[]',
       }),
       file: Str('', "an aclfile to load ('' = none)"),
     },
