@@ -1,6 +1,7 @@
 /**
  * Dashboard configuration: defaults, then a YAML/JSON file (--config), then REDSLOT_DASHBOARD_* environment
- * variables, then flags. Validated once into `DashboardConfig` (durations in ms).
+ * variables, then flags. Every knob is one entry of DashboardKnobs below (default, description, check);
+ * validated once into `DashboardConfig` (durations in ms), derived from the schema.
  *
  * File example:
  *   coordinator: etcd://10.0.0.5:2379/prod
@@ -13,19 +14,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Type, type StaticDecode } from 'typebox';
-import { deepMerge, envOverrides, readConfigFile } from '../shared/config.js';
+import { deepMerge, envOverrides, invalidConfig, readConfigFile } from '../shared/config.js';
 import { Bool, Duration, Enum, HostPortString, Int, Str } from '../shared/config/knobs.js';
 import { decodeConfig, rawDefaults } from '../shared/config/validate.js';
 import { EtcdKnobs } from '../shared/coordinator/etcd-schema.js';
-import { CommonErrors, RedslotError } from '../shared/errors.js';
 import { secretValue } from '../shared/secrets.js';
 import { FailoverKnobs } from './failover/config.js';
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
 
-function invalid(reason: string): RedslotError {
-  return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
-}
 
 const TokenKnobs = Type.Object(
   {
@@ -75,13 +72,13 @@ export const DashboardKnobs = Type.Decode(
     }),
   }),
   (c) => {
-    if (c.coordinator === '') throw invalid('coordinator: required (--coordinator etcd://host:port/cluster or memory://cluster)');
+    if (c.coordinator === '') throw invalidConfig('coordinator: required (--coordinator etcd://host:port/cluster or memory://cluster)');
     const tokens: TokenSpec[] = [];
     const single = secretValue(c, 'token', 'token');
     if (single !== '') tokens.push({ name: 'operator', token: single, role: 'operator' });
     for (const [i, t] of c.tokens.entries()) tokens.push({ ...t, name: t.name === '' ? `token${i}` : t.name });
     if (tokens.length === 0) {
-      throw invalid('no token configured: set --token, REDSLOT_DASHBOARD_TOKEN or tokens: in the config file');
+      throw invalidConfig('no token configured: set --token, REDSLOT_DASHBOARD_TOKEN or tokens: in the config file');
     }
     return {
       coordinator: c.coordinator,

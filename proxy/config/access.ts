@@ -1,16 +1,12 @@
 /** Proxy config sections about who may connect: client AUTH, ACL users, client TLS (docs/security.md). */
 import { Type } from 'typebox';
-import { parseHostPort } from '../../shared/config.js';
+import { invalidConfig, parseHostPort } from '../../shared/config.js';
 import { Duration, Enum, Int, Section, Str } from '../../shared/config/knobs.js';
 import { withoutKeys } from '../../shared/config/validate.js';
-import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import { secretValue } from '../../shared/secrets.js';
 import { parseTlsServer } from '../../shared/tls/config.js';
 import { AclUsers } from '../acl/users.js';
 
-function invalid(reason: string): RedslotError {
-  return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
-}
 
 export const AuthKnobs = Type.Decode(
   Section(
@@ -46,7 +42,7 @@ export const AclKnobs = Type.Decode(
     try {
       new AclUsers({ auth: { user: '', password: '' }, acl });
     } catch (err) {
-      throw invalid(`acl: ${(err as Error).message}`);
+      throw invalidConfig(`acl: ${(err as Error).message}`);
     }
     return acl;
   },

@@ -1,8 +1,8 @@
 /** Proxy config sections about the Redis servers behind it: connections, dedicated connections, MIGRATE. */
 import { Type } from 'typebox';
+import { invalidConfig } from '../../shared/config.js';
 import { Bool, Duration, Int, Section, Size, Str } from '../../shared/config/knobs.js';
 import { withoutKeys } from '../../shared/config/validate.js';
-import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import { secretValue } from '../../shared/secrets.js';
 import { parseTlsClient } from '../../shared/tls/config.js';
 import { TlsClientKnobs } from '../../shared/tls/schema.js';
@@ -28,7 +28,7 @@ export const BackendKnobs = Type.Decode(
   ),
   (b) => {
     if (b.backoffMaxMs < b.backoffMinMs) {
-      throw new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason: 'backend.backoffMax must be >= backend.backoffMin' });
+      throw invalidConfig('backend.backoffMax must be >= backend.backoffMin');
     }
     return { ...withoutKeys(b, 'passwordFile'), password: secretValue(b, 'password', 'backend.password'), tls: parseTlsClient(b.tls, 'backend.tls') };
   },

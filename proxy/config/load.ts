@@ -2,15 +2,11 @@
  * Loading the proxy's config. Layers (later wins): defaults < YAML/JSON file (--config) < REDSLOT_*
  * environment < command-line flags; then one validation against the schema (./schema.ts).
  */
-import { deepMerge, envOverrides, readConfigFile } from '../../shared/config.js';
+import { deepMerge, envOverrides, invalidConfig, readConfigFile } from '../../shared/config.js';
 import { decodeConfig, rawDefaults } from '../../shared/config/validate.js';
-import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import { redactEtcdSecurity } from '../../shared/coordinator/etcd-security.js';
 import { ProxyKnobs, type ProxyConfig } from './schema.js';
 
-function invalid(reason: string): RedslotError {
-  return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
-}
 
 /** Raw defaults, in the file's vocabulary (strings where the file would hold strings). */
 export const PROXY_DEFAULTS: Record<string, unknown> = rawDefaults(ProxyKnobs);
@@ -23,7 +19,7 @@ export const PROXY_DEFAULTS: Record<string, unknown> = rawDefaults(ProxyKnobs);
  */
 function refuseFencingOff(raw: Record<string, unknown>): void {
   if (raw.fencing === 'off') {
-    throw invalid(
+    throw invalidConfig(
       "fencing: 'off' is no longer supported (a proxy that keeps serving past its lease can route writes to a slot's old group); remove the key or set fencing: strict",
     );
   }
@@ -46,7 +42,7 @@ export function parseProxyFlags(argv: string[]): { file?: string; overrides: Rec
       help = true;
       continue;
     }
-    if (!a.startsWith('--')) throw invalid(`unexpected argument ${JSON.stringify(a)}`);
+    if (!a.startsWith('--')) throw invalidConfig(`unexpected argument ${JSON.stringify(a)}`);
     let key = a.slice(2);
     let value: string | undefined;
     const eq = key.indexOf('=');
@@ -55,7 +51,7 @@ export function parseProxyFlags(argv: string[]): { file?: string; overrides: Rec
       key = key.slice(0, eq);
     } else {
       value = argv[++i];
-      if (value === undefined) throw invalid(`flag --${key} needs a value`);
+      if (value === undefined) throw invalidConfig(`flag --${key} needs a value`);
     }
     if (key === 'config' || key === 'c') {
       file = value;

@@ -5,10 +5,9 @@
  * topology).
  */
 import { Type, type StaticDecode } from 'typebox';
-import { parseHostPort, parseIntInRange } from '../../shared/config.js';
+import { invalidConfig, parseHostPort, parseIntInRange } from '../../shared/config.js';
 import { Bool, Duration, Enum, HostPort, Int, Section, Size, Str } from '../../shared/config/knobs.js';
 import { withoutKeys } from '../../shared/config/validate.js';
-import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import { EtcdKnobs } from '../../shared/coordinator/etcd-schema.js';
 import { checkSecretLength, secretValue } from '../../shared/secrets.js';
 import { availableCpus } from '../workers/cpus.js';
@@ -32,7 +31,7 @@ const LoadKnobs = Type.Decode(
     'per-slot load counters and the hot-key sampler (docs/load.md)',
   ),
   (l) => {
-    if (l.windowMs < 1000) throw new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason: 'load.window must be at least 1s' });
+    if (l.windowMs < 1000) throw invalidConfig('load.window must be at least 1s');
     return { ...l, maxKeyBytes: parseIntInRange(l.maxKeyBytes, 'load.maxKeyBytes', 16, 65536) };
   },
 );

@@ -4,6 +4,11 @@
  * text) and how it decodes (durations to ms, sizes to bytes). Validation, the typed config (StaticDecode),
  * the REDSLOT_* environment names and the generated knob tables all come from these schemas.
  *
+ * Adding a knob: one line in its section's schema (proxy/config/*.ts, dashboard/config.ts,
+ * dashboard/failover/config.ts), e.g. `maxFoo: Size('1mb', 'what it bounds; 0 = no limit')`, keyed by the name the
+ * code reads (`{ from: 'fileName' }` when the operator's name differs); rules across knobs go in the section's
+ * Type.Decode callback; then `npm run gen:docs` rewrites docs/configuration.md.
+ *
  * Extra schema keys read by shared/config/validate.ts and docs/tools/config-tables.ts:
  *   from      the knob's name in files, env and flags when the typed config names it differently
  *             (`idleTimeoutMs: Duration('0', '...', { from: 'idleTimeout' })`)

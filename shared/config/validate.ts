@@ -7,7 +7,7 @@
  */
 import type { StaticDecode, TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { CommonErrors, RedslotError } from '../errors.js';
+import { invalidConfig } from '../config.js';
 import { knobMeta } from './knobs.js';
 
 type Obj = Record<string, unknown>;
@@ -19,9 +19,6 @@ const itemsOf = (s: TSchema): TSchema | undefined => {
   return items !== null && typeof items === 'object' && !Array.isArray(items) ? (items as TSchema) : undefined;
 };
 
-function invalid(reason: string): RedslotError {
-  return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
-}
 
 /** A copy of `raw` with every knob under the schema's key (knobs with `from` are written under that name). */
 function toSchemaKeys(schema: TSchema, raw: unknown): unknown {
@@ -74,7 +71,7 @@ export function decodeConfig<S extends TSchema>(schema: S, raw: Obj): StaticDeco
     const { name, knob, segments } = knobAt(schema, first.instancePath);
     const m = knobMeta(knob);
     const got = m.secret ? '' : ` (got ${JSON.stringify(valueAt(given, segments))})`;
-    throw invalid(`${name || 'config'}: expected ${m.expected ?? first.message}${got}`);
+    throw invalidConfig(`${name || 'config'}: expected ${m.expected ?? first.message}${got}`);
   }
   return Value.Decode(schema, converted) as StaticDecode<S>;
 }
