@@ -22,13 +22,14 @@ import type { AclUser } from './acl/user.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { checkArity, lookupCommand, resolveSubcommand, type CommandSpec } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
-import { PASS, WAIT_IDLE, type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
+import { type Dedicated, type DedicatedSession, type SessionDedicated } from './dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from './errors.js';
 import type { ClientListExtras, LocalContext, LocalHandler, ProxyFacts } from './local/context.js';
 import type { SlowLog } from './local/slowlog.js';
 import { UNKNOWN_COMMAND, type ProxyMetrics } from './metrics.js';
 import { ClientRequest, type Startable } from './router/requests/base.js';
-import { DISPATCHED, type RoutedSession, type Router } from './router/router.js';
+import { DISPATCHED, isDispatched, isPass, isWaitIdle, slotToWait, type DispatchResult, type Held } from './router/dispatch-result.js';
+import type { RoutedSession, Router } from './router/router.js';
 import type { SlotRoute, SlotTable, SlotWaiter } from './router/slot-table.js';
 import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
@@ -245,7 +246,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       }
     } else {
       const held = this.execute(argv, raw);
-      if (held !== DISPATCHED) this.holdFor(held, { argv, raw, bytes: 0 });
+      if (!isDispatched(held)) this.holdFor(held, { argv, raw, bytes: 0 });
     }
     if (!this.pausedForPipeline && this.queued + this.waiting.length >= this.maxPipeline) {
       this.pausedForPipeline = true;
@@ -266,9 +267,9 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
    * Runs one request; returns DISPATCHED, or the slot it must wait for. A bug must not take the process (and
    * every other client) down: an exception becomes this client's error reply.
    */
-  private execute(argv: Buffer[], raw: Buffer | undefined): number {
+  private execute(argv: Buffer[], raw: Buffer | undefined): DispatchResult {
     if (this.replySkip === 1) this.replySkip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
-    let held = DISPATCHED;
+    let held: DispatchResult = DISPATCHED;
     const epoch = ++this.epoch;
     this.currentArgv = argv;
     try {
@@ -280,11 +281,11 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
       if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
     }
-    if (this.replySkip === 2 && held === DISPATCHED) this.replySkip = 0;
+    if (this.replySkip === 2 && isDispatched(held)) this.replySkip = 0;
     return held;
   }
 
-  private dispatch(argv: Buffer[], raw: Buffer | undefined): number {
+  private dispatch(argv: Buffer[], raw: Buffer | undefined): DispatchResult {
     const t0 = now();
     const env = this.env;
     const name = argv[0]!;
@@ -323,7 +324,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     }
     if (this.mode !== 0) {
       const r = env.dedicated.intercept(this, spec, argv, raw, t0);
-      if (r !== PASS) return r;
+      if (!isPass(r)) return r;
     }
     if (spec.route === 'transaction' || spec.route === 'blocking' || spec.route === 'pubsub') {
       return env.dedicated.dispatch(this, spec, argv, raw, t0);
@@ -379,26 +380,33 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
     return r;
   }
 
-  private holdFor(slot: number, w: Waiting): void {
-    if (slot !== WAIT_IDLE && this.expiredRoute !== null) {
-      // This client already waited holdTimeout for this slot and it is still locked: answer at once, so a
-      // pipeline of N requests for it costs one holdTimeout, not N.
-      if (this.env.table.routes[slot] === this.expiredRoute) return this.tryAgain(w);
-      this.expiredRoute = null;
-    }
-    if (w.bytes === 0) w.bytes = requestBytes(w.argv, w.raw);
-    this.waiting.unshift(w);
-    this.waitingBytes += w.bytes;
-    if (slot === WAIT_IDLE) {
+  private holdFor(held: Held, w: Waiting): void {
+    if (isWaitIdle(held)) {
+      this.requeueFirst(w);
       // Runs again once every earlier reply is in (settle() sees the queue empty).
       if (this.queued === 0) throw new Error('WAIT_IDLE with an empty reply queue');
       this.idleWait = true;
       return;
     }
+    const slot = slotToWait(held);
+    if (this.expiredRoute !== null) {
+      // This client already waited holdTimeout for this slot and it is still locked: answer at once, so a
+      // pipeline of N requests for it costs one holdTimeout, not N.
+      if (this.env.table.routes[slot] === this.expiredRoute) return this.tryAgain(w);
+      this.expiredRoute = null;
+    }
+    this.requeueFirst(w);
     this.heldSlot = slot;
     this.env.table.wait(slot, this);
     const ms = this.env.config.guard.holdTimeoutMs;
     if (ms > 0) this.holdTimer = setTimeout(() => this.holdExpired(slot), ms);
+  }
+
+  /** Puts a request that has to wait back in front of the later ones. */
+  private requeueFirst(w: Waiting): void {
+    if (w.bytes === 0) w.bytes = requestBytes(w.argv, w.raw);
+    this.waiting.unshift(w);
+    this.waitingBytes += w.bytes;
   }
 
   /** guard.holdTimeout passed and the slot is still locked: the held request gets TRYAGAIN, the rest go on. */
@@ -445,7 +453,7 @@ export class Session implements RoutedSession, RequestHandler, SlotWaiter, Flush
       while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0 && !this.idleWait) {
         const w = this.shiftWaiting();
         const held = this.execute(w.argv, w.raw);
-        if (held !== DISPATCHED) this.holdFor(held, w);
+        if (!isDispatched(held)) this.holdFor(held, w);
       }
     } finally {
       this.draining = false;

@@ -1,6 +1,6 @@
 /**
  * What the dedicated-connection features (transactions, blocking commands, Pub/Sub) need from a client
- * session, and the dispatch codes they share with it. The Session implements DedicatedSession; nothing here
+ * session. The Session implements DedicatedSession; nothing here
  * runs on the normal (shared-connection) path.
  */
 import { resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
@@ -13,11 +13,6 @@ import type { Transaction } from './transaction.js';
 export const MODE_MULTI = 1;
 /** RESP2 with subscriptions: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET are allowed. */
 export const MODE_PUBSUB_RESP2 = 2;
-
-/** A dispatch result: run this request again once every earlier reply of the client is in. */
-export const WAIT_IDLE = -2;
-/** intercept() result: not handled there, continue the normal dispatch. */
-export const PASS = -3;
 
 /** Per-session state of the dedicated features, created on first use. */
 export interface SessionDedicated {

@@ -18,14 +18,15 @@ import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
-import { DISPATCHED, type Router } from '../router/router.js';
+import { DISPATCHED, isPass, PASS, waitForSlot, type DispatchResult, type InterceptResult, type WaitSlot } from '../router/dispatch-result.js';
+import type { Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
 import { Blocking } from './blocking.js';
-import { MODE_MULTI, MODE_PUBSUB_RESP2, PASS, type DedicatedSession } from './context.js';
+import { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedSession } from './context.js';
 import { PubSub } from './pubsub.js';
 import { Transactions } from './transaction.js';
 
-export { MODE_MULTI, MODE_PUBSUB_RESP2, PASS, WAIT_IDLE, type DedicatedSession, type SessionDedicated } from './context.js';
+export { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedSession, type SessionDedicated } from './context.js';
 
 /** Sessions in each dedicated state right now (metrics, INFO). */
 export interface DedicatedSessionStats {
@@ -62,7 +63,7 @@ export class Dedicated {
   }
 
   /** A command routed 'transaction' | 'blocking' | 'pubsub'. Returns DISPATCHED, a slot to wait for, or WAIT_IDLE. */
-  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     switch (spec.name) {
       case 'multi':
         return this.tx.multi(s, spec, t0);
@@ -83,10 +84,10 @@ export class Dedicated {
   }
 
   /** Runs first while s.mode !== 0; PASS = continue the normal dispatch. */
-  intercept(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  intercept(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): InterceptResult {
     if ((s.mode & MODE_PUBSUB_RESP2) !== 0) {
       const r = this.pubsub.resp2Context(s, spec, argv, t0);
-      if (r !== PASS) return r;
+      if (!isPass(r)) return r;
     }
     if ((s.mode & MODE_MULTI) !== 0) {
       switch (spec.name) {
@@ -132,14 +133,14 @@ export class Dedicated {
 
   /**
    * The route for `slot` when a command may be sent on it now; the slot itself when it is locked (hold
-   * and retry); an error reply when nothing can be sent (fenced, no topology, slot offline).
+   * and retry: waitForSlot); an error reply when nothing can be sent (fenced, no topology, slot offline).
    */
-  routeFor(slot: number): SlotRoute | number | Buffer {
+  routeFor(slot: number): SlotRoute | WaitSlot | Buffer {
     const fenced = this.router.fencedReply;
     if (fenced !== null) return fenced;
     if (!this.table.loaded) return ReplyErrors.noTopology;
     const route = this.table.routes[slot]!;
-    if (route.locked) return slot;
+    if (route.locked) return waitForSlot(slot);
     if (route.server === null) return ReplyErrors.slotNotServed;
     return route;
   }

@@ -34,10 +34,10 @@ import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { ClientRequest } from '../router/requests/base.js';
 import { SingleRequest } from '../router/requests/single.js';
-import { DISPATCHED } from '../router/router.js';
 import type { SlotRoute } from '../router/slot-table.js';
 import { Fifo } from '../util/fifo.js';
-import { fullName, MODE_PUBSUB_RESP2, PASS, stateOf, type DedicatedSession } from './context.js';
+import { DISPATCHED, isWaitSlot, PASS, type DispatchResult, type InterceptResult } from '../router/dispatch-result.js';
+import { fullName, MODE_PUBSUB_RESP2, stateOf, type DedicatedSession } from './context.js';
 import type { Dedicated } from './index.js';
 
 const enum Kind {
@@ -380,7 +380,7 @@ export class PubSub {
     return n;
   }
 
-  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     const k = KIND_OF[spec.name];
     if (k !== undefined) return k.unsubscribe ? this.unsubscribe(s, spec, k.kind, argv, t0) : this.subscribe(s, spec, k.kind, argv, t0);
     if (spec.name === 'publish' || spec.name === 'spublish') return this.publish(s, spec, argv, raw, t0);
@@ -389,7 +389,7 @@ export class PubSub {
   }
 
   /** RESP2 subscribed mode: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET, like Redis. */
-  resp2Context(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
+  resp2Context(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): InterceptResult {
     if (!RESP2_ALLOWED.has(spec.name)) {
       const msg = errorReply(ProxyErrors.REDSLOT_ERR_PUBSUB_CONTEXT, { name: fullName(spec, argv) });
       if (spec.name === 'exec') {
@@ -406,7 +406,7 @@ export class PubSub {
     return PASS;
   }
 
-  private subscribe(s: DedicatedSession, spec: CommandSpec, kind: Kind, argv: Buffer[], t0: number): number {
+  private subscribe(s: DedicatedSession, spec: CommandSpec, kind: Kind, argv: Buffer[], t0: number): DispatchResult {
     const st0 = s.dedicated?.pubsub ?? null;
     const map = st0?.map(kind);
     // Where each new name goes, decided before anything is sent (a locked slot retries the whole command).
@@ -423,7 +423,7 @@ export class PubSub {
       } else {
         slot = slotOf(argv[i]!);
         const r = this.d.routeFor(slot);
-        if (typeof r === 'number') return r;
+        if (isWaitSlot(r)) return r;
         if (Buffer.isBuffer(r)) return this.answer(s, r, spec, t0);
         servers = desiredServers(r);
       }
@@ -482,7 +482,7 @@ export class PubSub {
     return DISPATCHED;
   }
 
-  private unsubscribe(s: DedicatedSession, spec: CommandSpec, kind: Kind, argv: Buffer[], t0: number): number {
+  private unsubscribe(s: DedicatedSession, spec: CommandSpec, kind: Kind, argv: Buffer[], t0: number): DispatchResult {
     const st = s.dedicated?.pubsub ?? null;
     const word = WORDS[kind]!.unsub;
     const m = st?.map(kind);
@@ -523,9 +523,9 @@ export class PubSub {
     return DISPATCHED;
   }
 
-  private publish(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  private publish(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     const route = this.d.routeFor(slotOf(argv[1]!));
-    if (typeof route === 'number') return route;
+    if (isWaitSlot(route)) return route;
     if (Buffer.isBuffer(route)) return this.answer(s, route, spec, t0);
     let req: SingleRequest;
     if (raw !== undefined) req = new SingleRequest(s, spec.id, t0, route, raw, raw.length);
@@ -540,7 +540,7 @@ export class PubSub {
   }
 
   /** PUBSUB CHANNELS | SHARDCHANNELS | NUMSUB | SHARDNUMSUB | NUMPAT | HELP, merged over the groups. */
-  private query(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
+  private query(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): DispatchResult {
     const check = commandKeys(spec, argv);
     if (typeof check === 'string') return this.answer(s, this.d.argError(spec, check), spec, t0);
     const fenced = this.d.routeFor(0);
@@ -631,7 +631,7 @@ export class PubSub {
     return st;
   }
 
-  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
+  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     s.reply(reply, spec.id, t0);
     return DISPATCHED;
   }
