@@ -4,6 +4,7 @@
  * runs on the normal (shared-connection) path.
  */
 import { resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
+import type { ClientListExtras } from '../local/context.js';
 import type { RoutedSession } from '../router/router.js';
 import type { BlockedRequest } from './blocking.js';
 import type { PubSubState } from './pubsub.js';
@@ -49,4 +50,22 @@ export function stateOf(s: DedicatedSession): SessionDedicated {
 /** Redis's full command name for error messages: 'get', 'client|setname'. */
 export function fullName(spec: CommandSpec, argv: Buffer[]): string {
   return resolveSubcommand(spec, argv)?.name ?? spec.name;
+}
+
+/** CLIENT LIST: subscriptions, queued transaction, flags x (MULTI), P (Pub/Sub), b (blocked). */
+export function dedicatedListExtras(d: SessionDedicated, x: ClientListExtras): ClientListExtras {
+  let flags = '';
+  if (d.tx !== null && d.tx.multi) {
+    x.multi = d.tx.count;
+    flags += 'x';
+  }
+  if (d.pubsub !== null && d.pubsub.total > 0) {
+    x.sub = d.pubsub.channels.size;
+    x.psub = d.pubsub.patterns.size;
+    x.ssub = d.pubsub.shards.size;
+    flags += 'P';
+  }
+  if (d.blocked !== null) flags += 'b';
+  if (flags !== '') x.flags = flags;
+  return x;
 }
