@@ -34,8 +34,7 @@ import { MigrateStep } from '../router/migrate-on-access.js';
 import { ClientRequest, type Startable } from '../router/requests/base.js';
 import type { SlotRoute, SlotWaiter } from '../router/slot-table.js';
 import { DISPATCHED, isWaitSlot, slotToWait, WAIT_IDLE, type DispatchResult } from '../router/dispatch-result.js';
-import { stateOf, type DedicatedSession } from './context.js';
-import type { Dedicated } from './index.js';
+import { stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
 
 /** Where a blocking command's timeout is: argv index, and whether it is in milliseconds (XREAD BLOCK). */
 interface TimeoutArg {
@@ -379,7 +378,7 @@ const WAIT_CHANNEL = '__redslot__:wait';
 export class Blocking {
   private readonly active = new Set<BlockedRequest>();
 
-  constructor(readonly d: Dedicated) {}
+  constructor(readonly d: DedicatedHost) {}
 
   /** Clients blocked in a blocking command now. */
   get count(): number {
@@ -411,7 +410,7 @@ export class Blocking {
   private wait(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): DispatchResult {
     const fenced = this.d.routeFor(0);
     if (Buffer.isBuffer(fenced)) return this.answer(s, fenced, spec, t0);
-    const masters = this.d.pubsub.patternServers();
+    const masters = this.d.patternServers();
     if (masters.length === 0) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
     if (s.inFlight > 0) return WAIT_IDLE;
     const req = new WaitRequest(this, s, spec.id, t0);

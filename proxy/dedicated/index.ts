@@ -12,21 +12,20 @@
 import type { Logger } from '../../shared/log.js';
 import { encodeError } from '../../shared/resp/encoder.js';
 import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
-import type { BackendPool } from '../backend/pool.js';
+import type { BackendPool, BackendServer } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
 import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
-import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
 import { DISPATCHED, isPass, PASS, waitForSlot, type DispatchResult, type InterceptResult, type WaitSlot } from '../router/dispatch-result.js';
 import type { Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
 import { Blocking } from './blocking.js';
-import { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedSession } from './context.js';
+import { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedHost, type DedicatedLimits, type DedicatedSession } from './context.js';
 import { PubSub } from './pubsub.js';
 import { Transactions } from './transaction.js';
 
-export { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedSession, type SessionDedicated } from './context.js';
+export { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedLimits, type DedicatedSession, type SessionDedicated } from './context.js';
 
 /** Sessions in each dedicated state right now (metrics, INFO). */
 export interface DedicatedSessionStats {
@@ -35,14 +34,7 @@ export interface DedicatedSessionStats {
   subscribers: number;
 }
 
-/** Byte limits of the dedicated paths (config guard.*). */
-export interface DedicatedLimits {
-  /** Bytes of commands queued after MULTI (0 = no limit). */
-  maxMultiBytes: number;
-  onGuard?: (event: GuardEvent) => void;
-}
-
-export class Dedicated {
+export class Dedicated implements DedicatedHost {
   readonly pool: DedicatedPool;
   readonly tx: Transactions;
   readonly blocking: Blocking;
@@ -131,10 +123,6 @@ export class Dedicated {
     return this.pubsub.onRoutesChanged(changed);
   }
 
-  /**
-   * The route for `slot` when a command may be sent on it now; the slot itself when it is locked (hold
-   * and retry: waitForSlot); an error reply when nothing can be sent (fenced, no topology, slot offline).
-   */
   routeFor(slot: number): SlotRoute | WaitSlot | Buffer {
     const fenced = this.router.fencedReply;
     if (fenced !== null) return fenced;
@@ -145,11 +133,14 @@ export class Dedicated {
     return route;
   }
 
+  patternServers(): BackendServer[] {
+    return this.pubsub.patternServers();
+  }
+
   exhausted(what: string): Buffer {
     return errorReply(ProxyErrors.REDSLOT_ERR_DEDICATED_EXHAUSTED, { what });
   }
 
-  /** A commandKeys() message of `spec` as Redis's `-ERR <message>` (Redis's wording per command). */
   argError(spec: CommandSpec, message: string): Buffer {
     return keyErrorReply(spec, message);
   }

@@ -37,8 +37,7 @@ import { SingleRequest } from '../router/requests/single.js';
 import type { SlotRoute } from '../router/slot-table.js';
 import { Fifo } from '../util/fifo.js';
 import { DISPATCHED, isWaitSlot, PASS, type DispatchResult, type InterceptResult } from '../router/dispatch-result.js';
-import { fullName, MODE_PUBSUB_RESP2, stateOf, type DedicatedSession } from './context.js';
-import type { Dedicated } from './index.js';
+import { fullName, MODE_PUBSUB_RESP2, stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
 
 const enum Kind {
   Channel,
@@ -361,7 +360,7 @@ export class PubSub {
   private readonly states = new Set<PubSubState>();
   private patternCache: BackendServer[] | null = null;
 
-  constructor(readonly d: Dedicated) {}
+  constructor(readonly d: DedicatedHost) {}
 
   /**
    * Backpressure: while a subscriber's socket needs draining (paused = true) its subscriber connections are

@@ -25,34 +25,10 @@ import type { DedicatedConnection } from '../backend/dedicated.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import { MigrateStep } from '../router/migrate-on-access.js';
-import type { SlotRoute } from '../router/slot-table.js';
 import { ConnRequest } from './conn-request.js';
 import { DISPATCHED, isWaitSlot, WAIT_IDLE, type DispatchResult } from '../router/dispatch-result.js';
-import { MODE_MULTI, stateOf, type DedicatedSession } from './context.js';
-import type { Dedicated } from './index.js';
-
-export class Transaction {
-  /** MULTI seen, EXEC/DISCARD not yet. */
-  multi = false;
-  /** A queued command was refused: EXEC answers EXECABORT. */
-  aborted = false;
-  /** The slot every key must hash to; -1 until the first key. */
-  slot = -1;
-  /** Queued commands, encoded, in order. */
-  parts: Buffer[] = [];
-  bytes = 0;
-  count = 0;
-  /** Keys of the queued commands (for migrate-on-access at EXEC). */
-  keys: Buffer[] = [];
-  /** WATCH: the pinned connection, the route it was placed under, the db it selected. */
-  watchConn: DedicatedConnection | null = null;
-  watchRoute: SlotRoute | null = null;
-  watchDb = 0;
-  /** The slot's route changed (or the connection broke) since WATCH: EXEC answers null. */
-  watchBroken = false;
-  /** The pinned connection's db differs from the one it was dialled for (SELECT sent on it): close, never reuse. */
-  dirty = false;
-}
+import { MODE_MULTI, stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
+import { Transaction } from './transaction-state.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -79,7 +55,7 @@ export class Transactions {
   /** Transactions open (MULTI or WATCH), one per session at most. */
   private readonly active = new Set<Transaction>();
 
-  constructor(private readonly d: Dedicated) {}
+  constructor(private readonly d: DedicatedHost) {}
 
   get open(): number {
     return this.active.size;
