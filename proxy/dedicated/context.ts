@@ -14,7 +14,7 @@ import type { WaitSlot } from '../router/dispatch-result.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
 import type { RoutedSession, Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
-import type { PubSubState } from './pubsub.js';
+import type { PubSubState } from './pubsub-state.js';
 import type { Transaction } from './transaction-state.js';
 
 /** session.mode bits: while non-zero, every request goes through Dedicated.intercept() first. */
@@ -61,7 +61,7 @@ export interface BlockedCommand {
 /** Per-session state of the dedicated features, created on first use. */
 export interface SessionDedicated {
   tx: Transaction | null;
-  pubsub: PubSubState | null;
+  pubsub: PubSubState<DedicatedSession> | null;
   blocked: BlockedCommand | null;
 }
 
