@@ -34,6 +34,7 @@ import { MigrateStep } from '../router/migrate-on-access.js';
 import { ClientRequest, type Startable } from '../router/requests/base.js';
 import type { SlotRoute, SlotWaiter } from '../router/slot-table.js';
 import { DISPATCHED, isWaitSlot, slotToWait, WAIT_IDLE, type DispatchResult } from '../router/dispatch-result.js';
+import { equalsIgnoreCase as is } from '../util/ascii.js';
 import { stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
 
 /** Where a blocking command's timeout is: argv index, and whether it is in milliseconds (XREAD BLOCK). */
@@ -44,12 +45,6 @@ interface TimeoutArg {
 
 const BLOCK = Buffer.from('block');
 const STREAMS = Buffer.from('streams');
-
-function is(arg: Buffer, lower: Buffer): boolean {
-  if (arg.length !== lower.length) return false;
-  for (let i = 0; i < arg.length; i++) if ((arg[i]! | 0x20) !== lower[i]) return false;
-  return true;
-}
 
 /** The timeout argument, or null when the command does not block (XREAD without BLOCK). */
 function timeoutArg(name: string, argv: Buffer[]): TimeoutArg | null {

@@ -7,15 +7,10 @@ import type { CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { ClientRequest } from '../router/requests/base.js';
 import type { SlotRoute } from '../router/slot-table.js';
+import { equalsIgnoreCase } from '../util/ascii.js';
 
 const HTTP_POST = Buffer.from('post');
 const HTTP_HOST = Buffer.from('host:');
-
-function equalsIgnoreCase(a: Buffer, lower: Buffer): boolean {
-  if (a.length !== lower.length) return false;
-  for (let i = 0; i < a.length; i++) if ((a[i]! | 0x20) !== lower[i]) return false;
-  return true;
-}
 
 /** An unknown command named `POST` or `Host:`: someone speaks HTTP to the RESP port (browser, SSRF). */
 export function looksLikeHttp(name: Buffer): boolean {
