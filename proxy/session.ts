@@ -173,8 +173,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         return;
       }
     } else {
-      const held = this.execute(argv, raw);
-      if (!isDispatched(held)) this.held.held(held, argv, raw);
+      const result = this.execute(argv, raw);
+      if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
     }
     this.pressure.accepted(this.replies.queued + this.held.length);
   }
@@ -196,11 +196,11 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   execute(argv: Buffer[], raw: Buffer | undefined): DispatchResult {
     const replies = this.replies;
     if (replies.skip === 1) replies.skip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
-    let held: DispatchResult = DISPATCHED;
+    let result: DispatchResult = DISPATCHED;
     const epoch = ++this.epoch;
     this.currentArgv = argv;
     try {
-      held = dispatchCommand(this, this.env, argv, raw);
+      result = dispatchCommand(this, this.env, argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
       const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
@@ -208,8 +208,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
       // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
       if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
     }
-    if (replies.skip === 2 && isDispatched(held)) replies.skip = 0;
-    return held;
+    if (replies.skip === 2 && isDispatched(result)) replies.skip = 0;
+    return result;
   }
 
   /** Someone speaks HTTP to the RESP port (browser, SSRF): like Redis, close without a reply. */

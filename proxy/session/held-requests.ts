@@ -96,7 +96,7 @@ export class HeldRequests implements SlotWaiter {
   }
 
   /** The request just run has to wait (`held`): it goes in front of the later ones. */
-  held(held: Held, argv: Buffer[], raw: Buffer | undefined): void {
+  waitFor(held: Held, argv: Buffer[], raw: Buffer | undefined): void {
     this.holdFor(held, { argv, raw, bytes: 0 });
   }
 
@@ -165,8 +165,8 @@ export class HeldRequests implements SlotWaiter {
     try {
       while (this.waiting.length > 0 && this.heldSlot < 0 && this.holds === 0 && !this.idleWait) {
         const w = this.shift();
-        const held = this.session.execute(w.argv, w.raw);
-        if (!isDispatched(held)) this.holdFor(held, w);
+        const result = this.session.execute(w.argv, w.raw);
+        if (!isDispatched(result)) this.holdFor(result, w);
       }
     } finally {
       this.draining = false;

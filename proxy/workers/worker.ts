@@ -148,7 +148,8 @@ class Worker {
   private async fatal(err: unknown): Promise<void> {
     this.log.error('proxy.worker.start_failed', { err });
     send({ t: 'fatal', error: (err as Error).message });
-    await this.core?.close(0).catch(() => undefined);
+    await this.path?.stopServing(0).catch(() => undefined);
+    await this.path?.closeBackends().catch(() => undefined);
     process.exit(1);
   }
 
