@@ -10,9 +10,13 @@
  *     - { name: grafana, token: "s3cret-viewer", role: viewer }
  *   openReads: false
  *   leaseTtl: 5s
+ *   tls: { cert: /tls/tls.crt, key: /tls/tls.key }   HTTPS (ca + clientAuth: yes for client certificates)
+ *   redisTls: { ca: /tls/ca.crt }                    TLS toward the redis-servers (as the proxies' backend.tls)
+ *   proxyAdminTls: { ca: /tls/ca.crt }               the proxies' admin ports serve HTTPS (their adminTls)
  */
 import { parseEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
 import { secretValue } from '../shared/secrets.js';
+import { parseTlsClient, parseTlsListener, type TlsClientConfig, type TlsListenerConfig } from '../shared/tls/config.js';
 import { randomBytes } from 'node:crypto';
 import { CommonErrors, RedslotError } from '../shared/errors.js';
 import {
@@ -70,6 +74,12 @@ export interface DashboardConfig {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** etcd authentication (role redslot-dashboard) and TLS (shared/coordinator/etcd-security.ts). */
   etcd: EtcdSecurity;
+  /** HTTPS for the API and UI (docs/security.md); null = plain HTTP. */
+  tls: TlsListenerConfig | null;
+  /** TLS toward the redis-servers (the proxies' backend.tls); null = plain TCP. */
+  redisTls: TlsClientConfig | null;
+  /** HTTPS toward the proxies' admin ports when they serve adminTls; null = http://. */
+  proxyAdminTls: TlsClientConfig | null;
 }
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
@@ -94,6 +104,9 @@ const DEFAULTS = {
   assignScanMaxKeys: 1_000_000,
   auditRetain: 10_000,
   failover: FAILOVER_DEFAULTS,
+  tls: { cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
+  redisTls: { enabled: false, ca: '', cert: '', key: '', servername: '' },
+  proxyAdminTls: { enabled: false, ca: '', cert: '', key: '', servername: '' },
   logLevel: '',
 };
 
@@ -148,6 +161,9 @@ export function parseDashboardConfig(raw: Record<string, unknown>): DashboardCon
     auditRetain: parseIntInRange(merged['auditRetain'], 'auditRetain', 10, 10_000_000),
     failover: parseFailoverConfig(merged['failover']),
     etcd: parseEtcdSecurity(merged['etcd'], 'etcd'),
+    tls: parseTlsListener(merged['tls'], 'tls'),
+    redisTls: parseTlsClient(merged['redisTls'], 'redisTls'),
+    proxyAdminTls: parseTlsClient(merged['proxyAdminTls'], 'proxyAdminTls'),
     logLevel: logLevel === '' ? undefined : parseEnum(logLevel, 'logLevel', ['debug', 'info', 'warn', 'error', 'silent'] as const),
   };
 }

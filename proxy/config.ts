@@ -18,6 +18,7 @@
  *     clientAuth: no                  no | optional | yes (require a client certificate signed by ca)
  *     listen: ''                      '' = `listen` serves TLS only; an address = TLS there, plain on `listen`
  *     reloadInterval: 2s              files polled; a changed certificate is used for new connections
+ *   adminTls: { cert, key, ca, clientAuth, reloadInterval }   HTTPS on the admin port (same fields as tls)
  *   etcd: { user: '', password: '', tls: { enabled: false, ca: '', cert: '', key: '' } }   etcd auth / TLS
  *                                     (passwordFile: from a file; role redslot-proxy, README "etcd authentication")
  *   protectedMode: true               no password for the default user: serve loopback clients only
@@ -105,7 +106,7 @@ import {
 import { checkSecretLength, secretValue } from '../shared/secrets.js';
 import { SLOT_COUNT } from '../shared/slot.js';
 import { parseEtcdSecurity, redactEtcdSecurity, type EtcdSecurity } from '../shared/coordinator/etcd-security.js';
-import { parseTlsClient, parseTlsServer, type TlsClientConfig, type TlsServerConfig } from '../shared/tls/config.js';
+import { parseTlsClient, parseTlsListener, type TlsClientConfig, type TlsListenerConfig } from '../shared/tls/config.js';
 import { AclUsers } from './acl/users.js';
 import { availableCpus } from './workers/cpus.js';
 import type { GroupRecord, ServerRole } from '../shared/model/types.js';
@@ -141,7 +142,9 @@ export interface ProxyConfig {
   /** etcd authentication and TLS for etcd:// coordinators. */
   etcd: EtcdSecurity;
   /** TLS toward clients; null = plain only. listen null = the `listen` address itself serves TLS. */
-  tls: (TlsServerConfig & { listen: { host: string; port: number } | null; reloadIntervalMs: number }) | null;
+  tls: (TlsListenerConfig & { listen: { host: string; port: number } | null }) | null;
+  /** HTTPS on the admin port (same certificate polling as tls.*); null = plain HTTP. */
+  adminTls: TlsListenerConfig | null;
   /** Bearer token for the admin port's non-probe endpoints; '' = loopback clients only. */
   adminToken: string;
   limits: {
@@ -203,6 +206,7 @@ export const PROXY_DEFAULTS = {
   protectedMode: true,
   etcd: { user: '', password: '', passwordFile: '', tls: { enabled: false, ca: '', cert: '', key: '' } },
   tls: { listen: '', cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
+  adminTls: { cert: '', key: '', ca: '', clientAuth: 'no', reloadInterval: '2s' },
   adminToken: '',
   adminTokenFile: '',
   limits: {
@@ -360,14 +364,10 @@ function parseAclConfig(v: unknown): ProxyConfig['acl'] {
 /** The client-facing TLS block (tls.*). */
 function parseClientTls(v: unknown): ProxyConfig['tls'] {
   const o = obj(v ?? {}, 'tls');
-  const server = parseTlsServer(o, 'tls');
+  const server = parseTlsListener(o, 'tls');
   if (server === null) return null;
   const listen = str(o.listen ?? '', 'tls.listen');
-  return {
-    ...server,
-    listen: listen === '' ? null : parseHostPort(listen, 'tls.listen'),
-    reloadIntervalMs: parseDuration(o.reloadInterval ?? '2s', 'tls.reloadInterval'),
-  };
+  return { ...server, listen: listen === '' ? null : parseHostPort(listen, 'tls.listen') };
 }
 
 /** Validates a merged raw object into a ProxyConfig. */
@@ -405,6 +405,7 @@ export function validateProxyConfig(raw: Record<string, unknown>): ProxyConfig {
     protectedMode: parseBool(raw.protectedMode ?? true, 'protectedMode'),
     etcd: parseEtcdSecurity(raw.etcd, 'etcd'),
     tls: parseClientTls(raw.tls),
+    adminTls: parseTlsListener(raw.adminTls, 'adminTls'),
     adminToken: checkSecretLength(secretValue(raw, 'adminToken', 'adminToken'), ADMIN_TOKEN_MIN, 'adminToken'),
     limits: {
       maxClients: parseIntInRange(limits.maxClients, 'limits.maxClients', 1, 10_000_000),
