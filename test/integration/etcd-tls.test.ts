@@ -3,7 +3,8 @@
  * --client-cert-auth, certificates made by openssl in the test): a dashboard (configured as `redslot dashboard`
  * would be, etcd.tls in its config) leads and writes the topology, a real proxy (etcd.tls in its config)
  * registers, follows the table and serves commands; a client trusting another CA, or without a client
- * certificate, or over plain http, is refused.
+ * certificate, or over plain http, is refused. `redslot etcd-auth` (the Kubernetes Job) then enables
+ * authentication over TLS with the least-privilege roles, idempotently.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,7 @@ import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tl
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../unit/dashboard-harness.js';
+import { runEtcdAuthCommand } from '../../deploy/etcd/auth-setup.js';
 
 const CLUSTER = 'tlsc';
 const TOKEN = 'etcd-tls-test-token-0123';
@@ -94,5 +96,34 @@ describe('etcd over TLS with client certificates', () => {
     // The right settings read what the first test wrote.
     const good = await open({ ca: ca.cert, cert: client.cert, key: client.key });
     expect((await good.coordinator.get(good.paths.slot(0)))?.value.toString()).toContain('"group":1');
+  });
+
+  it('redslot etcd-auth turns on authentication with the least-privilege roles over TLS, and runs again unchanged', async () => {
+    const etcdTls = { ca: ca.cert, cert: client.cert, key: client.key };
+    const env = {
+      REDSLOT_ETCD_ROOT_PASSWORD: 'root-password-0123456',
+      REDSLOT_ETCD_PROXY_PASSWORD: 'proxy-password-0123456',
+      REDSLOT_ETCD_DASHBOARD_PASSWORD: 'dashboard-password-0123',
+    };
+    const argv = ['--coordinator', url(), '--ca', ca.cert, '--cert', client.cert, '--key', client.key];
+    expect(await runEtcdAuthCommand(argv, env)).toBe(0);
+    // A second run (the Job on the next deploy) connects as root (the client certificate alone is no user now).
+    expect(await runEtcdAuthCommand(argv, env)).toBe(0);
+    expect(await runEtcdAuthCommand(argv, { ...env, REDSLOT_ETCD_PROXY_PASSWORD: 'short' })).toBe(1);
+
+    const asUser = async (user: string, password: string) => {
+      const o = await openCoordinator(url(), { etcd: { callTimeoutMs: 2000, security: parseEtcdSecurity({ tls: etcdTls, user, password }, 'etcd') } });
+      cleanups.push(() => o.coordinator.close());
+      return o;
+    };
+    const proxyUser = await asUser('redslot-proxy', env.REDSLOT_ETCD_PROXY_PASSWORD);
+    expect((await proxyUser.coordinator.get(proxyUser.paths.slot(0)))?.value.toString()).toContain('"group":1');
+    await expect(proxyUser.coordinator.put(proxyUser.paths.slot(0), '{}')).rejects.toThrow(/permission denied/i);
+    const dashUser = await asUser('redslot-dashboard', env.REDSLOT_ETCD_DASHBOARD_PASSWORD);
+    const before = (await dashUser.coordinator.get(dashUser.paths.slot(0)))!.value.toString();
+    await dashUser.coordinator.put(dashUser.paths.slot(0), before);
+    // A client certificate alone (no user) no longer reads anything.
+    const certOnly = await open(etcdTls);
+    await expect(certOnly.coordinator.get(certOnly.paths.slot(0))).rejects.toThrow();
   });
 });
