@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { CommonErrors, RedslotError } from '../errors.js';
-import { parseBool, parseDuration, parseEnum } from '../config.js';
+import { parseBool, parseEnum } from '../config.js';
 
 export interface TlsServerConfig {
   /** PEM certificate chain and private key presented to clients. */
@@ -67,14 +67,6 @@ export function parseTlsServer(raw: unknown, name: string): TlsServerConfig | nu
 /** A server-side block that also says how often its files are polled for rotation (`reloadInterval`, default 2s). */
 export interface TlsListenerConfig extends TlsServerConfig {
   reloadIntervalMs: number;
-}
-
-/** An HTTPS listener's block (the dashboard's `tls`, the proxy's `adminTls`), or null when it names no certificate. */
-export function parseTlsListener(raw: unknown, name: string): TlsListenerConfig | null {
-  const server = parseTlsServer(raw, name);
-  if (server === null) return null;
-  const o = (raw ?? {}) as Record<string, unknown>;
-  return { ...server, reloadIntervalMs: Math.max(100, parseDuration(o.reloadInterval ?? '2s', `${name}.reloadInterval`)) };
 }
 
 /** A client-side block, or null when TLS is off (`enabled` not true and no CA or certificate given). */

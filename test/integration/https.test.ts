@@ -14,13 +14,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAdminCommand } from '../../dashboard/cli/index.js';
 import { DashboardClient, ApiUnreachableError } from '../../dashboard/cli/api-client.js';
-import { startDashboard, type RunningDashboard } from '../../dashboard/main.js';
+import { loadDashboardConfig } from '../../dashboard/config.js';
+import { dashboardOptionsFromConfig, startDashboard, type RunningDashboard } from '../../dashboard/main.js';
 import { Dialer } from '../../dashboard/topom/dialer.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import { createLogger } from '../../shared/log.js';
 import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
-import { parseTlsListener } from '../../shared/tls/config.js';
 import { httpRequest } from '../../shared/tls/http-request.js';
 import { nodeArgsFor } from '../support/compiled.js';
 import { uniqueCluster, waitFor } from '../unit/dashboard-harness.js';
@@ -49,12 +49,9 @@ afterAll(async () => {
 });
 
 async function dashboard(tlsBlock: Record<string, unknown>): Promise<RunningDashboard> {
-  const d = await startDashboard({
-    coordinator: `memory://${uniqueCluster('https')}`,
-    listen: '127.0.0.1:0',
-    token: TOKEN,
-    options: { tls: parseTlsListener(tlsBlock, 'tls'), stats: false },
-  });
+  // Through the dashboard's own config loader (the tls knobs as an operator writes them).
+  const o = dashboardOptionsFromConfig(loadDashboardConfig({ coordinator: `memory://${uniqueCluster('https')}`, listen: '127.0.0.1:0', token: TOKEN, tls: tlsBlock }, {}));
+  const d = await startDashboard({ ...o, options: { ...o.options, stats: false } });
   cleanups.push(() => d.close());
   await waitFor(() => d.app.dashboard.election.isLeader(), 5000, 'leader');
   return d;
