@@ -2,7 +2,7 @@
  * How a coordinator client reaches etcd: `https://` with a CA (and a client certificate when etcd requires
  * one, --client-cert-auth), and a user / password when etcd has authentication enabled. The password is given
  * in config or a file, never in the coordinator URL. redslot's least-privilege roles (docs: README "etcd
- * authentication", deploy/k8s/config/etcd-auth.sh): proxies read the cluster and write only proxies/, acks/;
+ * authentication", `redslot etcd-auth` in deploy/etcd/auth-setup.ts): proxies read the cluster and write only proxies/, acks/;
  * dashboards read and write the cluster's whole prefix.
  */
 import { rootCertificates } from 'node:tls';
