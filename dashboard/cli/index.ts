@@ -4,7 +4,8 @@
  * Human output by default, `--json` prints the API's JSON (stable shapes from dashboard/schemas).
  * Exit codes: 0 ok; 1 refused or failed (the message says why); 2 usage error; 3 dashboard unreachable or
  * authentication refused. `--dashboard URL` (default http://127.0.0.1:18080, env REDSLOT_DASHBOARD),
- * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header).
+ * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header); an https:// dashboard
+ * is verified against `--cacert` / REDSLOT_CACERT (./connect.ts).
  */
 import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from './migrations.js';
 import { ApiError, ApiUnreachableError } from './api-client.js';

@@ -157,6 +157,17 @@ describe('the CLI against an HTTPS dashboard', () => {
     expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('--cacert: cannot read') });
   });
 
+  it('--tls-servername checks the name the certificate carries when the dashboard is dialled by IP (a leader pod)', async () => {
+    const named = issueCert(ca, 'named-dashboard', { sans: ['DNS:redslot-dashboard'] });
+    const byName = await dashboard({ cert: named.cert, key: named.key });
+    const ip = await cli({}, 'leader', '--dashboard', byName.url, '--cacert', ca.cert);
+    expect(ip.code).toBe(3);
+    expect(ip.stderr).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    const withName = await cli({ REDSLOT_TLS_SERVERNAME: 'redslot-dashboard' }, 'leader', '--dashboard', byName.url, '--cacert', ca.cert);
+    expect(withName).toMatchObject({ code: 0, stderr: '' });
+    expect((await cli({}, 'leader', '--dashboard', byName.url, '--cacert', ca.cert, '--tls-servername', 'redslot-dashboard')).code).toBe(0);
+  });
+
   it('the redslot binary prints one line and no stack trace when the CA is not trusted', async () => {
     const res = await run(process.execPath, [...nodeArgsFor('deploy/bin/redslot.ts'), 'status', '--dashboard', d.url], {
       env: { ...process.env, REDSLOT_TOKEN: TOKEN, REDSLOT_CACERT: '' },
