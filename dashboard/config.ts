@@ -11,6 +11,8 @@
  *     - { name: grafana, token: "s3cret-viewer", role: viewer }
  *   openReads: false
  *   leaseTtl: 5s
+ *   tls: { cert: /tls/tls.crt, key: /tls/tls.key }   HTTPS (ca + clientAuth: yes for client certificates)
+ *   redisTls: { ca: /tls/ca.crt }                    TLS toward the redis-servers (as the proxies' backend.tls)
  */
 import { randomBytes } from 'node:crypto';
 import { Type, type StaticDecode } from 'typebox';
@@ -19,6 +21,7 @@ import { Bool, Duration, Enum, HostPortString, Int, Str } from '../shared/config
 import { decodeConfig, rawDefaults } from '../shared/config/validate.js';
 import { EtcdKnobs } from '../shared/coordinator/etcd-schema.js';
 import { secretValue } from '../shared/secrets.js';
+import { TlsClientSection, TlsListenerKnobs } from '../shared/tls/schema.js';
 import { FailoverKnobs } from './failover/config.js';
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
@@ -55,6 +58,9 @@ export const DashboardKnobs = Type.Decode(
       expected: 'a list of { name, token, role }',
     }),
     etcd: EtcdKnobs('redslot-dashboard'),
+    tls: TlsListenerKnobs('tls', 'HTTPS for the API and UI (docs/security.md)'),
+    redisTls: TlsClientSection('redisTls', "TLS toward the Redis servers (the proxies' `backend.tls`): control plane, migration, failover"),
+    proxyAdminTls: TlsClientSection('proxyAdminTls', "HTTPS toward the proxies' admin ports, when they serve `adminTls`"),
     openReads: Bool(false, 'serve GET endpoints without a token'),
     openMetrics: Bool(true, 'serve `/metrics` without a token (Prometheus scrapes; it holds no secrets)'),
     leaseTtlMs: Duration('5s', 'leader lease (at least 1s): a standby takes over within this', { from: 'leaseTtl' }),
@@ -99,6 +105,9 @@ export const DashboardKnobs = Type.Decode(
       auditRetain: c.auditRetain,
       failover: c.failover,
       etcd: c.etcd,
+      tls: c.tls,
+      redisTls: c.redisTls,
+      proxyAdminTls: c.proxyAdminTls,
       logLevel: c.logLevel === '' ? undefined : c.logLevel,
     };
   },

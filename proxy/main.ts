@@ -76,7 +76,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
       ? await (await import('./workers/primary.js')).startProxyWorkers({ config, logger: log })
       : await startProxy({ config, logger: log });
   const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
-  process.stdout.write(`redslot proxy listening on ${handle.addr}${workers}${handle.adminAddr ? `, admin on http://${handle.adminAddr}` : ''}\n`);
+  process.stdout.write(`redslot proxy listening on ${handle.addr}${workers}${handle.adminAddr ? `, admin on ${config.adminTls ? 'https' : 'http'}://${handle.adminAddr}` : ''}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -29,6 +29,7 @@ import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
 import { masterOf } from '../../shared/model/topology.js';
 import type { SlotMove } from '../migration/planner.js';
 import { assertMigratable } from '../migration/version-check.js';
+import type { TlsClientConfig } from '../../shared/tls/config.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,6 +40,7 @@ declare module 'fastify' {
 export interface MigrationPluginOptions {
   redisPassword?: string;
   redisUsername?: string;
+  redisTls?: TlsClientConfig | null;
   knobs?: Partial<MoverKnobs>;
   pollMs?: number;
   retryMs?: number;
@@ -58,6 +60,7 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     metrics,
     redisPassword: opts.redisPassword,
     redisUsername: opts.redisUsername,
+    redisTls: opts.redisTls,
     knobs: opts.knobs,
     pollMs: opts.pollMs,
     retryMs: opts.retryMs,

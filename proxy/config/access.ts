@@ -1,10 +1,11 @@
 /** Proxy config sections about who may connect: client AUTH, ACL users, client TLS (docs/security.md). */
 import { Type } from 'typebox';
 import { invalidConfig, parseHostPort } from '../../shared/config.js';
-import { Duration, Enum, Int, Section, Str } from '../../shared/config/knobs.js';
+import { Duration, Int, Section, Str } from '../../shared/config/knobs.js';
 import { withoutKeys } from '../../shared/config/validate.js';
 import { secretValue } from '../../shared/secrets.js';
 import { parseTlsServer } from '../../shared/tls/config.js';
+import { tlsListenerFields } from '../../shared/tls/schema.js';
 import { AclUsers } from '../acl/users.js';
 
 
@@ -52,16 +53,12 @@ export const AclKnobs = Type.Decode(
 export const ClientTlsKnobs = Type.Decode(
   Section(
     {
-      cert: Str('', 'PEM certificate chain presented to clients (with `key`, turns TLS on)'),
-      key: Str('', 'PEM private key of `cert`'),
-      ca: Str('', 'PEM CA of client certificates (needed when clientAuth is not `no`)'),
-      clientAuth: Enum('no', ['no', 'optional', 'yes'], 'ask clients for a certificate signed by `ca`: no, optional, yes (required)'),
+      ...tlsListenerFields('clients'),
       listen: Type.Union([Type.Literal(''), Type.String({ format: 'redslot-host-port' })], {
         default: '',
         description: "'' = `listen` serves TLS only; an address = TLS there and plain on `listen`",
         expected: 'host:port',
       }),
-      reloadIntervalMs: Duration('2s', 'the files are polled this often; a changed certificate is used for new connections', { from: 'reloadInterval' }),
     },
     'TLS for clients (docs/security.md)',
   ),

@@ -9,6 +9,7 @@ import { invalidConfig, parseHostPort, parseIntInRange } from '../../shared/conf
 import { Bool, Duration, Enum, HostPort, Int, Section, Size, Str } from '../../shared/config/knobs.js';
 import { withoutKeys } from '../../shared/config/validate.js';
 import { EtcdKnobs } from '../../shared/coordinator/etcd-schema.js';
+import { TlsListenerKnobs } from '../../shared/tls/schema.js';
 import { checkSecretLength, secretValue } from '../../shared/secrets.js';
 import { availableCpus } from '../workers/cpus.js';
 import { AclKnobs, AuthKnobs, ClientTlsKnobs } from './access.js';
@@ -79,6 +80,7 @@ export const ProxyKnobs = Type.Decode(
     protectedMode: Bool(true, 'no password for the default user: serve loopback clients only'),
     etcd: EtcdKnobs('redslot-proxy'),
     tls: ClientTlsKnobs,
+    adminTls: TlsListenerKnobs('adminTls', 'HTTPS on the admin port (docs/security.md); same fields as `tls`, without `listen`'),
     adminToken: Str('', `bearer token (at least ${ADMIN_TOKEN_MIN} characters) for the admin port's non-probe endpoints; '' = they answer loopback clients only`, { secret: true }),
     adminTokenFile: Str('', 'read the admin token from this file instead (never on argv)'),
     limits: LimitsKnobs,
