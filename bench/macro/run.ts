@@ -4,9 +4,11 @@
  * (nutcracker) over the same backends, interleaved round by round on the same machine, reported as medians
  * and ratios to direct Redis from the same run, with each proxy's CPU per request.
  *
- *   npm run bench                          BENCH_ROUNDS (default 5) rounds of the base matrix (3 B values)
- *   BENCH_PROFILE=full npm run bench       + 1 KB and 16 KB values, 1,000 and 10,000 connections
- *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants; BENCH_VARIANT_ROUNDS (default 3) rounds each
+ *   npm run bench                          SET, GET, MSET at 3 B, 1 KB and 16 KB values, P1 and P16, 3 interleaved
+ *                                          rounds of 1 s runs (RB_TESTS, RB_SECONDS, BENCH_ROUNDS to widen): ~6 min
+ *   BENCH_PROFILE=full npm run bench       all five tests, 3 s runs, BENCH_ROUNDS (default 5) rounds of 3 B values,
+ *                                          BENCH_VARIANT_ROUNDS (default 3) of 1 KB, 16 KB, 1,000 and 10,000 clients
+ *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants
  *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS)
  *   BENCH_PROXY_WORKERS=1                  redslot worker processes (default: the config default, = CPUs)
  *   BENCH_GROUPS=2                         backend redis-servers behind each proxy
@@ -24,8 +26,11 @@ import { startServers, type Started } from './servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const RESP_BENCH = process.env.RESP_BENCH ?? path.resolve(ROOT, '../shared/bench/resp-bench.sh');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const FULL = process.env.BENCH_PROFILE === 'full';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (FULL ? 5 : 3));
 const VARIANT_ROUNDS = Number(process.env.BENCH_VARIANT_ROUNDS ?? 3);
+/** The default profile: the three commands the targets name, short runs, so all sizes fit in a few minutes. */
+const DEFAULT_PROFILE_ENV: Record<string, string> = FULL ? {} : { RB_TESTS: process.env.RB_TESTS ?? 'set,get,mset', RB_SECONDS: process.env.RB_SECONDS ?? '1' };
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,redslot,twemproxy').split(',');
 
 interface Variant {
@@ -51,7 +56,7 @@ const VARIANTS: Record<string, Variant> = {
 };
 
 function chosenVariants(): Variant[] {
-  const list = process.env.BENCH_VARIANTS ?? (process.env.BENCH_PROFILE === 'full' ? 'base,1k,16k,c1000,c10000' : 'base');
+  const list = process.env.BENCH_VARIANTS ?? (FULL ? 'base,1k,16k,c1000,c10000' : 'base,1k,16k');
   return list.split(',').map((n) => {
     const v = VARIANTS[n.trim()];
     if (!v) throw new Error(`unknown variant ${n} (have: ${Object.keys(VARIANTS).join(', ')})`);
@@ -78,7 +83,7 @@ interface Row {
 function runRespBench(host: string, port: number, label: string, watch: string, variant: Variant, targetEnv: Record<string, string> = {}): Promise<Row[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [RESP_BENCH, host, String(port), label], {
-      env: { ...process.env, ...variant.env, ...targetEnv, RB_WATCH: watch },
+      env: { ...process.env, ...DEFAULT_PROFILE_ENV, ...variant.env, ...targetEnv, RB_WATCH: watch },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => loads.push(os.loadavg()[0]!), 5000);
   try {
     for (const v of variants) {
-      const rounds = v.name === 'base' ? ROUNDS : VARIANT_ROUNDS;
+      const rounds = v.name === 'base' || !FULL ? ROUNDS : VARIANT_ROUNDS;
       for (let round = 1; round <= rounds; round++) {
         for (const t of servers.targets) {
           process.stderr.write(`\n== ${v.title}: round ${round}/${rounds}: ${t.label} (${t.host}:${t.port}), load ${loadavg()}\n`);
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
   const labels = servers.targets.map((t) => t.label);
   const header = [
     `redslot macro benchmark, ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
-    `redslot workers: ${servers.redslotWorkers ?? '-'}; backends: ${process.env.BENCH_GROUPS ?? 2}; rounds: ${ROUNDS} (base), ${VARIANT_ROUNDS} (variants); medians; ratio = rps / direct rps of the same rounds`,
+    `redslot workers: ${servers.redslotWorkers ?? '-'}; backends: ${process.env.BENCH_GROUPS ?? 2}; rounds: ${FULL ? `${ROUNDS} (base), ${VARIANT_ROUNDS} (variants)` : `${ROUNDS} (${DEFAULT_PROFILE_ENV.RB_TESTS}, ${DEFAULT_PROFILE_ENV.RB_SECONDS} s runs)`}; medians; ratio = rps / direct rps of the same rounds`,
     `load average at start: ${loadStart}; at end: ${loadavg()}; 1-min load sampled during the run: median ${median(loads).toFixed(2)}, max ${Math.max(...loads, 0).toFixed(2)}`,
     '',
   ];
