@@ -10,6 +10,7 @@
  *   npm run build && node --import tsx bench/profile/cpu-per-request.ts
  *   CPU_TESTS=set,get,mset CPU_PIPELINES="1 16" CPU_SIZES="3 1024 16384" CPU_ROUNDS=3 CPU_REQUESTS=100000
  *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with deploy/bin/redslot.js)
+ *   CPU_KEYSPACE=10000                                 keys (-r); filled with SETs of the size before each size's runs
  *   CPU_TWEMPROXY=0                                    leave twemproxy out
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
  *
@@ -34,6 +35,8 @@ const ROUNDS = Number(process.env.CPU_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.CPU_REQUESTS ?? 100000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
 const SIZES = (process.env.CPU_SIZES ?? process.env.CPU_DATASIZE ?? '3 1024 16384').split(/\s+/).filter(Boolean).map(Number);
+/** Keys the runs spread over; small enough that the fill before each size's runs sets (nearly) every one. */
+const KEYSPACE = Number(process.env.CPU_KEYSPACE ?? 10000);
 const TWEMPROXY = process.env.CPU_TWEMPROXY !== '0' ? nutcrackerBinary() : undefined;
 
 /** Requests per run at a value size: CPU_REQUESTS up to 1 KB, proportionally fewer above. */
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   const backends: RedisServerHandle[] = [];
   const proxies: Array<{ build: string; proc: Spawned; port: number }> = [];
   const run = (port: number, size: number, p: number, t: string, n: number) =>
-    bench(port, ['-n', String(n), '-c', '50', '-r', '100000', '-d', String(size), '-P', String(p), '-t', t]);
+    bench(port, ['-n', String(n), '-c', '50', '-r', String(KEYSPACE), '-d', String(size), '-P', String(p), '-t', t]);
   try {
     for (let g = 0; g < GROUPS; g++) backends.push(await startRedis());
     const per = Math.ceil(SLOT_COUNT / GROUPS);
@@ -114,6 +117,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const size of SIZES) {
         const n = requestsAt(size);
+        // GET reads values of this size: fill the keyspace first (unmeasured; through each proxy, as twemproxy
+        // places keys differently).
+        if (TESTS.includes('get')) for (const px of proxies) await run(px.port, size, 16, 'set', 3 * KEYSPACE);
         for (const p of PIPELINES) {
           for (const t of TESTS) {
             for (const px of proxies) {

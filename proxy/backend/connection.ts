@@ -2,7 +2,7 @@
  * One pipelined TCP connection to one Redis server and database, shared by many client sessions.
  *
  * Invariants:
- * - `waiting` holds, in write order, every request whose bytes were handed to the socket (or to `out`, the
+ * - `waiting` holds, in write order, every request whose bytes were handed to the socket (or to `batch`, the
  *   batch of this event-loop turn). Replies arrive in the same order; each reply completes `waiting`'s head.
  * - Nothing of a client reaches the socket before the handshake (AUTH, SELECT) has succeeded: if SELECT
  *   failed and we had pipelined anyway, commands would run in database 0.
@@ -16,7 +16,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { dial } from '../../shared/tls/dial.js';
 import type { Logger } from '../../shared/log.js';
-import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeSelectedInto, selectedSize } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
@@ -25,6 +25,8 @@ import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 import { sideCommand } from './side-command.js';
+import { ReadSlab } from './read-slab.js';
+import { OutputBatch } from './output-batch.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
 export interface BackendRequest {
@@ -106,9 +108,6 @@ class HandshakeReply implements BackendRequest {
 
 const INFO_SERVER = encodeCommand(['INFO', 'server']);
 
-/** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
-const SLAB_SIZE = 64 * 1024;
-
 /** Queued output past which a connection writes at once instead of at the end of the turn. */
 const FLUSH_AT = 256 * 1024;
 
@@ -122,17 +121,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   private queued: BackendRequest[] = [];
   private queuedBufs: Buffer[] = [];
   private queuedBytes = 0;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  /**
-   * Fan-out parts are encoded straight into this slab (sendSelected): no buffer per part, and parts sent in
-   * the same turn are one contiguous segment, written without Buffer.concat. slab[slabStart, slabPos) is
-   * output not yet moved to `out`; bytes before slabStart may still be owned by the socket and are never
-   * rewritten (the slab is only ever appended to, then replaced).
-   */
-  private slab: Buffer | null = null;
-  private slabStart = 0;
-  private slabPos = 0;
+  /** What this turn writes (payload slices, fan-out parts encoded into a slab). */
+  private readonly batch = new OutputBatch();
   private failFast = false;
   private attempts = 0;
   private dialTimer: NodeJS.Timeout | null = null;
@@ -196,10 +186,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   send(req: BackendRequest, payload: Buffer): void {
     if (this.busyReply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
-      this.sealSlab();
       this.waiting.push(req);
-      this.out.push(payload);
-      this.outBytes += payload.length;
+      this.batch.push(payload);
       this.flushSoon();
       return;
     }
@@ -219,10 +207,8 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (parts.length === 1) return this.send(req, parts[0]!);
     if (this.busyReply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
-      this.sealSlab();
       this.waiting.push(req);
-      for (const p of parts) this.out.push(p);
-      this.outBytes += bytes;
+      this.batch.pushParts(parts, bytes);
       this.flushSoon();
       return;
     }
@@ -249,15 +235,8 @@ export class BackendConnection implements FrameHandler, Flushable {
       const bytes = encodeSelectedInto(argv, keys, stride, out);
       return this.sendParts(req, out, bytes);
     }
-    let slab = this.slab;
-    if (slab === null || slab.length - this.slabPos < size) {
-      this.sealSlab();
-      slab = this.slab = Buffer.allocUnsafeSlow(size > SLAB_SIZE ? size : SLAB_SIZE);
-      this.slabStart = this.slabPos = 0;
-    }
-    this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
+    this.batch.pushSelected(argv, keys, stride, size);
     this.waiting.push(req);
-    this.outBytes += size;
     this.flushSoon();
   }
 
@@ -267,16 +246,9 @@ export class BackendConnection implements FrameHandler, Flushable {
     req.onReply(this.busyReply!);
   }
 
-  /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with payloads sent after them). */
-  private sealSlab(): void {
-    if (this.slabPos === this.slabStart) return;
-    this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));
-    this.slabStart = this.slabPos;
-  }
-
   /** Output is written at the end of this turn, or at once past FLUSH_AT bytes (bounds what one turn buffers). */
   private flushSoon(): void {
-    if (this.outBytes >= FLUSH_AT) this.flush();
+    if (this.batch.bytes >= FLUSH_AT) this.flush();
     else scheduleFlush(this);
   }
 
@@ -298,14 +270,13 @@ export class BackendConnection implements FrameHandler, Flushable {
   }
 
   flush(): void {
-    if (this.outBytes === 0 && this.out.length === 0) return;
-    this.sealSlab();
-    const list = this.out;
-    const total = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
+    if (this.batch.empty) return;
+    const total = this.batch.bytes;
+    const list = this.batch.take();
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
     writeBuffers(this.socket, list, total);
+    // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
+    if (this.socket.writableLength === 0) this.batch.recycle();
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
@@ -351,7 +322,14 @@ export class BackendConnection implements FrameHandler, Flushable {
   private dial(): void {
     this.state = State.Connecting;
     this.framer.reset();
-    const { socket, ready } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null);
+    const slab = new ReadSlab();
+    const { socket, ready, onread } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null, {
+      buffer: slab.next,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        if (this.socket === socket) this.receive(slab.take(n, buf as Buffer));
+        return true;
+      },
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
@@ -360,9 +338,11 @@ export class BackendConnection implements FrameHandler, Flushable {
       socket.destroy();
     }, this.opts.dialTimeoutMs);
     socket.on(ready, () => this.onConnect(socket));
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.receive(chunk);
-    });
+    if (!onread) {
+      socket.on('data', (chunk: Buffer) => {
+        if (this.socket === socket) this.receive(chunk);
+      });
+    }
     socket.on('error', (err: Error) => {
       if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
       else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
@@ -399,10 +379,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBufs = [];
     this.queuedBytes = 0;
     for (const r of reqs) this.waiting.push(r);
-    for (const b of bufs) {
-      this.out.push(b);
-      this.outBytes += b.length;
-    }
+    for (const b of bufs) this.batch.push(b);
     this.flush();
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
     if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
@@ -430,9 +407,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.dialTimer = null;
     const wasReady = this.state === State.Ready;
     const reply = wasReady ? this.lostReply : this.unavailableReply;
-    this.out = [];
-    this.outBytes = 0;
-    this.slabStart = this.slabPos;
+    this.batch.clear();
     this.notBusy();
     this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
