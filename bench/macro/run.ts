@@ -9,7 +9,9 @@
  *   BENCH_PROFILE=full npm run bench       all five tests, 3 s runs, BENCH_ROUNDS (default 5) rounds of 3 B values,
  *                                          BENCH_VARIANT_ROUNDS (default 3) of 1 KB, 16 KB, 1,000 and 10,000 clients
  *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants
- *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS)
+ *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS; redslot@N: N
+ *                                          workers; redslot@1=/other/checkout/dist: another build, A/B in one run)
+ *   BENCH_PROXY_CPUS=1                     pin the proxies to CPU 1 (run the whole under `taskset -c 0`)
  *   BENCH_PROXY_WORKERS=1                  redslot worker processes (default: the config default, = CPUs)
  *   BENCH_GROUPS=2                         backend redis-servers behind each proxy
  *   RB_SECONDS / RB_TESTS / RB_PIPELINES   passed through to resp-bench.sh
@@ -194,7 +196,7 @@ function render(rows: Row[], labels: string[], v: Variant): string {
   const head = ['test', 'P', 'direct rps'];
   for (const l of proxies) head.push(`${l} rps`, `${l} ratio`);
   for (const l of proxies) head.push(`${l} CPU µs/req`);
-  head.push('redslot p50 / p99 ms');
+  head.push(`${proxies.find((l) => l.startsWith('redslot') && !l.includes('~')) ?? 'redslot'} p50 / p99 ms`);
   out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   const notes = new Set<string>();
   for (const k of keys) {
@@ -212,7 +214,7 @@ function render(rows: Row[], labels: string[], v: Variant): string {
       const cpu = cpuPerRequest(pick(l));
       cells.push(Number.isFinite(cpu) ? cpu.toFixed(2) : '-');
     }
-    const rs = pick('redslot');
+    const rs = pick(proxies.find((l) => l.startsWith('redslot') && !l.includes('~')) ?? 'redslot');
     cells.push(rs.length ? `${median(rs.map((r) => r.p50)).toFixed(2)} / ${median(rs.map((r) => r.p99)).toFixed(2)}` : '-');
     out.push(`| ${cells.join(' | ')} |`);
   }

@@ -119,11 +119,15 @@ export async function startServers(opts: { root: string; work: string; targets: 
     const backendWatch = backends.map((b, i) => `backend${i + 1}=${b.proc.pid}`).join(',');
 
     // `redslot` (workers from BENCH_PROXY_WORKERS or the config default), or `redslot@N` / `redslot@Nnone`
+    // (`redslot@1=/other/dist`: that build)
     // (N workers; "none" = NODE_CLUSTER_SCHED_POLICY=none) to compare configurations in one interleaved run.
     // `redslot-tls`: the same proxy with TLS served beside the plain port (tls.listen), measured over TLS.
     for (const spec of opts.targets.filter((t) => t === 'redslot' || t.startsWith('redslot@') || t === 'redslot-tls')) {
-      const m = /^redslot(?:-tls)?(?:@(\d+)(none)?)?$/.exec(spec);
-      if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N or redslot@Nnone)`);
+      const m = /^redslot(?:-tls)?(?:@(\d+)(none)?)?(?:=(.+))?$/.exec(spec);
+      if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N, redslot@Nnone, optionally =BUILD_DIST)`);
+      // `=DIR`: another build's dist/ (an A/B in one interleaved run), labelled with its checkout's name.
+      const dist = m[3] ?? path.join(opts.root, 'dist');
+      const label = m[3] ? `${spec.slice(0, spec.indexOf('='))}~${path.basename(path.dirname(path.resolve(m[3])))}` : spec;
       const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : os.availableParallelism();
       const port = await freePort();
       const admin = await freePort();
@@ -142,7 +146,7 @@ export async function startServers(opts: { root: string; work: string; targets: 
       };
       const file = path.join(opts.work, `proxy-${targets.length}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      const proxy = spawnProcess('redslot', ...proxyCommand(process.execPath, [path.join(opts.root, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file]), {
+      const proxy = spawnProcess('redslot', ...proxyCommand(process.execPath, [path.join(dist, 'deploy/bin/redslot.js'), 'proxy', '--config', file]), {
         ...process.env,
         REDSLOT_LOG_LEVEL: 'warn',
         ...(m[2] ? { NODE_CLUSTER_SCHED_POLICY: 'none' } : {}),
@@ -156,7 +160,7 @@ export async function startServers(opts: { root: string; work: string; targets: 
       const pids = workers > 1 ? await workerPids(admin, workers) : [];
       const watch = [`proxy=${proxy.pid}`, ...pids.map((pid, i) => `proxyw${i}=${pid}`)].join(',');
       if (tls) await waitForPort(tls.port, '127.0.0.1', 15_000);
-      targets.push({ label: spec, host: '127.0.0.1', port: tls?.port ?? port, watch: `${watch},${backendWatch}`, ...(tls ? { env: tls.env } : {}) });
+      targets.push({ label, host: '127.0.0.1', port: tls?.port ?? port, watch: `${watch},${backendWatch}`, ...(tls ? { env: tls.env } : {}) });
     }
 
     const nut = nutcrackerBinary();

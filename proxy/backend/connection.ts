@@ -11,20 +11,19 @@
  * - After a failed dial the connection fails fast (`-ERR backend <addr> unavailable`) and redials in the
  *   background with exponential backoff, so clients never wait for a dial timeout per request.
  */
-import { handshakeSteps, type HandshakeStep } from './handshake.js';
+import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { dial } from '../../shared/tls/dial.js';
 import type { Logger } from '../../shared/log.js';
 import { encodeCommand, encodeSelectedInto, selectedSize } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
-import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
-import { sideCommand } from './side-command.js';
+import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
 import { ReadSlab } from './read-slab.js';
 import { OutputBatch } from './output-batch.js';
 
@@ -72,16 +71,6 @@ export interface ConnectionOwner extends VersionHolder {
   countBusy?(): void;
 }
 
-/**
- * A connection without a reply for this long is probed with a PING on a side connection: `-BUSY` means a
- * script runs on it (Redis reads nothing more from the connection running it): new requests then get that
- * BUSY reply at once instead of queueing behind the script, and the reply-timeout reset is held off (the
- * server is alive; resetting would fail every request queued behind the script and kill nothing).
- */
-export const BUSY_PROBE_AFTER_MS = 1000;
-const BUSY = Buffer.from('-BUSY');
-const NO_ANSWER = Buffer.alloc(0);
-
 const enum State {
   Idle,
   Connecting,
@@ -90,20 +79,6 @@ const enum State {
   /** Waiting for the backoff timer after a failure. */
   Down,
   Closed,
-}
-
-/** A handshake command's reply handler. */
-class HandshakeReply implements BackendRequest {
-  constructor(
-    private readonly conn: BackendConnection,
-    private readonly step: HandshakeStep,
-    private readonly last: boolean,
-  ) {}
-
-  onReply(reply: Buffer): void {
-    if (isError(reply) && this.step.required) this.conn.handshakeFailed(this.conn.explain(this.step.what, errorText(reply)));
-    else if (this.last) this.conn.handshakeDone();
-  }
 }
 
 const INFO_SERVER = encodeCommand(['INFO', 'server']);
@@ -135,9 +110,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   private stalledSince = 0;
   /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES; null = not congested. */
   private held: Set<Holdable> | null = null;
-  /** The server's BUSY reply while a script runs on this connection (side-PING probe), else null. */
-  private busyReply: Buffer | null = null;
-  private probe: { cancel(): void } | null = null;
+  /** Whether a script runs on this connection (side-PING probe after a stall). */
+  private readonly busy: BusyWatch;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -150,6 +124,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     /** RESP version spoken on this connection (HELLO 3 at dial): replies are forwarded as they come. */
     readonly proto: 2 | 3 = 2,
   ) {
+    this.busy = new BusyWatch(owner, opts, db);
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
   }
@@ -184,7 +159,7 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
   send(req: BackendRequest, payload: Buffer): void {
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.waiting.push(req);
       this.batch.push(payload);
@@ -205,7 +180,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Sends one request made of several buffers (big arguments are not copied). */
   sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
     if (parts.length === 1) return this.send(req, parts[0]!);
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.waiting.push(req);
       this.batch.pushParts(parts, bytes);
@@ -228,7 +203,7 @@ export class BackendConnection implements FrameHandler, Flushable {
    * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the slab.
    */
   sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     const size = this.state === State.Ready ? selectedSize(argv, keys, stride) : -1;
     if (size < 0) {
       const out: Buffer[] = [];
@@ -243,7 +218,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Redis's BUSY reply, as another connection to the server would get it right now. */
   private answerBusy(req: BackendRequest): void {
     this.owner.countBusy?.();
-    req.onReply(this.busyReply!);
+    req.onReply(this.busy.reply!);
   }
 
   /** Output is written at the end of this turn, or at once past FLUSH_AT bytes (bounds what one turn buffers). */
@@ -307,7 +282,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       return;
     }
     this.replies++;
-    if (this.busyReply !== null || this.probe !== null) this.notBusy();
+    if (this.busy.active) this.busy.clear();
     req.onReply(frame);
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
@@ -408,7 +383,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     const wasReady = this.state === State.Ready;
     const reply = wasReady ? this.lostReply : this.unavailableReply;
     this.batch.clear();
-    this.notBusy();
+    this.busy.clear();
     this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();
@@ -468,37 +443,16 @@ export class BackendConnection implements FrameHandler, Flushable {
       return;
     }
     const stalled = now - this.stalledSince;
-    if (stalled >= BUSY_PROBE_AFTER_MS && this.probe === null && this.busyReply === null) this.probeBusy();
+    if (stalled >= BUSY_PROBE_AFTER_MS) this.busy.start(this.pendingNow);
     if (this.opts.replyTimeoutMs > 0 && stalled >= this.opts.replyTimeoutMs) {
-      if (this.busyReply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
+      if (this.busy.reply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
       this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
       this.stalledSince = 0;
       this.socket?.destroy();
     }
   }
 
-  /** PING on a side connection: `-BUSY` = a script runs here (see BUSY_PROBE_AFTER_MS). */
-  private probeBusy(): void {
-    const { user, password, replyTimeoutMs, dialTimeoutMs } = this.opts;
-    const p = sideCommand(this.owner, ['PING'], { user, password, timeoutMs: Math.max(replyTimeoutMs, dialTimeoutMs), unavailable: NO_ANSWER });
-    this.probe = p;
-    void p.reply.then((reply) => {
-      if (this.probe !== p) return;
-      this.probe = null;
-      if (startsWith(reply, BUSY)) {
-        this.busyReply = reply;
-        this.owner.log.warn('backend.busy', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, reply: errorText(reply) });
-      }
-    });
-  }
-
-  /** A reply came (or the connection closed): no script runs on it any more. */
-  private notBusy(): void {
-    if (this.busyReply !== null) this.owner.log.info('backend.not_busy', { backend: this.owner.addr, db: this.db });
-    this.busyReply = null;
-    this.probe?.cancel();
-    this.probe = null;
-  }
+  private readonly pendingNow = (): number => this.waiting.length;
 
   /**
    * Fails every request pending on this connection now (as "connection lost") and redials: used when the
