@@ -127,6 +127,15 @@ export const PlanSchema = Type.Object({
   ),
 });
 
+/** Keys and bytes moved, their rates over the last seconds and the estimate of what is left (jobs and status). */
+const MoveRates = {
+  keysMoved: Type.Number(),
+  bytesMoved: Type.Number(),
+  keysPerSec: Type.Number(),
+  bytesPerSec: Type.Number(),
+  keysRemaining: Nullable(Type.Number()),
+  etaSeconds: Nullable(Type.Number()),
+};
 const ErrorView = Type.Object({ slot: Type.Integer(), code: Type.String(), message: Type.String(), at: Type.String() });
 const JobSchema = Type.Object({
   id: Type.String(),
@@ -142,12 +151,7 @@ const JobSchema = Type.Object({
     slotsDone: Type.Integer(),
     slotsInFlight: Type.Integer(),
     fraction: Type.Number(),
-    keysMoved: Type.Number(),
-    bytesMoved: Type.Number(),
-    keysPerSec: Type.Number(),
-    bytesPerSec: Type.Number(),
-    keysRemaining: Nullable(Type.Number()),
-    etaSeconds: Nullable(Type.Number()),
+    ...MoveRates,
   }),
   slots: Type.Array(
     Type.Object({
@@ -171,12 +175,7 @@ export const StatusSchema = Type.Object({
   throttle: Type.Object({ keysPerSec: Type.Number(), bytesPerSec: Type.Number() }),
   parallelSlots: Type.Integer(),
   slots: StateCounts,
-  keysMoved: Type.Number(),
-  bytesMoved: Type.Number(),
-  keysPerSec: Type.Number(),
-  bytesPerSec: Type.Number(),
-  keysRemaining: Nullable(Type.Number()),
-  etaSeconds: Nullable(Type.Number()),
+  ...MoveRates,
   movers: Type.Array(
     Type.Object({
       source: Type.String(),
