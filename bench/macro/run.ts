@@ -5,7 +5,8 @@
  * and ratios to direct Redis from the same run, with each proxy's CPU per request.
  *
  *   npm run bench                          SET, GET, MSET at 3 B, 1 KB and 16 KB values, P1 and P16, 3 interleaved
- *                                          rounds of 1 s runs (RB_TESTS, RB_SECONDS, BENCH_ROUNDS to widen): ~6 min
+ *                                          rounds of 1 s runs (RB_TESTS, RB_SECONDS, BENCH_ROUNDS to widen): ~14 min
+ *                                          with 3 targets, two thirds of it the 16 KB variant (BENCH_VARIANTS=base,1k: ~5)
  *   BENCH_PROFILE=full npm run bench       all five tests, 3 s runs, BENCH_ROUNDS (default 5) rounds of 3 B values,
  *                                          BENCH_VARIANT_ROUNDS (default 3) of 1 KB, 16 KB, 1,000 and 10,000 clients
  *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants
