@@ -6,7 +6,7 @@
  * queued behind the script and kill nothing).
  */
 import { errorText, startsWith } from '../../shared/resp/reply-reader.js';
-import type { BackendOptions, ConnectionOwner } from './connection.js';
+import type { BackendOptions, ConnectionOwner } from './connection-types.js';
 import { sideCommand } from './side-command.js';
 
 export const BUSY_PROBE_AFTER_MS = 1000;

@@ -13,63 +13,21 @@
  */
 import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import { dial } from '../../shared/tls/dial.js';
-import type { Logger } from '../../shared/log.js';
 import { encodeCommand, encodeSelectedInto, selectedSize } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
-import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
+import { explainHandshakeFailure, VersionProbe } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
 import { ReadSlab } from './read-slab.js';
+import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
+
+export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
+
 import { OutputBatch } from './output-batch.js';
-
-/** What waits for a backend reply. Implemented by request objects: no per-request closures. */
-export interface BackendRequest {
-  /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
-  onReply(reply: Buffer): void;
-}
-
-/**
- * Backpressure toward a backend: once this many bytes sit in a connection's socket buffer (written, not yet
- * taken by the kernel: the backend or the network is slower than the clients) or wait for its handshake,
- * every session that sends to it holds its next requests and stops reading (backendHold) until the socket
- * drains, so the proxy's memory stays bounded however fast clients send. Big enough that normal pipelined
- * load never reaches it.
- */
-export const MAX_BACKEND_BUFFERED_BYTES = 4 * 1024 * 1024;
-
-/** A sender that can stop dispatching and reading until released (a client session). */
-export interface Holdable {
-  backendHold(): void;
-  backendRelease(): void;
-}
-
-export interface BackendOptions {
-  dialTimeoutMs: number;
-  backoffMinMs: number;
-  backoffMaxMs: number;
-  replyTimeoutMs: number;
-  keepAliveMs: number;
-  user: string;
-  password: string;
-  /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
-  tls?: tls.ConnectionOptions | null;
-}
-
-export interface ConnectionOwner extends VersionHolder {
-  readonly addr: string;
-  readonly host: string;
-  readonly port: number;
-  readonly log: Logger;
-  /** Called when the connection becomes usable (true) or a dial/handshake fails (false). */
-  onConnectionHealth(up: boolean): void;
-  /** A request was answered BUSY at once (the server runs a script on this connection). */
-  countBusy?(): void;
-}
 
 const enum State {
   Idle,

@@ -5,7 +5,7 @@
  */
 import { encodeCommand } from '../../shared/resp/encoder.js';
 import { errorText, isError } from '../../shared/resp/reply-reader.js';
-import type { BackendRequest } from './connection.js';
+import type { BackendRequest } from './connection-types.js';
 
 /** What a handshake step's reply reports to (the backend connection). */
 export interface HandshakeTarget {
