@@ -31,7 +31,7 @@ import type { BackendServer } from '../backend/pool.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { SingleRequest } from '../router/requests/single.js';
-import { DISPATCHED, isWaitSlot, PASS, type DispatchResult, type InterceptResult } from '../router/dispatch-result.js';
+import { DISPATCHED, isWaitSlot, PASS, WAIT_IDLE, type DispatchResult, type InterceptResult } from '../router/dispatch-result.js';
 import type { Logger } from '../../shared/log.js';
 import { fullName, MODE_PUBSUB_RESP2, stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
 import { confirmation, CRLF, Kind, KIND_OF, RESP2_ALLOWED, WORDS } from './pubsub-frames.js';
@@ -71,6 +71,10 @@ export class PubSub implements SubscriberHost<DedicatedSession> {
 
   dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     const k = KIND_OF[spec.name];
+    // A (un)subscribe goes on a subscriber connection, the client's earlier commands (a PUBLISH, say) on shared
+    // ones: sent at once, it could take effect before them and the client would get (or miss) a message Redis,
+    // running one connection's commands in order, would not give it (or would). So it waits for earlier replies.
+    if (k !== undefined && s.inFlight > 0) return WAIT_IDLE;
     if (k !== undefined) return k.unsubscribe ? this.unsubscribe(s, spec, k.kind, argv, t0) : this.subscribe(s, spec, k.kind, argv, t0);
     if (spec.name === 'publish' || spec.name === 'spublish') return this.publish(s, spec, argv, raw, t0);
     if (spec.name === 'pubsub') return this.query(s, spec, argv, t0);

@@ -258,4 +258,20 @@ describe('subscriptions follow their slot when it migrates', () => {
     await c.putSlots([{ id: slot, group: from }]);
     sub.disconnect();
   });
+  it('a SUBSCRIBE pipelined after a PUBLISH to the same channel does not receive that message (Redis runs them in order)', async () => {
+    // The PUBLISH waits on its group's shared connection behind a 150 ms script; the SUBSCRIBE goes on a dedicated
+    // subscriber connection. Sent at once, it was subscribed before the PUBLISH ran and the client got its own
+    // earlier message (seen as a flaky ACL test). Redis, and now the proxy, subscribes after earlier replies are in.
+    const channel = 'order:{ps1}';
+    const busy = `local t=redis.call('TIME') local s=t[1]*1000000+t[2] repeat t=redis.call('TIME') until t[1]*1000000+t[2]-s>150000 return 1`;
+    const cmd = (...a: string[]) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+    const raw = await RawConn.open(c.proxies[0]!.port);
+    cleanups.push(() => raw.socket.destroy());
+    raw.send(cmd('EVAL', busy, '1', '{ps1}k') + cmd('PUBLISH', channel, 'before') + cmd('SUBSCRIBE', channel));
+    const got = await raw.waitFor(`$${channel.length}\r\n${channel}\r\n:1\r\n`);
+    expect(got.slice(0, 8), JSON.stringify(got)).toBe(':1\r\n:0\r\n'); // the script's reply, then PUBLISH: no receiver yet
+    await sleep(200);
+    const after = await raw.waitFor('never', 50);
+    expect(after).not.toContain('before'); // no message of the PUBLISH sent before the SUBSCRIBE
+  });
 });
