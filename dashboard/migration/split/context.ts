@@ -1,0 +1,45 @@
+/** What the split's parts are given (SplitDeps) and its knobs with their defaults. */
+import type { Coordinator } from '../../../shared/coordinator/types.js';
+import type { Logger } from '../../../shared/log.js';
+import type { ClusterPaths } from '../../../shared/model/paths.js';
+import type { SplitMetrics } from '../../metrics/split.js';
+import type { TopologyStore } from '../../topom/store.js';
+
+export interface SplitKnobs {
+  /** The hold starts once the new master is this close to the source (bytes of replication stream). */
+  lagBytes: number;
+  /** Poll interval of replication progress (ms). */
+  pollMs: number;
+  /** While the slots are held, the new master must reach the source's offset within this, else the split aborts (ms). */
+  lockTimeoutMs: number;
+  /** Keys per SCAN call / UNLINK of the purge. */
+  purgeBatchKeys: number;
+  /** Pause after each purge UNLINK (ms). */
+  purgePauseMs: number;
+  /** Back-off before a failed step is tried again (ms). */
+  retryMs: number;
+}
+
+export const DEFAULT_SPLIT_KNOBS: SplitKnobs = {
+  lagBytes: 256 * 1024,
+  pollMs: 20,
+  lockTimeoutMs: 5000,
+  purgeBatchKeys: 500,
+  purgePauseMs: 1,
+  retryMs: 1000,
+};
+
+export interface SplitDeps {
+  coord: Coordinator;
+  paths: ClusterPaths;
+  store: TopologyStore;
+  barrier: (revision: number, signal?: AbortSignal) => Promise<unknown>;
+  isLeader: () => boolean;
+  log: Logger;
+  metrics?: SplitMetrics;
+  redisPassword?: string;
+  redisUsername?: string;
+  /** SSRF guard: throws unless `addr` is a server of the model. */
+  assertAllowed: (addr: string, known: ReadonlySet<string>) => void;
+  knobs?: Partial<SplitKnobs>;
+}
