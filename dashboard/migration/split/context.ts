@@ -18,6 +18,8 @@ export interface SplitKnobs {
   purgePauseMs: number;
   /** Back-off before a failed step is tried again (ms). */
   retryMs: number;
+  /** Tests only: pause at the start of every step, so a crash test can kill the leader inside each one (0 = off). */
+  stepDelayMs: number;
 }
 
 export const DEFAULT_SPLIT_KNOBS: SplitKnobs = {
@@ -27,6 +29,7 @@ export const DEFAULT_SPLIT_KNOBS: SplitKnobs = {
   purgeBatchKeys: 500,
   purgePauseMs: 1,
   retryMs: 1000,
+  stepDelayMs: 0,
 };
 
 export interface SplitDeps {

@@ -69,6 +69,7 @@ export class SplitRunner {
         this.stepCtl = new AbortController();
         const stepSignal = AbortSignal.any([signal, this.stepCtl.signal]);
         try {
+          if (this.knobs.stepDelayMs > 0) await sleep(this.knobs.stepDelayMs, stepSignal);
           await this.step(cur, stepSignal);
         } catch (err) {
           if (signal.aborted) throw err;
