@@ -7,7 +7,7 @@ import type { Compare, Coordinator, TxnOp } from '../../../shared/coordinator/ty
 import { RedslotError } from '../../../shared/errors.js';
 import type { ClusterPaths } from '../../../shared/model/paths.js';
 import type { GroupRecord, GroupSplitMarker } from '../../../shared/model/types.js';
-import type { TopologyStore } from '../../topom/store.js';
+import type { TopologyStore, Versioned } from '../../topom/store.js';
 import { SplitErrors } from './errors.js';
 import { parseSplit, type SplitRecord } from './record.js';
 
@@ -55,12 +55,13 @@ export class SplitPersistence {
    * Writes `next` (CAS on `recordMod`) and the marker changes (CAS on each group as read now) in one txn.
    * Returns the new store revision.
    */
-  async write(next: SplitRecord, recordMod: number, markers: MarkerChange[] = [], extra: { compares: Compare[]; ops: TxnOp[] } = { compares: [], ops: [] }): Promise<number> {
-    const snap = markers.length > 0 ? await this.store.read() : undefined;
-    const compares: Compare[] = [this.store.guard(this.paths.split(next.source), recordMod), ...extra.compares];
-    const ops: TxnOp[] = [{ type: 'put', key: this.paths.split(next.source), value: JSON.stringify({ ...next, updatedAt: new Date().toISOString() }) }, ...extra.ops];
+  async write(next: SplitRecord, recordMod: number, markers: MarkerChange[] = [], known?: ReadonlyMap<number, Versioned<GroupRecord>>): Promise<number> {
+    // `known`: the groups as the caller last wrote or read them (saves a topology read while slots are held).
+    const groups = markers.length === 0 ? undefined : (known ?? (await this.store.read()).groups);
+    const compares: Compare[] = [this.store.guard(this.paths.split(next.source), recordMod)];
+    const ops: TxnOp[] = [this.recordPut(next)];
     for (const m of markers) {
-      const g = snap!.groups.get(m.gid);
+      const g = groups!.get(m.gid);
       if (!g) throw new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_FAILED, { source: next.source, target: next.target, step: next.step, reason: `group ${m.gid} disappeared` });
       const rec: GroupRecord = { ...g.record };
       if (m.marker === undefined) delete rec.split;
@@ -68,6 +69,14 @@ export class SplitPersistence {
       compares.push(this.store.guard(this.paths.group(m.gid), g.modRevision));
       ops.push(this.store.groupPut(rec));
     }
-    return this.store.commit(`split of group ${next.source} (${next.step})`, snap?.revision ?? 0, compares, ops);
+    return this.store.commit(`split of group ${next.source} (${next.step})`, 0, compares, ops);
+  }
+
+  recordPut(r: SplitRecord): TxnOp {
+    return { type: 'put', key: this.paths.split(r.source), value: JSON.stringify({ ...r, updatedAt: new Date().toISOString() }) };
+  }
+
+  recordGuard(source: number, mod: number): Compare {
+    return this.store.guard(this.paths.split(source), mod);
   }
 }

@@ -27,8 +27,9 @@ class Fatal extends Error {}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
+    const onAbort = () => (clearTimeout(t), reject(signal!.reason as Error));
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export function marker(r: SplitRecord, role: 'source' | 'target', state: GroupSplitMarker['state']): GroupSplitMarker {
@@ -42,6 +43,8 @@ export class SplitRunner {
   private readonly knobs: SplitKnobs;
   private readonly log: Logger;
   private readonly clients = new Map<string, RedisAdmin>();
+  /** Revision of the `locked` txn this runner committed (0 after a resume: then read). */
+  private lockRevision = 0;
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
 
@@ -140,14 +143,17 @@ export class SplitRunner {
       { gid: r.source, marker: marker(r, 'source', 'locked') },
       { gid: r.target, marker: marker(r, 'target', 'locked') },
     ]);
+    this.lockRevision = rev;
     this.log.info('split.locked', { revision: rev, lagBytes: this.progress.lagBytes });
   }
 
   /** Every proxy holds the slots: wait until the new master has everything the source had then. */
   private async awaitOffset(cur: StoredSplit, signal: AbortSignal): Promise<void> {
     const r = cur.record;
-    const [src, dst] = await this.masters(r);
-    await this.deps.barrier(await this.revision(), signal);
+    // While the slots are held: no topology read that this runner can do without (the masters were checked
+    // when it locked them).
+    const [src, dst] = await this.masters(r, this.lockRevision > 0);
+    await this.deps.barrier(this.lockRevision || (await this.revision()), signal);
     const s = await replicationOf(src);
     const deadline = Date.now() + this.knobs.lockTimeoutMs;
     for (;;) {
@@ -165,7 +171,7 @@ export class SplitRunner {
   /** REPLICAOF NO ONE, and proof that the new master is the source's promoted replica with every write. */
   private async promote(cur: StoredSplit, signal: AbortSignal): Promise<void> {
     const r = cur.record;
-    const [, dst] = await this.masters(r);
+    const [, dst] = await this.masters(r, this.lockRevision > 0);
     let t = await replicationOf(dst);
     if (t.role === 'slave') {
       const deadline = Date.now() + this.knobs.lockTimeoutMs;
@@ -180,36 +186,56 @@ export class SplitRunner {
     if (!promotedFrom(t, r.sourceReplId ?? '', r.switchOffset ?? 0)) {
       throw new Fatal(`${r.targetMaster} is a master but not the promoted replica of ${r.sourceMaster} at offset ${r.switchOffset} (replid2 ${t.replId2 || 'none'})`);
     }
-    await this.persist.write({ ...r, step: 'switching' }, cur.modRevision);
+    // `switching` is written with the first slot chunk (one txn fewer while the slots are held).
+    await this.switchSlots(cur, signal);
   }
 
   /** The moving slots get the new owner (CAS chunks, still held), then one txn releases the hold. */
   private async switchSlots(cur: StoredSplit, signal: AbortSignal): Promise<void> {
-    const r = cur.record;
+    let r = cur.record;
+    let recordMod = cur.modRevision;
     const { store, paths } = this.deps;
     const moving = slotSet(r.slots);
-    let snap = await store.read();
+    const snap = await store.read();
+    const source = snap.groups.get(r.source)!;
+    const target = { ...snap.groups.get(r.target)! };
     const todo = snap.slots.filter((v) => moving[v.record.id] === 1 && v.record.group === r.source).map((v) => v.record.id);
     for (let off = 0; off < todo.length; off += CHUNK) {
       signal.throwIfAborted();
       const chunk = todo.slice(off, off + CHUNK);
-      const g = snap.groups.get(r.target)!;
-      const compares: Compare[] = [store.guard(paths.group(r.target), g.modRevision)];
-      const ops: TxnOp[] = [store.groupPut(g.record)];
+      const compares: Compare[] = [store.guard(paths.group(r.target), target.modRevision)];
+      const ops: TxnOp[] = [store.groupPut(target.record)];
       for (const sid of chunk) {
         compares.push(store.guard(paths.slot(sid), snap.slots[sid]!.modRevision));
         const rec: SlotRecord = { id: sid, group: r.target };
         ops.push(store.slotPut(rec));
       }
-      await store.commit(`split of group ${r.source}: slots to group ${r.target}`, snap.revision, compares, ops);
-      snap = await store.read();
+      const entering = r.step !== 'switching';
+      if (entering) {
+        r = { ...r, step: 'switching' };
+        compares.push(this.persist.recordGuard(r.source, recordMod));
+        ops.push(this.persist.recordPut(r));
+      }
+      const rev = await store.commit(`split of group ${r.source}: slots to group ${r.target}`, snap.revision, compares, ops);
+      target.modRevision = rev;
+      if (entering) {
+        recordMod = rev;
+        // Tests: `switching` begins here (not at the loop's top), so its pause does too.
+        if (this.knobs.stepDelayMs > 0) await sleep(this.knobs.stepDelayMs, signal);
+      }
     }
     const holdMs = Date.now() - (r.lockedAtMs ?? Date.now());
     const next: SplitRecord = { ...r, step: 'purging', holdMs, switchedAt: new Date().toISOString() };
-    const rev = await this.persist.write(next, cur.modRevision, [
-      { gid: r.source, marker: marker(r, 'source', 'purging') },
-      { gid: r.target, marker: marker(r, 'target', 'purging') },
-    ]);
+    const known = new Map([[r.source, source], [r.target, target]]);
+    const rev = await this.persist.write(
+      next,
+      recordMod,
+      [
+        { gid: r.source, marker: marker(r, 'source', 'purging') },
+        { gid: r.target, marker: marker(r, 'target', 'purging') },
+      ],
+      known,
+    );
     this.deps.metrics?.holdSeconds.observe(holdMs / 1000);
     this.log.info('split.switched', { revision: rev, holdMs, slots: todo.length });
     await this.deps.barrier(rev, signal);
@@ -276,8 +302,13 @@ export class SplitRunner {
     return rev;
   }
 
-  /** Connections to both masters, after checking the model still names them. */
-  private async masters(r: SplitRecord): Promise<[RedisAdmin, RedisAdmin]> {
+  /**
+   * Connections to both masters, after checking the model still names them (`reuse`: this runner's open
+   * connections without a new check, while the slots are held).
+   */
+  private async masters(r: SplitRecord, reuse = false): Promise<[RedisAdmin, RedisAdmin]> {
+    const open = [this.clients.get(r.sourceMaster), this.clients.get(r.targetMaster)];
+    if (reuse && open[0]?.connected && open[1]?.connected) return [open[0], open[1]];
     const snap = await this.deps.store.read();
     for (const [gid, addr] of [[r.source, r.sourceMaster], [r.target, r.targetMaster]] as const) {
       const now = masterOf(snap.groups.get(gid)?.record);
