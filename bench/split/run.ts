@@ -71,40 +71,17 @@ async function load(addr: string): Promise<string | null> {
   return big;
 }
 
-/** The longest gap between PINGs sent every 5 ms to `addr` until stop() (ms). */
-function stallMeter(addr: string): { stop: () => Promise<number> } {
+/** Sends `args` to `addr` every `pauseMs` until stop(): the longest reply time (ms, 0.1 ms steps). */
+function longestReply(addr: string, args: string[], pauseMs: number): { stop: () => Promise<number> } {
   const link = new RedisLink({ addr, commandTimeoutMs: 600_000 });
   let max = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
       const t0 = performance.now();
-      await link.call(['PING']);
+      await link.call(args);
       max = Math.max(max, performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      link.close();
-      return Math.round(max);
-    },
-  };
-}
-
-/** GET of `key` through the proxy every 2 ms until stop(): the longest request (ms). */
-function holdProbe(proxyAddr: string, key: string): { stop: () => Promise<number> } {
-  const link = new RedisLink({ addr: proxyAddr, commandTimeoutMs: 120_000 });
-  let max = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const t0 = performance.now();
-      await link.call(['GET', key]);
-      max = Math.max(max, performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
   })();
   return {
@@ -116,6 +93,12 @@ function holdProbe(proxyAddr: string, key: string): { stop: () => Promise<number
     },
   };
 }
+
+/** The longest stall of a master: PING every 5 ms on its own connection. */
+const stallMeter = (addr: string) => longestReply(addr, ['PING'], 5);
+
+/** The client-visible hold: GET of a moving key through the proxy every 2 ms. */
+const holdProbe = (proxyAddr: string, key: string) => longestReply(proxyAddr, ['GET', key], 2);
 
 /** A moving key (slot in [from, to]). */
 function keyIn(from: number, to: number): string {

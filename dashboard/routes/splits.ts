@@ -17,7 +17,7 @@ import type { DashboardContext } from '../context.js';
 import { createSplitMetrics } from '../metrics/split.js';
 import type { SplitKnobs } from '../migration/split/context.js';
 import { SplitService } from '../migration/split/service.js';
-import { waitForAcks } from '../topom/barrier.js';
+import { holdingBarrier } from '../topom/barrier.js';
 import { errorResponses, mutate, who } from './common.js';
 
 declare module 'fastify' {
@@ -105,8 +105,8 @@ export function createSplitService(ctx: DashboardContext, opts: SplitPluginOptio
     coord: ctx.coord,
     paths: ctx.paths,
     store: ctx.store,
-    // Polled every 5 ms: the moving slots are held while the switch waits for it.
-    barrier: (revision, signal) => waitForAcks(ctx.coord, ctx.paths, revision, { timeoutMs: ctx.barrierTimeoutMs, pollMs: 5, signal, log: ctx.log, metrics: ctx.metrics }),
+    // The moving slots are held while the switch waits for it.
+    barrier: holdingBarrier(ctx.coord, ctx.paths, { timeoutMs: ctx.barrierTimeoutMs, log: ctx.log, metrics: ctx.metrics }),
     isLeader: () => ctx.election.isLeader(),
     log: ctx.log,
     metrics,
