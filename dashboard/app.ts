@@ -1,13 +1,14 @@
 /**
  * The dashboard HTTP app: `build(opts)` returns a fastify instance (not listening) with the TypeBox type
  * provider, the REST API under /api/v1 (JSON schemas on every route, OpenAPI at /api/v1/openapi.json),
- * bearer-token auth, JSON errors `{ error: { code, message } }`, /metrics and the web UI (dashboard/ui, static files under /ui/).
+ * bearer-token auth, HTTPS when opts.tls names a certificate, JSON errors `{ error: { code, message } }`, /metrics and the web UI (dashboard/ui, static files under /ui/).
  * Tests call `app.inject()`; `startDashboard` (main.ts) listens and starts the election.
  */
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { RedslotError } from '../shared/errors.js';
+import { fastifyHttpsOption, serveRotatingCertificates } from '../shared/tls/https.js';
 import type { App } from './app-type.js';
 import { createContext, type DashboardOptions } from './context.js';
 import { DashboardErrors } from './errors.js';
@@ -40,7 +41,9 @@ export async function build(opts: DashboardOptions): Promise<App> {
     logger: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     bodyLimit: 1024 * 1024,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+    ...fastifyHttpsOption(opts.tls ?? null, 'tls'),
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  serveRotatingCertificates(app as unknown as FastifyInstance, opts.tls ?? null, ctx.log, 'tls');
   app.decorate('dashboard', ctx);
   app.decorateRequest('principal', null);
 
@@ -109,11 +112,11 @@ export async function build(opts: DashboardOptions): Promise<App> {
   registerUi(app);
   if (opts.migration !== false) {
     const knobs = typeof opts.migration === 'object' ? opts.migration : {};
-    await app.register(migrationPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, ...knobs });
+    await app.register(migrationPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, redisTls: opts.redisTls, ...knobs });
   }
   if (opts.split !== false) {
     const knobs = typeof opts.split === 'object' ? opts.split : {};
-    await app.register(splitPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, knobs });
+    await app.register(splitPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, redisTls: opts.redisTls, knobs });
   }
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

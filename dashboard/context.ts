@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Coordinator } from '../shared/coordinator/types.js';
+import type { TlsClientConfig, TlsListenerConfig } from '../shared/tls/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import type { ClusterPaths } from '../shared/model/paths.js';
 import { TokenAuth } from './auth.js';
@@ -47,6 +48,10 @@ export interface DashboardOptions {
   dialTimeoutMs?: number;
   redisPassword?: string;
   redisUsername?: string;
+  /** TLS toward the redis-servers (control plane, migration, failover): the proxies' backend.tls settings. */
+  redisTls?: TlsClientConfig | null;
+  /** HTTPS toward the proxies' admin ports (their adminTls): the CA to trust, a client certificate. */
+  proxyAdminTls?: TlsClientConfig | null;
   assignScanMaxKeys?: number;
   auditRetain?: number;
   /** Automatic failover knobs (dashboard/failover/config.ts); defaults when absent. */
@@ -67,6 +72,8 @@ export interface DashboardOptions {
   migration?: boolean | { pollMs?: number; retryMs?: number };
   /** The replication-based split and its /api/v1/splits routes (default on); an object sets its knobs. */
   split?: boolean | Partial<SplitKnobs>;
+  /** HTTPS for the API and UI (certificate, key, CA of client certificates; rotated files reloaded); null = HTTP. */
+  tls?: TlsListenerConfig | null;
   logger?: Logger;
 }
 
@@ -110,7 +117,10 @@ export function createContext(opts: DashboardOptions): DashboardContext {
   const paths = opts.paths;
   const election = new LeaderElection(coord, paths, { id, addr: opts.advertise ?? 'unknown', ttlMs: opts.leaseTtlMs ?? 5000 }, log, metrics);
   const store = new TopologyStore(coord, paths, () => election.fence(), log, metrics);
-  const dialer = new Dialer({ dialTimeoutMs: opts.dialTimeoutMs ?? 2000, redisPassword: opts.redisPassword, redisUsername: opts.redisUsername }, log);
+  const dialer = new Dialer(
+    { dialTimeoutMs: opts.dialTimeoutMs ?? 2000, redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, redisTls: opts.redisTls, proxyAdminTls: opts.proxyAdminTls },
+    log,
+  );
   const barrierTimeoutMs = opts.barrierTimeoutMs ?? 30_000;
   const barrier = (revision: number, signal?: AbortSignal) => waitForAcks(coord, paths, revision, { timeoutMs: barrierTimeoutMs, signal, log, metrics });
   const audit = new AuditLog(coord, paths, log, metrics);

@@ -32,7 +32,7 @@ export interface StartDashboardOptions {
 }
 
 export interface RunningDashboard {
-  /** http://host:port */
+  /** http://host:port, or https:// when served over TLS */
   url: string;
   /** host:port as advertised */
   addr: string;
@@ -67,6 +67,7 @@ export async function startDashboard(opts: StartDashboardOptions): Promise<Runni
   const port = address !== null && typeof address === 'object' ? address.port : listen.port;
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? os.hostname() : listen.host;
   const addr = opts.advertise ?? `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const scheme = opts.options?.tls ? 'https' : 'http';
   const ctx = app.dashboard;
   try {
     await ctx.election.start(addr);
@@ -75,10 +76,10 @@ export async function startDashboard(opts: StartDashboardOptions): Promise<Runni
     if (ownCoordinator) await opened.coordinator.close().catch(() => undefined);
     throw err;
   }
-  ctx.log.info('dashboard.listening', { url: `http://${addr}`, coordinator: opened.coordinator.describe, cluster: opened.cluster });
+  ctx.log.info('dashboard.listening', { url: `${scheme}://${addr}`, coordinator: opened.coordinator.describe, cluster: opened.cluster });
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${addr}`,
+    url: `${scheme}://${addr}`,
     addr,
     id: ctx.id,
     app,
@@ -154,6 +155,9 @@ export function dashboardOptionsFromConfig(cfg: DashboardConfig): StartDashboard
       assignScanMaxKeys: cfg.assignScanMaxKeys,
       auditRetain: cfg.auditRetain,
       failover: cfg.failover,
+      tls: cfg.tls,
+      redisTls: cfg.redisTls,
+      proxyAdminTls: cfg.proxyAdminTls,
     },
   };
 }

@@ -23,7 +23,7 @@ import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
 import { REDSLOT_VERSION } from '../shared/version.js';
 import { LEASE_DEADLINE_PASSED } from './router/serve-deadline.js';
-import { clientOptions, serverFiles, serverOptions } from '../shared/tls/config.js';
+import { clientOptions, serverOptions } from '../shared/tls/config.js';
 
 
 export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
@@ -131,7 +131,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.listenPort = a.port;
     if (t !== null) {
       if (t.listen !== null) this.tlsAddress = await this.server.listen(t.listen.host, t.listen.port, true);
-      this.server.watchCertificates(serverFiles(t), t.reloadIntervalMs, () => serverOptions(t));
+      this.server.watchCertificates(t, t.reloadIntervalMs);
     }
     return a;
   }

@@ -5,88 +5,53 @@
  *   runProxyCommand(argv)                      `redslot proxy --config FILE [--listen ADDR] [--a.b value] ...`
  *
  * Topology source, in order: the `topologyDriver` option; `coordinator` URL (follow etcd / memory);
- * the static `topology` section of the config.
- * Shutdown (SIGTERM/SIGINT, or close()): stop accepting, stop reading, finish in-flight commands and flush
- * their replies within the deadline, close clients, then stop following the coordinator (revoking the lease)
- * and close backend connections.
+ * the static `topology` section of the config. Start-up and shutdown are proxy/lifecycle.ts's, the same
+ * steps as with workers (proxy/workers/primary.ts), with the data path in this process.
  */
-import type { FastifyInstance } from 'fastify';
-import { createLogger } from '../shared/log.js';
-import { build as buildAdmin } from './admin/app.js';
+import { createLogger, type Logger } from '../shared/log.js';
 import { loadProxyConfig, parseProxyFlags } from './config.js';
-import { ProxyCore } from './core.js';
-import type { TopologyDriver } from './runtime.js';
-import { advertised, coordinatorUrl, defaultDriver, type StartProxyOptions } from './startup.js';
-import { startReachability } from './topology/start-reachability.js';
-import { ReplicaHealth } from './topology/replica-health.js';
+import type { ProxyCore } from './core.js';
+import { DataPath } from './data-path.js';
+import { runLifecycle, type DataPlane, type LifecycleHandle } from './lifecycle.js';
+import type { StartProxyOptions } from './startup.js';
 
-export interface ProxyHandle {
-  /** RESP address as bound, host:port. */
-  addr: string;
-  host: string;
-  port: number;
-  /** Admin HTTP address as bound, or null when disabled. */
-  adminAddr: string | null;
-  runtime: ProxyCore;
-  /** Graceful stop; resolves when every client and backend connection is closed. */
-  close(opts?: { deadlineMs?: number }): Promise<void>;
+export type ProxyHandle = LifecycleHandle<ProxyCore>;
+
+/** The data path in this process: the lifecycle's in-process worker. */
+class InProcessPlane implements DataPlane<ProxyCore> {
+  private readonly path: DataPath;
+
+  constructor(opts: StartProxyOptions, log: Logger) {
+    this.path = new DataPath(opts.config, log, { defaultMetrics: opts.defaultMetrics });
+  }
+
+  get runtime(): ProxyCore {
+    return this.path.core;
+  }
+
+  start(): Promise<{ host: string; port: number }> {
+    return this.path.core.listen();
+  }
+
+  /** Already listening (clients get "no topology yet" until the first table, like a fresh Redis Cluster node). */
+  async serve(): Promise<void> {}
+
+  masterAddrs(): string[] {
+    return this.path.core.table.masters.map((m) => m.server.addr);
+  }
+
+  stopServing(deadlineMs: number): Promise<void> {
+    return this.path.stopServing(deadlineMs);
+  }
+
+  closeBackends(): Promise<void> {
+    return this.path.closeBackends();
+  }
 }
 
 export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> {
-  const { config } = opts;
   const log = opts.logger ?? createLogger({ service: 'proxy' });
-  const core = new ProxyCore(config, log, { defaultMetrics: opts.defaultMetrics });
-  const bound = await core.listen();
-  const addr = advertised(bound.host, bound.port);
-  let admin: FastifyInstance | null = null;
-  let adminAddr: string | null = null;
-  let stopDriver: (() => Promise<void>) | null = null;
-  let extraState: (() => Record<string, unknown>) | null = null;
-  const replicaHealth = ReplicaHealth.start(core.table, config, log);
-  const closeAll = async (deadlineMs: number) => {
-    await replicaHealth.stop();
-    await core.server.close(deadlineMs);
-    if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
-    if (admin) await admin.close();
-    // Every client is gone: replies still pending on backends have no reader left, so do not wait for them.
-    await core.pool.close(true);
-  };
-  try {
-    if (config.admin !== null) {
-      admin = buildAdmin({ proxy: core, addr: () => addr, adminAddr: () => adminAddr ?? '', extra: () => extraState?.() ?? null });
-      await admin.listen({ host: config.admin.host, port: config.admin.port });
-      const a = admin.server.address();
-      if (a !== null && typeof a !== 'string') adminAddr = advertised(a.address, a.port);
-    }
-    const driver = opts.topologyDriver ?? defaultDriver(config, addr, adminAddr, log);
-    const withState = driver as TopologyDriver & { state?: () => unknown };
-    if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
-    const handle = await driver(core);
-    const follower = withState.state?.() as { proxyId?: string } | null | undefined;
-    const reach = config.coordinator !== '' && follower?.proxyId
-      ? await startReachability(config, coordinatorUrl(config), follower.proxyId, () => core.table.masters.map((m) => m.server.addr), log, opts.reachabilityDialAddr)
-      : null;
-    stopDriver = async () => {
-      await reach?.stop();
-      await handle.stop();
-    };
-  } catch (err) {
-    await closeAll(0);
-    throw err;
-  }
-  log.info('proxy.listening', { addr, adminAddr, revision: core.appliedRevision() });
-  let closing: Promise<void> | null = null;
-  return {
-    addr,
-    host: bound.host,
-    port: bound.port,
-    adminAddr,
-    runtime: core,
-    close(o = {}) {
-      closing ??= closeAll(o.deadlineMs ?? config.shutdownDeadlineMs).then(() => log.info('proxy.stopped'));
-      return closing;
-    },
-  };
+  return runLifecycle(opts, new InProcessPlane(opts, log), log);
 }
 
 const USAGE = `usage: redslot proxy [--config FILE] [--listen HOST:PORT] [--admin HOST:PORT] [--coordinator URL] [--<key> VALUE ...]
@@ -111,7 +76,7 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
       ? await (await import('./workers/primary.js')).startProxyWorkers({ config, logger: log })
       : await startProxy({ config, logger: log });
   const workers = config.workers > 1 ? ` (${config.workers} workers)` : '';
-  process.stdout.write(`redslot proxy listening on ${handle.addr}${workers}${handle.adminAddr ? `, admin on http://${handle.adminAddr}` : ''}\n`);
+  process.stdout.write(`redslot proxy listening on ${handle.addr}${workers}${handle.adminAddr ? `, admin on ${config.adminTls ? 'https' : 'http'}://${handle.adminAddr}` : ''}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -11,7 +11,8 @@ import { ProxyErrors, ReplyErrors } from './errors.js';
 import { guardClientMemory } from './guard/client-memory.js';
 import { Session, type SessionEnv } from './session.js';
 import { lingeringClose } from './util/linger.js';
-import { watchTlsFiles } from '../shared/tls/reload.js';
+import { watchServerCertificates } from '../shared/tls/reload.js';
+import type { TlsServerConfig } from '../shared/tls/config.js';
 
 export class RespServer {
   private readonly server: net.Server;
@@ -79,13 +80,12 @@ export class RespServer {
   private stopWatching: (() => void) | null = null;
 
   /**
-   * Certificate rotation: when one of `files` changes, new TLS connections use what `load` reads; connections
-   * already open keep theirs. Stopped by close().
+   * Certificate rotation: when one of the files of `c` changes, new TLS connections use the new certificate;
+   * connections already open keep theirs. Stopped by close().
    */
-  watchCertificates(files: readonly string[], intervalMs: number, load: () => tls.TlsOptions): void {
-    const server = this.tlsServer;
-    if (server === null) return;
-    this.stopWatching = watchTlsFiles(files, intervalMs, () => server.setSecureContext(load()), this.log, 'proxy client listener');
+  watchCertificates(c: TlsServerConfig, intervalMs: number): void {
+    if (this.tlsServer === null) return;
+    this.stopWatching = watchServerCertificates(this.tlsServer, c, intervalMs, this.log, 'tls');
   }
 
   listen(host: string, port: number, secure = false): Promise<{ host: string; port: number }> {

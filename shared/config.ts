@@ -10,46 +10,62 @@ import { CommonErrors, RedslotError } from './errors.js';
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-function invalid(reason: string): RedslotError {
+/** The one error type of every config problem (REDSLOT_ERR_CONFIG_INVALID), with the reason shown to the operator. */
+export function invalidConfig(reason: string): RedslotError {
   return new RedslotError(CommonErrors.REDSLOT_ERR_CONFIG_INVALID, { reason });
+}
+
+const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i;
+const SIZE = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i;
+
+/** The string forms parseDuration / parseSize / parseHostPort accept (schema formats, shared/config/knobs.ts). */
+export const isDuration = (s: string): boolean => DURATION.test(s);
+export const isSize = (s: string): boolean => SIZE.test(s);
+export function isHostPort(s: string): boolean {
+  try {
+    parseHostPort(s, '');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** "30s", "1500ms", "30m", "2h" or a plain number of ms -> ms. */
 export function parseDuration(v: unknown, name: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   if (typeof v === 'string') {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(v);
+    const m = DURATION.exec(v);
     if (m) return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()]!);
   }
-  throw invalid(`${name}: expected a duration like 30s, 500ms, 30m (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected a duration like 30s, 500ms, 30m (got ${JSON.stringify(v)})`);
 }
 
 /** "512mb", "64kb", "1gb" or a plain number of bytes -> bytes. */
 export function parseSize(v: unknown, name: string): number {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
   if (typeof v === 'string') {
-    const m = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(v);
+    const m = SIZE.exec(v);
     if (m) return Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!;
   }
-  throw invalid(`${name}: expected a size like 512mb, 64kb (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected a size like 512mb, 64kb (got ${JSON.stringify(v)})`);
 }
 
 export function parseIntInRange(v: unknown, name: string, min: number, max: number): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n;
-  throw invalid(`${name}: expected an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
 }
 
 export function parseEnum<T extends string>(v: unknown, name: string, allowed: readonly T[]): T {
   if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-  throw invalid(`${name}: expected one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`);
 }
 
 export function parseBool(v: unknown, name: string): boolean {
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === '1' || v === 'yes') return true;
   if (v === 'false' || v === '0' || v === 'no') return false;
-  throw invalid(`${name}: expected true or false (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected true or false (got ${JSON.stringify(v)})`);
 }
 
 /** host:port -> parts; rejects anything else. */
@@ -62,7 +78,7 @@ export function parseHostPort(v: unknown, name: string): { host: string; port: n
       if (Number.isInteger(port) && port >= 0 && port <= 65535) return { host, port };
     }
   }
-  throw invalid(`${name}: expected host:port (got ${JSON.stringify(v)})`);
+  throw invalidConfig(`${name}: expected host:port (got ${JSON.stringify(v)})`);
 }
 
 /** Reads a YAML (or JSON, a subset of YAML) config file into a plain object. */
@@ -71,11 +87,11 @@ export function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw invalid(`cannot read ${file}: ${(err as Error).message}`);
+    throw invalidConfig(`cannot read ${file}: ${(err as Error).message}`);
   }
   const doc: unknown = parseYaml(text);
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`${file}: expected a mapping at the top level`);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw invalidConfig(`${file}: expected a mapping at the top level`);
   return doc as Record<string, unknown>;
 }
 

@@ -4,10 +4,15 @@
  * (nutcracker) over the same backends, interleaved round by round on the same machine, reported as medians
  * and ratios to direct Redis from the same run, with each proxy's CPU per request.
  *
- *   npm run bench                          BENCH_ROUNDS (default 5) rounds of the base matrix (3 B values)
- *   BENCH_PROFILE=full npm run bench       + 1 KB and 16 KB values, 1,000 and 10,000 connections
- *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants; BENCH_VARIANT_ROUNDS (default 3) rounds each
- *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS)
+ *   npm run bench                          SET, GET, MSET at 3 B, 1 KB and 16 KB values, P1 and P16, 3 interleaved
+ *                                          rounds of 1 s runs (RB_TESTS, RB_SECONDS, BENCH_ROUNDS to widen): ~14 min
+ *                                          with 3 targets, two thirds of it the 16 KB variant (BENCH_VARIANTS=base,1k: ~5)
+ *   BENCH_PROFILE=full npm run bench       all five tests, 3 s runs, BENCH_ROUNDS (default 5) rounds of 3 B values,
+ *                                          BENCH_VARIANT_ROUNDS (default 3) of 1 KB, 16 KB, 1,000 and 10,000 clients
+ *   BENCH_VARIANTS=base,1k,16k,c1000,c10000   pick variants
+ *   BENCH_TARGETS=direct,redslot           skip twemproxy (redslot-tls: the proxy measured over TLS; redslot@N: N
+ *                                          workers; redslot@1=/other/checkout/dist: another build, A/B in one run)
+ *   BENCH_PROXY_CPUS=1                     pin the proxies to CPU 1 (run the whole under `taskset -c 0`)
  *   BENCH_PROXY_WORKERS=1                  redslot worker processes (default: the config default, = CPUs)
  *   BENCH_GROUPS=2                         backend redis-servers behind each proxy
  *   RB_SECONDS / RB_TESTS / RB_PIPELINES   passed through to resp-bench.sh
@@ -24,8 +29,11 @@ import { startServers, type Started } from './servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const RESP_BENCH = process.env.RESP_BENCH ?? path.resolve(ROOT, '../shared/bench/resp-bench.sh');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const FULL = process.env.BENCH_PROFILE === 'full';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (FULL ? 5 : 3));
 const VARIANT_ROUNDS = Number(process.env.BENCH_VARIANT_ROUNDS ?? 3);
+/** The default profile: the three commands the targets name, short runs, so all sizes fit in a few minutes. */
+const DEFAULT_PROFILE_ENV: Record<string, string> = FULL ? {} : { RB_TESTS: process.env.RB_TESTS ?? 'set,get,mset', RB_SECONDS: process.env.RB_SECONDS ?? '1' };
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,redslot,twemproxy').split(',');
 
 interface Variant {
@@ -44,14 +52,16 @@ function fdLimit(): number {
 
 const VARIANTS: Record<string, Variant> = {
   base: { name: 'base', title: '3 B values, 50 clients', env: {}, fds: 0 },
-  '1k': { name: '1k', title: '1 KB values, 50 clients', env: { RB_DATASIZE: '1024' }, fds: 0 },
-  '16k': { name: '16k', title: '16 KB values, 50 clients', env: { RB_DATASIZE: '16384' }, fds: 0 },
+  // A smaller keyspace for big values: the SET run before GET covers (nearly) every key, so GET returns
+  // values of the variant's size rather than misses and smaller values left by other variants.
+  '1k': { name: '1k', title: '1 KB values, 50 clients, 10,000 keys', env: { RB_DATASIZE: '1024', RB_KEYSPACE: '10000' }, fds: 0 },
+  '16k': { name: '16k', title: '16 KB values, 50 clients, 10,000 keys', env: { RB_DATASIZE: '16384', RB_KEYSPACE: '10000' }, fds: 0 },
   c1000: { name: 'c1000', title: '3 B values, 1,000 clients', env: { RB_CLIENTS: '1000' }, fds: 2200 },
   c10000: { name: 'c10000', title: '3 B values, 10,000 clients', env: { RB_CLIENTS: '10000', RB_SECONDS: process.env.RB_SECONDS ?? '5' }, fds: 10200 },
 };
 
 function chosenVariants(): Variant[] {
-  const list = process.env.BENCH_VARIANTS ?? (process.env.BENCH_PROFILE === 'full' ? 'base,1k,16k,c1000,c10000' : 'base');
+  const list = process.env.BENCH_VARIANTS ?? (FULL ? 'base,1k,16k,c1000,c10000' : 'base,1k,16k');
   return list.split(',').map((n) => {
     const v = VARIANTS[n.trim()];
     if (!v) throw new Error(`unknown variant ${n} (have: ${Object.keys(VARIANTS).join(', ')})`);
@@ -78,7 +88,7 @@ interface Row {
 function runRespBench(host: string, port: number, label: string, watch: string, variant: Variant, targetEnv: Record<string, string> = {}): Promise<Row[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [RESP_BENCH, host, String(port), label], {
-      env: { ...process.env, ...variant.env, ...targetEnv, RB_WATCH: watch },
+      env: { ...process.env, ...DEFAULT_PROFILE_ENV, ...variant.env, ...targetEnv, RB_WATCH: watch },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -150,7 +160,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => loads.push(os.loadavg()[0]!), 5000);
   try {
     for (const v of variants) {
-      const rounds = v.name === 'base' ? ROUNDS : VARIANT_ROUNDS;
+      const rounds = v.name === 'base' || !FULL ? ROUNDS : VARIANT_ROUNDS;
       for (let round = 1; round <= rounds; round++) {
         for (const t of servers.targets) {
           process.stderr.write(`\n== ${v.title}: round ${round}/${rounds}: ${t.label} (${t.host}:${t.port}), load ${loadavg()}\n`);
@@ -165,7 +175,7 @@ async function main(): Promise<void> {
   const labels = servers.targets.map((t) => t.label);
   const header = [
     `redslot macro benchmark, ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
-    `redslot workers: ${servers.redslotWorkers ?? '-'}; backends: ${process.env.BENCH_GROUPS ?? 2}; rounds: ${ROUNDS} (base), ${VARIANT_ROUNDS} (variants); medians; ratio = rps / direct rps of the same rounds`,
+    `redslot workers: ${servers.redslotWorkers ?? '-'}; backends: ${process.env.BENCH_GROUPS ?? 2}; rounds: ${FULL ? `${ROUNDS} (base), ${VARIANT_ROUNDS} (variants)` : `${ROUNDS} (${DEFAULT_PROFILE_ENV.RB_TESTS}, ${DEFAULT_PROFILE_ENV.RB_SECONDS} s runs)`}; medians; ratio = rps / direct rps of the same rounds`,
     `load average at start: ${loadStart}; at end: ${loadavg()}; 1-min load sampled during the run: median ${median(loads).toFixed(2)}, max ${Math.max(...loads, 0).toFixed(2)}`,
     '',
   ];
@@ -187,7 +197,7 @@ function render(rows: Row[], labels: string[], v: Variant): string {
   const head = ['test', 'P', 'direct rps'];
   for (const l of proxies) head.push(`${l} rps`, `${l} ratio`);
   for (const l of proxies) head.push(`${l} CPU µs/req`);
-  head.push('redslot p50 / p99 ms');
+  head.push(`${proxies.find((l) => l.startsWith('redslot') && !l.includes('~')) ?? 'redslot'} p50 / p99 ms`);
   out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   const notes = new Set<string>();
   for (const k of keys) {
@@ -205,7 +215,7 @@ function render(rows: Row[], labels: string[], v: Variant): string {
       const cpu = cpuPerRequest(pick(l));
       cells.push(Number.isFinite(cpu) ? cpu.toFixed(2) : '-');
     }
-    const rs = pick('redslot');
+    const rs = pick(proxies.find((l) => l.startsWith('redslot') && !l.includes('~')) ?? 'redslot');
     cells.push(rs.length ? `${median(rs.map((r) => r.p50)).toFixed(2)} / ${median(rs.map((r) => r.p99)).toFixed(2)}` : '-');
     out.push(`| ${cells.join(' | ')} |`);
   }

@@ -60,8 +60,39 @@ async function benchTls(work: string): Promise<{ cert: string; key: string; port
 
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
 const PROXY_WORKERS = process.env.BENCH_PROXY_WORKERS;
+/**
+ * BENCH_PROXY_CPUS=1: the proxies (redslot, twemproxy) run pinned to these CPUs (`taskset -c`), to simulate a
+ * proxy host of its own; run the benchmark itself under `taskset -c 0` so the load and the servers stay off them.
+ */
+const PROXY_CPUS = process.env.BENCH_PROXY_CPUS;
 
-function nutcrackerBinary(): string | undefined {
+/** The command line for a proxy process, pinned when BENCH_PROXY_CPUS is set (taskset execs: same pid). */
+function proxyCommand(bin: string, args: string[]): [string, string[]] {
+  return PROXY_CPUS ? ['taskset', ['-c', PROXY_CPUS, bin, ...args]] : [bin, args];
+}
+
+/** nutcracker (twemproxy) over `backends`, keys spread by ketama, listening on a free loopback port. */
+export async function startNutcracker(bin: string, backends: RedisServerHandle[], work: string): Promise<{ proc: Spawned; port: number }> {
+  const port = await freePort();
+  const statsPort = await freePort();
+  const conf = [
+    'redslot_bench:',
+    `  listen: 127.0.0.1:${port}`,
+    '  hash: fnv1a_64',
+    '  distribution: ketama',
+    '  redis: true',
+    '  auto_eject_hosts: false',
+    '  servers:',
+    ...backends.map((b) => `   - ${b.addr}:1`),
+  ].join('\n');
+  const file = path.join(work, 'nutcracker.yml');
+  writeFileSync(file, conf + '\n');
+  const proc = spawnProcess('nutcracker', ...proxyCommand(bin, ['-c', file, '-s', String(statsPort), '-v', '2']));
+  await waitForPort(port);
+  return { proc, port };
+}
+
+export function nutcrackerBinary(): string | undefined {
   for (const p of ['/usr/sbin/nutcracker', '/usr/bin/nutcracker']) if (existsSync(p)) return p;
   return undefined;
 }
@@ -88,11 +119,15 @@ export async function startServers(opts: { root: string; work: string; targets: 
     const backendWatch = backends.map((b, i) => `backend${i + 1}=${b.proc.pid}`).join(',');
 
     // `redslot` (workers from BENCH_PROXY_WORKERS or the config default), or `redslot@N` / `redslot@Nnone`
+    // (`redslot@1=/other/dist`: that build)
     // (N workers; "none" = NODE_CLUSTER_SCHED_POLICY=none) to compare configurations in one interleaved run.
     // `redslot-tls`: the same proxy with TLS served beside the plain port (tls.listen), measured over TLS.
     for (const spec of opts.targets.filter((t) => t === 'redslot' || t.startsWith('redslot@') || t === 'redslot-tls')) {
-      const m = /^redslot(?:-tls)?(?:@(\d+)(none)?)?$/.exec(spec);
-      if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N or redslot@Nnone)`);
+      const m = /^redslot(?:-tls)?(?:@(\d+)(none)?)?(?:=(.+))?$/.exec(spec);
+      if (!m) throw new Error(`bad target ${spec} (redslot, redslot@N, redslot@Nnone, optionally =BUILD_DIST)`);
+      // `=DIR`: another build's dist/ (an A/B in one interleaved run), labelled with its checkout's name.
+      const dist = m[3] ?? path.join(opts.root, 'dist');
+      const label = m[3] ? `${spec.slice(0, spec.indexOf('='))}~${path.basename(path.dirname(path.resolve(m[3])))}` : spec;
       const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : os.availableParallelism();
       const port = await freePort();
       const admin = await freePort();
@@ -111,7 +146,7 @@ export async function startServers(opts: { root: string; work: string; targets: 
       };
       const file = path.join(opts.work, `proxy-${targets.length}.json`);
       writeFileSync(file, JSON.stringify(config, null, 2));
-      const proxy = spawnProcess('redslot', process.execPath, [path.join(opts.root, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file], {
+      const proxy = spawnProcess('redslot', ...proxyCommand(process.execPath, [path.join(dist, 'deploy/bin/redslot.js'), 'proxy', '--config', file]), {
         ...process.env,
         REDSLOT_LOG_LEVEL: 'warn',
         ...(m[2] ? { NODE_CLUSTER_SCHED_POLICY: 'none' } : {}),
@@ -125,29 +160,14 @@ export async function startServers(opts: { root: string; work: string; targets: 
       const pids = workers > 1 ? await workerPids(admin, workers) : [];
       const watch = [`proxy=${proxy.pid}`, ...pids.map((pid, i) => `proxyw${i}=${pid}`)].join(',');
       if (tls) await waitForPort(tls.port, '127.0.0.1', 15_000);
-      targets.push({ label: spec, host: '127.0.0.1', port: tls?.port ?? port, watch: `${watch},${backendWatch}`, ...(tls ? { env: tls.env } : {}) });
+      targets.push({ label, host: '127.0.0.1', port: tls?.port ?? port, watch: `${watch},${backendWatch}`, ...(tls ? { env: tls.env } : {}) });
     }
 
     const nut = nutcrackerBinary();
     if (opts.targets.includes('twemproxy') && nut) {
-      const port = await freePort();
-      const statsPort = await freePort();
-      const conf = [
-        'redslot_bench:',
-        `  listen: 127.0.0.1:${port}`,
-        '  hash: fnv1a_64',
-        '  distribution: ketama',
-        '  redis: true',
-        '  auto_eject_hosts: false',
-        '  servers:',
-        ...backends.map((b) => `   - ${b.addr}:1`),
-      ].join('\n');
-      const file = path.join(opts.work, 'nutcracker.yml');
-      writeFileSync(file, conf + '\n');
-      const tw = spawnProcess('nutcracker', nut, ['-c', file, '-s', String(statsPort), '-v', '2']);
-      procs.push(tw);
-      await waitForPort(port);
-      targets.push({ label: 'twemproxy', host: '127.0.0.1', port, watch: `proxy=${tw.pid},${backendWatch}` });
+      const tw = await startNutcracker(nut, backends, opts.work);
+      procs.push(tw.proc);
+      targets.push({ label: 'twemproxy', host: '127.0.0.1', port: tw.port, watch: `proxy=${tw.proc.pid},${backendWatch}` });
     } else if (opts.targets.includes('twemproxy')) {
       process.stderr.write('bench: nutcracker not installed (bash deploy/local/install-deps.sh --bench): skipping twemproxy\n');
     }

@@ -1,16 +1,21 @@
 /**
- * Proxy CPU per request under a fixed amount of work: starts BENCH_GROUPS redis-servers and one single-process
- * proxy per build directory (CPU_BUILDS, default the checkout's dist/; give two to A/B two builds), then, round
- * by round and interleaved, runs `redis-benchmark -n CPU_REQUESTS -c 50 -r 100000 -P p -t test` against each
- * proxy and reads its CPU time (utime + stime from /proc) before and after. Prints, per build, test and
- * pipeline depth, the median µs of proxy CPU per request (and the rps, for information only: on a shared
- * machine throughput is noise, CPU per request much less so).
+ * Proxy CPU per request under a fixed amount of work: starts BENCH_GROUPS redis-servers, one single-process
+ * proxy per build directory (CPU_BUILDS, default the checkout's dist/; give two to A/B two builds) and, as a
+ * comparison, twemproxy (nutcracker) over the same servers; then, round by round and interleaved, runs
+ * `redis-benchmark -n N -c 50 -r 100000 -d SIZE -P p -t test` against each and reads its CPU time (utime +
+ * stime from /proc) before and after. Prints, per value size, test, pipeline depth and build, the median µs of
+ * proxy CPU per request, its ratio to twemproxy's in the same rounds (and the rps, for information only: on a
+ * shared machine throughput is noise, CPU per request much less so).
  *
  *   npm run build && node --import tsx bench/profile/cpu-per-request.ts
- *   CPU_TESTS=set,get CPU_PIPELINES="1 16" CPU_ROUNDS=5 CPU_REQUESTS=200000
+ *   CPU_TESTS=set,get,mset CPU_PIPELINES="1 16" CPU_SIZES="3 1024 16384" CPU_ROUNDS=3 CPU_REQUESTS=100000
  *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with deploy/bin/redslot.js)
+ *   CPU_KEYSPACE=10000                                 keys (-r); filled with SETs of the size before each size's runs
+ *   CPU_TWEMPROXY=0                                    leave twemproxy out
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
- *   CPU_DATASIZE=1024                                  value size (redis-benchmark -d, default 3)
+ *
+ * CPU_REQUESTS is the count at values up to 1 KB; bigger values run proportionally fewer (at least 20,000)
+ * so a 16 KB round takes about as long as a 1 KB one.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -20,15 +25,24 @@ import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
 import { spawnProcess, type Spawned } from '../../deploy/local/spawn/process.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
+import { nutcrackerBinary, startNutcracker } from '../macro/servers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const BUILDS = (process.env.CPU_BUILDS ?? path.join(ROOT, 'dist')).split(',');
-const TESTS = (process.env.CPU_TESTS ?? 'set,get,incr,mset').split(',');
+const TESTS = (process.env.CPU_TESTS ?? 'set,get,mset').split(',');
 const PIPELINES = (process.env.CPU_PIPELINES ?? '1 16').split(/\s+/).filter(Boolean).map(Number);
-const ROUNDS = Number(process.env.CPU_ROUNDS ?? 5);
-const REQUESTS = Number(process.env.CPU_REQUESTS ?? 200000);
+const ROUNDS = Number(process.env.CPU_ROUNDS ?? 3);
+const REQUESTS = Number(process.env.CPU_REQUESTS ?? 100000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 2);
-const DATASIZE = process.env.CPU_DATASIZE ?? '3';
+const SIZES = (process.env.CPU_SIZES ?? process.env.CPU_DATASIZE ?? '3 1024 16384').split(/\s+/).filter(Boolean).map(Number);
+/** Keys the runs spread over; small enough that the fill before each size's runs sets (nearly) every one. */
+const KEYSPACE = Number(process.env.CPU_KEYSPACE ?? 10000);
+const TWEMPROXY = process.env.CPU_TWEMPROXY !== '0' ? nutcrackerBinary() : undefined;
+
+/** Requests per run at a value size: CPU_REQUESTS up to 1 KB, proportionally fewer above. */
+function requestsAt(size: number): number {
+  return size <= 1024 ? REQUESTS : Math.max(20_000, Math.round((REQUESTS * 1024) / size / 1000) * 1000);
+}
 const TICK = 100; // CLK_TCK on Linux
 
 /** [user, system] CPU ticks of a process. */
@@ -56,10 +70,17 @@ function median(xs: number[]): number {
   return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** Short label of a build directory (its checkout's name). */
+function label(build: string): string {
+  return build === 'twemproxy' ? build : path.basename(path.dirname(path.resolve(build)));
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'redslot-cpu-'));
   const backends: RedisServerHandle[] = [];
   const proxies: Array<{ build: string; proc: Spawned; port: number }> = [];
+  const run = (port: number, size: number, p: number, t: string, n: number) =>
+    bench(port, ['-n', String(n), '-c', '50', '-r', String(KEYSPACE), '-d', String(size), '-P', String(p), '-t', t]);
   try {
     for (let g = 0; g < GROUPS; g++) backends.push(await startRedis());
     const per = Math.ceil(SLOT_COUNT / GROUPS);
@@ -81,54 +102,74 @@ async function main(): Promise<void> {
       const proc = spawnProcess('redslot', process.execPath, [path.join(build, 'deploy/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });
       proxies.push({ build, proc, port });
       await waitForPort(port, '127.0.0.1', 15_000);
-      // Warm-up (JIT) with every test.
-      for (const t of TESTS) await bench(port, ['-n', '100000', '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', '16', '-t', t]);
     }
+    if (TWEMPROXY) {
+      const tw = await startNutcracker(TWEMPROXY, backends, work);
+      proxies.push({ build: 'twemproxy', proc: tw.proc, port: tw.port });
+    }
+    // Warm-up (JIT) with every test and size.
+    for (const px of proxies) for (const size of SIZES) for (const t of TESTS) await run(px.port, size, 16, t, 20_000);
     const cpu = new Map<string, number[]>();
     const rps = new Map<string, number[]>();
     const sys = new Map<string, number[]>();
     const loads: number[] = [];
+    const add = (m: Map<string, number[]>, k: string, x: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(x);
     for (let r = 0; r < ROUNDS; r++) {
-      for (const p of PIPELINES) {
-        for (const t of TESTS) {
-          for (const px of proxies) {
-            const args = ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', String(p), '-t', t];
-            const c0 = cpuTicks(px.proc.pid);
-            const t0 = performance.now();
-            const got = await bench(px.port, args);
-            const ms = performance.now() - t0;
-            const c1 = cpuTicks(px.proc.pid);
-            const k = `${px.build}|${t}|${p}`;
-            (cpu.get(k) ?? cpu.set(k, []).get(k)!).push((((c1[0] + c1[1] - c0[0] - c0[1]) / TICK) * 1e6) / REQUESTS);
-            (sys.get(k) ?? sys.set(k, []).get(k)!).push((((c1[1] - c0[1]) / TICK) * 1e6) / REQUESTS);
-            (rps.get(k) ?? rps.set(k, []).get(k)!).push(Number.isFinite(got) ? got : REQUESTS / (ms / 1000));
-            loads.push(os.loadavg()[0]!);
+      for (const size of SIZES) {
+        const n = requestsAt(size);
+        // GET reads values of this size: fill the keyspace first (unmeasured; through each proxy, as twemproxy
+        // places keys differently).
+        if (TESTS.includes('get')) for (const px of proxies) await run(px.port, size, 16, 'set', 3 * KEYSPACE);
+        for (const p of PIPELINES) {
+          for (const t of TESTS) {
+            for (const px of proxies) {
+              const c0 = cpuTicks(px.proc.pid);
+              const t0 = performance.now();
+              const got = await run(px.port, size, p, t, n);
+              const ms = performance.now() - t0;
+              const c1 = cpuTicks(px.proc.pid);
+              const k = `${size}|${t}|${p}|${px.build}`;
+              add(cpu, k, (((c1[0] + c1[1] - c0[0] - c0[1]) / TICK) * 1e6) / n);
+              add(sys, k, (((c1[1] - c0[1]) / TICK) * 1e6) / n);
+              add(rps, k, Number.isFinite(got) ? got : n / (ms / 1000));
+              loads.push(os.loadavg()[0]!);
+            }
           }
         }
       }
     }
-    process.stdout.write(`proxy CPU per request (single process, ${DATASIZE} B values, ${REQUESTS} requests per run, ${ROUNDS} rounds, median; load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)})\n`);
-    process.stdout.write('| build | test | P | µs CPU/req (all rounds) | of which kernel | rps |\n|---|---|---|---|---|---|\n');
+    process.stdout.write(
+      `proxy CPU per request (single process; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} interleaved rounds, median; ` +
+        `load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}; ${new Date().toISOString()})\n`,
+    );
+    process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|\n');
     for (const [k, xs] of cpu) {
-      const [b, t, p] = k.split('|');
-      process.stdout.write(`| ${b} | ${t} | ${p} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${Math.round(median(rps.get(k)!))} |\n`);
+      const [size, t, p, b] = k.split('|');
+      const tw = cpu.get(`${size}|${t}|${p}|twemproxy`);
+      const vs = tw && b !== 'twemproxy' ? (median(xs) / median(tw)).toFixed(2) : '';
+      process.stdout.write(
+        `| ${size} B | ${t} | ${p} | ${label(b!)} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${vs} | ${Math.round(median(rps.get(k)!))} |\n`,
+      );
     }
     if (process.env.CPU_STRACE === '1') {
       for (const px of proxies) {
-        for (const p of PIPELINES) {
-          for (const t of TESTS) {
-            const out = path.join(work, `strace-${t}-${p}.txt`);
-            const st = spawn('strace', ['-c', '-f', '-o', out, '-p', String(px.proc.pid)], { stdio: 'ignore' });
-            await new Promise((r) => setTimeout(r, 500));
-            await bench(px.port, ['-n', String(REQUESTS), '-c', '50', '-r', '100000', '-d', DATASIZE, '-P', String(p), '-t', t]);
-            st.kill('SIGINT');
-            await new Promise((r) => st.on('exit', r));
-            const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(l));
-            const calls = lines.map((l) => {
-              const f = l.trim().split(/\s+/);
-              return `${f[f.length - 1]} ${(Number(f[3]) / REQUESTS).toFixed(3)}`;
-            });
-            process.stdout.write(`syscalls per request ${px.build} ${t} P${p}: ${calls.join(', ')}\n`);
+        for (const size of SIZES) {
+          const n = requestsAt(size);
+          for (const p of PIPELINES) {
+            for (const t of TESTS) {
+              const out = path.join(work, `strace-${t}-${p}.txt`);
+              const st = spawn('strace', ['-c', '-f', '-o', out, '-p', String(px.proc.pid)], { stdio: 'ignore' });
+              await new Promise((r) => setTimeout(r, 500));
+              await run(px.port, size, p, t, n);
+              st.kill('SIGINT');
+              await new Promise((r) => st.on('exit', r));
+              const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(l));
+              const calls = lines.map((l) => {
+                const f = l.trim().split(/\s+/);
+                return `${f[f.length - 1]} ${(Number(f[3]) / n).toFixed(3)}`;
+              });
+              process.stdout.write(`syscalls per request ${label(px.build)} ${size} B ${t} P${p}: ${calls.join(', ')}\n`);
+            }
           }
         }
       }

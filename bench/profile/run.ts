@@ -6,6 +6,7 @@
  *
  *   npm run build && node --import tsx bench/profile/run.ts                 -P 16 -t get, 50 clients
  *   PROFILE_ARGS="-P 1 -t set -c 50" node --import tsx bench/profile/run.ts
+ *   PROFILE_BUILD=/tmp/other/dist                                          profile another build (a dist/)
  *   node --import tsx bench/profile/run.ts --summarize FILE.cpuprofile      summary of an existing profile
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   const proxy = spawnProcess(
     'redslot',
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', work, path.join(ROOT, 'dist/deploy/bin/redslot.js'), 'proxy', '--config', file],
+    ['--cpu-prof', '--cpu-prof-dir', work, path.join(process.env.PROFILE_BUILD ?? path.join(ROOT, 'dist'), 'deploy/bin/redslot.js'), 'proxy', '--config', file],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
   try {

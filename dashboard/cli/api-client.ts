@@ -2,8 +2,11 @@
  * HTTP client for the dashboard API (/api/v1), shared by the CLI, tests and later the UI's tooling.
  * The token travels only in the Authorization header. Errors:
  * - ApiError: the dashboard answered with `{ error: { code, message } }` (status, code, message kept);
- * - ApiUnreachableError: no HTTP answer at all (connection refused, timeout, DNS).
+ * - ApiUnreachableError: no HTTP answer at all (connection refused, timeout, DNS, a certificate not trusted).
+ * An https:// dashboard is verified against `tls.ca` (the CLI's --cacert / REDSLOT_CACERT) or the system CAs.
  */
+import type tls from 'node:tls';
+import { describeRequestError, httpRequest, type HttpResponse } from '../../shared/tls/http-request.js';
 import type {
   AddServerRequest,
   AssignRequest,
@@ -64,8 +67,10 @@ export class ApiUnreachableError extends Error {
 }
 
 export interface ApiClientOptions {
-  /** http://host:port of a dashboard. */
+  /** http://host:port or https://host:port of a dashboard. */
   baseUrl: string;
+  /** For https: the CA to trust (and a client certificate when the dashboard requires one). */
+  tls?: tls.ConnectionOptions | null;
   token?: string;
   /** Per-request timeout (default 60 s: promotions and assignments wait for barriers). */
   timeoutMs?: number;
@@ -75,11 +80,13 @@ export class DashboardClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly tls: tls.ConnectionOptions | null;
 
   constructor(opts: ApiClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.tls = opts.tls ?? null;
   }
 
   /** Low-level call: returns the parsed JSON body of a 2xx, throws ApiError / ApiUnreachableError. */
@@ -88,21 +95,14 @@ export class DashboardClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers['authorization'] = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'error',
-      });
+      res = await httpRequest(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs: this.timeoutMs, tls: this.tls });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      const reason = describeRequestError(err, 'pass its CA with --cacert FILE or REDSLOT_CACERT');
       throw new ApiUnreachableError(url, `dashboard ${this.baseUrl} unreachable: ${reason}`, { cause: err });
     }
-    const text = await res.text();
+    const text = res.body;
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);

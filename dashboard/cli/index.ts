@@ -4,11 +4,13 @@
  * Human output by default, `--json` prints the API's JSON (stable shapes from dashboard/schemas).
  * Exit codes: 0 ok; 1 refused or failed (the message says why); 2 usage error; 3 dashboard unreachable or
  * authentication refused. `--dashboard URL` (default http://127.0.0.1:18080, env REDSLOT_DASHBOARD),
- * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header).
+ * token from `--token` or env REDSLOT_TOKEN (sent only in the Authorization header); an https:// dashboard
+ * is verified against `--cacert` / REDSLOT_CACERT (./connect.ts).
  */
 import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from './migrations.js';
 import { cmdSplit, cmdSplits } from './splits.js';
-import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
+import { ApiError, ApiUnreachableError } from './api-client.js';
+import { connect, CONNECT_FLAGS, CONNECT_USAGE } from './connect.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import { cmdHotkeys, cmdSlotsLoad } from './load.js';
 import { cmdImport } from './import.js';
@@ -60,16 +62,14 @@ commands:
   leader                                  dashboards and which one leads
 
 options:
-  --dashboard URL     dashboard to talk to (default http://127.0.0.1:18080, env REDSLOT_DASHBOARD)
-  --token TOKEN       API token (default env REDSLOT_TOKEN)
+${CONNECT_USAGE}
   --json              print JSON instead of tables
   --if-revision N     refuse (409) if what the command changes was modified after revision N
-  --timeout DURATION  request timeout in seconds (default 60)
 
 exit codes: 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised
 `;
 
-const VALUE_FLAGS = ['dashboard', 'token', 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'timeout', 'before', 'from', 'from-file', 'to', 'slots', 'interval'] as const;
+const VALUE_FLAGS = [...CONNECT_FLAGS, 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'before', 'from', 'from-file', 'to', 'slots', 'interval'] as const;
 const BOOL_FLAGS = ['json', 'even', 'force', 'help', 'load', 'confirm', 'watch'] as const;
 
 export interface CliIo {
@@ -292,12 +292,11 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
     throw err;
   }
   const json = args.flags.has('json');
-  const baseUrl = flagString(args, 'dashboard') ?? env['REDSLOT_DASHBOARD'] ?? 'http://127.0.0.1:18080';
-  const token = flagString(args, 'token') ?? env['REDSLOT_TOKEN'];
+  let token: string | undefined;
   try {
-    if (!/^https?:\/\/[^/?#]+\/?$/.test(baseUrl)) throw new UsageError(`--dashboard: expected http://host:port, got ${JSON.stringify(baseUrl)}`);
-    const timeout = flagInt(args, 'timeout', 1, 3600);
-    const client = new DashboardClient({ baseUrl, token, timeoutMs: (timeout ?? 60) * 1000 });
+    const conn = connect(args, env);
+    token = conn.token;
+    const client = conn.client;
     let failed = false;
     const run: Run = {
       client,

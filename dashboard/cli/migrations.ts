@@ -13,7 +13,8 @@
  * exit codes 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised.
  */
 import { parseSize } from '../../shared/config.js';
-import { ApiError, ApiUnreachableError, DashboardClient } from './api-client.js';
+import { ApiError, ApiUnreachableError, type DashboardClient } from './api-client.js';
+import { connect, CONNECT_FLAGS } from './connect.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
 import type { Plan } from '../migration/planner.js';
 import type { LoadPlan } from '../migration/load-planner.js';
@@ -41,7 +42,7 @@ export const MIGRATION_USAGE = `migration commands:
   migration throttle [--keys-per-sec N] [--bytes-per-sec N|64mb] [--parallel N]   0 = unlimited
 `;
 
-const VALUE_FLAGS = ['dashboard', 'token', 'groups', 'weights', 'by', 'if-revision', 'to', 'from', 'interval', 'limit', 'keys-per-sec', 'bytes-per-sec', 'parallel', 'timeout'] as const;
+const VALUE_FLAGS = [...CONNECT_FLAGS, 'groups', 'weights', 'by', 'if-revision', 'to', 'from', 'interval', 'limit', 'keys-per-sec', 'bytes-per-sec', 'parallel'] as const;
 const BOOL_FLAGS = ['json', 'confirm', 'watch', 'help'] as const;
 
 export interface MigrationCliIo {
@@ -336,8 +337,7 @@ export async function runMigrationCommand(argv: string[], io: Partial<MigrationC
     throw err;
   }
   const json = args.flags.has('json');
-  const baseUrl = flagString(args, 'dashboard') ?? full.env['REDSLOT_DASHBOARD'] ?? 'http://127.0.0.1:18080';
-  const token = flagString(args, 'token') ?? full.env['REDSLOT_TOKEN'];
+  let token: string | undefined;
   let onSigint: (() => void) | undefined;
   if (!full.signal && command === 'migrations' && args.flags.has('watch')) {
     const ctl = new AbortController();
@@ -346,9 +346,9 @@ export async function runMigrationCommand(argv: string[], io: Partial<MigrationC
     full.signal = ctl.signal;
   }
   try {
-    if (!/^https?:\/\/[^/?#]+\/?$/.test(baseUrl)) throw new UsageError(`--dashboard: expected http://host:port, got ${JSON.stringify(baseUrl)}`);
-    const timeout = flagInt(args, 'timeout', 1, 3600);
-    const client = new DashboardClient({ baseUrl, token, timeoutMs: (timeout ?? 60) * 1000 });
+    const conn = connect(args, full.env);
+    token = conn.token;
+    const client = conn.client;
     await HANDLERS[command]({
       client,
       args,

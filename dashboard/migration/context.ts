@@ -4,6 +4,7 @@
  */
 import type { Coordinator } from '../../shared/coordinator/types.js';
 import type { Logger } from '../../shared/log.js';
+import type { TlsClientConfig } from '../../shared/tls/config.js';
 import type { ClusterPaths } from '../../shared/model/paths.js';
 import type { MigrationMetrics } from '../metrics/migration.js';
 import type { TopologyStore } from '../topom/store.js';
@@ -28,6 +29,8 @@ export interface MigrationEngineDeps {
   /** Credentials for redis-servers (the mover's own connections and MIGRATE's AUTH/AUTH2 to targets). */
   redisPassword?: string;
   redisUsername?: string;
+  /** TLS toward the redis-servers (read at each mover run, so rotated files are picked up). */
+  redisTls?: TlsClientConfig | null;
   knobs?: Partial<MoverKnobs>;
   /** SSRF guard: throws unless `addr` is a server of the model. */
   assertAllowed?: (addr: string, known: ReadonlySet<string>) => void;

@@ -76,7 +76,7 @@ export class MoverLinks {
 
   private open(ep: RedisEndpoint): RedisLink {
     splitAddr(ep.addr);
-    return new RedisLink({ addr: ep.addr, password: ep.password, username: ep.username, commandTimeoutMs: this.commandTimeoutMs });
+    return new RedisLink({ addr: ep.addr, password: ep.password, username: ep.username, tls: ep.tls, commandTimeoutMs: this.commandTimeoutMs });
   }
 }
 

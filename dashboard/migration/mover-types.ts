@@ -2,6 +2,7 @@
  * What a source mover is given and what it reports: endpoints, knobs (with their defaults), per-slot progress,
  * big-key reports and the mover's overall progress. Shared by the mover's parts, the engine and the API views.
  */
+import type tls from 'node:tls';
 import type { Logger } from '../../shared/log.js';
 import type { PauseGate, Throttle } from './throttle.js';
 
@@ -11,6 +12,8 @@ export interface RedisEndpoint {
   password?: string;
   /** ACL user for AUTH2 (default user when absent). */
   username?: string;
+  /** TLS toward the server (MIGRATE between servers then needs their own tls-cluster setting). */
+  tls?: tls.ConnectionOptions | null;
 }
 
 export interface MoverKnobs {

@@ -38,18 +38,18 @@
  * nothing waits.
  *
  * The parts: mover-pass.ts (one SCAN pass feeding the lanes), mover-batches.ts (buckets into MIGRATE calls),
- * mover-pacing.ts (the load probe), mover-reconcile.ts (after a failed MIGRATE), mover-links.ts (connections),
- * mover-progress.ts (counters), mover-types.ts (knobs and reports). This file runs the passes and the batches.
+ * mover-keys.ts (measuring, MIGRATE arguments), mover-pacing.ts (the load probe), mover-reconcile.ts (after a failed
+ * MIGRATE), mover-links.ts (connections), mover-slots.ts (per-slot state), mover-progress.ts (counters),
+ * mover-types.ts (knobs and reports). This file runs the passes and the batches.
  */
 import { RedslotError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { migrateCommand } from '../../shared/migrate-command.js';
-import { parseInfo, splitAddr, type RedisReply } from '../redis/admin.js';
-import type { Arg } from '../redis/link.js';
+import { parseInfo, type RedisReply } from '../redis/admin.js';
 import { MigrationErrors } from './errors.js';
 import { displayKey } from './keys.js';
 import { batchLimit, planBucket } from './mover-batches.js';
-import { asNumbers, MoverLinks, replyError } from './mover-links.js';
+import { MoverLinks, replyError } from './mover-links.js';
+import { keyType, measureKeys, migrateArgs } from './mover-keys.js';
 import { LoadPacer } from './mover-pacing.js';
 import { scanPass, type BucketTask } from './mover-pass.js';
 import { MoverCounters } from './mover-progress.js';
@@ -60,23 +60,13 @@ import {
   type MoverKnobs,
   type MoverProgress,
   type RedisEndpoint,
-  type SlotMoveState,
   type SlotProgress,
   type SourceMoverOptions,
 } from './mover-types.js';
+import { batchFinished, newSlotState, slotView, TERMINAL, type SlotState } from './mover-slots.js';
 import { PauseGate, Throttle } from './throttle.js';
 
 export * from './mover-types.js';
-
-interface SlotState extends SlotProgress {
-  endpoint: RedisEndpoint;
-  /** Batches of this slot being measured or moved. */
-  inflight: number;
-  idle?: () => void;
-}
-
-/** One EVAL returns MEMORY USAGE of each key (default SAMPLES: O(1) even for a huge collection); -1 = gone. */
-const MEASURE_LUA = "local r={} for i,k in ipairs(KEYS) do r[i]=redis.call('MEMORY','USAGE',k) or -1 end return r";
 
 /** Keys held in buckets before every bucket is flushed (bounds memory when many slots fill slowly). */
 const MAX_BUFFERED_KEYS = 200_000;
@@ -87,7 +77,6 @@ const MAX_BUFFERED_KEYS = 200_000;
  */
 const PACED_BUFFERED_KEYS = 32_000;
 
-const TERMINAL: ReadonlySet<SlotMoveState> = new Set(['done', 'error', 'dropped', 'stopped']);
 
 export class SourceMover {
   readonly source: RedisEndpoint;
@@ -118,19 +107,7 @@ export class SourceMover {
     this.links = new MoverLinks(opts.source, timeoutMs);
     this.pacer = new LoadPacer(this.knobs, this.links, () => this.counters.keysMoved, this.log);
     for (const s of opts.slots) {
-      this.slots.set(s.slot, {
-        slot: s.slot,
-        source: opts.source.addr,
-        target: s.target.addr,
-        endpoint: s.target,
-        state: 'moving',
-        keysMoved: 0,
-        bytesMoved: 0,
-        keysFound: 0,
-        passes: 0,
-        bigKeys: 0,
-        inflight: 0,
-      });
+      this.slots.set(s.slot, newSlotState(opts.source.addr, s.slot, s.target));
     }
   }
 
@@ -211,7 +188,7 @@ export class SourceMover {
       c.finishedAt = new Date();
       this.links.close();
     }
-    const out = [...this.slots.values()].map((s) => this.slotView(s));
+    const out = [...this.slots.values()].map((s) => slotView(s));
     this.log.info('mover.finish', {
       keysMoved: c.keysMoved,
       bytesMoved: c.bytesMoved,
@@ -228,7 +205,7 @@ export class SourceMover {
 
   private emitTerminal(slots: SlotState[]): void {
     try {
-      this.opts.onSlots?.(slots.map((s) => this.slotView(s)));
+      this.opts.onSlots?.(slots.map((s) => slotView(s)));
     } catch (err) {
       this.log.error('mover.callback_failed', { err });
     }
@@ -293,13 +270,7 @@ export class SourceMover {
 
   private release(slot: number): void {
     const s = this.slots.get(slot);
-    if (!s) return;
-    s.inflight--;
-    if (s.inflight === 0 && s.idle) {
-      const idle = s.idle;
-      s.idle = undefined;
-      idle();
-    }
+    if (s) batchFinished(s);
   }
 
   /** Measures a bucket, then moves it in tag-preserving batches (big keys alone). */
@@ -307,7 +278,7 @@ export class SourceMover {
     const s = this.slots.get(task.slot)!;
     try {
       if (TERMINAL.has(s.state) || this.aborted()) return;
-      const sizes = await this.measure(task.db, task.keys, lane);
+      const sizes = await measureKeys(this.links, this.links.lane(lane), task.db, task.keys);
       const plan = planBucket(task.keys, sizes, this.knobs.bigKeyBytes, this.batchLimit(), this.knobs.batchBytes);
       for (const b of plan.big) {
         await this.moveBigKey(s, task.db, b.key, b.size, lane);
@@ -327,25 +298,10 @@ export class SourceMover {
     return batchLimit(this.knobs.batchKeys, this.knobs.targetBatchMs, this.pacer.migrateUsPerKey, this.msPerKey);
   }
 
-  private async measure(db: number, keys: Buffer[], lane: number): Promise<number[]> {
-    const r = await this.links.dbCall(this.links.lane(lane), db, ['EVAL', MEASURE_LUA, keys.length, ...keys]);
-    const sizes = asNumbers(r, keys.length);
-    if (!sizes) throw new Error(`measuring ${keys.length} keys on ${this.source.addr}: ${replyError(r) ?? 'unexpected reply'}`);
-    return sizes;
-  }
-
-  private migrateArgs(target: RedisEndpoint, db: number, timeoutMs: number, keys: Buffer[]): Arg[] {
-    const { host, port } = splitAddr(target.addr);
-    return migrateCommand({ host, port, password: target.password, user: target.username }, db, timeoutMs, keys);
-  }
-
   private async moveBigKey(s: SlotState, db: number, key: Buffer, size: number, lane: number): Promise<void> {
     s.bigKeys++;
     const conn = this.knobs.refuseBigKeys ? this.links.lane(lane) : this.links.big();
-    let type: string | undefined;
-    const t = await this.links.dbCall(conn, db, ['TYPE', key]).catch(() => undefined);
-    if (Buffer.isBuffer(t)) type = t.toString();
-    else if (typeof t === 'string') type = t;
+    const type = await keyType(this.links, conn, db, key);
     const report: BigKeyReport = { slot: s.slot, db, key: displayKey(key), bytes: size, type, action: 'refused' };
     if (this.knobs.refuseBigKeys) {
       this.recordBigKey(report);
@@ -390,7 +346,7 @@ export class SourceMover {
       let r: RedisReply;
       const t0 = performance.now();
       try {
-        r = await this.links.dbCall(conn, db, this.migrateArgs(s.endpoint, db, timeout, pending));
+        r = await this.links.dbCall(conn, db, migrateArgs(s.endpoint, db, timeout, pending));
         // Round trip includes queueing behind other pipelined commands: an upper bound, which errs small.
         if (!big && pending.length >= 8 && !(r instanceof Error)) {
           const perKey = (performance.now() - t0) / pending.length;
@@ -503,10 +459,6 @@ export class SourceMover {
     this.opts.onMoved?.(s.slot, keys, bytes);
   }
 
-  private slotView(s: SlotState): SlotProgress {
-    const { endpoint: _e, inflight: _i, idle: _d, ...view } = s;
-    return { ...view, error: s.error ? { ...s.error } : undefined };
-  }
 
   /** Progress without the per-slot list and big-key reports (cheap: called per API request). */
   summary(): Omit<MoverProgress, 'slots' | 'bigKeys'> {
@@ -530,7 +482,7 @@ export class SourceMover {
       pacing: this.pacer.pacing,
       startedAt: c.startedAt.toISOString(),
       finishedAt: c.finishedAt?.toISOString(),
-      slots: withSlots ? [...this.slots.values()].map((s) => this.slotView(s)) : [],
+      slots: withSlots ? [...this.slots.values()].map((s) => slotView(s)) : [],
       bigKeys: withSlots ? this.bigKeys.slice() : [],
     };
   }

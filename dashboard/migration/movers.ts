@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/log.js';
 import { masterOf } from '../../shared/model/topology.js';
 import { OFFLINE_GROUP, type SlotRecord } from '../../shared/model/types.js';
 import { RedslotError } from '../../shared/errors.js';
+import { clientOptions } from '../../shared/tls/config.js';
 import type { TopologySnapshot, Versioned } from '../topom/store.js';
 import type { MigrationEngineDeps } from './context.js';
 import { MigrationErrors } from './errors.js';
@@ -144,7 +145,7 @@ export class MoverRuns {
   }
 
   private endpoint(addr: string): RedisEndpoint {
-    return { addr, password: this.deps.redisPassword, username: this.deps.redisUsername };
+    return { addr, password: this.deps.redisPassword, username: this.deps.redisUsername, tls: this.deps.redisTls ? clientOptions(this.deps.redisTls, 'redisTls') : null };
   }
 
   private startRun(source: string, list: Array<{ slot: SlotRecord; target: string }>, signal: AbortSignal): void {

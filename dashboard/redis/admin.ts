@@ -4,6 +4,7 @@
  * replies). `call()` turns Buffers into UTF-8 strings for the usual text replies, `callBuffers()` keeps them
  * (SCAN of binary keys). Untrusted text (INFO, ROLE) is parsed into typed objects here, once.
  */
+import type tls from 'node:tls';
 import { RedslotError } from '../../shared/errors.js';
 import { RedisAdminErrors, RedisLink, splitAddr, type RedisReply } from './link.js';
 
@@ -20,6 +21,8 @@ export interface RedisAdminOptions {
   connectTimeoutMs?: number;
   /** Per-command timeout (default 5000 ms). */
   commandTimeoutMs?: number;
+  /** TLS toward the server; null/absent = plain TCP. */
+  tls?: tls.ConnectionOptions | null;
 }
 
 function toText(r: RedisReply): RedisTextReply {

@@ -7,15 +7,18 @@
  *   (replies come back in order, so the head is the first to be late); a late head fails the connection
  *   and every pending command (a pipelined connection cannot skip a reply);
  * - each call may carry its own timeout (a big-key MIGRATE gets a long one);
- * - reconnects on the next call after a failure; AUTH (with an ACL user when given) on every connect.
+ * - reconnects on the next call after a failure; AUTH (with an ACL user when given) on every connect;
+ * - TLS (shared/tls/dial.ts) when `tls` is given: the same settings the proxies use toward the servers.
  * Replies are parsed by `redis-parser` with `returnBuffers: true`: bulk strings stay Buffers (binary keys).
  * Error replies resolve as Error values; transport failures reject.
  */
-import net from 'node:net';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import RedisParser from 'redis-parser';
 import { parseHostPort } from '../../shared/config.js';
 import { defineErrors, RedslotError } from '../../shared/errors.js';
 import { encodeCommand } from '../../shared/resp/encoder.js';
+import { dial } from '../../shared/tls/dial.js';
 
 export const RedisAdminErrors = defineErrors({
   REDSLOT_ERR_REDIS_UNREACHABLE: {
@@ -58,6 +61,8 @@ export interface RedisLinkOptions {
   connectTimeoutMs?: number;
   /** Default per-command timeout (ms). */
   commandTimeoutMs?: number;
+  /** TLS toward the server (the proxies' backend.tls settings, clientOptions()); null/absent = plain TCP. */
+  tls?: tls.ConnectionOptions | null;
 }
 
 interface Pending {
@@ -113,12 +118,12 @@ export class RedisLink {
     const { host, port } = splitAddr(this.addr);
     const timeoutMs = this.opts.connectTimeoutMs ?? 2000;
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host, port });
+      const { socket: s, ready } = dial(host, port, this.opts.tls ?? null);
       const t = setTimeout(() => {
         s.destroy();
         reject(this.unreachable(`connect timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      s.once('connect', () => {
+      s.once(ready, () => {
         clearTimeout(t);
         s.removeAllListeners('error');
         resolve(s);

@@ -29,6 +29,7 @@ import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
 import { masterOf } from '../../shared/model/topology.js';
 import type { SlotMove } from '../migration/planner.js';
 import { assertMigratable } from '../migration/version-check.js';
+import type { TlsClientConfig } from '../../shared/tls/config.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,6 +40,7 @@ declare module 'fastify' {
 export interface MigrationPluginOptions {
   redisPassword?: string;
   redisUsername?: string;
+  redisTls?: TlsClientConfig | null;
   knobs?: Partial<MoverKnobs>;
   pollMs?: number;
   retryMs?: number;
@@ -57,6 +59,7 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     metrics,
     redisPassword: opts.redisPassword,
     redisUsername: opts.redisUsername,
+    redisTls: opts.redisTls,
     knobs: opts.knobs,
     pollMs: opts.pollMs,
     retryMs: opts.retryMs,
@@ -126,6 +129,15 @@ export const PlanSchema = Type.Object({
   ),
 });
 
+/** Keys and bytes moved, their rates over the last seconds and the estimate of what is left (jobs and status). */
+const MoveRates = {
+  keysMoved: Type.Number(),
+  bytesMoved: Type.Number(),
+  keysPerSec: Type.Number(),
+  bytesPerSec: Type.Number(),
+  keysRemaining: Nullable(Type.Number()),
+  etaSeconds: Nullable(Type.Number()),
+};
 const ErrorView = Type.Object({ slot: Type.Integer(), code: Type.String(), message: Type.String(), at: Type.String() });
 const JobSchema = Type.Object({
   id: Type.String(),
@@ -141,12 +153,7 @@ const JobSchema = Type.Object({
     slotsDone: Type.Integer(),
     slotsInFlight: Type.Integer(),
     fraction: Type.Number(),
-    keysMoved: Type.Number(),
-    bytesMoved: Type.Number(),
-    keysPerSec: Type.Number(),
-    bytesPerSec: Type.Number(),
-    keysRemaining: Nullable(Type.Number()),
-    etaSeconds: Nullable(Type.Number()),
+    ...MoveRates,
   }),
   slots: Type.Array(
     Type.Object({
@@ -170,12 +177,7 @@ export const StatusSchema = Type.Object({
   throttle: Type.Object({ keysPerSec: Type.Number(), bytesPerSec: Type.Number() }),
   parallelSlots: Type.Integer(),
   slots: StateCounts,
-  keysMoved: Type.Number(),
-  bytesMoved: Type.Number(),
-  keysPerSec: Type.Number(),
-  bytesPerSec: Type.Number(),
-  keysRemaining: Nullable(Type.Number()),
-  etaSeconds: Nullable(Type.Number()),
+  ...MoveRates,
   movers: Type.Array(
     Type.Object({
       source: Type.String(),

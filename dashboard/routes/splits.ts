@@ -14,6 +14,7 @@ import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
+import type { TlsClientConfig } from '../../shared/tls/config.js';
 import { createSplitMetrics } from '../metrics/split.js';
 import type { SplitKnobs } from '../migration/split/context.js';
 import { SplitService } from '../migration/split/service.js';
@@ -29,6 +30,7 @@ declare module 'fastify' {
 export interface SplitPluginOptions {
   redisPassword?: string;
   redisUsername?: string;
+  redisTls?: TlsClientConfig | null;
   knobs?: Partial<SplitKnobs>;
 }
 
@@ -112,6 +114,7 @@ export function createSplitService(ctx: DashboardContext, opts: SplitPluginOptio
     metrics,
     redisPassword: opts.redisPassword,
     redisUsername: opts.redisUsername,
+    redisTls: opts.redisTls,
     assertAllowed: (addr, known) => ctx.dialer.assertAllowed(addr, known),
     knobs: opts.knobs,
   });

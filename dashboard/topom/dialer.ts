@@ -5,6 +5,8 @@
  * whatever a request says.
  */
 import { RedslotError } from '../../shared/errors.js';
+import { clientOptions, type TlsClientConfig } from '../../shared/tls/config.js';
+import { describeRequestError, httpRequest } from '../../shared/tls/http-request.js';
 import type { Logger } from '../../shared/log.js';
 import { RedisAdmin, type RedisAdminOptions } from '../redis/admin.js';
 import { DashboardErrors } from '../errors.js';
@@ -14,6 +16,10 @@ export interface DialerOptions {
   dialTimeoutMs: number;
   redisPassword?: string;
   redisUsername?: string;
+  /** TLS toward the redis-servers (the proxies' backend.tls settings); null = plain TCP. */
+  redisTls?: TlsClientConfig | null;
+  /** Set when the proxies serve their admin port over HTTPS (adminTls): https:// with this CA / client cert. */
+  proxyAdminTls?: TlsClientConfig | null;
 }
 
 /** Every redis-server address in the model. */
@@ -37,6 +43,8 @@ export class Dialer {
       password: this.opts.redisPassword,
       username: this.opts.redisUsername,
       connectTimeoutMs: this.opts.dialTimeoutMs,
+      // Read at each dial: a rotated client certificate is picked up by the next connection.
+      tls: this.opts.redisTls ? clientOptions(this.opts.redisTls, 'redisTls') : null,
       commandTimeoutMs: Math.max(this.opts.dialTimeoutMs, 1000),
     };
   }
@@ -93,15 +101,16 @@ export class Dialer {
     }
   }
 
-  /** GET http://<adminAddr><path> of a registered proxy; JSON body. */
+  /** GET http(s)://<adminAddr><path> of a registered proxy; JSON body. */
   async fetchProxyJson(adminAddr: string, path: string, knownAdminAddrs: ReadonlySet<string>): Promise<unknown> {
     this.assertAllowed(adminAddr, knownAdminAddrs);
-    const res = await fetch(`http://${adminAddr}${path}`, {
-      signal: AbortSignal.timeout(Math.max(this.opts.dialTimeoutMs, 500)),
-      redirect: 'error',
+    const secure = this.opts.proxyAdminTls ? clientOptions(this.opts.proxyAdminTls, 'proxyAdminTls') : null;
+    const url = `${secure === null ? 'http' : 'https'}://${adminAddr}${path}`;
+    const res = await httpRequest(url, { timeoutMs: Math.max(this.opts.dialTimeoutMs, 500), tls: secure }).catch((err: unknown) => {
+      throw new Error(`proxy admin ${url}: ${describeRequestError(err, 'set proxyAdminTls.ca')}`, { cause: err });
     });
     if (!res.ok) throw new Error(`HTTP ${res.status} from proxy admin ${adminAddr}${path}`);
-    return (await res.json()) as unknown;
+    return JSON.parse(res.body) as unknown;
   }
 
   close(): void {

@@ -6,6 +6,7 @@
  *   redslot proxy ...        the RESP proxy               (proxy/main.ts)
  *   redslot dashboard ...    the control plane            (dashboard/main.ts)
  *   redslot up ...           a local cluster              (deploy/local/up.ts)
+ *   redslot etcd-auth ...    etcd roles, users, auth on   (deploy/etcd/auth-setup.ts)
  *   redslot <admin> ...      status, group, server, slots, ... against a dashboard (dashboard/cli/)
  */
 import { REDSLOT_VERSION } from '../../shared/version.js';
@@ -22,6 +23,7 @@ const ROUTES: Record<string, Route> = {
   proxy: { load: async () => (await import('../../proxy/main.js')).runProxyCommand, summary: 'run a proxy (RESP 19000, admin 11080)' },
   dashboard: { load: async () => (await import('../../dashboard/main.js')).runDashboardCommand, summary: 'run a dashboard (HTTP 18080)' },
   up: { load: async () => (await import('../local/up.js')).runUp, summary: 'start a local cluster: redis-servers, proxy, dashboard' },
+  'etcd-auth': { load: async () => (await import('../etcd/auth-setup.js')).runEtcdAuthCommand, summary: "enable etcd authentication with redslot's roles" },
 };
 const loadAdmin = () => import('../../dashboard/cli/index.js');
 

@@ -40,7 +40,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts the services on systemd hosts; redslot never uses them (tests pick free ports).
 fi
 
-if [ "$clean" = 1 ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A shared install (a worktree's node_modules linked to another checkout's): npm ci would empty the
+  # directory it points to for every checkout sharing it. Its owner keeps it current.
+  echo "install-deps: node_modules is a link to a shared install: not running npm ci" >&2
+elif [ "$clean" = 1 ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install-deps: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -19,7 +19,7 @@ import { startProxy } from '../../proxy/main.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startDashboard } from '../../dashboard/main.js';
 import { generateToken } from '../../dashboard/config.js';
-import { makeLocalTls, tlsConnectHint } from './tls.js';
+import { httpsConnectHints, makeLocalTls, tlsConnectHint } from './tls.js';
 
 const HELP = `usage: redslot up [options]
 
@@ -34,7 +34,8 @@ Starts a local cluster: redis-server groups, one proxy, one dashboard. Ctrl-C st
   --etcd              run a real etcd (ports 12379/12380) instead of the in-memory coordinator
   --cluster NAME      cluster name (default local)
   --token TOKEN       dashboard token (default: REDSLOT_DASHBOARD_TOKEN or a random one, printed)
-  --tls               serve TLS on the proxy port with a local CA and certificate made by openssl (printed)
+  --tls               TLS on the proxy port, HTTPS on the dashboard and admin ports, with a local CA made by
+                      openssl (printed, with how to connect)
 `;
 
 export async function runUp(argv: string[]): Promise<number> {
@@ -121,16 +122,17 @@ export async function runUp(argv: string[]): Promise<number> {
     const ids = groups.map((g) => g.id);
     const seeded = await seedTopology(coordinator, paths, cluster, groups, slotsFromRanges(evenRanges(ids)));
 
+    const localTls = values.tls ? makeLocalTls(cluster) : null;
     const dashboard = await startDashboard({
       coordinator: url,
       listen: `127.0.0.1:${values['dashboard-port']}`,
       tokens: [{ name: 'local', token, role: 'operator' }],
+      options: localTls ? { tls: localTls.https, proxyAdminTls: localTls.trustCa } : {},
     });
     stoppers.push(() => dashboard.close());
 
-    const localTls = values.tls ? makeLocalTls(cluster) : null;
     const proxyConfig = loadProxyConfig({ overrides: {
-      ...(localTls ? { tls: localTls.proxyTls } : {}),
+      ...(localTls ? { tls: localTls.proxyTls, adminTls: { cert: localTls.https.cert, key: localTls.https.key } } : {}),
       cluster,
       coordinator: url,
       listen: `127.0.0.1:${values.port}`,
@@ -145,14 +147,16 @@ export async function runUp(argv: string[]): Promise<number> {
       `redslot local cluster "${cluster}" is up${seeded.created ? '' : ' (existing topology kept)'}`,
       '',
       `  proxy       ${cli}            (RESP${localTls ? ' over TLS' : ''} ${proxy.addr})`,
-      `  proxy admin http://127.0.0.1:${values['admin-port']}/metrics  /readyz  /api/v1/proxy`,
+      `  proxy admin ${localTls ? 'https' : 'http'}://127.0.0.1:${values['admin-port']}/metrics  /readyz  /api/v1/proxy`,
       `  dashboard   ${dashboard.url}   token: ${token}`,
       `  coordinator ${url}`,
       ...servers.map((s) => `  group ${s.group}     ${s.role.padEnd(8)} ${s.handle.addr} (pid ${s.handle.proc.pid})`),
       '',
       `  slots: ${evenRanges(ids).map(([a, b, g]) => `${a}-${b} -> group ${g}`).join(', ')}`,
       `  try:   ${cli} set hello world`,
-      `         REDSLOT_TOKEN=${token} node dist/deploy/bin/redslot.js status --dashboard ${dashboard.url}`,
+      ...(localTls
+        ? httpsConnectHints(localTls, dashboard.url, token)
+        : [`         REDSLOT_TOKEN=${token} node dist/deploy/bin/redslot.js status --dashboard ${dashboard.url}`]),
       '',
       'Ctrl-C stops everything.',
       '',

@@ -7,13 +7,15 @@
  *   GET  /api/v1/proxy     config without secrets, topology revision, fence state, stats, memory
  *   GET  /api/v1/proxy/load  requests and bytes per slot (cumulative) and the sampled hot keys (shared/load-report.ts)
  *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
- * /api/v1 needs the adminToken, or a loopback client when none is set (./guard.ts).
+ * /api/v1 needs the adminToken, or a loopback client when none is set (./guard.ts). HTTPS with adminTls.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { redactConfig, type ProxyConfig } from '../config.js';
 import type { ProxyCore } from '../core.js';
 import type { ProxyLoadReport } from '../../shared/load-report.js';
 import { guardAdmin } from './guard.js';
+import { createLogger } from '../../shared/log.js';
+import { fastifyHttpsOption, serveRotatingCertificates } from '../../shared/tls/https.js';
 
 /**
  * What the admin app reads: a single-process ProxyCore, or the primary's view of its workers
@@ -49,8 +51,10 @@ export interface AdminOptions {
 }
 
 export function build(opts: AdminOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
   const p = opts.proxy;
+  // HTTPS when adminTls names a certificate; a plain HTTP request to it then fails the handshake.
+  const app = Fastify({ logger: false, ...fastifyHttpsOption(p.config.adminTls, 'adminTls') }) as unknown as FastifyInstance;
+  serveRotatingCertificates(app, p.config.adminTls, createLogger({ component: 'proxy.admin' }), 'adminTls');
   guardAdmin(app, p.config.adminToken);
 
   app.get('/metrics', async (_req, reply) => {

@@ -2,7 +2,7 @@
  * One pipelined TCP connection to one Redis server and database, shared by many client sessions.
  *
  * Invariants:
- * - `waiting` holds, in write order, every request whose bytes were handed to the socket (or to `out`, the
+ * - `waiting` holds, in write order, every request whose bytes were handed to the socket (or to `batch`, the
  *   batch of this event-loop turn). Replies arrive in the same order; each reply completes `waiting`'s head.
  * - Nothing of a client reaches the socket before the handshake (AUTH, SELECT) has succeeded: if SELECT
  *   failed and we had pipelined anyway, commands would run in database 0.
@@ -11,74 +11,23 @@
  * - After a failed dial the connection fails fast (`-ERR backend <addr> unavailable`) and redials in the
  *   background with exponential backoff, so clients never wait for a dial timeout per request.
  */
-import { handshakeSteps, type HandshakeStep } from './handshake.js';
+import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
-import type tls from 'node:tls';
 import { dial } from '../../shared/tls/dial.js';
-import type { Logger } from '../../shared/log.js';
-import { encodeCommand, encodeSelectedInto, selectedSize, writeSelected } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeSelectedInto, selectedSize } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
-import { errorText, isError, startsWith } from '../../shared/resp/reply-reader.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
-import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
+import { explainHandshakeFailure, VersionProbe } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
-import { sideCommand } from './side-command.js';
+import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
+import { ReadSlab } from './read-slab.js';
+import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
-/** What waits for a backend reply. Implemented by request objects: no per-request closures. */
-export interface BackendRequest {
-  /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
-  onReply(reply: Buffer): void;
-}
+export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
-/**
- * Backpressure toward a backend: once this many bytes sit in a connection's socket buffer (written, not yet
- * taken by the kernel: the backend or the network is slower than the clients) or wait for its handshake,
- * every session that sends to it holds its next requests and stops reading (backendHold) until the socket
- * drains, so the proxy's memory stays bounded however fast clients send. Big enough that normal pipelined
- * load never reaches it.
- */
-export const MAX_BACKEND_BUFFERED_BYTES = 4 * 1024 * 1024;
-
-/** A sender that can stop dispatching and reading until released (a client session). */
-export interface Holdable {
-  backendHold(): void;
-  backendRelease(): void;
-}
-
-export interface BackendOptions {
-  dialTimeoutMs: number;
-  backoffMinMs: number;
-  backoffMaxMs: number;
-  replyTimeoutMs: number;
-  keepAliveMs: number;
-  user: string;
-  password: string;
-  /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
-  tls?: tls.ConnectionOptions | null;
-}
-
-export interface ConnectionOwner extends VersionHolder {
-  readonly addr: string;
-  readonly host: string;
-  readonly port: number;
-  readonly log: Logger;
-  /** Called when the connection becomes usable (true) or a dial/handshake fails (false). */
-  onConnectionHealth(up: boolean): void;
-  /** A request was answered BUSY at once (the server runs a script on this connection). */
-  countBusy?(): void;
-}
-
-/**
- * A connection without a reply for this long is probed with a PING on a side connection: `-BUSY` means a
- * script runs on it (Redis reads nothing more from the connection running it): new requests then get that
- * BUSY reply at once instead of queueing behind the script, and the reply-timeout reset is held off (the
- * server is alive; resetting would fail every request queued behind the script and kill nothing).
- */
-export const BUSY_PROBE_AFTER_MS = 1000;
-const BUSY = Buffer.from('-BUSY');
-const NO_ANSWER = Buffer.alloc(0);
+import { OutputBatch } from './output-batch.js';
 
 const enum State {
   Idle,
@@ -90,24 +39,7 @@ const enum State {
   Closed,
 }
 
-/** A handshake command's reply handler. */
-class HandshakeReply implements BackendRequest {
-  constructor(
-    private readonly conn: BackendConnection,
-    private readonly step: HandshakeStep,
-    private readonly last: boolean,
-  ) {}
-
-  onReply(reply: Buffer): void {
-    if (isError(reply) && this.step.required) this.conn.handshakeFailed(this.conn.explain(this.step.what, errorText(reply)));
-    else if (this.last) this.conn.handshakeDone();
-  }
-}
-
 const INFO_SERVER = encodeCommand(['INFO', 'server']);
-
-/** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
-const SLAB_SIZE = 64 * 1024;
 
 /** Queued output past which a connection writes at once instead of at the end of the turn. */
 const FLUSH_AT = 256 * 1024;
@@ -122,17 +54,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   private queued: BackendRequest[] = [];
   private queuedBufs: Buffer[] = [];
   private queuedBytes = 0;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  /**
-   * Fan-out parts are encoded straight into this slab (sendSelected): no buffer per part, and parts sent in
-   * the same turn are one contiguous segment, written without Buffer.concat. slab[slabStart, slabPos) is
-   * output not yet moved to `out`; bytes before slabStart may still be owned by the socket and are never
-   * rewritten (the slab is only ever appended to, then replaced).
-   */
-  private slab: Buffer | null = null;
-  private slabStart = 0;
-  private slabPos = 0;
+  /** What this turn writes (payload slices, fan-out parts encoded into a slab). */
+  private readonly batch = new OutputBatch();
   private failFast = false;
   private attempts = 0;
   private dialTimer: NodeJS.Timeout | null = null;
@@ -145,9 +68,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   private stalledSince = 0;
   /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES; null = not congested. */
   private held: Set<Holdable> | null = null;
-  /** The server's BUSY reply while a script runs on this connection (side-PING probe), else null. */
-  private busyReply: Buffer | null = null;
-  private probe: { cancel(): void } | null = null;
+  /** Whether a script runs on this connection (side-PING probe after a stall). */
+  private readonly busy: BusyWatch;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -160,6 +82,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     /** RESP version spoken on this connection (HELLO 3 at dial): replies are forwarded as they come. */
     readonly proto: 2 | 3 = 2,
   ) {
+    this.busy = new BusyWatch(owner, opts, db);
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
   }
@@ -194,12 +117,10 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   /** Sends one request whose bytes are one buffer. The reply (or a proxy error) goes to `req.onReply`. */
   send(req: BackendRequest, payload: Buffer): void {
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
-      this.sealSlab();
       this.waiting.push(req);
-      this.out.push(payload);
-      this.outBytes += payload.length;
+      this.batch.push(payload);
       this.flushSoon();
       return;
     }
@@ -217,12 +138,10 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** Sends one request made of several buffers (big arguments are not copied). */
   sendParts(req: BackendRequest, parts: Buffer[], bytes: number): void {
     if (parts.length === 1) return this.send(req, parts[0]!);
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
-      this.sealSlab();
       this.waiting.push(req);
-      for (const p of parts) this.out.push(p);
-      this.outBytes += bytes;
+      this.batch.pushParts(parts, bytes);
       this.flushSoon();
       return;
     }
@@ -242,41 +161,27 @@ export class BackendConnection implements FrameHandler, Flushable {
    * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the slab.
    */
   sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
-    if (this.busyReply !== null) return this.answerBusy(req);
+    if (this.busy.reply !== null) return this.answerBusy(req);
     const size = this.state === State.Ready ? selectedSize(argv, keys, stride) : -1;
     if (size < 0) {
       const out: Buffer[] = [];
       const bytes = encodeSelectedInto(argv, keys, stride, out);
       return this.sendParts(req, out, bytes);
     }
-    let slab = this.slab;
-    if (slab === null || slab.length - this.slabPos < size) {
-      this.sealSlab();
-      slab = this.slab = Buffer.allocUnsafeSlow(size > SLAB_SIZE ? size : SLAB_SIZE);
-      this.slabStart = this.slabPos = 0;
-    }
-    this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
+    this.batch.pushSelected(argv, keys, stride, size);
     this.waiting.push(req);
-    this.outBytes += size;
     this.flushSoon();
   }
 
   /** Redis's BUSY reply, as another connection to the server would get it right now. */
   private answerBusy(req: BackendRequest): void {
     this.owner.countBusy?.();
-    req.onReply(this.busyReply!);
-  }
-
-  /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with payloads sent after them). */
-  private sealSlab(): void {
-    if (this.slabPos === this.slabStart) return;
-    this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));
-    this.slabStart = this.slabPos;
+    req.onReply(this.busy.reply!);
   }
 
   /** Output is written at the end of this turn, or at once past FLUSH_AT bytes (bounds what one turn buffers). */
   private flushSoon(): void {
-    if (this.outBytes >= FLUSH_AT) this.flush();
+    if (this.batch.bytes >= FLUSH_AT) this.flush();
     else scheduleFlush(this);
   }
 
@@ -298,14 +203,13 @@ export class BackendConnection implements FrameHandler, Flushable {
   }
 
   flush(): void {
-    if (this.outBytes === 0 && this.out.length === 0) return;
-    this.sealSlab();
-    const list = this.out;
-    const total = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
+    if (this.batch.empty) return;
+    const total = this.batch.bytes;
+    const list = this.batch.take();
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
     writeBuffers(this.socket, list, total);
+    // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
+    if (this.socket.writableLength === 0) this.batch.recycle();
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
@@ -336,7 +240,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       return;
     }
     this.replies++;
-    if (this.busyReply !== null || this.probe !== null) this.notBusy();
+    if (this.busy.active) this.busy.clear();
     req.onReply(frame);
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
@@ -351,7 +255,14 @@ export class BackendConnection implements FrameHandler, Flushable {
   private dial(): void {
     this.state = State.Connecting;
     this.framer.reset();
-    const { socket, ready } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null);
+    const slab = new ReadSlab();
+    const { socket, ready, onread } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null, {
+      buffer: slab.next,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        if (this.socket === socket) this.receive(slab.take(n, buf as Buffer));
+        return true;
+      },
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
@@ -360,9 +271,11 @@ export class BackendConnection implements FrameHandler, Flushable {
       socket.destroy();
     }, this.opts.dialTimeoutMs);
     socket.on(ready, () => this.onConnect(socket));
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.receive(chunk);
-    });
+    if (!onread) {
+      socket.on('data', (chunk: Buffer) => {
+        if (this.socket === socket) this.receive(chunk);
+      });
+    }
     socket.on('error', (err: Error) => {
       if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
       else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
@@ -399,10 +312,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBufs = [];
     this.queuedBytes = 0;
     for (const r of reqs) this.waiting.push(r);
-    for (const b of bufs) {
-      this.out.push(b);
-      this.outBytes += b.length;
-    }
+    for (const b of bufs) this.batch.push(b);
     this.flush();
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
     if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
@@ -430,10 +340,8 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.dialTimer = null;
     const wasReady = this.state === State.Ready;
     const reply = wasReady ? this.lostReply : this.unavailableReply;
-    this.out = [];
-    this.outBytes = 0;
-    this.slabStart = this.slabPos;
-    this.notBusy();
+    this.batch.clear();
+    this.busy.clear();
     this.releaseHeld(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();
@@ -493,37 +401,16 @@ export class BackendConnection implements FrameHandler, Flushable {
       return;
     }
     const stalled = now - this.stalledSince;
-    if (stalled >= BUSY_PROBE_AFTER_MS && this.probe === null && this.busyReply === null) this.probeBusy();
+    if (stalled >= BUSY_PROBE_AFTER_MS) this.busy.start(this.pendingNow);
     if (this.opts.replyTimeoutMs > 0 && stalled >= this.opts.replyTimeoutMs) {
-      if (this.busyReply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
+      if (this.busy.reply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
       this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
       this.stalledSince = 0;
       this.socket?.destroy();
     }
   }
 
-  /** PING on a side connection: `-BUSY` = a script runs here (see BUSY_PROBE_AFTER_MS). */
-  private probeBusy(): void {
-    const { user, password, replyTimeoutMs, dialTimeoutMs } = this.opts;
-    const p = sideCommand(this.owner, ['PING'], { user, password, timeoutMs: Math.max(replyTimeoutMs, dialTimeoutMs), unavailable: NO_ANSWER });
-    this.probe = p;
-    void p.reply.then((reply) => {
-      if (this.probe !== p) return;
-      this.probe = null;
-      if (startsWith(reply, BUSY)) {
-        this.busyReply = reply;
-        this.owner.log.warn('backend.busy', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, reply: errorText(reply) });
-      }
-    });
-  }
-
-  /** A reply came (or the connection closed): no script runs on it any more. */
-  private notBusy(): void {
-    if (this.busyReply !== null) this.owner.log.info('backend.not_busy', { backend: this.owner.addr, db: this.db });
-    this.busyReply = null;
-    this.probe?.cancel();
-    this.probe = null;
-  }
+  private readonly pendingNow = (): number => this.waiting.length;
 
   /**
    * Fails every request pending on this connection now (as "connection lost") and redials: used when the

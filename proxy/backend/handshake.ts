@@ -4,6 +4,15 @@
  * connections) learn its CLIENT ID. One list for the shared pipelined connections and the dedicated ones.
  */
 import { encodeCommand } from '../../shared/resp/encoder.js';
+import { errorText, isError } from '../../shared/resp/reply-reader.js';
+import type { BackendRequest } from './connection-types.js';
+
+/** What a handshake step's reply reports to (the backend connection). */
+export interface HandshakeTarget {
+  handshakeDone(): void;
+  handshakeFailed(reason: string): void;
+  explain(what: string, error: string): string;
+}
 
 export interface HandshakeStep {
   command: Buffer;
@@ -39,4 +48,18 @@ export function handshakeSteps(o: HandshakeOptions): HandshakeStep[] {
   steps.push({ command: encodeCommand(['CLIENT', 'SETNAME', o.name]), what: 'CLIENT SETNAME', required: false });
   if (o.clientId) steps.push({ command: encodeCommand(['CLIENT', 'ID']), what: 'CLIENT ID', required: true, clientId: true });
   return steps;
+}
+
+/** A handshake command's reply handler. */
+export class HandshakeReply implements BackendRequest {
+  constructor(
+    private readonly conn: HandshakeTarget,
+    private readonly step: HandshakeStep,
+    private readonly last: boolean,
+  ) {}
+
+  onReply(reply: Buffer): void {
+    if (isError(reply) && this.step.required) this.conn.handshakeFailed(this.conn.explain(this.step.what, errorText(reply)));
+    else if (this.last) this.conn.handshakeDone();
+  }
 }

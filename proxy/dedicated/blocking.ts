@@ -32,10 +32,10 @@ import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { ReplyErrors } from '../errors.js';
 import { MigrateStep } from '../router/migrate-on-access.js';
 import { ClientRequest, type Startable } from '../router/requests/base.js';
-import { DISPATCHED } from '../router/router.js';
 import type { SlotRoute, SlotWaiter } from '../router/slot-table.js';
-import { stateOf, WAIT_IDLE, type DedicatedSession } from './context.js';
-import type { Dedicated } from './index.js';
+import { DISPATCHED, isWaitSlot, slotToWait, WAIT_IDLE, type DispatchResult } from '../router/dispatch-result.js';
+import { equalsIgnoreCase as is } from '../util/ascii.js';
+import { stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
 
 /** Where a blocking command's timeout is: argv index, and whether it is in milliseconds (XREAD BLOCK). */
 interface TimeoutArg {
@@ -45,12 +45,6 @@ interface TimeoutArg {
 
 const BLOCK = Buffer.from('block');
 const STREAMS = Buffer.from('streams');
-
-function is(arg: Buffer, lower: Buffer): boolean {
-  if (arg.length !== lower.length) return false;
-  for (let i = 0; i < arg.length; i++) if ((arg[i]! | 0x20) !== lower[i]) return false;
-  return true;
-}
 
 /** The timeout argument, or null when the command does not block (XREAD without BLOCK). */
 function timeoutArg(name: string, argv: Buffer[]): TimeoutArg | null {
@@ -126,9 +120,9 @@ export class BlockedRequest extends ClientRequest implements BackendRequest, Sta
     if (this.done) return;
     const d = this.mgr.d;
     const r = d.routeFor(this.slot);
-    if (typeof r === 'number') {
-      this.waitingSlot = r;
-      d.table.wait(r, this);
+    if (isWaitSlot(r)) {
+      this.waitingSlot = slotToWait(r);
+      d.table.wait(this.waitingSlot, this);
       return;
     }
     if (Buffer.isBuffer(r)) return this.finish(r);
@@ -379,14 +373,14 @@ const WAIT_CHANNEL = '__redslot__:wait';
 export class Blocking {
   private readonly active = new Set<BlockedRequest>();
 
-  constructor(readonly d: Dedicated) {}
+  constructor(readonly d: DedicatedHost) {}
 
   /** Clients blocked in a blocking command now. */
   get count(): number {
     return this.active.size;
   }
 
-  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     if (spec.name === 'wait') return this.wait(s, spec, argv, t0);
     const timeout = timeoutArg(spec.name, argv);
     if (timeout === null) return this.d.router.routeSingle(s, spec, argv, raw, t0);
@@ -395,7 +389,7 @@ export class Blocking {
     const slot = slotOf(argv[keys[0]!]!);
     for (let i = 1; i < keys.length; i++) if (slotOf(argv[keys[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     const r = this.d.routeFor(slot);
-    if (typeof r === 'number') return r;
+    if (isWaitSlot(r)) return r;
     if (Buffer.isBuffer(r)) return this.answer(s, r, spec, t0);
     if (s.inFlight > 0) return WAIT_IDLE;
     // Keep the arguments past this event-loop turn (they are views of the socket chunk, which stays ours).
@@ -408,10 +402,10 @@ export class Blocking {
     return DISPATCHED;
   }
 
-  private wait(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
+  private wait(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): DispatchResult {
     const fenced = this.d.routeFor(0);
     if (Buffer.isBuffer(fenced)) return this.answer(s, fenced, spec, t0);
-    const masters = this.d.pubsub.patternServers();
+    const masters = this.d.patternServers();
     if (masters.length === 0) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
     if (s.inFlight > 0) return WAIT_IDLE;
     const req = new WaitRequest(this, s, spec.id, t0);
@@ -438,7 +432,7 @@ export class Blocking {
     for (const req of [...this.active]) if (marks[req.slot] === 1) req.wake();
   }
 
-  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
+  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     s.reply(reply, spec.id, t0);
     return DISPATCHED;
   }

@@ -1,29 +1,68 @@
 /**
  * What the dedicated-connection features (transactions, blocking commands, Pub/Sub) need from a client
- * session, and the dispatch codes they share with it. The Session implements DedicatedSession; nothing here
- * runs on the normal (shared-connection) path.
+ * session (DedicatedSession, which the Session implements) and from the proxy (DedicatedHost, which
+ * Dedicated in index.ts implements). The features depend on this file, never on each other or on index.ts.
+ * Nothing here runs on the normal (shared-connection) path.
  */
+import type { Logger } from '../../shared/log.js';
+import type { DedicatedPool } from '../backend/dedicated.js';
+import type { BackendServer } from '../backend/pool.js';
 import { resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
-import type { RoutedSession } from '../router/router.js';
-import type { BlockedRequest } from './blocking.js';
-import type { PubSubState } from './pubsub.js';
-import type { Transaction } from './transaction.js';
+import type { ClientListExtras } from '../local/context.js';
+import type { GuardEvent } from '../metrics.js';
+import type { WaitSlot } from '../router/dispatch-result.js';
+import type { MigrateOptions } from '../router/migrate-on-access.js';
+import type { RoutedSession, Router } from '../router/router.js';
+import type { SlotRoute, SlotTable } from '../router/slot-table.js';
+import type { PubSubState } from './pubsub-state.js';
+import type { Transaction } from './transaction-state.js';
 
 /** session.mode bits: while non-zero, every request goes through Dedicated.intercept() first. */
 export const MODE_MULTI = 1;
 /** RESP2 with subscriptions: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET are allowed. */
 export const MODE_PUBSUB_RESP2 = 2;
 
-/** A dispatch result: run this request again once every earlier reply of the client is in. */
-export const WAIT_IDLE = -2;
-/** intercept() result: not handled there, continue the normal dispatch. */
-export const PASS = -3;
+/** Byte limits of the dedicated paths (config guard.*). */
+export interface DedicatedLimits {
+  /** Bytes of commands queued after MULTI (0 = no limit). */
+  maxMultiBytes: number;
+  onGuard?: (event: GuardEvent) => void;
+}
+
+/** What the features use of the proxy: tables, pools, and the checks every dedicated command makes. */
+export interface DedicatedHost {
+  readonly table: SlotTable;
+  readonly router: Router;
+  readonly pool: DedicatedPool;
+  readonly migrate: MigrateOptions;
+  readonly log: Logger;
+  readonly limits: DedicatedLimits;
+  /**
+   * The route for `slot` when a command may be sent on it now; waitForSlot(slot) when it is locked (hold
+   * and retry); an error reply when nothing can be sent (fenced, no topology, slot offline).
+   */
+  routeFor(slot: number): SlotRoute | WaitSlot | Buffer;
+  /** The reply when the dedicated connection pool is exhausted. */
+  exhausted(what: string): Buffer;
+  /** A commandKeys() message of `spec` as Redis's `-ERR <message>` (Redis's wording per command). */
+  argError(spec: CommandSpec, message: string): Buffer;
+  /** Every master that serves a slot now (or still, for a locked slot's previous owner): patterns, WAIT. */
+  patternServers(): BackendServer[];
+}
+
+/** A client's blocked command (blocking.ts), as the session and CLIENT UNBLOCK see it. */
+export interface BlockedCommand {
+  /** CLIENT UNBLOCK: wakes it (with an error when `error`); false when it cannot be woken now. */
+  unblockByClient(error: boolean): boolean;
+  /** The client is gone: release its connection. */
+  cancel(): void;
+}
 
 /** Per-session state of the dedicated features, created on first use. */
 export interface SessionDedicated {
   tx: Transaction | null;
-  pubsub: PubSubState | null;
-  blocked: BlockedRequest | null;
+  pubsub: PubSubState<DedicatedSession> | null;
+  blocked: BlockedCommand | null;
 }
 
 export interface DedicatedSession extends RoutedSession {
@@ -54,4 +93,22 @@ export function stateOf(s: DedicatedSession): SessionDedicated {
 /** Redis's full command name for error messages: 'get', 'client|setname'. */
 export function fullName(spec: CommandSpec, argv: Buffer[]): string {
   return resolveSubcommand(spec, argv)?.name ?? spec.name;
+}
+
+/** CLIENT LIST: subscriptions, queued transaction, flags x (MULTI), P (Pub/Sub), b (blocked). */
+export function dedicatedListExtras(d: SessionDedicated, x: ClientListExtras): ClientListExtras {
+  let flags = '';
+  if (d.tx !== null && d.tx.multi) {
+    x.multi = d.tx.count;
+    flags += 'x';
+  }
+  if (d.pubsub !== null && d.pubsub.total > 0) {
+    x.sub = d.pubsub.channels.size;
+    x.psub = d.pubsub.patterns.size;
+    x.ssub = d.pubsub.shards.size;
+    flags += 'P';
+  }
+  if (d.blocked !== null) flags += 'b';
+  if (flags !== '') x.flags = flags;
+  return x;
 }

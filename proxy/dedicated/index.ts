@@ -12,20 +12,20 @@
 import type { Logger } from '../../shared/log.js';
 import { encodeError } from '../../shared/resp/encoder.js';
 import type { DedicatedPool, DedicatedStats } from '../backend/dedicated.js';
-import type { BackendPool } from '../backend/pool.js';
+import type { BackendPool, BackendServer } from '../backend/pool.js';
 import type { CommandSpec } from '../commands/lookup.js';
 import { keyErrorReply } from '../commands/numkeys-errors.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
-import type { GuardEvent } from '../metrics.js';
 import type { MigrateOptions } from '../router/migrate-on-access.js';
-import { DISPATCHED, type Router } from '../router/router.js';
+import { DISPATCHED, isPass, PASS, waitForSlot, type DispatchResult, type InterceptResult, type WaitSlot } from '../router/dispatch-result.js';
+import type { Router } from '../router/router.js';
 import type { SlotRoute, SlotTable } from '../router/slot-table.js';
 import { Blocking } from './blocking.js';
-import { MODE_MULTI, MODE_PUBSUB_RESP2, PASS, type DedicatedSession } from './context.js';
+import { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedHost, type DedicatedLimits, type DedicatedSession } from './context.js';
 import { PubSub } from './pubsub.js';
 import { Transactions } from './transaction.js';
 
-export { MODE_MULTI, MODE_PUBSUB_RESP2, PASS, WAIT_IDLE, type DedicatedSession, type SessionDedicated } from './context.js';
+export { MODE_MULTI, MODE_PUBSUB_RESP2, type DedicatedLimits, type DedicatedSession, type SessionDedicated } from './context.js';
 
 /** Sessions in each dedicated state right now (metrics, INFO). */
 export interface DedicatedSessionStats {
@@ -34,14 +34,7 @@ export interface DedicatedSessionStats {
   subscribers: number;
 }
 
-/** Byte limits of the dedicated paths (config guard.*). */
-export interface DedicatedLimits {
-  /** Bytes of commands queued after MULTI (0 = no limit). */
-  maxMultiBytes: number;
-  onGuard?: (event: GuardEvent) => void;
-}
-
-export class Dedicated {
+export class Dedicated implements DedicatedHost {
   readonly pool: DedicatedPool;
   readonly tx: Transactions;
   readonly blocking: Blocking;
@@ -62,7 +55,7 @@ export class Dedicated {
   }
 
   /** A command routed 'transaction' | 'blocking' | 'pubsub'. Returns DISPATCHED, a slot to wait for, or WAIT_IDLE. */
-  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  dispatch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     switch (spec.name) {
       case 'multi':
         return this.tx.multi(s, spec, t0);
@@ -83,10 +76,10 @@ export class Dedicated {
   }
 
   /** Runs first while s.mode !== 0; PASS = continue the normal dispatch. */
-  intercept(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  intercept(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): InterceptResult {
     if ((s.mode & MODE_PUBSUB_RESP2) !== 0) {
       const r = this.pubsub.resp2Context(s, spec, argv, t0);
-      if (r !== PASS) return r;
+      if (!isPass(r)) return r;
     }
     if ((s.mode & MODE_MULTI) !== 0) {
       switch (spec.name) {
@@ -130,25 +123,24 @@ export class Dedicated {
     return this.pubsub.onRoutesChanged(changed);
   }
 
-  /**
-   * The route for `slot` when a command may be sent on it now; the slot itself when it is locked (hold
-   * and retry); an error reply when nothing can be sent (fenced, no topology, slot offline).
-   */
-  routeFor(slot: number): SlotRoute | number | Buffer {
+  routeFor(slot: number): SlotRoute | WaitSlot | Buffer {
     const fenced = this.router.fencedReply;
     if (fenced !== null) return fenced;
     if (!this.table.loaded) return ReplyErrors.noTopology;
     const route = this.table.routes[slot]!;
-    if (route.locked) return slot;
+    if (route.locked) return waitForSlot(slot);
     if (route.server === null) return ReplyErrors.slotNotServed;
     return route;
+  }
+
+  patternServers(): BackendServer[] {
+    return this.pubsub.patternServers();
   }
 
   exhausted(what: string): Buffer {
     return errorReply(ProxyErrors.REDSLOT_ERR_DEDICATED_EXHAUSTED, { what });
   }
 
-  /** A commandKeys() message of `spec` as Redis's `-ERR <message>` (Redis's wording per command). */
   argError(spec: CommandSpec, message: string): Buffer {
     return keyErrorReply(spec, message);
   }

@@ -25,34 +25,10 @@ import type { DedicatedConnection } from '../backend/dedicated.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import { MigrateStep } from '../router/migrate-on-access.js';
-import { DISPATCHED } from '../router/router.js';
-import type { SlotRoute } from '../router/slot-table.js';
 import { ConnRequest } from './conn-request.js';
-import { MODE_MULTI, stateOf, WAIT_IDLE, type DedicatedSession } from './context.js';
-import type { Dedicated } from './index.js';
-
-export class Transaction {
-  /** MULTI seen, EXEC/DISCARD not yet. */
-  multi = false;
-  /** A queued command was refused: EXEC answers EXECABORT. */
-  aborted = false;
-  /** The slot every key must hash to; -1 until the first key. */
-  slot = -1;
-  /** Queued commands, encoded, in order. */
-  parts: Buffer[] = [];
-  bytes = 0;
-  count = 0;
-  /** Keys of the queued commands (for migrate-on-access at EXEC). */
-  keys: Buffer[] = [];
-  /** WATCH: the pinned connection, the route it was placed under, the db it selected. */
-  watchConn: DedicatedConnection | null = null;
-  watchRoute: SlotRoute | null = null;
-  watchDb = 0;
-  /** The slot's route changed (or the connection broke) since WATCH: EXEC answers null. */
-  watchBroken = false;
-  /** The pinned connection's db differs from the one it was dialled for (SELECT sent on it): close, never reuse. */
-  dirty = false;
-}
+import { DISPATCHED, isWaitSlot, WAIT_IDLE, type DispatchResult } from '../router/dispatch-result.js';
+import { MODE_MULTI, stateOf, type DedicatedHost, type DedicatedSession } from './context.js';
+import { Transaction } from './transaction-state.js';
 
 const MULTI = encodeCommand(['MULTI']);
 const EXEC = encodeCommand(['EXEC']);
@@ -79,13 +55,13 @@ export class Transactions {
   /** Transactions open (MULTI or WATCH), one per session at most. */
   private readonly active = new Set<Transaction>();
 
-  constructor(private readonly d: Dedicated) {}
+  constructor(private readonly d: DedicatedHost) {}
 
   get open(): number {
     return this.active.size;
   }
 
-  multi(s: DedicatedSession, spec: CommandSpec, t0: number): number {
+  multi(s: DedicatedSession, spec: CommandSpec, t0: number): DispatchResult {
     const st = stateOf(s);
     const tx = st.tx ?? (st.tx = new Transaction());
     if (tx.multi) return this.answer(s, Err.nested, spec, t0);
@@ -95,7 +71,7 @@ export class Transactions {
     return this.answer(s, Replies.ok, spec, t0);
   }
 
-  exec(s: DedicatedSession, spec: CommandSpec, t0: number): number {
+  exec(s: DedicatedSession, spec: CommandSpec, t0: number): DispatchResult {
     const tx = s.dedicated?.tx;
     if (tx === undefined || tx === null || !tx.multi) return this.answer(s, Err.execWithout, spec, t0);
     if (tx.aborted) return this.end(s, tx, Err.execAbort, spec, t0);
@@ -103,7 +79,7 @@ export class Transactions {
     if (tx.count === 0 && tx.watchConn === null) return this.end(s, tx, Replies.emptyArray, spec, t0);
     const slot = tx.slot >= 0 ? tx.slot : 0;
     const route = this.d.routeFor(slot);
-    if (typeof route === 'number') return route; // locked: the session waits and runs EXEC again
+    if (isWaitSlot(route)) return route; // locked: the session waits and runs EXEC again
     if (Buffer.isBuffer(route)) return this.end(s, tx, route, spec, t0);
     if (tx.watchConn !== null && route !== tx.watchRoute) return this.end(s, tx, s.proto === 3 ? NULL3 : NULL2, spec, t0);
     if (s.inFlight > 0) return WAIT_IDLE;
@@ -148,13 +124,13 @@ export class Transactions {
     return DISPATCHED;
   }
 
-  discard(s: DedicatedSession, spec: CommandSpec, t0: number): number {
+  discard(s: DedicatedSession, spec: CommandSpec, t0: number): DispatchResult {
     const tx = s.dedicated?.tx;
     if (tx === undefined || tx === null || !tx.multi) return this.answer(s, Err.discardWithout, spec, t0);
     return this.end(s, tx, Replies.ok, spec, t0);
   }
 
-  watch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): number {
+  watch(s: DedicatedSession, spec: CommandSpec, argv: Buffer[], t0: number): DispatchResult {
     const st = stateOf(s);
     const tx = st.tx ?? (st.tx = new Transaction());
     if (tx.multi) return this.answer(s, Err.watchInside, spec, t0);
@@ -164,7 +140,7 @@ export class Transactions {
     for (let i = 1; i < keyIdx.length; i++) if (slotOf(argv[keyIdx[i]!]!) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     if (tx.slot >= 0 && slot !== tx.slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
     const route = this.d.routeFor(slot);
-    if (typeof route === 'number') return route;
+    if (isWaitSlot(route)) return route;
     if (Buffer.isBuffer(route)) return this.answer(s, route, spec, t0);
     if (tx.watchConn !== null && route !== tx.watchRoute) {
       // The earlier WATCHes were placed under a route that is gone: EXEC will answer null whatever happens.
@@ -213,15 +189,15 @@ export class Transactions {
   }
 
   /** UNWATCH outside MULTI (inside, it is queued like Redis does). */
-  unwatch(s: DedicatedSession, spec: CommandSpec, t0: number): number {
+  unwatch(s: DedicatedSession, spec: CommandSpec, t0: number): DispatchResult {
     const tx = s.dedicated?.tx;
     if (tx !== undefined && tx !== null && !tx.multi) this.clear(s, tx);
     return this.answer(s, Replies.ok, spec, t0);
   }
 
   /** A command while MULTI is open: queue it (+QUEUED) or refuse it (flagging the transaction). */
-  queue(s: DedicatedSession, tx: Transaction, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
-    const refuse = (reply: Buffer): number => {
+  queue(s: DedicatedSession, tx: Transaction, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
+    const refuse = (reply: Buffer): DispatchResult => {
       tx.aborted = true;
       return this.answer(s, reply, spec, t0);
     };
@@ -272,7 +248,7 @@ export class Transactions {
   }
 
   /** Ends the transaction (EXEC answered locally, DISCARD, errors) and replies. */
-  private end(s: DedicatedSession, tx: Transaction, reply: Buffer, spec: CommandSpec, t0: number): number {
+  private end(s: DedicatedSession, tx: Transaction, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     this.clear(s, tx);
     return this.answer(s, reply, spec, t0);
   }
@@ -313,7 +289,7 @@ export class Transactions {
     conn.send({ onReply: (r: Buffer) => pool.release(conn, r[0] === 0x2b) }, UNWATCH);
   }
 
-  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
+  private answer(s: DedicatedSession, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     s.reply(reply, spec.id, t0);
     return DISPATCHED;
   }

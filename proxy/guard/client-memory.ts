@@ -13,7 +13,8 @@ export interface MemoryClient {
   readonly outputBytes: number;
   /** Request bytes received and not dispatched yet. */
   readonly queryBytes: number;
-  readonly noEvict: boolean;
+  /** CLIENT NO-EVICT. */
+  readonly client: { readonly noEvict: boolean };
   kill(): void;
 }
 
@@ -26,7 +27,7 @@ export function evictOverCap(clients: Iterable<MemoryClient>, capBytes: number):
   for (const c of clients) {
     const bytes = c.outputBytes + c.queryBytes;
     total += bytes;
-    if (bytes > 0 && !c.noEvict) sized.push({ client: c, bytes });
+    if (bytes > 0 && !c.client.noEvict) sized.push({ client: c, bytes });
   }
   if (total <= capBytes) return [];
   sized.sort((a, b) => b.bytes - a.bytes);

@@ -14,7 +14,7 @@ export function acl(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   const users = ctx.facts.access.users;
   switch (lowerSub(argv)) {
     case 'whoami':
-      return encodeBulk(ctx.user);
+      return encodeBulk(ctx.client.user);
     case 'users':
       return encodeBulkArray(users.all().map((u) => u.name));
     case 'list':

@@ -61,12 +61,12 @@ export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
       return errorReply(ProxyErrors.REDSLOT_ERR_HELLO_OPTION, { option: argv[i]!.toString('latin1').replace(/[\r\n]/g, ' ') });
     }
   }
-  if (!ctx.authenticated) return Buffer.from('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
+  if (!ctx.client.authenticated) return Buffer.from('-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n');
   const old = proto === 3 ? (ctx.facts.resp3Refusal?.() ?? null) : null;
   if (old !== null) return errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_TOO_OLD, { what: 'HELLO 3', reason: old });
   if (setName !== null) {
     if (!validClientName(setName)) return Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
-    ctx.name = setName.length === 0 ? null : setName;
+    ctx.client.name = setName.length === 0 ? null : setName;
   }
   ctx.setProto(proto);
   return Buffer.concat([

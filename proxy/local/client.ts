@@ -61,7 +61,7 @@ const HELP = [
 
 function flagsOf(c: LocalContext): string {
   const extra = c.clientListExtras?.().flags ?? '';
-  const f = `${extra}${c.noEvict ? 'e' : ''}`;
+  const f = `${extra}${c.client.noEvict ? 'e' : ''}`;
   return f === '' ? 'N' : f;
 }
 
@@ -73,16 +73,16 @@ function typeOf(c: LocalContext): 'normal' | 'pubsub' {
 /** One CLIENT LIST line (Redis 7 field order), without the trailing newline. */
 export function clientLine(c: LocalContext, now = Date.now(), nowPerf = performance.now(), current?: string): string {
   const x = c.clientListExtras?.() ?? {};
-  const cmd = current ?? (c.lastCmdId >= 0 ? allCommands()[c.lastCmdId]?.name ?? 'NULL' : 'NULL');
+  const cmd = current ?? (c.client.lastCmdId >= 0 ? allCommands()[c.client.lastCmdId]?.name ?? 'NULL' : 'NULL');
   const omem = c.outputBytes;
   return [
     `id=${c.id}`,
     `addr=${c.remoteAddress}`,
     `laddr=${c.localAddress}`,
     'fd=-1',
-    `name=${c.name === null ? '' : text(c.name)}`,
-    `age=${Math.max(0, Math.floor((now - c.createdAt) / 1000))}`,
-    `idle=${Math.max(0, Math.floor((nowPerf - c.lastAt) / 1000))}`,
+    `name=${c.client.name === null ? '' : text(c.client.name)}`,
+    `age=${Math.max(0, Math.floor((now - c.client.createdAt) / 1000))}`,
+    `idle=${Math.max(0, Math.floor((nowPerf - c.client.lastAt) / 1000))}`,
     `flags=${flagsOf(c)}`,
     `db=${c.db}`,
     `sub=${x.sub ?? 0}`,
@@ -101,11 +101,11 @@ export function clientLine(c: LocalContext, now = Date.now(), nowPerf = performa
     `tot-mem=${omem}`,
     `events=${omem > 0 ? 'rw' : 'r'}`,
     `cmd=${cmd}`,
-    `user=${c.user}`,
+    `user=${c.client.user}`,
     'redir=-1',
     `resp=${x.resp ?? 2}`,
-    `lib-name=${c.libName === null ? '' : text(c.libName)}`,
-    `lib-ver=${c.libVer === null ? '' : text(c.libVer)}`,
+    `lib-name=${c.client.libName === null ? '' : text(c.client.libName)}`,
+    `lib-ver=${c.client.libVer === null ? '' : text(c.client.libVer)}`,
   ].join(' ');
 }
 
@@ -183,7 +183,7 @@ function kill(ctx: LocalContext, argv: Buffer[]): Buffer {
     if (id !== null && c.id !== id) continue;
     if (addr !== null && c.remoteAddress !== addr) continue;
     if (laddr !== null && c.localAddress !== laddr) continue;
-    if (user !== null && c.user !== user) continue;
+    if (user !== null && c.client.user !== user) continue;
     if (type !== null && typeOf(c) !== type) continue;
     if (c === ctx) {
       if (skipMe) continue;
@@ -200,16 +200,16 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   if (is(sub, 'setname') && argv.length === 3) {
     const name = argv[2]!;
     if (!validClientName(name)) return BAD_NAME;
-    ctx.name = name.length === 0 ? null : name;
+    ctx.client.name = name.length === 0 ? null : name;
     return Replies.ok;
   }
-  if (is(sub, 'getname') && argv.length === 2) return encodeBulk(ctx.name);
+  if (is(sub, 'getname') && argv.length === 2) return encodeBulk(ctx.client.name);
   if (is(sub, 'id') && argv.length === 2) return encodeInteger(ctx.id);
   if (is(sub, 'setinfo') && argv.length === 4) {
     const value = argv[3]!;
     if (!validClientName(value)) return Buffer.from('-ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.\r\n');
-    if (is(argv[2], 'lib-name')) ctx.libName = value;
-    else if (is(argv[2], 'lib-ver')) ctx.libVer = value;
+    if (is(argv[2], 'lib-name')) ctx.client.libName = value;
+    else if (is(argv[2], 'lib-ver')) ctx.client.libVer = value;
     else return Buffer.from(`-ERR Unrecognized option '${argv[2]!.toString('latin1').replace(/[\r\n]/g, ' ')}'\r\n`);
     return Replies.ok;
   }
@@ -217,24 +217,24 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   if (is(sub, 'list')) return list(ctx, argv);
   if (is(sub, 'kill') && argv.length >= 3) return kill(ctx, argv);
   if (is(sub, 'no-evict') && argv.length === 3) {
-    if (is(argv[2], 'on')) ctx.noEvict = true;
-    else if (is(argv[2], 'off')) ctx.noEvict = false;
+    if (is(argv[2], 'on')) ctx.client.noEvict = true;
+    else if (is(argv[2], 'off')) ctx.client.noEvict = false;
     else return ReplyErrors.syntax;
     return Replies.ok;
   }
   if (is(sub, 'unblock') && (argv.length === 3 || argv.length === 4)) return unblock(ctx, argv);
   if (is(sub, 'reply') && argv.length === 3) {
     if (is(argv[2], 'on')) {
-      ctx.replyOff = false;
-      ctx.replySkip = 0;
+      ctx.replies.off = false;
+      ctx.replies.skip = 0;
       return Replies.ok;
     }
     if (is(argv[2], 'off')) {
-      ctx.replyOff = true;
+      ctx.replies.off = true;
       return NOTHING;
     }
     if (is(argv[2], 'skip')) {
-      if (!ctx.replyOff) ctx.replySkip = 1;
+      if (!ctx.replies.off) ctx.replies.skip = 1;
       return NOTHING;
     }
     return ReplyErrors.syntax;

@@ -6,6 +6,8 @@ import type { SlowLog } from './slowlog.js';
 import type { ClientAccess } from '../acl/access.js';
 import type { AclUser } from '../acl/user.js';
 import type { ProxyConfig } from '../config.js';
+import type { ClientInfo } from '../session/client-info.js';
+import type { ReplyMode } from '../session/reply-queue.js';
 
 /** Proxy-wide facts for INFO / HELLO. */
 export interface ProxyFacts {
@@ -52,11 +54,8 @@ export interface ClientListExtras {
 export interface LocalContext {
   readonly id: number;
   db: number;
-  authenticated: boolean;
-  user: string;
-  name: Buffer | null;
-  libName: Buffer | null;
-  libVer: Buffer | null;
+  /** Name, library, user, activity, NO-EVICT (proxy/session/client-info.ts). */
+  readonly client: ClientInfo;
   /** READONLY / READWRITE: read-only single-slot commands may be served by a replica of the slot's group. */
   readReplica: boolean;
   readonly facts: ProxyFacts;
@@ -72,21 +71,12 @@ export interface LocalContext {
   reset(): void;
 
   // ---- CLIENT (proxy/local/client.ts)
-  readonly createdAt: number;
   readonly remoteAddress: string;
   readonly localAddress: string;
-  /** CommandSpec.id of the last command, -1 before the first. */
-  readonly lastCmdId: number;
-  /** performance.now() of the last command (or of the connection). */
-  readonly lastAt: number;
   /** Bytes of replies waiting to be written to the client. */
   readonly outputBytes: number;
-  /** CLIENT REPLY OFF. */
-  replyOff: boolean;
-  /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped (the session moves it on). */
-  replySkip: number;
-  /** CLIENT NO-EVICT on. */
-  noEvict: boolean;
+  /** CLIENT REPLY ON / OFF / SKIP. */
+  readonly replies: ReplyMode;
   /** Closes the connection now (CLIENT KILL of another client). */
   kill(): void;
   /** CLIENT UNBLOCK of this client: wakes its blocked command (ERROR: with an error); false if not blocked. */

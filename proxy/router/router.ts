@@ -2,8 +2,8 @@
  * The router: for a routed command, find its keys, their slots and routes, and start the request of the
  * command's routing shape (single / mget / mset / msetnx / sum; script like single with the script cache;
  * all / one / scan through requests/cluster-wide.ts). Answers routing errors itself (CROSSSLOT,
- * CLUSTERDOWN). Returns the number of a locked slot when the request must wait (the session holds its
- * pipeline and retries when that slot's route changes), else -1.
+ * CLUSTERDOWN). Returns a DispatchResult: waitForSlot(slot) when a locked slot makes the request wait (the
+ * session holds its pipeline and retries when that slot's route changes), else DISPATCHED.
  */
 import { slotOf } from '../../shared/slot.js';
 import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
@@ -23,14 +23,13 @@ import type { SlotRoute, SlotTable } from './slot-table.js';
 import type { BackendServer } from '../backend/pool.js';
 import type { SlotLoad } from '../load/slot-load.js';
 import { LEASE_DEADLINE_PASSED, ServeDeadline } from './serve-deadline.js';
+import { DISPATCHED, waitForSlot, type DispatchResult } from './dispatch-result.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
   /** Replies `reply` in order (an error the router made). */
   reply(reply: Buffer, cmdId: number, t0: number): void;
 }
-
-export const DISPATCHED = -1;
 
 export class Router {
   private fenceReply: Buffer | null = null;
@@ -63,7 +62,7 @@ export class Router {
   }
 
   /** Routes a command as single-slot whatever its table shape (XREAD / XREADGROUP without BLOCK). */
-  routeSingle(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  routeSingle(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     const fenced = this.fencedReply;
     if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
@@ -72,7 +71,7 @@ export class Router {
     return this.single(s, spec, argv, raw, keys, t0);
   }
 
-  route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): number {
+  route(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, t0: number): DispatchResult {
     const fenced = this.fencedReply;
     if (fenced !== null) return this.answer(s, fenced, spec, t0);
     if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
@@ -116,12 +115,12 @@ export class Router {
     return this.answer(s, encodeError(`ERR command '${spec.name}' cannot be routed`), spec, t0);
   }
 
-  private answer(s: RoutedSession, reply: Buffer, spec: CommandSpec, t0: number): number {
+  private answer(s: RoutedSession, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     s.reply(reply, spec.id, t0);
     return DISPATCHED;
   }
 
-  private single(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, keys: number[], t0: number): number {
+  private single(s: RoutedSession, spec: CommandSpec, argv: Buffer[], raw: Buffer | undefined, keys: number[], t0: number): DispatchResult {
     let slot = 0; // keyless commands (EVAL with numkeys 0) go to slot 0's group
     const n = keys.length;
     if (n > 0) {
@@ -131,7 +130,7 @@ export class Router {
       }
     }
     const route = this.table.routes[slot]!;
-    if (route.locked) return slot;
+    if (route.locked) return waitForSlot(slot);
     if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
     let req: SingleRequest | ScriptRequest;
     let bytes: number;
@@ -168,7 +167,7 @@ export class Router {
     return DISPATCHED;
   }
 
-  private fanout(s: RoutedSession, req: FanoutRequest, argv: Buffer[], keys: number[], spec: CommandSpec, t0: number, raw?: Buffer): number {
+  private fanout(s: RoutedSession, req: FanoutRequest, argv: Buffer[], keys: number[], spec: CommandSpec, t0: number, raw?: Buffer): DispatchResult {
     const routes = this.table.routes;
     const slots = new Array<number>(keys.length);
     let migrating = false;
@@ -176,7 +175,7 @@ export class Router {
     for (let i = 0; i < keys.length; i++) {
       const slot = slotOf(argv[keys[i]!]!);
       const route = routes[slot]!;
-      if (route.locked) return slot;
+      if (route.locked) return waitForSlot(slot);
       if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
       if (route.migrateFrom !== null) migrating = true;
       slots[i] = slot;

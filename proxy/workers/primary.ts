@@ -24,23 +24,23 @@
  *   deregistered) and the admin server closes. If the primary dies, workers see the IPC channel close and
  *   shut down the same way: no orphans.
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { mergeLoadReports, type ProxyLoadReport } from '../../shared/load-report.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
 import type { Topology } from '../../shared/model/types.js';
 import { masterOf } from '../../shared/model/topology.js';
-import { build as buildAdmin, type AdminProxy } from '../admin/app.js';
+import type { AdminProxy } from '../admin/app.js';
 import type { ProxyConfig } from '../config.js';
 import { REDSLOT_VERSION } from '../../shared/version.js';
 import { LEASE_DEADLINE_PASSED } from '../router/serve-deadline.js';
-import { advertised, coordinatorUrl, defaultDriver, type StartProxyOptions } from '../startup.js';
-import { startReachability } from '../topology/start-reachability.js';
-import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
-import type { FromWorker, ToWorker, WorkerMetrics, WorkerStats } from './protocol.js';
+import { runLifecycle, type DataPlane, type LifecycleHandle } from '../lifecycle.js';
+import type { StartProxyOptions } from '../startup.js';
+import type { ProxyRuntime } from '../runtime.js';
+import type { FromWorker, WorkerMetrics, WorkerStats } from './protocol.js';
+import { WorkerProc } from './worker-proc.js';
 
 export interface StartWorkersOptions extends StartProxyOptions {
   /** Worker processes (default config.workers). */
@@ -49,94 +49,10 @@ export interface StartWorkersOptions extends StartProxyOptions {
   logLevel?: string;
 }
 
-export interface WorkersHandle {
-  addr: string;
-  host: string;
-  port: number;
-  adminAddr: string | null;
-  runtime: WorkerSet;
-  /** Graceful stop of every worker, then the driver and the admin server. */
-  close(opts?: { deadlineMs?: number }): Promise<void>;
-}
-
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; kind: 'apply' | 'stats' | 'metrics' | 'load' };
+/** Graceful stop (close()) of every worker, then the driver and the admin server. */
+export type WorkersHandle = LifecycleHandle<WorkerSet>;
 
 const QUERY_TIMEOUT_MS = 2000;
-
-/** The primary's view of one worker process. */
-class WorkerProc {
-  /** starting: forked; idle: initialised, not listening yet; serving: listening; exited. */
-  state: 'starting' | 'idle' | 'serving' | 'exited' = 'starting';
-  /** The worker has been sent its init (only then does it get broadcasts). */
-  initialised = false;
-  revision = 0;
-  private seq = 0;
-  private readonly pending = new Map<number, Pending>();
-  readonly exited: Promise<number | null>;
-
-  constructor(
-    readonly index: number,
-    readonly worker: Worker,
-  ) {
-    this.exited = new Promise((resolve) => worker.once('exit', (code) => resolve(code)));
-  }
-
-  get pid(): number {
-    return this.worker.process.pid ?? 0;
-  }
-
-  send(msg: ToWorker): void {
-    if (this.state === 'exited' || !this.worker.isConnected()) return;
-    try {
-      this.worker.send(msg);
-    } catch {
-      /* the channel closed meanwhile: the exit handler settles everything */
-    }
-  }
-
-  /** Sends a request; resolves with its answer (null for queries to a worker that went away). */
-  request<T>(kind: Pending['kind'], build: (seq: number) => ToWorker, timeoutMs = 0): Promise<T | null> {
-    if (this.state === 'exited') return Promise.resolve(null);
-    const seq = ++this.seq;
-    return new Promise<T | null>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          this.pending.delete(seq);
-          resolve(null);
-        }, timeoutMs);
-        timer.unref();
-      }
-      this.pending.set(seq, {
-        kind,
-        resolve: (v) => {
-          if (timer) clearTimeout(timer);
-          resolve(v as T | null);
-        },
-        reject: (e) => {
-          if (timer) clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.send(build(seq));
-    });
-  }
-
-  answer(seq: number, value: unknown, error?: string): void {
-    const p = this.pending.get(seq);
-    if (!p) return;
-    this.pending.delete(seq);
-    if (error !== undefined) p.reject(new Error(`worker ${this.index}: ${error}`));
-    else p.resolve(value);
-  }
-
-  /** The process is gone: nothing routes through it any more, so its applies count as done. */
-  onExit(): void {
-    this.state = 'exited';
-    for (const p of this.pending.values()) p.resolve(null);
-    this.pending.clear();
-  }
-}
 
 /** Where the compiled (or, under tsx, the source) worker entry is, and how to start node for it. */
 function workerEntry(): { exec: string; execArgv: string[] } {
@@ -517,7 +433,55 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
   }
 }
 
-/** Starts the primary: workers, admin HTTP, topology driver. */
+/** The workers as the lifecycle's data plane. */
+class WorkersPlane implements DataPlane<WorkerSet> {
+  /** A fixed port: workers listen only once the first table is applied (no client sees "no topology yet");
+   * port 0 (tests): they must listen first, to learn the port the proxy registers with. */
+  private readonly fixedPort: boolean;
+
+  constructor(
+    readonly runtime: WorkerSet,
+    private readonly config: ProxyConfig,
+    private readonly count: number,
+  ) {
+    this.fixedPort = config.listen.port !== 0;
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    await this.runtime.start(!this.fixedPort);
+    return { host: this.config.listen.host, port: this.fixedPort ? this.config.listen.port : this.runtime.port };
+  }
+
+  async serve(): Promise<void> {
+    if (this.fixedPort) await this.runtime.listen();
+  }
+
+  masterAddrs(): string[] {
+    return this.runtime.masterAddrs();
+  }
+
+  /** Stats come from the workers: fetch them before answering anything that shows them. */
+  beforeApiRequest(): Promise<unknown> {
+    return this.runtime.refresh();
+  }
+
+  adminExtra(): Record<string, unknown> {
+    return { workers: this.runtime.describeWorkers() };
+  }
+
+  logFields(): Record<string, unknown> {
+    return { workers: this.count, pids: this.runtime.pids() };
+  }
+
+  /** Every worker drains its clients and closes its own backend connections, then exits. */
+  stopServing(deadlineMs: number): Promise<void> {
+    return this.runtime.stop(deadlineMs);
+  }
+
+  async closeBackends(): Promise<void> {}
+}
+
+/** Starts the primary: workers, then the lifecycle every proxy goes through (proxy/lifecycle.ts). */
 export async function startProxyWorkers(opts: StartWorkersOptions): Promise<WorkersHandle> {
   if (!cluster.isPrimary) throw new Error('startProxyWorkers: must run in the primary process');
   const { config } = opts;
@@ -525,70 +489,5 @@ export async function startProxyWorkers(opts: StartWorkersOptions): Promise<Work
   const log = opts.logger ?? createLogger({ service: 'proxy', role: 'primary' });
   const env: NodeJS.ProcessEnv = opts.logLevel ? { REDSLOT_LOG_LEVEL: opts.logLevel } : {};
   const set = new WorkerSet(config, count, log, opts.defaultMetrics ?? true, env);
-  let admin: FastifyInstance | null = null;
-  let adminAddr: string | null = null;
-  let stopDriver: (() => Promise<void>) | null = null;
-  let extraState: (() => Record<string, unknown>) | null = null;
-  const closeAll = async (deadlineMs: number) => {
-    await set.stop(deadlineMs);
-    if (stopDriver) await stopDriver().catch((err: unknown) => log.warn('proxy.driver_stop_failed', { err }));
-    if (admin) await admin.close();
-  };
-  // A fixed port: workers listen only once the first table is applied (no client sees "no topology yet");
-  // port 0 (tests): they must listen first, to learn the port the proxy registers with.
-  const fixedPort = config.listen.port !== 0;
-  try {
-    await set.start(!fixedPort);
-  } catch (err) {
-    await closeAll(0);
-    throw err;
-  }
-  const host = config.listen.host;
-  const port = fixedPort ? config.listen.port : set.port;
-  const addr = advertised(host, port);
-  try {
-    if (config.admin !== null) {
-      admin = buildAdmin({
-        proxy: set,
-        addr: () => addr,
-        adminAddr: () => adminAddr ?? '',
-        extra: () => ({ ...(extraState?.() ?? {}), workers: set.describeWorkers() }),
-      });
-      // Stats come from the workers: fetch them before answering anything that shows them.
-      admin.addHook('onRequest', async (req) => {
-        if (req.url.startsWith('/api/')) await set.refresh();
-      });
-      await admin.listen({ host: config.admin.host, port: config.admin.port });
-      const a = admin.server.address();
-      if (a !== null && typeof a !== 'string') adminAddr = advertised(a.address, a.port);
-    }
-    const driver: TopologyDriver = opts.topologyDriver ?? defaultDriver(config, addr, adminAddr, log);
-    const withState = driver as TopologyDriver & { state?: () => unknown };
-    if (typeof withState.state === 'function') extraState = () => ({ follower: withState.state!() });
-    const handle = await driver(set);
-    // The primary reports which masters it reaches (failover votes), like a single-process proxy.
-    const follower = withState.state?.() as { proxyId?: string } | null | undefined;
-    const reach = config.coordinator !== '' && follower?.proxyId ? await startReachability(config, coordinatorUrl(config), follower.proxyId, () => set.masterAddrs(), log) : null;
-    stopDriver = async () => {
-      await reach?.stop();
-      await handle.stop();
-    };
-    if (fixedPort) await set.listen();
-  } catch (err) {
-    await closeAll(0);
-    throw err;
-  }
-  log.info('proxy.listening', { addr, adminAddr, workers: count, pids: set.pids(), revision: set.appliedRevision() });
-  let closing: Promise<void> | null = null;
-  return {
-    addr,
-    host,
-    port,
-    adminAddr,
-    runtime: set,
-    close(o = {}) {
-      closing ??= closeAll(o.deadlineMs ?? config.shutdownDeadlineMs).then(() => log.info('proxy.stopped', { workers: count }));
-      return closing;
-    },
-  };
+  return runLifecycle(opts, new WorkersPlane(set, config, count), log);
 }

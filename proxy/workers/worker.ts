@@ -16,8 +16,8 @@
 import cluster from 'node:cluster';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Topology } from '../../shared/model/types.js';
-import { ProxyCore } from '../core.js';
-import { ReplicaHealth } from '../topology/replica-health.js';
+import type { ProxyCore } from '../core.js';
+import { DataPath } from '../data-path.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerStats } from './protocol.js';
 
 function send(msg: FromWorker): void {
@@ -46,8 +46,8 @@ export function workerStats(core: ProxyCore, index: number): WorkerStats {
 }
 
 class Worker {
+  private path: DataPath | null = null;
   private core: ProxyCore | null = null;
-  private replicaHealth: ReplicaHealth | null = null;
   private index = -1;
   private chain: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
@@ -120,10 +120,9 @@ class Worker {
     if (this.core) return;
     this.index = m.index;
     this.log = createLogger({ service: 'proxy', worker: m.index, pid: process.pid });
-    const core = new ProxyCore(m.config, this.log, { defaultMetrics: m.defaultMetrics });
-    this.core = core;
-    // Each worker judges replicas for its own reads (READONLY clients).
-    this.replicaHealth = ReplicaHealth.start(core.table, m.config, this.log);
+    // The same data path as a single-process proxy (proxy/data-path.ts), driven over IPC.
+    this.path = new DataPath(m.config, this.log, { defaultMetrics: m.defaultMetrics });
+    const core = (this.core = this.path.core);
     core.setFenced(m.fenced);
     if (m.deadlineMs !== undefined) core.setServeDeadline(m.deadlineMs);
     try {
@@ -149,7 +148,8 @@ class Worker {
   private async fatal(err: unknown): Promise<void> {
     this.log.error('proxy.worker.start_failed', { err });
     send({ t: 'fatal', error: (err as Error).message });
-    await this.core?.close(0).catch(() => undefined);
+    await this.path?.stopServing(0).catch(() => undefined);
+    await this.path?.closeBackends().catch(() => undefined);
     process.exit(1);
   }
 
@@ -162,13 +162,11 @@ class Worker {
 
   private shutdown(deadlineMs: number): void {
     if (this.closing) return;
-    const core = this.core;
+    const path = this.path;
     this.closing = (async () => {
-      await this.replicaHealth?.stop();
-      if (core) {
-        await core.server.close(deadlineMs).catch((err: unknown) => this.log.warn('proxy.worker.close_failed', { err }));
-        // Every client is gone: replies still pending on backends have no reader left.
-        await core.pool.close(true).catch(() => undefined);
+      if (path) {
+        await path.stopServing(deadlineMs).catch((err: unknown) => this.log.warn('proxy.worker.close_failed', { err }));
+        await path.closeBackends().catch(() => undefined);
       }
     })();
     this.closing.then(

@@ -2,7 +2,7 @@
  * How a coordinator client reaches etcd: `https://` with a CA (and a client certificate when etcd requires
  * one, --client-cert-auth), and a user / password when etcd has authentication enabled. The password is given
  * in config or a file, never in the coordinator URL. redslot's least-privilege roles (docs: README "etcd
- * authentication", deploy/k8s/config/etcd-auth.sh): proxies read the cluster and write only proxies/, acks/;
+ * authentication", `redslot etcd-auth` in deploy/etcd/auth-setup.ts): proxies read the cluster and write only proxies/, acks/;
  * dashboards read and write the cluster's whole prefix.
  */
 import { rootCertificates } from 'node:tls';
@@ -61,21 +61,31 @@ export function redactEtcdSecurity(s: EtcdSecurity): Record<string, unknown> {
   return { user: s.user, password: s.password === '' ? '' : '***', tls: s.tls !== null };
 }
 
+/** redslot's two least-privilege roles for one cluster, as [role, permission, key prefix] grants. */
+export function redslotEtcdRoles(cluster: string): { proxy: Array<['Read' | 'Readwrite', string]>; dashboard: Array<['Read' | 'Readwrite', string]> } {
+  const base = `/redslot/${cluster}/`;
+  return {
+    // Read the cluster; write only its own registration and acknowledgements.
+    proxy: [['Read', base], ['Readwrite', `${base}proxies/`], ['Readwrite', `${base}acks/`]],
+    dashboard: [['Readwrite', base]],
+  };
+}
+
+export const ETCD_ROLE_NAMES = { proxy: 'redslot-proxy', dashboard: 'redslot-dashboard' } as const;
+
 /**
  * etcdctl arguments that create redslot's least-privilege roles and users for one cluster: `redslot-proxy`
  * may read the cluster's keys and write only its registration and acknowledgements; `redslot-dashboard`
- * may write everything of the cluster. Run them with a root user before `etcdctl auth enable`.
+ * may write everything of the cluster. Run them with a root user before `etcdctl auth enable` (or let
+ * `redslot etcd-auth` do all of it: deploy/etcd/auth-setup.ts).
  */
 export function etcdRoleCommands(cluster: string, users: { proxy: string; dashboard: string }): string[][] {
-  const base = `/redslot/${cluster}/`;
-  return [
-    ['role', 'add', 'redslot-proxy'],
-    ['role', 'grant-permission', 'redslot-proxy', 'read', base, '--prefix'],
-    ['role', 'grant-permission', 'redslot-proxy', 'readwrite', `${base}proxies/`, '--prefix'],
-    ['role', 'grant-permission', 'redslot-proxy', 'readwrite', `${base}acks/`, '--prefix'],
-    ['role', 'add', 'redslot-dashboard'],
-    ['role', 'grant-permission', 'redslot-dashboard', 'readwrite', base, '--prefix'],
-    ['user', 'grant-role', users.proxy, 'redslot-proxy'],
-    ['user', 'grant-role', users.dashboard, 'redslot-dashboard'],
-  ];
+  const roles = redslotEtcdRoles(cluster);
+  const out: string[][] = [];
+  for (const kind of ['proxy', 'dashboard'] as const) {
+    out.push(['role', 'add', ETCD_ROLE_NAMES[kind]]);
+    for (const [perm, prefix] of roles[kind]) out.push(['role', 'grant-permission', ETCD_ROLE_NAMES[kind], perm.toLowerCase(), prefix, '--prefix']);
+  }
+  out.push(['user', 'grant-role', users.proxy, ETCD_ROLE_NAMES.proxy], ['user', 'grant-role', users.dashboard, ETCD_ROLE_NAMES.dashboard]);
+  return out;
 }

@@ -7,8 +7,9 @@
  * Nesting needs no stack: `pending` counts the elements still missing from the current top-level reply; an
  * aggregate header replaces itself by its children (`pending += n - 1`).
  *
- * A reply inside one chunk is emitted as a view of it; one spanning chunks is concatenated once, when its
- * last byte has arrived. Backends are trusted, but malformed input still fails cleanly (`onFramingError`).
+ * A reply inside one chunk is emitted as a view of it. One spanning chunks is a view too when the chunks are
+ * adjacent in memory (reads into one slab, proxy/backend/read-slab.ts), else it is concatenated once, when
+ * its last byte has arrived. Backends are trusted, but malformed input still fails cleanly (`onFramingError`).
  */
 
 export interface FrameHandler {
@@ -45,6 +46,12 @@ for (const c of '$!=') TYPE_CLASS[c.charCodeAt(0)] = 2;
 for (const c of '*~>') TYPE_CLASS[c.charCodeAt(0)] = 3;
 TYPE_CLASS['%'.charCodeAt(0)] = 4;
 TYPE_CLASS['|'.charCodeAt(0)] = 5;
+
+/** One view of `a` then `b` when `b` starts right where `a` ends in the same memory, else null. */
+function adjacentJoin(a: Buffer, b: Buffer): Buffer | null {
+  if (a.buffer !== b.buffer || a.byteOffset + a.length !== b.byteOffset) return null;
+  return Buffer.from(a.buffer, a.byteOffset, a.length + b.length);
+}
 
 export class ReplyFramer {
   private state: St = St.Type;
@@ -178,7 +185,12 @@ export class ReplyFramer {
     if (this.pending > 0) {
       const rest = start >= 0 ? chunk.subarray(start) : chunk;
       if (this.pieces === null) this.pieces = [rest];
-      else this.pieces.push(rest);
+      else {
+        const last = this.pieces.length - 1;
+        const joined = adjacentJoin(this.pieces[last]!, rest);
+        if (joined !== null) this.pieces[last] = joined;
+        else this.pieces.push(rest);
+      }
       this.piecesLen += rest.length;
     }
   }
@@ -189,8 +201,13 @@ export class ReplyFramer {
     if (this.pieces === null) {
       frame = chunk.subarray(start, end);
     } else {
-      this.pieces.push(chunk.subarray(0, end));
-      frame = Buffer.concat(this.pieces, this.piecesLen + end);
+      const tail = chunk.subarray(0, end);
+      const joined = this.pieces.length === 1 ? adjacentJoin(this.pieces[0]!, tail) : null;
+      if (joined !== null) frame = joined;
+      else {
+        this.pieces.push(tail);
+        frame = Buffer.concat(this.pieces, this.piecesLen + end);
+      }
       this.pieces = null;
       this.piecesLen = 0;
     }

@@ -64,6 +64,11 @@ export function parseTlsServer(raw: unknown, name: string): TlsServerConfig | nu
   return c;
 }
 
+/** A server-side block that also says how often its files are polled for rotation (`reloadInterval`, default 2s). */
+export interface TlsListenerConfig extends TlsServerConfig {
+  reloadIntervalMs: number;
+}
+
 /** A client-side block, or null when TLS is off (`enabled` not true and no CA or certificate given). */
 export function parseTlsClient(raw: unknown, name: string): TlsClientConfig | null {
   const o = (raw ?? {}) as Record<string, unknown>;

@@ -10,11 +10,14 @@ import tls from 'node:tls';
 export interface Dialled {
   socket: net.Socket;
   ready: 'connect' | 'secureConnect';
+  /** True when reads go to the `onread` given (plain TCP); false: they come as 'data' events (TLS). */
+  onread: boolean;
 }
 
-export function dial(host: string, port: number, secure: tls.ConnectionOptions | null): Dialled {
-  if (secure === null) return { socket: net.connect({ host, port }), ready: 'connect' };
+/** `onread` (plain TCP only): reads go into the caller's buffers and callback instead of 'data' events. */
+export function dial(host: string, port: number, secure: tls.ConnectionOptions | null, onread?: net.OnReadOpts): Dialled {
+  if (secure === null) return { socket: net.connect(onread ? { host, port, onread } : { host, port }), ready: 'connect', onread: onread !== undefined };
   // SNI only for names (RFC 6066 forbids IP literals); the certificate is checked against host either way.
   const servername = secure.servername ?? (net.isIP(host) === 0 ? host : undefined);
-  return { socket: tls.connect({ ...secure, host, port, ...(servername !== undefined ? { servername } : {}) }), ready: 'secureConnect' };
+  return { socket: tls.connect({ ...secure, host, port, ...(servername !== undefined ? { servername } : {}) }), ready: 'secureConnect', onread: false };
 }

@@ -5,7 +5,9 @@
  * mismatched pair is logged and the previous certificate kept; the next change retries.
  */
 import { unwatchFile, watchFile } from 'node:fs';
+import type tls from 'node:tls';
 import type { Logger } from '../log.js';
+import { serverFiles, serverOptions, type TlsServerConfig } from './config.js';
 
 export function watchTlsFiles(files: readonly string[], intervalMs: number, apply: () => void, log: Logger, what: string): () => void {
   let timer: NodeJS.Timeout | null = null;
@@ -28,4 +30,12 @@ export function watchTlsFiles(files: readonly string[], intervalMs: number, appl
     if (timer !== null) clearTimeout(timer);
     for (const f of files) unwatchFile(f, onChange);
   };
+}
+
+/**
+ * Keeps a TLS listener (the proxy's client port, an HTTPS server: the dashboard, the proxy admin port) on the
+ * current certificate files: new connections get the rotated certificate, open ones keep theirs.
+ */
+export function watchServerCertificates(server: tls.Server, c: TlsServerConfig, intervalMs: number, log: Logger, what: string): () => void {
+  return watchTlsFiles(serverFiles(c), intervalMs, () => server.setSecureContext(serverOptions(c, what)), log, what);
 }

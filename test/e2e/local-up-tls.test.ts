@@ -1,6 +1,7 @@
 /**
  * `redslot up --tls`: a local CA and proxy certificate are made with openssl, the proxy port serves TLS
- * only, and the banner says how to connect (`redis-cli --tls --cacert FILE -p PORT`) - which then works.
+ * only, and the banner says how to connect (`redis-cli --tls --cacert FILE -p PORT`) - which then works;
+ * the dashboard and the proxy admin port serve HTTPS with the same CA, and the printed CLI line works.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { httpRequest } from '../../shared/tls/http-request.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { Spawned } from '../support/processes.js';
 
@@ -42,6 +44,20 @@ describe('redslot up --tls (compiled CLI)', () => {
     io.disconnect();
     // Plain RESP is not served on the TLS port.
     await expect(run('redis-cli', ['-p', shownPort!, 'ping'], { timeout: 3000 })).rejects.toBeDefined();
+
+    // The dashboard and the admin port serve HTTPS with the same CA; the printed CLI line works as shown.
+    const cliLine = /REDSLOT_TOKEN=(\S+) node dist\/deploy\/bin\/redslot\.js status --dashboard (https:\/\/\S+) --cacert (\S+)/.exec(up.log());
+    expect(cliLine, up.log()).not.toBeNull();
+    const [, token, dashboardUrl, cliCa] = cliLine!;
+    expect(dashboardUrl).toBe(`https://127.0.0.1:${dash}`);
+    expect(cliCa).toBe(caFile);
+    expect(up.log()).toContain(`open ${dashboardUrl}/ui/`);
+    const status = await run(process.execPath, [CLI, 'status', '--dashboard', dashboardUrl!, '--cacert', cliCa!], { env: { ...process.env, REDSLOT_TOKEN: token } });
+    expect(status.stdout).toMatch(/^cluster local /);
+    const untrusted = await run(process.execPath, [CLI, 'status', '--dashboard', dashboardUrl!], { env: { ...process.env, REDSLOT_TOKEN: token } }).catch((e: { code: number; stderr: string }) => e);
+    expect(untrusted).toMatchObject({ code: 3, stderr: expect.stringContaining('--cacert') });
+    const metrics = await httpRequest(`https://127.0.0.1:${admin}/metrics`, { timeoutMs: 5000, tls: { ca: readFileSync(caFile!) } });
+    expect(metrics.status).toBe(200);
     up.child.kill('SIGTERM');
     expect(await up.exited).toBe(0);
   });

@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { DEFAULT_DASHBOARD_PORT, loadDashboardConfig } from '../../dashboard/config.js';
 import { startDashboard } from '../../dashboard/main.js';
@@ -27,6 +27,7 @@ import { loadProxyConfig, parseProxyFlags } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import { parseCoordinatorUrl } from '../../shared/coordinator/index.js';
 import { setLogLevel } from '../../shared/log.js';
+import { issueCert, makeCa } from '../../shared/tls/certs.js';
 
 type J = any;
 
@@ -627,7 +628,8 @@ export function consistencyProblems(docs: J[], images: Rendered['images'], facts
     });
     if (JSON.stringify(listed.sort()) !== JSON.stringify(want.sort())) p.push(`bootstrap registers ${listed.join(' ')}, the Redis StatefulSets are ${want.join(' ')}`);
     const dashUrl = envValue(jc, 'REDSLOT_DASHBOARD');
-    if (dashUrl !== `http://${dashSvc.metadata.name}:${facts.dashboardPort}`) p.push(`bootstrap REDSLOT_DASHBOARD ${dashUrl} is not the dashboard Service`);
+    // https: the dashboard serves TLS (lock-down checks below).
+    if (dashUrl !== `https://${dashSvc.metadata.name}:${facts.dashboardPort}`) p.push(`bootstrap REDSLOT_DASHBOARD ${dashUrl} is not the dashboard Service`);
     if (!(jc.env ?? []).some((e: J) => e.name === 'REDSLOT_TOKEN' && e.valueFrom?.secretKeyRef?.key === (dc.env ?? []).find((x: J) => x.name === 'REDSLOT_DASHBOARD_TOKEN')?.valueFrom?.secretKeyRef?.key)) {
       p.push('bootstrap REDSLOT_TOKEN must be the dashboard token');
     }
@@ -651,7 +653,7 @@ async function loadFacts(rendered: Rendered[]): Promise<Facts> {
   const facts: Facts = {
     dashboardPort: DEFAULT_DASHBOARD_PORT,
     parseCoordinatorUrl,
-    dashboardConfig: (flags, env) => loadDashboardConfig(flags, env),
+    dashboardConfig: (flags, env) => loadDashboardConfig(flags, podFiles(env)),
     dashboardPublicStatus: await dashboardProbeStatus(rendered),
     proxyConfig: proxyConfigFact,
     proxyAdminStatus: await proxyProbeStatus(rendered),
@@ -704,15 +706,27 @@ async function dashboardProbeStatus(rendered: Rendered[]): Promise<Map<string, n
   return out;
 }
 
+/**
+ * Certificates the pods mount from Secrets (/tls/<volume>/tls.crt, tls.key, ca.crt: cert-manager's names) exist
+ * only in the pods: the loaders, which read them at start, get real ones made here at the same file names.
+ */
+let mountedCerts = '';
+function makeMountedCerts(): void {
+  mountedCerts = mkdtempSync(path.join(os.tmpdir(), 'redslot-k8s-tls-'));
+  issueCert(makeCa(mountedCerts, 'ca'), 'tls');
+}
+const podPath = (s: string): string => s.replace(/\/tls\/[\w-]+\/(tls\.crt|tls\.key|ca\.crt)/g, (_all, f: string) => path.join(mountedCerts, f));
+const podFiles = (env: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, podPath(v)]));
+
 /** proxy/config.ts's own loader, fed a temp copy of the mounted file. */
 function proxyConfigFact(fileText: string, env: Record<string, string>, args: string[]): ProxyEffective {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-proxycfg-'));
   try {
     const flags = parseProxyFlags(args);
     const file = path.join(dir, 'proxy.yaml');
-    writeFileSync(file, fileText);
+    writeFileSync(file, podPath(fileText));
     // The pod's --config path is only meaningful in the pod: load the mounted content instead.
-    const c = loadProxyConfig({ file, env, overrides: flags.overrides });
+    const c = loadProxyConfig({ file, env: podFiles(env), overrides: flags.overrides });
     return { listenPort: c.listen.port, adminPort: c.admin?.port, shutdownDeadlineMs: c.shutdownDeadlineMs, cluster: c.cluster, coordinator: c.coordinator };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -740,9 +754,14 @@ const CANARY: J = {
   },
 };
 
+afterAll(() => {
+  if (mountedCerts !== '') rmSync(mountedCerts, { recursive: true, force: true });
+});
+
 beforeAll(async () => {
   base = render(K8S);
   dev = render(DEV);
+  makeMountedCerts();
   facts = await loadFacts([base, dev]);
   tsc = runTypedLiterals({ base: base.docs, dev: dev.docs, canary: [CANARY] });
 }, 120_000);
@@ -954,10 +973,67 @@ function lockDownProblems(docs: J[]): string[] {
       if (/password|token/i.test(argv)) problems.push(`${where(d)}: a secret on the command line (${argv})`);
     }
   }
+  problems.push(...tlsProblems(docs, pods.map((p) => p.doc), secret));
   return problems;
 }
 
-describe('lock-down: NetworkPolicies, Redis requirepass from the Secret, protected mode', () => {
+/**
+ * TLS and etcd authentication: etcd serves clients and peers over TLS and requires client certificates, with
+ * files from a Secret volume under cert-manager's key names; a Job enables etcd authentication; proxies and
+ * dashboards log in to etcd as their users (passwords from the Secret) with a client certificate; the
+ * dashboard serves HTTPS and its probes use it.
+ */
+function tlsProblems(docs: J[], workloads: J[], secret: J): string[] {
+  const problems: string[] = [];
+  const mountedFromSecret = (w: J, c: J, file: string | undefined): boolean => {
+    if (file === undefined || !/\/(tls\.crt|tls\.key|ca\.crt)$/.test(file)) return false;
+    const vm = (c.volumeMounts ?? []).find((m: J) => file.startsWith(`${m.mountPath}/`));
+    const vol = vm && (podSpec(w).volumes ?? []).find((v: J) => v.name === vm.name);
+    return vol?.secret?.secretName !== undefined;
+  };
+  const etcd = find(docs, 'StatefulSet', 'etcd');
+  if (etcd) {
+    const ec = podSpec(etcd).containers[0];
+    for (const n of ['ETCD_LISTEN_CLIENT_URLS', 'ETCD_ADVERTISE_CLIENT_URLS', 'ETCD_LISTEN_PEER_URLS', 'ETCD_INITIAL_ADVERTISE_PEER_URLS', 'ETCD_INITIAL_CLUSTER']) {
+      if (/http:\/\//.test(envValue(ec, n) ?? 'http://')) problems.push(`etcd: ${n} is not https`);
+    }
+    for (const n of ['ETCD_CLIENT_CERT_AUTH', 'ETCD_PEER_CLIENT_CERT_AUTH']) if (envValue(ec, n) !== 'true') problems.push(`etcd: ${n} is not true`);
+    for (const n of ['ETCD_CERT_FILE', 'ETCD_KEY_FILE', 'ETCD_TRUSTED_CA_FILE', 'ETCD_PEER_CERT_FILE', 'ETCD_PEER_KEY_FILE', 'ETCD_PEER_TRUSTED_CA_FILE']) {
+      if (!mountedFromSecret(etcd, ec, envValue(ec, n))) problems.push(`etcd: ${n} is not a tls.crt/tls.key/ca.crt file of a Secret volume`);
+    }
+  }
+  const job = workloads.find((w) => w.kind === 'Job' && podSpec(w).containers.some((c: J) => c.args?.[0] === 'etcd-auth'));
+  if (!job) problems.push('no Job runs `redslot etcd-auth`: etcd authentication is never enabled');
+  else {
+    const c = podSpec(job).containers[0];
+    for (const n of ['REDSLOT_ETCD_ROOT_PASSWORD', 'REDSLOT_ETCD_PROXY_PASSWORD', 'REDSLOT_ETCD_DASHBOARD_PASSWORD']) {
+      const ref = c.env?.find((e: J) => e.name === n)?.valueFrom?.secretKeyRef;
+      if (!ref || !(ref.key in (secret?.stringData ?? {}))) problems.push(`etcd-auth Job: ${n} is not taken from the Secret`);
+    }
+    for (const flag of ['--ca', '--cert', '--key']) if (!mountedFromSecret(job, c, argAfter(c.args, flag))) problems.push(`etcd-auth Job: ${flag} is not a file of a Secret volume`);
+  }
+  const proxy = find(docs, 'Deployment', 'redslot-proxy');
+  const dash = find(docs, 'Deployment', 'redslot-dashboard');
+  if (proxy) {
+    const pc = podSpec(proxy).containers[0];
+    const cfg = parseYaml(docs.find((d) => d.kind === 'ConfigMap' && d.data?.['proxy.yaml'])?.data['proxy.yaml'] ?? '') ?? {};
+    if (cfg.etcd?.user !== 'redslot-proxy') problems.push('proxy: etcd.user is not redslot-proxy');
+    if (!pc.env?.some((e: J) => e.name === 'REDSLOT_ETCD__PASSWORD' && e.valueFrom?.secretKeyRef)) problems.push('proxy: the etcd password is not taken from a Secret');
+    for (const k of ['ca', 'cert', 'key']) if (!mountedFromSecret(proxy, pc, cfg.etcd?.tls?.[k])) problems.push(`proxy: etcd.tls.${k} is not a file of a Secret volume`);
+  }
+  if (dash) {
+    const dc = podSpec(dash).containers.find((c: J) => c.name === 'dashboard');
+    if (envValue(dc, 'REDSLOT_DASHBOARD_ETCD__USER') !== 'redslot-dashboard') problems.push('dashboard: etcd user is not redslot-dashboard');
+    if (!dc.env?.some((e: J) => e.name === 'REDSLOT_DASHBOARD_ETCD__PASSWORD' && e.valueFrom?.secretKeyRef)) problems.push('dashboard: the etcd password is not taken from a Secret');
+    for (const n of ['REDSLOT_DASHBOARD_ETCD__TLS__CA', 'REDSLOT_DASHBOARD_ETCD__TLS__CERT', 'REDSLOT_DASHBOARD_ETCD__TLS__KEY', 'REDSLOT_DASHBOARD_TLS__CERT', 'REDSLOT_DASHBOARD_TLS__KEY']) {
+      if (!mountedFromSecret(dash, dc, envValue(dc, n))) problems.push(`dashboard: ${n} is not a file of a Secret volume`);
+    }
+    for (const probe of [dc.readinessProbe, dc.livenessProbe]) if (probe?.httpGet?.scheme !== 'HTTPS') problems.push('dashboard: a probe is not HTTPS');
+  }
+  return problems;
+}
+
+describe('lock-down: NetworkPolicies, Redis requirepass from the Secret, protected mode, TLS and etcd authentication', () => {
   it('base and dev overlay: only proxies and dashboards reach Redis and etcd, clients only the proxy port; passwords from the Secret', () => {
     expect(lockDownProblems(base.docs)).toEqual([]);
     expect(lockDownProblems(dev.docs)).toEqual([]);
@@ -975,6 +1051,19 @@ describe('lock-down: NetworkPolicies, Redis requirepass from the Secret, protect
       const cm = d.find((x) => x.kind === 'ConfigMap' && x.data?.['redis-start.sh']);
       cm.data['redis-start.sh'] = cm.data['redis-start.sh'].replace('--protected-mode yes', '--protected-mode no');
     }, /protected mode is not on/],
+    ['etcd clients over plain http', (d) => {
+      const e = d.find((x) => x.kind === 'StatefulSet' && x.metadata.name === 'etcd').spec.template.spec.containers[0].env.find((x: J) => x.name === 'ETCD_LISTEN_CLIENT_URLS');
+      e.value = 'http://0.0.0.0:2379';
+    }, /ETCD_LISTEN_CLIENT_URLS is not https/],
+    ['no client certificates asked by etcd', (d) => {
+      const c = d.find((x) => x.kind === 'StatefulSet' && x.metadata.name === 'etcd').spec.template.spec.containers[0];
+      c.env = c.env.filter((x: J) => x.name !== 'ETCD_CLIENT_CERT_AUTH');
+    }, /ETCD_CLIENT_CERT_AUTH is not true/],
+    ['etcd-auth Job removed', (d) => d.splice(d.findIndex((x) => x.kind === 'Job' && x.metadata.name === 'redslot-etcd-auth'), 1), /etcd authentication is never enabled/],
+    ['dashboard certificate not from a Secret', (d) => {
+      const spec = d.find((x) => x.kind === 'Deployment' && x.metadata.name === 'redslot-dashboard').spec.template.spec;
+      spec.volumes = spec.volumes.map((v: J) => (v.name === 'tls' ? { name: 'tls', emptyDir: {} } : v));
+    }, /REDSLOT_DASHBOARD_TLS__CERT is not a file of a Secret volume/],
     ['password on argv', (d) => { d.find((x) => x.kind === 'Deployment' && x.metadata.name === 'redslot-proxy').spec.template.spec.containers[0].args.push('--auth.password', 'x'); }, /a secret on the command line/],
   ];
   for (const [name, mutate, expected] of breakers) {

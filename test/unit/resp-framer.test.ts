@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplyFramer } from '../../shared/resp/reply-framer.js';
+import { ReadSlab } from '../../proxy/backend/read-slab.js';
 import { arrayElements, bulkValue, errorText, isError, isSimple, readInteger, skipValue } from '../../shared/resp/reply-reader.js';
 import {
   encodeArray,
@@ -76,6 +77,40 @@ describe('reply framer', () => {
     new ReplyFramer({ onFrame: (f) => got.push(f), onFramingError: () => {} }).push(chunk);
     expect(got[1]!.buffer).toBe(chunk.buffer);
     expect(got[1]!.byteOffset).toBe(chunk.byteOffset + 5);
+  });
+
+  it('passes on a reply spanning reads into one slab as a view of the slab, not a copy (read-slab.ts)', () => {
+    const slab = new ReadSlab();
+    const got: Buffer[] = [];
+    const f = new ReplyFramer({ onFrame: (fr) => got.push(fr), onFramingError: (m) => { throw new Error(m); } });
+    const reply = encodeBulk(Buffer.alloc(40_000, 0x62));
+    const wire = Buffer.concat([Buffer.from('+OK\r\n'), reply, Buffer.from(':7\r\n')]);
+    // Three socket reads, cut inside the bulk: each lands right after the previous one in the slab.
+    const reads: Buffer[] = [];
+    for (const [a, b] of [[0, 1000], [1000, 30_000], [30_000, wire.length]] as const) {
+      const into = slab.next();
+      wire.copy(into, 0, a, b);
+      reads.push(slab.take(b - a, into));
+    }
+    for (const r of reads) f.push(r);
+    expect(got.map((g) => g.toString('latin1'))).toEqual(['+OK\r\n', reply.toString('latin1'), ':7\r\n']);
+    expect(got[1]!.buffer).toBe(reads[0]!.buffer);
+    expect(got[1]!.byteOffset).toBe(reads[0]!.byteOffset + 5);
+  });
+
+  it('copies a reply whose pieces are not adjacent in memory (reads into separate buffers)', () => {
+    const wire = encodeBulk(Buffer.alloc(3000, 0x63));
+    const got: Buffer[] = [];
+    const f = new ReplyFramer({ onFrame: (fr) => got.push(fr), onFramingError: (m) => { throw new Error(m); } });
+    const pieces = [wire.subarray(0, 10), wire.subarray(10, 2000), wire.subarray(2000)].map((p) => {
+      const own = Buffer.allocUnsafeSlow(p.length); // an ArrayBuffer of its own, as a per-read buffer is
+      p.copy(own);
+      return own;
+    });
+    for (const p of pieces) f.push(p);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.equals(wire)).toBe(true);
+    for (const p of pieces) expect(got[0]!.buffer).not.toBe(p.buffer);
   });
 
   it('frames a 10 MB bulk delivered in 64 KB chunks', () => {

@@ -4,6 +4,8 @@ import type { Logger } from '../../../shared/log.js';
 import type { ClusterPaths } from '../../../shared/model/paths.js';
 import type { SplitMetrics } from '../../metrics/split.js';
 import type { TopologyStore } from '../../topom/store.js';
+import { clientOptions, type TlsClientConfig } from '../../../shared/tls/config.js';
+import type { RedisAdminOptions } from '../../redis/admin.js';
 
 export interface SplitKnobs {
   /** The hold starts once the new master is this close to the source (bytes of replication stream). */
@@ -42,7 +44,21 @@ export interface SplitDeps {
   metrics?: SplitMetrics;
   redisPassword?: string;
   redisUsername?: string;
+  /** TLS toward the redis-servers (as the dialer's); null = plain TCP. */
+  redisTls?: TlsClientConfig | null;
   /** SSRF guard: throws unless `addr` is a server of the model. */
   assertAllowed: (addr: string, known: ReadonlySet<string>) => void;
   knobs?: Partial<SplitKnobs>;
+}
+
+/** Options of the dashboard's own connections to a master (credentials, TLS read at each dial). */
+export function adminOptions(deps: SplitDeps, addr: string, commandTimeoutMs: number): RedisAdminOptions {
+  return {
+    addr,
+    password: deps.redisPassword,
+    username: deps.redisUsername,
+    tls: deps.redisTls ? clientOptions(deps.redisTls, 'redisTls') : null,
+    connectTimeoutMs: 2000,
+    commandTimeoutMs,
+  };
 }

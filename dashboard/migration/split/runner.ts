@@ -14,7 +14,7 @@ import { splitAddr } from '../../redis/admin.js';
 import { RedisAdmin } from '../../redis/admin.js';
 import { knownServers } from '../../topom/dialer.js';
 import { CHUNK } from '../../topom/store.js';
-import { DEFAULT_SPLIT_KNOBS, type SplitDeps, type SplitKnobs } from './context.js';
+import { adminOptions, DEFAULT_SPLIT_KNOBS, type SplitDeps, type SplitKnobs } from './context.js';
 import { SplitErrors } from './errors.js';
 import type { SplitPersistence, StoredSplit } from './persist.js';
 import { newProgress, type SplitProgress } from './progress.js';
@@ -324,7 +324,7 @@ export class SplitRunner {
     splitAddr(addr);
     let c = this.clients.get(addr);
     if (!c) {
-      c = new RedisAdmin({ addr, password: this.deps.redisPassword, username: this.deps.redisUsername, connectTimeoutMs: 2000, commandTimeoutMs: 30_000 });
+      c = new RedisAdmin(adminOptions(this.deps, addr, 30_000));
       this.clients.set(addr, c);
     }
     await c.connect();

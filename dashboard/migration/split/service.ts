@@ -6,7 +6,7 @@ import { RedslotError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/log.js';
 import { RedisAdmin } from '../../redis/admin.js';
 import { knownServers } from '../../topom/dialer.js';
-import type { SplitDeps } from './context.js';
+import { adminOptions, type SplitDeps } from './context.js';
 import { SplitErrors } from './errors.js';
 import { checkServers, checkTopology, type SplitPlan, type SplitRequest } from './guards.js';
 import { SplitPersistence } from './persist.js';
@@ -37,7 +37,7 @@ export class SplitService {
     const known = knownServers(snap);
     const plan = await checkServers(req, base, async (addr, fn) => {
       this.deps.assertAllowed(addr, known);
-      const c = new RedisAdmin({ addr, password: this.deps.redisPassword, username: this.deps.redisUsername, connectTimeoutMs: 2000, commandTimeoutMs: 5000 });
+      const c = new RedisAdmin(adminOptions(this.deps, addr, 5000));
       try {
         await c.connect();
         return await fn(c);

@@ -38,7 +38,8 @@ until status="$(redslot status --json 2>&1)" && [ "$(js 'd.leader !== null')" = 
   log "waiting for a dashboard leader"
   sleep 5
 done
-REDSLOT_DASHBOARD="http://$(js 'd.leader.addr')"
+# Same scheme as the Service URL (https: the certificate is checked against REDSLOT_TLS_SERVERNAME).
+REDSLOT_DASHBOARD="${REDSLOT_DASHBOARD%%://*}://$(js 'd.leader.addr')"
 log "dashboard leader: $REDSLOT_DASHBOARD"
 
 # 2. Groups and servers (`server add`: the first server of a group is its master, later ones replicas).

@@ -22,6 +22,11 @@ export interface StartEtcdOptions {
   /** Fixed ports; default: free ones. */
   clientPort?: number;
   peerPort?: number;
+  /**
+   * Serve clients over TLS only (https:// client URLs) with this certificate; `ca` + `clientCertAuth` require
+   * client certificates signed by it (etcd's --client-cert-auth --trusted-ca-file).
+   */
+  tls?: { cert: string; key: string; ca?: string; clientCertAuth?: boolean };
 }
 
 /** Starts a throwaway single-member etcd on loopback ports with its own data dir. */
@@ -30,11 +35,17 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdHandle
   const peerPort = opts.peerPort ?? (await freePort());
   const root = mkdtempSync(path.join(os.tmpdir(), 'redslot-etcd-'));
   const dataDir = path.join(root, 'data');
+  const t = opts.tls;
+  const scheme = t ? 'https' : 'http';
+  const tlsArgs = t
+    ? ['--cert-file', t.cert, '--key-file', t.key, ...(t.ca ? ['--trusted-ca-file', t.ca] : []), ...(t.clientCertAuth ? ['--client-cert-auth'] : [])]
+    : [];
   const launch = async (): Promise<Spawned> => {
     const proc = spawnProcess('etcd', 'etcd', [
       '--name', 't', '--data-dir', dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${clientPort}`,
-      '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
+      '--listen-client-urls', `${scheme}://127.0.0.1:${clientPort}`,
+      '--advertise-client-urls', `${scheme}://127.0.0.1:${clientPort}`,
+      ...tlsArgs,
       '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
       '--initial-cluster', `t=http://127.0.0.1:${peerPort}`,

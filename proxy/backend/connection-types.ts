@@ -1,0 +1,52 @@
+/**
+ * What a backend connection needs from and gives to the rest of the proxy: the request interface, the owner (the
+ * server's pool), the options, and the backpressure bound. Apart from connection.ts so that its helpers
+ * (handshake.ts, busy-watch.ts) can name these types without importing the connection.
+ */
+import type tls from 'node:tls';
+import type { Logger } from '../../shared/log.js';
+import type { VersionHolder } from './server-version.js';
+
+/** What waits for a backend reply. Implemented by request objects: no per-request closures. */
+export interface BackendRequest {
+  /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
+  onReply(reply: Buffer): void;
+}
+
+/**
+ * Backpressure toward a backend: once this many bytes sit in a connection's socket buffer (written, not yet
+ * taken by the kernel: the backend or the network is slower than the clients) or wait for its handshake,
+ * every session that sends to it holds its next requests and stops reading (backendHold) until the socket
+ * drains, so the proxy's memory stays bounded however fast clients send. Big enough that normal pipelined
+ * load never reaches it.
+ */
+export const MAX_BACKEND_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/** A sender that can stop dispatching and reading until released (a client session). */
+export interface Holdable {
+  backendHold(): void;
+  backendRelease(): void;
+}
+
+export interface BackendOptions {
+  dialTimeoutMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  replyTimeoutMs: number;
+  keepAliveMs: number;
+  user: string;
+  password: string;
+  /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
+  tls?: tls.ConnectionOptions | null;
+}
+
+export interface ConnectionOwner extends VersionHolder {
+  readonly addr: string;
+  readonly host: string;
+  readonly port: number;
+  readonly log: Logger;
+  /** Called when the connection becomes usable (true) or a dial/handshake fails (false). */
+  onConnectionHealth(up: boolean): void;
+  /** A request was answered BUSY at once (the server runs a script on this connection). */
+  countBusy?(): void;
+}

@@ -1,0 +1,92 @@
+/**
+ * A client's ordered reply queue and the output waiting for the next write.
+ *
+ * Every dispatched request is an entry (head..tail, linked through ClientRequest.next); a reply completes its
+ * entry, and settle() moves replies to the output from the head while the head has its reply, so one
+ * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
+ * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
+ */
+import type { ClientRequest } from '../router/requests/base.js';
+
+/** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
+export interface ReplyMode {
+  /** CLIENT REPLY OFF. */
+  off: boolean;
+  /** CLIENT REPLY SKIP: 1 = the next command's reply is dropped (the session moves it to 2 while it runs). */
+  skip: number;
+}
+
+export class ReplyQueue implements ReplyMode {
+  off = false;
+  skip = 0;
+  head: ClientRequest | null = null;
+  private tail: ClientRequest | null = null;
+  /** Entries in the queue (dispatched, reply not yet moved to the output). */
+  queued = 0;
+  /** Entries whose replies CLIENT REPLY OFF / SKIP drops; null while none. */
+  private muted: Set<ClientRequest> | null = null;
+  /** Replies ready to be written, in order, and their bytes. */
+  out: Buffer[] = [];
+  outBytes = 0;
+
+  /** The reply of the command running now is dropped (CLIENT REPLY OFF, or SKIP's command). */
+  get muting(): boolean {
+    return this.off || this.skip === 2;
+  }
+
+  enqueue(req: ClientRequest): void {
+    if (this.muting && !req.pushes) (this.muted ??= new Set()).add(req);
+    if (this.tail === null) this.head = req;
+    else this.tail.next = req;
+    this.tail = req;
+    this.queued++;
+  }
+
+  /**
+   * Sets `req`'s reply and moves every reply now at the head to the output (dropping them when `drop`: the
+   * client is gone). Returns how many entries left the queue (0 when `req` waits behind earlier ones).
+   */
+  settle(req: ClientRequest, reply: Buffer, drop: boolean): number {
+    req.reply = reply;
+    if (req !== this.head) return 0;
+    let r: ClientRequest | null = req;
+    let n = 0;
+    while (r !== null && r.reply !== null) {
+      if (!drop && !(this.muted !== null && this.muted.delete(r))) {
+        this.out.push(r.reply);
+        this.outBytes += r.reply.length;
+      }
+      r.reply = null;
+      const next: ClientRequest | null = r.next;
+      r.next = null;
+      r = next;
+      n++;
+    }
+    this.head = r;
+    if (r === null) this.tail = null;
+    this.queued -= n;
+    return n;
+  }
+
+  /** A reply with nothing queued before it: straight to the output, unless muted. */
+  direct(reply: Buffer): void {
+    if (this.muting) return;
+    this.out.push(reply);
+    this.outBytes += reply.length;
+  }
+
+  /** Takes the output for one write (outBytes is its size until then). */
+  takeOutput(): Buffer[] {
+    const list = this.out;
+    this.out = [];
+    this.outBytes = 0;
+    return list;
+  }
+
+  /** The entries enqueued by dispatch number `epoch` that have no reply yet. */
+  unanswered(epoch: number): ClientRequest[] {
+    const found: ClientRequest[] = [];
+    for (let r = this.head; r !== null; r = r.next) if (r.epoch === epoch && r.reply === null) found.push(r);
+    return found;
+  }
+}
