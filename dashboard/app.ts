@@ -23,6 +23,7 @@ import { registerProxyRoutes } from './routes/proxies.js';
 import { registerSlotRoutes } from './routes/slots.js';
 import { registerUi } from './ui/plugin.js';
 import { migrationPlugin } from './routes/migrations.js';
+import { splitPlugin } from './routes/splits.js';
 
 export type { App } from './app-type.js';
 
@@ -112,6 +113,10 @@ export async function build(opts: DashboardOptions): Promise<App> {
   if (opts.migration !== false) {
     const knobs = typeof opts.migration === 'object' ? opts.migration : {};
     await app.register(migrationPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, redisTls: opts.redisTls, ...knobs });
+  }
+  if (opts.split !== false) {
+    const knobs = typeof opts.split === 'object' ? opts.split : {};
+    await app.register(splitPlugin, { redisPassword: opts.redisPassword, redisUsername: opts.redisUsername, redisTls: opts.redisTls, knobs });
   }
 
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {

@@ -9,6 +9,7 @@ import type { TlsClientConfig, TlsListenerConfig } from '../shared/tls/config.js
 import { createLogger, type Logger } from '../shared/log.js';
 import type { ClusterPaths } from '../shared/model/paths.js';
 import { TokenAuth } from './auth.js';
+import type { SplitKnobs } from './migration/split/context.js';
 import type { TokenSpec } from './config.js';
 import { createDashboardMetrics, type DashboardMetrics } from './metrics/dashboard.js';
 import { AuditLog } from './topom/audit.js';
@@ -69,6 +70,8 @@ export interface DashboardOptions {
   stats?: boolean;
   /** The migration engine and its /api/v1/migrations routes (default on; false for apps that register their own). */
   migration?: boolean | { pollMs?: number; retryMs?: number };
+  /** The replication-based split and its /api/v1/splits routes (default on); an object sets its knobs. */
+  split?: boolean | Partial<SplitKnobs>;
   /** HTTPS for the API and UI (certificate, key, CA of client certificates; rotated files reloaded); null = HTTP. */
   tls?: TlsListenerConfig | null;
   logger?: Logger;

@@ -14,6 +14,7 @@ import os from 'node:os';
 import { build, type App } from '../../dashboard/app.js';
 import { migrationPlugin, type MigrationPluginOptions } from '../../dashboard/routes/migrations.js';
 import type { MigrationEngine } from '../../dashboard/migration/engine.js';
+import type { SplitKnobs } from '../../dashboard/migration/split/context.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { DashboardClient } from '../../dashboard/cli/api-client.js';
@@ -38,6 +39,8 @@ export interface ClusterOptions {
   /** Run dashboards as child processes (needs etcd). */
   dashboardProcess?: boolean;
   plugin?: MigrationPluginOptions;
+  /** Knobs of the replication-based split (dashboard/migration/split/context.ts). */
+  split?: Partial<SplitKnobs>;
   /** Proxy and dashboard lease TTL (default 3 s). */
   leaseTtlMs?: number;
   barrierTimeoutMs?: number;
@@ -85,7 +88,7 @@ export interface MigrationCluster {
 /** Builds a dashboard app with the migration plugin (registered unless build() already did). */
 export async function buildDashboardWithMigration(
   opened: OpenedCoordinator,
-  opts: { leaseTtlMs: number; barrierTimeoutMs: number; plugin?: MigrationPluginOptions; redisPassword?: string },
+  opts: { leaseTtlMs: number; barrierTimeoutMs: number; plugin?: MigrationPluginOptions; redisPassword?: string; split?: Partial<SplitKnobs> },
 ): Promise<App> {
   const app = await build({
     coordinator: opened.coordinator,
@@ -98,6 +101,7 @@ export async function buildDashboardWithMigration(
     barrierTimeoutMs: opts.barrierTimeoutMs,
     dialTimeoutMs: 2000,
     redisPassword: opts.redisPassword,
+    split: opts.split ?? true,
   });
   await app.after();
   if (!app.hasDecorator('migration')) await app.register(migrationPlugin, { redisPassword: opts.redisPassword, ...opts.plugin });
@@ -156,6 +160,7 @@ export async function startMigrationCluster(o: ClusterOptions): Promise<Migratio
           String(leaseTtlMs),
           String(barrierTimeoutMs),
           JSON.stringify(o.plugin ?? {}),
+          JSON.stringify(o.split ?? {}),
         ]);
         try {
           await waitForPort(port, '127.0.0.1', 30_000);
@@ -172,7 +177,7 @@ export async function startMigrationCluster(o: ClusterOptions): Promise<Migratio
         dashboards.push(ref);
         return ref;
       }
-      const app = await buildDashboardWithMigration(op, { leaseTtlMs, barrierTimeoutMs, plugin: o.plugin });
+      const app = await buildDashboardWithMigration(op, { leaseTtlMs, barrierTimeoutMs, plugin: o.plugin, split: o.split });
       const dashUrl = await listenAndCampaign(app);
       let closed = false;
       const ref: DashboardRef = {

@@ -8,6 +8,7 @@
  * is verified against `--cacert` / REDSLOT_CACERT (./connect.ts).
  */
 import { isMigrationCommand, MIGRATION_COMMANDS, MIGRATION_USAGE, runMigrationCommand } from './migrations.js';
+import { cmdSplit, cmdSplits } from './splits.js';
 import { ApiError, ApiUnreachableError } from './api-client.js';
 import { connect, CONNECT_FLAGS, CONNECT_USAGE } from './connect.js';
 import { flagInt, flagString, parseArgs, parseIntArg, UsageError, type ParsedArgs } from './args.js';
@@ -22,10 +23,10 @@ export const ADMIN_COMMANDS = ['status', 'group', 'server', 'slots', 'proxies', 
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 /** Every command `redslot` routes here: the admin commands and the migration commands (dashboard/cli/migrations.ts). */
-export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS, 'import', 'hotkeys'];
+export const CLI_COMMANDS: readonly string[] = [...ADMIN_COMMANDS, ...MIGRATION_COMMANDS, 'import', 'hotkeys', 'split', 'splits'];
 
 /** Commands of the Codis import and load views (dashboard/cli/import.ts, load.ts). */
-const EXTRA_HANDLERS: Record<string, (r: CliRun) => Promise<void>> = { import: cmdImport, hotkeys: cmdHotkeys };
+const EXTRA_HANDLERS: Record<string, (r: CliRun) => Promise<void>> = { import: cmdImport, hotkeys: cmdHotkeys, split: cmdSplit, splits: cmdSplits };
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 
@@ -45,6 +46,11 @@ commands:
                                           take over a Codis cluster's groups and slots without moving data
   slots assign --range A-B --group G      assign offline (or empty) slots A..B to group G
   slots assign --even [--groups 1,2]      spread every offline slot evenly over groups
+  split <gid> --to <new gid> [--slots A-B] [--confirm] [--watch]
+                                          split a group by replication into a new, empty group (default
+                                          the upper half of its slots); preview without --confirm
+  split abort <gid>                       before the switch: release the hold, detach and flush the new group
+  splits [--watch] [--interval S]         splits with their step, sync / lag / purge progress
   proxies [list]                          live proxies: acked revision, state, stats
   proxies remove <id>                     revoke a proxy's lease (a live one fences, re-registers as a new id)
   promote <gid> <host:port> [--force]     promote a replica to master (barrier-guarded)
@@ -63,8 +69,8 @@ ${CONNECT_USAGE}
 exit codes: 0 ok, 1 refused/failed, 2 usage, 3 unreachable or not authorised
 `;
 
-const VALUE_FLAGS = [...CONNECT_FLAGS, 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'before', 'from', 'from-file'] as const;
-const BOOL_FLAGS = ['json', 'even', 'force', 'help', 'load', 'confirm'] as const;
+const VALUE_FLAGS = [...CONNECT_FLAGS, 'weight', 'range', 'group', 'groups', 'limit', 'server', 'if-revision', 'before', 'from', 'from-file', 'to', 'slots', 'interval'] as const;
+const BOOL_FLAGS = ['json', 'even', 'force', 'help', 'load', 'confirm', 'watch'] as const;
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -268,7 +274,7 @@ export async function runAdminCommand(argv: string[], io: Partial<CliIo> = {}): 
   const { stdout, stderr, env } = { ...defaultIo, ...io };
   if (isMigrationCommand(argv[0])) return runMigrationCommand(argv, { stdout, stderr, env });
   let args: ParsedArgs;
-  let command: AdminCommand | 'import' | 'hotkeys';
+  let command: AdminCommand | 'import' | 'hotkeys' | 'split' | 'splits';
   try {
     args = parseArgs(argv, VALUE_FLAGS, BOOL_FLAGS);
     const first = args.positionals[0];

@@ -52,6 +52,7 @@ export class MigrationOperator {
     this.requireLeader();
     const snap = await this.deps.store.read();
     const plan = await this.plan(snap, req);
+    refuseSplitting(snap, plan);
     this.deps.store.checkIfRevision(ifRevision, 'slots of the plan', plan.moves.map((m) => snap.slots[m.slot]!));
     const now = new Date().toISOString();
     const job: JobRecord = {
@@ -206,4 +207,14 @@ function describe(req: MoveRequest, plan: Plan): string {
   if (req.mode === 'range') return `slots ${req.from}-${req.to} -> group ${req.group} (${plan.moves.length} to move)`;
   if (req.mode === 'some') return `${req.count} slots from group ${req.from} -> group ${req.to}`;
   return `rebalance over groups ${Object.keys(plan.targets).join(',')} (${plan.moves.length} slots to move)`;
+}
+
+/** No migration moves slots of a group while a replication-based split involves it (docs/migration.md). */
+function refuseSplitting(snap: TopologySnapshot, plan: Plan): void {
+  for (const m of plan.moves) {
+    for (const gid of [m.from, m.to]) {
+      const split = snap.groups.get(gid)?.record.split;
+      if (split) throw new RedslotError(MigrationErrors.REDSLOT_ERR_MIGRATION_PLAN_INVALID, { reason: `group ${gid} is in split ${split.id} (${split.state}); wait for it to finish or abort it` });
+    }
+  }
 }

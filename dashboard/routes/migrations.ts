@@ -21,7 +21,7 @@ import { Type } from 'typebox';
 import type { App } from '../app-type.js';
 import type { DashboardContext } from '../context.js';
 import { errorResponses, mutate } from './common.js';
-import { waitForAcks } from '../topom/barrier.js';
+import { holdingBarrier } from '../topom/barrier.js';
 import { knownServers } from '../topom/dialer.js';
 import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
 import type { MoverKnobs } from '../migration/mover.js';
@@ -52,9 +52,8 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     coord: ctx.coord,
     paths: ctx.paths,
     store: ctx.store,
-    // The dashboard's barrier, polled every 5 ms: requests for slots in `prepared` are held by the proxies
-    // until the next step lands, so the wait is client latency (25 ms polls showed in p99).
-    barrier: (revision, signal) => waitForAcks(ctx.coord, ctx.paths, revision, { timeoutMs: ctx.barrierTimeoutMs, pollMs: 5, signal, log: ctx.log, metrics: ctx.metrics }),
+    // Requests for slots in `prepared` are held by the proxies until the next step lands.
+    barrier: holdingBarrier(ctx.coord, ctx.paths, { timeoutMs: ctx.barrierTimeoutMs, log: ctx.log, metrics: ctx.metrics }),
     isLeader: () => ctx.election.isLeader(),
     log: ctx.log,
     metrics,

@@ -37,6 +37,15 @@ export const GroupSchema = Type.Object({
   weight: Type.Number(),
   servers: Type.Array(ServerSchema),
   promoting: Type.Optional(PromotingSchema),
+  split: Type.Optional(
+    Type.Object({
+      id: Type.String(),
+      role: Type.String({ description: 'source | target' }),
+      peer: Type.Integer(),
+      state: Type.String({ description: 'syncing | locked | purging' }),
+      slots: Type.Optional(Type.Array(Type.Array(Type.Integer()))),
+    }),
+  ),
   /** Slots this group owns (as source). */
   slotCount: Type.Integer(),
   /** modRevision of the group record. */

@@ -23,6 +23,7 @@ export const CATALOGUE_MODULES = [
   'proxy/acl/errors.ts',
   'dashboard/errors.ts',
   'dashboard/migration/errors.ts',
+  'dashboard/migration/split/errors.ts',
 ] as const;
 
 export const ERRORS_BEGIN = '<!-- errors:begin -->';

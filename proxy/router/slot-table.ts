@@ -12,7 +12,7 @@
  * - Unchanged slots keep their route object, so their in-flight counts are not reset by unrelated changes.
  */
 import { SLOT_COUNT } from '../../shared/slot.js';
-import { masterOf, routeOf } from '../../shared/model/topology.js';
+import { hiddenBySplit, masterOf, routeOf } from '../../shared/model/topology.js';
 import type { Topology } from '../../shared/model/types.js';
 import type { BackendPool, BackendServer } from '../backend/pool.js';
 
@@ -67,6 +67,11 @@ export class SlotTable {
    * this master first appeared (0 = in the first topology), so FCALL can copy functions to newcomers.
    */
   masters: ReadonlyArray<GroupMaster> = [];
+  /**
+   * Some group still holds keys of slots it does not own (a split's purge): keyed cluster-wide replies
+   * (RANDOMKEY) check each key's slot against the table.
+   */
+  purging = false;
   /** Replicas of every group (the same array object while unchanged). */
   replicas: ReadonlyMap<number, readonly BackendServer[]> = new Map();
   private readonly waiters: Array<SlotWaiter[] | undefined> = new Array<SlotWaiter[] | undefined>(SLOT_COUNT);
@@ -112,6 +117,7 @@ export class SlotTable {
     for (const rec of topo.slots) if (rec.action !== undefined) withAction++;
     this.slotsWithAction = withAction;
     this.masters = mastersOf(topo, this.pool, this.masters, now);
+    this.purging = [...topo.groups.values()].some((g) => g.split?.state === 'purging');
     this.revision = topo.revision;
     this.loaded = true;
     for (const s of changed) this.wake(s);
@@ -207,7 +213,8 @@ function mastersOf(topo: Topology, pool: BackendPool, prev: ReadonlyArray<GroupM
   const out: GroupMaster[] = [];
   for (const g of [...topo.groups.values()].sort((a, b) => a.id - b.id)) {
     const addr = masterOf(g);
-    if (addr === undefined) continue;
+    // A split's target replicating its source holds copies of keys it does not own: not a master to ask yet.
+    if (addr === undefined || hiddenBySplit(g)) continue;
     const server = pool.server(addr);
     out.push({ group: g.id, server, since: prev.find((m) => m.server === server)?.since ?? now });
   }

@@ -14,6 +14,7 @@
  *   jobs/<jobId>                 migration jobs (issue 5)
  *   failover/<gid:4>             FailoverGroupState: per-group enable flag and last automatic failover
  *   settings/<name>              runtime knobs the dashboard owns (e.g. migration throttle)
+ *   splits/<gid:4>               SplitRecord of the replication-based split whose source is group gid (issue 17)
  */
 
 export const ROOT = '/redslot/';
@@ -52,6 +53,8 @@ export function clusterPaths(cluster: string) {
     failoverGroup: (gid: number) => `${base}failover/${pad4(gid)}`,
     settings: `${base}settings/`,
     setting: (name: string) => `${base}settings/${name}`,
+    splits: `${base}splits/`,
+    split: (sourceGid: number) => `${base}splits/${pad4(sourceGid)}`,
   } as const;
 }
 

@@ -71,7 +71,7 @@ export function routeOf(topo: Topology, sid: number): SlotRoute {
   const action = slot.action;
   const lockedByPromotion = (g: GroupRecord | undefined) => g?.promoting?.state === 'prepared';
   if (!action || action.state === 'pending' || action.state === 'preparing') {
-    return { backend: masterOf(source), locked: lockedByPromotion(source), group: slot.group };
+    return { backend: masterOf(source), locked: lockedByPromotion(source) || lockedBySplit(source, sid), group: slot.group };
   }
   const target = topo.groups.get(action.target);
   switch (action.state) {
@@ -87,6 +87,19 @@ export function routeOf(topo: Topology, sid: number): SlotRoute {
     case 'finished':
       return { backend: masterOf(target), locked: lockedByPromotion(target), group: action.target };
   }
+}
+
+/** The slot is held by a split's switch (the owner group's marker is `locked` and lists it). */
+export function lockedBySplit(g: GroupRecord | undefined, sid: number): boolean {
+  const m = g?.split;
+  if (m?.state !== 'locked' || m.slots === undefined) return false;
+  for (const [from, to] of m.slots) if (sid >= from && sid <= to) return true;
+  return false;
+}
+
+/** The group is a split's target still replicating its source: cluster-wide commands leave it out. */
+export function hiddenBySplit(g: GroupRecord): boolean {
+  return g.split?.role === 'target' && g.split.state !== 'purging';
 }
 
 /** Builds slot records for static topologies: `ranges` like [[0, 511, 1], [512, 1023, 2]]. */

@@ -26,6 +26,28 @@ export interface GroupRecord {
     /** Set by an automatic failover: the old master was declared down; proxies fail what is pending on it. */
     abandon?: string;
   };
+  /** Set while a replication-based split involves this group (dashboard/migration/split/). */
+  split?: GroupSplitMarker;
+}
+
+/**
+ * What proxies must know of a split (docs/migration.md, "Split by replication"):
+ * - the target group (`role: 'target'`) is left out of every cluster-wide command while it is a replica of the
+ *   source (`syncing`, `locked`): it holds a copy of keys it does not own;
+ * - `locked` with `slots`: those slots of this group are held (like a migration's `prepared` step) while the
+ *   switch runs;
+ * - `purging`: the group still holds keys of slots it does not own (being deleted in the background); keyed
+ *   cluster-wide replies (SCAN, KEYS, RANDOMKEY) filter them out, DBSIZE counts them until the purge ends.
+ */
+export interface GroupSplitMarker {
+  /** The split's id (its record: splits/<source gid>). */
+  id: string;
+  role: 'source' | 'target';
+  /** The other group of the split. */
+  peer: number;
+  state: 'syncing' | 'locked' | 'purging';
+  /** While `locked`: the moving slots as inclusive [from, to] ranges. */
+  slots?: Array<[number, number]>;
 }
 
 /**

@@ -230,7 +230,11 @@ export function keys(command: string, keep: (key: Buffer, part: BroadcastPart) =
 }
 
 /** Parts sent [DBSIZE, RANDOMKEY]: picks a master in proportion to its DBSIZE and answers its key (`nil` if none). */
-export function weighted(command: string, nil: Buffer = Replies.nullBulk, random: () => number = Math.random): Merge {
+/**
+ * `keep` (a split's purge running): a key the table does not place on the master that answered it is skipped;
+ * parts then carry several RANDOMKEY replies after the DBSIZE and the first kept one is used.
+ */
+export function weighted(command: string, nil: Buffer = Replies.nullBulk, random: () => number = Math.random, keep?: (key: Buffer, part: BroadcastPart) => boolean): Merge {
   return (parts) => {
     const err = firstError(parts);
     if (err) return err;
@@ -247,8 +251,12 @@ export function weighted(command: string, nil: Buffer = Replies.nullBulk, random
     }
     // The chosen master may have emptied meanwhile: fall back to any master that had a key.
     for (let j = 0; j < parts.length; j++) {
-      const r = parts[(i + j) % parts.length]!.replies[1]!;
-      if (bulkValue(r)) return r;
+      const part = parts[(i + j) % parts.length]!;
+      for (let k = 1; k < part.replies.length; k++) {
+        const r = part.replies[k]!;
+        const key = bulkValue(r);
+        if (key && (keep === undefined || keep(key, part))) return r;
+      }
     }
     return nil;
   };

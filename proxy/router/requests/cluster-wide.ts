@@ -11,7 +11,9 @@
  * anything is sent.
  *
  * KEYS and SCAN hide keys lying on a master that neither serves nor migrates their slot (GET cannot see
- * them either); DBSIZE and INFO keyspace count what the masters hold, leftovers included. None of these is a
+ * them either), and so does RANDOMKEY while a split's purge runs; DBSIZE and INFO keyspace count what the
+ * masters hold, leftovers (and keys a split has not purged yet) included. A split's target still replicating
+ * its source is not among the masters at all (SlotTable.masters). None of these is a
  * snapshot across groups: each master answers at its own moment.
  */
 import type { BackendServer } from '../../backend/pool.js';
@@ -69,6 +71,8 @@ function textValue(frame: Buffer): Buffer | undefined {
   }
   return bulkValue(frame) ?? undefined;
 }
+/** RANDOMKEY replies asked of each master while a split's purge runs (a leftover key is skipped). */
+const PURGE_RANDOMKEY_TRIES = 8;
 const EMPTY_SCAN = Buffer.concat([Buffer.from('*2\r\n'), encodeBulk('0'), Replies.emptyArray]);
 
 interface Plan {
@@ -237,8 +241,13 @@ export class ClusterWide implements ScriptEnv, ScanEnv {
     switch (name) {
       case 'dbsize':
         return { commands: cmd(), merge: merge.sum(name) };
-      case 'randomkey':
-        return { commands: [encodeOnce(['DBSIZE']), encodeOnce(['RANDOMKEY'])], merge: merge.weighted(name, proto === 3 ? RESP3_NULL : Replies.nullBulk) };
+      case 'randomkey': {
+        const nil = proto === 3 ? RESP3_NULL : Replies.nullBulk;
+        if (!this.table.purging) return { commands: [encodeOnce(['DBSIZE']), encodeOnce(['RANDOMKEY'])], merge: merge.weighted(name, nil) };
+        // A split's purge leaves keys of slots a master does not own: a few tries each, only served keys kept.
+        const tries = Array.from({ length: PURGE_RANDOMKEY_TRIES }, () => encodeOnce(['RANDOMKEY']));
+        return { commands: [encodeOnce(['DBSIZE']), ...tries], merge: merge.weighted(name, nil, Math.random, (k, p) => this.serves(k, p.target.server)) };
+      }
       case 'keys':
         return { commands: cmd(), merge: merge.keys(name, (k, p) => this.serves(k, p.target.server), () => this.anyMigrating()) };
       case 'info':

@@ -8,6 +8,7 @@ import { groupsPage } from './pages/groups.js';
 import { proxiesPage } from './pages/proxies.js';
 import { migrationsPage } from './pages/migrations.js';
 import { rebalancePage } from './pages/rebalance.js';
+import { splitsPage } from './pages/splits.js';
 import { auditPage } from './pages/audit.js';
 
 const PAGES = {
@@ -17,6 +18,7 @@ const PAGES = {
   proxies: proxiesPage,
   migrations: migrationsPage,
   rebalance: rebalancePage,
+  splits: splitsPage,
   audit: auditPage,
 };
 
