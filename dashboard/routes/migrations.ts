@@ -23,6 +23,7 @@ import type { DashboardContext } from '../context.js';
 import { errorResponses, mutate } from './common.js';
 import { waitForAcks } from '../topom/barrier.js';
 import { knownServers } from '../topom/dialer.js';
+import { killStaleProxyConnections } from '../topom/stale-connections.js';
 import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
 import type { MoverKnobs } from '../migration/mover.js';
 import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
@@ -53,6 +54,8 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     // The dashboard's barrier, polled every 5 ms: requests for slots in `prepared` are held by the proxies
     // until the next step lands, so the wait is client latency (25 ms polls showed in p99).
     barrier: (revision, signal) => waitForAcks(ctx.coord, ctx.paths, revision, { timeoutMs: ctx.barrierTimeoutMs, pollMs: 5, signal, log: ctx.log, metrics: ctx.metrics }),
+    killStaleProxyConnections: (masters, known) =>
+      killStaleProxyConnections({ coord: ctx.coord, paths: ctx.paths, log: ctx.log, withServer: (addr, fn) => ctx.dialer.withServer(addr, known, fn) }, masters),
     isLeader: () => ctx.election.isLeader(),
     log: ctx.log,
     metrics,

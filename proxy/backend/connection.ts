@@ -25,6 +25,7 @@ import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe, type VersionHolder } from './server-version.js';
 import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
 import { sideCommand } from './side-command.js';
+import type { WriteFence } from './write-fence.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
 export interface BackendRequest {
@@ -57,6 +58,8 @@ export interface BackendOptions {
   password: string;
   /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
   tls?: tls.ConnectionOptions | null;
+  /** No client byte is written past the serve deadline; connection names carry the proxy id (write-fence.ts). */
+  fence?: WriteFence;
 }
 
 export interface ConnectionOwner extends VersionHolder {
@@ -305,12 +308,22 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.out = [];
     this.outBytes = 0;
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
+    if (this.opts.fence?.passed()) return this.fenceWrite(list.length);
     writeBuffers(this.socket, list, total);
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
       this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: this.socket.writableLength });
     }
+  }
+
+  /**
+   * Past the serve deadline nothing more goes out (write-fence.ts): the bytes are dropped and the connection
+   * destroyed, so everything pending on it fails (connection lost) instead of landing after the dashboard moved on.
+   */
+  private fenceWrite(buffers: number): void {
+    this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers });
+    this.socket?.destroy();
   }
 
   /** Bytes from the backend: replies go to their requests, under the request clock of this chunk. */
@@ -378,7 +391,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.state = State.Handshake;
     const { user, password } = this.opts;
     // RESP3 clients' commands go on proto 3 connections: replies come back in RESP3, still forwarded byte for byte.
-    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: 'redslot-proxy' });
+    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: this.opts.fence?.name('proxy') ?? 'redslot-proxy' });
     steps.forEach((s, i) => this.waiting.push(new HandshakeReply(this, s, i === steps.length - 1)));
     socket.write(Buffer.concat(steps.map((s) => s.command)));
   }

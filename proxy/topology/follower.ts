@@ -295,6 +295,8 @@ export class CoordinatorFollower {
       if (err instanceof RedslotError && err.code === 'REDSLOT_ERR_LEASE_NOT_FOUND') this.markLeaseLost(lease, 'registration says the lease is gone');
       throw err;
     }
+    // Connections opened from now on carry this registration's id (the dashboard kills unregistered ones).
+    runtime.setIdentity?.(this.record.id);
     // 3. The whole table at one revision, applied atomically.
     const topo = await loadTopology(this.coord, this.paths);
     if (this.stopped || gen !== this.generation) return;

@@ -5,23 +5,21 @@
  * - Commands that reach a frozen proxy (in its socket buffers when it resumes) are refused, never routed
  *   with the table it had before the freeze, while the slot moved meanwhile.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
 import { slotOfString } from '../../shared/slot.js';
-import { nodeArgsFor } from '../support/compiled.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
-import { freePort, waitForPort } from '../support/free-port.js';
-import { spawnProcess, type Spawned } from '../support/processes.js';
+import type { Spawned } from '../support/processes.js';
 import { until } from '../support/until.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { seedCluster } from './follower-support.js';
+import { registeredPid as registeredFrozen, startProxyProcess as startFrozenProxy } from './frozen-support.js';
 
 const CLUSTER = 'frozen';
 let etcd: EtcdHandle;
@@ -53,40 +51,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function startProxyProcess(workers: number): Promise<{ proc: Spawned; port: number }> {
-  const port = await freePort();
-  const file = path.join(dir, `proxy-${port}.yaml`);
-  writeFileSync(file, stringify({ cluster: CLUSTER, listen: `127.0.0.1:${port}`, admin: null, leaseTtl: '2s', workers }));
-  const proc = spawnProcess(
-    'proxy',
-    process.execPath,
-    [...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd.endpoint}/${CLUSTER}`],
-    { ...process.env, REDSLOT_LOG_LEVEL: 'error' },
-  );
-  procs.push(proc);
-  await waitForPort(port, '127.0.0.1', 30_000).catch((err: unknown) => {
-    throw new Error(`proxy did not start: ${proc.log()}`, { cause: err });
-  });
-  await until('proxy serving', async () => {
-    const r = new Redis({ port, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    try {
-      await r.connect();
-      r.on('error', () => undefined);
-      return (await r.get('probe')) === null;
-    } finally {
-      r.disconnect();
-    }
-  }).catch((err: unknown) => {
-    throw new Error(`proxy not serving: ${proc.log()}`, { cause: err });
-  });
-  return { proc, port };
-}
-
-/** Registrations currently in etcd whose pid is `pid`. */
-async function registeredPid(pid: number): Promise<boolean> {
-  const regs = await coord.coordinator.getPrefix(coord.paths.proxies);
-  return regs.kvs.some((kv) => (JSON.parse(kv.value) as { pid: number }).pid === pid);
-}
+const startProxyProcess = (workers: number) => startFrozenProxy({ cluster: CLUSTER, etcdEndpoint: etcd.endpoint, dir, procs }, workers);
+const registeredPid = (pid: number) => registeredFrozen(coord, pid);
 
 describe('a proxy frozen past its lease (SIGSTOP / SIGCONT)', () => {
   it('workers: with the primary frozen, each worker fences on its own deadline; after SIGCONT the proxy serves again under a new id', async () => {

@@ -5,6 +5,8 @@
  * - reopen(): listens again on the same port; new connections reach the server again;
  * - pause():  keeps connections open but stops moving bytes either way (a silent partition; TCP buffers);
  * - resume(): moves the buffered bytes on.
+ * - pauseOpen(): pauses only the connections open now (a slow or congested path of one client) and returns
+ *   the function that resumes exactly those; holdNew(true) makes new connections start paused.
  * stop() closes everything for good.
  */
 import net from 'node:net';
@@ -18,12 +20,15 @@ export interface TcpRelay {
   reopen(): Promise<void>;
   pause(): void;
   resume(): void;
+  pauseOpen(): () => void;
+  holdNew(on: boolean): void;
   stop(): Promise<void>;
 }
 
 export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1', listenPort = 0): Promise<TcpRelay> {
   const pairs = new Set<{ a: net.Socket; b: net.Socket }>();
   let paused = false;
+  let holdNew = false;
   let accepted = 0;
   let server: net.Server | undefined;
   let port = listenPort;
@@ -42,7 +47,7 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
-    if (paused) {
+    if (paused || holdNew) {
       client.pause();
       upstream.pause();
     }
@@ -102,6 +107,22 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
         p.a.resume();
         p.b.resume();
       }
+    },
+    pauseOpen() {
+      const held = [...pairs];
+      for (const p of held) {
+        p.a.pause();
+        p.b.pause();
+      }
+      return () => {
+        for (const p of held) {
+          p.a.resume();
+          p.b.resume();
+        }
+      };
+    },
+    holdNew(on: boolean) {
+      holdNew = on;
     },
     stop: closeAll,
   };
