@@ -7,6 +7,8 @@
  * - resume(): moves the buffered bytes on.
  * - pauseOpen(): pauses only the connections open now (a slow or congested path of one client) and returns
  *   the function that resumes exactly those; holdNew(true) makes new connections start paused.
+ * - swallowRepliesOfNext(n): the next n connections deliver the client's bytes but never its replies (a
+ *   request executed whose answer is lost: the caller times out).
  * stop() closes everything for good.
  */
 import net from 'node:net';
@@ -22,6 +24,7 @@ export interface TcpRelay {
   resume(): void;
   pauseOpen(): () => void;
   holdNew(on: boolean): void;
+  swallowRepliesOfNext(n: number): void;
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,7 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
   const pairs = new Set<{ a: net.Socket; b: net.Socket }>();
   let paused = false;
   let holdNew = false;
+  let swallow = 0;
   let accepted = 0;
   let server: net.Server | undefined;
   let port = listenPort;
@@ -46,7 +50,10 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
-    upstream.pipe(client);
+    if (swallow > 0) {
+      swallow--;
+      upstream.on('data', () => undefined); // read and dropped
+    } else upstream.pipe(client);
     if (paused || holdNew) {
       client.pause();
       upstream.pause();
@@ -123,6 +130,9 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
     },
     holdNew(on: boolean) {
       holdNew = on;
+    },
+    swallowRepliesOfNext(n: number) {
+      swallow = n;
     },
     stop: closeAll,
   };
