@@ -290,12 +290,17 @@ export class MigrationScheduler {
   }
 }
 
-/** The source and target masters of these slots' actions. */
+/**
+ * The source and target masters of these slots' actions. A group being promoted is left out: its slots wait
+ * anyway, its old master may be dead (the round must not fail on it), and proxies write to the new one only
+ * with a table that names it.
+ */
 function mastersOf(snap: TopologySnapshot, slots: ReadonlyArray<Versioned<SlotRecord>>): string[] {
   const out = new Set<string>();
   for (const { record: s } of slots) {
     for (const gid of [s.group, s.action!.target]) {
-      const m = masterOf(snap.groups.get(gid)?.record);
+      const g = snap.groups.get(gid)?.record;
+      const m = g?.promoting ? undefined : masterOf(g);
       if (m !== undefined) out.add(m);
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Issue 15 hole 5 with real processes: a `redslot proxy` following a real etcd reaches group 1's master through
- * a TCP relay (the one fake: a slow network path between that proxy and the server, tests/support/tcp-relay.ts).
+ * a TCP relay (the one fake: a slow network path between that proxy and the server, tests/support/tcp-c.relay!.ts).
  * The proxy routes writes, the relay holds them, the proxy is frozen with SIGSTOP past its lease, a real
  * dashboard (in this process) moves the slot to group 2, then the relay lets the writes go and the proxy resumes.
  * None of those writes may land on the source after the step; every write acknowledged to the client must be
@@ -10,74 +10,32 @@
  * - held in the proxy's user space behind a backend handshake: closed by the proxy writing nothing past its
  *   serve deadline (proxy/backend/write-fence.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDashboardWithMigration, listenAndCampaign, TOKEN } from '../../bench/migration/cluster.js';
 import type { App } from '../../dashboard/app.js';
 import { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { JobView } from '../../dashboard/migration/views.js';
-import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
-import { slotsFromRanges } from '../../shared/model/topology.js';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOfString } from '../../shared/slot.js';
-import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import type { Spawned } from '../support/processes.js';
-import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
 import { until } from '../support/until.js';
-import { seedCluster } from './follower-support.js';
-import { registeredPid, startProxyProcess } from './frozen-support.js';
+import { registeredPid, startProxyProcess, useFrozenCluster } from './frozen-support.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
-const CLUSTER = 'inflight';
-let etcd: EtcdHandle;
-let coord: OpenedCoordinator;
-let relay: TcpRelay;
-const groups: RedisServerHandle[] = [];
-const procs: Spawned[] = [];
+const c = useFrozenCluster('inflight', { relayGroup1: true });
+const groups = c.groups;
 const apps: App[] = [];
-let dir = '';
-
-beforeAll(async () => {
-  groups.push(await startRedis(), await startRedis());
-  relay = await startTcpRelay(groups[0]!.port);
-  etcd = await startEtcd();
-  coord = await openCoordinator(`etcd://${etcd.endpoint}/${CLUSTER}`);
-  // Group 1's master, as the model (so proxies and the dashboard) knows it, is the relay.
-  await seedCluster(
-    coord.coordinator,
-    coord.paths,
-    CLUSTER,
-    [
-      { id: 1, servers: [{ addr: relay.endpoint, role: 'master' }], weight: 1 },
-      { id: 2, servers: [{ addr: groups[1]!.addr, role: 'master' }], weight: 1 },
-    ],
-    slotsFromRanges([[0, 511, 1], [512, 1023, 2]]),
-  );
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-inflight-'));
-}, 90_000);
 
 afterAll(async () => {
-  for (const p of procs) if (p.alive) process.kill(p.pid, 'SIGCONT');
-  await Promise.all(procs.map((p) => p.stop()));
   for (const a of apps) await a.close();
-  await coord?.coordinator.close();
-  await etcd?.stop();
-  await relay?.stop();
-  await Promise.all(groups.map((g) => g.stop()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-const env = () => ({ cluster: CLUSTER, etcdEndpoint: etcd.endpoint, dir, procs });
 
 /** A dashboard with the migration engine in this process; moves `slot` to group 2 and waits for the job. */
 async function moveSlotToGroup2(slot: number): Promise<JobView> {
-  const app = await buildDashboardWithMigration(coord, { leaseTtlMs: 3000, barrierTimeoutMs: 5000, plugin: { pollMs: 100, retryMs: 300 } });
+  const app = await buildDashboardWithMigration(c.coord, { leaseTtlMs: 3000, barrierTimeoutMs: 5000, plugin: { pollMs: 100, retryMs: 300 } });
   apps.push(app);
   const api = new DashboardClient({ baseUrl: await listenAndCampaign(app), token: TOKEN, timeoutMs: 30_000 });
   await until('dashboard leads', () => app.dashboard.election.isLeader(), 20_000);
@@ -138,7 +96,7 @@ async function freezeMoveResume(proc: Spawned, slot: number, release: () => void
   process.kill(proc.pid, 'SIGSTOP');
   let resumed = false;
   try {
-    await until('lease expired in etcd', async () => !(await registeredPid(coord, proc.pid)), 10_000);
+    await until('lease expired in etcd', async () => !(await registeredPid(c.coord, proc.pid)), 10_000);
     const job = await moveSlotToGroup2(slot);
     expect(job.state).toBe('done');
     release();
@@ -179,13 +137,13 @@ async function checkWrites(db: number, slot: number, keys: string[], replies: st
 describe('a proxy frozen past its lease with writes in flight to the source (hole 5)', () => {
   it('writes held in the network (congested path) never run on the source after the slot moved: the dashboard killed the unregistered proxy\'s connections', async () => {
     // Fails before issue 15 hole 5: the relay delivered the SETs to group 1 after the slot had moved to group 2.
-    const { proc, port } = await startProxyProcess(env(), 1);
+    const { proc, port } = await startProxyProcess(c, 1);
     const tag = tagInGroup1('net');
     const slot = slotOfString(tag);
     const io = new Redis({ port, maxRetriesPerRequest: 0 });
     for (let i = 0; i < 10; i++) expect(await io.set(`{${tag}}:pre${i}`, `pre${i}`)).toBe('OK');
     io.disconnect();
-    const release = relay.pauseOpen(); // the proxy's connections to group 1 stop moving bytes
+    const release = c.relay!.pauseOpen(); // the proxy's connections to group 1 stop moving bytes
     const client = await rawClient(port);
     const keys = Array.from({ length: 50 }, (_, i) => `{${tag}}:k${i}`);
     client.sock.write(keys.map((k, i) => setCmd(k, `v${i}`)).join(''));
@@ -206,19 +164,19 @@ describe('a proxy frozen past its lease with writes in flight to the source (hol
   it('writes queued in the proxy behind a backend handshake are never written after its serve deadline', async () => {
     // Fails before issue 15 hole 5: the handshake completed after SIGCONT and the queued SETs went out to
     // group 1 (on a connection the server had not seen named yet, so nobody could kill it) after the slot moved.
-    const { proc, port } = await startProxyProcess(env(), 1, { backend: { dialTimeout: '60s' } });
+    const { proc, port } = await startProxyProcess(c, 1, { backend: { dialTimeout: '60s' } });
     const tag = tagInGroup1('hs');
     const slot = slotOfString(tag);
-    const before = relay.accepted;
-    relay.holdNew(true); // the next connection through the relay stalls: its handshake gets no answer
+    const before = c.relay!.accepted;
+    c.relay!.holdNew(true); // the next connection through the relay stalls: its handshake gets no answer
     const client = await rawClient(port);
     const keys = Array.from({ length: 50 }, (_, i) => `{${tag}}:k${i}`);
     // Database 1: the proxy dials a new backend connection for it and queues the SETs behind its handshake.
     client.sock.write(`*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n${keys.map((k, i) => setCmd(k, `v${i}`)).join('')}`);
-    await until('the proxy dialled group 1 for db 1', () => relay.accepted > before);
+    await until('the proxy dialled group 1 for db 1', () => c.relay!.accepted > before);
     await new Promise((r) => setTimeout(r, 300));
-    const release = relay.pauseOpen();
-    relay.holdNew(false); // the dashboard's own connections pass
+    const release = c.relay!.pauseOpen();
+    c.relay!.holdNew(false); // the dashboard's own connections pass
     expect(client.replies()).toEqual(['+OK']); // SELECT only
     await freezeMoveResume(proc, slot, release);
     await until('a reply to every SET', () => client.replies().length >= keys.length + 1, 20_000, () => client.replies().join(' '));
