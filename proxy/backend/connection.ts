@@ -151,6 +151,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** The server's BUSY reply while a script runs on this connection (side-PING probe), else null. */
   private busyReply: Buffer | null = null;
   private probe: { cancel(): void } | null = null;
+  /** Closed by fenceWrite: redial on the next send, not at once (nothing may be written while fenced). */
+  private fencedClose = false;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -323,6 +325,7 @@ export class BackendConnection implements FrameHandler, Flushable {
    */
   private fenceWrite(buffers: number): void {
     this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers });
+    this.fencedClose = true;
     this.socket?.destroy();
   }
 
@@ -459,6 +462,13 @@ export class BackendConnection implements FrameHandler, Flushable {
       for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
       for (const r of queued) r.onReply(reply);
       this.finishClose();
+      return;
+    }
+    if (wasReady && this.fencedClose) {
+      this.fencedClose = false;
+      this.state = State.Idle;
+      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
+      for (const r of queued) r.onReply(reply);
       return;
     }
     if (wasReady) {
