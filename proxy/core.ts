@@ -181,7 +181,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   }
 
   setIdentity(proxyId: string | null): void {
+    const before = this.writeFence.name('proxy');
     this.writeFence.setProxyId(proxyId);
+    // Open connections carry the old id: renamed in-band so the dashboard does not kill a serving proxy's.
+    if (this.writeFence.name('proxy') !== before) this.pool.rename(this.writeFence.name('proxy'));
   }
 
   /** Ready to serve: a topology is applied, the proxy is not fenced and its lease deadline has not passed. */

@@ -27,6 +27,10 @@
  * 4. Redis runs one connection's commands in order on one thread; once CLIENT KILL has run, nothing more is
  *    read from that connection and bytes still on the way meet a closed socket. So each write of a skipped
  *    proxy ran on this master before the kill, i.e. before the step, or never runs at all.
+ * A proxy that re-registers (a new id after a lost lease) renames its open shared connections in-band
+ * (BackendConnection.rename: CLIENT SETNAME behind every byte sent before it), so a connection listed under a
+ * live id has run everything it carried from the old incarnation, and a serving proxy's connections are not
+ * killed for its past (its dedicated ones keep the old name until closed, and may be).
  * A connection opened after the LIST carries no stale byte: by step 1 a skipped proxy's bytes only go on
  * connections whose handshake Redis answered before D, long before the LIST. Limits: a backend ACL user that may not CLIENT SETNAME leaves the proxy's connections unnamed and
  * so unkillable here (the proxy logs the failed step); a proxy on a static topology has no id and never fences.

@@ -108,6 +108,8 @@ class HandshakeReply implements BackendRequest {
 }
 
 const INFO_SERVER = encodeCommand(['INFO', 'server']);
+/** A reply nobody waits for (CLIENT SETNAME of rename()). */
+const IGNORED: BackendRequest = { onReply: () => undefined };
 
 /** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
 const SLAB_SIZE = 64 * 1024;
@@ -291,6 +293,16 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.held = new Set();
       this.congestions++;
     }
+  }
+
+  /**
+   * CLIENT SETNAME on this connection, in order with what was sent before it (a new registration id after a
+   * lost lease: the dashboard kills connections named after ids no longer registered). Redis renames the
+   * connection only after it ran every byte sent before, so the rename never hides a stale write
+   * (dashboard/topom/stale-connections.ts). A connection not dialled yet takes the new name at its handshake.
+   */
+  rename(name: string): void {
+    if (this.state === State.Ready || this.state === State.Handshake || this.state === State.Connecting) this.send(IGNORED, encodeCommand(['CLIENT', 'SETNAME', name]));
   }
 
   /** Dials now if never dialled (warm-up); no-op otherwise. */
