@@ -24,6 +24,7 @@ import { RespServer } from './server.js';
 import { REDSLOT_VERSION } from '../shared/version.js';
 import { LEASE_DEADLINE_PASSED, ServeDeadline } from './router/serve-deadline.js';
 import { WriteFence } from './backend/write-fence.js';
+import { errorReply, ProxyErrors } from './errors.js';
 import { clientOptions, serverFiles, serverOptions } from '../shared/tls/config.js';
 
 
@@ -60,7 +61,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     const deadline = new ServeDeadline((overdueMs) =>
       log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
     );
-    this.writeFence = new WriteFence(deadline);
+    this.writeFence = new WriteFence(deadline, errorReply(ProxyErrors.REDSLOT_ERR_FENCED, { reason: LEASE_DEADLINE_PASSED }));
     this.pool = new BackendPool(
       {
         connectionsPerServer: b.connectionsPerServer,

@@ -155,6 +155,9 @@ export class BackendConnection implements FrameHandler, Flushable {
   private probe: { cancel(): void } | null = null;
   /** Closed by fenceWrite: redial on the next send, not at once (nothing may be written while fenced). */
   private fencedClose = false;
+  /** Requests at the tail of `waiting` whose bytes are not handed to the socket yet (dropped by fenceWrite). */
+  private unsent = 0;
+  private fencedUnsent = 0;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -205,6 +208,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.state === State.Ready) {
       this.sealSlab();
       this.waiting.push(req);
+      this.unsent++;
       this.out.push(payload);
       this.outBytes += payload.length;
       this.flushSoon();
@@ -228,6 +232,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.state === State.Ready) {
       this.sealSlab();
       this.waiting.push(req);
+      this.unsent++;
       for (const p of parts) this.out.push(p);
       this.outBytes += bytes;
       this.flushSoon();
@@ -264,6 +269,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
     this.waiting.push(req);
+    this.unsent++;
     this.outBytes += size;
     this.flushSoon();
   }
@@ -324,6 +330,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
     if (this.opts.fence?.passed()) return this.fenceWrite(list.length);
     writeBuffers(this.socket, list, total);
+    this.unsent = 0;
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
@@ -338,6 +345,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private fenceWrite(buffers: number): void {
     this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers });
     this.fencedClose = true;
+    this.fencedUnsent = this.unsent;
     this.socket?.destroy();
   }
 
@@ -427,6 +435,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBufs = [];
     this.queuedBytes = 0;
     for (const r of reqs) this.waiting.push(r);
+    this.unsent += reqs.length;
     for (const b of bufs) {
       this.out.push(b);
       this.outBytes += b.length;
@@ -458,6 +467,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.dialTimer = null;
     const wasReady = this.state === State.Ready;
     const reply = wasReady ? this.lostReply : this.unavailableReply;
+    this.unsent = 0;
     this.out = [];
     this.outBytes = 0;
     this.slabStart = this.slabPos;
@@ -479,7 +489,12 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (wasReady && this.fencedClose) {
       this.fencedClose = false;
       this.state = State.Idle;
-      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
+      // Those never sent get the fence refusal (never executed); those sent before may have run.
+      const sentUpTo = failed.length - this.fencedUnsent;
+      for (let i = 0; i < failed.length; i++) {
+        const r = failed[i]!;
+        if (!(r instanceof HandshakeReply)) r.onReply(i >= sentUpTo ? this.opts.fence!.refusal : reply);
+      }
       for (const r of queued) r.onReply(reply);
       return;
     }

@@ -20,7 +20,11 @@ export interface DeadlineView {
 export class WriteFence {
   private proxyId: string | null = null;
 
-  constructor(private readonly deadline: DeadlineView) {}
+  constructor(
+    private readonly deadline: DeadlineView,
+    /** The reply of a request whose bytes were dropped here (never sent): the router's fence refusal. */
+    readonly refusal: Buffer,
+  ) {}
 
   /** True once the serve deadline passed (real time, not the per-read stamp: flushes also run from timers). */
   passed(): boolean {
