@@ -22,7 +22,9 @@ import { SlotTable } from './router/slot-table.js';
 import type { ProxyRuntime } from './runtime.js';
 import { RespServer } from './server.js';
 import { REDSLOT_VERSION } from '../shared/version.js';
-import { LEASE_DEADLINE_PASSED } from './router/serve-deadline.js';
+import { LEASE_DEADLINE_PASSED, ServeDeadline } from './router/serve-deadline.js';
+import { WriteFence } from './backend/write-fence.js';
+import { errorReply, ProxyErrors } from './errors.js';
 import { clientOptions, serverOptions } from '../shared/tls/config.js';
 
 
@@ -43,6 +45,8 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   /** SLOWLOG: end-to-end latency of commands through this proxy (proxy/local/slowlog.ts). */
   readonly slowlog: SlowLog;
   readonly version = REDSLOT_VERSION;
+  /** Backend connections write nothing past the serve deadline and are named after the registration id. */
+  readonly writeFence: WriteFence;
   private fenceReason: string | null = null;
   private applied = 0;
   private listenPort = 0;
@@ -54,6 +58,10 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
   ) {
     const b = config.backend;
     this.slowlog = new SlowLog(config.slowlog.slowerThanUs, config.slowlog.maxLen);
+    const deadline = new ServeDeadline((overdueMs) =>
+      log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
+    );
+    this.writeFence = new WriteFence(deadline, errorReply(ProxyErrors.REDSLOT_ERR_FENCED, { reason: LEASE_DEADLINE_PASSED }));
     this.pool = new BackendPool(
       {
         connectionsPerServer: b.connectionsPerServer,
@@ -70,6 +78,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         dedicatedIdleMs: b.dedicatedIdleMs,
         onBusy: () => this.metrics.guards.busy++,
         tls: b.tls === null ? null : clientOptions(b.tls, 'backend.tls'),
+        fence: this.writeFence,
       },
       log,
     );
@@ -86,9 +95,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
     this.scripts = new ScriptCache(config.scripts.cacheBytes);
     const wide = new ClusterWide({ table: this.table, config, facts: this, scripts: this.scripts, metrics: this.metrics });
     this.load = new SlotLoad(config.load, this.metrics.slotHits);
-    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes, bigKeyBytes: config.migrate.bigKeyBytes }, wide, (overdueMs) =>
-      log.error('proxy.fenced.deadline', { overdueMs: Math.round(overdueMs), reason: 'coordinator lease not renewed before the local deadline' }),
-    );
+    this.router = new Router(this.table, this.load, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, sourceFirst: config.migrate.sourceFirst, outcomes: this.metrics.migrateOutcomes, bigKeyBytes: config.migrate.bigKeyBytes }, wide, deadline);
     this.dedicated = new Dedicated(this.table, this.router, this.pool, { timeoutMs: config.migrate.timeoutMs, user: b.user, password: b.password, outcomes: this.metrics.migrateOutcomes, bigKeyBytes: config.migrate.bigKeyBytes }, log, {
       maxMultiBytes: config.guard.maxMultiBytes,
       onGuard: (e) => this.metrics.guards[e]++,
@@ -172,6 +179,13 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
 
   setServeDeadline(remainingMs: number | null): void {
     this.router.deadline.set(remainingMs);
+  }
+
+  setIdentity(proxyId: string | null): void {
+    const before = this.writeFence.name('proxy');
+    this.writeFence.setProxyId(proxyId);
+    // Open connections carry the old id: renamed in-band so the dashboard does not kill a serving proxy's.
+    if (this.writeFence.name('proxy') !== before) this.pool.rename(this.writeFence.name('proxy'));
   }
 
   /** Ready to serve: a topology is applied, the proxy is not fenced and its lease deadline has not passed. */

@@ -32,6 +32,13 @@ export interface ProxyRuntime {
    * its lease (frozen, partitioned) refuses commands on its own, without waiting for anyone to tell it.
    */
   setServeDeadline?(remainingMs: number | null): void;
+
+  /**
+   * The registration id the proxy holds now (a new one after each lost lease). Backend connections opened
+   * from now on name themselves after it (CLIENT SETNAME redslot-proxy:<id>): the dashboard kills the
+   * connections of ids no longer registered before it moves a slot on (issue 15, hole 5).
+   */
+  setIdentity?(proxyId: string | null): void;
 }
 
 /** Starts feeding topologies into a runtime; returns a handle to stop. */

@@ -23,6 +23,12 @@ export interface MigrationEngineDeps {
   store: TopologyStore;
   /** Waits until every live proxy acknowledged `revision` (dashboard/topom/barrier.ts). */
   barrier: (revision: number, signal?: AbortSignal) => Promise<unknown>;
+  /**
+   * Kills, on these masters, the backend connections of proxies no longer registered (dashboard/topom/
+   * stale-connections.ts); run after each barrier, before the round steps or starts movers. Throws if a master
+   * could not be checked (the round fails and is retried).
+   */
+  killStaleProxyConnections?: (masters: string[], known: ReadonlySet<string>) => Promise<unknown>;
   isLeader: () => boolean;
   log: Logger;
   metrics?: MigrationMetrics;

@@ -27,6 +27,7 @@ import { CommonErrors, RedslotError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { masterOf } from '../../shared/model/topology.js';
 import { OFFLINE_GROUP, type SlotActionState, type SlotRecord } from '../../shared/model/types.js';
+import { knownServers } from '../topom/dialer.js';
 import { CHUNK, type TopologySnapshot, type Versioned } from '../topom/store.js';
 import type { MigrationEngineDeps } from './context.js';
 import { MigrationErrors } from './errors.js';
@@ -195,6 +196,9 @@ export class MigrationScheduler {
     if (need > this.ackedRevision) {
       const t0 = performance.now();
       await this.deps.barrier(need, signal);
+      // Before anything moves on: a proxy the barrier skipped may still have writes on the way to these
+      // masters; its connections are killed so they run before this step or never (issue 15, hole 5).
+      await this.deps.killStaleProxyConnections?.(mastersOf(snap, withAction), knownServers(snap));
       this.ackedRevision = need;
       this.deps.metrics?.barrierRounds.inc();
       this.deps.metrics?.barrierWait.observe((performance.now() - t0) / 1000);
@@ -284,6 +288,23 @@ export class MigrationScheduler {
       for (const [to, slots] of byTo) this.log.info('migration.step', { to, slots: slots.length, first: slots[0], last: slots[slots.length - 1], revision });
     }
   }
+}
+
+/**
+ * The source and target masters of these slots' actions. A group being promoted is left out: its slots wait
+ * anyway, its old master may be dead (the round must not fail on it), and proxies write to the new one only
+ * with a table that names it.
+ */
+function mastersOf(snap: TopologySnapshot, slots: ReadonlyArray<Versioned<SlotRecord>>): string[] {
+  const out = new Set<string>();
+  for (const { record: s } of slots) {
+    for (const gid of [s.group, s.action!.target]) {
+      const g = snap.groups.get(gid)?.record;
+      const m = g?.promoting ? undefined : masterOf(g);
+      if (m !== undefined) out.add(m);
+    }
+  }
+  return [...out];
 }
 
 /** Why a pending slot cannot start now (no master on one side), or undefined. */

@@ -23,6 +23,7 @@ import type { DashboardContext } from '../context.js';
 import { errorResponses, mutate } from './common.js';
 import { holdingBarrier } from '../topom/barrier.js';
 import { knownServers } from '../topom/dialer.js';
+import { killStaleProxyConnections } from '../topom/stale-connections.js';
 import { createMigrationMetrics, type MigrationMetrics } from '../metrics/migration.js';
 import type { MoverKnobs } from '../migration/mover.js';
 import { MigrationEngine, type MoveRequest } from '../migration/engine.js';
@@ -54,6 +55,8 @@ export function createMigrationEngine(ctx: DashboardContext, opts: MigrationPlug
     store: ctx.store,
     // Requests for slots in `prepared` are held by the proxies until the next step lands.
     barrier: holdingBarrier(ctx.coord, ctx.paths, { timeoutMs: ctx.barrierTimeoutMs, log: ctx.log, metrics: ctx.metrics }),
+    killStaleProxyConnections: (masters, known) =>
+      killStaleProxyConnections({ coord: ctx.coord, paths: ctx.paths, log: ctx.log, withServer: (addr, fn) => ctx.dialer.withServer(addr, known, fn) }, masters),
     isLeader: () => ctx.election.isLeader(),
     log: ctx.log,
     metrics,

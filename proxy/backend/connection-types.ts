@@ -6,6 +6,7 @@
 import type tls from 'node:tls';
 import type { Logger } from '../../shared/log.js';
 import type { VersionHolder } from './server-version.js';
+import type { WriteFence } from './write-fence.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
 export interface BackendRequest {
@@ -38,6 +39,8 @@ export interface BackendOptions {
   password: string;
   /** TLS toward the servers (backend.tls, files already read); null = plain TCP. */
   tls?: tls.ConnectionOptions | null;
+  /** No client byte is written past the serve deadline; connection names carry the proxy id (write-fence.ts). */
+  fence?: WriteFence;
 }
 
 export interface ConnectionOwner extends VersionHolder {

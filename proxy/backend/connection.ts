@@ -40,6 +40,8 @@ const enum State {
 }
 
 const INFO_SERVER = encodeCommand(['INFO', 'server']);
+/** A reply nobody waits for (CLIENT SETNAME of rename()). */
+const IGNORED: BackendRequest = { onReply: () => undefined };
 
 /** Queued output past which a connection writes at once instead of at the end of the turn. */
 const FLUSH_AT = 256 * 1024;
@@ -70,6 +72,11 @@ export class BackendConnection implements FrameHandler, Flushable {
   private held: Set<Holdable> | null = null;
   /** Whether a script runs on this connection (side-PING probe after a stall). */
   private readonly busy: BusyWatch;
+  /** Closed by fenceWrite: redial on the next send, not at once (nothing may be written while fenced). */
+  private fencedClose = false;
+  /** Requests at the tail of `waiting` whose bytes are not handed to the socket yet (dropped by fenceWrite). */
+  private unsent = 0;
+  private fencedUnsent = 0;
   /** Times this connection became congested (stats). */
   congestions = 0;
   readonly unavailableReply: Buffer;
@@ -120,6 +127,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.waiting.push(req);
+      this.unsent++;
       this.batch.push(payload);
       this.flushSoon();
       return;
@@ -141,6 +149,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state === State.Ready) {
       this.waiting.push(req);
+      this.unsent++;
       this.batch.pushParts(parts, bytes);
       this.flushSoon();
       return;
@@ -170,6 +179,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.batch.pushSelected(argv, keys, stride, size);
     this.waiting.push(req);
+    this.unsent++;
     this.flushSoon();
   }
 
@@ -193,6 +203,16 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
   }
 
+  /**
+   * CLIENT SETNAME on this connection, in order with what was sent before it (a new registration id after a
+   * lost lease: the dashboard kills connections named after ids no longer registered). Redis renames the
+   * connection only after it ran every byte sent before, so the rename never hides a stale write
+   * (dashboard/topom/stale-connections.ts). A connection not dialled yet takes the new name at its handshake.
+   */
+  rename(name: string): void {
+    if (this.state === State.Ready || this.state === State.Handshake || this.state === State.Connecting) this.send(IGNORED, encodeCommand(['CLIENT', 'SETNAME', name]));
+  }
+
   /** Dials now if never dialled (warm-up); no-op otherwise. */
   connect(): void {
     if (this.state === State.Idle) this.dial();
@@ -207,7 +227,9 @@ export class BackendConnection implements FrameHandler, Flushable {
     const total = this.batch.bytes;
     const list = this.batch.take();
     if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
+    if (this.opts.fence?.passed()) return this.fenceWrite(list.length);
     writeBuffers(this.socket, list, total);
+    this.unsent = 0;
     // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
     if (this.socket.writableLength === 0) this.batch.recycle();
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
@@ -215,6 +237,17 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.congestions++;
       this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: this.socket.writableLength });
     }
+  }
+
+  /**
+   * Past the serve deadline nothing more goes out (write-fence.ts): the bytes are dropped and the connection
+   * destroyed, so everything pending on it fails (connection lost) instead of landing after the dashboard moved on.
+   */
+  private fenceWrite(buffers: number): void {
+    this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers });
+    this.fencedClose = true;
+    this.fencedUnsent = this.unsent;
+    this.socket?.destroy();
   }
 
   /** Bytes from the backend: replies go to their requests, under the request clock of this chunk. */
@@ -291,7 +324,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.state = State.Handshake;
     const { user, password } = this.opts;
     // RESP3 clients' commands go on proto 3 connections: replies come back in RESP3, still forwarded byte for byte.
-    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: 'redslot-proxy' });
+    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: this.opts.fence?.name('proxy') ?? 'redslot-proxy' });
     steps.forEach((s, i) => this.waiting.push(new HandshakeReply(this, s, i === steps.length - 1)));
     socket.write(Buffer.concat(steps.map((s) => s.command)));
   }
@@ -312,6 +345,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.queuedBufs = [];
     this.queuedBytes = 0;
     for (const r of reqs) this.waiting.push(r);
+    this.unsent += reqs.length;
     for (const b of bufs) this.batch.push(b);
     this.flush();
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
@@ -340,6 +374,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.dialTimer = null;
     const wasReady = this.state === State.Ready;
     const reply = wasReady ? this.lostReply : this.unavailableReply;
+    this.unsent = 0;
     this.batch.clear();
     this.busy.clear();
     this.releaseHeld(); // their requests fail below; the sessions go on
@@ -354,6 +389,18 @@ export class BackendConnection implements FrameHandler, Flushable {
       for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
       for (const r of queued) r.onReply(reply);
       this.finishClose();
+      return;
+    }
+    if (wasReady && this.fencedClose) {
+      this.fencedClose = false;
+      this.state = State.Idle;
+      // Those never sent get the fence refusal (never executed); those sent before may have run.
+      const sentUpTo = failed.length - this.fencedUnsent;
+      for (let i = 0; i < failed.length; i++) {
+        const r = failed[i]!;
+        if (!(r instanceof HandshakeReply)) r.onReply(i >= sentUpTo ? this.opts.fence!.refusal : reply);
+      }
+      for (const r of queued) r.onReply(reply);
       return;
     }
     if (wasReady) {

@@ -169,7 +169,14 @@ export class DedicatedConnection implements FrameHandler, Flushable {
     const total = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    if (this.state === State.Ready) writeBuffers(this.socket, list, total);
+    if (this.state !== State.Ready) return;
+    if (this.opts.fence?.passed()) {
+      // Past the serve deadline (write-fence.ts): dropped, and what is pending here fails.
+      this.log.warn('backend.write_fenced', { backend: this.server.addr, db: this.db, dedicated: this.kind });
+      this.socket.destroy();
+      return;
+    }
+    writeBuffers(this.socket, list, total);
   }
 
   /** Closes now: pending requests fail with "connection lost". Idempotent. */
@@ -227,7 +234,7 @@ export class DedicatedConnection implements FrameHandler, Flushable {
   private onConnect(): void {
     this.state = State.Handshake;
     const { user, password } = this.opts;
-    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: 'redslot-dedicated', clientId: true });
+    const steps = handshakeSteps({ proto: this.proto, user, password, db: this.db, name: this.opts.fence?.name('dedicated') ?? 'redslot-dedicated', clientId: true });
     // Handshake replies come first: put their placeholders in front of anything queued meanwhile.
     const owners = this.waiting.drain();
     for (let i = 0; i < steps.length; i++) this.waiting.push(HANDSHAKE);

@@ -143,6 +143,11 @@ export class BackendPool {
     return [...this.servers.values()];
   }
 
+  /** Renames every shared connection (BackendConnection.rename): the proxy registered under a new id. */
+  rename(name: string): void {
+    for (const s of this.servers.values()) for (const c of s.connections()) c.rename(name);
+  }
+
   /** Closes (gracefully) every server not in `keep`: called after a topology change has drained. */
   async retain(keep: ReadonlySet<string>): Promise<void> {
     const gone: BackendServer[] = [];

@@ -25,7 +25,8 @@
  * over migrate.bigKeyBytes is not moved on the client path (a MIGRATE blocks the source for the whole DUMP and
  * transfer, and a timeout leaves the key on both sides): the command is refused with
  * REDSLOT_ERR_MIGRATE_BIG_KEY and the background mover moves the key alone with its long timeout. A copy left
- * on both sides by a timed-out MIGRATE is resolved by the mover with the atomic rule of shared/both-sides.ts.
+ * on both sides by a timed-out MIGRATE is resolved at once, before the session resumes, with the mover's atomic
+ * rule of shared/both-sides.ts (migrate-recovery.ts); when every key ends on the target the command runs there.
  *
  * Either way the session holds its later requests meanwhile, so one client's commands run in the order it
  * sent them. If the EVAL or a MIGRATE fails, the command is not run and the client gets one error: running
@@ -44,6 +45,7 @@ import type { RouterSession, Startable } from './requests/base.js';
 import type { SingleRequest } from './requests/single.js';
 import { displayKey } from '../../shared/display-key.js';
 import type { SlotRoute } from './slot-table.js';
+import { recoverBothSides, type MigratedKey } from './migrate-recovery.js';
 
 export interface MigrateOptions {
   timeoutMs: number;
@@ -114,6 +116,8 @@ export class MigrateStep implements BackendRequest {
   private error: Buffer | null = null;
   /** True while the size check runs (its replies come first), false once the MIGRATEs are sent. */
   private measuring = false;
+  /** performance.now() when the last commands (the MIGRATEs) were sent: bounds a half-done copy's expiry skew. */
+  private sentAt = 0;
 
   constructor(
     private readonly session: RouterSession,
@@ -156,6 +160,7 @@ export class MigrateStep implements BackendRequest {
   private send(payloads: Array<{ out: Buffer[]; bytes: number }>): void {
     const { db, id } = this.session;
     this.left = this.batches.length;
+    this.sentAt = performance.now();
     for (let i = 0; i < this.batches.length; i++) this.batches[i]!.source.conn(db, id).sendParts(this, payloads[i]!.out, payloads[i]!.bytes);
   }
 
@@ -208,11 +213,30 @@ export class MigrateStep implements BackendRequest {
       this.error = migrateOnAccessError(b.slot, b.source, b.target, reply);
     }
     if (--this.left > 0) return;
-    if (this.error !== null) {
-      countOutcome(this.opts, MigrateOutcome.Failed);
-      this.then.fail(this.error);
-    } else this.then.start();
+    if (this.error !== null) return this.recover(this.error);
+    this.then.start();
     this.session.resume();
+  }
+
+  /**
+   * A MIGRATE failed: a timeout may have left keys on both sides (migrate-recovery.ts). Every key of the step
+   * is resolved (the session stays held); the command runs on the target only if all of them are there.
+   */
+  private recover(error: Buffer): void {
+    const keys: MigratedKey[] = [];
+    for (const b of this.batches) for (const key of b.keys) keys.push({ source: b.source, target: b.target, key });
+    void recoverBothSides(keys, this.session.db, this.session.id, performance.now() - this.sentAt).then((r) => {
+      if (r.moved) this.then.start();
+      else {
+        countOutcome(this.opts, MigrateOutcome.Failed);
+        if (r.why === 'still-on-source') this.then.fail(error);
+        else {
+          const what = r.why === 'error' ? `checking ${displayKey(r.key)} on both sides failed: ${r.detail ?? ''}` : `${displayKey(r.key)} is on both sides (${r.why}); the source copy is kept`;
+          this.then.fail(encodeError(`${errorText(error)}; ${what}`));
+        }
+      }
+      this.session.resume();
+    });
   }
 }
 

@@ -46,9 +46,10 @@ export class Router {
     private readonly migrate: MigrateOptions,
     /** Cluster-wide commands and scripts (route shapes all, one, scan, script). */
     private readonly wide: ClusterWide | null = null,
-    onDeadlineExpired?: (overdueMs: number) => void,
+    /** The lease-derived deadline (shared with the backend connections' WriteFence). */
+    deadline: ServeDeadline = new ServeDeadline(),
   ) {
-    this.deadline = new ServeDeadline(onDeadlineExpired);
+    this.deadline = deadline;
   }
 
   setFenced(reason: string | null): void {

@@ -11,19 +11,20 @@
  * Each process (the single proxy, or every worker) keeps its own deadline on its own performance.now(): a
  * worker fences on it even if no IPC message from the primary arrives (the primary may be the one frozen).
  *
- * Why a write queued before the deadline cannot land on a slot's source after the next migration step:
+ * Why a write routed before the deadline cannot land on a slot's source after the next migration step:
  * - The deadline is the follower's fence point, ttl - margin after the last keep-alive was SENT; etcd cannot
  *   expire the lease (and the barrier cannot skip this proxy) before ttl after that send. So every command
  *   routed before the deadline was routed at least `margin` (>= 1 s) before the control plane may move on.
- * - A routed command is written to its backend socket synchronously when the connection is ready and not
- *   congested: it is in the kernel by then, and the kernel delivers it (even while this process is frozen) in
- *   far less than the margin; Redis executes what it has read in order.
  * - Commands not routed yet when the deadline passes (client bytes still in our socket buffers, e.g. after
  *   SIGSTOP/SIGCONT) are refused here, whatever the timers have or have not done yet.
- * Not covered: a command queued in user space on a backend connection that is still connecting or congested
- * for longer than the margin (Redis not reading). Closing that needs the source to reject a stale proxy's
- * connection (e.g. the dashboard killing, after a barrier that skipped a proxy, the source connections named
- * after it); see the issue 15 report.
+ * - Routed commands whose bytes are still in user space (this turn's output, queued behind a backend
+ *   handshake, sent after a MIGRATE or source-first reply) are never written past the deadline
+ *   (proxy/backend/write-fence.ts): the backend connection is destroyed instead and they fail.
+ * - Bytes already handed to the kernel may still be on the way arbitrarily late (a congested backend
+ *   socket, a slow network): the margin alone does not bound that. They travel on connections named after
+ *   this proxy's registration id, which the dashboard kills on a step's masters, after the barrier and
+ *   before the step, when the id is no longer registered (dashboard/topom/stale-connections.ts has the whole
+ *   argument): they run before the step or never.
  */
 import { now } from '../util/clock.js';
 

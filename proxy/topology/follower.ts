@@ -35,80 +35,12 @@ import type { Coordinator, Lease, Watch, WatchBatch } from '../../shared/coordin
 import { clusterPaths, type ClusterPaths } from '../../shared/model/paths.js';
 import { applyBatch, loadTopology } from '../../shared/model/topology.js';
 import type { ProxyAck, ProxyRecord, Topology } from '../../shared/model/types.js';
-import type { ProxyRuntime, TopologyDriver } from '../runtime.js';
+import type { ProxyRuntime } from '../runtime.js';
 import { FollowerErrors } from './errors.js';
+import type { FencingMode, FollowerDriver, FollowerOptions, FollowerState, LeaseStatus } from './follower-types.js';
+import { registerUnderLease } from './registration.js';
 
-/** Only 'strict' remains (see the header); the type is kept so configs and callers naming it still compile. */
-export type FencingMode = 'strict';
-
-export interface FollowerOptions {
-  coordinator: Coordinator;
-  cluster: string;
-  /** What to register under proxies/<id>; pid, hostname, startedAt and version are filled in if missing. */
-  proxy: Pick<ProxyRecord, 'id' | 'addr' | 'adminAddr'> & Partial<ProxyRecord>;
-  /** Lease TTL in seconds (default 10). */
-  leaseTtlSeconds?: number;
-  /** Same in ms (the proxy config's `leaseTtlMs`); rounded up to whole seconds (etcd leases are in seconds). */
-  leaseTtlMs?: number;
-  /** Always 'strict' ('off' was removed). */
-  fencing?: FencingMode;
-  /**
-   * Fence when the last renewal is older than ttl - margin. Default max(1000, ttl/10) ms: it must cover the
-   * lease monitor's period (100 ms), event-loop lag and in-flight requests finishing after the fence, while
-   * leaving room for an etcd restart (5 s down + ~2 s election) within the default 10 s TTL.
-   */
-  fenceMarginMs?: number;
-  /** First retry delay after a failed resync or ack write (doubles up to 2 s; default 250). */
-  retryDelayMs?: number;
-  /** Revoke the lease on stop so the proxy disappears at once (default true). */
-  revokeOnStop?: boolean;
-  /** Close the coordinator on stop (default false: the caller owns it). */
-  closeCoordinatorOnStop?: boolean;
-  /**
-   * The driver's promise resolves once the first table is applied and acknowledged (default true). With
-   * false it resolves at once and the table arrives in the background (readiness: runtime.appliedRevision()).
-   */
-  waitForFirstLoad?: boolean;
-  logger?: Logger;
-}
-
-export type LeaseStatus = 'none' | 'alive' | 'renewal-failing' | 'lost';
-
-/** Snapshot for the admin API (GET /api/topology or similar) and tests. */
-export interface FollowerState {
-  proxyId: string;
-  coordinator: string;
-  cluster: string;
-  fencing: FencingMode;
-  lease: {
-    id: string | null;
-    ttlSeconds: number;
-    status: LeaseStatus;
-    /** ISO time of the last successful grant/keep-alive. */
-    lastRenewedAt: string | null;
-    sinceRenewalMs: number | null;
-    /** Fencing threshold: fenced once sinceRenewalMs exceeds this (strict mode). */
-    fenceAfterMs: number;
-  };
-  watch: 'starting' | 'up' | 'down';
-  /** Revision of the last full load. */
-  loadedRevision: number;
-  /** Revision of the table the runtime has applied. */
-  appliedRevision: number;
-  /** Highest revision written to acks/<id>. */
-  ackedRevision: number;
-  /** Reason the proxy is fenced (by us or anyone), or null when serving. */
-  fenced: string | null;
-  /** True once the first table was applied and acknowledged. */
-  loaded: boolean;
-  resyncs: number;
-  lastError: string | null;
-}
-
-export interface FollowerDriver extends TopologyDriver {
-  /** Current state, or null before the driver was started. */
-  state(): FollowerState | null;
-}
+export type { FencingMode, FollowerDriver, FollowerOptions, FollowerState, LeaseStatus } from './follower-types.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
@@ -295,6 +227,8 @@ export class CoordinatorFollower {
       if (err instanceof RedslotError && err.code === 'REDSLOT_ERR_LEASE_NOT_FOUND') this.markLeaseLost(lease, 'registration says the lease is gone');
       throw err;
     }
+    // Connections opened from now on carry this registration's id (the dashboard kills unregistered ones).
+    runtime.setIdentity?.(this.record.id);
     // 3. The whole table at one revision, applied atomically.
     const topo = await loadTopology(this.coord, this.paths);
     if (this.stopped || gen !== this.generation) return;
@@ -334,24 +268,9 @@ export class CoordinatorFollower {
     }
   }
 
-  /**
-   * Create-if-absent under our lease: a second process with the same id gets REDSLOT_ERR_PROXY_ID_TAKEN
-   * instead of silently sharing one registration and one ack. Our own earlier registration (a retried
-   * resync on the same lease) is rewritten in place.
-   */
-  private async register(lease: Lease): Promise<void> {
-    const key = this.paths.proxy(this.record.id);
-    const value = JSON.stringify(this.record);
-    const created = await this.coord.txn([{ key, target: 'create', op: '==', value: 0 }], [{ type: 'put', key, value, lease: lease.id }]);
-    if (created.succeeded) return;
-    const cur = await this.coord.get(key);
-    if (cur === undefined) return this.register(lease); // deleted meanwhile: try again
-    if (cur.lease !== undefined && BigInt(cur.lease) === BigInt(lease.id)) {
-      const same = await this.coord.txn([{ key, target: 'mod', op: '==', value: cur.modRevision }], [{ type: 'put', key, value, lease: lease.id }]);
-      if (same.succeeded) return;
-      return this.register(lease);
-    }
-    throw new RedslotError(FollowerErrors.REDSLOT_ERR_PROXY_ID_TAKEN, { id: this.record.id, lease: cur.lease ?? 'none', coordinator: this.coord.describe });
+  /** Create-if-absent under our lease (registration.ts). */
+  private register(lease: Lease): Promise<void> {
+    return registerUnderLease(this.coord, this.paths.proxy(this.record.id), JSON.stringify(this.record), lease, this.record.id);
   }
 
   private onBatch(batch: WatchBatch, gen: number): void {

@@ -91,6 +91,7 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
   private fenceReason: string | null = null;
   /** performance.now() of the serve deadline last given by the driver (null: none), for workers forked later. */
   private deadlineAt: number | null = null;
+  private identity: string | null = null;
   private stopping = false;
   private snapshot: WorkerStats[] = [];
   private readonly respawnDelay: number[];
@@ -188,6 +189,7 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
           topology: this.current,
           fenced: this.fenceReason,
           deadlineMs: this.deadlineAt === null ? null : this.deadlineAt - performance.now(),
+          identity: this.identity,
           defaultMetrics: this.defaultMetrics,
           listen: this.listening,
         });
@@ -321,6 +323,12 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
   setServeDeadline(remainingMs: number | null): void {
     this.deadlineAt = remainingMs === null ? null : performance.now() + remainingMs;
     for (const p of this.procs) if (p?.initialised) p.send({ t: 'deadline', remainingMs });
+  }
+
+  /** Each worker names its backend connections after the registration id (ProxyRuntime.setIdentity). */
+  setIdentity(proxyId: string | null): void {
+    this.identity = proxyId;
+    for (const p of this.procs) if (p?.initialised) p.send({ t: 'identity', id: proxyId });
   }
 
   // ---- AdminProxy

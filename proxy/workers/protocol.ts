@@ -18,6 +18,8 @@ export interface WorkerInit {
   fenced: string | null;
   /** Serve deadline in ms from when the primary sent this (null: none); see ProxyRuntime.setServeDeadline. */
   deadlineMs?: number | null;
+  /** The registration id backend connections are named after (ProxyRuntime.setIdentity). */
+  identity?: string | null;
   defaultMetrics: boolean;
   /** Listen right after init; otherwise wait for a `listen` message (first start: after the first table). */
   listen: boolean;
@@ -29,6 +31,7 @@ export type ToWorker =
   | { t: 'listen' }
   | { t: 'fence'; reason: string | null }
   | { t: 'deadline'; remainingMs: number | null }
+  | { t: 'identity'; id: string | null }
   | { t: 'stats'; seq: number }
   | { t: 'metrics'; seq: number }
   | { t: 'load'; seq: number }

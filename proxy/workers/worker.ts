@@ -92,6 +92,9 @@ class Worker {
         // follower's fence margin (>= 1 s) covers. Kept on this process's own clock from here on.
         this.core?.setServeDeadline(m.remainingMs);
         break;
+      case 'identity':
+        this.core?.setIdentity(m.id);
+        break;
       case 'stats':
         if (this.core) send({ t: 'stats', seq: m.seq, stats: workerStats(this.core, this.index) });
         break;
@@ -125,6 +128,7 @@ class Worker {
     const core = (this.core = this.path.core);
     core.setFenced(m.fenced);
     if (m.deadlineMs !== undefined) core.setServeDeadline(m.deadlineMs);
+    if (m.identity !== undefined) core.setIdentity(m.identity);
     try {
       if (m.topology) await this.apply(m.topology);
     } catch (err) {

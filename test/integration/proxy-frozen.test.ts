@@ -5,88 +5,17 @@
  * - Commands that reach a frozen proxy (in its socket buffers when it resumes) are refused, never routed
  *   with the table it had before the freeze, while the slot moved meanwhile.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
-import { slotsFromRanges } from '../../shared/model/topology.js';
+import { describe, expect, it } from 'vitest';
 import { slotOfString } from '../../shared/slot.js';
-import { nodeArgsFor } from '../support/compiled.js';
-import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
-import { freePort, waitForPort } from '../support/free-port.js';
-import { spawnProcess, type Spawned } from '../support/processes.js';
 import { until } from '../support/until.js';
-import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { seedCluster } from './follower-support.js';
+import { registeredPid as registeredFrozen, startProxyProcess as startFrozenProxy, useFrozenCluster } from './frozen-support.js';
 
-const CLUSTER = 'frozen';
-let etcd: EtcdHandle;
-let coord: OpenedCoordinator;
-const groups: RedisServerHandle[] = [];
-const procs: Spawned[] = [];
-let dir = '';
-
-beforeAll(async () => {
-  groups.push(await startRedis(), await startRedis());
-  etcd = await startEtcd();
-  coord = await openCoordinator(`etcd://${etcd.endpoint}/${CLUSTER}`);
-  await seedCluster(
-    coord.coordinator,
-    coord.paths,
-    CLUSTER,
-    groups.map((g, i) => ({ id: i + 1, servers: [{ addr: g.addr, role: 'master' as const }], weight: 1 })),
-    slotsFromRanges([[0, 511, 1], [512, 1023, 2]]),
-  );
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-frozen-'));
-}, 90_000);
-
-afterAll(async () => {
-  for (const p of procs) if (p.alive) process.kill(p.pid, 'SIGCONT');
-  await Promise.all(procs.map((p) => p.stop()));
-  await coord?.coordinator.close();
-  await etcd?.stop();
-  await Promise.all(groups.map((g) => g.stop()));
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-async function startProxyProcess(workers: number): Promise<{ proc: Spawned; port: number }> {
-  const port = await freePort();
-  const file = path.join(dir, `proxy-${port}.yaml`);
-  writeFileSync(file, stringify({ cluster: CLUSTER, listen: `127.0.0.1:${port}`, admin: null, leaseTtl: '2s', workers }));
-  const proc = spawnProcess(
-    'proxy',
-    process.execPath,
-    [...nodeArgsFor('deploy/bin/redslot.ts'), 'proxy', '--config', file, '--coordinator', `etcd://${etcd.endpoint}/${CLUSTER}`],
-    { ...process.env, REDSLOT_LOG_LEVEL: 'error' },
-  );
-  procs.push(proc);
-  await waitForPort(port, '127.0.0.1', 30_000).catch((err: unknown) => {
-    throw new Error(`proxy did not start: ${proc.log()}`, { cause: err });
-  });
-  await until('proxy serving', async () => {
-    const r = new Redis({ port, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    try {
-      await r.connect();
-      r.on('error', () => undefined);
-      return (await r.get('probe')) === null;
-    } finally {
-      r.disconnect();
-    }
-  }).catch((err: unknown) => {
-    throw new Error(`proxy not serving: ${proc.log()}`, { cause: err });
-  });
-  return { proc, port };
-}
-
-/** Registrations currently in etcd whose pid is `pid`. */
-async function registeredPid(pid: number): Promise<boolean> {
-  const regs = await coord.coordinator.getPrefix(coord.paths.proxies);
-  return regs.kvs.some((kv) => (JSON.parse(kv.value) as { pid: number }).pid === pid);
-}
+const fc = useFrozenCluster('frozen');
+const groups = fc.groups;
+const startProxyProcess = (workers: number) => startFrozenProxy(fc, workers);
+const registeredPid = (pid: number) => registeredFrozen(fc.coord, pid);
 
 describe('a proxy frozen past its lease (SIGSTOP / SIGCONT)', () => {
   it('workers: with the primary frozen, each worker fences on its own deadline; after SIGCONT the proxy serves again under a new id', async () => {
@@ -103,7 +32,7 @@ describe('a proxy frozen past its lease (SIGSTOP / SIGCONT)', () => {
       process.kill(proc.pid, 'SIGCONT');
     }
     await until('serving again', async () => (await c.set('w:k', '3')) === 'OK', 20_000);
-    const regs = await coord.coordinator.getPrefix(coord.paths.proxies);
+    const regs = await fc.coord.coordinator.getPrefix(fc.coord.paths.proxies);
     const mine = regs.kvs.map((kv) => JSON.parse(kv.value) as { id: string; baseId: string; pid: number }).filter((r) => r.pid === proc.pid);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.id).toBe(`${mine[0]!.baseId}.2`); // a new identity after the lost lease
@@ -134,7 +63,7 @@ describe('a proxy frozen past its lease (SIGSTOP / SIGCONT)', () => {
       await until('lease expired in etcd', async () => !(await registeredPid(proc.pid)), 10_000);
       // The dashboard's step (the barrier skips the expired proxy): the key moves to group 2, the slot too.
       await g1.migrate('127.0.0.1', groups[1]!.port, key, 0, 5000);
-      await coord.coordinator.put(coord.paths.slot(slot), JSON.stringify({ id: slot, group: 2 }));
+      await fc.coord.coordinator.put(fc.coord.paths.slot(slot), JSON.stringify({ id: slot, group: 2 }));
       process.kill(proc.pid, 'SIGCONT');
       resumed = true;
       await until('50 replies', () => (replies.match(/\r\n/g) ?? []).length >= 51, 20_000);

@@ -5,6 +5,10 @@
  * - reopen(): listens again on the same port; new connections reach the server again;
  * - pause():  keeps connections open but stops moving bytes either way (a silent partition; TCP buffers);
  * - resume(): moves the buffered bytes on.
+ * - pauseOpen(): pauses only the connections open now (a slow or congested path of one client) and returns
+ *   the function that resumes exactly those; holdNew(true) makes new connections start paused.
+ * - swallowRepliesOfNext(n): the next n connections deliver the client's bytes but never its replies (a
+ *   request executed whose answer is lost: the caller times out).
  * stop() closes everything for good.
  */
 import net from 'node:net';
@@ -18,12 +22,17 @@ export interface TcpRelay {
   reopen(): Promise<void>;
   pause(): void;
   resume(): void;
+  pauseOpen(): () => void;
+  holdNew(on: boolean): void;
+  swallowRepliesOfNext(n: number): void;
   stop(): Promise<void>;
 }
 
 export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1', listenPort = 0): Promise<TcpRelay> {
   const pairs = new Set<{ a: net.Socket; b: net.Socket }>();
   let paused = false;
+  let holdNew = false;
+  let swallow = 0;
   let accepted = 0;
   let server: net.Server | undefined;
   let port = listenPort;
@@ -41,8 +50,11 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
-    upstream.pipe(client);
-    if (paused) {
+    if (swallow > 0) {
+      swallow--;
+      upstream.on('data', () => undefined); // read and dropped
+    } else upstream.pipe(client);
+    if (paused || holdNew) {
       client.pause();
       upstream.pause();
     }
@@ -102,6 +114,25 @@ export async function startTcpRelay(targetPort: number, targetHost = '127.0.0.1'
         p.a.resume();
         p.b.resume();
       }
+    },
+    pauseOpen() {
+      const held = [...pairs];
+      for (const p of held) {
+        p.a.pause();
+        p.b.pause();
+      }
+      return () => {
+        for (const p of held) {
+          p.a.resume();
+          p.b.resume();
+        }
+      };
+    },
+    holdNew(on: boolean) {
+      holdNew = on;
+    },
+    swallowRepliesOfNext(n: number) {
+      swallow = n;
     },
     stop: closeAll,
   };
