@@ -4,7 +4,7 @@
  * unless protectedMode is false). Decided once per connection at accept; per command only for users with
  * restrictions (proxy/acl/check.ts).
  */
-import { isIP } from 'node:net';
+import { isLoopback } from '../../shared/loopback.js';
 import type { Logger } from '../../shared/log.js';
 import { errorReply } from '../errors.js';
 import type { ProxyMetrics } from '../metrics.js';
@@ -23,13 +23,7 @@ export const RECOMMENDED_PASSWORD_LENGTH = 16;
 const PROTECTED = errorReply(AclErrors.REDSLOT_ERR_PROTECTED_MODE);
 const TOO_MANY_UNAUTHENTICATED = errorReply(AclErrors.REDSLOT_ERR_MAX_UNAUTHENTICATED);
 
-/** Loopback addresses: 127.0.0.0/8, ::1 and IPv4-mapped 127.x (Redis's protected mode rule). */
-export function isLoopback(addr: string | undefined): boolean {
-  if (addr === undefined) return false;
-  if (addr === '::1') return true;
-  const v4 = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return isIP(v4) === 4 && v4.startsWith('127.');
-}
+export { isLoopback };
 
 export class ClientAccess {
   readonly users: AclUsers;

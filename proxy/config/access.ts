@@ -18,6 +18,7 @@ export const AuthKnobs = Type.Decode(
       maxFailures: Int(10, 0, 1_000_000, 'failed AUTH attempts on one connection before it is closed (0 = unlimited)'),
       timeoutMs: Duration('10s', 'a connection that must authenticate and does not is closed after this (0 = never)', { from: 'timeout' }),
       maxUnauthenticated: Int(100, 1, 10_000_000, 'connections waiting unauthenticated at once; more are refused at accept'),
+      minPasswordLength: Int(16, 0, 1024, 'shortest `auth.password` accepted when `listen` is beyond loopback (a short password guards a network port poorly); `0` = any length'),
     },
     'client authentication (docs/security.md)',
   ),

@@ -10,6 +10,7 @@ import { Bool, Duration, Enum, HostPort, Int, Section, Size, Str } from '../../s
 import { withoutKeys } from '../../shared/config/validate.js';
 import { EtcdKnobs } from '../../shared/coordinator/etcd-schema.js';
 import { TlsListenerKnobs } from '../../shared/tls/schema.js';
+import { isLoopbackHost } from '../../shared/loopback.js';
 import { checkSecretLength, secretValue } from '../../shared/secrets.js';
 import { availableCpus } from '../workers/cpus.js';
 import { AclKnobs, AuthKnobs, ClientTlsKnobs } from './access.js';
@@ -106,9 +107,19 @@ export const ProxyKnobs = Type.Decode(
   }),
   (c) => ({
     ...withoutKeys(c, 'adminTokenFile'),
+    auth: checkExposedPassword(c.auth, c.listen),
     adminToken: checkSecretLength(secretValue(c, 'adminToken', 'adminToken'), ADMIN_TOKEN_MIN, 'adminToken'),
   }),
 );
+
+/** A password shorter than auth.minPasswordLength is refused on a port reachable from the network. */
+function checkExposedPassword<A extends { password: string; minPasswordLength: number }>(auth: A, listen: { host: string; port: number }): A {
+  const { password, minPasswordLength: min } = auth;
+  if (password === '' || password.length >= min || isLoopbackHost(listen.host)) return auth;
+  throw invalidConfig(
+    `auth.password: at least ${min} characters when the proxy listens beyond loopback (listen ${listen.host}:${listen.port}); use a longer password, listen on 127.0.0.1, or set auth.minPasswordLength: 0`,
+  );
+}
 
 export type ProxyConfig = StaticDecode<typeof ProxyKnobs>;
 /** Client limits in bytes and deadlines (docs/guards.md). */

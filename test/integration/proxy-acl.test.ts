@@ -221,8 +221,8 @@ describe('protected mode', () => {
     expect(denied.data).toMatch(/^-DENIED redslot is running in protected mode .*protectedMode: false.*\r\n$/);
     expect(denied.closed).toBe(true);
     expect((await rawExchange(open.port, 'PING\r\n', 300)).data.toString()).toBe('+PONG\r\n');
-    const locked = await startCluster({ groups: 1, overrides: { listen: '0.0.0.0:0', auth: { password: 'the-password' } } });
+    const locked = await startCluster({ groups: 1, overrides: { listen: '0.0.0.0:0', auth: { password: 'the-password-of-16+' } } });
     cleanups.push(() => locked.stop());
-    expect((await viaExternal(locked.port, 'AUTH the-password\r\nPING\r\n')).data).toBe('+OK\r\n+PONG\r\n');
+    expect((await viaExternal(locked.port, 'AUTH the-password-of-16+\r\nPING\r\n')).data).toBe('+OK\r\n+PONG\r\n');
   });
 });

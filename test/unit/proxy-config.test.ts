@@ -97,4 +97,16 @@ describe('proxy config: load counting knobs (hot slots and keys)', () => {
     expect(() => loadProxyConfig({ env: {}, overrides: { load: { maxKeyBytes: '1mb' } } })).toThrow(/load.maxKeyBytes/);
     expect(() => loadProxyConfig({ env: {}, overrides: { load: { hotKeys: 100000 } } })).toThrow(/load.hotKeys/);
   });
+  it('refuses a client password shorter than auth.minPasswordLength on a port beyond loopback (issue 18)', () => {
+    const load = (listen: string, auth: Record<string, unknown>) => loadProxyConfig({ env: {}, overrides: { listen, auth } });
+    expect(() => load('0.0.0.0:19000', { password: 'short-pw' })).toThrow(/auth.password: at least 16 characters when the proxy listens beyond loopback \(listen 0.0.0.0:19000\)/);
+    expect(() => load('10.1.2.3:19000', { password: 'short-pw', minPasswordLength: 12 })).toThrow(/at least 12 characters/);
+    expect(load('0.0.0.0:19000', { password: 'a-password-of-24-chars!!' }).auth.password).toBe('a-password-of-24-chars!!');
+    expect(load('127.0.0.1:19000', { password: 'pw' }).auth.password).toBe('pw'); // loopback only: as Redis
+    expect(load('localhost:19000', { password: 'pw' }).auth.password).toBe('pw');
+    expect(load('0.0.0.0:19000', { password: 'pw', minPasswordLength: 0 }).auth.password).toBe('pw');
+    expect(load('0.0.0.0:19000', {}).auth.password).toBe(''); // no password: protected mode applies instead
+    // The error never shows the password itself.
+    expect(() => load('0.0.0.0:19000', { password: 'secret-x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('secret-x') }));
+  });
 });
