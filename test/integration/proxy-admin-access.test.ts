@@ -70,6 +70,7 @@ describe('admin port access', () => {
     // From the environment (REDSLOT_AUTH__PASSWORD_FILE), so nothing secret is ever on the command line.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-secrets-'));
     writeFileSync(path.join(dir, 'pw'), 'from-a-file');
-    expect(loadProxyConfig({ env: { REDSLOT_AUTH__PASSWORD_FILE: path.join(dir, 'pw') } }).auth.password).toBe('from-a-file');
+    // (On loopback: an 11-character password is refused on a port beyond loopback, auth.minPasswordLength.)
+    expect(loadProxyConfig({ env: { REDSLOT_AUTH__PASSWORD_FILE: path.join(dir, 'pw'), REDSLOT_LISTEN: '127.0.0.1:19000' } }).auth.password).toBe('from-a-file');
   });
 });
