@@ -23,8 +23,6 @@ export const RECOMMENDED_PASSWORD_LENGTH = 16;
 const PROTECTED = errorReply(AclErrors.REDSLOT_ERR_PROTECTED_MODE);
 const TOO_MANY_UNAUTHENTICATED = errorReply(AclErrors.REDSLOT_ERR_MAX_UNAUTHENTICATED);
 
-export { isLoopback };
-
 export class ClientAccess {
   readonly users: AclUsers;
   readonly guard: AuthGuard;

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { isLoopback } from '../acl/access.js';
+import { isLoopback } from '../../shared/loopback.js';
 
 const OPEN = new Set(['/healthz', '/readyz', '/metrics']);
 

@@ -183,7 +183,8 @@ describe('protected mode', () => {
   const external = Object.values(os.networkInterfaces()).flat().find((i) => i !== undefined && !i.internal && i.family === 'IPv4')?.address;
 
   it('ClientAccess.admit refuses non-loopback clients without a password, unless protectedMode is false', async () => {
-    const { ClientAccess, isLoopback } = await import('../../proxy/acl/access.js');
+    const { ClientAccess } = await import('../../proxy/acl/access.js');
+    const { isLoopback } = await import('../../shared/loopback.js');
     const { ProxyMetrics } = await import('../../proxy/metrics.js');
     const { createLogger } = await import('../../shared/log.js');
     const base = { acl: { users: [], file: '' }, auth: { user: '', password: '', maxFailures: 10, timeoutMs: 0, maxUnauthenticated: 10 } };
