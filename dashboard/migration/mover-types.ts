@@ -104,14 +104,8 @@ export interface BigKeyReport {
   blockedMs?: number;
 }
 
-export interface MoverProgress {
-  source: string;
-  pass: number;
-  db: number | null;
-  /** Keys SCAN returned in the current pass (all slots). */
-  scanned: number;
-  /** Keys in the source when the pass started (sum over dbs). */
-  sourceKeys: number;
+/** Keys and bytes moved, their rates over the last seconds and the estimate of what is left (mover, job, status). */
+export interface MoveRates {
   keysMoved: number;
   bytesMoved: number;
   keysPerSec: number;
@@ -119,6 +113,16 @@ export interface MoverProgress {
   /** Estimated keys of the moving slots still on the source; null before anything is known. */
   keysRemaining: number | null;
   etaSeconds: number | null;
+}
+
+export interface MoverProgress extends MoveRates {
+  source: string;
+  pass: number;
+  db: number | null;
+  /** Keys SCAN returned in the current pass (all slots). */
+  scanned: number;
+  /** Keys in the source when the pass started (sum over dbs). */
+  sourceKeys: number;
   paused: boolean;
   /** Client commands/s on the source besides the mover's (last second); the mover paces itself above busyClientOps. */
   clientOpsPerSec: number;

@@ -7,7 +7,7 @@ import type { TopologySnapshot } from '../topom/store.js';
 import type { MigrationEngineDeps } from './context.js';
 import { MigrationErrors } from './errors.js';
 import { isActive, type JobRecords } from './jobs.js';
-import type { BigKeyReport, SourceMover } from './mover.js';
+import type { BigKeyReport, MoveRates, SourceMover } from './mover.js';
 import type { MoverRun, MoverRuns } from './movers.js';
 import { etaSeconds, rate, type MigrationProgress } from './progress.js';
 import type { MigrationScheduler } from './scheduler.js';
@@ -45,30 +45,18 @@ export interface JobView {
     slotsDone: number;
     slotsInFlight: number;
     fraction: number;
-    keysMoved: number;
-    bytesMoved: number;
-    keysPerSec: number;
-    bytesPerSec: number;
-    keysRemaining: number | null;
-    etaSeconds: number | null;
-  };
+  } & MoveRates;
   slots: JobSlotView[];
   errors: SlotErrorView[];
 }
 
-export interface MigrationStatus {
+export interface MigrationStatus extends MoveRates {
   leader: boolean;
   revision: number;
   paused: boolean;
   throttle: { keysPerSec: number; bytesPerSec: number };
   parallelSlots: number;
   slots: Record<SlotActionState, number>;
-  keysMoved: number;
-  bytesMoved: number;
-  keysPerSec: number;
-  bytesPerSec: number;
-  keysRemaining: number | null;
-  etaSeconds: number | null;
   movers: Array<{ source: string; slots: number; pass: number; keysMoved: number; keysPerSec: number; keysRemaining: number | null; etaSeconds: number | null; clientOpsPerSec: number; pacing: boolean }>;
   errors: SlotErrorView[];
   /** Set while scheduler rounds fail (e.g. a barrier timeout naming the proxies that did not acknowledge). */
