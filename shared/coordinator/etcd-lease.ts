@@ -4,15 +4,12 @@
  * `lost` only when etcd says so (TTL 0 / not found): while etcd is unreachable we keep trying (an etcd restart
  * refreshes every lease); the follower fences on renewedAtMonotonic() timing, not on 'lost'.
  */
-import { EventEmitter } from 'node:events';
 import { EtcdLeaseInvalidError, type Lease as EtcdLease3 } from 'etcd3';
 import { log, mapError } from './etcd-common.js';
-import type { Lease, LeaseEvent } from './types.js';
+import { LeaseBase } from './lease-base.js';
+import type { Lease } from './types.js';
 
-export class EtcdLeaseHandle implements Lease {
-  private readonly emitter = new EventEmitter();
-  private renewedAt: number;
-  private renewedMono: number;
+export class EtcdLeaseHandle extends LeaseBase implements Lease {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inFlight = false;
@@ -26,8 +23,7 @@ export class EtcdLeaseHandle implements Lease {
     private readonly onDone: (l: EtcdLeaseHandle) => void,
     grantSentAt: number,
   ) {
-    this.renewedAt = Date.now();
-    this.renewedMono = grantSentAt;
+    super(grantSentAt);
     this.schedule(this.intervalMs);
   }
 
@@ -46,44 +42,26 @@ export class EtcdLeaseHandle implements Lease {
       const deadline = Date.now() + Math.max(500, Math.min(2000, (this.ttlSeconds * 1000) / 4));
       await this.inner.keepaliveOnce({ deadline: new Date(deadline) });
       if (this.stopped) return;
-      const silentMs = performance.now() - this.renewedMono;
-      this.renewedMono = started;
-      this.renewedAt = Date.now();
+      const silentMs = performance.now() - this.renewedAtMonotonic();
       if (this.failing) log.info('coordinator.lease.renewed', { lease: this.id, silentMs: Math.round(silentMs) });
       this.failing = false;
-      this.emitter.emit('keepaliveSucceeded');
+      this.renewed(started);
       this.schedule(this.intervalMs);
     } catch (err) {
       if (this.stopped) return;
       if (err instanceof EtcdLeaseInvalidError) {
         log.warn('coordinator.lease.lost', { lease: this.id, reason: 'etcd says the lease no longer exists' });
         this.stop();
-        this.emitter.emit('lost');
+        this.emit('lost');
         return;
       }
       if (!this.failing) log.warn('coordinator.lease.keepalive_failed', { lease: this.id, err });
       this.failing = true;
-      this.emitter.emit('keepaliveFailed');
+      this.emit('keepaliveFailed');
       this.schedule(Math.min(this.intervalMs, 200));
     } finally {
       this.inFlight = false;
     }
-  }
-
-  lastRenewedAt(): number {
-    return this.renewedAt;
-  }
-
-  renewedAtMonotonic(): number {
-    return this.renewedMono;
-  }
-
-  on(event: LeaseEvent, listener: () => void): void {
-    this.emitter.on(event, listener);
-  }
-
-  off(event: LeaseEvent, listener: () => void): void {
-    this.emitter.off(event, listener);
   }
 
   async revoke(): Promise<void> {

@@ -17,16 +17,15 @@
  * - a lease's keys are deleted in ONE revision when it expires or is revoked (watchers see the deletes together).
  * All timers are unref'd: an idle store never keeps the process alive.
  */
-import { EventEmitter } from 'node:events';
 import { createLogger } from '../log.js';
 import { RedslotError } from '../errors.js';
 import { CoordinatorErrors } from './errors.js';
+import { LeaseBase } from './lease-base.js';
 import type {
   Compare,
   Coordinator,
   KeyValue,
   Lease,
-  LeaseEvent,
   RangeResult,
   TxnOp,
   TxnResult,
@@ -330,10 +329,7 @@ function filterBatch(batch: WatchBatch, prefix: string): WatchBatch | undefined 
   return { revision: batch.revision, events: events.map((e) => ({ type: e.type, kv: { ...e.kv } })) };
 }
 
-class MemoryLease implements Lease {
-  private readonly emitter = new EventEmitter();
-  private renewedAt = Date.now();
-  private renewedMono = performance.now();
+class MemoryLease extends LeaseBase implements Lease {
   private timer: NodeJS.Timeout | undefined;
   private gone = false;
 
@@ -343,6 +339,7 @@ class MemoryLease implements Lease {
     readonly ttlSeconds: number,
     private readonly onDone: (lease: MemoryLease) => void,
   ) {
+    super(performance.now());
     const every = Math.max(50, Math.round(ttlSeconds * 1000 * store.keepAliveFraction));
     this.timer = setInterval(() => this.tick(), every).unref();
   }
@@ -351,9 +348,7 @@ class MemoryLease implements Lease {
     if (this.gone) return;
     const sentAt = performance.now();
     if (this.store.keepAlive(this.id)) {
-      this.renewedAt = Date.now();
-      this.renewedMono = sentAt;
-      this.emitter.emit('keepaliveSucceeded');
+      this.renewed(sentAt);
     } else {
       this.markLost();
     }
@@ -364,23 +359,7 @@ class MemoryLease implements Lease {
     if (this.gone) return;
     this.stop();
     this.gone = true;
-    this.emitter.emit('lost');
-  }
-
-  lastRenewedAt(): number {
-    return this.renewedAt;
-  }
-
-  renewedAtMonotonic(): number {
-    return this.renewedMono;
-  }
-
-  on(event: LeaseEvent, listener: () => void): void {
-    this.emitter.on(event, listener);
-  }
-
-  off(event: LeaseEvent, listener: () => void): void {
-    this.emitter.off(event, listener);
+    this.emit('lost');
   }
 
   async revoke(): Promise<void> {
