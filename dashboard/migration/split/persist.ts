@@ -63,6 +63,8 @@ export class SplitPersistence {
     for (const m of markers) {
       const g = groups!.get(m.gid);
       if (!g) throw new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_FAILED, { source: next.source, target: next.target, step: next.step, reason: `group ${m.gid} disappeared` });
+      // A promotion's own CAS writes must not lose to a marker change: wait until it ended.
+      if (g.record.promoting) throw promotingError(next.source, m.gid, g.record);
       compares.push(this.store.guard(this.paths.group(m.gid), g.modRevision));
       ops.push(this.store.groupPut(withMarker(g.record, m.marker)));
     }
@@ -97,4 +99,8 @@ export function groupsAfter(
     if (g) out.set(m.gid, { record: withMarker(g.record, m.marker), modRevision: revision });
   }
   return out;
+}
+
+export function promotingError(source: number, gid: number, g: GroupRecord): RedslotError {
+  return new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_GROUP_PROMOTING, { source, gid, newMaster: g.promoting?.newMaster ?? '?' });
 }

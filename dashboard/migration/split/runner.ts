@@ -17,7 +17,7 @@ import { CHUNK, type Versioned } from '../../topom/store.js';
 import { beforeDeadline } from './deadline.js';
 import { adminOptions, DEFAULT_SPLIT_KNOBS, type SplitDeps, type SplitKnobs } from './context.js';
 import { SplitErrors } from './errors.js';
-import { groupsAfter, type MarkerChange, type SplitPersistence, type StoredSplit } from './persist.js';
+import { groupsAfter, promotingError, type MarkerChange, type SplitPersistence, type StoredSplit } from './persist.js';
 import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
@@ -153,7 +153,11 @@ export class SplitRunner {
         checkedAt = Date.now();
       }
       const s = await replicationOf(src);
-      if (s.role !== 'master') throw new Fatal(`${r.sourceMaster} is no longer a master (${s.role}) during the split`);
+      if (s.role !== 'master') {
+        // The model's account first (a promotion or failover names the new master), else what the server says.
+        await this.checkModel(r);
+        throw new Fatal(`master change: ${r.sourceMaster} is no longer a master (${s.role}${s.master ? ` of ${s.master}` : ''}) during the split`);
+      }
       t = await replicationOf(dst);
       this.observe(t, s.masterOffset);
       if (caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes)) break;
@@ -183,7 +187,7 @@ export class SplitRunner {
     const [src, dst] = await this.masters(r, this.lockRevision > 0);
     await this.heldBarrier(this.lockRevision || (await this.revision()), deadline, signal);
     const s = await this.bounded(replicationOf(src), r.sourceMaster, deadline);
-    if (s.role !== 'master') throw new Fatal(`${r.sourceMaster} is no longer a master (${s.role}) while the slots were held`);
+    if (s.role !== 'master') throw new Fatal(`master change: ${r.sourceMaster} is no longer a master (${s.role}) while the slots were held`);
     const promoting: SplitRecord = { ...r, step: 'promoting', switchOffset: s.masterOffset, sourceReplId: s.replId };
     // One etcd round trip fewer while held: the offset is persisted while the new master catches up to it.
     const [written, reached] = await Promise.allSettled([
@@ -203,14 +207,18 @@ export class SplitRunner {
 
   /** Until the new master (still replicating the source) has applied `offset`; Fatal at the deadline. */
   private async reachOffset(r: SplitRecord, dst: RedisAdmin, offset: number, deadline: number, signal: AbortSignal): Promise<void> {
+    let seen = -1;
+    // (The deadline may pass during an INFO call: the reason is still the offset, not the call.)
+    const notReached = () => `${r.targetMaster} did not reach offset ${offset} of ${r.sourceMaster} (last seen ${seen})`;
     for (;;) {
-      const t = await this.bounded(replicationOf(dst), r.targetMaster, deadline);
+      const t = await this.bounded(replicationOf(dst), r.targetMaster, deadline, notReached);
+      seen = t.replicaOffset;
       this.observe(t, offset);
       if (t.role !== 'slave' || !sameAddr(t.master, r.sourceMaster)) {
         throw new Fatal(`${r.targetMaster} stopped replicating ${r.sourceMaster} (${t.role}${t.master ? ` of ${t.master}` : ''}) while the slots were held`);
       }
       if (t.replicaOffset >= offset) return;
-      if (Date.now() > deadline) throw lockTimeout(r.source, `${r.targetMaster} did not reach offset ${offset} of ${r.sourceMaster}`, this.knobs.lockTimeoutMs);
+      if (Date.now() > deadline) throw lockTimeout(r.source, notReached(), this.knobs.lockTimeoutMs);
       signal.throwIfAborted();
       await sleep(1, signal);
     }
@@ -260,6 +268,8 @@ export class SplitRunner {
     const snap = await store.read();
     const source = snap.groups.get(r.source)!;
     const target = { ...snap.groups.get(r.target)! };
+    // A promotion's CAS writes must not lose to these chunks (which rewrite the target's record too).
+    for (const g of [source, target]) if (g.record.promoting) throw promotingError(r.source, g.record.id, g.record);
     const todo = snap.slots.filter((v) => moving[v.record.id] === 1 && v.record.group === r.source).map((v) => v.record.id);
     for (let off = 0; off < todo.length; off += CHUNK) {
       signal.throwIfAborted();
@@ -303,10 +313,14 @@ export class SplitRunner {
     this.log.info('split.done', { purge, holdMs: r.holdMs });
   }
 
-  /** The hold is gone already (abort txn): detach and empty the new master, then drop its marker. */
+  /**
+   * The hold is gone already (abort txn): detach and empty the new group's master, then drop its marker. Its
+   * master as the model names it now: after a promotion in the new group that is no longer `targetMaster`
+   * (the promoted replica holds the copy too; the old one replicates it and is emptied with it).
+   */
   private async finishAbort(cur: StoredSplit): Promise<void> {
     const r = cur.record;
-    const dst = await this.client(r.targetMaster);
+    const [, dst] = await this.masters(r, false, true);
     await dst.replicaOf(null);
     await dst.call('FLUSHALL', 'ASYNC');
     await this.persist.write({ ...r, step: 'aborted', finishedAt: new Date().toISOString() }, cur.modRevision, [
@@ -350,7 +364,12 @@ export class SplitRunner {
     const snap = await this.deps.store.read();
     let addrs = [r.sourceMaster, r.targetMaster];
     if (current) {
-      // `current`: whoever masters the groups now (after the switch); a group without one is retried later.
+      // `current`: whoever masters the groups now (after the switch, or to clean up an abort); a group
+      // without one, or promoting, is retried later.
+      for (const gid of [r.source, r.target]) {
+        const g = snap.groups.get(gid)?.record;
+        if (g?.promoting) throw promotingError(r.source, gid, g);
+      }
       addrs = [r.source, r.target].map((gid) => masterOf(snap.groups.get(gid)?.record) ?? '');
       if (addrs.includes('')) throw new Error(`group ${r.source} or ${r.target} has no master now; retrying`);
     } else checkMasters(r, snap.groups);
@@ -381,12 +400,12 @@ export class SplitRunner {
   }
 
   /** A Redis call while the slots are held: Fatal (so the split aborts) if `addr` does not answer by `deadline`. */
-  private bounded<T>(p: Promise<T>, addr: string, deadline: number): Promise<T> {
+  private bounded<T>(p: Promise<T>, addr: string, deadline: number, what = () => `${addr} did not answer`): Promise<T> {
     return beforeDeadline(p, deadline, () => {
       // The connection has a request that may never be answered: later calls get a new one.
       this.clients.get(addr)?.close();
       this.clients.delete(addr);
-      return lockTimeout(this.source, `${addr} did not answer`, this.knobs.lockTimeoutMs);
+      return lockTimeout(this.source, what(), this.knobs.lockTimeoutMs);
     });
   }
 
@@ -409,13 +428,17 @@ export class SplitRunner {
   }
 }
 
-/** The masters the split started with must still be the groups' masters, and neither group promoting. */
+/**
+ * Before the switch: the masters the split started with must still be the groups' masters (else Fatal: the new
+ * master replicates a server that no longer masters the source, or the new group's data is not where the split
+ * put it, so the split aborts). A promotion in progress is waited for (retried), not raced.
+ */
 function checkMasters(r: SplitRecord, groups: ReadonlyMap<number, Versioned<GroupRecord>>): void {
   for (const [gid, addr] of [[r.source, r.sourceMaster], [r.target, r.targetMaster]] as const) {
     const g = groups.get(gid)?.record;
+    if (g?.promoting) throw promotingError(r.source, gid, g);
     const now = masterOf(g);
-    if (now !== addr) throw new Fatal(`the master of group ${gid} changed from ${addr} to ${now ?? 'none'} during the split`);
-    if (g?.promoting) throw new Fatal(`group ${gid} is promoting ${g.promoting.newMaster} during the split`);
+    if (now !== addr) throw new Fatal(`master change: the master of group ${gid} changed from ${addr} to ${now ?? 'none'} during the split`);
   }
 }
 
