@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
 import type { DashboardClient } from '../../dashboard/cli/api-client.js';
-import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
+import type { SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
+import { groupRecord, splitOf, waitSplitStep, keyIn } from '../support/split.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
@@ -30,34 +30,12 @@ let client: Redis;
 const direct: Redis[] = [];
 let replica: RedisServerHandle | undefined;
 
-async function group(gid: number): Promise<GroupRecord> {
-  return JSON.parse((await c.opened.coordinator.get(c.opened.paths.group(gid)))!.value) as GroupRecord;
-}
-
-async function split(source: number): Promise<SplitView> {
-  return api.request<SplitView>('GET', `/api/v1/splits/${source}`);
-}
-
-async function waitStep(source: number, steps: string[], timeoutMs = 30_000): Promise<SplitView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await split(source);
-    if (steps.includes(s.step)) return s;
-    if (Date.now() > deadline) throw new Error(`split still ${s.step}: ${JSON.stringify(s.progress)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function keyIn(pred: (slot: number) => boolean, prefix: string): string {
-  for (let i = 0; ; i++) if (pred(slotOf(Buffer.from(`${prefix}${i}`)))) return `${prefix}${i}`;
-}
-
 /** After an abort: the new group detached and empty, no marker, every slot still group 1's, the data intact. */
 async function expectUntouched(target: Redis, extraKeys: number): Promise<void> {
   expect((await target.call('ROLE') as unknown[])[0]).toBe('master');
   await until('the new group flushed', async () => (await target.dbsize()) === 0);
-  expect((await group(1)).split).toBeUndefined();
-  expect((await group(2)).split).toBeUndefined();
+  expect((await groupRecord(c, 1)).split).toBeUndefined();
+  expect((await groupRecord(c, 2)).split).toBeUndefined();
   const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
   expect(slots.every((s) => s.group === 1 && s.action === undefined)).toBe(true);
   expect(await client.dbsize()).toBe(KEYS + extraKeys);
@@ -120,17 +98,17 @@ describe('split faults', () => {
 
     try {
       await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
-      const aborting = await waitStep(1, ['aborting', 'aborted', 'done', 'failed']);
+      const aborting = await waitSplitStep(api, 1, ['aborting', 'aborted', 'done', 'failed']);
       expect(aborting.step, JSON.stringify(aborting)).toBe('aborting');
       expect(aborting.reason).toMatch(/^lock timeout: 127\.0\.0\.1:\d+ did not reach offset \d+ of 127\.0\.0\.1:\d+ \(last seen \d+\) within lockTimeoutMs \(1000 ms\) while the slots of group 1 were held$/);
       // The hold is released by the abort's first txn, while the new master is still paused.
       const t0 = performance.now();
       expect(await client.get(moving)).toBe('probe');
       expect(performance.now() - t0).toBeLessThan(500);
-      expect((await group(1)).split).toBeUndefined();
+      expect((await groupRecord(c, 1)).split).toBeUndefined();
 
       await target.call('CLIENT', 'UNPAUSE');
-      const aborted = await waitStep(1, ['aborted']);
+      const aborted = await waitSplitStep(api, 1, ['aborted']);
       stop = true;
       await Promise.all([writing, probing]);
       expect(aborted.reason).toBe(aborting.reason);
@@ -150,7 +128,7 @@ describe('split faults', () => {
 
   it("the new group's master is replaced after the switch, during the purge: the promotion keeps the split markers, the split finishes with the new master", { timeout: 60_000 }, async () => {
     await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
-    await waitStep(1, ['purging']);
+    await waitSplitStep(api, 1, ['purging']);
     // A replica for the new group (an empty server added to a group becomes its master's replica), promoted.
     replica = await startRedis(['--repl-diskless-sync-delay', '0']);
     const promoted = `127.0.0.1:${replica.port}`;
@@ -158,17 +136,17 @@ describe('split faults', () => {
     const r = new Redis({ port: replica.port, host: '127.0.0.1' });
     await until('the replica attached', async () => (await r.info('replication')).includes('master_link_status:up'));
     await api.request('POST', '/api/v1/groups/2/promote', { addr: promoted });
-    const g = await group(2);
+    const g = await groupRecord(c, 2);
     expect(g.servers.find((s) => s.role === 'master')?.addr).toBe(promoted);
     // The purge (slowed by purgePauseMs) still runs: the marker that tells proxies to filter its leftovers stays.
-    expect((await split(1)).step).toBe('purging');
+    expect((await splitOf(api, 1)).step).toBe('purging');
     expect(g.split).toMatchObject({ role: 'target', peer: 1, state: 'purging' });
-    expect((await group(1)).split).toMatchObject({ role: 'source', peer: 2, state: 'purging' });
+    expect((await groupRecord(c, 1)).split).toMatchObject({ role: 'source', peer: 2, state: 'purging' });
 
-    const done = await waitStep(1, ['done', 'failed']);
+    const done = await waitSplitStep(api, 1, ['done', 'failed']);
     expect(done.step, done.reason).toBe('done');
-    expect((await group(1)).split).toBeUndefined();
-    expect((await group(2)).split).toBeUndefined();
+    expect((await groupRecord(c, 1)).split).toBeUndefined();
+    expect((await groupRecord(c, 2)).split).toBeUndefined();
     const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
     for (const s of slots) expect(s.group).toBe(s.id < 512 ? 1 : 2);
     // Each side holds only its own slots' keys (the purge followed the new master), every key served once.

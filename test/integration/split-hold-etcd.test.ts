@@ -12,27 +12,13 @@ import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { setLogLevel } from '../../shared/log.js';
 import type { SlotRecord } from '../../shared/model/types.js';
-import { slotOf } from '../../shared/slot.js';
+import { waitSplitStep, keyIn } from '../support/split.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 20_000;
 let c: MigrationCluster;
 let api: DashboardClient;
-
-function keyIn(pred: (slot: number) => boolean, prefix: string): string {
-  for (let i = 0; ; i++) if (pred(slotOf(Buffer.from(`${prefix}${i}`)))) return `${prefix}${i}`;
-}
-
-async function waitStep(source: number, steps: string[], timeoutMs = 60_000): Promise<SplitView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await api.request<SplitView>('GET', `/api/v1/splits/${source}`);
-    if (steps.includes(s.step)) return s;
-    if (Date.now() > deadline) throw new Error(`split still ${s.step}: ${JSON.stringify(s.progress)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** GETs `key` back to back until stopped; the longest request (ms). */
 function probe(port: number, key: string): { stop: () => Promise<{ maxMs: number; requests: number }> } {
@@ -98,7 +84,7 @@ describe('split switch hold on etcd', () => {
     })();
     const started = await api.request<{ started: boolean; split: SplitView }>('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     expect(started.split.slots).toEqual([[512, 1023]]);
-    const done = await waitStep(1, ['done', 'aborted', 'failed']);
+    const done = await waitSplitStep(api, 1, ['done', 'aborted', 'failed']);
     const seen = await Promise.all(probes.map((p) => p.stop()));
     stopWriter = true;
     await writes;

@@ -15,7 +15,8 @@ import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
+import type { SlotRecord } from '../../shared/model/types.js';
+import { groupRecord, splitOf, waitSplitStep } from '../support/split.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
@@ -25,24 +26,6 @@ let c: MigrationCluster;
 let api: DashboardClient;
 let client: Redis;
 const replicas: RedisServerHandle[] = [];
-
-async function group(gid: number): Promise<GroupRecord> {
-  return JSON.parse((await c.opened.coordinator.get(c.opened.paths.group(gid)))!.value) as GroupRecord;
-}
-
-async function split(source: number): Promise<SplitView> {
-  return api.request<SplitView>('GET', `/api/v1/splits/${source}`);
-}
-
-async function waitStep(source: number, steps: string[], timeoutMs = 30_000): Promise<SplitView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await split(source);
-    if (steps.includes(s.step)) return s;
-    if (Date.now() > deadline) throw new Error(`split still ${s.step}: ${JSON.stringify(s.progress)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function dbsize(port: number): Promise<number> {
   const r = new Redis({ port, host: '127.0.0.1' });
@@ -54,7 +37,7 @@ async function dbsize(port: number): Promise<number> {
 }
 
 const addr = (port: number) => `127.0.0.1:${port}`;
-const masterOf = async (gid: number) => (await group(gid)).servers.find((s) => s.role === 'master')?.addr;
+const masterOf = async (gid: number) => (await groupRecord(c, gid)).servers.find((s) => s.role === 'master')?.addr;
 
 /**
  * Promotes `replica` in `gid` while the split of group `source` syncs; the split must still carry its marker on
@@ -62,12 +45,12 @@ const masterOf = async (gid: number) => (await group(gid)).servers.find((s) => s
  */
 async function promoteMidSplit(source: number, gid: number, oldMaster: string, replica: string): Promise<SplitView> {
   await api.request('POST', `/api/v1/groups/${gid}/promote`, { addr: replica });
-  const g = await group(gid);
+  const g = await groupRecord(c, gid);
   expect(g.servers.find((s) => s.role === 'master')?.addr).toBe(replica);
   expect(g.promoting).toBeUndefined();
   // Read before the split: if the split has not aborted yet, the marker must have survived the promotion.
-  if ((await split(source)).step === 'syncing') expect(g.split).toMatchObject({ state: 'syncing', role: gid === source ? 'source' : 'target' });
-  const aborted = await waitStep(source, ['aborted', 'done', 'failed']);
+  if ((await splitOf(api, source)).step === 'syncing') expect(g.split).toMatchObject({ state: 'syncing', role: gid === source ? 'source' : 'target' });
+  const aborted = await waitSplitStep(api, source, ['aborted', 'done', 'failed']);
   expect(aborted.step).toBe('aborted');
   expect(aborted.reason).toBe(`master change: the master of group ${gid} changed from ${oldMaster} to ${replica} during the split`);
   return aborted;
@@ -75,7 +58,7 @@ async function promoteMidSplit(source: number, gid: number, oldMaster: string, r
 
 /** Nothing but the masters changed: no marker, every slot group 1's, every key served once. */
 async function expectUntouched(): Promise<void> {
-  for (const gid of [1, 2, 3]) expect((await group(gid)).split).toBeUndefined();
+  for (const gid of [1, 2, 3]) expect((await groupRecord(c, gid)).split).toBeUndefined();
   const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
   expect(slots.every((s) => s.group === 1 && s.action === undefined)).toBe(true);
   expect(await client.dbsize()).toBe(KEYS);
@@ -132,7 +115,7 @@ describe('split and a master change before the switch', () => {
     const oldTarget = addr(c.redis[2]!.port);
     const promoted = addr(replicas[1]!.port);
     await api.request('POST', '/api/v1/splits', { source: 1, target: 3, confirm: true });
-    expect((await split(1)).sourceMaster).toBe(source);
+    expect((await splitOf(api, 1)).sourceMaster).toBe(source);
     // Group 3's replica is chained behind its master: both receive the copy.
     await until('both servers of the new group hold the copy', async () => (await dbsize(c.redis[2]!.port)) === KEYS && (await dbsize(replicas[1]!.port)) === KEYS);
     await promoteMidSplit(1, 3, oldTarget, promoted);
