@@ -1,7 +1,8 @@
 /**
  * A proxy that starts after a split's switch but before its slot records are rewritten (step `switching`:
  * the source's marker is `switched` and lists the moving slots, the records still name the source) routes the
- * moved slots to the new group, as the proxies that applied the switch do. Real proxies and redis-servers, the
+ * moved slots to the new group, as the proxies that applied the switch do; the new group (owning no slot record
+ * yet) cannot be removed meanwhile. Real proxies and redis-servers, the
  * memory:// coordinator, a dashboard over HTTP; the split's test-only knob `stepDelayMs` pauses 2.5 s at the
  * start of every step so the new proxy starts inside `switching`.
  */
@@ -71,6 +72,9 @@ describe('split: a proxy starting between the switch and the slot rewrite', () =
     // The staying slot is still the source's.
     expect(await client.set(staying, 'v2')).toBe('OK');
     expect(await direct[0]!.get(staying)).toBe('v2');
+    // The new group owns no slot record yet but serves the moved slots: it and its master cannot be removed.
+    await expect(api.request('DELETE', '/api/v1/groups/2')).rejects.toThrow(/group 2 is busy: it is in split .* \(target, switched\); remove it after the split/);
+    await expect(api.request('DELETE', `/api/v1/groups/2/servers/127.0.0.1:${c.redis[1]!.port}`)).rejects.toThrow(/in split/);
     // All of that happened before the slot records were rewritten (else this test proved nothing).
     expect((await slot(1023)).group).toBe(1);
 
