@@ -42,7 +42,7 @@ export const GroupSchema = Type.Object({
       id: Type.String(),
       role: Type.String({ description: 'source | target' }),
       peer: Type.Integer(),
-      state: Type.String({ description: 'syncing | locked | purging' }),
+      state: Type.String({ description: 'syncing | locked | switched | purging' }),
       slots: Type.Optional(Type.Array(Type.Array(Type.Integer()))),
     }),
   ),

@@ -50,6 +50,12 @@ export class GroupService {
     }
   }
 
+  /** A split's groups serve (or are about to serve) slots their slot records do not name yet. */
+  private requireNoSplit(g: Versioned<GroupRecord>, what: string): void {
+    const m = g.record.split;
+    if (m) throw new RedslotError(DashboardErrors.REDSLOT_ERR_GROUP_BUSY, { gid: g.record.id, reason: `it is in split ${m.id} (${m.role}, ${m.state}); ${what} after the split finished or was aborted` });
+  }
+
   async createGroup(id: number, weight = 1, ifRevision?: number): Promise<GroupMutationBody> {
     const snap = await this.store.read();
     if (snap.groups.has(id)) throw new RedslotError(DashboardErrors.REDSLOT_ERR_GROUP_EXISTS, { gid: id });
@@ -65,6 +71,7 @@ export class GroupService {
     const snap = await this.store.read();
     const g = this.requireGroup(snap, id);
     this.requireIdle(g);
+    this.requireNoSplit(g, 'remove it');
     const { owned, targeted } = slotsOfGroup(snap, id);
     if (owned > 0 || targeted > 0) {
       const reason = owned > 0 ? `it owns ${owned} slots; move them to another group first` : `${targeted} slots are migrating to it`;
@@ -169,6 +176,7 @@ export class GroupService {
     const server = g.record.servers.find((s) => s.addr === addr);
     if (!server) throw new RedslotError(DashboardErrors.REDSLOT_ERR_NOT_FOUND, { what: `server ${addr} in group ${gid}` });
     if (server.role === 'master') {
+      this.requireNoSplit(g, 'remove its master');
       if (g.record.servers.length > 1) {
         throw new RedslotError(DashboardErrors.REDSLOT_ERR_SERVER_IN_USE, {
           addr,

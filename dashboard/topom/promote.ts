@@ -139,7 +139,7 @@ export class PromotionService {
     const servers = g.record.servers.map((s) => ({ addr: s.addr, role: s.addr === addr ? ('master' as const) : ('replica' as const) }));
     // New master first: Codis convention, and what `redslot status` shows first.
     servers.sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
-    const rec: GroupRecord = { id: g.record.id, servers, weight: g.record.weight };
+    const rec = withoutPromoting(g.record, servers);
     const rev = await this.store.commit(`group ${gid}`, snap.revision, [this.store.guard(this.store.paths.group(gid), g.modRevision)], [this.store.groupPut(rec)]);
     steps.push(`model: ${addr} is master at revision ${rev}`);
     log.info('promote.model_switched', { revision: rev, oldMaster });
@@ -170,7 +170,7 @@ export class PromotionService {
       const snap = await this.store.read();
       const g = snap.groups.get(gid);
       if (!g || g.record.promoting?.newMaster !== addr) return;
-      const rec: GroupRecord = { id: g.record.id, servers: g.record.servers, weight: g.record.weight };
+      const rec = withoutPromoting(g.record, g.record.servers);
       const rev = await this.store.commit(`group ${gid}`, snap.revision, [this.store.guard(this.store.paths.group(gid), g.modRevision)], [this.store.groupPut(rec)]);
       this.log.warn('promote.rolled_back', { gid, addr, reason, revision: rev });
     } catch (err) {
@@ -195,4 +195,11 @@ export class PromotionService {
     }
     return out;
   }
+}
+
+/** The group with `servers` and no `promoting`; everything else (a split's marker) is kept. */
+function withoutPromoting(g: GroupRecord, servers: GroupRecord['servers']): GroupRecord {
+  const rec: GroupRecord = { ...g, servers };
+  delete rec.promoting;
+  return rec;
 }

@@ -12,7 +12,7 @@
  * - Unchanged slots keep their route object, so their in-flight counts are not reset by unrelated changes.
  */
 import { SLOT_COUNT } from '../../shared/slot.js';
-import { hiddenBySplit, masterOf, routeOf } from '../../shared/model/topology.js';
+import { hiddenBySplit, masterOf, purgingBySplit, routeOf } from '../../shared/model/topology.js';
 import type { Topology } from '../../shared/model/types.js';
 import type { BackendPool, BackendServer } from '../backend/pool.js';
 
@@ -117,7 +117,7 @@ export class SlotTable {
     for (const rec of topo.slots) if (rec.action !== undefined) withAction++;
     this.slotsWithAction = withAction;
     this.masters = mastersOf(topo, this.pool, this.masters, now);
-    this.purging = [...topo.groups.values()].some((g) => g.split?.state === 'purging');
+    this.purging = [...topo.groups.values()].some(purgingBySplit);
     this.revision = topo.revision;
     this.loaded = true;
     for (const s of changed) this.wake(s);

@@ -71,6 +71,11 @@ export function routeOf(topo: Topology, sid: number): SlotRoute {
   const action = slot.action;
   const lockedByPromotion = (g: GroupRecord | undefined) => g?.promoting?.state === 'prepared';
   if (!action || action.state === 'pending' || action.state === 'preparing') {
+    const peer = switchedBySplit(source, sid);
+    if (peer !== undefined) {
+      const target = topo.groups.get(peer);
+      return { backend: masterOf(target), locked: lockedByPromotion(target), group: peer };
+    }
     return { backend: masterOf(source), locked: lockedByPromotion(source) || lockedBySplit(source, sid), group: slot.group };
   }
   const target = topo.groups.get(action.target);
@@ -89,17 +94,34 @@ export function routeOf(topo: Topology, sid: number): SlotRoute {
   }
 }
 
+function markerLists(slots: Array<[number, number]> | undefined, sid: number): boolean {
+  if (slots === undefined) return false;
+  for (const [from, to] of slots) if (sid >= from && sid <= to) return true;
+  return false;
+}
+
 /** The slot is held by a split's switch (the owner group's marker is `locked` and lists it). */
 export function lockedBySplit(g: GroupRecord | undefined, sid: number): boolean {
+  return g?.split?.state === 'locked' && markerLists(g.split.slots, sid);
+}
+
+/**
+ * The group a split switched the slot to while its record still names the source (the source's marker is
+ * `switched` and lists it), else undefined.
+ */
+export function switchedBySplit(g: GroupRecord | undefined, sid: number): number | undefined {
   const m = g?.split;
-  if (m?.state !== 'locked' || m.slots === undefined) return false;
-  for (const [from, to] of m.slots) if (sid >= from && sid <= to) return true;
-  return false;
+  return m?.role === 'source' && m.state === 'switched' && markerLists(m.slots, sid) ? m.peer : undefined;
+}
+
+/** The split is past its switch: the groups hold keys of slots they do not own until the purge ends. */
+export function purgingBySplit(g: GroupRecord): boolean {
+  return g.split?.state === 'switched' || g.split?.state === 'purging';
 }
 
 /** The group is a split's target still replicating its source: cluster-wide commands leave it out. */
 export function hiddenBySplit(g: GroupRecord): boolean {
-  return g.split?.role === 'target' && g.split.state !== 'purging';
+  return g.split?.role === 'target' && !purgingBySplit(g);
 }
 
 /** Builds slot records for static topologies: `ranges` like [[0, 511, 1], [512, 1023, 2]]. */

@@ -36,6 +36,9 @@ export interface GroupRecord {
  *   source (`syncing`, `locked`): it holds a copy of keys it does not own;
  * - `locked` with `slots`: those slots of this group are held (like a migration's `prepared` step) while the
  *   switch runs;
+ * - `switched` with `slots` (on the source): those slots are served by the peer (the target) even though
+ *   their slot records still name the source: ONE txn switches every moving slot and releases the hold; the
+ *   slot records are rewritten afterwards, outside the hold. Otherwise like `purging`;
  * - `purging`: the group still holds keys of slots it does not own (being deleted in the background); keyed
  *   cluster-wide replies (SCAN, KEYS, RANDOMKEY) filter them out, DBSIZE counts them until the purge ends.
  */
@@ -45,8 +48,8 @@ export interface GroupSplitMarker {
   role: 'source' | 'target';
   /** The other group of the split. */
   peer: number;
-  state: 'syncing' | 'locked' | 'purging';
-  /** While `locked`: the moving slots as inclusive [from, to] ranges. */
+  state: 'syncing' | 'locked' | 'switched' | 'purging';
+  /** While `locked` or `switched`: the moving slots as inclusive [from, to] ranges. */
   slots?: Array<[number, number]>;
 }
 

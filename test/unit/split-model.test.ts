@@ -41,6 +41,20 @@ describe('split markers as proxies read them', () => {
     expect(hiddenBySplit({ id: 2, weight: 1, servers: [], split: { id: 's', role: 'target', peer: 1, state: 'purging' } })).toBe(false);
   });
 
+  it('routes the listed slots of a switched source to the target while their records still name the source', () => {
+    const switched = topo({ split: { id: 's', role: 'source', peer: 2, state: 'switched', slots: [[512, 1023]] } }, { split: { id: 's', role: 'target', peer: 1, state: 'switched', slots: [[512, 1023]] } });
+    expect(routeOf(switched, 511)).toEqual({ backend: 'a:1', locked: false, group: 1 });
+    expect(routeOf(switched, 512)).toEqual({ backend: 'b:1', locked: false, group: 2 });
+    expect(routeOf(switched, 1023)).toEqual({ backend: 'b:1', locked: false, group: 2 });
+    // The switched target serves now (not hidden); a slot whose record already names it routes the same way.
+    expect(hiddenBySplit(switched.groups.get(2)!)).toBe(false);
+    switched.slots[600] = { id: 600, group: 2 };
+    expect(routeOf(switched, 600)).toEqual({ backend: 'b:1', locked: false, group: 2 });
+    // A target's marker never re-routes anything; a promotion of the target holds the switched slots.
+    switched.groups.get(2)!.promoting = { state: 'prepared', newMaster: 'b:2' };
+    expect(routeOf(switched, 700).locked).toBe(true);
+  });
+
   it('slot ranges', () => {
     expect(toRanges([5, 1, 2, 3, 9, 10])).toEqual([[1, 3], [5, 5], [9, 10]]);
     expect(describeRanges([[1, 3], [5, 5]])).toBe('1-3,5');

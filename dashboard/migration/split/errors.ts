@@ -26,6 +26,12 @@ export const SplitErrors = defineErrors({
     httpStatus: 409,
     description: 'Abort is possible only before the switch (syncing, locked, promoting); after it, move slots back with a migration.',
   },
+  REDSLOT_ERR_SPLIT_GROUP_PROMOTING: {
+    message: 'split of group {source}: group {gid} is promoting {newMaster}; the split waits until that ends',
+    httpStatus: 409,
+    description:
+      'A group of the split is changing its master (failover or promotion). The split writes neither group meanwhile (retried); once the promotion ended, a split still before its switch aborts (its master changed), a later one goes on with the new master. An operator\'s abort is refused until then: try again.',
+  },
   REDSLOT_ERR_SPLIT_FAILED: {
     message: 'split of group {source} into group {target} stopped at step {step}: {reason}',
     httpStatus: 500,

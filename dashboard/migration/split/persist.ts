@@ -63,11 +63,10 @@ export class SplitPersistence {
     for (const m of markers) {
       const g = groups!.get(m.gid);
       if (!g) throw new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_FAILED, { source: next.source, target: next.target, step: next.step, reason: `group ${m.gid} disappeared` });
-      const rec: GroupRecord = { ...g.record };
-      if (m.marker === undefined) delete rec.split;
-      else rec.split = m.marker;
+      // A promotion's own CAS writes must not lose to a marker change: wait until it ended.
+      if (g.record.promoting) throw promotingError(next.source, m.gid, g.record);
       compares.push(this.store.guard(this.paths.group(m.gid), g.modRevision));
-      ops.push(this.store.groupPut(rec));
+      ops.push(this.store.groupPut(withMarker(g.record, m.marker)));
     }
     return this.store.commit(`split of group ${next.source} (${next.step})`, 0, compares, ops);
   }
@@ -79,4 +78,29 @@ export class SplitPersistence {
   recordGuard(source: number, mod: number): Compare {
     return this.store.guard(this.paths.split(source), mod);
   }
+}
+
+function withMarker(g: GroupRecord, marker: GroupSplitMarker | undefined): GroupRecord {
+  const rec: GroupRecord = { ...g };
+  if (marker === undefined) delete rec.split;
+  else rec.split = marker;
+  return rec;
+}
+
+/** The groups as a write() with `markers` committed at `revision` left them (what the next CAS compares). */
+export function groupsAfter(
+  groups: ReadonlyMap<number, Versioned<GroupRecord>>,
+  markers: MarkerChange[],
+  revision: number,
+): Map<number, Versioned<GroupRecord>> {
+  const out = new Map<number, Versioned<GroupRecord>>();
+  for (const m of markers) {
+    const g = groups.get(m.gid);
+    if (g) out.set(m.gid, { record: withMarker(g.record, m.marker), modRevision: revision });
+  }
+  return out;
+}
+
+export function promotingError(source: number, gid: number, g: GroupRecord): RedslotError {
+  return new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_GROUP_PROMOTING, { source, gid, newMaster: g.promoting?.newMaster ?? '?' });
 }

@@ -3,8 +3,9 @@
  * SCAN (every database), the slot computed on the key's raw bytes, and UNLINK in paced batches, so the server
  * keeps serving clients between two calls. Idempotent: a new leader simply scans again.
  */
+import { RedslotError } from '../../../shared/errors.js';
 import { slotOf } from '../../../shared/slot.js';
-import type { RedisAdmin } from '../../redis/admin.js';
+import { RedisAdminErrors, type RedisAdmin } from '../../redis/admin.js';
 
 export interface PurgeOptions {
   /** Keys asked per SCAN call and deleted per UNLINK at most. */
@@ -30,7 +31,10 @@ export async function purgeSlots(c: RedisAdmin, drop: Uint8Array, o: PurgeOption
       const doomed = step.keys.filter((k) => drop[slotOf(k)] === 1);
       if (doomed.length === 0) continue;
       const r = await c.callBuffers('UNLINK', ...doomed);
-      const n = typeof r === 'number' ? r : 0;
+      // An error reply (READONLY: the master became a replica in a promotion) stops the purge, to be retried
+      // on the group's current master; counting it as 0 deleted would finish a purge that deleted nothing.
+      if (typeof r !== 'number') throw new RedslotError(RedisAdminErrors.REDSLOT_ERR_REDIS_REPLY, { addr: c.addr, command: 'UNLINK', reply: r instanceof Error ? r.message : 'not an integer' });
+      const n = r;
       deleted += n;
       o.onDeleted?.(n);
       if (o.pauseMs > 0) await new Promise((res) => setTimeout(res, o.pauseMs));

@@ -8,9 +8,11 @@
  *              (the target is hidden from cluster-wide commands).
  * - locked:    the moving slots are held at every proxy (marker `locked` on both groups, written with this
  *              step in one txn); the runner waits for the barrier, then for the target's replication offset.
- * - promoting: the offset to reach is recorded; the target is promoted (REPLICAOF NO ONE).
- * - switching: the moving slots are rewritten to the target (CAS chunks; still held), then one txn sets both
- *              markers to `purging`, which releases the hold.
+ * - promoting: the offset to reach is recorded; the target is promoted (REPLICAOF NO ONE); then ONE txn writes
+ *              `switching` with both markers `switched` (listing the moving slots): from that revision proxies
+ *              route the moving slots to the target whatever their slot records say, and the hold is released.
+ * - switching: outside the hold, the slot records are rewritten to the target (CAS chunks), then one txn sets
+ *              both markers to `purging`.
  * - purging:   leftover keys are deleted in the background (moved slots on the source, the rest on the target).
  * - aborting:  the source's hold is gone (same txn); the target is detached and flushed, then its marker removed.
  * A new leader resumes from the persisted step: every step's actions are idempotent.

@@ -7,20 +7,24 @@
  */
 import { CommonErrors, RedslotError } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/log.js';
-import { masterOf } from '../../../shared/model/topology.js';
-import type { GroupSplitMarker, SlotRecord } from '../../../shared/model/types.js';
+import { masterOf, parseGroup } from '../../../shared/model/topology.js';
+import type { GroupRecord, GroupSplitMarker, SlotRecord } from '../../../shared/model/types.js';
 import type { Compare, TxnOp } from '../../../shared/coordinator/types.js';
 import { splitAddr } from '../../redis/admin.js';
 import { RedisAdmin } from '../../redis/admin.js';
 import { knownServers } from '../../topom/dialer.js';
-import { CHUNK } from '../../topom/store.js';
+import { CHUNK, type Versioned } from '../../topom/store.js';
+import { beforeDeadline } from './deadline.js';
 import { adminOptions, DEFAULT_SPLIT_KNOBS, type SplitDeps, type SplitKnobs } from './context.js';
 import { SplitErrors } from './errors.js';
-import type { SplitPersistence, StoredSplit } from './persist.js';
+import { groupsAfter, promotingError, type MarkerChange, type SplitPersistence, type StoredSplit } from './persist.js';
 import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
+
+/** How often the sync step re-checks the groups' masters in the coordinator (ms). */
+const MODEL_CHECK_MS = 250;
 
 /** A condition that retrying cannot fix. */
 class Fatal extends Error {}
@@ -34,8 +38,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 export function marker(r: SplitRecord, role: 'source' | 'target', state: GroupSplitMarker['state']): GroupSplitMarker {
   const m: GroupSplitMarker = { id: r.id, role, peer: role === 'source' ? r.target : r.source, state };
-  if (state === 'locked') m.slots = r.slots;
+  if (state === 'locked' || state === 'switched') m.slots = r.slots;
   return m;
+}
+
+/** Both markers of a split in `state`. */
+function markers(r: SplitRecord, state: GroupSplitMarker['state']): MarkerChange[] {
+  return [
+    { gid: r.source, marker: marker(r, 'source', state) },
+    { gid: r.target, marker: marker(r, 'target', state) },
+  ];
 }
 
 export class SplitRunner {
@@ -45,6 +57,8 @@ export class SplitRunner {
   private readonly clients = new Map<string, RedisAdmin>();
   /** Revision of the `locked` txn this runner committed (0 after a resume: then read). */
   private lockRevision = 0;
+  /** Both groups as the `locked` txn left them: the switch compares them without a read while the slots are held. */
+  private heldGroups: Map<number, Versioned<GroupRecord>> | undefined;
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
 
@@ -130,121 +144,155 @@ export class SplitRunner {
       await dst.replicaOf(r.sourceMaster);
       this.log.info('split.replicaof', { target: r.targetMaster, source: r.sourceMaster });
     }
+    let checkedAt = Date.now();
     for (;;) {
       signal.throwIfAborted();
+      if (Date.now() - checkedAt >= MODEL_CHECK_MS) {
+        // A failover or promotion of either group stops the split (the new master follows the old source).
+        await this.checkModel(r);
+        checkedAt = Date.now();
+      }
       const s = await replicationOf(src);
+      if (s.role !== 'master') {
+        // The model's account first (a promotion or failover names the new master), else what the server says.
+        await this.checkModel(r);
+        throw new Fatal(`master change: ${r.sourceMaster} is no longer a master (${s.role}${s.master ? ` of ${s.master}` : ''}) during the split`);
+      }
       t = await replicationOf(dst);
       this.observe(t, s.masterOffset);
       if (caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes)) break;
       await sleep(this.knobs.pollMs, signal);
     }
+    // The groups the lock txn compares are the ones checked here: a master change after this fails its CAS.
+    const snap = await this.deps.store.read();
+    checkMasters(r, snap.groups);
     const next: SplitRecord = { ...r, step: 'locked', lockedAtMs: Date.now() };
-    const rev = await this.persist.write(next, cur.modRevision, [
-      { gid: r.source, marker: marker(r, 'source', 'locked') },
-      { gid: r.target, marker: marker(r, 'target', 'locked') },
-    ]);
+    const locking = markers(r, 'locked');
+    const rev = await this.persist.write(next, cur.modRevision, locking, snap.groups);
     this.lockRevision = rev;
+    this.heldGroups = groupsAfter(snap.groups, locking, rev);
     this.log.info('split.locked', { revision: rev, lagBytes: this.progress.lagBytes });
   }
 
-  /** Every proxy holds the slots: wait until the new master has everything the source had then. */
+  /**
+   * Every proxy holds the slots: read the source's offset, record it (`promoting`) while the new master
+   * catches up to it, then promote. The barrier and every wait are bounded by lockTimeoutMs (then the split
+   * aborts, which releases the hold).
+   */
   private async awaitOffset(cur: StoredSplit, signal: AbortSignal): Promise<void> {
     const r = cur.record;
+    const deadline = Date.now() + this.knobs.lockTimeoutMs;
     // While the slots are held: no topology read that this runner can do without (the masters were checked
     // when it locked them).
     const [src, dst] = await this.masters(r, this.lockRevision > 0);
-    await this.deps.barrier(this.lockRevision || (await this.revision()), signal);
-    const s = await replicationOf(src);
-    const deadline = Date.now() + this.knobs.lockTimeoutMs;
+    await this.heldBarrier(this.lockRevision || (await this.revision()), deadline, signal);
+    const s = await this.bounded(replicationOf(src), r.sourceMaster, deadline);
+    if (s.role !== 'master') throw new Fatal(`master change: ${r.sourceMaster} is no longer a master (${s.role}) while the slots were held`);
+    const promoting: SplitRecord = { ...r, step: 'promoting', switchOffset: s.masterOffset, sourceReplId: s.replId };
+    // One etcd round trip fewer while held: the offset is persisted while the new master catches up to it.
+    const [written, reached] = await Promise.allSettled([
+      this.persist.write(promoting, cur.modRevision),
+      this.reachOffset(r, dst, s.masterOffset, deadline, signal),
+    ]);
+    if (written.status === 'rejected') throw written.reason;
+    const next: StoredSplit = { record: promoting, modRevision: written.value };
+    if (reached.status === 'rejected') {
+      if (!(reached.reason instanceof Fatal)) throw reached.reason;
+      return this.giveUp(next, reached.reason.message);
+    }
+    // Tests: a pause inside `promoting` (it otherwise follows at once).
+    if (this.knobs.stepDelayMs > 0) await sleep(this.knobs.stepDelayMs, signal);
+    await this.promote(next, signal, this.knobs.stepDelayMs > 0 ? undefined : deadline);
+  }
+
+  /** Until the new master (still replicating the source) has applied `offset`; Fatal at the deadline. */
+  private async reachOffset(r: SplitRecord, dst: RedisAdmin, offset: number, deadline: number, signal: AbortSignal): Promise<void> {
+    let seen = -1;
+    // (The deadline may pass during an INFO call: the reason is still the offset, not the call.)
+    const notReached = () => `${r.targetMaster} did not reach offset ${offset} of ${r.sourceMaster} (last seen ${seen})`;
     for (;;) {
-      const t = await replicationOf(dst);
-      this.observe(t, s.masterOffset);
-      if (t.role === 'slave' && sameAddr(t.master, r.sourceMaster) && t.replicaOffset >= s.masterOffset) break;
-      if (t.role !== 'slave') throw new Fatal(`${r.targetMaster} stopped replicating ${r.sourceMaster} while the slots were held`);
-      if (Date.now() > deadline) throw new Fatal(`${r.targetMaster} did not reach offset ${s.masterOffset} of ${r.sourceMaster} within ${this.knobs.lockTimeoutMs} ms while the slots were held`);
+      const t = await this.bounded(replicationOf(dst), r.targetMaster, deadline, notReached);
+      seen = t.replicaOffset;
+      this.observe(t, offset);
+      if (t.role !== 'slave' || !sameAddr(t.master, r.sourceMaster)) {
+        throw new Fatal(`${r.targetMaster} stopped replicating ${r.sourceMaster} (${t.role}${t.master ? ` of ${t.master}` : ''}) while the slots were held`);
+      }
+      if (t.replicaOffset >= offset) return;
+      if (Date.now() > deadline) throw lockTimeout(r.source, notReached(), this.knobs.lockTimeoutMs);
       signal.throwIfAborted();
       await sleep(1, signal);
     }
-    await this.persist.write({ ...r, step: 'promoting', switchOffset: s.masterOffset, sourceReplId: s.replId }, cur.modRevision);
   }
 
   /** REPLICAOF NO ONE, and proof that the new master is the source's promoted replica with every write. */
-  private async promote(cur: StoredSplit, signal: AbortSignal): Promise<void> {
+  private async promote(cur: StoredSplit, signal: AbortSignal, deadline = Date.now() + this.knobs.lockTimeoutMs): Promise<void> {
     const r = cur.record;
     const [, dst] = await this.masters(r, this.lockRevision > 0);
-    let t = await replicationOf(dst);
+    let t = await this.bounded(replicationOf(dst), r.targetMaster, deadline);
     if (t.role === 'slave') {
-      const deadline = Date.now() + this.knobs.lockTimeoutMs;
-      while (t.replicaOffset < (r.switchOffset ?? 0)) {
-        if (Date.now() > deadline) throw new Fatal(`${r.targetMaster} did not reach offset ${r.switchOffset} before its promotion`);
-        await sleep(1, signal);
-        t = await replicationOf(dst);
-      }
-      await dst.replicaOf(null);
-      t = await replicationOf(dst);
+      await this.reachOffset(r, dst, r.switchOffset ?? 0, deadline, signal);
+      await this.bounded(dst.replicaOf(null), r.targetMaster, deadline);
+      t = await this.bounded(replicationOf(dst), r.targetMaster, deadline);
     }
     if (!promotedFrom(t, r.sourceReplId ?? '', r.switchOffset ?? 0)) {
       throw new Fatal(`${r.targetMaster} is a master but not the promoted replica of ${r.sourceMaster} at offset ${r.switchOffset} (replid2 ${t.replId2 || 'none'})`);
     }
-    // `switching` is written with the first slot chunk (one txn fewer while the slots are held).
-    await this.switchSlots(cur, signal);
+    await this.release(cur);
   }
 
-  /** The moving slots get the new owner (CAS chunks, still held), then one txn releases the hold. */
+  /**
+   * The switch: ONE txn moves `switching` and both markers to `switched` (proxies route the moving slots to
+   * the new group from this revision on) and so releases the hold; the slot records follow outside the hold.
+   */
+  private async release(cur: StoredSplit): Promise<void> {
+    const r = cur.record;
+    // The groups the lock txn left (its CAS proves them unchanged), or after a conflict or a resume, read.
+    const groups = this.heldGroups ?? (await this.deps.store.read()).groups;
+    this.heldGroups = undefined;
+    checkMasters(r, groups);
+    const holdMs = Date.now() - (r.lockedAtMs ?? Date.now());
+    const next: SplitRecord = { ...r, step: 'switching', holdMs, switchedAt: new Date().toISOString() };
+    const rev = await this.persist.write(next, cur.modRevision, markers(r, 'switched'), groups);
+    this.deps.metrics?.holdSeconds.observe(holdMs / 1000);
+    this.log.info('split.switched', { revision: rev, holdMs });
+  }
+
+  /**
+   * After the switch (the proxies already route the moving slots to the new group by the `switched` markers):
+   * the slot records get the new owner in CAS chunks, then the markers move to `purging`.
+   */
   private async switchSlots(cur: StoredSplit, signal: AbortSignal): Promise<void> {
-    let r = cur.record;
-    let recordMod = cur.modRevision;
+    const r = cur.record;
     const { store, paths } = this.deps;
     const moving = slotSet(r.slots);
     const snap = await store.read();
     const source = snap.groups.get(r.source)!;
     const target = { ...snap.groups.get(r.target)! };
+    // A promotion's CAS writes must not lose to these chunks (which rewrite the target's record too).
+    for (const g of [source, target]) if (g.record.promoting) throw promotingError(r.source, g.record.id, g.record);
     const todo = snap.slots.filter((v) => moving[v.record.id] === 1 && v.record.group === r.source).map((v) => v.record.id);
     for (let off = 0; off < todo.length; off += CHUNK) {
       signal.throwIfAborted();
       const chunk = todo.slice(off, off + CHUNK);
-      const compares: Compare[] = [store.guard(paths.group(r.target), target.modRevision)];
+      const compares: Compare[] = [store.guard(paths.group(r.target), target.modRevision), this.persist.recordGuard(r.source, cur.modRevision)];
       const ops: TxnOp[] = [store.groupPut(target.record)];
       for (const sid of chunk) {
         compares.push(store.guard(paths.slot(sid), snap.slots[sid]!.modRevision));
         const rec: SlotRecord = { id: sid, group: r.target };
         ops.push(store.slotPut(rec));
       }
-      const entering = r.step !== 'switching';
-      if (entering) {
-        r = { ...r, step: 'switching' };
-        compares.push(this.persist.recordGuard(r.source, recordMod));
-        ops.push(this.persist.recordPut(r));
-      }
-      const rev = await store.commit(`split of group ${r.source}: slots to group ${r.target}`, snap.revision, compares, ops);
-      target.modRevision = rev;
-      if (entering) {
-        recordMod = rev;
-        // Tests: `switching` begins here (not at the loop's top), so its pause does too.
-        if (this.knobs.stepDelayMs > 0) await sleep(this.knobs.stepDelayMs, signal);
-      }
+      target.modRevision = await store.commit(`split of group ${r.source}: slots to group ${r.target}`, snap.revision, compares, ops);
     }
-    const holdMs = Date.now() - (r.lockedAtMs ?? Date.now());
-    const next: SplitRecord = { ...r, step: 'purging', holdMs, switchedAt: new Date().toISOString() };
     const known = new Map([[r.source, source], [r.target, target]]);
-    const rev = await this.persist.write(
-      next,
-      recordMod,
-      [
-        { gid: r.source, marker: marker(r, 'source', 'purging') },
-        { gid: r.target, marker: marker(r, 'target', 'purging') },
-      ],
-      known,
-    );
-    this.deps.metrics?.holdSeconds.observe(holdMs / 1000);
-    this.log.info('split.switched', { revision: rev, holdMs, slots: todo.length });
-    await this.deps.barrier(rev, signal);
+    const rev = await this.persist.write({ ...r, step: 'purging' }, cur.modRevision, markers(r, 'purging'), known);
+    this.log.info('split.slots_rewritten', { revision: rev, slots: todo.length });
   }
 
   /** Leftovers deleted on both sides, then the markers removed. */
   private async purge(cur: StoredSplit, signal: AbortSignal): Promise<void> {
     const r = cur.record;
-    const [src, dst] = await this.masters(r);
+    // After the switch a failover is ordinary: the purge follows the groups' current masters.
+    const [src, dst] = await this.masters(r, false, true);
     // Nothing is deleted before every proxy routes the moved slots to the new master.
     await this.deps.barrier(await this.revision(), signal);
     const moving = slotSet(r.slots);
@@ -265,10 +313,14 @@ export class SplitRunner {
     this.log.info('split.done', { purge, holdMs: r.holdMs });
   }
 
-  /** The hold is gone already (abort txn): detach and empty the new master, then drop its marker. */
+  /**
+   * The hold is gone already (abort txn): detach and empty the new group's master, then drop its marker. Its
+   * master as the model names it now: after a promotion in the new group that is no longer `targetMaster`
+   * (the promoted replica holds the copy too; the old one replicates it and is emptied with it).
+   */
   private async finishAbort(cur: StoredSplit): Promise<void> {
     const r = cur.record;
-    const dst = await this.client(r.targetMaster);
+    const [, dst] = await this.masters(r, false, true);
     await dst.replicaOf(null);
     await dst.call('FLUSHALL', 'ASYNC');
     await this.persist.write({ ...r, step: 'aborted', finishedAt: new Date().toISOString() }, cur.modRevision, [
@@ -306,18 +358,55 @@ export class SplitRunner {
    * Connections to both masters, after checking the model still names them (`reuse`: this runner's open
    * connections without a new check, while the slots are held).
    */
-  private async masters(r: SplitRecord, reuse = false): Promise<[RedisAdmin, RedisAdmin]> {
+  private async masters(r: SplitRecord, reuse = false, current = false): Promise<[RedisAdmin, RedisAdmin]> {
     const open = [this.clients.get(r.sourceMaster), this.clients.get(r.targetMaster)];
     if (reuse && open[0]?.connected && open[1]?.connected) return [open[0], open[1]];
     const snap = await this.deps.store.read();
-    for (const [gid, addr] of [[r.source, r.sourceMaster], [r.target, r.targetMaster]] as const) {
-      const now = masterOf(snap.groups.get(gid)?.record);
-      if (now !== addr) throw new Fatal(`the master of group ${gid} changed from ${addr} to ${now ?? 'none'} during the split`);
-    }
+    let addrs = [r.sourceMaster, r.targetMaster];
+    if (current) {
+      // `current`: whoever masters the groups now (after the switch, or to clean up an abort); a group
+      // without one, or promoting, is retried later.
+      for (const gid of [r.source, r.target]) {
+        const g = snap.groups.get(gid)?.record;
+        if (g?.promoting) throw promotingError(r.source, gid, g);
+      }
+      addrs = [r.source, r.target].map((gid) => masterOf(snap.groups.get(gid)?.record) ?? '');
+      if (addrs.includes('')) throw new Error(`group ${r.source} or ${r.target} has no master now; retrying`);
+    } else checkMasters(r, snap.groups);
     const known = knownServers(snap);
-    this.deps.assertAllowed(r.sourceMaster, known);
-    this.deps.assertAllowed(r.targetMaster, known);
-    return [await this.client(r.sourceMaster), await this.client(r.targetMaster)];
+    for (const addr of addrs) this.deps.assertAllowed(addr, known);
+    return [await this.client(addrs[0]!), await this.client(addrs[1]!)];
+  }
+
+  /** The two groups' records as stored now (two point reads) must still name the split's masters. */
+  private async checkModel(r: SplitRecord): Promise<void> {
+    const groups = new Map<number, Versioned<GroupRecord>>();
+    for (const gid of [r.source, r.target]) {
+      const kv = await this.deps.coord.get(this.deps.paths.group(gid));
+      if (kv) groups.set(gid, { record: parseGroup(kv.value), modRevision: kv.modRevision });
+    }
+    checkMasters(r, groups);
+  }
+
+  /** The barrier on the lock, within the hold's deadline. */
+  private async heldBarrier(revision: number, deadline: number, signal: AbortSignal): Promise<void> {
+    const late = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+    try {
+      await this.deps.barrier(revision, AbortSignal.any([signal, late]));
+    } catch (err) {
+      if (late.aborted && !signal.aborted) throw lockTimeout(this.source, `the proxies did not all acknowledge the hold`, this.knobs.lockTimeoutMs);
+      throw err;
+    }
+  }
+
+  /** A Redis call while the slots are held: Fatal (so the split aborts) if `addr` does not answer by `deadline`. */
+  private bounded<T>(p: Promise<T>, addr: string, deadline: number, what = () => `${addr} did not answer`): Promise<T> {
+    return beforeDeadline(p, deadline, () => {
+      // The connection has a request that may never be answered: later calls get a new one.
+      this.clients.get(addr)?.close();
+      this.clients.delete(addr);
+      return lockTimeout(this.source, what(), this.knobs.lockTimeoutMs);
+    });
   }
 
   private async client(addr: string): Promise<RedisAdmin> {
@@ -337,6 +426,24 @@ export class SplitRunner {
     p.syncTotalBytes = t.syncTotalBytes;
     p.lagBytes = t.role === 'slave' && t.linkUp && !t.syncInProgress ? Math.max(0, sourceOffset - t.replicaOffset) : -1;
   }
+}
+
+/**
+ * Before the switch: the masters the split started with must still be the groups' masters (else Fatal: the new
+ * master replicates a server that no longer masters the source, or the new group's data is not where the split
+ * put it, so the split aborts). A promotion in progress is waited for (retried), not raced.
+ */
+function checkMasters(r: SplitRecord, groups: ReadonlyMap<number, Versioned<GroupRecord>>): void {
+  for (const [gid, addr] of [[r.source, r.sourceMaster], [r.target, r.targetMaster]] as const) {
+    const g = groups.get(gid)?.record;
+    if (g?.promoting) throw promotingError(r.source, gid, g);
+    const now = masterOf(g);
+    if (now !== addr) throw new Fatal(`master change: the master of group ${gid} changed from ${addr} to ${now ?? 'none'} during the split`);
+  }
+}
+
+function lockTimeout(source: number, what: string, ms: number): Fatal {
+  return new Fatal(`lock timeout: ${what} within lockTimeoutMs (${ms} ms) while the slots of group ${source} were held`);
 }
 
 /** The record an abort writes (with abortMarkers, in the same txn): the source's hold released at once. */
