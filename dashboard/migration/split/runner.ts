@@ -21,6 +21,7 @@ import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
+import { groupMaster, replicasOf, replicaWarning, SplitReplicas, type ReplicaOutcome } from './replicas.js';
 
 /** A condition that retrying cannot fix. */
 class Fatal extends Error {}
@@ -47,6 +48,8 @@ export class SplitRunner {
   private lockRevision = 0;
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
+  /** The new group's replicas: chained during the sync, attached after the purge. */
+  private readonly replicas: SplitReplicas;
 
   constructor(
     private readonly deps: SplitDeps,
@@ -55,6 +58,7 @@ export class SplitRunner {
   ) {
     this.knobs = { ...DEFAULT_SPLIT_KNOBS, ...deps.knobs };
     this.log = deps.log.child({ component: 'split', source });
+    this.replicas = new SplitReplicas({ dial: (a) => this.client(a), redisPassword: deps.redisPassword, redisUsername: deps.redisUsername, log: this.log });
   }
 
   /** Stop waiting in the current step and re-read the record. */
@@ -107,6 +111,8 @@ export class SplitRunner {
         return this.switchSlots(cur, signal);
       case 'purging':
         return this.purge(cur, signal);
+      case 'attaching':
+        return this.attach(cur, signal);
       case 'aborting':
         return this.finishAbort(cur);
       default:
@@ -130,12 +136,19 @@ export class SplitRunner {
       await dst.replicaOf(r.sourceMaster);
       this.log.info('split.replicaof', { target: r.targetMaster, source: r.sourceMaster });
     }
+    const replicas = await this.targetReplicas(r);
+    await this.replicas.chainAll(replicas, r.targetMaster);
+    let caughtUpAt: number | undefined;
     for (;;) {
       signal.throwIfAborted();
       const s = await replicationOf(src);
       t = await replicationOf(dst);
       this.observe(t, s.masterOffset);
-      if (caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes)) break;
+      const ready = caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes);
+      await this.replicas.observe(replicas, t.replicaOffset, ready ? 200 : 1000);
+      this.progress.replicas = this.replicas.progress;
+      // The new group's replicas (replicas.ts) are in sync too, or the wait for them is over.
+      if (ready && (this.replicas.following(r.targetMaster) || Date.now() - (caughtUpAt ??= Date.now()) > this.knobs.replicaTimeoutMs)) break;
       await sleep(this.knobs.pollMs, signal);
     }
     const next: SplitRecord = { ...r, step: 'locked', lockedAtMs: Date.now() };
@@ -257,12 +270,41 @@ export class SplitRunner {
       purgeSlots(dst, staying, { ...opts, onDeleted: (n) => ((p.purgedTarget += n), this.deps.metrics?.purged.inc({ side: 'target' }, n)) }),
     ]);
     const purge = { sourceDeleted: (r.purge?.sourceDeleted ?? 0) + fromSource, targetDeleted: (r.purge?.targetDeleted ?? 0) + fromTarget };
-    await this.persist.write({ ...r, step: 'done', purge, finishedAt: new Date().toISOString() }, cur.modRevision, [
+    await this.persist.write({ ...r, step: 'attaching', purge, attachingSinceMs: Date.now() }, cur.modRevision, [
       { gid: r.source, marker: undefined },
       { gid: r.target, marker: undefined },
     ]);
+    this.log.info('split.purged', { purge, holdMs: r.holdMs });
+  }
+
+  /**
+   * The new group's replicas follow its master and hold every write up to its offset as read now (the purge's
+   * deletions), re-pointed if needed; waits at most replicaTimeoutMs from the step's start (replicas.ts).
+   */
+  private async attach(cur: StoredSplit, signal: AbortSignal): Promise<void> {
+    const r = cur.record;
+    const snap = await this.deps.store.read();
+    const master = groupMaster(snap, r.target);
+    const replicas = await this.targetReplicas(r);
+    let outcomes: ReplicaOutcome[] = [];
+    if (master !== undefined && replicas.length > 0) {
+      this.deps.assertAllowed(master, knownServers(snap));
+      const m = await this.client(master);
+      const offset = (await replicationOf(m)).masterOffset;
+      const deadline = (r.attachingSinceMs ?? Date.now()) + this.knobs.replicaTimeoutMs;
+      for (;;) {
+        outcomes = await this.replicas.attachRound(replicas, master, (await replicationOf(m)).masterOffset, offset);
+        this.progress.replicas = this.replicas.progress;
+        if (outcomes.every((o) => o.attached) || Date.now() > deadline) break;
+        await sleep(Math.max(100, this.knobs.pollMs), signal);
+      }
+    }
+    const late = outcomes.filter((o) => !o.attached).map((o) => replicaWarning(o, master!, this.knobs.replicaTimeoutMs));
+    const warnings = [...(r.warnings ?? []), ...late];
+    await this.persist.write({ ...r, step: 'done', replicas: outcomes, ...(warnings.length > 0 ? { warnings } : {}), finishedAt: new Date().toISOString() }, cur.modRevision);
     this.deps.metrics?.finished.inc({ outcome: 'done' });
-    this.log.info('split.done', { purge, holdMs: r.holdMs });
+    if (late.length > 0) this.log.warn('split.replicas_not_attached', { replicas: outcomes });
+    this.log.info('split.done', { purge: r.purge, holdMs: r.holdMs, replicas: outcomes.length });
   }
 
   /** The hold is gone already (abort txn): detach and empty the new master, then drop its marker. */
@@ -318,6 +360,15 @@ export class SplitRunner {
     this.deps.assertAllowed(r.sourceMaster, known);
     this.deps.assertAllowed(r.targetMaster, known);
     return [await this.client(r.sourceMaster), await this.client(r.targetMaster)];
+  }
+
+  /** The new group's replicas in the model now, checked against it (SSRF guard). */
+  private async targetReplicas(r: SplitRecord): Promise<string[]> {
+    const snap = await this.deps.store.read();
+    const known = knownServers(snap);
+    const addrs = replicasOf(snap, r.target);
+    for (const a of addrs) this.deps.assertAllowed(a, known);
+    return addrs;
   }
 
   private async client(addr: string): Promise<RedisAdmin> {
