@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       let busy: Promise<void> | undefined;
       return {
         tick: async () => {
-          // A failed run (redis-benchmark exits non-zero when the proxy drops it) is logged and counted, not fatal.
+          // A failed run (redis-benchmark exits non-zero when the proxy drops it) is logged, not fatal.
           busy ??= bench(Math.max(2000, Math.round(rps * 0.5)))
             .then(
               (rows) => void runs.push(rows),
