@@ -3,7 +3,8 @@
  * real redis-servers, a dashboard over HTTP). Group 1 owns every slot and has a replica; group 2 is new and
  * empty, with a replica added by `server add`. The new group's replica must end up a replica of the new master,
  * link up, holding exactly the new group's keys after the purge; the source's replica must be left alone and
- * hold exactly the source's keys.
+ * hold exactly the source's keys. The dashboard's failover monitor re-points a detached replica of a group by
+ * itself, so the re-pointing done by the split (SplitReplicas) is tested on its own, on bare redis-servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -11,7 +12,9 @@ import { startMigrationCluster, type MigrationCluster } from '../../bench/migrat
 import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
-import { setLogLevel } from '../../shared/log.js';
+import { RedisAdmin } from '../../dashboard/redis/admin.js';
+import { replicaWarning, SplitReplicas } from '../../dashboard/migration/split/replicas.js';
+import { createLogger, setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import { until } from '../support/until.js';
 
@@ -83,13 +86,14 @@ describe("split and the groups' replicas", () => {
     expect((await replication(sourceReplica.addr))['master_port']).toBe(source.split(':')[1]);
     expect((await replication(targetReplica.addr))['master_port']).toBe(target.split(':')[1]);
 
-    // Detached and written to behind the dashboard's back: a split would discard that key, so it is refused.
+    // Written to behind the dashboard's back (a writable replica keeps its own writes until its next full sync):
+    // a split would discard that key, so it is refused.
     const stray = conn(targetReplica.addr);
-    await stray.call('REPLICAOF', 'NO', 'ONE');
+    await stray.config('SET', 'replica-read-only', 'no');
     await stray.set('stray', '1');
     await expect(api.request('POST', '/api/v1/splits', { source: 1, target: 2 })).rejects.toThrow(`replica ${targetReplica.addr} of group 2 holds 1 key(s); the new group's servers must be empty`);
-    // Emptied but still detached (a master): allowed; the split chains it to the new master itself.
     await stray.del('stray');
+    await stray.config('SET', 'replica-read-only', 'yes');
     const preview = await api.request<{ plan: { targetReplicas: string[] } }>('POST', '/api/v1/splits', { source: 1, target: 2 });
     expect(preview.plan.targetReplicas).toEqual([targetReplica.addr]);
   });
@@ -98,8 +102,9 @@ describe("split and the groups' replicas", () => {
     const [source, target] = [c.redis[0]!.addr, c.redis[1]!.addr];
     const sourceReplId = (await replication(sourceReplica.addr))['master_replid'];
     await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
-    // During the sync the replica follows the new master (re-pointed: it had been detached) and the split's
-    // progress shows it; the hold waits until it is in sync, so it has the dataset before the switch.
+    // During the sync the replica follows the new master (chained: it resyncs from it once that master replicates
+    // the source) and the split's progress shows it; the hold waits until it is in sync, so it has the dataset
+    // before the switch (the new master was empty before the split).
     let seen: SplitView['progress'] | undefined;
     let s: SplitView;
     for (;;) {
@@ -120,7 +125,7 @@ describe("split and the groups' replicas", () => {
       }
     })();
     expect(done.step, done.reason).toBe('done');
-    expect(done.replicas).toEqual([{ addr: targetReplica.addr, attached: true, detail: `re-pointed to ${target}` }]);
+    expect(done.replicas).toEqual([{ addr: targetReplica.addr, attached: true }]);
     expect(done.warnings ?? []).toEqual([]);
 
     // The new group's replica: a replica of the new master, link up, exactly the new master's keys, all of the
@@ -146,5 +151,54 @@ describe("split and the groups' replicas", () => {
     while (slotOf(Buffer.from(`after${moved}`)) < 512) moved++;
     await client.set(`after${moved}`, 'x');
     await until('the write replicated', async () => (await conn(targetReplica.addr).get(`after${moved}`)) === 'x');
+  });
+});
+
+describe('SplitReplicas on bare redis-servers (no dashboard, so no failover monitor re-pointing them)', () => {
+  it('re-points a detached replica or one following another server, reports it attached once caught up, and an unreachable one as not attached', async () => {
+    const [master, other, detached, elsewhere] = await Promise.all([startRedis(), startRedis(), startRedis(), startRedis()]);
+    const admins = new Map<string, RedisAdmin>();
+    try {
+      const dial = async (addr: string) => {
+        let a = admins.get(addr);
+        if (!a) admins.set(addr, (a = new RedisAdmin({ addr, connectTimeoutMs: 500 })));
+        await a.connect();
+        return a;
+      };
+      await conn(elsewhere.addr).call('REPLICAOF', '127.0.0.1', other.addr.split(':')[1]!);
+      await conn(master.addr).set('written-before', '1');
+      const r = new SplitReplicas({ dial, log: createLogger() });
+      const gone = '127.0.0.1:1';
+      const addrs = [detached.addr, elsewhere.addr, gone];
+      const offset = async () => Number((await replication(master.addr))['master_repl_offset']);
+      let out = await r.attachRound(addrs, master.addr, await offset(), await offset());
+      expect(out[2]).toEqual({ addr: gone, attached: false, detail: expect.stringContaining('unreachable') });
+      await until('both replicas caught up', async () => {
+        out = await r.attachRound(addrs, master.addr, await offset(), await offset());
+        return out[0]!.attached && out[1]!.attached;
+      });
+      expect(out.slice(0, 2)).toEqual([
+        { addr: detached.addr, attached: true, detail: `re-pointed to ${master.addr}` },
+        { addr: elsewhere.addr, attached: true, detail: `re-pointed to ${master.addr}` },
+      ]);
+      for (const a of [detached.addr, elsewhere.addr]) {
+        const rep = await replication(a);
+        expect([rep['role'], rep['master_port'], await conn(a).get('written-before')]).toEqual(['slave', master.addr.split(':')[1], '1']);
+      }
+      expect(r.progress.map((p) => [p.addr, p.role, p.linkUp])).toEqual([
+        [detached.addr, 'slave', true],
+        [elsewhere.addr, 'slave', true],
+        [gone, 'unknown', false],
+      ]);
+      expect(r.following(master.addr)).toBe(true);
+      expect(replicaWarning(out[2]!, master.addr, 1000)).toContain(`run REPLICAOF 127.0.0.1 ${master.addr.split(':')[1]} on it`);
+    } finally {
+      for (const a of admins.values()) a.close();
+      for (const x of [master, other, detached, elsewhere]) {
+        direct.get(x.addr)?.disconnect();
+        direct.delete(x.addr);
+      }
+      await Promise.all([master, other, detached, elsewhere].map((x) => x.stop()));
+    }
   });
 });
