@@ -13,7 +13,7 @@ import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { RedisAdmin } from '../../dashboard/redis/admin.js';
-import { replicaWarning, SplitReplicas } from '../../dashboard/migration/split/replicas.js';
+import { attachSettled, replicaWarning, SplitReplicas } from '../../dashboard/migration/split/replicas.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
 import { until } from '../support/until.js';
@@ -191,7 +191,10 @@ describe('SplitReplicas on bare redis-servers (no dashboard, so no failover moni
         [gone, 'unknown', false],
       ]);
       expect(r.following(master.addr)).toBe(true);
-      expect(replicaWarning(out[2]!, master.addr, 1000)).toContain(`run REPLICAOF 127.0.0.1 ${master.addr.split(':')[1]} on it`);
+      // The unreachable one is not waited for; it is reported.
+      expect(attachSettled(out)).toBe(true);
+      expect(attachSettled([...out, { addr: 'x:1', attached: false, detail: 'link to m:1 down' }])).toBe(false);
+      expect(replicaWarning(out[2]!, master.addr, 1000)).toMatch(new RegExp(`^replica ${gone} of the new group could not be reached \\(.+\\); check it and run REPLICAOF 127.0.0.1 ${master.addr.split(':')[1]} on it$`));
     } finally {
       for (const a of admins.values()) a.close();
       for (const x of [master, other, detached, elsewhere]) {

@@ -10,7 +10,7 @@
  * - After the purge (step `attaching`, persisted, resumed by a new leader) `attach` checks that each replica of
  *   the target group follows the group's master with its link up and has reached the master's offset as read
  *   when the step began (so it holds the purge's deletions), re-pointing any that does not, for at most
- *   `replicaTimeoutMs`; replicas not attached by then are reported in the record as warnings.
+ *   `replicaTimeoutMs` (an unreachable one is not waited for); replicas not attached are reported in the record as warnings.
  * The source group's replicas are never touched (they follow the source and receive its purge by replication).
  */
 import type { Logger } from '../../../shared/log.js';
@@ -116,7 +116,7 @@ export class SplitReplicas {
    * switch and its master does not fork for a replica's full sync right after it starts serving.
    */
   following(master: string): boolean {
-    return this.progress.every((p) => p.error !== undefined || (p.role === 'slave' && p.master === master && p.linkUp && !p.syncing));
+    return this.progress.every((p) => p.error !== undefined || (p.role === 'slave' && sameAddr(p.master, master) && p.linkUp && !p.syncing));
   }
 
   /**
@@ -136,7 +136,7 @@ export class SplitReplicas {
           out[i] = { addr, attached: ok, ...(detail !== undefined ? { detail } : {}) };
         } catch (err) {
           progress[i] = progressOf(addr, undefined, masterOffset, (err as Error).message);
-          out[i] = { addr, attached: false, detail: `unreachable: ${(err as Error).message}` };
+          out[i] = { addr, attached: false, detail: `${UNREACHABLE}${(err as Error).message}` };
         }
       }),
     );
@@ -152,8 +152,19 @@ function notYet(t: ReplicationState, master: string, offset: number): string {
   return `at offset ${t.replicaOffset}, below ${offset}`;
 }
 
-/** The warning a replica not attached in time leaves in the record. */
+const UNREACHABLE = 'unreachable: ';
+
+/**
+ * The `attaching` step is over: every replica attached, except unreachable ones, which are not waited for (as
+ * in the sync): one that comes back follows the master it was given, or the failover monitor re-points it.
+ */
+export function attachSettled(outcomes: readonly ReplicaOutcome[]): boolean {
+  return outcomes.every((o) => o.attached || o.detail?.startsWith(UNREACHABLE));
+}
+
+/** The warning a replica not attached leaves in the record. */
 export function replicaWarning(o: ReplicaOutcome, master: string, timeoutMs: number): string {
   const [host, port] = [master.slice(0, master.lastIndexOf(':')), master.slice(master.lastIndexOf(':') + 1)];
-  return `replica ${o.addr} of the new group was not attached within ${timeoutMs} ms (${o.detail ?? 'unknown state'}); check it and run REPLICAOF ${host} ${port} on it`;
+  const why = o.detail?.startsWith(UNREACHABLE) ? `could not be reached (${o.detail.slice(UNREACHABLE.length)})` : `was not attached within ${timeoutMs} ms (${o.detail ?? 'unknown state'})`;
+  return `replica ${o.addr} of the new group ${why}; check it and run REPLICAOF ${host} ${port} on it`;
 }

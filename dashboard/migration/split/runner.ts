@@ -21,7 +21,7 @@ import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
-import { groupMaster, replicasOf, replicaWarning, SplitReplicas, type ReplicaOutcome } from './replicas.js';
+import { attachSettled, groupMaster, replicasOf, replicaWarning, SplitReplicas, type ReplicaOutcome } from './replicas.js';
 
 /** A condition that retrying cannot fix. */
 class Fatal extends Error {}
@@ -295,7 +295,7 @@ export class SplitRunner {
       for (;;) {
         outcomes = await this.replicas.attachRound(replicas, master, (await replicationOf(m)).masterOffset, offset);
         this.progress.replicas = this.replicas.progress;
-        if (outcomes.every((o) => o.attached) || Date.now() > deadline) break;
+        if (attachSettled(outcomes) || Date.now() > deadline) break;
         await sleep(Math.max(100, this.knobs.pollMs), signal);
       }
     }
