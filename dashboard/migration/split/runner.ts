@@ -19,9 +19,9 @@ import { SplitErrors } from './errors.js';
 import type { SplitPersistence, StoredSplit } from './persist.js';
 import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
+import { ReplicaSteps } from './replica-steps.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
-import { attachSettled, groupMaster, replicasOf, replicaWarning, SplitReplicas, type ReplicaOutcome } from './replicas.js';
 
 /** A condition that retrying cannot fix. */
 class Fatal extends Error {}
@@ -48,8 +48,8 @@ export class SplitRunner {
   private lockRevision = 0;
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
-  /** The new group's replicas: chained during the sync, attached after the purge. */
-  private readonly replicas: SplitReplicas;
+  /** The new group's replicas: chained during the sync, attached after the purge (replica-steps.ts). */
+  private readonly replicas: ReplicaSteps;
 
   constructor(
     private readonly deps: SplitDeps,
@@ -58,7 +58,7 @@ export class SplitRunner {
   ) {
     this.knobs = { ...DEFAULT_SPLIT_KNOBS, ...deps.knobs };
     this.log = deps.log.child({ component: 'split', source });
-    this.replicas = new SplitReplicas({ dial: (a) => this.client(a), redisPassword: deps.redisPassword, redisUsername: deps.redisUsername, log: this.log });
+    this.replicas = new ReplicaSteps(deps, this.knobs, this.progress, (a) => this.client(a), this.log);
   }
 
   /** Stop waiting in the current step and re-read the record. */
@@ -120,6 +120,16 @@ export class SplitRunner {
     }
   }
 
+  /** `attaching`: the new group's replicas follow its master with the purge's deletions (replica-steps.ts). */
+  private async attach(cur: StoredSplit, signal: AbortSignal): Promise<void> {
+    const r = cur.record;
+    const { outcomes, warnings } = await this.replicas.attach(r, signal);
+    const all = [...(r.warnings ?? []), ...warnings];
+    await this.persist.write({ ...r, step: 'done', replicas: outcomes, ...(all.length > 0 ? { warnings: all } : {}), finishedAt: new Date().toISOString() }, cur.modRevision);
+    this.deps.metrics?.finished.inc({ outcome: 'done' });
+    this.log.info('split.done', { purge: r.purge, holdMs: r.holdMs, replicas: outcomes });
+  }
+
   // --- steps ------------------------------------------------------------------------------------------------
 
   /** Attach the new master to the source, wait until it is close, then hold the moving slots. */
@@ -136,19 +146,12 @@ export class SplitRunner {
       await dst.replicaOf(r.sourceMaster);
       this.log.info('split.replicaof', { target: r.targetMaster, source: r.sourceMaster });
     }
-    const replicas = await this.targetReplicas(r);
-    await this.replicas.chainAll(replicas, r.targetMaster);
-    let caughtUpAt: number | undefined;
     for (;;) {
       signal.throwIfAborted();
       const s = await replicationOf(src);
       t = await replicationOf(dst);
       this.observe(t, s.masterOffset);
-      const ready = caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes);
-      await this.replicas.observe(replicas, t.replicaOffset, ready ? 200 : 1000);
-      this.progress.replicas = this.replicas.progress;
-      // The new group's replicas (replicas.ts) are in sync too, or the wait for them is over.
-      if (ready && (this.replicas.following(r.targetMaster) || Date.now() - (caughtUpAt ??= Date.now()) > this.knobs.replicaTimeoutMs)) break;
+      if (await this.replicas.readyToLock(r, caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes), t.replicaOffset)) break;
       await sleep(this.knobs.pollMs, signal);
     }
     const next: SplitRecord = { ...r, step: 'locked', lockedAtMs: Date.now() };
@@ -277,36 +280,6 @@ export class SplitRunner {
     this.log.info('split.purged', { purge, holdMs: r.holdMs });
   }
 
-  /**
-   * The new group's replicas follow its master and hold every write up to its offset as read now (the purge's
-   * deletions), re-pointed if needed; waits at most replicaTimeoutMs from the step's start (replicas.ts).
-   */
-  private async attach(cur: StoredSplit, signal: AbortSignal): Promise<void> {
-    const r = cur.record;
-    const snap = await this.deps.store.read();
-    const master = groupMaster(snap, r.target);
-    const replicas = await this.targetReplicas(r);
-    let outcomes: ReplicaOutcome[] = [];
-    if (master !== undefined && replicas.length > 0) {
-      this.deps.assertAllowed(master, knownServers(snap));
-      const m = await this.client(master);
-      const offset = (await replicationOf(m)).masterOffset;
-      const deadline = (r.attachingSinceMs ?? Date.now()) + this.knobs.replicaTimeoutMs;
-      for (;;) {
-        outcomes = await this.replicas.attachRound(replicas, master, (await replicationOf(m)).masterOffset, offset);
-        this.progress.replicas = this.replicas.progress;
-        if (attachSettled(outcomes) || Date.now() > deadline) break;
-        await sleep(Math.max(100, this.knobs.pollMs), signal);
-      }
-    }
-    const late = outcomes.filter((o) => !o.attached).map((o) => replicaWarning(o, master!, this.knobs.replicaTimeoutMs));
-    const warnings = [...(r.warnings ?? []), ...late];
-    await this.persist.write({ ...r, step: 'done', replicas: outcomes, ...(warnings.length > 0 ? { warnings } : {}), finishedAt: new Date().toISOString() }, cur.modRevision);
-    this.deps.metrics?.finished.inc({ outcome: 'done' });
-    if (late.length > 0) this.log.warn('split.replicas_not_attached', { replicas: outcomes });
-    this.log.info('split.done', { purge: r.purge, holdMs: r.holdMs, replicas: outcomes.length });
-  }
-
   /** The hold is gone already (abort txn): detach and empty the new master, then drop its marker. */
   private async finishAbort(cur: StoredSplit): Promise<void> {
     const r = cur.record;
@@ -360,15 +333,6 @@ export class SplitRunner {
     this.deps.assertAllowed(r.sourceMaster, known);
     this.deps.assertAllowed(r.targetMaster, known);
     return [await this.client(r.sourceMaster), await this.client(r.targetMaster)];
-  }
-
-  /** The new group's replicas in the model now, checked against it (SSRF guard). */
-  private async targetReplicas(r: SplitRecord): Promise<string[]> {
-    const snap = await this.deps.store.read();
-    const known = knownServers(snap);
-    const addrs = replicasOf(snap, r.target);
-    for (const a of addrs) this.deps.assertAllowed(a, known);
-    return addrs;
   }
 
   private async client(addr: string): Promise<RedisAdmin> {
