@@ -3,7 +3,8 @@
  * real redis-servers, a dashboard over HTTP). Group 1 owns every slot and has a replica; group 2 is new and
  * empty, with a replica added by `server add`. The new group's replica must end up a replica of the new master,
  * link up, holding exactly the new group's keys after the purge; the source's replica must be left alone and
- * hold exactly the source's keys. The dashboard's failover monitor re-points a detached replica of a group by
+ * hold exactly the source's keys. A replica of the new group that is down is warned about, not waited for and
+ * reported not attached. The dashboard's failover monitor re-points a detached replica of a group by
  * itself, so the re-pointing done by the split (SplitReplicas) is tested on its own, on bare redis-servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ async function addServer(gid: number, addr: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 1, spareGroups: 1, proxies: 1, coordinator: 'memory', barrierTimeoutMs: 3000, split: { retryMs: 200, purgeBatchKeys: 200 } });
+  c = await startMigrationCluster({ groups: 1, spareGroups: 2, proxies: 1, coordinator: 'memory', barrierTimeoutMs: 3000, split: { retryMs: 200, purgeBatchKeys: 200 } });
   api = await c.leader();
   sourceReplica = await startRedis();
   targetReplica = await startRedis();
@@ -151,6 +152,27 @@ describe("split and the groups' replicas", () => {
     while (slotOf(Buffer.from(`after${moved}`)) < 512) moved++;
     await client.set(`after${moved}`, 'x');
     await until('the write replicated', async () => (await conn(targetReplica.addr).get(`after${moved}`)) === 'x');
+  });
+
+  it('a replica of the new group that is down is warned about at preview, not waited for, and reported not attached', { timeout: 60_000 }, async () => {
+    // Group 3 (empty master) gets a replica that then goes down; group 2 splits slots 768-1023 to it.
+    const dead = await startRedis();
+    await addServer(3, dead.addr);
+    direct.get(dead.addr)?.disconnect();
+    direct.delete(dead.addr);
+    await dead.stop();
+    const preview = await api.request<{ plan: { warnings: string[] } }>('POST', '/api/v1/splits', { source: 2, target: 3, from: 768, to: 1023 });
+    expect(preview.plan.warnings.join('\n')).toContain(`replica ${dead.addr} of group 3 cannot be reached`);
+    await api.request('POST', '/api/v1/splits', { source: 2, target: 3, from: 768, to: 1023, confirm: true });
+    let s: SplitView;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await api.request<SplitView>('GET', '/api/v1/splits/2');
+    } while (!['done', 'aborted', 'failed'].includes(s.step));
+    expect(s.step, s.reason).toBe('done');
+    expect(s.replicas).toEqual([{ addr: dead.addr, attached: false, detail: expect.stringMatching(/^unreachable: /) }]);
+    const [, port] = c.redis[2]!.addr.split(':');
+    expect(s.warnings ?? []).toContainEqual(expect.stringMatching(new RegExp(`^replica ${dead.addr} of the new group could not be reached .*; check it and run REPLICAOF 127\\.0\\.0\\.1 ${port} on it$`)));
   });
 });
 
