@@ -23,6 +23,7 @@ import { EtcdKnobs } from '../shared/coordinator/etcd-schema.js';
 import { secretValue } from '../shared/secrets.js';
 import { TlsClientSection, TlsListenerKnobs } from '../shared/tls/schema.js';
 import { FailoverKnobs } from './failover/config.js';
+import { SplitConfigKnobs } from './migration/split/config.js';
 
 export const DEFAULT_DASHBOARD_PORT = 18080;
 
@@ -73,6 +74,7 @@ export const DashboardKnobs = Type.Decode(
     assignScanMaxKeys: Int(1_000_000, 0, 1_000_000_000, 'refuse reassigning an owned slot if checking that it is empty would SCAN more keys than this'),
     auditRetain: Int(10_000, 10, 10_000_000, 'audit entries kept in the coordinator (older ones are trimmed by the leader)'),
     failover: FailoverKnobs,
+    split: SplitConfigKnobs,
     logLevel: Enum('', ['', 'debug', 'info', 'warn', 'error', 'silent'], "log level: debug, info, warn, error, silent ('' = the process default: REDSLOT_LOG_LEVEL, else info)", {
       expected: 'one of debug, info, warn, error, silent',
     }),
@@ -104,6 +106,7 @@ export const DashboardKnobs = Type.Decode(
       assignScanMaxKeys: c.assignScanMaxKeys,
       auditRetain: c.auditRetain,
       failover: c.failover,
+      split: c.split,
       etcd: c.etcd,
       tls: c.tls,
       redisTls: c.redisTls,

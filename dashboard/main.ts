@@ -155,6 +155,7 @@ export function dashboardOptionsFromConfig(cfg: DashboardConfig): StartDashboard
       assignScanMaxKeys: cfg.assignScanMaxKeys,
       auditRetain: cfg.auditRetain,
       failover: cfg.failover,
+      split: cfg.split,
       tls: cfg.tls,
       redisTls: cfg.redisTls,
       proxyAdminTls: cfg.proxyAdminTls,

@@ -21,8 +21,19 @@ export function formatPlan(p: SplitPlan): string {
     `  ${p.slotCount} slot(s) move: ${describeRanges(p.slots)}; group ${p.source} keeps ${p.keeps}`,
     `  source dataset ${bytes(p.sourceUsedMemory)} used, ${p.sourceKeys.toLocaleString('en-US')} keys; new master maxmemory ${p.targetMaxmemory > 0 ? bytes(p.targetMaxmemory) : 'unlimited'}; repl-backlog-size ${bytes(p.replBacklogBytes)}`,
   ];
+  if (p.targetReplicas.length > 0) lines.push(`  replicas of group ${p.target}: ${p.targetReplicas.join(', ')} (chained to its master during the sync, attached to it after the purge)`);
   for (const w of p.warnings) lines.push(`  warning: ${w}`);
   return lines.join('\n');
+}
+
+/** The new group's replicas, one line each (live state while running, the outcome once done). */
+function replicaLines(s: SplitView): string[] {
+  if (s.replicas) return s.replicas.map((o) => `  replica ${o.addr}: ${o.attached ? 'attached' : 'NOT attached'}${o.detail ? ` (${o.detail})` : ''}`);
+  return (s.progress?.replicas ?? []).map((x) => {
+    if (x.error !== undefined) return `  replica ${x.addr}: unreachable (${x.error})`;
+    const state = x.role !== 'slave' ? x.role : x.syncing ? 'full sync' : x.linkUp ? `lag ${bytes(x.lagBytes)}` : 'link down';
+    return `  replica ${x.addr}${x.master ? ` of ${x.master}` : ''}: ${state}`;
+  });
 }
 
 /** One split as a few lines: step, then a bar for the running phase. */
@@ -46,6 +57,7 @@ export function formatSplit(s: SplitView): string {
   }
   if (s.holdMs !== undefined) lines.push(`  slots held ${s.holdMs} ms at the switch`);
   if (s.purge) lines.push(`  purged ${s.purge.sourceDeleted.toLocaleString('en-US')} key(s) from the source, ${s.purge.targetDeleted.toLocaleString('en-US')} from the new group`);
+  lines.push(...replicaLines(s));
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   if (p?.lastError) lines.push(`  last error (${p.lastError.step}, ${p.lastError.at}): ${p.lastError.message}`);
   for (const w of s.warnings ?? []) lines.push(`  warning: ${w}`);

@@ -61,6 +61,7 @@ export const SplitPlanSchema = Type.Object({
   sourceUsedMemory: Type.Number(),
   sourceKeys: Type.Number(),
   targetMaxmemory: Type.Number(),
+  targetReplicas: Type.Array(Type.String(), { description: "the new group's replicas: chained to its master during the sync, attached after the purge" }),
   replBacklogBytes: Type.Number(),
   warnings: Type.Array(Type.String()),
 });
@@ -72,7 +73,7 @@ export const SplitSchema = Type.Object({
   sourceMaster: Type.String(),
   targetMaster: Type.String(),
   slots: Ranges,
-  step: Type.String({ description: 'syncing | locked | promoting | switching | purging | done | aborting | aborted | failed' }),
+  step: Type.String({ description: 'syncing | locked | promoting | switching | purging | attaching | done | aborting | aborted | failed' }),
   createdAt: Type.String(),
   createdBy: Type.String(),
   updatedAt: Type.String(),
@@ -80,6 +81,11 @@ export const SplitSchema = Type.Object({
   holdMs: Type.Optional(Type.Number({ description: 'how long the moving slots were held at the proxies' })),
   switchedAt: Type.Optional(Type.String()),
   purge: Type.Optional(Type.Object({ sourceDeleted: Type.Number(), targetDeleted: Type.Number() })),
+  replicas: Type.Optional(
+    Type.Array(Type.Object({ addr: Type.String(), attached: Type.Boolean(), detail: Type.Optional(Type.String()) }), {
+      description: "the new group's replicas when the split ended: following the new master and caught up, or not (see warnings)",
+    }),
+  ),
   finishedAt: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String()),
   warnings: Type.Optional(Type.Array(Type.String())),
@@ -93,6 +99,17 @@ export const SplitSchema = Type.Object({
       purgedTarget: Type.Number(),
       purgeSourceKeys: Type.Number(),
       purgeTargetKeys: Type.Number(),
+      replicas: Type.Array(
+        Type.Object({
+          addr: Type.String(),
+          role: Type.String(),
+          master: Type.Optional(Type.String()),
+          linkUp: Type.Boolean(),
+          syncing: Type.Boolean(),
+          lagBytes: Type.Number({ description: "its master's offset minus its own (-1 while not following with the link up)" }),
+          error: Type.Optional(Type.String()),
+        }),
+      ),
       lastError: Type.Optional(Type.Object({ message: Type.String(), at: Type.String(), step: Type.String() })),
     }),
   ),

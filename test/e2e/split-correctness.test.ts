@@ -2,7 +2,7 @@
  * Issue 17's proof: a replication-based split of group 1 into the new group 2 on real etcd, redis-servers,
  * 2 proxies and dashboard processes, while client workers run through both proxies (INCR on counters,
  * versioned SET through one proxy and GET through the other). The leading dashboard is killed with SIGKILL
- * inside each step of the split (syncing, locked, promoting, switching, purging); a standby takes over when
+ * inside each step of the split (syncing, locked, promoting, switching, purging, attaching); a standby takes over when
  * the lease expires and resumes from the persisted step. To land a kill inside steps that otherwise last
  * milliseconds, the split's test-only knob `stepDelayMs` pauses 1.5 s at the start of every step. The proxies'
  * hold timeout is raised so the clients held across three takeovers wait instead of getting TRYAGAIN.
@@ -23,7 +23,7 @@ const COUNTERS = 5000;
 const WORKERS = 4;
 const VERSIONED_PER_WORKER = 200;
 const FILLER = 20_000;
-const KILL_AT = ['syncing', 'locked', 'promoting', 'switching', 'purging'];
+const KILL_AT = ['syncing', 'locked', 'promoting', 'switching', 'purging', 'attaching'];
 
 let c: MigrationCluster;
 const acked = new Int32Array(COUNTERS);

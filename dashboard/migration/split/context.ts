@@ -1,4 +1,4 @@
-/** What the split's parts are given (SplitDeps) and its knobs with their defaults. */
+/** What the split's parts are given (SplitDeps) and its knobs with their defaults (config.ts). */
 import type { Coordinator } from '../../../shared/coordinator/types.js';
 import type { Logger } from '../../../shared/log.js';
 import type { ClusterPaths } from '../../../shared/model/paths.js';
@@ -6,33 +6,15 @@ import type { SplitMetrics } from '../../metrics/split.js';
 import type { TopologyStore } from '../../topom/store.js';
 import { clientOptions, type TlsClientConfig } from '../../../shared/tls/config.js';
 import type { RedisAdminOptions } from '../../redis/admin.js';
+import { DEFAULT_SPLIT_CONFIG, type SplitConfig } from './config.js';
 
-export interface SplitKnobs {
-  /** The hold starts once the new master is this close to the source (bytes of replication stream). */
-  lagBytes: number;
-  /** Poll interval of replication progress (ms). */
-  pollMs: number;
-  /** While the slots are held, the new master must reach the source's offset within this, else the split aborts (ms). */
-  lockTimeoutMs: number;
-  /** Keys per SCAN call / UNLINK of the purge. */
-  purgeBatchKeys: number;
-  /** Pause after each purge UNLINK (ms). */
-  purgePauseMs: number;
-  /** Back-off before a failed step is tried again (ms). */
-  retryMs: number;
+/** The config section's knobs (config.ts: lagBytes, pollMs, lockTimeoutMs, purge*, retryMs, replicaTimeoutMs), and: */
+export interface SplitKnobs extends SplitConfig {
   /** Tests only: pause at the start of every step, so a crash test can kill the leader inside each one (0 = off). */
   stepDelayMs: number;
 }
 
-export const DEFAULT_SPLIT_KNOBS: SplitKnobs = {
-  lagBytes: 256 * 1024,
-  pollMs: 20,
-  lockTimeoutMs: 5000,
-  purgeBatchKeys: 500,
-  purgePauseMs: 1,
-  retryMs: 1000,
-  stepDelayMs: 0,
-};
+export const DEFAULT_SPLIT_KNOBS: SplitKnobs = { ...DEFAULT_SPLIT_CONFIG, stepDelayMs: 0 };
 
 export interface SplitDeps {
   coord: Coordinator;

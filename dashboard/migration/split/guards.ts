@@ -4,13 +4,16 @@
  * - the moving slots all belong to the source (default: the upper half of its slots);
  * - the new master is empty (every database) and a master (not replicating anything);
  * - it has room for the whole source dataset (maxmemory, when set, above the source's used_memory), refused;
+ * - the new group's replicas (chained to its master during the sync, replicas.ts) are empty and have that room
+ *   too, refused otherwise; one that cannot be reached is a warning (the split attaches it later if it can);
  * - the source's repl-backlog-size covers the writes expected during the full sync, else a warning.
  */
 import { RedslotError } from '../../../shared/errors.js';
 import { masterOf } from '../../../shared/model/topology.js';
-import type { RedisAdmin } from '../../redis/admin.js';
+import type { RedisAdmin, RedisInfo } from '../../redis/admin.js';
 import type { TopologySnapshot } from '../../topom/store.js';
 import { SplitErrors } from './errors.js';
+import { replicasOf } from './replicas.js';
 import { replicationOf } from './replication.js';
 import { countSlots, isActive, toRanges, type SlotRanges, type SplitRecord } from './record.js';
 
@@ -33,6 +36,8 @@ export interface SplitPlan {
   sourceUsedMemory: number;
   sourceKeys: number;
   targetMaxmemory: number;
+  /** The new group's replicas (chained to its master during the sync, attached after the purge). */
+  targetReplicas: string[];
   replBacklogBytes: number;
   warnings: string[];
 }
@@ -45,7 +50,11 @@ function refused(req: SplitRequest, reason: string): RedslotError {
 }
 
 /** Topology-only checks; returns the moving slots and both masters. */
-export function checkTopology(snap: TopologySnapshot, req: SplitRequest, records: readonly SplitRecord[]): { slots: SlotRanges; count: number; keeps: number; sourceMaster: string; targetMaster: string } {
+export function checkTopology(
+  snap: TopologySnapshot,
+  req: SplitRequest,
+  records: readonly SplitRecord[],
+): { slots: SlotRanges; count: number; keeps: number; sourceMaster: string; targetMaster: string; targetReplicas: string[] } {
   if (req.source === req.target) throw new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_INVALID, { reason: 'source and target are the same group' });
   const src = snap.groups.get(req.source)?.record;
   const dst = snap.groups.get(req.target)?.record;
@@ -87,7 +96,7 @@ export function checkTopology(snap: TopologySnapshot, req: SplitRequest, records
     moving = owned.slice(Math.ceil(owned.length / 2));
   }
   if (moving.length === 0) throw refused(req, `group ${req.source} has only one slot; nothing to split`);
-  return { slots: toRanges(moving), count: countSlots(toRanges(moving)), keeps: owned.length - moving.length, sourceMaster, targetMaster };
+  return { slots: toRanges(moving), count: countSlots(toRanges(moving)), keeps: owned.length - moving.length, sourceMaster, targetMaster, targetReplicas: replicasOf(snap, req.target) };
 }
 
 /** Checks on the servers: the new master empty and a master, memory, backlog. */
@@ -110,6 +119,20 @@ export async function checkServers(
   if (maxmemory > 0 && maxmemory < used) {
     throw refused(req, `${base.targetMaster} has maxmemory ${maxmemory} bytes, less than the source's used_memory ${used} bytes (it receives the whole dataset before the purge)`);
   }
+  for (const addr of base.targetReplicas) {
+    let info: RedisInfo;
+    try {
+      info = await dial(addr, (c) => c.info());
+    } catch (err) {
+      warnings.push(`replica ${addr} of group ${req.target} cannot be reached (${(err as Error).message}); the split attaches it to the new master if it is back by then`);
+      continue;
+    }
+    if (info.keys > 0) throw refused(req, `replica ${addr} of group ${req.target} holds ${info.keys} key(s); the new group's servers must be empty (it is resynced from the new master)`);
+    const replicaMax = info.maxmemory ?? 0;
+    if (replicaMax > 0 && replicaMax < used) {
+      throw refused(req, `replica ${addr} of group ${req.target} has maxmemory ${replicaMax} bytes, less than the source's used_memory ${used} bytes (it receives the whole dataset before the purge)`);
+    }
+  }
   const syncSeconds = Math.max(1, used / SYNC_BYTES_PER_SEC);
   const inputBytesPerSec = Number(src.info.sections['stats']?.['instantaneous_input_kbps'] ?? 0) * 1024;
   const expected = Math.ceil(inputBytesPerSec * syncSeconds * 2);
@@ -129,6 +152,7 @@ export async function checkServers(
     sourceUsedMemory: used,
     sourceKeys: src.info.keys,
     targetMaxmemory: maxmemory,
+    targetReplicas: base.targetReplicas,
     replBacklogBytes: src.backlog,
     warnings,
   };

@@ -1,7 +1,7 @@
 /**
  * The persisted split record (coordinator key splits/<source gid>) and its steps, as pure functions.
  *
- *   syncing -> locked -> promoting -> switching -> purging -> done
+ *   syncing -> locked -> promoting -> switching -> purging -> attaching -> done
  *      \---------\----------\-> aborting -> aborted          (abort only before `switching`)
  *
  * - syncing:   the target's master replicates the source's (REPLICAOF); both groups carry a split marker
@@ -14,14 +14,17 @@
  * - switching: outside the hold, the slot records are rewritten to the target (CAS chunks), then one txn sets
  *              both markers to `purging`.
  * - purging:   leftover keys are deleted in the background (moved slots on the source, the rest on the target).
+ * - attaching: the markers are gone; the new group's replicas (chained to its master during the sync) are
+ *              checked to follow it with every write of the purge, re-pointed if needed (replicas.ts).
  * - aborting:  the source's hold is gone (same txn); the target is detached and flushed, then its marker removed.
  * A new leader resumes from the persisted step: every step's actions are idempotent.
  */
 import { randomBytes } from 'node:crypto';
+import type { ReplicaOutcome } from './replicas.js';
 
-export type SplitStep = 'syncing' | 'locked' | 'promoting' | 'switching' | 'purging' | 'done' | 'aborting' | 'aborted' | 'failed';
+export type SplitStep = 'syncing' | 'locked' | 'promoting' | 'switching' | 'purging' | 'attaching' | 'done' | 'aborting' | 'aborted' | 'failed';
 
-export const ACTIVE_STEPS: readonly SplitStep[] = ['syncing', 'locked', 'promoting', 'switching', 'purging', 'aborting'];
+export const ACTIVE_STEPS: readonly SplitStep[] = ['syncing', 'locked', 'promoting', 'switching', 'purging', 'attaching', 'aborting'];
 /** Steps an operator may abort from (before any slot changed owner). */
 export const ABORTABLE_STEPS: readonly SplitStep[] = ['syncing', 'locked', 'promoting'];
 
@@ -49,6 +52,10 @@ export interface SplitRecord {
   holdMs?: number;
   switchedAt?: string;
   purge?: { sourceDeleted: number; targetDeleted: number };
+  /** Epoch ms when `attaching` began (its replicaTimeoutMs counts from there, across leaders). */
+  attachingSinceMs?: number;
+  /** The new group's replicas when the split ended: attached (following the new master, caught up) or not. */
+  replicas?: ReplicaOutcome[];
   finishedAt?: string;
   /** Why it was aborted or failed. */
   reason?: string;

@@ -20,6 +20,7 @@ import { SplitErrors } from './errors.js';
 import { groupsAfter, promotingError, type MarkerChange, type SplitPersistence, type StoredSplit } from './persist.js';
 import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
+import { ReplicaSteps } from './replica-steps.js';
 import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
 
@@ -61,6 +62,8 @@ export class SplitRunner {
   private heldGroups: Map<number, Versioned<GroupRecord>> | undefined;
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
+  /** The new group's replicas: chained during the sync, attached after the purge (replica-steps.ts). */
+  private readonly replicas: ReplicaSteps;
 
   constructor(
     private readonly deps: SplitDeps,
@@ -69,6 +72,7 @@ export class SplitRunner {
   ) {
     this.knobs = { ...DEFAULT_SPLIT_KNOBS, ...deps.knobs };
     this.log = deps.log.child({ component: 'split', source });
+    this.replicas = new ReplicaSteps(deps, this.knobs, this.progress, (a) => this.client(a), this.log);
   }
 
   /** Stop waiting in the current step and re-read the record. */
@@ -121,11 +125,23 @@ export class SplitRunner {
         return this.switchSlots(cur, signal);
       case 'purging':
         return this.purge(cur, signal);
+      case 'attaching':
+        return this.attach(cur, signal);
       case 'aborting':
         return this.finishAbort(cur);
       default:
         return;
     }
+  }
+
+  /** `attaching`: the new group's replicas follow its master with the purge's deletions (replica-steps.ts). */
+  private async attach(cur: StoredSplit, signal: AbortSignal): Promise<void> {
+    const r = cur.record;
+    const { outcomes, warnings } = await this.replicas.attach(r, signal);
+    const all = [...(r.warnings ?? []), ...warnings];
+    await this.persist.write({ ...r, step: 'done', replicas: outcomes, ...(all.length > 0 ? { warnings: all } : {}), finishedAt: new Date().toISOString() }, cur.modRevision);
+    this.deps.metrics?.finished.inc({ outcome: 'done' });
+    this.log.info('split.done', { purge: r.purge, holdMs: r.holdMs, replicas: outcomes });
   }
 
   // --- steps ------------------------------------------------------------------------------------------------
@@ -160,7 +176,7 @@ export class SplitRunner {
       }
       t = await replicationOf(dst);
       this.observe(t, s.masterOffset);
-      if (caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes)) break;
+      if (await this.replicas.readyToLock(r, caughtUp(t, r.sourceMaster, s.masterOffset, this.knobs.lagBytes), t.replicaOffset)) break;
       await sleep(this.knobs.pollMs, signal);
     }
     // The groups the lock txn compares are the ones checked here: a master change after this fails its CAS.
@@ -305,12 +321,11 @@ export class SplitRunner {
       purgeSlots(dst, staying, { ...opts, onDeleted: (n) => ((p.purgedTarget += n), this.deps.metrics?.purged.inc({ side: 'target' }, n)) }),
     ]);
     const purge = { sourceDeleted: (r.purge?.sourceDeleted ?? 0) + fromSource, targetDeleted: (r.purge?.targetDeleted ?? 0) + fromTarget };
-    await this.persist.write({ ...r, step: 'done', purge, finishedAt: new Date().toISOString() }, cur.modRevision, [
+    await this.persist.write({ ...r, step: 'attaching', purge, attachingSinceMs: Date.now() }, cur.modRevision, [
       { gid: r.source, marker: undefined },
       { gid: r.target, marker: undefined },
     ]);
-    this.deps.metrics?.finished.inc({ outcome: 'done' });
-    this.log.info('split.done', { purge, holdMs: r.holdMs });
+    this.log.info('split.purged', { purge, holdMs: r.holdMs });
   }
 
   /**

@@ -86,7 +86,7 @@ export class SplitService {
     const cur = await this.persist.read(source);
     const r = cur.record;
     if (!ABORTABLE_STEPS.includes(r.step)) {
-      const reason = r.step === 'switching' || r.step === 'purging' ? 'the slots already switched; move them back with a migration' : 'it is not running';
+      const reason = ['switching', 'purging', 'attaching'].includes(r.step) ? 'the slots already switched; move them back with a migration' : 'it is not running';
       throw new RedslotError(SplitErrors.REDSLOT_ERR_SPLIT_ABORT_REFUSED, { source, step: r.step, reason });
     }
     const next = abortingRecord(r, `aborted by ${who}`);

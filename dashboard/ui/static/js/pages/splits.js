@@ -5,7 +5,7 @@ import { get, post } from '../api.js';
 import { badge, bytes, confirmDialog, field, fill, h, messageArea, morph, num, progressBar, syncOptions } from '../dom.js';
 
 const ABORTABLE = ['syncing', 'locked', 'promoting'];
-const KIND = { done: 'good', aborted: 'bad', failed: 'bad', aborting: 'warn', purging: 'info', syncing: 'info', locked: 'warn', promoting: 'warn', switching: 'warn' };
+const KIND = { done: 'good', aborted: 'bad', failed: 'bad', aborting: 'warn', purging: 'info', attaching: 'info', syncing: 'info', locked: 'warn', promoting: 'warn', switching: 'warn' };
 
 const rangesText = (ranges) => ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
 
@@ -22,7 +22,18 @@ function progressOf(s) {
     const done = p.purgedSource + p.purgedTarget;
     return { f: total > 0 ? done / total : 0, text: `purging leftovers: ${num(done)} key(s) deleted; slots were held ${s.holdMs ?? '?'} ms` };
   }
+  if (s.step === 'attaching') return { f: 1, text: `attaching the replicas of group ${s.target} to its master` };
   return { f: 0.5, text: `switching (${s.step})` };
+}
+
+// The new group's replicas: the outcome once done, else their live state (chained during the sync).
+function replicasText(s) {
+  if (s.replicas) return s.replicas.map((o) => `replica ${o.addr}: ${o.attached ? 'attached' : `not attached${o.detail ? ` (${o.detail})` : ''}`}`);
+  return (s.progress?.replicas ?? []).map((x) => {
+    if (x.error !== undefined) return `replica ${x.addr}: unreachable`;
+    const state = x.role !== 'slave' ? x.role : x.syncing ? 'full sync' : x.linkUp ? `${bytes(x.lagBytes)} behind` : 'link down';
+    return `replica ${x.addr}: ${state}`;
+  });
 }
 
 export const splitsPage = {
@@ -91,6 +102,7 @@ export const splitsPage = {
         h('h2#sp-plan-title', 'Split preview'),
         h('p.plan-summary', { role: 'status' }, `${num(p.slotCount)} slot(s) (${rangesText(p.slots)}) go from group ${p.source} (${p.sourceMaster}) to group ${p.target} (${p.targetMaster}); group ${p.source} keeps ${num(p.keeps)}.`),
         h('p.small', `Source dataset ${bytes(p.sourceUsedMemory)}, ${num(p.sourceKeys)} key(s); new master maxmemory ${p.targetMaxmemory > 0 ? bytes(p.targetMaxmemory) : 'unlimited'}; repl-backlog-size ${bytes(p.replBacklogBytes)}.`),
+        p.targetReplicas?.length ? h('p.small', `Replicas of group ${p.target}: ${p.targetReplicas.join(', ')} (they follow its master during the sync and after the switch).`) : null,
         p.warnings.length ? h('ul.warn-list', p.warnings.map((w) => h('li.warn-text', w))) : null,
         h('div.buttons', start),
         runMsg.el,
@@ -128,7 +140,7 @@ export const splitsPage = {
             h('td', `${s.source} → ${s.target}`),
             h('td', rangesText(s.slots)),
             h('td', badge(s.step, KIND[s.step] ?? 'info')),
-            h('td', progressBar(pr.f, `Split of group ${s.source}`), h('div.small', pr.text), s.reason ? h('div.small.error-text', s.reason) : null, s.progress?.lastError ? h('div.small.warn-text', s.progress.lastError.message) : null),
+            h('td', progressBar(pr.f, `Split of group ${s.source}`), h('div.small', pr.text), ...replicasText(s).map((t) => h('div.small.muted', t)), s.reason ? h('div.small.error-text', s.reason) : null, s.progress?.lastError ? h('div.small.warn-text', s.progress.lastError.message) : null),
             h('td', ABORTABLE.includes(s.step) ? h('button.secondary.small', { type: 'button', 'data-abort': String(s.source), 'aria-label': `Abort the split of group ${s.source}` }, 'Abort') : null),
           );
         });
