@@ -10,7 +10,7 @@ export const SplitConfigKnobs = Section(
   {
     lagBytes: Size('256kb', 'the moving slots are held once the new master is this close to the source (bytes of replication stream behind)', { from: 'lag' }),
     pollMs: Duration('20ms', 'how often the replication progress of the new master is read during the sync', { from: 'poll' }),
-    lockTimeoutMs: Duration('5s', "while the slots are held, the new master must reach the source's offset within this, else the split aborts", { from: 'lockTimeout' }),
+    lockTimeoutMs: Duration('5s', "bounds the whole hold at the switch (the barrier, every Redis call and the new master reaching the source's offset); past it the split aborts and the slots are released", { from: 'lockTimeout' }),
     purgeBatchKeys: Int(500, 1, 100_000, 'keys per SCAN call and UNLINK of the purge after the switch'),
     purgePauseMs: Duration('1ms', 'pause after each UNLINK of the purge (its pace)', { from: 'purgePause' }),
     retryMs: Duration('1s', 'back-off before a failed split step is tried again', { from: 'retry' }),
