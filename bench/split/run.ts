@@ -130,6 +130,7 @@ interface Phase {
   seconds: number;
   sourceStallMs: number;
   holdMs?: number;
+  holdPartsMs?: SplitView['holdPartsMs'];
   probeMaxMs?: number;
   keys?: number;
 }
@@ -153,7 +154,7 @@ async function split(c: MigrationCluster, api: DashboardClient, source: number, 
   const seconds = (performance.now() - t0) / 1000;
   const [sourceStallMs, probeMaxMs] = [await stall.stop(), await probe.stop()];
   if (s.step !== 'done') throw new Error(`split ${s.step}: ${s.reason}`);
-  return { seconds: +seconds.toFixed(2), sourceStallMs, holdMs: s.holdMs, probeMaxMs, keys: s.purge?.sourceDeleted };
+  return { seconds: +seconds.toFixed(2), sourceStallMs, holdMs: s.holdMs, holdPartsMs: s.holdPartsMs, probeMaxMs, keys: s.purge?.sourceDeleted };
 }
 
 async function migrate(c: MigrationCluster, api: DashboardClient, source: number, target: number, from: number, to: number, tick?: () => Promise<void>): Promise<Phase> {

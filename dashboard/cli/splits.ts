@@ -55,7 +55,7 @@ export function formatSplit(s: SplitView): string {
     // About half of each side's keys go: the fraction is of that estimate.
     lines.push(`  purge ${bar(total > 0 ? done / (total / 2) : 0)} ${done.toLocaleString('en-US')} keys deleted (source ${p.purgedSource.toLocaleString('en-US')}, new group ${p.purgedTarget.toLocaleString('en-US')})`);
   }
-  if (s.holdMs !== undefined) lines.push(`  slots held ${s.holdMs} ms at the switch`);
+  if (s.holdMs !== undefined) lines.push(`  slots held ${s.holdMs} ms at the switch${holdParts(s.holdPartsMs)}`);
   if (s.purge) lines.push(`  purged ${s.purge.sourceDeleted.toLocaleString('en-US')} key(s) from the source, ${s.purge.targetDeleted.toLocaleString('en-US')} from the new group`);
   lines.push(...replicaLines(s));
   if (s.reason) lines.push(`  reason: ${s.reason}`);
@@ -125,4 +125,10 @@ export async function cmdSplits(r: CliRun): Promise<void> {
     return;
   }
   await watch(r, fetch, (all) => all.every((s) => TERMINAL.includes(s.step)));
+}
+
+/** ' (lock txn 3 ms, barrier 5 ms, ...)' — where the hold went, when the leader that held it measured it. */
+function holdParts(p: SplitView['holdPartsMs']): string {
+  if (!p) return '';
+  return ` (lock txn ${p.lockTxn} ms, proxies' barrier ${p.barrier} ms, catch-up ${p.catchUp} ms, promotion ${p.promote} ms)`;
 }

@@ -79,6 +79,12 @@ export const SplitSchema = Type.Object({
   updatedAt: Type.String(),
   switchOffset: Type.Optional(Type.Number()),
   holdMs: Type.Optional(Type.Number({ description: 'how long the moving slots were held at the proxies' })),
+  holdPartsMs: Type.Optional(
+    Type.Object(
+      { lockTxn: Type.Number(), barrier: Type.Number(), catchUp: Type.Number(), promote: Type.Number() },
+      { description: 'where the hold went (ms): the lock txn, the proxies acknowledging it, the new master catching up, its promotion' },
+    ),
+  ),
   switchedAt: Type.Optional(Type.String()),
   purge: Type.Optional(Type.Object({ sourceDeleted: Type.Number(), targetDeleted: Type.Number() })),
   replicas: Type.Optional(

@@ -30,6 +30,13 @@ export const ABORTABLE_STEPS: readonly SplitStep[] = ['syncing', 'locked', 'prom
 
 export type SlotRanges = Array<[number, number]>;
 
+export interface HoldParts {
+  lockTxn: number;
+  barrier: number;
+  catchUp: number;
+  promote: number;
+}
+
 export interface SplitRecord {
   id: string;
   source: number;
@@ -50,6 +57,8 @@ export interface SplitRecord {
   sourceReplId?: string;
   /** From the `locked` txn to the txn releasing the hold (ms). */
   holdMs?: number;
+  /** Where the hold went (ms): the lock txn, the proxies' barrier, the new master catching up (and the promoting write), REPLICAOF NO ONE and its proof. */
+  holdPartsMs?: HoldParts;
   switchedAt?: string;
   purge?: { sourceDeleted: number; targetDeleted: number };
   /** Epoch ms when `attaching` began (its replicaTimeoutMs counts from there, across leaders). */

@@ -21,7 +21,7 @@ import { groupsAfter, promotingError, type MarkerChange, type SplitPersistence, 
 import { newProgress, type SplitProgress } from './progress.js';
 import { purgeSlots } from './purge.js';
 import { ReplicaSteps } from './replica-steps.js';
-import { ABORTABLE_STEPS, isActive, slotSet, type SplitRecord, type SplitStep } from './record.js';
+import { ABORTABLE_STEPS, isActive, slotSet, type HoldParts, type SplitRecord, type SplitStep } from './record.js';
 import { caughtUp, promotedFrom, replicationOf, sameAddr } from './replication.js';
 
 /** How often the sync step re-checks the groups' masters in the coordinator (ms). */
@@ -60,6 +60,8 @@ export class SplitRunner {
   private lockRevision = 0;
   /** Both groups as the `locked` txn left them: the switch compares them without a read while the slots are held. */
   private heldGroups: Map<number, Versioned<GroupRecord>> | undefined;
+  /** Epoch ms each part of the hold ended, in this leader (a resumed hold has none): where the hold went. */
+  private holdMarks: { locked?: number; barrier?: number; caughtUp?: number } = {};
   /** Aborted to interrupt the current step (an operator's abort was persisted). */
   private stepCtl = new AbortController();
   /** The new group's replicas: chained during the sync, attached after the purge (replica-steps.ts). */
@@ -187,6 +189,7 @@ export class SplitRunner {
     const rev = await this.persist.write(next, cur.modRevision, locking, snap.groups);
     this.lockRevision = rev;
     this.heldGroups = groupsAfter(snap.groups, locking, rev);
+    this.holdMarks = { locked: Date.now() };
     this.log.info('split.locked', { revision: rev, lagBytes: this.progress.lagBytes });
   }
 
@@ -202,6 +205,7 @@ export class SplitRunner {
     // when it locked them).
     const [src, dst] = await this.masters(r, this.lockRevision > 0);
     await this.heldBarrier(this.lockRevision || (await this.revision()), deadline, signal);
+    this.holdMarks.barrier = Date.now();
     const s = await this.bounded(replicationOf(src), r.sourceMaster, deadline);
     if (s.role !== 'master') throw new Fatal(`master change: ${r.sourceMaster} is no longer a master (${s.role}) while the slots were held`);
     const promoting: SplitRecord = { ...r, step: 'promoting', switchOffset: s.masterOffset, sourceReplId: s.replId };
@@ -211,6 +215,7 @@ export class SplitRunner {
       this.reachOffset(r, dst, s.masterOffset, deadline, signal),
     ]);
     if (written.status === 'rejected') throw written.reason;
+    this.holdMarks.caughtUp = Date.now();
     const next: StoredSplit = { record: promoting, modRevision: written.value };
     if (reached.status === 'rejected') {
       if (!(reached.reason instanceof Fatal)) throw reached.reason;
@@ -266,11 +271,14 @@ export class SplitRunner {
     const groups = this.heldGroups ?? (await this.deps.store.read()).groups;
     this.heldGroups = undefined;
     checkMasters(r, groups);
-    const holdMs = Date.now() - (r.lockedAtMs ?? Date.now());
-    const next: SplitRecord = { ...r, step: 'switching', holdMs, switchedAt: new Date().toISOString() };
+    const now = Date.now();
+    const holdMs = now - (r.lockedAtMs ?? now);
+    const holdPartsMs = holdParts(r.lockedAtMs, this.holdMarks, now);
+    this.holdMarks = {};
+    const next: SplitRecord = { ...r, step: 'switching', holdMs, holdPartsMs, switchedAt: new Date().toISOString() };
     const rev = await this.persist.write(next, cur.modRevision, markers(r, 'switched'), groups);
     this.deps.metrics?.holdSeconds.observe(holdMs / 1000);
-    this.log.info('split.switched', { revision: rev, holdMs });
+    this.log.info('split.switched', { revision: rev, holdMs, holdPartsMs });
   }
 
   /**
@@ -459,6 +467,12 @@ function checkMasters(r: SplitRecord, groups: ReadonlyMap<number, Versioned<Grou
 
 function lockTimeout(source: number, what: string, ms: number): Fatal {
   return new Fatal(`lock timeout: ${what} within lockTimeoutMs (${ms} ms) while the slots of group ${source} were held`);
+}
+
+/** The hold cut at the marks this leader took (lock txn, barrier, catch-up); undefined after a resume. */
+function holdParts(lockedAtMs: number | undefined, m: { locked?: number; barrier?: number; caughtUp?: number }, now: number): HoldParts | undefined {
+  if (lockedAtMs === undefined || m.locked === undefined || m.barrier === undefined || m.caughtUp === undefined) return undefined;
+  return { lockTxn: m.locked - lockedAtMs, barrier: m.barrier - m.locked, catchUp: m.caughtUp - m.barrier, promote: now - m.caughtUp };
 }
 
 /** The record an abort writes (with abortMarkers, in the same txn): the source's hold released at once. */
