@@ -8,7 +8,8 @@
  *   node --import tsx bench/micro/fanout-write.bench.ts
  *   FANOUT_SIZES="1024 4096 8192 16384" FANOUT_PARTS=10 FANOUT_KEYS=5 BENCH_ROUNDS=5
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { cpuPerStep, discardingConnection } from './loopback.js';
 import { OutputBatch } from '../../proxy/backend/output-batch.js';
 
 const SIZES = (process.env.FANOUT_SIZES ?? '1024 2048 4096 8192 16384').split(/\s+/).filter(Boolean).map(Number);
@@ -29,27 +30,18 @@ function msetArgv(size: number, seed: number): { argv: Buffer[]; keys: number[] 
   return { argv, keys };
 }
 
-async function measure(sock: net.Socket, size: number, refAt: number, flushes: number): Promise<number> {
+function measure(sock: net.Socket, size: number, refAt: number, flushes: number): Promise<number> {
   const batch = new OutputBatch(refAt);
   const reqs = Array.from({ length: PARTS }, (_, i) => msetArgv(size, i));
-  const cpu0 = process.cpuUsage();
-  for (let f = 0; f < flushes; f++) {
+  const flush = () => {
     for (const r of reqs) batch.pushSelected(r.argv, r.keys, 2);
     batch.writeTo(sock);
-    if (sock.writableNeedDrain) await new Promise((r) => sock.once('drain', r));
-    if (f % 16 === 15) await new Promise((r) => setImmediate(r));
-  }
-  const c = process.cpuUsage(cpu0);
-  return (c.user + c.system) / flushes;
+  };
+  return cpuPerStep(sock, flushes, flush, 16);
 }
 
 export async function run(): Promise<void> {
-  const server = net.createServer((s) => s.on('data', () => {}));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const sock = net.connect(port, '127.0.0.1');
-  sock.setNoDelay(true);
-  await new Promise((r) => sock.once('connect', r));
+  const { sock, close } = await discardingConnection();
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   process.stdout.write(`\n${PARTS} MSET parts of ${KEYS} keys per flush, µs CPU per flush (median of ${rounds} interleaved rounds):\n`);
@@ -67,8 +59,7 @@ export async function run(): Promise<void> {
     const f = med(ref);
     process.stdout.write(`  values of ${String(size).padStart(5)} B: copied into the slab ${c.toFixed(2).padStart(8)}   referenced ${f.toFixed(2).padStart(8)}  x${(f / c).toFixed(2)}\n`);
   }
-  sock.destroy();
-  server.close();
+  close();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void run();
