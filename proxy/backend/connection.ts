@@ -14,13 +14,13 @@
 import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
 import { dial } from '../../shared/tls/dial.js';
-import { encodeCommand, encodeSelectedInto, selectedSize } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeSelectedInto } from '../../shared/resp/encoder.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe } from './server-version.js';
-import { scheduleFlush, writeBuffers, type Flushable } from '../util/flush.js';
+import { scheduleFlush, type Flushable } from '../util/flush.js';
 import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
 import { ReadSlab } from './read-slab.js';
 import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
@@ -56,7 +56,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private queued: BackendRequest[] = [];
   private queuedBufs: Buffer[] = [];
   private queuedBytes = 0;
-  /** What this turn writes (payload slices, fan-out parts encoded into a slab). */
+  /** What this turn writes: short pieces packed into a slab, long ones referenced (output-batch.ts). */
   private readonly batch = new OutputBatch();
   private failFast = false;
   private attempts = 0;
@@ -167,17 +167,17 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   /**
    * Sends `argv[0]` followed, for each index k of `keys`, by the `stride` arguments from argv[k] (a fan-out
-   * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the slab.
+   * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the batch's
+   * slab, big arguments referenced where they lie (output-batch.ts: they must stay unchanged until written).
    */
   sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
     if (this.busy.reply !== null) return this.answerBusy(req);
-    const size = this.state === State.Ready ? selectedSize(argv, keys, stride) : -1;
-    if (size < 0) {
+    if (this.state !== State.Ready) {
       const out: Buffer[] = [];
       const bytes = encodeSelectedInto(argv, keys, stride, out);
       return this.sendParts(req, out, bytes);
     }
-    this.batch.pushSelected(argv, keys, stride, size);
+    this.batch.pushSelected(argv, keys, stride);
     this.waiting.push(req);
     this.unsent++;
     this.flushSoon();
@@ -224,14 +224,10 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   flush(): void {
     if (this.batch.empty) return;
-    const total = this.batch.bytes;
-    const list = this.batch.take();
-    if (this.socket === null || this.state !== State.Ready) return; // failed meanwhile: requests already failed
-    if (this.opts.fence?.passed()) return this.fenceWrite(list.length);
-    writeBuffers(this.socket, list, total);
+    if (this.socket === null || this.state !== State.Ready) return this.batch.clear(); // failed meanwhile: requests already failed
+    if (this.opts.fence?.passed()) return this.fenceWrite();
+    this.batch.writeTo(this.socket);
     this.unsent = 0;
-    // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
-    if (this.socket.writableLength === 0) this.batch.recycle();
     if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
@@ -243,8 +239,9 @@ export class BackendConnection implements FrameHandler, Flushable {
    * Past the serve deadline nothing more goes out (write-fence.ts): the bytes are dropped and the connection
    * destroyed, so everything pending on it fails (connection lost) instead of landing after the dashboard moved on.
    */
-  private fenceWrite(buffers: number): void {
-    this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers });
+  private fenceWrite(): void {
+    this.owner.log.warn('backend.write_fenced', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, buffers: this.batch.slices });
+    this.batch.clear();
     this.fencedClose = true;
     this.fencedUnsent = this.unsent;
     this.socket?.destroy();

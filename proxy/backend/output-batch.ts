@@ -1,16 +1,40 @@
 /**
- * What a backend connection writes at the end of this event-loop turn, in send order: payloads as the slices
- * they arrived in (a client's own request bytes, big arguments) and fan-out parts encoded into a slab.
+ * What a backend connection writes at the end of this event-loop turn, in send order, and the write itself.
  *
- * The slab: fan-out parts are encoded straight into it (no buffer per part), so parts sent in one turn are
- * one contiguous segment, written without Buffer.concat. slab[slabStart, slabPos) is output not yet moved to
- * `out`; bytes before slabStart may still be owned by the socket and are not rewritten until the socket has
- * taken them all (recycle), else the slab is only appended to, then replaced.
+ * Packing rule (one rule for every kind of output): pieces shorter than `refAt` bytes (requests, fan-out part
+ * headers and small arguments) are copied into a slab, where everything sent in one turn lies contiguous;
+ * pieces of `refAt` bytes or more (a big request, a big argument of a fan-out part) are referenced where
+ * they lie, never copied. The flush writes the resulting list of slices as it is: one write when it is one
+ * slice, else cork + one write per slice + uncork (one writev). Nothing is copied a second time, and nothing
+ * is allocated per flush while the slab can be written over.
+ *
+ * The slab: slab[slabStart, slabPos) is output not yet moved to `out`; bytes before slabStart may still be
+ * owned by the socket and are not rewritten until the socket has taken them all (writableLength 0 after a
+ * write), else the slab is only appended to, then replaced.
+ *
+ * Lifetime contract (what callers of push / pushParts / pushSelected must guarantee): a piece of `refAt`
+ * bytes or more is referenced until the socket has written it, so its bytes must stay unchanged until the
+ * connection's socket has taken them (writableLength back to 0) or the connection closed. Node's socket reads
+ * are fresh buffers, which nothing rewrites; a client read path that reuses its read buffers must copy what it
+ * passes here, or not reuse a buffer while such a write is pending.
  */
-import { writeSelected } from '../../shared/resp/encoder.js';
+import type { Socket } from 'node:net';
+import { decimalLength, writeBulk, writeBulkHeader, writeDecimal, writeSelected } from '../../shared/resp/encoder.js';
 
-/** Size of a slab that fan-out parts are encoded into (a bigger part gets a slab of its own size). */
-const SLAB_SIZE = 64 * 1024;
+/** Size of a slab (a bigger run of small pieces, e.g. one MSET of thousands of small values, gets its own). */
+export const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Pieces at least this long are written from where they lie instead of being copied into the slab. Measured
+ * (bench/micro/fanout-write.bench.ts, 10 MSET parts of 5 values per flush, real socket): copying is cheaper up
+ * to ~3 KB values (x1.6 at 1 KB, x1.2 at 2 KB), referencing from 4 KB (x0.9 at 4-16 KB).
+ */
+export const REF_AT = 4 * 1024;
+
+/** Bytes of `$<len>\r\n` + `\r\n` around an argument of `len` bytes. */
+function bulkOverhead(len: number): number {
+  return 1 + decimalLength(len) + 4;
+}
 
 export class OutputBatch {
   private out: Buffer[] = [];
@@ -20,37 +44,108 @@ export class OutputBatch {
   private slabStart = 0;
   private slabPos = 0;
 
-  /** One payload, as it is. */
+  constructor(private readonly refAt = REF_AT) {}
+
+  /** One payload: copied into the slab when short, else referenced. */
   push(payload: Buffer): void {
-    this.seal();
-    this.out.push(payload);
     this.bytes += payload.length;
+    this.piece(payload);
   }
 
-  /** A payload made of several slices (big arguments uncopied), `bytes` long in all. */
+  /** A payload made of several slices (an encoded command: small runs and big arguments), `bytes` long in all. */
   pushParts(parts: readonly Buffer[], bytes: number): void {
-    this.seal();
-    for (let i = 0; i < parts.length; i++) this.out.push(parts[i]!);
     this.bytes += bytes;
+    for (let i = 0; i < parts.length; i++) this.piece(parts[i]!);
   }
 
-  /** Encodes a fan-out part (see encodeSelectedInto) of `size` bytes (selectedSize) into the slab. */
-  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number, size: number): void {
-    let slab = this.slab;
-    if (slab === null || slab.length - this.slabPos < size) {
-      this.seal();
-      slab = this.slab = Buffer.allocUnsafeSlow(size > SLAB_SIZE ? size : SLAB_SIZE);
-      this.slabStart = this.slabPos = 0;
+  /**
+   * Encodes a fan-out part: `argv[0]` followed, for each index k of `keys`, by the `stride` arguments from
+   * argv[k] (the bytes of encodeSelectedInto), straight from the client's argv: headers and short arguments
+   * into the slab, arguments of refAt bytes or more referenced.
+   */
+  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+    const refAt = this.refAt;
+    const nk = keys.length;
+    const name = argv[0]!;
+    let packed = 1 + decimalLength(1 + nk * stride) + 2 + bulkOverhead(name.length) + name.length;
+    let referenced = 0;
+    for (let i = 0; i < nk; i++) {
+      const k = keys[i]!;
+      for (let j = 0; j < stride; j++) {
+        const l = argv[k + j]!.length;
+        packed += bulkOverhead(l);
+        if (l >= refAt) referenced += l;
+        else packed += l;
+      }
     }
-    this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
-    this.bytes += size;
+    const slab = this.room(packed);
+    this.bytes += packed + referenced;
+    if (referenced === 0) {
+      this.slabPos = writeSelected(slab, this.slabPos, argv, keys, stride);
+      return;
+    }
+    let pos = this.slabPos;
+    slab[pos++] = 0x2a; // *
+    pos = writeDecimal(slab, pos, 1 + nk * stride);
+    slab[pos++] = 13;
+    slab[pos++] = 10;
+    pos = writeBulk(slab, pos, name);
+    for (let i = 0; i < nk; i++) {
+      const k = keys[i]!;
+      for (let j = 0; j < stride; j++) {
+        const a = argv[k + j]!;
+        if (a.length < refAt) {
+          pos = writeBulk(slab, pos, a);
+          continue;
+        }
+        // The header goes out with the slab's bytes before it, the argument as it is; its CRLF starts the next segment.
+        pos = writeBulkHeader(slab, pos, a.length);
+        this.out.push(slab.subarray(this.slabStart, pos), a);
+        this.slabStart = pos;
+        slab[pos++] = 13;
+        slab[pos++] = 10;
+      }
+    }
+    this.slabPos = pos;
   }
 
   get empty(): boolean {
     return this.bytes === 0 && this.out.length === 0;
   }
 
-  /** Everything batched, in order, as a list to write (the batch is empty afterwards). */
+  /** Slices the next write would hand to the socket. */
+  get slices(): number {
+    return this.out.length + (this.slabPos > this.slabStart ? 1 : 0);
+  }
+
+  /** Bytes of slab this batch keeps between writes (idle memory per backend connection). */
+  get retainedBytes(): number {
+    return this.slab === null ? 0 : this.slab.length;
+  }
+
+  /**
+   * Writes everything batched to `socket`, in order, and empties the batch. Returns socket.write's result
+   * (false: over the socket's high-water mark).
+   */
+  writeTo(socket: Socket): boolean {
+    this.seal();
+    const out = this.out;
+    let ok: boolean;
+    if (out.length === 1) ok = socket.write(out[0]!);
+    else {
+      socket.cork();
+      ok = true;
+      for (let i = 0; i < out.length; i++) ok = socket.write(out[i]!) && ok;
+      socket.uncork();
+    }
+    out.length = 0; // the socket keeps the slices, not the array
+    this.bytes = 0;
+    // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
+    if (socket.writableLength === 0) this.recycle();
+    return ok;
+  }
+
+  /** Everything batched, in order, as a list of slices (the batch is empty afterwards; tests, benches). */
   take(): Buffer[] {
     this.seal();
     const list = this.out;
@@ -60,22 +155,46 @@ export class OutputBatch {
   }
 
   /**
-   * Call only when the socket has handed every byte written so far to the kernel (writableLength 0) and the
-   * batch is empty: the slab is written over from its start instead of a new one being allocated per 64 KB
-   * of parts (fewer ArrayBuffers: less GC, which external memory drives).
+   * Call only when whoever got the slices taken so far is done with them (the socket has handed every byte
+   * to the kernel): the slab is written over from its start instead of a new one being allocated per 64 KB
+   * (fewer ArrayBuffers: less GC, which external memory drives). An oversized slab is dropped.
    */
   recycle(): void {
-    if (this.out.length === 0 && this.slabStart === this.slabPos) this.slabStart = this.slabPos = 0;
+    if (this.out.length !== 0 || this.slabStart !== this.slabPos) return;
+    if (this.slab !== null && this.slab.length > SLAB_SIZE) this.slab = null;
+    this.slabStart = this.slabPos = 0;
   }
 
-  /** Drops what is batched (the connection failed: its requests fail instead of being written). */
+  /** Drops what is batched (the connection failed or is fenced: its requests fail instead of being written). */
   clear(): void {
     this.out = [];
     this.bytes = 0;
     this.slabStart = this.slabPos;
   }
 
-  /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with payloads pushed after them). */
+  /** A short piece is copied into the slab, a long one referenced. */
+  private piece(p: Buffer): void {
+    const n = p.length;
+    if (n >= this.refAt) {
+      this.seal();
+      this.out.push(p);
+      return;
+    }
+    const slab = this.room(n);
+    slab.set(p, this.slabPos); // TypedArray#set: cheaper than Buffer#copy for short pieces
+    this.slabPos += n;
+  }
+
+  /** The slab, with at least `n` bytes free at slabPos (a new one, the current segment moved to `out`, if not). */
+  private room(n: number): Buffer {
+    const slab = this.slab;
+    if (slab !== null && slab.length - this.slabPos >= n) return slab;
+    this.seal();
+    this.slabStart = this.slabPos = 0;
+    return (this.slab = Buffer.allocUnsafeSlow(n > SLAB_SIZE ? n : SLAB_SIZE));
+  }
+
+  /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with pieces referenced after them). */
   private seal(): void {
     if (this.slabPos === this.slabStart) return;
     this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));

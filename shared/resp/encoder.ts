@@ -141,7 +141,7 @@ export function writeSelected(buf: Buffer, pos: number, argv: readonly Buffer[],
 }
 
 /** `$<len>\r\n` at pos; returns the position after it. */
-function writeBulkHeader(buf: Buffer, pos: number, len: number): number {
+export function writeBulkHeader(buf: Buffer, pos: number, len: number): number {
   buf[pos++] = 0x24; // $
   pos = writeDecimal(buf, pos, len);
   buf[pos++] = 13;
@@ -150,7 +150,7 @@ function writeBulkHeader(buf: Buffer, pos: number, len: number): number {
 }
 
 /** `$<len>\r\n<a>\r\n` at pos; returns the position after it. */
-function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
+export function writeBulk(buf: Buffer, pos: number, a: Buffer): number {
   pos = writeBulkHeader(buf, pos, a.length);
   buf.set(a, pos);
   pos += a.length;

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import type { RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, rawExchange, startCluster } from './proxy-cluster.js';
+import { REF_AT } from '../../proxy/backend/output-batch.js';
 
 let c: Cluster;
 let io: Redis;
@@ -130,6 +131,38 @@ describe('multi-key fan-out over every group', () => {
       expect(res[4 * i + 3]).toEqual([null, val(i, i % keys.length)]);
     }
     await io.del(...keys);
+  });
+
+  it('fan-out values around the reference threshold (packed below REF_AT, referenced from it) arrive byte for byte', async () => {
+    const keys = keysForEveryGroup(c, 3, 'ref:');
+    const sizes = [0, 1, REF_AT - 1, REF_AT, REF_AT + 1, 70_000, 3, REF_AT - 1, 2 * REF_AT];
+    // Distinct bytes per key and round, so a slice written twice, dropped or reordered shows.
+    const val = (i: number, j: number) => Buffer.alloc(sizes[(i + j) % sizes.length]!, (i * 7 + j) % 251);
+    const p = io.pipeline();
+    for (let i = 0; i < 40; i++) {
+      p.mset(...keys.flatMap((k, j) => [k, val(i, j)]));
+      p.set('ref:single', val(i, 99)); // a single request between the parts, on one of the same connections
+      p.mgetBuffer(...keys, 'ref:single');
+    }
+    // All keys of one group in one MSET too big for one socket read: one part, encoded from the argv.
+    const oneGroup = keysForEveryGroup(c, 4, 'ref1:').filter((k) => c.groupOfKey(k) === 0);
+    const big = (j: number) => Buffer.alloc(30_000 + j, j + 1);
+    p.mset(...oneGroup.flatMap((k, j) => [k, big(j)]));
+    p.mgetBuffer(...oneGroup);
+    const res = (await p.exec())!;
+    for (let i = 0; i < 40; i++) {
+      expect(res[3 * i]).toEqual([null, 'OK']);
+      expect(res[3 * i + 1]).toEqual([null, 'OK']);
+      const got = res[3 * i + 2]![1] as Buffer[];
+      expect(got.length).toBe(keys.length + 1);
+      keys.forEach((_, j) => expect(got[j]!.equals(val(i, j))).toBe(true));
+      expect(got[keys.length]!.equals(val(i, 99))).toBe(true);
+    }
+    expect(res[120]).toEqual([null, 'OK']);
+    const one = res[121]![1] as Buffer[];
+    expect(one.length).toBe(4);
+    oneGroup.forEach((_, j) => expect(one[j]!.equals(big(j))).toBe(true));
+    await io.del(...keys, 'ref:single', ...oneGroup);
   });
 
   it('MSETNX only within one slot', async () => {

@@ -108,6 +108,11 @@ describe('TLS: clients -> proxy -> Redis', () => {
     cleanups.push(() => direct.forEach((d) => d.disconnect()));
     const sizes = await Promise.all(direct.map((d) => d.dbsize()));
     expect(sizes.every((n) => n > 0)).toBe(true);
+    // Fan-out values referenced rather than copied (4 KB and more) go out as several slices over TLS too.
+    const big = keys.slice(0, 8).map((k, i) => [k, Buffer.alloc([3, 4095, 4096, 20_000][i % 4]!, 0x30 + i)] as const);
+    expect(await io.mset(...big.flat())).toBe('OK');
+    const back = await io.mgetBuffer(...big.map(([k]) => k));
+    big.forEach(([, v], i) => expect(back[i]!.equals(v)).toBe(true));
   });
 
   it('a client trusting another CA is refused; tls.clientAuth yes refuses clients without a certificate', async () => {

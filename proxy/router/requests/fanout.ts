@@ -81,6 +81,8 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
       const part = this.parts[0]!;
       const conn = part.server.conn(db, id, proto);
       if (this.raw !== undefined) conn.send(part, this.raw);
+      // Every argument after the name is a key's (the request spanned reads): encoded straight into the batch.
+      else if (1 + part.keys.length * this.stride === this.argv.length) conn.sendSelected(part, this.argv, part.keys, this.stride);
       else {
         const out: Buffer[] = [];
         conn.sendParts(part, out, encodeCommandInto(this.argv, out));

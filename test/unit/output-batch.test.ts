@@ -1,0 +1,188 @@
+/**
+ * The backend output batch (proxy/backend/output-batch.ts): short pieces packed into a slab, long ones
+ * referenced where they lie; the bytes written are exactly the encodings, in send order; the slab is never
+ * written over while a socket may still own its bytes.
+ */
+import net from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OutputBatch, REF_AT, SLAB_SIZE } from '../../proxy/backend/output-batch.js';
+import { encodeCommandInto, encodeSelectedInto } from '../../shared/resp/encoder.js';
+
+type Op =
+  | { kind: 'push'; payload: Buffer }
+  | { kind: 'parts'; argv: Buffer[] }
+  | { kind: 'selected'; argv: Buffer[]; keys: number[]; stride: number };
+
+/** Argument lengths around the threshold under test (and a few far from it). */
+function argArb(refAt: number): fc.Arbitrary<Buffer> {
+  return fc
+    .tuple(fc.constantFrom(0, 1, 3, refAt - 1, refAt, refAt + 1, 2 * refAt + 5), fc.integer({ min: 0, max: 255 }))
+    .map(([len, b]) => Buffer.alloc(Math.max(0, len), b));
+}
+
+function opArb(refAt: number): fc.Arbitrary<Op> {
+  const argv = fc.tuple(fc.constantFrom('MSET', 'MGET', 'DEL'), fc.array(argArb(refAt), { minLength: 2, maxLength: 9 }));
+  return fc.oneof(
+    argArb(refAt).map((payload): Op => ({ kind: 'push', payload })),
+    argv.map(([name, args]): Op => ({ kind: 'parts', argv: [Buffer.from(name), ...args] })),
+    fc.tuple(argv, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1023 })).map(([[name, args], stride, mask]): Op => {
+      const a = [Buffer.from(name), ...args];
+      const keys: number[] = [];
+      for (let k = 1; k + stride - 1 < a.length; k += stride) if ((mask >> k % 10) & 1 || keys.length === 0) keys.push(k);
+      return { kind: 'selected', argv: a, keys, stride };
+    }),
+  );
+}
+
+/** Applies `op` to the batch; returns the bytes it must add to the output and the pieces it must reference. */
+function apply(batch: OutputBatch, op: Op, refAt: number): { wire: Buffer; long: Buffer[] } {
+  if (op.kind === 'push') {
+    batch.push(op.payload);
+    return { wire: op.payload, long: op.payload.length >= refAt ? [op.payload] : [] };
+  }
+  const out: Buffer[] = [];
+  if (op.kind === 'parts') {
+    const bytes = encodeCommandInto(op.argv, out);
+    batch.pushParts(out, bytes);
+    return { wire: Buffer.concat(out), long: out.filter((p) => p.length >= refAt) };
+  }
+  encodeSelectedInto(op.argv, op.keys, op.stride, out);
+  batch.pushSelected(op.argv, op.keys, op.stride);
+  const long: Buffer[] = [];
+  for (const k of op.keys) for (let j = 0; j < op.stride; j++) if (op.argv[k + j]!.length >= refAt) long.push(op.argv[k + j]!);
+  return { wire: Buffer.concat(out), long };
+}
+
+describe('OutputBatch', () => {
+  for (const refAt of [8, REF_AT]) {
+    it(`writes exactly the encodings in send order, pieces of ${refAt} bytes or more referenced, the rest packed`, () => {
+      fc.assert(
+        fc.property(fc.array(opArb(refAt), { minLength: 1, maxLength: 12 }), (ops) => {
+          const batch = new OutputBatch(refAt);
+          const wire: Buffer[] = [];
+          const long: Buffer[] = [];
+          for (const op of ops) {
+            const r = apply(batch, op, refAt);
+            wire.push(r.wire);
+            long.push(...r.long);
+          }
+          const expected = Buffer.concat(wire);
+          expect(batch.bytes).toBe(expected.length);
+          const slices = batch.slices;
+          const list = batch.take();
+          expect(list.length).toBe(slices);
+          expect(Buffer.concat(list).equals(expected)).toBe(true);
+          // Every long piece goes out as the very buffer it was (not copied) ...
+          for (const p of long) expect(list.some((s) => s === p)).toBe(true);
+          // ... and short pieces are packed: one slice per run between long pieces (two only where a slab filled).
+          const isLong = (s: Buffer) => long.some((p) => p === s);
+          for (let i = 1; i < list.length; i++) {
+            const [prev, cur] = [list[i - 1]!, list[i]!];
+            expect(isLong(prev) || isLong(cur) || prev.buffer !== cur.buffer).toBe(true);
+          }
+          expect(batch.empty).toBe(true);
+        }),
+        { numRuns: refAt === 8 ? 300 : 60 },
+      );
+    });
+  }
+
+  it('never writes over slab bytes taken before, until recycled; then reuses the slab from its start', () => {
+    const batch = new OutputBatch();
+    batch.push(Buffer.from('first'));
+    const [a] = batch.take();
+    batch.push(Buffer.from('second')); // not recycled: a socket may still own 'first'
+    const [b] = batch.take();
+    expect(a!.toString()).toBe('first');
+    expect(b!.toString()).toBe('second');
+    expect(b!.buffer).toBe(a!.buffer);
+    expect(b!.byteOffset).toBe(a!.byteOffset + 5);
+    batch.recycle();
+    batch.push(Buffer.from('third'));
+    const [c] = batch.take();
+    expect(c!.buffer).toBe(a!.buffer);
+    expect(c!.byteOffset).toBe(a!.byteOffset);
+  });
+
+  it('recycle() does nothing while output is batched', () => {
+    const batch = new OutputBatch();
+    batch.push(Buffer.from('one'));
+    batch.recycle();
+    batch.push(Buffer.from('two'));
+    expect(Buffer.concat(batch.take()).toString()).toBe('onetwo');
+  });
+
+  it('a run of short pieces larger than a slab gets a slab of its own, dropped once written', () => {
+    const batch = new OutputBatch();
+    const argv = [Buffer.from('MSET')];
+    const keys: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      keys.push(argv.length);
+      argv.push(Buffer.from(`k${i}`), Buffer.alloc(REF_AT - 1, 0x61)); // 200 x ~4 KB: every value packed
+    }
+    batch.pushSelected(argv, keys, 2);
+    expect(batch.retainedBytes).toBeGreaterThan(SLAB_SIZE);
+    const list = batch.take();
+    expect(list.length).toBe(1);
+    const out: Buffer[] = [];
+    encodeSelectedInto(argv, keys, 2, out);
+    expect(list[0]!.equals(Buffer.concat(out))).toBe(true);
+    batch.recycle();
+    expect(batch.retainedBytes).toBe(0);
+    batch.push(Buffer.from('x'));
+    expect(batch.retainedBytes).toBe(SLAB_SIZE);
+  });
+
+  it('clear() drops what is batched and keeps bytes taken before intact', () => {
+    const batch = new OutputBatch();
+    batch.push(Buffer.from('kept'));
+    const [a] = batch.take();
+    batch.push(Buffer.from('dropped'));
+    batch.push(Buffer.alloc(REF_AT, 0x62));
+    batch.clear();
+    expect(batch.empty).toBe(true);
+    batch.push(Buffer.from('next'));
+    expect(Buffer.concat(batch.take()).toString()).toBe('next');
+    expect(a!.toString()).toBe('kept');
+  });
+
+  it('writeTo() puts the slices on a real socket in order (one write, or cork + writev) and recycles the slab', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const received: Buffer[] = [];
+    const got = new Promise<Buffer>((resolve) => {
+      server.on('connection', (s) => {
+        s.on('data', (d: Buffer) => received.push(d));
+        s.on('end', () => resolve(Buffer.concat(received)));
+      });
+    });
+    const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const batch = new OutputBatch();
+    const expected: Buffer[] = [];
+    let recycled = 0;
+    for (let round = 0; round < 20; round++) {
+      const big = Buffer.alloc(REF_AT + round, 0x41 + round);
+      const small = Buffer.from(`*1\r\n$4\r\nPING\r\n#${round}`);
+      const parts = round % 2 === 0 ? [small, big, small] : [small];
+      for (const p of parts) batch.push(p);
+      expected.push(...parts);
+      expect(batch.slices).toBe(parts.length); // short, long, short: the long one is not packed
+      batch.writeTo(sock);
+      expect(batch.empty).toBe(true);
+      if (sock.writableLength === 0) {
+        // The kernel took it all: the slab is written over from its start (this piece is not sent).
+        batch.push(Buffer.from('unsent'));
+        expect(batch.take()[0]!.byteOffset).toBe(0);
+        batch.recycle();
+        recycled++;
+      }
+    }
+    expect(recycled).toBeGreaterThan(0);
+    sock.end();
+    const all = await got;
+    server.close();
+    expect(all.equals(Buffer.concat(expected))).toBe(true);
+  });
+});
