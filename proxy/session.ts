@@ -377,6 +377,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     if (replies.out.length > 0) {
       const total = replies.outBytes;
       this.pressure.written(writeBuffers(this.socket, replies.takeOutput(), total));
+      // The kernel took every byte: the backend reply views written are free (else the write still reads them).
+      if (this.socket.writableLength === 0) replies.giveBack();
+      else replies.forgetLent();
       if (this.pressure.overOutputLimit()) {
         this.socket.destroy();
         return;
@@ -432,6 +435,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.held.close();
     this.pressure.stop();
     this.replies.takeOutput();
+    this.replies.forgetLent();
     if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);

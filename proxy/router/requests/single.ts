@@ -36,6 +36,7 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     if (this.payload === DONE) return; // already failed (an exception in its dispatch): in-flight released once
     this.payload = DONE;
     this.route.done();
+    this.lendsReply = true; // a backend reply handed to nobody else (or a constant, which giving back ignores)
     this.session.complete(this, reply);
   }
 
