@@ -36,9 +36,15 @@ import { dispatchCommand, type DispatchEnv, type DispatchingSession } from './se
 import { backendOf } from './session/replies.js';
 import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
-import { scheduleFlush, writeBuffers, type Flushable } from './util/flush.js';
+import { scheduleFlush, type Flushable } from './util/flush.js';
+import { writeReplies } from './session/reply-writer.js';
+import { clientArena, readIntoScratch } from './session/client-reads.js';
+import { lendFrame } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
+
+/** An empty write: its callback runs once every write before it is done. */
+const EMPTY = Buffer.alloc(0);
 
 /** What all sessions of a proxy share. */
 export interface SessionEnv extends DispatchEnv {
@@ -69,6 +75,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
+  /** Requests are views of the shared client arena: each is lent, or pins the arena (client-reads.ts). */
+  private readonly arenaReads: boolean;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -95,7 +103,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     socket.setNoDelay(true);
     const decoder = this.decoder;
     const push = (chunk: Buffer) => decoder.push(chunk);
-    socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
+    // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
+    const pushCopy = (bytes: Buffer) => decoder.push(clientArena.copyIn(bytes));
+    this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
+    // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
+    decoder.copySpanning = this.arenaReads;
+    if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -166,6 +179,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
+    // A request inside one read is a view of the arena: lent, given back by a plain single-key request once
+    // answered (router.single); anything else keeps it lent, so that slab is never written over.
+    if (raw !== undefined && this.arenaReads) lendFrame(raw);
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
         // Held requests count in the query buffer, like Redis's unprocessed input.
@@ -376,10 +392,10 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const replies = this.replies;
     if (replies.out.length > 0) {
       const total = replies.outBytes;
-      this.pressure.written(writeBuffers(this.socket, replies.takeOutput(), total));
-      // The kernel took every byte: the backend reply views written are free (else the write still reads them).
+      this.pressure.written(writeReplies(this.socket, replies.takeOutput(), total));
+      // The kernel took every byte: the backend reply views written are free; else once the write is done.
       if (this.socket.writableLength === 0) replies.giveBack();
-      else replies.forgetLent();
+      else if (replies.lent.length > 0) this.socket.write(EMPTY, replies.giveBackLater());
       if (this.pressure.overOutputLimit()) {
         this.socket.destroy();
         return;

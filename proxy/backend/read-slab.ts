@@ -7,26 +7,23 @@
  * - A reply cut at the end of a slab is kept whole: its bytes so far move to the start of the next slab
  *   (bounded copy: when its size is known, or while it is small), so it is still passed on as one view. A
  *   known reply bigger than a slab (a big bulk) is read into one buffer of exactly its size, assembled once.
- * - Slabs are recycled, because external memory, not allocation count, is what drives V8's full GCs: every
- *   64 MB of ArrayBuffers allocated starts one, and at 16 KB values that was most of the proxy's CPU. Every
- *   reply view handed out is counted (lendFrame); whoever has finished with one gives it back (returnFrame:
- *   the client session, once the kernel has taken the bytes it wrote). A slab none of whose views is out is
- *   read into again from its start, or, once replaced, goes to a small pool shared by all connections. A
- *   view never given back (a fan-out part, a reply still queued for a slow client) pins its slab forever:
- *   that slab is left to the GC, as before. So a slab is only rewritten when nothing can still read it.
+ * - Slabs are recycled (proxy/util/lent-slabs.ts): every reply view handed out is lent (BackendConnection.onFrame)
+ *   and given back by the client session once the kernel has taken the bytes it wrote. A slab none of whose
+ *   views is out is read into again from its start, or, once replaced, goes to the shared pool. A view never
+ *   given back (a fan-out part, a reply queued for a slow client) pins its slab: it is left to the GC.
  */
+import { acquireSlab, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
+
+export { lendFrame, pooledSlabs, returnFrame } from '../util/lent-slabs.js';
 
 /** Bytes of one slab. */
-export const READ_SLAB_SIZE = 128 * 1024;
+export const READ_SLAB_SIZE = SLAB_SIZE;
 
 /** A read is offered at least this much room; below it the next read starts a new slab. */
 export const MIN_READ_ROOM = 16 * 1024;
 
 /** An unfinished reply of unknown size is moved to the next slab only while it is this small (one copy at most). */
 const MOVE_UNKNOWN_MAX = 16 * 1024;
-
-/** Free slabs kept for reuse, shared by every connection of the process (1 MB). */
-const POOL_MAX = 8;
 
 /** What the slab needs to know of the reply framer reading from it (ReplyFramer). */
 export interface HeldReply {
@@ -36,56 +33,6 @@ export interface HeldReply {
   readonly bytesToFinish: number;
   /** Copies the held bytes to the start of `dst` and holds them from there; returns how many. */
   moveHeldInto(dst: Buffer): number;
-}
-
-interface Slab {
-  readonly buf: Buffer;
-  /** Views handed out and not given back. */
-  lent: number;
-  /** No longer read into: back to the pool once `lent` is 0. */
-  retired: boolean;
-}
-
-const slabs = new WeakMap<ArrayBufferLike, Slab>();
-const pool: Slab[] = [];
-
-function acquire(size: number): Slab {
-  if (size <= READ_SLAB_SIZE) {
-    const s = pool.pop();
-    if (s !== undefined) {
-      s.retired = false;
-      return s;
-    }
-    size = READ_SLAB_SIZE;
-  }
-  const s: Slab = { buf: Buffer.allocUnsafeSlow(size), lent: 0, retired: false };
-  slabs.set(s.buf.buffer, s);
-  return s;
-}
-
-function release(s: Slab): void {
-  if (s.buf.length === READ_SLAB_SIZE && pool.length < POOL_MAX) pool.push(s);
-}
-
-/** A reply view of a slab is handed out (BackendConnection.onFrame); any other buffer is ignored. */
-export function lendFrame(frame: Buffer): void {
-  const s = slabs.get(frame.buffer);
-  if (s !== undefined) s.lent++;
-}
-
-/**
- * The holder of a view lent by lendFrame will never read it again (and nobody else has it): its bytes may be
- * rewritten. Call at most once per lent view; any other buffer is ignored.
- */
-export function returnFrame(frame: Buffer): void {
-  const s = slabs.get(frame.buffer);
-  if (s === undefined || s.lent === 0) return;
-  if (--s.lent === 0 && s.retired) release(s);
-}
-
-/** Slabs in the shared pool (tests). */
-export function pooledSlabs(): number {
-  return pool.length;
 }
 
 export class ReadSlab {
@@ -110,10 +57,9 @@ export class ReadSlab {
       if (slab !== null) {
         // Held bytes left behind are views of the old slab: it must never be rewritten.
         if (heldBytes > 0 && !move) slab.lent++;
-        slab.retired = true;
-        if (slab.lent === 0) release(slab);
+        retireSlab(slab);
       }
-      slab = this.slab = acquire(move ? heldBytes + need : need);
+      slab = this.slab = acquireSlab(move ? heldBytes + need : need);
       this.pos = move ? held.moveHeldInto(slab.buf) : 0;
     }
     return slab.buf.subarray(this.pos);

@@ -6,7 +6,7 @@
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  */
-import { returnFrame } from '../backend/read-slab.js';
+import { returnFrame } from '../util/lent-slabs.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -94,7 +94,16 @@ export class ReplyQueue implements ReplyMode {
     lent.length = 0;
   }
 
-  /** The output taken may still be read (a write in progress) or was dropped: its views are never given back. */
+  /** The output taken is still being written: a callback that gives its views back once that is done. */
+  giveBackLater(): () => void {
+    const lent = this.lent.slice();
+    this.lent.length = 0;
+    return () => {
+      for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
+    };
+  }
+
+  /** The output taken was dropped (the client is gone): its views are never given back. */
   forgetLent(): void {
     this.lent.length = 0;
   }
