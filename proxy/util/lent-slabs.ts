@@ -7,15 +7,21 @@
  *
  * - Every view handed out is counted (lend); whoever has finished with it gives it back (giveBack), once.
  * - A view never given back pins its slab for good: that slab is left to the GC, as a per-read buffer was.
- * - A slab replaced (retired) while views of it are out goes to a small pool, shared by the whole process,
- *   when the last one comes back; its owner may also write it over from its start while nothing is out.
+ * - A slab replaced (retired) while views of it are out goes to a pool, shared by the whole process, when the
+ *   last one comes back; its owner may also write it over from its start while nothing is out.
+ * - The pool holds what is in flight at pipeline depth (50 clients x 16 x 16 KB is 100 slabs; a pool of 16 left
+ *   half the GCs at -P 16), and is trimmed every second by the slabs it did not need during that second, so an
+ *   idle proxy gives them back.
  */
 
 /** Bytes of one slab. */
 export const SLAB_SIZE = 128 * 1024;
 
-/** Free slabs kept for reuse, shared by every connection of the process (2 MB). */
-const POOL_MAX = 16;
+/** Most free slabs kept for reuse, shared by every connection of the process (32 MB at the peak of a burst). */
+const POOL_MAX = 256;
+
+/** How often the pool drops the slabs it did not need since the last time. */
+const TRIM_MS = 1000;
 
 export interface Slab {
   readonly buf: Buffer;
@@ -27,12 +33,25 @@ export interface Slab {
 
 const slabs = new WeakMap<ArrayBufferLike, Slab>();
 const pool: Slab[] = [];
+/** Fewest slabs the pool held since the last trim: that many were not needed. */
+let lowWater = 0;
+let trimmer: NodeJS.Timeout | null = null;
+
+function trim(): void {
+  pool.length -= Math.min(lowWater, pool.length);
+  lowWater = pool.length;
+  if (pool.length === 0 && trimmer !== null) {
+    clearInterval(trimmer);
+    trimmer = null;
+  }
+}
 
 /** A slab of SLAB_SIZE (from the pool when one is free), or one of exactly `size` when that is bigger. */
 export function acquireSlab(size: number): Slab {
   if (size <= SLAB_SIZE) {
     const s = pool.pop();
     if (s !== undefined) {
+      if (pool.length < lowWater) lowWater = pool.length;
       s.retired = false;
       return s;
     }
@@ -50,7 +69,13 @@ export function retireSlab(s: Slab): void {
 }
 
 function release(s: Slab): void {
-  if (s.buf.length === SLAB_SIZE && pool.length < POOL_MAX) pool.push(s);
+  if (s.buf.length !== SLAB_SIZE || pool.length >= POOL_MAX) return;
+  pool.push(s);
+  if (trimmer === null) {
+    lowWater = pool.length;
+    trimmer = setInterval(trim, TRIM_MS);
+    trimmer.unref();
+  }
 }
 
 /** A view of a slab is handed out; any other buffer is ignored. */
@@ -72,4 +97,9 @@ export function returnFrame(view: Buffer): void {
 /** Slabs in the shared pool (tests). */
 export function pooledSlabs(): number {
   return pool.length;
+}
+
+/** Runs the pool's periodic trim now (tests). */
+export function trimPoolNow(): void {
+  trim();
 }

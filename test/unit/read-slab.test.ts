@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplyFramer } from '../../shared/resp/reply-framer.js';
 import { lendFrame, MIN_READ_ROOM, pooledSlabs, READ_SLAB_SIZE, ReadSlab, returnFrame } from '../../proxy/backend/read-slab.js';
+import { trimPoolNow } from '../../proxy/util/lent-slabs.js';
 import { encodeBulk, encodeSimple } from '../../shared/resp/encoder.js';
 
 /** A backend connection's read side: reads land in the slab, frames are lent as BackendConnection.onFrame does. */
@@ -96,6 +97,27 @@ describe('backend read slab', () => {
     b.feed(encodeSimple('PONG'), 100);
     expect(b.got[0]!.buffer).toBe(held.buffer); // the pooled slab, read into by another connection
     expect(pooledSlabs()).toBe(before);
+  });
+
+  it('the pool gives its unused slabs back to the GC within two trims of an idle second', () => {
+    trimPoolNow();
+    trimPoolNow();
+    expect(pooledSlabs()).toBe(0);
+    // Three connections each fill a slab and move on; the views come back: three slabs pooled.
+    const held: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = new Reader();
+      r.feed(encodeBulk(Buffer.alloc(READ_SLAB_SIZE - 1000, 0x74)), READ_SLAB_SIZE);
+      r.feed(encodeSimple('OK'), 100);
+      held.push(r.got[0]!);
+    }
+    for (const h of held) returnFrame(h);
+    expect(pooledSlabs()).toBe(3);
+    new Reader().feed(encodeSimple('PONG'), 100); // draws one
+    trimPoolNow(); // drops those never drawn since the pool started (at least the lowest level it had)
+    expect(pooledSlabs()).toBeLessThan(2);
+    trimPoolNow(); // an idle second later: nothing was drawn, all go
+    expect(pooledSlabs()).toBe(0);
   });
 
   it('property: replies split at any points, views given back in any order, each reads as sent until given back', () => {
