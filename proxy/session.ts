@@ -38,7 +38,7 @@ import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, readIntoScratch } from './session/client-reads.js';
+import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
 import { lendFrame } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
@@ -75,8 +75,15 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
-  /** Requests are views of the shared client arena: each is lent, or pins the arena (client-reads.ts). */
-  private readonly arenaReads: boolean;
+  /**
+   * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
+   * arena and requests are lent views of it, after the client's first command that is not single-key each
+   * read gets a buffer of its own, as Node's 'data' chunks did (fan-out requests keeping arena slabs made
+   * them die old: a full GC per ~5,000 MSETs of 10 x 1 KB, none with own buffers).
+   */
+  private arenaReads = false;
+  /** Decoding a read copied into the arena: its requests are views of it. */
+  private inArena = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -104,7 +111,19 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const decoder = this.decoder;
     const push = (chunk: Buffer) => decoder.push(chunk);
     // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
-    const pushCopy = (bytes: Buffer) => decoder.push(clientArena.copyIn(bytes));
+    const pushCopy = (bytes: Buffer) => {
+      if (this.arenaReads) {
+        this.inArena = true;
+        try {
+          decoder.push(clientArena.copyIn(bytes));
+        } finally {
+          this.inArena = false;
+        }
+      } else {
+        decoder.copySpanning = false; // chunks of their own from now on: nothing is written over
+        decoder.push(Buffer.from(bytes));
+      }
+    };
     this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
     // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
     decoder.copySpanning = this.arenaReads;
@@ -179,9 +198,17 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    // A request inside one read is a view of the arena: lent, given back by a plain single-key request once
-    // answered (router.single); anything else keeps it lent, so that slab is never written over.
-    if (raw !== undefined && this.arenaReads) lendFrame(raw);
+    // A request inside one read is a view of the arena. A single-key command is lent, given back once
+    // answered when it took the plain path (router.single); any other keeps it lent, so that slab is never
+    // written over. Any other command gets a copy of its own, and ends the arena reads of this client.
+    if (this.inArena) {
+      if (this.arenaReads && this.mode === 0 && lookupCommand(argv[0]!)?.route === 'single') {
+        if (raw !== undefined) lendFrame(raw);
+      } else {
+        this.arenaReads = false;
+        if (raw !== undefined) raw = ownCopy(argv, raw);
+      }
+    }
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
         // Held requests count in the query buffer, like Redis's unprocessed input.

@@ -76,6 +76,34 @@ describe('large values', () => {
     }
   });
 
+  it('a single write mixing single-key commands with a fan-out and a transaction: the client leaves the shared arena mid-read, every value intact', async () => {
+    const c = await cluster();
+    const v = (k: string) => valueOf(k, 7, 20_000);
+    const s = net.connect(c.port, '127.0.0.1');
+    cleanups.push(() => void s.destroy());
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    const cmds: Array<Array<string | Buffer>> = [
+      ['SET', 'mix:a', v('mix:a')],
+      ['MSET', 'mix:b', v('mix:b'), 'mix:c', v('mix:c')], // not single-key: this client's reads get their own buffers from here
+      ['SET', 'mix:d', v('mix:d')], // same read, after the switch: a copy of its own
+      ['MULTI'],
+      ['SET', 'mix:e', v('mix:e')],
+      ['EXEC'],
+      ['MGET', 'mix:a', 'mix:b', 'mix:c', 'mix:d', 'mix:e'],
+    ];
+    s.write(Buffer.concat(cmds.map((cmd) => encodeCommand(cmd))));
+    const bulk = (k: string) => Buffer.concat([Buffer.from(`$20000\r\n`), v(k), Buffer.from('\r\n')]);
+    const want = Buffer.concat([
+      Buffer.from('+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n*5\r\n'),
+      ...['mix:a', 'mix:b', 'mix:c', 'mix:d', 'mix:e'].map(bulk),
+    ]);
+    const deadline = Date.now() + 10_000;
+    while (Buffer.concat(got).length < want.length && Date.now() < deadline) await sleep(20);
+    expect(Buffer.concat(got).equals(want)).toBe(true);
+  });
+
   it('a client that stops reading keeps its queued replies intact while other clients churn the reply slabs', async () => {
     const c = await cluster();
     const writer = client(c.port);
