@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientArena, readIntoScratch } from '../../proxy/session/client-reads.js';
 import { lendFrame, returnFrame } from '../../proxy/util/lent-slabs.js';
+import { acceptedPair } from '../support/socket-pair.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -14,12 +15,7 @@ afterEach(() => {
 });
 
 async function accepted(): Promise<{ server: net.Socket; client: net.Socket }> {
-  const srv = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const got = new Promise<net.Socket>((resolve) => srv.once('connection', resolve));
-  const client = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
-  const server = await got;
-  srv.close();
+  const { accepted: server, client } = await acceptedPair({ allowHalfOpen: true });
   cleanups.push(() => {
     server.destroy();
     client.destroy();

@@ -1,20 +1,16 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packingScratch, PACK_LIMIT, writeReplies } from '../../proxy/session/reply-writer.js';
+import { acceptedPair } from '../support/socket-pair.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-/** A connected pair on loopback: `writer` is the proxy's side, `reader` the client's. */
+/** `writer` is the proxy's side, `reader` the client's. */
 async function pair(): Promise<{ writer: net.Socket; reader: net.Socket }> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  const reader = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  const writer = await accepted;
-  server.close();
+  const { accepted: writer, client: reader } = await acceptedPair();
   cleanups.push(() => {
     writer.destroy();
     reader.destroy();
