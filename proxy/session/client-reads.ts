@@ -10,7 +10,8 @@
  * - The slab is written over only when every request decoded from it has been given back: a plain
  *   single-key command once its backend answered (SingleRequest, which alone holds its bytes by then). A
  *   single-key command that takes another path (held, migrating slot) keeps the slab from being written
- *   over for good (it is left to the GC). Every other command gets a copy of its own (ownCopy), and what
+ *   over for good (it is left to the GC). Every other command gets a copy of its own (ownCopy), a client's
+ *   first fan-out command (MSET, MGET, ...) makes its later reads buffers of their own (Session), and what
  *   outlives a read (a request spanning reads, a partial or an inline one) is copied by the decoder
  *   (RequestDecoder.copySpanning): such copies die young, in a scavenge, where a slab they kept would die
  *   old and need a full GC (MSET 1 KB at -P 16: 25 mark-compacts per 100k requests when they kept slabs,
