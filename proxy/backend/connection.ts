@@ -22,7 +22,7 @@ import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe } from './server-version.js';
 import { scheduleFlush, type Flushable } from '../util/flush.js';
 import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
-import { ReadSlab } from './read-slab.js';
+import { lendFrame, ReadSlab } from './read-slab.js';
 import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
 export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
@@ -271,6 +271,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.replies++;
     if (this.busy.active) this.busy.clear();
+    lendFrame(frame); // its holder gives it back once done (read-slab.ts), else its slab is never rewritten
     req.onReply(frame);
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
@@ -285,7 +286,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private dial(): void {
     this.state = State.Connecting;
     this.framer.reset();
-    const slab = new ReadSlab();
+    const slab = new ReadSlab(this.framer);
     const { socket, ready, onread } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null, {
       buffer: slab.next,
       callback: (n: number, buf: Uint8Array): boolean => {

@@ -4,33 +4,68 @@
  *
  * - Consecutive reads sit side by side in one slab, so a reply that spans two reads is still one contiguous
  *   range: the framer passes it on as a view (ReplyFramer joins adjacent pieces) instead of concatenating.
- * - A slab is only ever appended to, never rewritten: a reply view handed to a session stays valid until it
- *   is written, like a view of a per-read buffer. A slab is garbage once no view of it is left.
- * - One slab allocation per READ_SLAB_SIZE bytes read instead of one per read: less GC work for small
- *   replies, and no per-read 'data' event.
+ * - A reply cut at the end of a slab is kept whole: its bytes so far move to the start of the next slab
+ *   (bounded copy: when its size is known, or while it is small), so it is still passed on as one view. A
+ *   known reply bigger than a slab (a big bulk) is read into one buffer of exactly its size, assembled once.
+ * - Slabs are recycled (proxy/util/lent-slabs.ts): every reply view handed out is lent (BackendConnection.onFrame)
+ *   and given back by the client session once the kernel has taken the bytes it wrote. A slab none of whose
+ *   views is out is read into again from its start, or, once replaced, goes to the shared pool. A view never
+ *   given back (a fan-out part, a reply queued for a slow client) pins its slab: it is left to the GC.
  */
+import { acquireSlab, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
+
+export { lendFrame, pooledSlabs, returnFrame } from '../util/lent-slabs.js';
 
 /** Bytes of one slab. */
-export const READ_SLAB_SIZE = 128 * 1024;
+export const READ_SLAB_SIZE = SLAB_SIZE;
 
 /** A read is offered at least this much room; below it the next read starts a new slab. */
 export const MIN_READ_ROOM = 16 * 1024;
 
+/** An unfinished reply of unknown size is moved to the next slab only while it is this small (one copy at most). */
+const MOVE_UNKNOWN_MAX = 16 * 1024;
+
+/** What the slab needs to know of the reply framer reading from it (ReplyFramer). */
+export interface HeldReply {
+  /** Bytes of an unfinished reply held (views of earlier reads). */
+  readonly bufferedBytes: number;
+  /** Bytes still to come before that reply is complete, when known; 0 otherwise. */
+  readonly bytesToFinish: number;
+  /** Copies the held bytes to the start of `dst` and holds them from there; returns how many. */
+  moveHeldInto(dst: Buffer): number;
+}
+
 export class ReadSlab {
-  private slab: Buffer | null = null;
+  private slab: Slab | null = null;
   private pos = 0;
 
-  /** The buffer the next read goes into: the free tail of the current slab (net calls this before each read). */
+  constructor(private readonly held: HeldReply) {}
+
+  /** The buffer the next read goes into (net calls this before each read). */
   readonly next = (): Buffer => {
+    const held = this.held;
+    const heldBytes = held.bufferedBytes;
     let slab = this.slab;
-    if (slab === null || slab.length - this.pos < MIN_READ_ROOM) {
-      slab = this.slab = Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
-      this.pos = 0;
+    // Nothing of this slab is out or held: read into it from its start again.
+    if (slab !== null && slab.lent === 0 && heldBytes === 0) this.pos = 0;
+    const toFinish = held.bytesToFinish;
+    const need = toFinish > MIN_READ_ROOM ? toFinish : MIN_READ_ROOM;
+    // A buffer sized for one big reply is not kept once that reply is done.
+    const oversized = slab !== null && slab.buf.length > READ_SLAB_SIZE && heldBytes === 0;
+    if (slab === null || oversized || slab.buf.length - this.pos < need) {
+      const move = heldBytes > 0 && (toFinish > 0 || heldBytes <= MOVE_UNKNOWN_MAX);
+      if (slab !== null) {
+        // Held bytes left behind are views of the old slab: it must never be rewritten.
+        if (heldBytes > 0 && !move) slab.lent++;
+        retireSlab(slab);
+      }
+      slab = this.slab = acquireSlab(move ? heldBytes + need : need);
+      this.pos = move ? held.moveHeldInto(slab.buf) : 0;
     }
-    return slab.subarray(this.pos);
+    return slab.buf.subarray(this.pos);
   };
 
-  /** The `n` bytes just read into `buf` (the last buffer `next` gave); they are never overwritten. */
+  /** The `n` bytes just read into `buf` (the last buffer `next` gave): push them to the framer before the next read. */
   take(n: number, buf: Buffer): Buffer {
     this.pos += n;
     return buf.subarray(0, n);

@@ -393,7 +393,8 @@ export class Blocking {
     if (Buffer.isBuffer(r)) return this.answer(s, r, spec, t0);
     if (s.inFlight > 0) return WAIT_IDLE;
     // Keep the arguments past this event-loop turn (they are views of the socket chunk, which stays ours).
-    const req = new BlockedRequest(this, s, spec.id, t0, argv, keys, slot, timeout, spec.name);
+    // Copies: a blocked command may wait for hours, and views would keep a whole client read slab alive.
+    const req = new BlockedRequest(this, s, spec.id, t0, argv.map((a) => Buffer.from(a)), keys, slot, timeout, spec.name);
     this.active.add(req);
     stateOf(s).blocked = req;
     s.enqueue(req);

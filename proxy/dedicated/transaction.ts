@@ -221,7 +221,7 @@ export class Transactions {
     // A flagged transaction will answer EXECABORT: keep nothing more of it (memory stays bounded).
     if (tx.aborted) return this.answer(s, QUEUED, spec, t0);
     if (raw !== undefined) {
-      tx.parts.push(raw);
+      tx.parts.push(Buffer.from(raw)); // a copy: a view would keep a whole client read slab alive while MULTI is open
       tx.bytes += raw.length;
     } else {
       tx.bytes += encodeCommandInto(argv, tx.parts);
@@ -236,7 +236,7 @@ export class Transactions {
       return refuse(errorReply(ProxyErrors.REDSLOT_ERR_MULTI_TOO_BIG, { limit }));
     }
     tx.count++;
-    if (!KEYLESS_IN_MULTI.has(spec.name) && !CHANNEL_AS_KEY.has(spec.name)) for (const k of keyIdx) tx.keys.push(argv[k]!);
+    if (!KEYLESS_IN_MULTI.has(spec.name) && !CHANNEL_AS_KEY.has(spec.name)) for (const k of keyIdx) tx.keys.push(Buffer.from(argv[k]!));
     return this.answer(s, QUEUED, spec, t0);
   }
 

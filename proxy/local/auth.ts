@@ -66,7 +66,7 @@ export function hello(ctx: LocalContext, argv: Buffer[]): Buffer {
   if (old !== null) return errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_TOO_OLD, { what: 'HELLO 3', reason: old });
   if (setName !== null) {
     if (!validClientName(setName)) return Buffer.from('-ERR Client names cannot contain spaces, newlines or special characters.\r\n');
-    ctx.client.name = setName.length === 0 ? null : setName;
+    ctx.client.name = setName.length === 0 ? null : Buffer.from(setName); // a copy: a view would keep a read slab alive
   }
   ctx.setProto(proto);
   return Buffer.concat([

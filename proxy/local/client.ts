@@ -200,7 +200,7 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   if (is(sub, 'setname') && argv.length === 3) {
     const name = argv[2]!;
     if (!validClientName(name)) return BAD_NAME;
-    ctx.client.name = name.length === 0 ? null : name;
+    ctx.client.name = name.length === 0 ? null : Buffer.from(name); // a copy: a view would keep a whole read slab alive
     return Replies.ok;
   }
   if (is(sub, 'getname') && argv.length === 2) return encodeBulk(ctx.client.name);
@@ -208,8 +208,8 @@ export function client(ctx: LocalContext, argv: Buffer[]): Buffer | undefined {
   if (is(sub, 'setinfo') && argv.length === 4) {
     const value = argv[3]!;
     if (!validClientName(value)) return Buffer.from('-ERR lib-name and lib-ver cannot contain spaces, newlines or special characters.\r\n');
-    if (is(argv[2], 'lib-name')) ctx.client.libName = value;
-    else if (is(argv[2], 'lib-ver')) ctx.client.libVer = value;
+    if (is(argv[2], 'lib-name')) ctx.client.libName = Buffer.from(value);
+    else if (is(argv[2], 'lib-ver')) ctx.client.libVer = Buffer.from(value);
     else return Buffer.from(`-ERR Unrecognized option '${argv[2]!.toString('latin1').replace(/[\r\n]/g, ' ')}'\r\n`);
     return Replies.ok;
   }

@@ -163,6 +163,8 @@ export class Router {
       for (let i = 0; i < n; i++) step.add(route, argv[keys[i]!]!);
       step.start();
     } else {
+      // Nothing but the request itself holds the client's bytes now: it gives them back once answered.
+      if (raw !== undefined && req instanceof SingleRequest) req.giveBack = raw;
       req.start();
     }
     return DISPATCHED;

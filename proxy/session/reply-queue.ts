@@ -6,6 +6,7 @@
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  */
+import { returnFrame } from '../util/lent-slabs.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -28,6 +29,8 @@ export class ReplyQueue implements ReplyMode {
   /** Replies ready to be written, in order, and their bytes. */
   out: Buffer[] = [];
   outBytes = 0;
+  /** Those of `out` that are lent backend reply views (ClientRequest.lendsReply), to give back once written. */
+  readonly lent: Buffer[] = [];
 
   /** The reply of the command running now is dropped (CLIENT REPLY OFF, or SKIP's command). */
   get muting(): boolean {
@@ -55,6 +58,7 @@ export class ReplyQueue implements ReplyMode {
       if (!drop && !(this.muted !== null && this.muted.delete(r))) {
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
+        if (r.lendsReply) this.lent.push(r.reply);
       }
       r.reply = null;
       const next: ClientRequest | null = r.next;
@@ -75,12 +79,33 @@ export class ReplyQueue implements ReplyMode {
     this.outBytes += reply.length;
   }
 
-  /** Takes the output for one write (outBytes is its size until then). */
+  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or forgetLent(). */
   takeOutput(): Buffer[] {
     const list = this.out;
     this.out = [];
     this.outBytes = 0;
     return list;
+  }
+
+  /** The output taken was fully handed to the kernel: the lent views in it are given back (read-slab.ts). */
+  giveBack(): void {
+    const lent = this.lent;
+    for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
+    lent.length = 0;
+  }
+
+  /** The output taken is still being written: a callback that gives its views back once that is done. */
+  giveBackLater(): () => void {
+    const lent = this.lent.slice();
+    this.lent.length = 0;
+    return () => {
+      for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
+    };
+  }
+
+  /** The output taken was dropped (the client is gone): its views are never given back. */
+  forgetLent(): void {
+    this.lent.length = 0;
   }
 
   /** The entries enqueued by dispatch number `epoch` that have no reply yet. */

@@ -72,6 +72,30 @@ export class ReplyFramer {
     return this.piecesLen;
   }
 
+  /**
+   * Bytes still to come before the held reply is complete, when known: the rest of a bulk string that is
+   * the reply's last element (data and CRLF). 0 when unknown or nothing is held.
+   */
+  get bytesToFinish(): number {
+    return this.state === St.Blob && this.pending === 1 ? this.blobLeft : 0;
+  }
+
+  /**
+   * Copies the held bytes of the unfinished reply to the start of `dst` (at least bufferedBytes long) and
+   * holds them from there (the reader moved them so that the reply stays contiguous); returns how many.
+   */
+  moveHeldInto(dst: Buffer): number {
+    const pieces = this.pieces;
+    if (pieces === null) return 0;
+    let at = 0;
+    for (let i = 0; i < pieces.length; i++) {
+      dst.set(pieces[i]!, at);
+      at += pieces[i]!.length;
+    }
+    this.pieces = [dst.subarray(0, at)];
+    return at;
+  }
+
   reset(): void {
     this.state = St.Type;
     this.pending = 0;

@@ -100,6 +100,12 @@ export class RequestDecoder {
   private stopped = false;
   /** Stricter limits while the client is not authenticated (as Redis 7 does). */
   unauthenticated = false;
+  /**
+   * The chunks are views of a buffer that will be written over (a shared read slab): whatever outlives the
+   * push (a request spanning chunks, a partial one, an inline one) is copied, so that only requests inside
+   * one chunk (`raw` set) are views of it. Off: chunks are kept as they are (Node's per-read buffers).
+   */
+  copySpanning = false;
 
   constructor(
     private readonly handler: RequestHandler,
@@ -230,10 +236,11 @@ export class RequestDecoder {
           if (this.pieces === null) {
             if (avail >= need) {
               // Fast path: the whole argument is in this chunk.
-              this.argv.push(chunk.subarray(pos, pos + this.bulkLen));
+              const arg = chunk.subarray(pos, pos + this.bulkLen);
+              this.argv.push(this.copySpanning && reqStart < 0 ? Buffer.from(arg) : arg);
               pos += need;
             } else {
-              this.pieces = [chunk.subarray(pos)];
+              this.pieces = [this.kept(chunk.subarray(pos))];
               this.piecesLen = avail;
               pos = len;
               break;
@@ -247,7 +254,7 @@ export class RequestDecoder {
             this.pieces = null;
             this.piecesLen = 0;
           } else {
-            this.pieces.push(chunk.subarray(pos));
+            this.pieces.push(this.kept(chunk.subarray(pos)));
             this.piecesLen += avail;
             pos = len;
             break;
@@ -266,7 +273,7 @@ export class RequestDecoder {
         case St.Inline: {
           const nl = chunk.indexOf(LF, pos);
           if (nl < 0) {
-            const rest = chunk.subarray(pos);
+            const rest = this.kept(chunk.subarray(pos));
             if (this.pieces === null) this.pieces = [rest];
             else this.pieces.push(rest);
             this.piecesLen += rest.length;
@@ -276,7 +283,7 @@ export class RequestDecoder {
           }
           let line: Buffer;
           if (this.pieces === null) {
-            line = chunk.subarray(pos, nl);
+            line = this.kept(chunk.subarray(pos, nl));
           } else {
             this.pieces.push(chunk.subarray(pos, nl));
             line = Buffer.concat(this.pieces, this.piecesLen + (nl - pos));
@@ -298,6 +305,16 @@ export class RequestDecoder {
           return;
       }
     }
+    // A request begun in this chunk and not finished: its arguments so far must outlive the chunk.
+    if (this.copySpanning && reqStart >= 0 && this.state !== St.Start && this.state !== St.Dead) {
+      const argv = this.argv;
+      for (let i = 0; i < argv.length; i++) argv[i] = Buffer.from(argv[i]!);
+    }
+  }
+
+  /** `view` as it may be kept past this push: a copy when chunks are written over (copySpanning). */
+  private kept(view: Buffer): Buffer {
+    return this.copySpanning ? Buffer.from(view) : view;
   }
 
   /**

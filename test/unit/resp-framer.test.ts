@@ -80,19 +80,20 @@ describe('reply framer', () => {
   });
 
   it('passes on a reply spanning reads into one slab as a view of the slab, not a copy (read-slab.ts)', () => {
-    const slab = new ReadSlab();
     const got: Buffer[] = [];
     const f = new ReplyFramer({ onFrame: (fr) => got.push(fr), onFramingError: (m) => { throw new Error(m); } });
+    const slab = new ReadSlab(f);
     const reply = encodeBulk(Buffer.alloc(40_000, 0x62));
     const wire = Buffer.concat([Buffer.from('+OK\r\n'), reply, Buffer.from(':7\r\n')]);
-    // Three socket reads, cut inside the bulk: each lands right after the previous one in the slab.
+    // Three socket reads, cut inside the bulk: each lands right after the previous one in the slab (each read
+    // goes to the framer before the next one, as the connection's read callback does).
     const reads: Buffer[] = [];
     for (const [a, b] of [[0, 1000], [1000, 30_000], [30_000, wire.length]] as const) {
       const into = slab.next();
       wire.copy(into, 0, a, b);
       reads.push(slab.take(b - a, into));
+      f.push(reads[reads.length - 1]!);
     }
-    for (const r of reads) f.push(r);
     expect(got.map((g) => g.toString('latin1'))).toEqual(['+OK\r\n', reply.toString('latin1'), ':7\r\n']);
     expect(got[1]!.buffer).toBe(reads[0]!.buffer);
     expect(got[1]!.byteOffset).toBe(reads[0]!.byteOffset + 5);

@@ -37,6 +37,11 @@ export class ClientRequest {
   clientArgv: Buffer[] | null = null;
   /** Pub/Sub messages and (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as Redis does. */
   pushes = false;
+  /**
+   * The reply is a backend reply view this request alone holds (proxy/backend/read-slab.ts): the session
+   * gives it back once written, so its slab can be read into again.
+   */
+  lendsReply = false;
 
   constructor(
     readonly session: RouterSession,

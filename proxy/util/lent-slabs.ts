@@ -1,0 +1,105 @@
+/**
+ * Slabs whose views are lent out and given back, so that a slab is written over only when nothing can still
+ * read it. Backend replies (proxy/backend/read-slab.ts) and client requests (proxy/session/client-arena.ts)
+ * land in such slabs instead of a fresh ArrayBuffer per socket read: external memory, not the number of
+ * allocations, is what drives V8's full GCs (one per 64 MB of ArrayBuffers allocated), and at 16 KB values
+ * those were most of the proxy's CPU.
+ *
+ * - Every view handed out is counted (lend); whoever has finished with it gives it back (giveBack), once.
+ * - A view never given back pins its slab for good: that slab is left to the GC, as a per-read buffer was.
+ * - A slab replaced (retired) while views of it are out goes to a pool, shared by the whole process, when the
+ *   last one comes back; its owner may also write it over from its start while nothing is out.
+ * - The pool holds what is in flight at pipeline depth (50 clients x 16 x 16 KB is 100 slabs; a pool of 16 left
+ *   half the GCs at -P 16), and is trimmed every second by the slabs it did not need during that second, so an
+ *   idle proxy gives them back.
+ */
+
+/** Bytes of one slab. */
+export const SLAB_SIZE = 128 * 1024;
+
+/** Most free slabs kept for reuse, shared by every connection of the process (32 MB at the peak of a burst). */
+const POOL_MAX = 256;
+
+/** How often the pool drops the slabs it did not need since the last time. */
+const TRIM_MS = 1000;
+
+export interface Slab {
+  readonly buf: Buffer;
+  /** Views handed out and not given back (plus pins). */
+  lent: number;
+  /** No longer written into: back to the pool once `lent` is 0. */
+  retired: boolean;
+}
+
+const slabs = new WeakMap<ArrayBufferLike, Slab>();
+const pool: Slab[] = [];
+/** Fewest slabs the pool held since the last trim: that many were not needed. */
+let lowWater = 0;
+let trimmer: NodeJS.Timeout | null = null;
+
+function trim(): void {
+  pool.length -= Math.min(lowWater, pool.length);
+  lowWater = pool.length;
+  if (pool.length === 0 && trimmer !== null) {
+    clearInterval(trimmer);
+    trimmer = null;
+  }
+}
+
+/** A slab of SLAB_SIZE (from the pool when one is free), or one of exactly `size` when that is bigger. */
+export function acquireSlab(size: number): Slab {
+  if (size <= SLAB_SIZE) {
+    const s = pool.pop();
+    if (s !== undefined) {
+      if (pool.length < lowWater) lowWater = pool.length;
+      s.retired = false;
+      return s;
+    }
+    size = SLAB_SIZE;
+  }
+  const s: Slab = { buf: Buffer.allocUnsafeSlow(size), lent: 0, retired: false };
+  slabs.set(s.buf.buffer, s);
+  return s;
+}
+
+/** Its owner writes no more into `s`: it goes to the pool now or when its last view comes back. */
+export function retireSlab(s: Slab): void {
+  s.retired = true;
+  if (s.lent === 0) release(s);
+}
+
+function release(s: Slab): void {
+  if (s.buf.length !== SLAB_SIZE || pool.length >= POOL_MAX) return;
+  pool.push(s);
+  if (trimmer === null) {
+    lowWater = pool.length;
+    trimmer = setInterval(trim, TRIM_MS);
+    trimmer.unref();
+  }
+}
+
+/** A view of a slab is handed out; any other buffer is ignored. */
+export function lendFrame(view: Buffer): void {
+  const s = slabs.get(view.buffer);
+  if (s !== undefined) s.lent++;
+}
+
+/**
+ * The holder of a view lent by lendFrame will never read it again (and nobody else has it): its bytes may be
+ * written over. Call at most once per lent view; any other buffer is ignored.
+ */
+export function returnFrame(view: Buffer): void {
+  const s = slabs.get(view.buffer);
+  if (s === undefined || s.lent === 0) return;
+  if (--s.lent === 0 && s.retired) release(s);
+}
+
+/** Slabs in the shared pool (tests). */
+export function pooledSlabs(): number {
+  return pool.length;
+}
+
+/** Runs the pool's periodic trim now (tests). */
+export function trimPoolNow(): void {
+  trim();
+}

@@ -1,0 +1,148 @@
+/**
+ * Large values through the proxy, byte for byte, while reply buffers are recycled (proxy/backend/read-slab.ts):
+ * backend replies are read into slabs that are read into again once every reply view of them has been
+ * written to its client. Many clients with values of every size around the slab and read boundaries, and a
+ * client that stops reading (its replies stay queued as views) while the others churn the slabs.
+ */
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCommand } from '../../shared/resp/encoder.js';
+import { READ_SLAB_SIZE } from '../../proxy/backend/read-slab.js';
+import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function cluster(): Promise<Cluster> {
+  const c = await startCluster({ groups: 2 });
+  cleanups.push(() => c.stop());
+  return c;
+}
+
+function client(port: number): Redis {
+  const r = new Redis({ port, maxRetriesPerRequest: 0 });
+  cleanups.push(() => r.disconnect());
+  return r;
+}
+
+/** A value whose every byte depends on the key and the version: a byte from another reply shows. */
+function valueOf(key: string, version: number, size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let x = (version * 2654435761) ^ key.length;
+  for (let i = 0; i < key.length; i++) x = Math.imul(x ^ key.charCodeAt(i), 16777619);
+  for (let i = 0; i < size; i++) {
+    x = Math.imul(x ^ (x >>> 13), 0x5bd1e995) + i;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+const SIZES = [0, 1, 100, 1000, 4096, 16_377, 16_384, 16_391, 40_000, READ_SLAB_SIZE - 20, READ_SLAB_SIZE, READ_SLAB_SIZE + 7, 300_000];
+
+describe('large values', () => {
+  it('every value size, many clients pipelining SET and GET at once: every reply byte for byte', async () => {
+    const c = await cluster();
+    const clients = Array.from({ length: 12 }, () => client(c.port));
+    for (let version = 1; version <= 3; version++) {
+      await Promise.all(
+        clients.map(async (r, ci) => {
+          const p = r.pipeline();
+          for (let k = 0; k < SIZES.length; k++) p.set(`lv:${ci}:${k}`, valueOf(`lv:${ci}:${k}`, version, SIZES[(k + ci + version) % SIZES.length]!));
+          await p.exec();
+        }),
+      );
+      const results = await Promise.all(
+        clients.map(async (r, ci) => {
+          const p = r.pipeline();
+          for (let k = 0; k < SIZES.length; k++) p.getBuffer(`lv:${ci}:${k}`);
+          p.mgetBuffer(`lv:${ci}:0`, `lv:${ci}:1`, `lv:${ci}:2`);
+          return (await p.exec())!.map(([err, v]) => {
+            if (err) throw err;
+            return v as Buffer | Buffer[];
+          });
+        }),
+      );
+      results.forEach((got, ci) => {
+        for (let k = 0; k < SIZES.length; k++) {
+          const want = valueOf(`lv:${ci}:${k}`, version, SIZES[(k + ci + version) % SIZES.length]!);
+          expect((got[k] as Buffer).equals(want), `client ${ci} key ${k} version ${version}`).toBe(true);
+        }
+        const m = got[SIZES.length] as Buffer[];
+        for (let k = 0; k < 3; k++) expect(m[k]!.equals(valueOf(`lv:${ci}:${k}`, version, SIZES[(k + ci + version) % SIZES.length]!))).toBe(true);
+      });
+    }
+  });
+
+  it('a single write mixing single-key commands with a fan-out and a transaction: the client leaves the shared arena mid-read, every value intact', async () => {
+    const c = await cluster();
+    const v = (k: string) => valueOf(k, 7, 20_000);
+    const s = net.connect(c.port, '127.0.0.1');
+    cleanups.push(() => void s.destroy());
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    const cmds: Array<Array<string | Buffer>> = [
+      ['SET', 'mix:a', v('mix:a')],
+      ['MSET', 'mix:b', v('mix:b'), 'mix:c', v('mix:c')], // not single-key: this client's reads get their own buffers from here
+      ['SET', 'mix:d', v('mix:d')], // same read, after the switch: a copy of its own
+      ['MULTI'],
+      ['SET', 'mix:e', v('mix:e')],
+      ['EXEC'],
+      ['MGET', 'mix:a', 'mix:b', 'mix:c', 'mix:d', 'mix:e'],
+    ];
+    s.write(Buffer.concat(cmds.map((cmd) => encodeCommand(cmd))));
+    const bulk = (k: string) => Buffer.concat([Buffer.from(`$20000\r\n`), v(k), Buffer.from('\r\n')]);
+    const want = Buffer.concat([
+      Buffer.from('+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n*5\r\n'),
+      ...['mix:a', 'mix:b', 'mix:c', 'mix:d', 'mix:e'].map(bulk),
+    ]);
+    const deadline = Date.now() + 10_000;
+    while (Buffer.concat(got).length < want.length && Date.now() < deadline) await sleep(20);
+    expect(Buffer.concat(got).equals(want)).toBe(true);
+  });
+
+  it('a client that stops reading keeps its queued replies intact while other clients churn the reply slabs', async () => {
+    const c = await cluster();
+    const writer = client(c.port);
+    const keys = Array.from({ length: 40 }, (_, i) => `slow:${i}`);
+    for (const k of keys) await writer.set(k, valueOf(k, 1, 16_384));
+
+    // The slow client asks for all 40 values and reads nothing for a while.
+    const slow = net.connect(c.port, '127.0.0.1');
+    cleanups.push(() => void slow.destroy());
+    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+    slow.pause();
+    slow.write(Buffer.concat(keys.map((k) => encodeCommand(['GET', k]))));
+    await sleep(200);
+
+    // Others overwrite the same keys and read other values of every size: slabs are read into again and again.
+    const others = Array.from({ length: 6 }, () => client(c.port));
+    await Promise.all(
+      others.map(async (r, ci) => {
+        for (let round = 0; round < 5; round++) {
+          const p = r.pipeline();
+          for (const k of keys) p.set(k, valueOf(k, 100 + ci, 16_384));
+          for (let i = 0; i < 20; i++) p.getBuffer(keys[(i + ci) % keys.length]!);
+          await p.exec();
+        }
+      }),
+    );
+
+    // The slow client's replies are the values as they were when it asked.
+    const chunks: Buffer[] = [];
+    slow.on('data', (d: Buffer) => chunks.push(d));
+    slow.resume();
+    const expected = Buffer.concat(
+      keys.map((k) => {
+        const v = valueOf(k, 1, 16_384);
+        return Buffer.concat([Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n')]);
+      }),
+    );
+    const deadline = Date.now() + 10_000;
+    while (Buffer.concat(chunks).length < expected.length && Date.now() < deadline) await sleep(20);
+    expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+  });
+});
