@@ -77,8 +77,16 @@ function countOutcome(opts: MigrateOptions, outcome: number): void {
   if (opts.outcomes !== undefined) opts.outcomes[outcome]!++;
 }
 
-/** The client's error when moving (or checking) a migrating slot's keys failed on the source. */
-function migrateOnAccessError(slot: number, source: BackendServer, target: BackendServer, reply: Buffer): Buffer {
+const CLUSTERDOWN = Buffer.from('-CLUSTERDOWN ');
+
+/**
+ * The client's error when moving (or checking) a migrating slot's keys failed on the source. This proxy's own
+ * refusal (its fence: the MIGRATE or EVAL was dropped before it was written, so neither it nor the command ran)
+ * reaches the client as it is, the one transient error every other command gets while fenced, not wrapped in
+ * an ERR that would read as a failed migration.
+ */
+export function migrateOnAccessError(slot: number, source: Pick<BackendServer, 'addr'>, target: Pick<BackendServer, 'addr'>, reply: Buffer): Buffer {
+  if (startsWith(reply, CLUSTERDOWN)) return reply;
   return errorReply(ProxyErrors.REDSLOT_ERR_MIGRATE_ON_ACCESS, { slot, source: source.addr, target: target.addr, reason: errorText(reply) });
 }
 

@@ -61,10 +61,15 @@ function isFenceRefusal(err: unknown): boolean {
   return /^CLUSTERDOWN .*coordinator/.test((err as Error).message ?? '');
 }
 
+/** The first message of each unexpected kind, printed with the counts (a count alone does not say what failed). */
+const firstMessages = new Map<string, string>();
+
 function errorKind(err: unknown): string {
   if (isFenceRefusal(err)) return 'fenced';
   const m = (err as Error).message ?? String(err);
-  return m.split(/[\s:]/)[0] || 'unknown';
+  const kind = m.split(/[\s:]/)[0] || 'unknown';
+  if (!firstMessages.has(kind)) firstMessages.set(kind, m);
+  return kind;
 }
 
 async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
@@ -317,7 +322,7 @@ describe('online rebalance 2 -> 3 -> 2 under client load, dashboard kill -9 mid-
     for (const s of stats) for (const [k, v] of s.errors) errors.set(k, (errors.get(k) ?? 0) + v);
     const totals = stats.reduce((a, s) => ({ incr: a.incr + s.incrOk, set: a.set + s.setOk, get: a.get + s.getOk }), { incr: 0, set: 0, get: 0 });
     console.log(
-      `kills: [${up.killedAt}] [${down.killedAt}]; ops: ${totals.incr} INCR, ${totals.set} SET, ${totals.get} GET; keys moved ${up.job.progress.keysMoved}+${down.job.progress.keysMoved}; errors ${JSON.stringify([...errors])}`,
+      `kills: [${up.killedAt}] [${down.killedAt}]; ops: ${totals.incr} INCR, ${totals.set} SET, ${totals.get} GET; keys moved ${up.job.progress.keysMoved}+${down.job.progress.keysMoved}; errors ${JSON.stringify([...errors])} ${JSON.stringify([...firstMessages])}`,
     );
     // Issue 15's phases happened, mid-move, and both proxies came back under new identities.
     console.log(`phases: ${JSON.stringify(phases)}`);
