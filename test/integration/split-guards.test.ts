@@ -85,6 +85,8 @@ describe('split guard rails and abort', () => {
     // ... and the proxy does not count or list its copies.
     expect(await client.dbsize()).toBe(KEYS);
     expect((await client.keys('*')).length).toBe(KEYS);
+    // The progress is polled every pollMs: the lag reads -1 until a poll sees the link up after the full sync.
+    await until('the split reports its replication lag', async () => (await api.request<SplitView>('GET', '/api/v1/splits/1')).progress!.lagBytes >= 0);
     const view = await api.request<SplitView>('GET', '/api/v1/splits/1');
     expect(view.running).toBe(true);
     expect(view.progress!.lagBytes).toBeGreaterThanOrEqual(0);
