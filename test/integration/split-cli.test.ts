@@ -3,41 +3,26 @@
  * coordinator): preview without --confirm, start and follow with --watch to the end, list, refusals and
  * usage errors with their exit codes, and the split metrics on /metrics.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startMigrationCluster, TOKEN, type MigrationCluster } from '../../bench/migration/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { TOKEN } from '../../bench/migration/cluster.js';
 import { runAdminCommand } from '../../dashboard/cli/index.js';
 import { setLogLevel } from '../../shared/log.js';
+import { useSplitCluster } from '../support/split.js';
 
 setLogLevel('silent');
 
-let c: MigrationCluster;
-let url: string;
+const f = useSplitCluster({ split: { retryMs: 200 }, keys: 5000, key: (i) => `c${i}`, value: () => 'v' });
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runAdminCommand([...argv, '--dashboard', url, '--token', TOKEN], { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
+  const code = await runAdminCommand([...argv, '--dashboard', f.c.dashboards[0]!.url, '--token', TOKEN], { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
   return { code, out, err };
 }
 
-beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 1, spareGroups: 1, proxies: 1, coordinator: 'memory', split: { retryMs: 200 } });
-  url = c.dashboards[0]!.url;
-  await c.leader();
-  const r = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1' });
-  const p = r.pipeline();
-  for (let i = 0; i < 5000; i++) p.set(`c${i}`, 'v');
-  await p.exec();
-  r.disconnect();
-});
-
-afterAll(async () => {
-  await c?.stop();
-});
-
 describe('redslot split CLI', () => {
   it('previews without --confirm, starts and follows with --watch, lists; refusals exit 1, usage 2', async () => {
+    const url = f.c.dashboards[0]!.url;
     const pre = await run('split', '1', '--to', '2');
     expect(pre.code).toBe(0);
     expect(pre.out).toMatch(/512 slot\(s\) move: 512-1023; group 1 keeps 512/);

@@ -9,92 +9,53 @@
  * stream, so its offset stands still. The pause also postpones the abort's FLUSHALL, so the test lifts it once
  * the abort is under way (the hold is released before that, by the abort's first txn).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
-import { groupRecord, splitOf, waitSplitStep, keyIn } from '../support/split.js';
+import { expectFilledKeys, expectSplitUndone, groupRecord, keyIn, slotRecords, splitOf, useSplitCluster, waitSplitStep } from '../support/split.js';
+import { startIncrs, startProbe } from '../support/split-load.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 5000;
 const LOCK_TIMEOUT_MS = 1000;
-let c: MigrationCluster;
-let api: DashboardClient;
-let client: Redis;
-const direct: Redis[] = [];
+const f = useSplitCluster({
+  proxies: 2,
+  barrierTimeoutMs: 3000,
+  redisArgs: ['--repl-diskless-sync-delay', '0'],
+  split: { lockTimeoutMs: LOCK_TIMEOUT_MS, retryMs: 200, purgeBatchKeys: 100, purgePauseMs: 200 },
+  keys: KEYS,
+});
 let replica: RedisServerHandle | undefined;
 
 /** After an abort: the new group detached and empty, no marker, every slot still group 1's, the data intact. */
 async function expectUntouched(target: Redis, extraKeys: number): Promise<void> {
   expect((await target.call('ROLE') as unknown[])[0]).toBe('master');
   await until('the new group flushed', async () => (await target.dbsize()) === 0);
-  expect((await groupRecord(c, 1)).split).toBeUndefined();
-  expect((await groupRecord(c, 2)).split).toBeUndefined();
-  const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-  expect(slots.every((s) => s.group === 1 && s.action === undefined)).toBe(true);
-  expect(await client.dbsize()).toBe(KEYS + extraKeys);
-  for (let i = 0; i < KEYS; i += 53) expect(await client.get(`k${i}`)).toBe(`v${i}`);
+  await expectSplitUndone(f.c, [1, 2]);
+  expect(await f.client.dbsize()).toBe(KEYS + extraKeys);
+  await expectFilledKeys(f.client, KEYS, 53);
 }
 
-beforeAll(async () => {
-  c = await startMigrationCluster({
-    groups: 1,
-    spareGroups: 1,
-    proxies: 2,
-    coordinator: 'memory',
-    barrierTimeoutMs: 3000,
-    redisArgs: ['--repl-diskless-sync-delay', '0'],
-    split: { lockTimeoutMs: LOCK_TIMEOUT_MS, retryMs: 200, purgeBatchKeys: 100, purgePauseMs: 200 },
-  });
-  api = await c.leader();
-  client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  for (const r of c.redis) direct.push(new Redis({ port: r.port, host: '127.0.0.1' }));
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, `v${i}`);
-  await p.exec();
-}, 60_000);
-
 afterAll(async () => {
-  client?.disconnect();
-  for (const r of direct) r.disconnect();
-  await c?.stop();
   await replica?.stop();
 });
 
 describe('split faults', () => {
   it('a split stuck in `locked` past lockTimeoutMs aborts itself (fault forced: CLIENT PAUSE WRITE on the new master stalls its replication)', { timeout: 60_000 }, async () => {
+    const { c, api, client, direct } = f;
     const target = direct[1]!;
     await target.call('CLIENT', 'PAUSE', '60000', 'WRITE');
     const moving = keyIn((s) => s >= 512, 'probe:');
     await client.set(moving, 'probe');
     // A slow writer on a staying slot: the source's offset moves on, the paused new master's does not.
     const staying = keyIn((s) => s < 512, 'ctr:');
-    const writer = new Redis({ port: c.proxies[1]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-    let writes = 0;
-    let stop = false;
-    const writing = (async () => {
-      while (!stop) {
-        await writer.incr(staying);
-        writes++;
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    })();
+    const writer = startIncrs(c.proxies[1]!.port, () => staying, 1);
     // A client of a moving slot: held while the slots are, served again once the split gives up.
-    const prober = new Redis({ port: c.proxies[1]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-    let maxMs = 0;
-    const probing = (async () => {
-      while (!stop) {
-        const t0 = performance.now();
-        expect(await prober.get(moving)).toBe('probe');
-        maxMs = Math.max(maxMs, performance.now() - t0);
-      }
-    })();
+    const prober = startProbe(c.proxies[1]!.port, moving);
 
     try {
       await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
@@ -109,8 +70,7 @@ describe('split faults', () => {
 
       await target.call('CLIENT', 'UNPAUSE');
       const aborted = await waitSplitStep(api, 1, ['aborted']);
-      stop = true;
-      await Promise.all([writing, probing]);
+      const [{ requests: writes }, { maxMs }] = await Promise.all([writer.stop(), prober.stop()]);
       expect(aborted.reason).toBe(aborting.reason);
       // The moving slot's client waited for the hold (about lockTimeoutMs), not longer.
       expect(maxMs).toBeGreaterThan(LOCK_TIMEOUT_MS * 0.8);
@@ -118,15 +78,13 @@ describe('split faults', () => {
       expect(Number(await client.get(staying))).toBe(writes);
       await expectUntouched(target, 2);
     } finally {
-      stop = true;
-      await Promise.allSettled([writing, probing]);
-      writer.disconnect();
-      prober.disconnect();
+      await Promise.allSettled([writer.stop(), prober.stop()]);
       await target.call('CLIENT', 'UNPAUSE');
     }
   });
 
   it("the new group's master is replaced after the switch, during the purge: the promotion keeps the split markers, the split finishes with the new master", { timeout: 60_000 }, async () => {
+    const { c, api, client, direct } = f;
     await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     await waitSplitStep(api, 1, ['purging']);
     // A replica for the new group (an empty server added to a group becomes its master's replica), promoted.
@@ -147,8 +105,7 @@ describe('split faults', () => {
     expect(done.step, done.reason).toBe('done');
     expect((await groupRecord(c, 1)).split).toBeUndefined();
     expect((await groupRecord(c, 2)).split).toBeUndefined();
-    const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-    for (const s of slots) expect(s.group).toBe(s.id < 512 ? 1 : 2);
+    for (const s of await slotRecords(c)) expect(s.group).toBe(s.id < 512 ? 1 : 2);
     // Each side holds only its own slots' keys (the purge followed the new master), every key served once.
     const { keys } = await r.info('keyspace').then((text) => ({ keys: Number(/keys=(\d+)/.exec(text)?.[1] ?? 0) }));
     let moving = 0;
@@ -156,7 +113,7 @@ describe('split faults', () => {
     expect(keys).toBe(moving + 1); // + the probe key of the first test
     expect(await direct[0]!.dbsize()).toBe(KEYS + 2 - keys);
     expect(await client.dbsize()).toBe(KEYS + 2);
-    for (let i = 0; i < KEYS; i += 53) expect(await client.get(`k${i}`)).toBe(`v${i}`);
+    await expectFilledKeys(client, KEYS, 53);
     r.disconnect();
   });
 });

@@ -4,45 +4,20 @@
  * are new and empty. The split knob `lagBytes: -1` (test only) means "never caught up": a started split stays
  * in `syncing` until it is aborted.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
+import { describe, expect, it } from 'vitest';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
+import { expectSplitUndone, groupRecord, splitOf, useSplitCluster, waitSplitStep } from '../support/split.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 5000;
-let c: MigrationCluster;
-let api: DashboardClient;
-let client: Redis;
-const direct: Redis[] = [];
-
-async function group(gid: number): Promise<GroupRecord> {
-  return JSON.parse((await c.opened.coordinator.get(c.opened.paths.group(gid)))!.value) as GroupRecord;
-}
-
-beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 1, spareGroups: 2, proxies: 1, coordinator: 'memory', barrierTimeoutMs: 3000, split: { lagBytes: -1, retryMs: 200 } });
-  api = await c.leader();
-  client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  for (const r of c.redis) direct.push(new Redis({ port: r.port, host: '127.0.0.1' }));
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, 'v'.repeat(100));
-  await p.exec();
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  for (const r of direct) r.disconnect();
-  await c?.stop();
-});
+const f = useSplitCluster({ spareGroups: 2, barrierTimeoutMs: 3000, split: { lagBytes: -1, retryMs: 200 }, keys: KEYS, value: () => 'v'.repeat(100) });
 
 describe('split guard rails and abort', () => {
   it('refuses bad requests, a non-empty or too small new master, and groups that migrate; warns on a small backlog', async () => {
+    const { api, client, direct } = f;
     const preview = (body: object) => api.request<{ plan: { warnings: string[]; slotCount: number } }>('POST', '/api/v1/splits', body);
     await expect(preview({ source: 1, target: 1 })).rejects.toThrow(/same group/);
     await expect(preview({ source: 1, target: 9 })).rejects.toThrow(/group 9 does not exist/);
@@ -77,6 +52,7 @@ describe('split guard rails and abort', () => {
   });
 
   it('while syncing: the new group is hidden from cluster-wide commands, a second split and migrations are refused; abort detaches and flushes it', async () => {
+    const { c, api, client, direct } = f;
     const started = await api.request<{ split: SplitView }>('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     expect(started.split.step).toBe('syncing');
     // The new master receives the whole dataset by replication ...
@@ -86,12 +62,12 @@ describe('split guard rails and abort', () => {
     expect(await client.dbsize()).toBe(KEYS);
     expect((await client.keys('*')).length).toBe(KEYS);
     // The progress is polled every pollMs: the lag reads -1 until a poll sees the link up after the full sync.
-    await until('the split reports its replication lag', async () => (await api.request<SplitView>('GET', '/api/v1/splits/1')).progress!.lagBytes >= 0);
-    const view = await api.request<SplitView>('GET', '/api/v1/splits/1');
+    await until('the split reports its replication lag', async () => (await splitOf(api, 1)).progress!.lagBytes >= 0);
+    const view = await splitOf(api, 1);
     expect(view.running).toBe(true);
     expect(view.progress!.lagBytes).toBeGreaterThanOrEqual(0);
-    expect((await group(1)).split).toMatchObject({ role: 'source', peer: 2, state: 'syncing' });
-    expect((await group(2)).split).toMatchObject({ role: 'target', peer: 1, state: 'syncing' });
+    expect((await groupRecord(c, 1)).split).toMatchObject({ role: 'source', peer: 2, state: 'syncing' });
+    expect((await groupRecord(c, 2)).split).toMatchObject({ role: 'target', peer: 1, state: 'syncing' });
 
     // One split per source; the groups cannot migrate meanwhile.
     await expect(api.request('POST', '/api/v1/splits', { source: 1, target: 3 })).rejects.toThrow(/already in split/);
@@ -99,14 +75,11 @@ describe('split guard rails and abort', () => {
 
     const aborted = await api.request<SplitView>('POST', '/api/v1/splits/1/abort', {});
     expect(aborted.step).toBe('aborting');
-    await until('the split aborted', async () => (await api.request<SplitView>('GET', '/api/v1/splits/1')).step === 'aborted');
+    await waitSplitStep(api, 1, ['aborted']);
     expect((await direct[1]!.call('ROLE') as unknown[])[0]).toBe('master');
     await until('group 2 flushed', async () => (await direct[1]!.dbsize()) === 0);
-    expect((await group(1)).split).toBeUndefined();
-    expect((await group(2)).split).toBeUndefined();
-    // Nothing else changed: every slot with group 1, every key there.
-    const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-    expect(slots.every((s) => s.group === 1 && s.action === undefined)).toBe(true);
+    // Nothing else changed: no marker, every slot with group 1, every key there.
+    await expectSplitUndone(c, [1, 2]);
     expect(await direct[0]!.dbsize()).toBe(KEYS);
     expect(await client.dbsize()).toBe(KEYS);
     // Aborting again is refused; the group can be split again.

@@ -5,83 +5,34 @@
  * slots (the source's replication offset keeps moving). The switch is one coordinator txn: the markers carry
  * the moving ranges, the slot records are rewritten after the hold is released.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
+import { describe, expect, it } from 'vitest';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
-import { waitSplitStep, keyIn } from '../support/split.js';
+import type { GroupRecord } from '../../shared/model/types.js';
+import { keyIn, slotRecords, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
+import { startIncrs, startProbe } from '../support/split-load.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 20_000;
-let c: MigrationCluster;
-let api: DashboardClient;
-
-/** GETs `key` back to back until stopped; the longest request (ms). */
-function probe(port: number, key: string): { stop: () => Promise<{ maxMs: number; requests: number }> } {
-  const r = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  let stopped = false;
-  let maxMs = 0;
-  let requests = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      expect(await r.get(key)).toBe('probe');
-      maxMs = Math.max(maxMs, performance.now() - t0);
-      requests++;
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-      r.disconnect();
-      return { maxMs, requests };
-    },
-  };
-}
-
-beforeAll(async () => {
-  c = await startMigrationCluster({
-    groups: 1,
-    spareGroups: 1,
-    proxies: 2,
-    coordinator: 'etcd',
-    barrierTimeoutMs: 3000,
-    redisArgs: ['--repl-diskless-sync-delay', '0'],
-    split: { purgeBatchKeys: 1000, retryMs: 200 },
-  });
-  api = await c.leader();
-  const client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, `v${i}`);
-  await p.exec();
-  client.disconnect();
-}, 120_000);
-
-afterAll(async () => {
-  await c?.stop();
+const f = useSplitCluster({
+  proxies: 2,
+  coordinator: 'etcd',
+  barrierTimeoutMs: 3000,
+  redisArgs: ['--repl-diskless-sync-delay', '0'],
+  split: { purgeBatchKeys: 1000, retryMs: 200 },
+  keys: KEYS,
+  startTimeoutMs: 120_000,
 });
 
 describe('split switch hold on etcd', () => {
   it('512 slots switch in one txn (no slot record changes while held, all rewritten after); the hold measured by the runner and by probe clients', { timeout: 90_000 }, async () => {
+    const { c, api, client: admin } = f;
     const moving = keyIn((s) => s >= 512, 'probe:');
-    const admin = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1' });
     await admin.set(moving, 'probe');
-    const probes = c.proxies.map((p) => probe(p.port, moving));
-    const writer = new Redis({ port: c.proxies[1]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    const probes = c.proxies.map((p) => startProbe(p.port, moving));
     const staying = keyIn((s) => s < 512, 'ctr:');
-    let incrs = 0;
-    let stopWriter = false;
-    const writes = (async () => {
-      while (!stopWriter) {
-        await writer.incr(staying);
-        incrs++;
-      }
-    })();
+    const writer = startIncrs(c.proxies[1]!.port, () => staying);
     // The topology as proxies follow it: when group 1's marker changed state, and when slot records changed.
     const { opened } = c;
     const markerAt = new Map<string, number>();
@@ -99,11 +50,9 @@ describe('split switch hold on etcd', () => {
     });
     const started = await api.request<{ started: boolean; split: SplitView }>('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     expect(started.split.slots).toEqual([[512, 1023]]);
-    const done = await waitSplitStep(api, 1, ['done', 'aborted', 'failed']);
+    const done = await waitSplitStep(api, 1, SPLIT_ENDED);
     const seen = await Promise.all(probes.map((p) => p.stop()));
-    stopWriter = true;
-    await writes;
-    writer.disconnect();
+    const { requests: incrs } = await writer.stop();
     expect(done.step, done.reason).toBe('done');
     const probeMax = Math.max(...seen.map((s) => s.maxMs));
     console.log(
@@ -129,10 +78,8 @@ describe('split switch hold on etcd', () => {
     expect(probeMax).toBeLessThan(250);
 
     // The slot records name the new group; the markers are gone; the data is intact through the proxies.
-    const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-    for (const s of slots) expect(s.group).toBe(s.id < 512 ? 1 : 2);
+    for (const s of await slotRecords(c)) expect(s.group).toBe(s.id < 512 ? 1 : 2);
     for (let i = 0; i < KEYS; i += 101) expect(await admin.get(`k${i}`)).toBe(`v${i}`);
     expect(await admin.get(moving)).toBe('probe');
-    admin.disconnect();
   });
 });

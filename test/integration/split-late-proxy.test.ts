@@ -6,50 +6,25 @@
  * memory:// coordinator, a dashboard over HTTP; the split's test-only knob `stepDelayMs` pauses 2.5 s at the
  * start of every step so the new proxy starts inside `switching`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import { loadProxyConfig } from '../../proxy/config/load.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { SlotRecord } from '../../shared/model/types.js';
-import { groupRecord, keyIn, waitSplitStep } from '../support/split.js';
+import { groupRecord, keyIn, slotRecord, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
-let c: MigrationCluster;
-let api: DashboardClient;
+const f = useSplitCluster({ barrierTimeoutMs: 3000, redisArgs: ['--repl-diskless-sync-delay', '0'], split: { stepDelayMs: 2500, retryMs: 200 } });
 let late: ProxyHandle | undefined;
-const direct: Redis[] = [];
-
-async function slot(sid: number): Promise<SlotRecord> {
-  return JSON.parse((await c.opened.coordinator.get(c.opened.paths.slot(sid)))!.value) as SlotRecord;
-}
-
-beforeAll(async () => {
-  c = await startMigrationCluster({
-    groups: 1,
-    spareGroups: 1,
-    proxies: 1,
-    coordinator: 'memory',
-    barrierTimeoutMs: 3000,
-    redisArgs: ['--repl-diskless-sync-delay', '0'],
-    split: { stepDelayMs: 2500, retryMs: 200 },
-  });
-  api = await c.leader();
-  for (const r of c.redis) direct.push(new Redis({ port: r.port, host: '127.0.0.1' }));
-}, 60_000);
 
 afterAll(async () => {
-  for (const r of direct) r.disconnect();
   await late?.close({ deadlineMs: 1000 });
-  await c?.stop();
 });
 
 describe('split: a proxy starting between the switch and the slot rewrite', () => {
   it('routes the moved slots to the new group from the `switched` marker while the slot records still name the source', { timeout: 60_000 }, async () => {
-    const early = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    const { c, api, client: early, direct } = f;
     const moving = keyIn((s) => s >= 512, 'm:');
     const staying = keyIn((s) => s < 512, 's:');
     await early.mset(moving, 'v1', staying, 'v1');
@@ -57,7 +32,7 @@ describe('split: a proxy starting between the switch and the slot rewrite', () =
     await waitSplitStep(api, 1, ['switching']);
     // The coordinator as a starting proxy finds it: the marker switched, the records not rewritten yet.
     expect((await groupRecord(c, 1)).split).toMatchObject({ role: 'source', peer: 2, state: 'switched', slots: [[512, 1023]] });
-    expect((await slot(1023)).group).toBe(1);
+    expect((await slotRecord(c, 1023)).group).toBe(1);
 
     const config = loadProxyConfig({ env: {}, overrides: { listen: '127.0.0.1:0', admin: '127.0.0.1:0', coordinator: c.url, leaseTtl: '3000ms' } });
     late = await startProxy({ config, defaultMetrics: false });
@@ -76,14 +51,13 @@ describe('split: a proxy starting between the switch and the slot rewrite', () =
     await expect(api.request('DELETE', '/api/v1/groups/2')).rejects.toThrow(/group 2 is busy: it is in split .* \(target, switched\); remove it after the split/);
     await expect(api.request('DELETE', `/api/v1/groups/2/servers/127.0.0.1:${c.redis[1]!.port}`)).rejects.toThrow(/in split/);
     // All of that happened before the slot records were rewritten (else this test proved nothing).
-    expect((await slot(1023)).group).toBe(1);
+    expect((await slotRecord(c, 1023)).group).toBe(1);
 
-    const done = await waitSplitStep(api, 1, ['done', 'failed', 'aborted']);
+    const done = await waitSplitStep(api, 1, SPLIT_ENDED);
     expect(done.step, done.reason).toBe('done');
-    expect((await slot(1023)).group).toBe(2);
+    expect((await slotRecord(c, 1023)).group).toBe(2);
     for (const r of [early, client]) expect(await r.mget(moving, staying)).toEqual(['v3', 'v2']);
     expect(await direct[0]!.exists(moving)).toBe(0);
-    early.disconnect();
     client.disconnect();
   });
 });

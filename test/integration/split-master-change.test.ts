@@ -10,21 +10,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { SlotRecord } from '../../shared/model/types.js';
-import { groupRecord, splitOf, waitSplitStep } from '../support/split.js';
+import { expectFilledKeys, expectSplitUndone, groupRecord, splitOf, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 5000;
-let c: MigrationCluster;
-let api: DashboardClient;
-let client: Redis;
+const f = useSplitCluster({ spareGroups: 2, barrierTimeoutMs: 3000, redisArgs: ['--repl-diskless-sync-delay', '0'], split: { lagBytes: -1, retryMs: 1000 }, keys: KEYS });
 const replicas: RedisServerHandle[] = [];
 
 async function dbsize(port: number): Promise<number> {
@@ -37,20 +32,21 @@ async function dbsize(port: number): Promise<number> {
 }
 
 const addr = (port: number) => `127.0.0.1:${port}`;
-const masterOf = async (gid: number) => (await groupRecord(c, gid)).servers.find((s) => s.role === 'master')?.addr;
+const masterOf = async (gid: number) => (await groupRecord(f.c, gid)).servers.find((s) => s.role === 'master')?.addr;
 
 /**
  * Promotes `replica` in `gid` while the split of group `source` syncs; the split must still carry its marker on
  * `gid` when the promotion has ended (a promotion keeps a group's split marker), then abort for the master change.
  */
 async function promoteMidSplit(source: number, gid: number, oldMaster: string, replica: string): Promise<SplitView> {
+  const { c, api } = f;
   await api.request('POST', `/api/v1/groups/${gid}/promote`, { addr: replica });
   const g = await groupRecord(c, gid);
   expect(g.servers.find((s) => s.role === 'master')?.addr).toBe(replica);
   expect(g.promoting).toBeUndefined();
   // Read before the split: if the split has not aborted yet, the marker must have survived the promotion.
   if ((await splitOf(api, source)).step === 'syncing') expect(g.split).toMatchObject({ state: 'syncing', role: gid === source ? 'source' : 'target' });
-  const aborted = await waitSplitStep(api, source, ['aborted', 'done', 'failed']);
+  const aborted = await waitSplitStep(api, source, SPLIT_ENDED);
   expect(aborted.step).toBe('aborted');
   expect(aborted.reason).toBe(`master change: the master of group ${gid} changed from ${oldMaster} to ${replica} during the split`);
   return aborted;
@@ -58,45 +54,28 @@ async function promoteMidSplit(source: number, gid: number, oldMaster: string, r
 
 /** Nothing but the masters changed: no marker, every slot group 1's, every key served once. */
 async function expectUntouched(): Promise<void> {
-  for (const gid of [1, 2, 3]) expect((await groupRecord(c, gid)).split).toBeUndefined();
-  const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-  expect(slots.every((s) => s.group === 1 && s.action === undefined)).toBe(true);
-  expect(await client.dbsize()).toBe(KEYS);
-  for (let i = 0; i < KEYS; i += 53) expect(await client.get(`k${i}`)).toBe(`v${i}`);
+  await expectSplitUndone(f.c, [1, 2, 3]);
+  expect(await f.client.dbsize()).toBe(KEYS);
+  await expectFilledKeys(f.client, KEYS, 53);
 }
 
+// A replica for group 1 and one for group 3 (an empty server added to a group becomes its master's replica).
 beforeAll(async () => {
-  c = await startMigrationCluster({
-    groups: 1,
-    spareGroups: 2,
-    proxies: 1,
-    coordinator: 'memory',
-    barrierTimeoutMs: 3000,
-    redisArgs: ['--repl-diskless-sync-delay', '0'],
-    split: { lagBytes: -1, retryMs: 1000 },
-  });
-  api = await c.leader();
-  client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, `v${i}`);
-  await p.exec();
-  // A replica for group 1 and one for group 3 (an empty server added to a group becomes its master's replica).
   for (const gid of [1, 3]) {
     const r = await startRedis(['--repl-diskless-sync-delay', '0']);
     replicas.push(r);
-    await api.request('POST', `/api/v1/groups/${gid}/servers`, { addr: addr(r.port) });
+    await f.api.request('POST', `/api/v1/groups/${gid}/servers`, { addr: addr(r.port) });
   }
   await until('group 1 replica synced', async () => (await dbsize(replicas[0]!.port)) === KEYS);
 }, 60_000);
 
 afterAll(async () => {
-  client?.disconnect();
-  await c?.stop();
   for (const r of replicas) await r.stop();
 });
 
 describe('split and a master change before the switch', () => {
   it("the source group's master is replaced while syncing: the split aborts (master change), the new group is emptied, the data stays", { timeout: 60_000 }, async () => {
+    const { c, api } = f;
     const oldMaster = addr(c.redis[0]!.port);
     await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     await until('the new master holds the copy', async () => (await dbsize(c.redis[1]!.port)) === KEYS);
@@ -111,6 +90,7 @@ describe('split and a master change before the switch', () => {
   });
 
   it("the new group's master is replaced while syncing: the split aborts and empties the promoted master (and its replica)", { timeout: 60_000 }, async () => {
+    const { c, api } = f;
     const source = await masterOf(1);
     const oldTarget = addr(c.redis[2]!.port);
     const promoted = addr(replicas[1]!.port);

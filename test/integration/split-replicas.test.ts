@@ -9,22 +9,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { RedisAdmin } from '../../dashboard/redis/admin.js';
 import { attachSettled, replicaWarning, SplitReplicas } from '../../dashboard/migration/split/replicas.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
+import { splitOf, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
 import { until } from '../support/until.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 5000;
-let c: MigrationCluster;
-let api: DashboardClient;
-let client: Redis;
+const f = useSplitCluster({ spareGroups: 2, barrierTimeoutMs: 3000, split: { retryMs: 200, purgeBatchKeys: 200 }, keys: KEYS });
 let sourceReplica: RedisServerHandle;
 let targetReplica: RedisServerHandle;
 const direct = new Map<string, Redis>();
@@ -56,32 +53,26 @@ async function replication(addr: string): Promise<Record<string, string>> {
 }
 
 async function addServer(gid: number, addr: string): Promise<void> {
-  await api.request('POST', `/api/v1/groups/${gid}/servers`, { addr });
+  await f.api.request('POST', `/api/v1/groups/${gid}/servers`, { addr });
 }
 
+// A replica for each of groups 1 and 2 (an empty server added to a group becomes its master's replica).
 beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 1, spareGroups: 2, proxies: 1, coordinator: 'memory', barrierTimeoutMs: 3000, split: { retryMs: 200, purgeBatchKeys: 200 } });
-  api = await c.leader();
   sourceReplica = await startRedis();
   targetReplica = await startRedis();
   await addServer(1, sourceReplica.addr);
   await addServer(2, targetReplica.addr);
-  client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, `v${i}`);
-  await p.exec();
-}, 60_000);
+});
 
 afterAll(async () => {
-  client?.disconnect();
   for (const r of direct.values()) r.disconnect();
-  await c?.stop();
   await sourceReplica?.stop();
   await targetReplica?.stop();
 });
 
 describe("split and the groups' replicas", () => {
   it('refuses a replica of the new group that holds keys; previews the replicas', async () => {
+    const { c, api } = f;
     const [source, target] = [c.redis[0]!.addr, c.redis[1]!.addr];
     await until('the replicas follow their masters', async () => (await replication(sourceReplica.addr))['master_link_status'] === 'up' && (await replication(targetReplica.addr))['master_link_status'] === 'up');
     expect((await replication(sourceReplica.addr))['master_port']).toBe(source.split(':')[1]);
@@ -100,6 +91,7 @@ describe("split and the groups' replicas", () => {
   });
 
   it("chains the new group's replica during the sync, attaches it after the purge with exactly the new group's keys; the source's replica is untouched", { timeout: 90_000 }, async () => {
+    const { c, api, client } = f;
     const [source, target] = [c.redis[0]!.addr, c.redis[1]!.addr];
     const sourceReplId = (await replication(sourceReplica.addr))['master_replid'];
     await api.request('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
@@ -109,7 +101,7 @@ describe("split and the groups' replicas", () => {
     let seen: SplitView['progress'] | undefined;
     let s: SplitView;
     for (;;) {
-      s = await api.request<SplitView>('GET', '/api/v1/splits/1');
+      s = await splitOf(api, 1);
       if (s.step !== 'syncing') break;
       if (s.progress?.replicas.some((x) => x.addr === targetReplica.addr && x.role === 'slave' && x.master === target)) seen = s.progress;
       await new Promise((r) => setTimeout(r, 20));
@@ -118,13 +110,7 @@ describe("split and the groups' replicas", () => {
     const atLock = await replication(targetReplica.addr);
     expect([atLock['master_port'], atLock['master_link_status'], atLock['master_sync_in_progress']]).toEqual([target.split(':')[1], 'up', '0']);
     expect(await conn(targetReplica.addr).dbsize()).toBeGreaterThan(KEYS / 3);
-    const done = await (async () => {
-      for (;;) {
-        if (['done', 'aborted', 'failed'].includes(s.step)) return s;
-        await new Promise((r) => setTimeout(r, 50));
-        s = await api.request<SplitView>('GET', '/api/v1/splits/1');
-      }
-    })();
+    const done = await waitSplitStep(api, 1, SPLIT_ENDED, 60_000);
     expect(done.step, done.reason).toBe('done');
     expect(done.replicas).toEqual([{ addr: targetReplica.addr, attached: true }]);
     expect(done.warnings ?? []).toEqual([]);
@@ -155,6 +141,7 @@ describe("split and the groups' replicas", () => {
   });
 
   it('a replica of the new group that is down is warned about at preview, not waited for, and reported not attached', { timeout: 60_000 }, async () => {
+    const { c, api } = f;
     // Group 3 (empty master) gets a replica that then goes down; group 2 splits slots 768-1023 to it.
     const dead = await startRedis();
     await addServer(3, dead.addr);
@@ -164,11 +151,7 @@ describe("split and the groups' replicas", () => {
     const preview = await api.request<{ plan: { warnings: string[] } }>('POST', '/api/v1/splits', { source: 2, target: 3, from: 768, to: 1023 });
     expect(preview.plan.warnings.join('\n')).toContain(`replica ${dead.addr} of group 3 cannot be reached`);
     await api.request('POST', '/api/v1/splits', { source: 2, target: 3, from: 768, to: 1023, confirm: true });
-    let s: SplitView;
-    do {
-      await new Promise((r) => setTimeout(r, 100));
-      s = await api.request<SplitView>('GET', '/api/v1/splits/2');
-    } while (!['done', 'aborted', 'failed'].includes(s.step));
+    const s = await waitSplitStep(api, 2, SPLIT_ENDED);
     expect(s.step, s.reason).toBe('done');
     expect(s.replicas).toEqual([{ addr: dead.addr, attached: false, detail: expect.stringMatching(/^unreachable: /) }]);
     const [, port] = c.redis[2]!.addr.split(':');

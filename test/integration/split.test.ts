@@ -2,48 +2,34 @@
  * The replication-based split on a real cluster in this process: redis-servers, the memory:// coordinator,
  * real proxies and a real dashboard driven over its HTTP API. Group 1 owns every slot; group 2 is new and empty.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
-import type { DashboardClient } from '../../dashboard/cli/api-client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { setLogLevel } from '../../shared/log.js';
-import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
+import { groupRecord, slotRecords, splitOf, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
+import { startIncrs } from '../support/split-load.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
 const KEYS = 20_000;
-let c: MigrationCluster;
-let api: DashboardClient;
-let client: Redis;
+const f = useSplitCluster({ proxies: 2, barrierTimeoutMs: 3000, split: { purgeBatchKeys: 200, purgePauseMs: 25, retryMs: 200 }, keys: KEYS });
 
-async function split(source: number): Promise<SplitView> {
-  return api.request<SplitView>('GET', `/api/v1/splits/${source}`);
-}
-
-async function waitStep(source: number, steps: string[], timeoutMs = 60_000): Promise<SplitView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await split(source);
-    if (steps.includes(s.step)) return s;
-    if (Date.now() > deadline) throw new Error(`split still ${s.step}: ${JSON.stringify(s.progress)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+beforeAll(async () => {
+  const p = f.client.pipeline();
+  for (let i = 0; i < 2000; i++) p.hset('big{h}', `f${i}`, `x${i}`);
+  await p.exec();
+});
 
 /** Every key on every master lives in the group its slot names now; returns the total. */
 async function checkPlacement(): Promise<number> {
-  const topo = await c.opened.coordinator.getPrefix(c.opened.paths.slots);
   const owner = new Array<number>(1024).fill(0);
-  for (const kv of topo.kvs) {
-    const s = JSON.parse(kv.value) as SlotRecord;
+  for (const s of await slotRecords(f.c)) {
     expect(s.action).toBeUndefined();
     owner[s.id] = s.group;
   }
   let total = 0;
-  for (let i = 0; i < c.redis.length; i++) {
-    const r = new Redis({ port: c.redis[i]!.port, host: '127.0.0.1' });
+  for (let i = 0; i < f.c.redis.length; i++) {
+    const r = f.direct[i]!;
     let cursor = '0';
     do {
       const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 2000);
@@ -53,62 +39,31 @@ async function checkPlacement(): Promise<number> {
         total++;
       }
     } while (cursor !== '0');
-    r.disconnect();
   }
   return total;
 }
 
-async function group(gid: number): Promise<GroupRecord> {
-  const kv = await c.opened.coordinator.get(c.opened.paths.group(gid));
-  return JSON.parse(kv!.value) as GroupRecord;
-}
-
-beforeAll(async () => {
-  c = await startMigrationCluster({ groups: 1, spareGroups: 1, proxies: 2, coordinator: 'memory', barrierTimeoutMs: 3000, split: { purgeBatchKeys: 200, purgePauseMs: 25, retryMs: 200 } });
-  api = await c.leader();
-  client = new Redis({ port: c.proxies[0]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  const p = client.pipeline();
-  for (let i = 0; i < KEYS; i++) p.set(`k${i}`, `v${i}`);
-  for (let i = 0; i < 2000; i++) p.hset('big{h}', `f${i}`, `x${i}`);
-  await p.exec();
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await c?.stop();
-});
-
 describe('split by replication (memory coordinator, real proxies and redis-servers)', () => {
   it('moves the upper half of the slots under INCR load: data intact, hold measured, purge done, DBSIZE exact', { timeout: 90_000 }, async () => {
+    const { c, api, client, direct } = f;
     const preview = await api.request<{ started: boolean; plan: { slotCount: number; slots: number[][]; keeps: number } }>('POST', '/api/v1/splits', { source: 1, target: 2 });
     expect(preview.started).toBe(false);
     expect(preview.plan.slotCount).toBe(512);
     expect(preview.plan.slots).toEqual([[512, 1023]]);
-    expect((await group(1)).split).toBeUndefined();
+    expect((await groupRecord(c, 1)).split).toBeUndefined();
 
     // Load through the other proxy: INCR counters spread over every slot, with the latency of each.
-    const writer = new Redis({ port: c.proxies[1]!.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-    let incrs = 0;
-    let maxMs = 0;
-    let stop = false;
-    const load = (async () => {
-      while (!stop) {
-        const t0 = performance.now();
-        await writer.incr(`ctr{${incrs % 500}}`);
-        maxMs = Math.max(maxMs, performance.now() - t0);
-        incrs++;
-      }
-    })();
+    const writer = startIncrs(c.proxies[1]!.port, (n) => `ctr{${n % 500}}`);
     const started = await api.request<{ started: boolean; split: SplitView }>('POST', '/api/v1/splits', { source: 1, target: 2, confirm: true });
     expect(started.started).toBe(true);
     expect(started.split.step).toBe('syncing');
     // While the purge runs, both masters hold keys of slots they no longer own: cluster-wide commands through a
     // proxy must not show them. Some moved keys are deleted first (their copy on the source is a leftover).
-    await waitStep(1, ['purging']);
+    await waitSplitStep(api, 1, ['purging'], 60_000);
     const deleted: string[] = [];
     for (let i = 0; deleted.length < 200; i++) if (slotOf(Buffer.from(`k${i}`)) >= 512) deleted.push(`k${i}`);
     expect(await client.del(...deleted)).toBe(deleted.length);
-    const during = await split(1);
+    const during = await splitOf(api, 1);
     expect(during.step).toBe('purging');
     const scanned: string[] = [];
     let cursor = '0';
@@ -129,11 +84,9 @@ describe('split by replication (memory coordinator, real proxies and redis-serve
       const k = await client.randomkey();
       expect(k === null || !gone.has(k), `RANDOMKEY answered deleted key ${k}`).toBe(true);
     }
-    expect((await split(1)).step, 'the purge was still running during the checks').toBe('purging');
-    const done = await waitStep(1, ['done', 'aborted', 'failed']);
-    stop = true;
-    await load;
-    writer.disconnect();
+    expect((await splitOf(api, 1)).step, 'the purge was still running during the checks').toBe('purging');
+    const done = await waitSplitStep(api, 1, SPLIT_ENDED, 60_000);
+    const { requests: incrs, maxMs } = await writer.stop();
     expect(done.step).toBe('done');
     console.log(`split: hold ${done.holdMs} ms, purge ${JSON.stringify(done.purge)}, ${incrs} INCRs, max client latency ${maxMs.toFixed(1)} ms`);
     expect(done.holdMs).toBeGreaterThanOrEqual(0);
@@ -141,10 +94,9 @@ describe('split by replication (memory coordinator, real proxies and redis-serve
     expect(done.purge!.sourceDeleted + done.purge!.targetDeleted).toBeGreaterThan(KEYS * 0.9);
 
     // Ownership: 0-511 stay with group 1, 512-1023 belong to group 2; no marker left.
-    const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
-    for (const s of slots) expect(s.group).toBe(s.id < 512 ? 1 : 2);
-    expect((await group(1)).split).toBeUndefined();
-    expect((await group(2)).split).toBeUndefined();
+    for (const s of await slotRecords(c)) expect(s.group).toBe(s.id < 512 ? 1 : 2);
+    expect((await groupRecord(c, 1)).split).toBeUndefined();
+    expect((await groupRecord(c, 2)).split).toBeUndefined();
 
     // Data intact through the proxies, every acknowledged INCR counted once.
     for (let i = 0; i < KEYS; i += 97) expect(await client.get(`k${i}`)).toBe(gone.has(`k${i}`) ? null : `v${i}`);
@@ -158,9 +110,7 @@ describe('split by replication (memory coordinator, real proxies and redis-serve
     // After the switch there is nothing to abort: slots go back with a migration.
     await expect(api.request('POST', '/api/v1/splits/1/abort', {})).rejects.toMatchObject({ code: 'REDSLOT_ERR_SPLIT_ABORT_REFUSED' });
     // The new master is a master now, with its own writes.
-    const direct = new Redis({ port: c.redis[1]!.port, host: '127.0.0.1' });
-    expect(await direct.call('ROLE').then((r) => (r as unknown[])[0])).toBe('master');
-    direct.disconnect();
+    expect(await direct[1]!.call('ROLE').then((r) => (r as unknown[])[0])).toBe('master');
     expect(await client.set('after-split{x}', '1')).toBe('OK');
     await client.del('after-split{x}');
   });
