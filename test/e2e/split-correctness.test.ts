@@ -9,13 +9,12 @@
  * Afterwards: every acknowledged INCR counted exactly once, no stale read, no client error, every key only in
  * its slot's group, and DBSIZE through a proxy equals the keys written.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startMigrationCluster, type MigrationCluster } from '../../bench/migration/cluster.js';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
-import type { SlotRecord } from '../../shared/model/types.js';
 import type { SplitRecord } from '../../dashboard/migration/split/record.js';
+import { slotRecords, SPLIT_ENDED, useSplitCluster } from '../support/split.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
@@ -25,7 +24,20 @@ const VERSIONED_PER_WORKER = 200;
 const FILLER = 20_000;
 const KILL_AT = ['syncing', 'locked', 'promoting', 'switching', 'purging', 'attaching'];
 
-let c: MigrationCluster;
+const f = useSplitCluster({
+  proxies: 2,
+  coordinator: 'etcd',
+  dashboards: 2,
+  dashboardProcess: true,
+  leaseTtlMs: 3000,
+  barrierTimeoutMs: 15_000,
+  split: { stepDelayMs: 1500, retryMs: 300, lockTimeoutMs: 30_000 },
+  proxyOverrides: { guard: { holdTimeout: '90s' } },
+  keys: FILLER,
+  key: (i) => `fill:${i}`,
+  value: () => 'x'.repeat(32),
+  startTimeoutMs: 120_000,
+});
 const acked = new Int32Array(COUNTERS);
 const uncertain = new Int32Array(COUNTERS);
 const touched = new Set<string>();
@@ -42,8 +54,8 @@ function isFenceRefusal(err: unknown): boolean {
 
 async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
   const opts = { host: '127.0.0.1', maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: 90_000, lazyConnect: true };
-  const wr = new Redis({ ...opts, port: c.proxies[w % 2]!.port });
-  const rd = new Redis({ ...opts, port: c.proxies[(w + 1) % 2]!.port });
+  const wr = new Redis({ ...opts, port: f.c.proxies[w % 2]!.port });
+  const rd = new Redis({ ...opts, port: f.c.proxies[(w + 1) % 2]!.port });
   await Promise.all([wr.connect(), rd.connect()]);
   const st: WorkerStats = { incrOk: 0, staleReads: [], errors: new Map() };
   const versions = new Int32Array(VERSIONED_PER_WORKER);
@@ -87,42 +99,19 @@ async function worker(w: number, stop: () => boolean): Promise<WorkerStats> {
 }
 
 async function record(): Promise<SplitRecord | undefined> {
-  const kv = await c.opened.coordinator.get(c.opened.paths.split(1));
+  const kv = await f.c.opened.coordinator.get(f.c.opened.paths.split(1));
   return kv ? (JSON.parse(kv.value) as SplitRecord) : undefined;
 }
 
 async function leaderRef() {
-  const kv = await c.opened.coordinator.get(c.opened.paths.leader);
+  const kv = await f.c.opened.coordinator.get(f.c.opened.paths.leader);
   const addr = kv ? (JSON.parse(kv.value) as { addr: string }).addr : '';
-  return c.dashboards.find((d) => d.url === `http://${addr}`);
+  return f.c.dashboards.find((d) => d.url === `http://${addr}`);
 }
-
-beforeAll(async () => {
-  c = await startMigrationCluster({
-    groups: 1,
-    spareGroups: 1,
-    proxies: 2,
-    coordinator: 'etcd',
-    dashboards: 2,
-    dashboardProcess: true,
-    leaseTtlMs: 3000,
-    barrierTimeoutMs: 15_000,
-    split: { stepDelayMs: 1500, retryMs: 300, lockTimeoutMs: 30_000 },
-    proxyOverrides: { guard: { holdTimeout: '90s' } },
-  });
-  const r = new Redis({ host: '127.0.0.1', port: c.proxies[0]!.port });
-  const p = r.pipeline();
-  for (let i = 0; i < FILLER; i++) p.set(`fill:${i}`, 'x'.repeat(32));
-  await p.exec();
-  r.disconnect();
-}, 120_000);
-
-afterAll(async () => {
-  await c?.stop();
-}, 60_000);
 
 describe('split by replication under client load, dashboard kill -9 in every step', () => {
   it('loses, duplicates and misplaces nothing; clients see no error and no stale read; DBSIZE exact', async () => {
+    const { c, direct } = f;
     let stopping = false;
     const workers = Array.from({ length: WORKERS }, (_, w) => worker(w, () => stopping));
     await new Promise((r) => setTimeout(r, 1000));
@@ -135,7 +124,7 @@ describe('split by replication under client load, dashboard kill -9 in every ste
     let final: SplitRecord | undefined;
     for (;;) {
       const rec = await record();
-      if (rec && ['done', 'aborted', 'failed'].includes(rec.step)) {
+      if (rec && SPLIT_ENDED.includes(rec.step)) {
         final = rec;
         break;
       }
@@ -168,9 +157,8 @@ describe('split by replication under client load, dashboard kill -9 in every ste
     expect(stats.flatMap((s) => s.staleReads)).toEqual([]);
 
     // Slots: the upper half with group 2, no action, no marker.
-    const slots = (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
     const owner = new Array<number>(1024).fill(0);
-    for (const s of slots) {
+    for (const s of await slotRecords(c)) {
       expect(s.action).toBeUndefined();
       owner[s.id] = s.group;
     }
@@ -180,7 +168,7 @@ describe('split by replication under client load, dashboard kill -9 in every ste
     const seen = new Set<string>();
     const counters = new Map<number, number>();
     for (let gi = 0; gi < 2; gi++) {
-      const r = new Redis({ host: '127.0.0.1', port: c.redis[gi]!.port });
+      const r = direct[gi]!;
       let cursor = '0';
       do {
         const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 5000);
@@ -196,7 +184,6 @@ describe('split by replication under client load, dashboard kill -9 in every ste
           ctrs.forEach((k, i) => counters.set(Number(k.toString().slice(4)), Number(vals[i])));
         }
       } while (cursor !== '0');
-      r.disconnect();
     }
     let mismatches = 0;
     for (let i = 0; i < COUNTERS; i++) {
