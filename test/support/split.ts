@@ -3,7 +3,8 @@
  * cluster in this process (group 1 owns every slot, `spareGroups` new empty groups, a dashboard over HTTP, proxies)
  * with `keys` keys written through the first proxy; after each test (each attempt of a retried one), any split
  * still running is ended, aborted if it can be and else waited for, so that a retry does not fail for a split the
- * failed attempt left behind ("group 1 is already in split"); after all, everything stopped.
+ * failed attempt left behind ("group 1 is already in split"), and a test that passed but left one running fails;
+ * after all, everything stopped.
  */
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Redis } from 'ioredis';
@@ -49,8 +50,11 @@ export function useSplitCluster(o: SplitClusterOptions = {}): SplitCluster {
     for (let i = 0; i < keys; i++) p.set(key(i), value(i));
     await p.exec();
   }, o.startTimeoutMs);
-  afterEach(async () => {
-    if (f.c) await endRunningSplits(await f.c.leader());
+  afterEach(async (ctx) => {
+    if (!f.c) return;
+    const ended = await endRunningSplits(await f.c.leader());
+    // After a failure that is the point; a test that passed must have ended its splits itself.
+    if (ended.length > 0 && ctx.task.result?.state !== 'fail') throw new Error(`the test left the split of group(s) ${ended.join(', ')} running`);
   }, 90_000);
   afterAll(async () => {
     f.client?.disconnect();
@@ -60,10 +64,11 @@ export function useSplitCluster(o: SplitClusterOptions = {}): SplitCluster {
   return f;
 }
 
-/** Aborts every split still running (waits for those past their switch) and waits until each has ended. */
-export async function endRunningSplits(api: DashboardClient): Promise<void> {
+/** Aborts every split still running (waits for those past their switch) until each has ended; their sources. */
+export async function endRunningSplits(api: DashboardClient): Promise<number[]> {
   const { splits } = await api.request<{ splits: SplitView[] }>('GET', '/api/v1/splits');
-  for (const s of splits.filter((x) => !SPLIT_ENDED.includes(x.step))) {
+  const running = splits.filter((x) => !SPLIT_ENDED.includes(x.step));
+  for (const s of running) {
     if (ABORTABLE_STEPS.includes(s.step)) {
       await api.request('POST', `/api/v1/splits/${s.source}/abort`, {}).catch((err: unknown) => {
         // It went past its switch meanwhile: waited for below.
@@ -72,6 +77,7 @@ export async function endRunningSplits(api: DashboardClient): Promise<void> {
     }
     await waitSplitStep(api, s.source, SPLIT_ENDED, 60_000);
   }
+  return running.map((s) => s.source);
 }
 
 export function splitOf(api: DashboardClient, source: number): Promise<SplitView> {
