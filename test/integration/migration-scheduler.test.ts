@@ -12,6 +12,7 @@ import { slotOf } from '../../shared/slot.js';
 import type { SlotRecord, ProxyAck } from '../../shared/model/types.js';
 import type { WatchBatch } from '../../shared/coordinator/types.js';
 import type { MigrationStatus, JobView } from '../../dashboard/migration/views.js';
+import { countPlacedKeys } from '../support/placement.js';
 
 setLogLevel((process.env.REDSLOT_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 
@@ -37,28 +38,7 @@ async function waitJob(id: string, states: string[], timeoutMs = 30_000): Promis
 
 /** Every key on every master must live in the group its slot names now (and no migration in flight). */
 async function checkPlacement(expectedKeys: number): Promise<void> {
-  const topo = await c.opened.coordinator.getPrefix(c.opened.paths.slots);
-  const owner = new Array<number>(1024).fill(0);
-  for (const kv of topo.kvs) {
-    const s = JSON.parse(kv.value) as SlotRecord;
-    expect(s.action, `slot ${s.id} still has an action`).toBeUndefined();
-    owner[s.id] = s.group;
-  }
-  let total = 0;
-  for (let i = 0; i < c.redis.length; i++) {
-    const r = new Redis({ port: c.redis[i]!.port, host: '127.0.0.1' });
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 2000);
-      cursor = String(next);
-      for (const k of keys) {
-        expect(owner[slotOf(k)], `key ${k.toString()} on group ${i + 1}`).toBe(i + 1);
-        total++;
-      }
-    } while (cursor !== '0');
-    r.disconnect();
-  }
-  expect(total).toBe(expectedKeys);
+  expect(await countPlacedKeys(c)).toBe(expectedKeys);
 }
 
 beforeAll(async () => {

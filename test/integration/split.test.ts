@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import { setLogLevel } from '../../shared/log.js';
 import { slotOf } from '../../shared/slot.js';
+import { countPlacedKeys } from '../support/placement.js';
 import { groupRecord, slotRecords, splitOf, SPLIT_ENDED, useSplitCluster, waitSplitStep } from '../support/split.js';
 import { startIncrs } from '../support/split-load.js';
 
@@ -19,29 +20,6 @@ beforeAll(async () => {
   for (let i = 0; i < 2000; i++) p.hset('big{h}', `f${i}`, `x${i}`);
   await p.exec();
 });
-
-/** Every key on every master lives in the group its slot names now; returns the total. */
-async function checkPlacement(): Promise<number> {
-  const owner = new Array<number>(1024).fill(0);
-  for (const s of await slotRecords(f.c)) {
-    expect(s.action).toBeUndefined();
-    owner[s.id] = s.group;
-  }
-  let total = 0;
-  for (let i = 0; i < f.c.redis.length; i++) {
-    const r = f.direct[i]!;
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scanBuffer(cursor, 'COUNT', 2000);
-      cursor = String(next);
-      for (const k of keys) {
-        expect(owner[slotOf(k)], `key ${k.toString()} on group ${i + 1}`).toBe(i + 1);
-        total++;
-      }
-    } while (cursor !== '0');
-  }
-  return total;
-}
 
 describe('split by replication (memory coordinator, real proxies and redis-servers)', () => {
   it('moves the upper half of the slots under INCR load: data intact, hold measured, purge done, DBSIZE exact', { timeout: 90_000 }, async () => {
@@ -105,7 +83,7 @@ describe('split by replication (memory coordinator, real proxies and redis-serve
     for (let i = 0; i < 500; i++) sum += Number((await client.get(`ctr{${i}}`)) ?? 0);
     expect(sum).toBe(incrs);
     const counters = Math.min(incrs, 500);
-    expect(await checkPlacement()).toBe(KEYS - deleted.length + 1 + counters);
+    expect(await countPlacedKeys(c)).toBe(KEYS - deleted.length + 1 + counters);
     expect(await client.dbsize()).toBe(KEYS - deleted.length + 1 + counters);
     // After the switch there is nothing to abort: slots go back with a migration.
     await expect(api.request('POST', '/api/v1/splits/1/abort', {})).rejects.toMatchObject({ code: 'REDSLOT_ERR_SPLIT_ABORT_REFUSED' });

@@ -14,6 +14,9 @@ import { ABORTABLE_STEPS, type SplitStep } from '../../dashboard/migration/split
 import type { SplitView } from '../../dashboard/migration/split/service.js';
 import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
+import { slotRecords } from './placement.js';
+
+export { slotRecords } from './placement.js';
 
 /** The steps a split ends in. */
 export const SPLIT_ENDED: SplitStep[] = ['done', 'aborted', 'failed'];
@@ -101,10 +104,6 @@ export async function groupRecord(c: MigrationCluster, gid: number): Promise<Gro
 
 export async function slotRecord(c: MigrationCluster, sid: number): Promise<SlotRecord> {
   return JSON.parse((await c.opened.coordinator.get(c.opened.paths.slot(sid)))!.value) as SlotRecord;
-}
-
-export async function slotRecords(c: MigrationCluster): Promise<SlotRecord[]> {
-  return (await c.opened.coordinator.getPrefix(c.opened.paths.slots)).kvs.map((kv) => JSON.parse(kv.value) as SlotRecord);
 }
 
 /** The first `${prefix}${i}` whose slot passes `pred`. */
