@@ -3,12 +3,12 @@
  * proxy from dist/ over them, and nutcracker (twemproxy) over the same backends when it is installed.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
 import { spawnProcess, stopAll, type Spawned } from '../../deploy/local/spawn/process.js';
 import { startRedis, type RedisServerHandle } from '../../deploy/local/spawn/redis.js';
 import { SLOT_COUNT } from '../../shared/slot.js';
+import { autoWorkers } from '../../proxy/workers/cpus.js';
 import { issueCert, makeCa } from '../../shared/tls/certs.js';
 
 export interface Target {
@@ -128,7 +128,9 @@ export async function startServers(opts: { root: string; work: string; targets: 
       // `=DIR`: another build's dist/ (an A/B in one interleaved run), labelled with its checkout's name.
       const dist = m[3] ?? path.join(opts.root, 'dist');
       const label = m[3] ? `${spec.slice(0, spec.indexOf('='))}~${path.basename(path.dirname(path.resolve(m[3])))}` : spec;
-      const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : os.availableParallelism();
+      // `redslot` alone runs the product's default (`workers: auto`, proxy/workers/cpus.ts) as this machine gives it
+      // (with BENCH_PROXY_CPUS, set BENCH_PROXY_WORKERS: the pinned proxy's CPUs are not this process's).
+      const workers = m[1] ? Number(m[1]) : PROXY_WORKERS ? Number(PROXY_WORKERS) : autoWorkers();
       const port = await freePort();
       const admin = await freePort();
       const per = Math.ceil(SLOT_COUNT / GROUPS);

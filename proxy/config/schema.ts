@@ -12,7 +12,7 @@ import { EtcdKnobs } from '../../shared/coordinator/etcd-schema.js';
 import { TlsListenerKnobs } from '../../shared/tls/schema.js';
 import { isLoopbackHost } from '../../shared/loopback.js';
 import { checkSecretLength, secretValue } from '../../shared/secrets.js';
-import { availableCpus } from '../workers/cpus.js';
+import { autoWorkers } from '../workers/cpus.js';
 import { AclKnobs, AuthKnobs, ClientTlsKnobs } from './access.js';
 import { BackendKnobs, MigrateKnobs } from './backend.js';
 import { GuardKnobs, LimitsKnobs } from './limits.js';
@@ -49,14 +49,14 @@ const ReachabilityKnobs = Type.Decode(
   (r) => ({ ...r, timeoutMs: Math.max(50, r.timeoutMs) }),
 );
 
-/** 'auto' (or 0) = one worker per CPU, capped by a cgroup CPU quota. */
+/** 'auto' (or 0) = proxy/workers/cpus.ts autoWorkers. */
 const WorkersKnob = Type.Decode(
   Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 256 })], {
     default: 'auto',
-    description: 'worker processes sharing the port (`auto` = CPUs, capped by a cgroup CPU quota; `1` = one process); the primary follows the topology and acknowledges a revision only after every worker applied it. In-process proxies (tests, `redslot up`) always run one',
+    description: 'worker processes sharing the port (`auto` = one per CPU given to the proxy by a cgroup CPU quota or a CPU affinity mask; on a machine given whole, its CPUs less one, at least 1: one process on 2 CPUs; `1` = one process); the primary follows the topology and acknowledges a revision only after every worker applied it. In-process proxies (tests, `redslot up`) always run one',
     expected: 'auto or an integer in [1, 256]',
   }),
-  (w) => (w === 'auto' || w === 0 ? availableCpus() : w),
+  (w) => (w === 'auto' || w === 0 ? autoWorkers() : w),
 );
 
 /** Admin HTTP address; '' (or null/false in a file) = no admin server. */

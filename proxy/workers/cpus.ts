@@ -1,7 +1,7 @@
 /**
- * How many CPUs this process may use, for `workers: auto`: os.availableParallelism() (the CPU affinity mask),
- * capped by a cgroup CPU quota when one is set (a container with a CPU limit: Kubernetes `limits.cpu`), so a
- * proxy limited to 2 CPUs on a 64-core node starts 2 workers, not 64.
+ * How many CPUs this process may use: os.availableParallelism() (the CPU affinity mask), capped by a cgroup CPU
+ * quota when one is set (a container with a CPU limit: Kubernetes `limits.cpu`), so a proxy limited to 2 CPUs on
+ * a 64-core node counts 2, not 64. `workers: auto` is one fewer (autoWorkers).
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,4 +35,19 @@ export function availableCpus(root?: string): number {
   const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const quota = cgroupCpuQuota(root);
   return quota === null ? n : Math.max(1, Math.min(n, Math.ceil(quota)));
+}
+
+/**
+ * `workers: auto`. CPUs given to the proxy explicitly (a cgroup CPU quota, or an affinity mask narrower than the
+ * machine: taskset, a cpuset) are its own: one worker each. On a machine it was given whole, it shares the cores
+ * with the kernel's network stack and, often, Redis or the clients: one worker per CPU less one, at least one.
+ * Measured on 2 CPUs (docs/performance.md, Workers): a second worker costs ~45 % more CPU per request at
+ * pipeline 1 (half the batching per wake-up, two event loops preempting each other and the co-located
+ * processes), so one process is faster there; the kernel's share of a proxy's work is over half its CPU per
+ * request at pipeline 1, and Redis advises the same spare core for its io-threads.
+ */
+export function autoWorkers(root?: string, machineCpus: number = os.cpus().length): number {
+  const n = availableCpus(root);
+  const given = cgroupCpuQuota(root) !== null || n < machineCpus;
+  return given ? n : Math.max(1, n - 1);
 }

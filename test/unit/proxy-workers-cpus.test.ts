@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { availableCpus, cgroupCpuQuota } from '../../proxy/workers/cpus.js';
+import { autoWorkers, availableCpus, cgroupCpuQuota } from '../../proxy/workers/cpus.js';
+import { loadProxyConfig } from '../../proxy/config/load.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -38,5 +39,20 @@ describe('worker count from the CPU quota', () => {
     expect(availableCpus(cgroup({ 'cpu.max': '50000 100000' }))).toBe(1);
     expect(availableCpus(cgroup({ 'cpu.max': `${(n + 8) * 100000} 100000` }))).toBe(n);
     if (n >= 2) expect(availableCpus(cgroup({ 'cpu.max': '150000 100000' }))).toBe(2);
+  });
+
+  it('workers: auto is one per CPU given to the proxy (quota, narrowed mask), else one fewer than the machine has, at least one', () => {
+    const n = os.availableParallelism();
+    // The whole machine (no quota, mask = every CPU): one spare core.
+    expect(autoWorkers(cgroup({}), n)).toBe(Math.max(1, n - 1));
+    // A quota: those CPUs are the proxy's own.
+    expect(autoWorkers(cgroup({ 'cpu.max': '50000 100000' }), n)).toBe(1);
+    if (n >= 2) expect(autoWorkers(cgroup({ 'cpu.max': '200000 100000' }), n)).toBe(2);
+    // A mask narrower than the machine (taskset, cpuset): every CPU in it.
+    expect(autoWorkers(cgroup({}), n + 1)).toBe(n);
+    // The config's default and an explicit `auto` resolve to it; a number is taken as it is.
+    expect(loadProxyConfig({ env: {} }).workers).toBe(autoWorkers());
+    expect(loadProxyConfig({ env: {}, overrides: { workers: 'auto' } }).workers).toBe(autoWorkers());
+    expect(loadProxyConfig({ env: {}, overrides: { workers: 2 } }).workers).toBe(2);
   });
 });
