@@ -38,6 +38,7 @@ import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
+import { DirectWriter } from './util/direct-write.js';
 import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
 import { lendFrame } from './util/lent-slabs.js';
 
@@ -75,6 +76,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
+  /** Replies are written through the socket's handle when nothing is buffered (util/direct-write.ts). */
+  private readonly out: DirectWriter;
   /**
    * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
    * arena and requests are lent views of it (other commands get copies of their own); after the client's
@@ -106,6 +109,10 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.readReplica = env.config.reads === 'replica-preferred';
     this.held = new HeldRequests(this, env);
     this.pressure = new Backpressure(socket, this, env);
+    // A write left pending in libuv is done: like the socket's 'drain' (Writable does not know of it).
+    this.out = new DirectWriter(socket, () => {
+      if (!this.closed) this.pressure.drained();
+    });
     this.decoder = new RequestDecoder(this, env.limits);
     this.startUnauthenticated();
     socket.setNoDelay(true);
@@ -164,7 +171,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   get outputBytes(): number {
-    return this.replies.outBytes + this.socket.writableLength;
+    return this.replies.outBytes + this.out.writableLength;
+  }
+
+  /** Bytes handed to the socket and not yet taken by the kernel. */
+  get socketBuffered(): number {
+    return this.out.writableLength;
   }
 
   /** Bytes of requests received and not dispatched yet: held ones and the one being decoded. */
@@ -422,9 +434,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const replies = this.replies;
     if (replies.out.length > 0) {
       const total = replies.outBytes;
-      this.pressure.written(writeReplies(this.socket, replies.takeOutput(), total));
-      // The kernel took every byte: the backend reply views written are free; else once the write is done.
-      if (this.socket.writableLength === 0) replies.giveBack();
+      const list = replies.takeOutput();
+      this.pressure.written(writeReplies(this.out, list, total));
+      replies.reuse(list);
+      // The kernel took every byte: the backend reply views written are free; else once the write is done
+      // (an empty write's callback runs after every write before it, direct ones included: libuv keeps order).
+      if (this.out.writableLength === 0) replies.giveBack();
       else if (replies.lent.length > 0) this.socket.write(EMPTY, replies.giveBackLater());
       if (this.pressure.overOutputLimit()) {
         this.socket.destroy();

@@ -20,6 +20,8 @@ export interface PressuredClient {
   readonly isClosed: boolean;
   /** Subscribed to something: the pubsub output class applies. */
   readonly isSubscriber: boolean;
+  /** Output handed to the socket and not yet taken by the kernel (bytes). */
+  readonly socketBuffered: number;
   /** Stop (true) or restart (false) reading this client's backend subscriber connections. */
   throttleSubscriptions(on: boolean): void;
 }
@@ -128,7 +130,7 @@ export class Backpressure {
    * its soft limit for its seconds; any other client over limits.maxClientOutput (Redis's normal class).
    */
   overOutputLimit(): boolean {
-    const buffered = this.socket.writableLength;
+    const buffered = this.client.socketBuffered;
     if (this.client.isSubscriber) {
       const { hardBytes, softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
       let over = hardBytes > 0 && buffered > hardBytes;
