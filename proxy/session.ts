@@ -110,9 +110,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.held = new HeldRequests(this, env);
     this.pressure = new Backpressure(socket, this, env);
     // A write left pending in libuv is done: like the socket's 'drain' (Writable does not know of it).
-    this.out = new DirectWriter(socket, () => {
-      if (!this.closed) this.pressure.drained();
-    });
+    this.out = new DirectWriter(socket, this.pressure);
     this.decoder = new RequestDecoder(this, env.limits);
     this.startUnauthenticated();
     socket.setNoDelay(true);

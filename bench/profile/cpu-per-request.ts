@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     const cpu = new Map<string, number[]>();
     const rps = new Map<string, number[]>();
     const sys = new Map<string, number[]>();
+    const usr = new Map<string, number[]>();
     const loads: number[] = [];
     const add = (m: Map<string, number[]>, k: string, x: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(x);
     for (let r = 0; r < ROUNDS; r++) {
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
               const k = `${size}|${t}|${p}|${px.build}`;
               add(cpu, k, (((c1[0] + c1[1] - c0[0] - c0[1]) / TICK) * 1e6) / n);
               add(sys, k, (((c1[1] - c0[1]) / TICK) * 1e6) / n);
+              add(usr, k, (((c1[0] - c0[0]) / TICK) * 1e6) / n);
               add(rps, k, Number.isFinite(got) ? got : n / (ms / 1000));
               loads.push(os.loadavg()[0]!);
             }
@@ -161,13 +163,13 @@ async function main(): Promise<void> {
       `proxy CPU per request (${WORKERS === 1 ? 'single process' : `${WORKERS} workers`}; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} interleaved rounds, median; ` +
         `load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}; ${new Date().toISOString()})\n`,
     );
-    process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | user (all rounds) | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|---|\n');
     for (const [k, xs] of cpu) {
       const [size, t, p, b] = k.split('|');
       const tw = cpu.get(`${size}|${t}|${p}|twemproxy`);
       const vs = tw && b !== 'twemproxy' ? (median(xs) / median(tw)).toFixed(2) : '';
       process.stdout.write(
-        `| ${size} B | ${t} | ${p} | ${label(b!)} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${vs} | ${Math.round(median(rps.get(k)!))} |\n`,
+        `| ${size} B | ${t} | ${p} | ${label(b!)} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${median(usr.get(k)!).toFixed(2)} (${usr.get(k)!.map((x) => x.toFixed(1)).join(' ')}) | ${vs} | ${Math.round(median(rps.get(k)!))} |\n`,
       );
     }
     if (process.env.CPU_STRACE === '1') {

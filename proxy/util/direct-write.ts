@@ -2,7 +2,7 @@
  * Writing to a plain TCP socket straight through its handle when nothing is buffered, instead of through
  * Writable (socket.write): writeOrBuffer, a WriteWrap object per write, onwrite, afterWrite on nextTick. At
  * pipeline 1 every request costs one client write, and that machinery was a large part of the proxy's
- * user-space CPU per request (bench/micro/write-path.bench.ts).
+ * user-space CPU per request (bench/micro/read-path.bench.ts, mode `direct`).
  *
  * The handle's writeBuffer() first tries the write syscall itself (libuv's uv_try_write); when the kernel
  * takes every byte it is done, and the request object it was given is not kept, so one is reused. When it
@@ -70,21 +70,24 @@ function newReq(b: StreamWrapBinding): WriteReq {
 /** A request object for writes the kernel takes at once (never kept by the handle). */
 let spare: WriteReq | null = null;
 
+/** Told when a write that went asynchronous is done: the socket can take more (like its 'drain'). */
+export interface WriteListener {
+  drained(): void;
+}
+
+/** One per client connection (a few fields: idle connections are many). */
 export class DirectWriter {
   /** Bytes written directly that libuv still holds (the kernel's buffer was full). */
   pending = 0;
+  /** The socket's handle when direct writes are possible, else null (socket.write always). */
   private readonly handle: StreamHandle | null;
-  private readonly b: StreamWrapBinding | null;
 
   constructor(
     private readonly socket: Socket,
-    /** A write that returned false is done: the socket can take more (like 'drain'). */
-    private readonly onWritten: (status: number) => void,
+    private readonly listener: WriteListener,
   ) {
-    const b = streamWrap();
     const h = (socket as unknown as { _handle?: Partial<StreamHandle> | null })._handle;
-    const plain = b !== null && h !== null && h !== undefined && typeof h.writeBuffer === 'function' && !(socket instanceof tls.TLSSocket);
-    this.b = plain ? b : null;
+    const plain = streamWrap() !== null && h !== null && h !== undefined && typeof h.writeBuffer === 'function' && !(socket instanceof tls.TLSSocket);
     this.handle = plain ? (h as StreamHandle) : null;
   }
 
@@ -105,7 +108,7 @@ export class DirectWriter {
     if (h === null || this.pending !== 0 || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || s.writableEnded || (s as unknown as { _handle: unknown })._handle !== h) {
       return s.write(buf);
     }
-    const b = this.b!;
+    const b = binding!;
     const req = spare ?? newReq(b);
     spare = null;
     const err = h.writeBuffer(req, buf);
@@ -138,7 +141,7 @@ export class DirectWriter {
   completed(status: number): void {
     this.pending = 0;
     if (status < 0 && !this.socket.destroyed) this.socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
-    this.onWritten(status);
+    this.listener.drained();
   }
 }
 
@@ -146,6 +149,6 @@ export class DirectWriter {
 const writers = new WeakMap<Socket, DirectWriter>();
 export function writeDirect(socket: Socket, buf: Buffer): boolean {
   let w = writers.get(socket);
-  if (w === undefined) writers.set(socket, (w = new DirectWriter(socket, () => undefined)));
+  if (w === undefined) writers.set(socket, (w = new DirectWriter(socket, { drained: () => undefined })));
   return w.write(buf);
 }
