@@ -38,7 +38,6 @@ import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { DirectWriter } from './util/direct-write.js';
 import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
 import { lendFrame } from './util/lent-slabs.js';
 
@@ -76,8 +75,6 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
-  /** Replies are written through the socket's handle when nothing is buffered (util/direct-write.ts). */
-  private readonly out: DirectWriter;
   /**
    * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
    * arena and requests are lent views of it (other commands get copies of their own); after the client's
@@ -109,8 +106,6 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.readReplica = env.config.reads === 'replica-preferred';
     this.held = new HeldRequests(this, env);
     this.pressure = new Backpressure(socket, this, env);
-    // A write left pending in libuv is done: like the socket's 'drain' (Writable does not know of it).
-    this.out = new DirectWriter(socket, this.pressure);
     this.decoder = new RequestDecoder(this, env.limits);
     this.startUnauthenticated();
     socket.setNoDelay(true);
@@ -169,12 +164,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   get outputBytes(): number {
-    return this.replies.outBytes + this.out.writableLength;
-  }
-
-  /** Bytes handed to the socket and not yet taken by the kernel. */
-  get socketBuffered(): number {
-    return this.out.writableLength;
+    return this.replies.outBytes + this.pressure.writableLength;
   }
 
   /** Bytes of requests received and not dispatched yet: held ones and the one being decoded. */
@@ -432,12 +422,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const replies = this.replies;
     if (replies.out.length > 0) {
       const total = replies.outBytes;
-      const list = replies.takeOutput();
-      this.pressure.written(writeReplies(this.out, list, total));
-      replies.reuse(list);
+      // Replies go through the backpressure, the client's writer (straight to the handle when nothing is buffered).
+      const pressure = this.pressure;
+      pressure.written(writeReplies(pressure, replies.takeOutput(), total));
       // The kernel took every byte: the backend reply views written are free; else once the write is done
       // (an empty write's callback runs after every write before it, direct ones included: libuv keeps order).
-      if (this.out.writableLength === 0) replies.giveBack();
+      if (pressure.writableLength === 0) replies.giveBack();
       else if (replies.lent.length > 0) this.socket.write(EMPTY, replies.giveBackLater());
       if (this.pressure.overOutputLimit()) {
         this.socket.destroy();

@@ -29,8 +29,6 @@ export class ReplyQueue implements ReplyMode {
   /** Replies ready to be written, in order, and their bytes. */
   out: Buffer[] = [];
   outBytes = 0;
-  /** An empty list for the next output (reuse()); null: takeOutput() makes one. */
-  private spare: Buffer[] | null = [];
   /** Those of `out` that are lent backend reply views (ClientRequest.lendsReply), to give back once written. */
   readonly lent: Buffer[] = [];
 
@@ -81,22 +79,12 @@ export class ReplyQueue implements ReplyMode {
     this.outBytes += reply.length;
   }
 
-  /**
-   * Takes the output for one write (outBytes is its size until then). Then giveBack() or forgetLent(), and
-   * reuse(list) once written (no array per flush).
-   */
+  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or forgetLent(). */
   takeOutput(): Buffer[] {
     const list = this.out;
-    this.out = this.spare ?? [];
-    this.spare = null;
+    this.out = [];
     this.outBytes = 0;
     return list;
-  }
-
-  /** A list takeOutput() gave, now written: emptied (it keeps no reply alive) and used for the next output. */
-  reuse(list: Buffer[]): void {
-    list.length = 0;
-    this.spare = list;
   }
 
   /** The output taken was fully handed to the kernel: the lent views in it are given back (read-slab.ts). */

@@ -7,12 +7,13 @@
  * The handle's writeBuffer() first tries the write syscall itself (libuv's uv_try_write); when the kernel
  * takes every byte it is done, and the request object it was given is not kept, so one is reused. When it
  * cannot (the socket's kernel buffer is full), libuv queues the rest and keeps the request object until the
- * write completes: then this writer counts those bytes as pending and calls `onWritten` when they are out.
+ * write completes: then this writer counts those bytes as pending and calls drained() when they are out.
  *
  * Ordering: libuv writes in the order writes were issued, whether through this writer or socket.write, so
  * the two can be mixed: whenever the socket has anything buffered (Writable's queue, corked, connecting) or
  * a direct write is pending, write() goes through socket.write. Whatever is not a plain TCP socket with
- * that handle API (TLS, another Node) always goes through socket.write.
+ * that handle API (TLS, another Node) always goes through socket.write. socket.bytesWritten does not count
+ * direct writes (nothing in the proxy reads it).
  */
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
@@ -70,45 +71,29 @@ function newReq(b: StreamWrapBinding): WriteReq {
 /** A request object for writes the kernel takes at once (never kept by the handle). */
 let spare: WriteReq | null = null;
 
-/** Told when a write that went asynchronous is done: the socket can take more (like its 'drain'). */
-export interface WriteListener {
-  drained(): void;
-}
-
-/** One per client connection (a few fields: idle connections are many). */
+/**
+ * Writes a socket directly when it can (socket.write otherwise). Client sessions write through their
+ * Backpressure, which extends this (one field more per connection, nothing else: idle connections are many).
+ */
 export class DirectWriter {
   /** Bytes written directly that libuv still holds (the kernel's buffer was full). */
   pending = 0;
-  /** The socket's handle when direct writes are possible, else null (socket.write always). */
-  private readonly handle: StreamHandle | null;
 
-  constructor(
-    private readonly socket: Socket,
-    private readonly listener: WriteListener,
-  ) {
-    const h = (socket as unknown as { _handle?: Partial<StreamHandle> | null })._handle;
-    const plain = streamWrap() !== null && h !== null && h !== undefined && typeof h.writeBuffer === 'function' && !(socket instanceof tls.TLSSocket);
-    this.handle = plain ? (h as StreamHandle) : null;
-  }
-
-  /** Nothing is waiting to be written: the kernel has every byte written so far. */
-  get idle(): boolean {
-    return this.pending === 0 && this.socket.writableLength === 0;
-  }
+  constructor(protected readonly socket: Socket) {}
 
   /** Bytes waiting to be written (Writable's buffer and pending direct writes), as socket.writableLength. */
   get writableLength(): number {
     return this.pending + this.socket.writableLength;
   }
 
-  /** socket.write(buf): false = wait for `onWritten` or the socket's 'drain' before writing much more. */
+  /** socket.write(buf): false = wait for drained() (or the socket's 'drain') before writing much more. */
   write(buf: Buffer): boolean {
     const s = this.socket;
-    const h = this.handle;
-    if (h === null || this.pending !== 0 || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || s.writableEnded || (s as unknown as { _handle: unknown })._handle !== h) {
+    const h = (s as unknown as { _handle: Partial<StreamHandle> | null })._handle;
+    const b = streamWrap();
+    if (b === null || h === null || typeof h.writeBuffer !== 'function' || s instanceof tls.TLSSocket || this.pending !== 0 || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || s.writableEnded) {
       return s.write(buf);
     }
-    const b = binding!;
     const req = spare ?? newReq(b);
     spare = null;
     const err = h.writeBuffer(req, buf);
@@ -123,7 +108,7 @@ export class DirectWriter {
       return true;
     }
     // The rest waits in libuv; the handle keeps `req` until it is written.
-    req.handle = h;
+    req.handle = h as StreamHandle;
     req.writer = this;
     this.pending = buf.length;
     return false;
@@ -141,14 +126,17 @@ export class DirectWriter {
   completed(status: number): void {
     this.pending = 0;
     if (status < 0 && !this.socket.destroyed) this.socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status, syscall: 'write' }));
-    this.listener.drained();
+    this.drained();
   }
+
+  /** A write that returned false is done: the socket can take more (like its 'drain'). */
+  drained(): void {}
 }
 
 /** One direct write on `socket` (benchmarks): a writer per socket, made on first use. */
 const writers = new WeakMap<Socket, DirectWriter>();
 export function writeDirect(socket: Socket, buf: Buffer): boolean {
   let w = writers.get(socket);
-  if (w === undefined) writers.set(socket, (w = new DirectWriter(socket, { drained: () => undefined })));
+  if (w === undefined) writers.set(socket, (w = new DirectWriter(socket)));
   return w.write(buf);
 }

@@ -108,7 +108,7 @@ describe('direct socket writes', () => {
     const { writer, reader } = await pair();
     const got = collect(reader);
     const viaWritable = countWritableWrites(writer);
-    const out = new DirectWriter(writer, { drained: () => undefined });
+    const out = new DirectWriter(writer);
     const sent: Buffer[] = [];
     for (let i = 0; i < 50; i++) {
       const b = reply(i, 30 + i);
@@ -122,11 +122,12 @@ describe('direct socket writes', () => {
     expect(got().equals(want)).toBe(true);
   });
 
-  it('keeps order and every byte when the peer stops reading: writes wait in libuv, later ones go through Writable, onWritten says when the kernel took them', async () => {
+  it('keeps order and every byte when the peer stops reading: writes wait in libuv, later ones go through Writable, drained() says when the kernel took them', async () => {
     const { writer, reader } = await pair();
     reader.pause();
     let written = 0;
-    const out = new DirectWriter(writer, { drained: () => written++ });
+    const out = new DirectWriter(writer);
+    out.drained = () => void written++;
     const viaWritable = countWritableWrites(writer);
     const sent: Buffer[] = [];
     let sawPending = false;
@@ -153,13 +154,13 @@ describe('direct socket writes', () => {
   });
 
   it('packs replies through a DirectWriter without writing over bytes still pending (client not reading)', async () => {
-    await stopsReading((writer) => new DirectWriter(writer, { drained: () => undefined }));
+    await stopsReading((writer) => new DirectWriter(writer));
   });
 
   it('an empty write through the socket after a pending direct write calls back only once that write is done', async () => {
     const { writer, reader } = await pair();
     reader.pause();
-    const out = new DirectWriter(writer, { drained: () => undefined });
+    const out = new DirectWriter(writer);
     let i = 0;
     while (out.pending === 0 && i < 10_000) out.write(reply(i++, 16_000));
     expect(out.pending).toBeGreaterThan(0);
@@ -175,7 +176,7 @@ describe('direct socket writes', () => {
 
   it('falls back to socket.write on a destroyed socket without throwing', async () => {
     const { writer } = await pair();
-    const out = new DirectWriter(writer, { drained: () => undefined });
+    const out = new DirectWriter(writer);
     writer.on('error', () => undefined);
     writer.destroy();
     expect(() => out.write(Buffer.from('+OK\r\n'))).not.toThrow();
