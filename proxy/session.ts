@@ -164,7 +164,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   get outputBytes(): number {
-    return this.replies.outBytes + this.socket.writableLength;
+    return this.replies.outBytes + this.pressure.writableLength;
   }
 
   /** Bytes of requests received and not dispatched yet: held ones and the one being decoded. */
@@ -422,9 +422,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const replies = this.replies;
     if (replies.out.length > 0) {
       const total = replies.outBytes;
-      this.pressure.written(writeReplies(this.socket, replies.takeOutput(), total));
-      // The kernel took every byte: the backend reply views written are free; else once the write is done.
-      if (this.socket.writableLength === 0) replies.giveBack();
+      // Replies go through the backpressure, the client's writer (straight to the handle when nothing is buffered).
+      const pressure = this.pressure;
+      pressure.written(writeReplies(pressure, replies.takeOutput(), total));
+      // The kernel took every byte: the backend reply views written are free; else once the write is done
+      // (an empty write's callback runs after every write before it, direct ones included: libuv keeps order).
+      if (pressure.writableLength === 0) replies.giveBack();
       else if (replies.lent.length > 0) this.socket.write(EMPTY, replies.giveBackLater());
       if (this.pressure.overOutputLimit()) {
         this.socket.destroy();

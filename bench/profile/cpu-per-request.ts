@@ -13,6 +13,7 @@
  *   CPU_KEYSPACE=10000                                 keys (-r); filled with SETs of the size before each size's runs
  *   CPU_TWEMPROXY=0                                    leave twemproxy out
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
+ *   CPU_WORKERS=2                                      redslot's `workers` (default 1); CPU and syscalls of the primary and its workers
  *
  * CPU_REQUESTS is the count at values up to 1 KB; bigger values run proportionally fewer (at least 20,000)
  * so a 16 KB round takes about as long as a 1 KB one.
@@ -38,6 +39,7 @@ const SIZES = (process.env.CPU_SIZES ?? process.env.CPU_DATASIZE ?? '3 1024 1638
 /** Keys the runs spread over; small enough that the fill before each size's runs sets (nearly) every one. */
 const KEYSPACE = Number(process.env.CPU_KEYSPACE ?? 10000);
 const TWEMPROXY = process.env.CPU_TWEMPROXY !== '0' ? nutcrackerBinary() : undefined;
+const WORKERS = Number(process.env.CPU_WORKERS ?? 1);
 
 /** Requests per run at a value size: CPU_REQUESTS up to 1 KB, proportionally fewer above. */
 function requestsAt(size: number): number {
@@ -45,11 +47,28 @@ function requestsAt(size: number): number {
 }
 const TICK = 100; // CLK_TCK on Linux
 
-/** [user, system] CPU ticks of a process. */
+/** A process and its children (a proxy's primary and workers). */
+function processTree(pid: number): number[] {
+  let kids: number[];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    kids = []; // exited meanwhile
+  }
+  return [pid, ...kids.flatMap(processTree)];
+}
+
+/** [user, system] CPU ticks of a process and its children. */
 function cpuTicks(pid: number): [number, number] {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return [Number(f[11]), Number(f[12])];
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    user += Number(f[11]);
+    system += Number(f[12]);
+  }
+  return [user, system];
 }
 
 function bench(port: number, args: string[]): Promise<number> {
@@ -92,7 +111,7 @@ async function main(): Promise<void> {
         JSON.stringify({
           listen: `127.0.0.1:${port}`,
           admin: '',
-          workers: 1,
+          workers: WORKERS,
           topology: {
             groups: backends.map((b, i) => ({ id: i + 1, servers: [{ addr: b.addr, role: 'master' }] })),
             slots: backends.map((_, i) => [i * per, Math.min(SLOT_COUNT, (i + 1) * per) - 1, i + 1]),
@@ -112,6 +131,7 @@ async function main(): Promise<void> {
     const cpu = new Map<string, number[]>();
     const rps = new Map<string, number[]>();
     const sys = new Map<string, number[]>();
+    const usr = new Map<string, number[]>();
     const loads: number[] = [];
     const add = (m: Map<string, number[]>, k: string, x: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(x);
     for (let r = 0; r < ROUNDS; r++) {
@@ -131,6 +151,7 @@ async function main(): Promise<void> {
               const k = `${size}|${t}|${p}|${px.build}`;
               add(cpu, k, (((c1[0] + c1[1] - c0[0] - c0[1]) / TICK) * 1e6) / n);
               add(sys, k, (((c1[1] - c0[1]) / TICK) * 1e6) / n);
+              add(usr, k, (((c1[0] - c0[0]) / TICK) * 1e6) / n);
               add(rps, k, Number.isFinite(got) ? got : n / (ms / 1000));
               loads.push(os.loadavg()[0]!);
             }
@@ -139,16 +160,16 @@ async function main(): Promise<void> {
       }
     }
     process.stdout.write(
-      `proxy CPU per request (single process; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} interleaved rounds, median; ` +
+      `proxy CPU per request (${WORKERS === 1 ? 'single process' : `${WORKERS} workers`}; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} interleaved rounds, median; ` +
         `load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}; ${new Date().toISOString()})\n`,
     );
-    process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|\n');
+    process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | user (all rounds) | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|---|\n');
     for (const [k, xs] of cpu) {
       const [size, t, p, b] = k.split('|');
       const tw = cpu.get(`${size}|${t}|${p}|twemproxy`);
       const vs = tw && b !== 'twemproxy' ? (median(xs) / median(tw)).toFixed(2) : '';
       process.stdout.write(
-        `| ${size} B | ${t} | ${p} | ${label(b!)} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${vs} | ${Math.round(median(rps.get(k)!))} |\n`,
+        `| ${size} B | ${t} | ${p} | ${label(b!)} | ${median(xs).toFixed(2)} (${xs.map((x) => x.toFixed(1)).join(' ')}) | ${median(sys.get(k)!).toFixed(2)} | ${median(usr.get(k)!).toFixed(2)} (${usr.get(k)!.map((x) => x.toFixed(1)).join(' ')}) | ${vs} | ${Math.round(median(rps.get(k)!))} |\n`,
       );
     }
     if (process.env.CPU_STRACE === '1') {
@@ -158,7 +179,7 @@ async function main(): Promise<void> {
           for (const p of PIPELINES) {
             for (const t of TESTS) {
               const out = path.join(work, `strace-${t}-${p}.txt`);
-              const st = spawn('strace', ['-c', '-f', '-o', out, '-p', String(px.proc.pid)], { stdio: 'ignore' });
+              const st = spawn('strace', ['-c', '-f', '-o', out, ...processTree(px.proc.pid).flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
               await new Promise((r) => setTimeout(r, 500));
               await run(px.port, size, p, t, n);
               st.kill('SIGINT');

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { ProxyConfig } from '../config.js';
 import type { ProxyMetrics } from '../metrics.js';
+import { DirectWriter } from '../util/direct-write.js';
 
 /** What backpressure reads of its client. */
 export interface PressuredClient {
@@ -30,7 +31,11 @@ export interface BackpressureEnv {
   readonly log: Logger;
 }
 
-export class Backpressure {
+/**
+ * Also the client's writer (a DirectWriter: replies go straight to the socket's handle when nothing is
+ * buffered); a direct write left pending in libuv calls drained() when done, as the socket's 'drain' does.
+ */
+export class Backpressure extends DirectWriter {
   private pausedForPipeline = false;
   /** The socket's buffer is over its high-water mark: waiting for 'drain'. */
   pausedForDrain = false;
@@ -44,10 +49,11 @@ export class Backpressure {
   private readonly resumeAt: number;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly client: PressuredClient,
     private readonly env: BackpressureEnv,
   ) {
+    super(socket);
     this.maxPipeline = env.config.limits.maxPipeline;
     this.resumeAt = Math.max(1, Math.floor(this.maxPipeline / 2));
   }
@@ -77,8 +83,8 @@ export class Backpressure {
     this.update();
   }
 
-  /** The socket's 'drain'. */
-  drained(): void {
+  /** The socket's 'drain', or a pending direct write done. */
+  override drained(): void {
     this.pausedForDrain = false;
     this.update();
     if (this.throttleTimer !== null) {
@@ -128,7 +134,7 @@ export class Backpressure {
    * its soft limit for its seconds; any other client over limits.maxClientOutput (Redis's normal class).
    */
   overOutputLimit(): boolean {
-    const buffered = this.socket.writableLength;
+    const buffered = this.writableLength;
     if (this.client.isSubscriber) {
       const { hardBytes, softBytes, softSeconds } = this.env.config.guard.pubsubOutput;
       let over = hardBytes > 0 && buffered > hardBytes;

@@ -8,7 +8,14 @@
  * has already copied the bytes (the socket's buffer was empty after the write); bytes a socket still holds
  * are never rewritten, and when the scratch is full a new one is started.
  */
-import type { Socket } from 'node:net';
+/** Where replies are written: a socket, or its DirectWriter (proxy/util/direct-write.ts). */
+export interface ReplySink {
+  write(buf: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+  /** Bytes handed over and not yet taken by the kernel. */
+  readonly writableLength: number;
+}
 
 /** Replies at least this big are written as they are; smaller ones are packed. */
 export const PACK_LIMIT = 16 * 1024;
@@ -30,7 +37,7 @@ function reserve(n: number): number {
 }
 
 /** Packs list[from, to) (small replies, `bytes` in all) and writes them as one buffer. */
-function writePacked(socket: Socket, list: readonly Buffer[], from: number, to: number, bytes: number): boolean {
+function writePacked(socket: ReplySink, list: readonly Buffer[], from: number, to: number, bytes: number): boolean {
   if (to - from === 1) return socket.write(list[from]!);
   if (bytes > SCRATCH_SIZE) return socket.write(Buffer.concat(list.slice(from, to), bytes));
   let at = reserve(bytes);
@@ -47,7 +54,7 @@ function writePacked(socket: Socket, list: readonly Buffer[], from: number, to: 
 /**
  * Writes `list` (`total` bytes, in order) to `socket`; returns socket.write's verdict (false = needs drain).
  */
-export function writeReplies(socket: Socket, list: readonly Buffer[], total: number): boolean {
+export function writeReplies(socket: ReplySink, list: readonly Buffer[], total: number): boolean {
   if (list.length === 1) return socket.write(list[0]!);
   const mark = scratch !== null ? used : 0;
   const mine = scratch;
