@@ -40,6 +40,7 @@ import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
 import { lendFrame } from './util/lent-slabs.js';
+import { ArenaUse, arenaUse } from './router/lending.js';
 
 export { unknownCommandError } from './session/replies.js';
 
@@ -199,17 +200,14 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    // A request inside one read is a view of the arena. A single-key command is lent, given back once
-    // answered when it took the plain path (router.single); any other keeps it lent, so that slab is never
-    // written over. Any other command gets a copy of its own, and ends the arena reads of this client.
-    if (this.inArena) {
-      const route = lookupCommand(argv[0]!)?.route;
-      if (this.arenaReads && this.mode === 0 && route === 'single') {
-        if (raw !== undefined) lendFrame(raw);
-      } else {
-        // A fan-out client leaves the arena (MSET / MGET traffic); a PING, HELLO or MULTI just gets a copy.
-        if (route === 'mset' || route === 'mget' || route === 'msetnx' || route === 'sum') this.arenaReads = false;
-        if (raw !== undefined) raw = ownCopy(argv, raw);
+    const spec = lookupCommand(argv[0]!);
+    // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
+    if (this.inArena && raw !== undefined) {
+      const use = arenaUse(spec, this.mode);
+      if (use === ArenaUse.Lend && this.arenaReads) lendFrame(raw);
+      else {
+        if (use === ArenaUse.CopyAndLeave) this.arenaReads = false;
+        raw = ownCopy(argv, raw);
       }
     }
     if (this.held.blocking) {
@@ -219,7 +217,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         return;
       }
     } else {
-      const result = this.execute(argv, raw);
+      const result = this.execute(argv, raw, spec);
       if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
     }
     this.pressure.accepted(this.replies.queued + this.held.length);
@@ -235,18 +233,18 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- dispatch
 
   /**
-   * Runs one request now (HoldingSession: also the held ones, in order); returns DISPATCHED or why it must
-   * wait. A bug must not take the process (and every other client) down: an exception becomes this client's
+   * Runs one request now (HoldingSession: also the held ones, in order; `spec` as onRequest looked it up);
+   * returns DISPATCHED or why it must wait. A bug must not take the process (and every other client) down: an exception becomes this client's
    * error reply.
    */
-  execute(argv: Buffer[], raw: Buffer | undefined): DispatchResult {
+  execute(argv: Buffer[], raw: Buffer | undefined, spec = lookupCommand(argv[0]!)): DispatchResult {
     const replies = this.replies;
     if (replies.skip === 1) replies.skip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
     let result: DispatchResult = DISPATCHED;
     const epoch = ++this.epoch;
     this.currentArgv = argv;
     try {
-      result = dispatchCommand(this, this.env, argv, raw);
+      result = dispatchCommand(this, this.env, spec, argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
       const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
