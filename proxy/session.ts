@@ -39,8 +39,7 @@ import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
-import { lendFrame } from './util/lent-slabs.js';
-import { ArenaUse, arenaUse } from './router/lending.js';
+import { ArenaUse, arenaUse, lendRequest } from './router/lending.js';
 
 export { unknownCommandError } from './session/replies.js';
 
@@ -204,7 +203,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
     if (this.inArena && raw !== undefined) {
       const use = arenaUse(spec, this.mode);
-      if (use === ArenaUse.Lend && this.arenaReads) lendFrame(raw);
+      if (use === ArenaUse.Lend && this.arenaReads) lendRequest(raw);
       else {
         if (use === ArenaUse.CopyAndLeave) this.arenaReads = false;
         raw = ownCopy(argv, raw);

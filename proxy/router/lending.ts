@@ -1,9 +1,28 @@
 /**
- * Lending of client request bytes: which commands may keep the client arena's view of their bytes
- * (proxy/session/client-reads.ts) and which get a copy of their own. Decided from the command's spec, the
- * one lookup the session makes per request.
+ * Lending: who gives back what, and when, in one place. Client requests (the client arena,
+ * proxy/session/client-reads.ts) and backend replies (proxy/backend/read-slab.ts) are views of recycled slabs
+ * (proxy/util/lent-slabs.ts): a slab is written over once every view of it has been given back. A view given
+ * back while anything still reads it corrupts another client's data; one never given back only leaves its slab
+ * to the GC. So each lent view is given back once, by its last holder, and when in doubt never.
+ *
+ * Client request bytes (`raw`; the request's argv are views of it):
+ * - Session.onRequest: a request decoded from the arena is lent (lendRequest) when its command's routed
+ *   request gives the bytes back (arenaUse), else it gets a copy of its own on the spot (ownCopy): MULTI
+ *   queues, client names, scripts ... may keep their argv.
+ * - the router hands them to the request that sends them (handOver) when nothing else will read them; that
+ *   request gives them back once its backend answered (requestAnswered): the backend has read every byte, so
+ *   no write still references them (proxy/backend/output-batch.ts). Any other path (migrate-on-access, an
+ *   error the router answers) keeps them lent for good.
+ * - a request finished without its backend's answer (requestFailed: an exception in its dispatch) keeps them
+ *   lent: a write may still read them.
+ *
+ * Backend reply views (lent by the connection that read them, proxy/backend/connection.ts):
+ * - a request whose reply is such a view and goes to the client as it is says so (ClientRequest.lendsReply);
+ *   the reply queue gives it back once written (giveBackReplies): the kernel took it, or the write completed.
+ * - a reply view handed to anything else (migrate steps, fan-out parts) is kept lent for good.
  */
 import type { CommandSpec } from '../commands/spec.js';
+import { lendFrame, returnFrame } from '../util/lent-slabs.js';
 
 /** What a request decoded from the client arena does with its bytes. */
 export const enum ArenaUse {
@@ -29,4 +48,37 @@ export function arenaUse(spec: CommandSpec | undefined, mode: number): ArenaUse 
     default:
       return ArenaUse.Copy;
   }
+}
+
+/** Session.onRequest: the request's bytes, a view of the arena, stay unchanged until given back. */
+export const lendRequest: (raw: Buffer) => void = lendFrame;
+
+/** A request that may hold its client's lent bytes. */
+export interface BytesHolder {
+  /** The client's bytes it gives back once answered; null when it holds none (or they are kept for good). */
+  lentBytes: Buffer | null;
+}
+
+/** The router: `req` alone reads `raw` from now on (buffers not lent are ignored when given back). */
+export function handOver(req: BytesHolder, raw: Buffer | undefined): void {
+  if (raw !== undefined) req.lentBytes = raw;
+}
+
+/** `req`'s backend answered: it read every byte, the client's bytes are free. */
+export function requestAnswered(req: BytesHolder): void {
+  const bytes = req.lentBytes;
+  if (bytes === null) return;
+  req.lentBytes = null;
+  returnFrame(bytes);
+}
+
+/** `req` finished without its backend's answer: its bytes may still wait to be written, so they stay lent. */
+export function requestFailed(req: BytesHolder): void {
+  req.lentBytes = null;
+}
+
+/** Written (or never to be written): the lent reply views in `views` are given back, and the list emptied. */
+export function giveBackReplies(views: Buffer[]): void {
+  for (let i = 0; i < views.length; i++) returnFrame(views[i]!);
+  views.length = 0;
 }

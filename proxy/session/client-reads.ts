@@ -96,7 +96,7 @@ export function ownCopy(argv: Buffer[], raw: Buffer): Buffer {
 
 /**
  * The slab client requests are copied into, shared by every session: requests are views of it, lent while
- * in use (lendFrame in Session.onRequest, returnFrame by SingleRequest).
+ * in use (who gives back what, when: proxy/router/lending.ts).
  */
 export class ClientArena {
   private slab: Slab | null = null;

@@ -6,7 +6,7 @@
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  */
-import { returnFrame } from '../util/lent-slabs.js';
+import { giveBackReplies } from '../router/lending.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -87,20 +87,16 @@ export class ReplyQueue implements ReplyMode {
     return list;
   }
 
-  /** The output taken was fully handed to the kernel: the lent views in it are given back (read-slab.ts). */
+  /** The output taken was fully handed to the kernel: the lent views in it are given back (router/lending.ts). */
   giveBack(): void {
-    const lent = this.lent;
-    for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
-    lent.length = 0;
+    giveBackReplies(this.lent);
   }
 
   /** The output taken is still being written: a callback that gives its views back once that is done. */
   giveBackLater(): () => void {
     const lent = this.lent.slice();
     this.lent.length = 0;
-    return () => {
-      for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
-    };
+    return () => giveBackReplies(lent);
   }
 
   /** The output taken was dropped (the client is gone): its views are never given back. */
