@@ -76,14 +76,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
   /**
-   * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
-   * arena and requests are lent views of it (other commands get copies of their own); after the client's
-   * first fan-out command (MSET, MGET, DEL of several keys ...) each read gets a buffer of its own, as Node's
-   * 'data' chunks did (fan-out requests in the arena, kept or copied, made slabs and copies die old: ~20 full
-   * GCs per 100k MSETs of 10 x 1 KB at -P 16, none with buffers of their own).
+   * Decoding a read copied into the client arena (reads land in the shared scratch, client-reads.ts): its
+   * requests are views of it, lent or copied as router/lending.ts says.
    */
-  private arenaReads = false;
-  /** Decoding a read copied into the arena: its requests are views of it. */
   private inArena = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
@@ -113,22 +108,17 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const push = (chunk: Buffer) => decoder.push(chunk);
     // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
     const pushCopy = (bytes: Buffer) => {
-      if (this.arenaReads) {
-        this.inArena = true;
-        try {
-          decoder.push(clientArena.copyIn(bytes));
-        } finally {
-          this.inArena = false;
-        }
-      } else {
-        decoder.copySpanning = false; // chunks of their own from now on: nothing is written over
-        decoder.push(Buffer.from(bytes));
+      this.inArena = true;
+      try {
+        decoder.push(clientArena.copyIn(bytes));
+      } finally {
+        this.inArena = false;
       }
     };
-    this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
+    const arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
     // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
-    decoder.copySpanning = this.arenaReads;
-    if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
+    decoder.copySpanning = arenaReads;
+    if (!arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -202,12 +192,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const spec = lookupCommand(argv[0]!);
     // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
     if (this.inArena && raw !== undefined) {
-      const use = arenaUse(spec, this.mode);
-      if (use === ArenaUse.Lend && this.arenaReads) lendRequest(raw);
-      else {
-        if (use === ArenaUse.CopyAndLeave) this.arenaReads = false;
-        raw = ownCopy(argv, raw);
-      }
+      if (arenaUse(spec, this.mode) === ArenaUse.Lend) lendRequest(raw);
+      else raw = ownCopy(argv, raw);
     }
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
@@ -478,7 +464,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.held.close();
     this.pressure.stop();
     this.replies.takeOutput();
-    this.replies.forgetLent();
+    this.replies.giveBack(); // the views of the output dropped: never written
     if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);

@@ -11,40 +11,44 @@
  *   queues, client names, scripts ... may keep their argv.
  * - the router hands them to the request that sends them (handOver) when nothing else will read them; that
  *   request gives them back once its backend answered (requestAnswered): the backend has read every byte, so
- *   no write still references them (proxy/backend/output-batch.ts). Any other path (migrate-on-access, an
- *   error the router answers) keeps them lent for good.
- * - a request finished without its backend's answer (requestFailed: an exception in its dispatch) keeps them
- *   lent: a write may still read them.
+ *   no write still references them (proxy/backend/output-batch.ts). A fan-out request (requests/fanout.ts)
+ *   does so once every part it sent has answered, whatever the answers (a lost connection answers its
+ *   requests only after its socket is gone), and after its own reply went to the session. Migrate-on-access
+ *   steps run before the request is started and are done with the keys by then. Any other path (a single-key
+ *   command's migrate-on-access, an error the router answers) keeps them lent for good.
+ * - a request finished without its backend's answer (requestFailed: an exception in its dispatch, a failed
+ *   migrate-on-access) keeps them lent: a write may still read them.
  *
  * Backend reply views (lent by the connection that read them, proxy/backend/connection.ts):
  * - a request whose reply is such a view and goes to the client as it is says so (ClientRequest.lendsReply);
- *   the reply queue gives it back once written (giveBackReplies): the kernel took it, or the write completed.
- * - a reply view handed to anything else (migrate steps, fan-out parts) is kept lent for good.
+ *   the reply queue gives it back once written (giveBackReplies): the kernel took it, or the write completed;
+ *   or at once when it is dropped unwritten (CLIENT REPLY OFF, the client is gone).
+ * - a fan-out request gives back its parts' replies when it merges them into a reply of its own (a copy or a
+ *   constant), keeps the one it forwards as is (lendsReply), and gives back at once a part reply arriving
+ *   after it failed; a single-key request, a reply arriving after it failed (giveBackReply).
+ * - a reply view handed to anything else (migrate steps, side commands) is kept lent for good.
  */
 import type { CommandSpec } from '../commands/spec.js';
 import { lendFrame, returnFrame } from '../util/lent-slabs.js';
 
 /** What a request decoded from the client arena does with its bytes. */
 export const enum ArenaUse {
-  /** Keeps the view, lent: the routed request gives it back once the backend answered. */
+  /** Keeps the view, lent: the routed request gives it back once its backends answered. */
   Lend,
   /** Gets a copy of its own (the command may keep its argv: MULTI queue, names, script cache ...). */
   Copy,
-  /** Gets a copy, and the client's later reads get buffers of their own (fan-out traffic). */
-  CopyAndLeave,
 }
 
 /** `spec` (undefined: unknown command) decoded while the session's `mode` is as given (0: no MULTI, no RESP2 Pub/Sub). */
 export function arenaUse(spec: CommandSpec | undefined, mode: number): ArenaUse {
-  if (spec === undefined) return ArenaUse.Copy;
+  if (spec === undefined || mode !== 0) return ArenaUse.Copy;
   switch (spec.route) {
     case 'single':
-      return mode === 0 ? ArenaUse.Lend : ArenaUse.Copy;
+    case 'msetnx':
     case 'mset':
     case 'mget':
-    case 'msetnx':
     case 'sum':
-      return ArenaUse.CopyAndLeave;
+      return ArenaUse.Lend;
     default:
       return ArenaUse.Copy;
   }
@@ -76,6 +80,9 @@ export function requestAnswered(req: BytesHolder): void {
 export function requestFailed(req: BytesHolder): void {
   req.lentBytes = null;
 }
+
+/** A reply view whose holder drops it unread by anyone else (a late reply, a merged part, a dropped reply). */
+export const giveBackReply: (view: Buffer) => void = returnFrame;
 
 /** Written (or never to be written): the lent reply views in `views` are given back, and the list emptied. */
 export function giveBackReplies(views: Buffer[]): void {

@@ -191,6 +191,8 @@ export class Router {
       req.addKey(routes[slots[i]!]!, keys[i]!);
     }
     s.enqueue(req);
+    // Nothing but the request reads the client's bytes from now on (a migrate step is done with them before it starts it).
+    handOver(req, raw);
     if (migrating) {
       const step = new MigrateStep(s, req, this.migrate);
       for (let i = 0; i < keys.length; i++) {

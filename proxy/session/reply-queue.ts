@@ -6,7 +6,7 @@
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  */
-import { giveBackReplies } from '../router/lending.js';
+import { giveBackReplies, giveBackReply } from '../router/lending.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -59,7 +59,7 @@ export class ReplyQueue implements ReplyMode {
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
         if (r.lendsReply) this.lent.push(r.reply);
-      }
+      } else if (r.lendsReply) giveBackReply(r.reply); // dropped unwritten
       r.reply = null;
       const next: ClientRequest | null = r.next;
       r.next = null;
@@ -79,7 +79,7 @@ export class ReplyQueue implements ReplyMode {
     this.outBytes += reply.length;
   }
 
-  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or forgetLent(). */
+  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or giveBackLater(). */
   takeOutput(): Buffer[] {
     const list = this.out;
     this.out = [];
@@ -87,7 +87,7 @@ export class ReplyQueue implements ReplyMode {
     return list;
   }
 
-  /** The output taken was fully handed to the kernel: the lent views in it are given back (router/lending.ts). */
+  /** The output taken was fully handed to the kernel (or dropped): the lent views in it are given back (router/lending.ts). */
   giveBack(): void {
     giveBackReplies(this.lent);
   }
@@ -97,11 +97,6 @@ export class ReplyQueue implements ReplyMode {
     const lent = this.lent.slice();
     this.lent.length = 0;
     return () => giveBackReplies(lent);
-  }
-
-  /** The output taken was dropped (the client is gone): its views are never given back. */
-  forgetLent(): void {
-    this.lent.length = 0;
   }
 
   /** The entries enqueued by dispatch number `epoch` that have no reply yet. */

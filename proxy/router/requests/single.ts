@@ -5,7 +5,7 @@
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
 import type { SlotRoute } from '../slot-table.js';
-import { requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
+import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 
 export class SingleRequest extends ClientRequest implements BackendRequest, Startable, BytesHolder {
@@ -37,7 +37,7 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
   lentBytes: Buffer | null = null;
 
   onReply(reply: Buffer): void {
-    if (this.payload === DONE) return; // already failed (an exception in its dispatch): in-flight released once
+    if (this.payload === DONE) return giveBackReply(reply); // already failed (an exception in its dispatch): in-flight released once
     this.payload = DONE;
     this.route.done();
     this.lendsReply = true; // a backend reply handed to nobody else (or a constant, which giving back ignores)
