@@ -76,9 +76,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
   /**
-   * Decoding a read copied into the client arena (reads land in the shared scratch, client-reads.ts): its
-   * requests are views of it, lent or copied as router/lending.ts says.
+   * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
+   * arena and its requests are views of it, lent or copied as router/lending.ts says; after a fan-out request
+   * spanning reads (ArenaUse.Leave), each read gets a buffer of its own instead.
    */
+  private arenaReads = false;
+  /** Decoding a read copied into the arena. */
   private inArena = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
@@ -108,17 +111,22 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     const push = (chunk: Buffer) => decoder.push(chunk);
     // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
     const pushCopy = (bytes: Buffer) => {
-      this.inArena = true;
-      try {
-        decoder.push(clientArena.copyIn(bytes));
-      } finally {
-        this.inArena = false;
+      if (this.arenaReads) {
+        this.inArena = true;
+        try {
+          decoder.push(clientArena.copyIn(bytes));
+        } finally {
+          this.inArena = false;
+        }
+      } else {
+        decoder.copySpanning = false; // chunks of their own from now on: nothing is written over
+        decoder.push(Buffer.from(bytes));
       }
     };
-    const arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
+    this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
     // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
-    decoder.copySpanning = arenaReads;
-    if (!arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
+    decoder.copySpanning = this.arenaReads;
+    if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -191,8 +199,11 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
     const spec = lookupCommand(argv[0]!);
     // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
-    if (this.inArena && raw !== undefined) {
-      if (arenaUse(spec, this.mode) === ArenaUse.Lend) lendRequest(raw);
+    if (this.inArena) {
+      const use = arenaUse(spec, this.mode, argv, raw);
+      if (raw === undefined) {
+        if (use === ArenaUse.Leave) this.arenaReads = false;
+      } else if (use === ArenaUse.Lend) lendRequest(raw);
       else raw = ownCopy(argv, raw);
     }
     if (this.held.blocking) {

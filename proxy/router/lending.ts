@@ -37,21 +37,40 @@ export const enum ArenaUse {
   Lend,
   /** Gets a copy of its own (the command may keep its argv: MULTI queue, names, script cache ...). */
   Copy,
+  /**
+   * A fan-out request bigger than LEAVE_AT that spanned reads (the decoder copied each of its arguments):
+   * its client's next ones will too, so its later reads get buffers of their own, one copy of each read
+   * instead of two, until spanning requests are kept whole in the arena.
+   */
+  Leave,
 }
 
-/** `spec` (undefined: unknown command) decoded while the session's `mode` is as given (0: no MULTI, no RESP2 Pub/Sub). */
-export function arenaUse(spec: CommandSpec | undefined, mode: number): ArenaUse {
+/** Bytes of arguments from which a fan-out request that spanned reads takes its client out of the arena (half a read). */
+export const LEAVE_AT = 32 * 1024;
+
+/**
+ * `spec` (undefined: unknown command) decoded while the session's `mode` is as given (0: no MULTI, no RESP2
+ * Pub/Sub); `raw` undefined when its bytes were not one view of the arena (spanning reads, inline).
+ */
+export function arenaUse(spec: CommandSpec | undefined, mode: number, argv: readonly Buffer[], raw: Buffer | undefined): ArenaUse {
   if (spec === undefined || mode !== 0) return ArenaUse.Copy;
   switch (spec.route) {
     case 'single':
     case 'msetnx':
+      return ArenaUse.Lend;
     case 'mset':
     case 'mget':
     case 'sum':
-      return ArenaUse.Lend;
+      return raw === undefined && argvBytes(argv) >= LEAVE_AT ? ArenaUse.Leave : ArenaUse.Lend;
     default:
       return ArenaUse.Copy;
   }
+}
+
+function argvBytes(argv: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < argv.length; i++) n += argv[i]!.length;
+  return n;
 }
 
 /** Session.onRequest: the request's bytes, a view of the arena, stay unchanged until given back. */
