@@ -230,8 +230,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
 
   /**
    * Runs one request now (HoldingSession: also the held ones, in order; `spec` as onRequest looked it up);
-   * returns DISPATCHED or why it must wait. A bug must not take the process (and every other client) down: an exception becomes this client's
-   * error reply.
+   * returns DISPATCHED or why it must wait. A bug must not take the process (and every other client) down:
+   * an exception becomes this client's error reply.
    */
   execute(argv: Buffer[], raw: Buffer | undefined, spec = lookupCommand(argv[0]!)): DispatchResult {
     const replies = this.replies;
