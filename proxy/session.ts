@@ -39,7 +39,7 @@ import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
-import { lendFrame } from './util/lent-slabs.js';
+import { ArenaUse, arenaUse, lendRequest } from './router/lending.js';
 
 export { unknownCommandError } from './session/replies.js';
 
@@ -77,13 +77,11 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly decoder: RequestDecoder;
   /**
    * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
-   * arena and requests are lent views of it (other commands get copies of their own); after the client's
-   * first fan-out command (MSET, MGET, DEL of several keys ...) each read gets a buffer of its own, as Node's
-   * 'data' chunks did (fan-out requests in the arena, kept or copied, made slabs and copies die old: ~20 full
-   * GCs per 100k MSETs of 10 x 1 KB at -P 16, none with buffers of their own).
+   * arena and its requests are views of it, lent or copied as router/lending.ts says; after a fan-out request
+   * spanning reads (ArenaUse.Leave), each read gets a buffer of its own instead.
    */
   private arenaReads = false;
-  /** Decoding a read copied into the arena: its requests are views of it. */
+  /** Decoding a read copied into the arena. */
   private inArena = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
@@ -199,18 +197,14 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    // A request inside one read is a view of the arena. A single-key command is lent, given back once
-    // answered when it took the plain path (router.single); any other keeps it lent, so that slab is never
-    // written over. Any other command gets a copy of its own, and ends the arena reads of this client.
+    const spec = lookupCommand(argv[0]!);
+    // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
     if (this.inArena) {
-      const route = lookupCommand(argv[0]!)?.route;
-      if (this.arenaReads && this.mode === 0 && route === 'single') {
-        if (raw !== undefined) lendFrame(raw);
-      } else {
-        // A fan-out client leaves the arena (MSET / MGET traffic); a PING, HELLO or MULTI just gets a copy.
-        if (route === 'mset' || route === 'mget' || route === 'msetnx' || route === 'sum') this.arenaReads = false;
-        if (raw !== undefined) raw = ownCopy(argv, raw);
-      }
+      const use = arenaUse(spec, this.mode, argv, raw);
+      if (raw === undefined) {
+        if (use === ArenaUse.Leave) this.arenaReads = false;
+      } else if (use === ArenaUse.Lend) lendRequest(raw);
+      else raw = ownCopy(argv, raw);
     }
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
@@ -219,7 +213,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         return;
       }
     } else {
-      const result = this.execute(argv, raw);
+      const result = this.execute(argv, raw, spec);
       if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
     }
     this.pressure.accepted(this.replies.queued + this.held.length);
@@ -235,18 +229,18 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- dispatch
 
   /**
-   * Runs one request now (HoldingSession: also the held ones, in order); returns DISPATCHED or why it must
-   * wait. A bug must not take the process (and every other client) down: an exception becomes this client's
-   * error reply.
+   * Runs one request now (HoldingSession: also the held ones, in order; `spec` as onRequest looked it up);
+   * returns DISPATCHED or why it must wait. A bug must not take the process (and every other client) down:
+   * an exception becomes this client's error reply.
    */
-  execute(argv: Buffer[], raw: Buffer | undefined): DispatchResult {
+  execute(argv: Buffer[], raw: Buffer | undefined, spec = lookupCommand(argv[0]!)): DispatchResult {
     const replies = this.replies;
     if (replies.skip === 1) replies.skip = 2; // CLIENT REPLY SKIP: this command's reply is dropped
     let result: DispatchResult = DISPATCHED;
     const epoch = ++this.epoch;
     this.currentArgv = argv;
     try {
-      result = dispatchCommand(this, this.env, argv, raw);
+      result = dispatchCommand(this, this.env, spec, argv, raw);
     } catch (err) {
       this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
       const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
@@ -484,7 +478,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.held.close();
     this.pressure.stop();
     this.replies.takeOutput();
-    this.replies.forgetLent();
+    this.replies.giveBack(); // the views of the output dropped: never written
     if (this.dedicated !== null) this.env.dedicated.sessionClosed(this);
     // Requests in flight still get their backend replies; complete() on a closed session just drops them.
     this.env.onSessionClosed(this);

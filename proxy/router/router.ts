@@ -24,6 +24,7 @@ import type { BackendServer } from '../backend/pool.js';
 import type { SlotLoad } from '../load/slot-load.js';
 import { LEASE_DEADLINE_PASSED, ServeDeadline } from './serve-deadline.js';
 import { DISPATCHED, waitForSlot, type DispatchResult } from './dispatch-result.js';
+import { handOver } from './lending.js';
 
 /** The session API the router needs beyond the requests' view of it. */
 export interface RoutedSession extends RouterSession {
@@ -163,8 +164,8 @@ export class Router {
       for (let i = 0; i < n; i++) step.add(route, argv[keys[i]!]!);
       step.start();
     } else {
-      // Nothing but the request itself holds the client's bytes now: it gives them back once answered.
-      if (raw !== undefined && req instanceof SingleRequest) req.giveBack = raw;
+      // Nothing but the request itself reads the client's bytes now.
+      if (req instanceof SingleRequest) handOver(req, raw);
       req.start();
     }
     return DISPATCHED;
@@ -190,6 +191,8 @@ export class Router {
       req.addKey(routes[slots[i]!]!, keys[i]!);
     }
     s.enqueue(req);
+    // Nothing but the request reads the client's bytes from now on (a migrate step is done with them before it starts it).
+    handOver(req, raw);
     if (migrating) {
       const step = new MigrateStep(s, req, this.migrate);
       for (let i = 0; i < keys.length; i++) {

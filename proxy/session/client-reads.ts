@@ -8,10 +8,10 @@
  * - The scratch can be shared: a read's callback runs before any other read happens, and copies it out.
  * - Idle connections hold nothing (no buffer reserved per socket).
  * - The slab is written over only when every request decoded from it has been given back: a plain
- *   single-key command once its backend answered (SingleRequest, which alone holds its bytes by then). A
- *   single-key command that takes another path (held, migrating slot) keeps the slab from being written
- *   over for good (it is left to the GC). Every other command gets a copy of its own (ownCopy), a client's
- *   first fan-out command (MSET, MGET, ...) makes its later reads buffers of their own (Session), and what
+ *   single-key or fan-out command (MSET, MGET, DEL ...) once its backends answered, by the request that
+ *   alone holds its bytes by then; a command that takes another path (a failed migrate-on-access, an error
+ *   the router answers) keeps the slab from being written over for good (it is left to the GC). Every other
+ *   command gets a copy of its own (ownCopy). Who gives back what, when: proxy/router/lending.ts. What
  *   outlives a read (a request spanning reads, a partial or an inline one) is copied by the decoder
  *   (RequestDecoder.copySpanning): such copies die young, in a scavenge, where a slab they kept would die
  *   old and need a full GC (MSET 1 KB at -P 16: 25 mark-compacts per 100k requests when they kept slabs,
@@ -96,7 +96,7 @@ export function ownCopy(argv: Buffer[], raw: Buffer): Buffer {
 
 /**
  * The slab client requests are copied into, shared by every session: requests are views of it, lent while
- * in use (lendFrame in Session.onRequest, returnFrame by SingleRequest).
+ * in use (who gives back what, when: proxy/router/lending.ts).
  */
 export class ClientArena {
   private slab: Slab | null = null;

@@ -5,7 +5,7 @@
  * (proxy/local/); refusals; the router. Hot path: no allocation before the router on a plain command.
  */
 import { aclDenial } from '../acl/check.js';
-import { checkArity, lookupCommand, resolveSubcommand } from '../commands/lookup.js';
+import { checkArity, resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
 import type { Dedicated, DedicatedSession } from '../dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import type { LocalContext, LocalHandler } from '../local/context.js';
@@ -35,13 +35,11 @@ export type DispatchingSession = LocalContext &
     securityClose(): void;
   };
 
-/** Runs one command; returns DISPATCHED or why it must wait (a locked slot, WAIT_IDLE). */
-export function dispatchCommand(s: DispatchingSession, env: DispatchEnv, argv: Buffer[], raw: Buffer | undefined): DispatchResult {
+/** Runs one command (`spec`: lookupCommand(argv[0]), undefined when unknown); returns DISPATCHED or why it must wait (a locked slot, WAIT_IDLE). */
+export function dispatchCommand(s: DispatchingSession, env: DispatchEnv, spec: CommandSpec | undefined, argv: Buffer[], raw: Buffer | undefined): DispatchResult {
   const t0 = now();
-  const name = argv[0]!;
-  const spec = lookupCommand(name);
   if (spec === undefined) {
-    if (looksLikeHttp(name)) {
+    if (looksLikeHttp(argv[0]!)) {
       s.securityClose();
       return DISPATCHED;
     }

@@ -6,7 +6,7 @@
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  */
-import { returnFrame } from '../util/lent-slabs.js';
+import { giveBackReplies, giveBackReply } from '../router/lending.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -59,7 +59,7 @@ export class ReplyQueue implements ReplyMode {
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
         if (r.lendsReply) this.lent.push(r.reply);
-      }
+      } else if (r.lendsReply) giveBackReply(r.reply); // dropped unwritten
       r.reply = null;
       const next: ClientRequest | null = r.next;
       r.next = null;
@@ -79,7 +79,7 @@ export class ReplyQueue implements ReplyMode {
     this.outBytes += reply.length;
   }
 
-  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or forgetLent(). */
+  /** Takes the output for one write (outBytes is its size until then). Then giveBack() or giveBackLater(). */
   takeOutput(): Buffer[] {
     const list = this.out;
     this.out = [];
@@ -87,25 +87,16 @@ export class ReplyQueue implements ReplyMode {
     return list;
   }
 
-  /** The output taken was fully handed to the kernel: the lent views in it are given back (read-slab.ts). */
+  /** The output taken was fully handed to the kernel (or dropped): the lent views in it are given back (router/lending.ts). */
   giveBack(): void {
-    const lent = this.lent;
-    for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
-    lent.length = 0;
+    giveBackReplies(this.lent);
   }
 
   /** The output taken is still being written: a callback that gives its views back once that is done. */
   giveBackLater(): () => void {
     const lent = this.lent.slice();
     this.lent.length = 0;
-    return () => {
-      for (let i = 0; i < lent.length; i++) returnFrame(lent[i]!);
-    };
-  }
-
-  /** The output taken was dropped (the client is gone): its views are never given back. */
-  forgetLent(): void {
-    this.lent.length = 0;
+    return () => giveBackReplies(lent);
   }
 
   /** The entries enqueued by dispatch number `epoch` that have no reply yet. */

@@ -78,10 +78,15 @@ function release(s: Slab): void {
   }
 }
 
+/** Views lent and not given back, over every slab of the process; given back with none out (tests). */
+const counts = { lent: 0, overReturned: 0 };
+
 /** A view of a slab is handed out; any other buffer is ignored. */
 export function lendFrame(view: Buffer): void {
   const s = slabs.get(view.buffer);
-  if (s !== undefined) s.lent++;
+  if (s === undefined) return;
+  s.lent++;
+  counts.lent++;
 }
 
 /**
@@ -90,8 +95,18 @@ export function lendFrame(view: Buffer): void {
  */
 export function returnFrame(view: Buffer): void {
   const s = slabs.get(view.buffer);
-  if (s === undefined || s.lent === 0) return;
+  if (s === undefined) return;
+  if (s.lent === 0) {
+    counts.overReturned++;
+    return;
+  }
+  counts.lent--;
   if (--s.lent === 0 && s.retired) release(s);
+}
+
+/** Views lent and not given back, and views given back to a slab with none out (a bug), so far (tests). */
+export function lendCounts(): { readonly lent: number; readonly overReturned: number } {
+  return { lent: counts.lent, overReturned: counts.overReturned };
 }
 
 /** Slabs in the shared pool (tests). */

@@ -38,8 +38,8 @@ export class ClientRequest {
   /** Pub/Sub messages and (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as Redis does. */
   pushes = false;
   /**
-   * The reply is a backend reply view this request alone holds (proxy/backend/read-slab.ts): the session
-   * gives it back once written, so its slab can be read into again.
+   * The reply is a lent backend reply view this request alone holds: the reply queue gives it back once
+   * written (router/lending.ts).
    */
   lendsReply = false;
 

@@ -4,12 +4,14 @@
  * keys live on one master, the client's command is sent as is and its reply forwarded verbatim.
  * If any sub-request fails, the client gets one error (the first failing part's, in part order).
  * Not atomic across masters, like Codis: docs/using.md says so.
+ * The client's bytes (and the parts' replies) are lent views: given back as router/lending.ts says.
  */
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
+import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 
 /** The keys of one master and, once in, its reply. */
@@ -24,16 +26,21 @@ export class Part implements BackendRequest {
   ) {}
 
   onReply(reply: Buffer): void {
-    this.reply = reply;
-    this.parent.partDone();
+    this.parent.partAnswered(this, reply);
   }
 }
 
-export abstract class FanoutRequest extends ClientRequest implements Startable {
+export abstract class FanoutRequest extends ClientRequest implements Startable, BytesHolder {
   readonly parts: Part[] = [];
   private readonly routes: SlotRoute[] = [];
+  /** Parts whose reply is still to come for the client's reply. */
   private left = 0;
+  /** Sends made and not answered yet: the client's bytes are read by a backend write until 0. */
+  private unanswered = 0;
+  private started = false;
   private finished = false;
+  /** The client's bytes when lent to this request alone (router/lending.ts handOver). */
+  lentBytes: Buffer | null = null;
 
   constructor(
     session: RouterSession,
@@ -76,10 +83,13 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
   start(): void {
     const n = this.parts.length;
     this.left = n;
+    this.started = true;
     const { db, id, proto } = this.session;
+    // Counted before each send: a send that throws leaves its count, and the bytes lent for good.
     if (n === 1) {
       const part = this.parts[0]!;
       const conn = part.server.conn(db, id, proto);
+      this.unanswered++;
       if (this.raw !== undefined) conn.send(part, this.raw);
       // Every argument after the name is a key's (the request spanned reads): encoded straight into the batch.
       else if (1 + part.keys.length * this.stride === this.argv.length) conn.sendSelected(part, this.argv, part.keys, this.stride);
@@ -93,32 +103,47 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     for (let i = 0; i < n; i++) {
       const part = this.parts[i]!;
       const conn = part.server.conn(db, id, proto);
+      this.unanswered++;
       conn.sendSelected(part, this.argv, part.keys, this.stride);
       if (conn.congested) conn.holdUntilDrained(this.session);
     }
   }
 
-  partDone(): void {
-    if (--this.left > 0) return;
-    let reply: Buffer | undefined;
-    for (const p of this.parts) {
-      if (isError(p.reply!)) {
-        reply = p.reply!;
-        break;
-      }
+  partAnswered(part: Part, reply: Buffer): void {
+    this.unanswered--;
+    if (this.finished) giveBackReply(reply); // failed meanwhile: nobody reads it
+    else {
+      part.reply = reply;
+      if (--this.left === 0) this.finish(this.clientReply());
     }
-    if (reply === undefined) reply = this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
-    this.finish(reply);
+    if (this.unanswered === 0 && this.finished) requestAnswered(this);
+  }
+
+  /** The client's reply from the parts' (all in). */
+  private clientReply(): Buffer {
+    for (const p of this.parts) if (isError(p.reply!)) return p.reply!;
+    return this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
   }
 
   fail(reply: Buffer): void {
+    if (this.finished) return;
+    // Nothing sent yet: the bytes may still be read by whatever failed (a migrate step, an exception's dispatch).
+    if (!this.started) requestFailed(this);
     this.finish(reply);
+    if (this.unanswered === 0) requestAnswered(this);
   }
 
   private finish(reply: Buffer): void {
-    if (this.finished) return;
     this.finished = true;
     for (const r of this.routes) r.done();
+    // The parts' replies were merged into a reply of its own, or one of them is forwarded as it is.
+    for (const p of this.parts) {
+      const r = p.reply;
+      if (r === null) continue;
+      p.reply = null;
+      if (r === reply) this.lendsReply = true;
+      else giveBackReply(r);
+    }
     this.session.complete(this, reply);
   }
 }

@@ -5,10 +5,10 @@
 import type { BackendRequest } from '../../backend/connection.js';
 import type { BackendServer } from '../../backend/pool.js';
 import type { SlotRoute } from '../slot-table.js';
-import { returnFrame } from '../../util/lent-slabs.js';
+import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 
-export class SingleRequest extends ClientRequest implements BackendRequest, Startable {
+export class SingleRequest extends ClientRequest implements BackendRequest, Startable, BytesHolder {
   constructor(
     session: RouterSession,
     cmdId: number,
@@ -33,28 +33,20 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     if (conn.congested) conn.holdUntilDrained(this.session);
   }
 
-  /**
-   * The client's request bytes when they are a lent view (proxy/session/client-reads.ts) that nothing else
-   * keeps: given back once the backend answered (it has read them all, and no write still reads them).
-   */
-  giveBack: Buffer | null = null;
+  /** The client's bytes when lent to this request alone (router/lending.ts handOver). */
+  lentBytes: Buffer | null = null;
 
   onReply(reply: Buffer): void {
-    if (this.payload === DONE) return; // already failed (an exception in its dispatch): in-flight released once
+    if (this.payload === DONE) return giveBackReply(reply); // already failed (an exception in its dispatch): in-flight released once
     this.payload = DONE;
     this.route.done();
     this.lendsReply = true; // a backend reply handed to nobody else (or a constant, which giving back ignores)
     this.session.complete(this, reply);
-    const bytes = this.giveBack;
-    if (bytes !== null) {
-      this.giveBack = null;
-      returnFrame(bytes);
-    }
+    requestAnswered(this);
   }
 
-  /** Finished without its reply: its bytes may still be waiting to be written, so they are never given back. */
   fail(reply: Buffer): void {
-    this.giveBack = null;
+    requestFailed(this);
     this.onReply(reply);
   }
 }

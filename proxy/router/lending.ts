@@ -1,0 +1,110 @@
+/**
+ * Lending: who gives back what, and when, in one place. Client requests (the client arena,
+ * proxy/session/client-reads.ts) and backend replies (proxy/backend/read-slab.ts) are views of recycled slabs
+ * (proxy/util/lent-slabs.ts): a slab is written over once every view of it has been given back. A view given
+ * back while anything still reads it corrupts another client's data; one never given back only leaves its slab
+ * to the GC. So each lent view is given back once, by its last holder, and when in doubt never.
+ *
+ * Client request bytes (`raw`; the request's argv are views of it):
+ * - Session.onRequest: a request decoded from the arena is lent (lendRequest) when its command's routed
+ *   request gives the bytes back (arenaUse), else it gets a copy of its own on the spot (ownCopy): MULTI
+ *   queues, client names, scripts ... may keep their argv.
+ * - the router hands them to the request that sends them (handOver) when nothing else will read them; that
+ *   request gives them back once its backend answered (requestAnswered): the backend has read every byte, so
+ *   no write still references them (proxy/backend/output-batch.ts). A fan-out request (requests/fanout.ts)
+ *   does so once every part it sent has answered, whatever the answers (a lost connection answers its
+ *   requests only after its socket is gone), and after its own reply went to the session. Migrate-on-access
+ *   steps run before the request is started and are done with the keys by then. Any other path (a single-key
+ *   command's migrate-on-access, an error the router answers) keeps them lent for good.
+ * - a request finished without its backend's answer (requestFailed: an exception in its dispatch, a failed
+ *   migrate-on-access) keeps them lent: a write may still read them.
+ *
+ * Backend reply views (lent by the connection that read them, proxy/backend/connection.ts):
+ * - a request whose reply is such a view and goes to the client as it is says so (ClientRequest.lendsReply);
+ *   the reply queue gives it back once written (giveBackReplies): the kernel took it, or the write completed;
+ *   or at once when it is dropped unwritten (CLIENT REPLY OFF, the client is gone).
+ * - a fan-out request gives back its parts' replies when it merges them into a reply of its own (a copy or a
+ *   constant), keeps the one it forwards as is (lendsReply), and gives back at once a part reply arriving
+ *   after it failed; a single-key request, a reply arriving after it failed (giveBackReply).
+ * - a reply view handed to anything else (migrate steps, side commands) is kept lent for good.
+ */
+import type { CommandSpec } from '../commands/spec.js';
+import { lendFrame, returnFrame } from '../util/lent-slabs.js';
+
+/** What a request decoded from the client arena does with its bytes. */
+export const enum ArenaUse {
+  /** Keeps the view, lent: the routed request gives it back once its backends answered. */
+  Lend,
+  /** Gets a copy of its own (the command may keep its argv: MULTI queue, names, script cache ...). */
+  Copy,
+  /**
+   * A fan-out request bigger than LEAVE_AT that spanned reads (the decoder copied each of its arguments):
+   * its client's next ones will too, so its later reads get buffers of their own, one copy of each read
+   * instead of two, until spanning requests are kept whole in the arena.
+   */
+  Leave,
+}
+
+/** Bytes of arguments from which a fan-out request that spanned reads takes its client out of the arena (half a read). */
+export const LEAVE_AT = 32 * 1024;
+
+/**
+ * `spec` (undefined: unknown command) decoded while the session's `mode` is as given (0: no MULTI, no RESP2
+ * Pub/Sub); `raw` undefined when its bytes were not one view of the arena (spanning reads, inline).
+ */
+export function arenaUse(spec: CommandSpec | undefined, mode: number, argv: readonly Buffer[], raw: Buffer | undefined): ArenaUse {
+  if (spec === undefined || mode !== 0) return ArenaUse.Copy;
+  switch (spec.route) {
+    case 'single':
+    case 'msetnx':
+      return ArenaUse.Lend;
+    case 'mset':
+    case 'mget':
+    case 'sum':
+      return raw === undefined && argvBytes(argv) >= LEAVE_AT ? ArenaUse.Leave : ArenaUse.Lend;
+    default:
+      return ArenaUse.Copy;
+  }
+}
+
+function argvBytes(argv: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < argv.length; i++) n += argv[i]!.length;
+  return n;
+}
+
+/** Session.onRequest: the request's bytes, a view of the arena, stay unchanged until given back. */
+export const lendRequest: (raw: Buffer) => void = lendFrame;
+
+/** A request that may hold its client's lent bytes. */
+export interface BytesHolder {
+  /** The client's bytes it gives back once answered; null when it holds none (or they are kept for good). */
+  lentBytes: Buffer | null;
+}
+
+/** The router: `req` alone reads `raw` from now on (buffers not lent are ignored when given back). */
+export function handOver(req: BytesHolder, raw: Buffer | undefined): void {
+  if (raw !== undefined) req.lentBytes = raw;
+}
+
+/** `req`'s backend answered: it read every byte, the client's bytes are free. */
+export function requestAnswered(req: BytesHolder): void {
+  const bytes = req.lentBytes;
+  if (bytes === null) return;
+  req.lentBytes = null;
+  returnFrame(bytes);
+}
+
+/** `req` finished without its backend's answer: its bytes may still wait to be written, so they stay lent. */
+export function requestFailed(req: BytesHolder): void {
+  req.lentBytes = null;
+}
+
+/** A reply view whose holder drops it unread by anyone else (a late reply, a merged part, a dropped reply). */
+export const giveBackReply: (view: Buffer) => void = returnFrame;
+
+/** Written (or never to be written): the lent reply views in `views` are given back, and the list emptied. */
+export function giveBackReplies(views: Buffer[]): void {
+  for (let i = 0; i < views.length; i++) returnFrame(views[i]!);
+  views.length = 0;
+}
