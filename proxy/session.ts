@@ -38,7 +38,7 @@ import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
+import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
 import { lendFrame } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
@@ -85,6 +85,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private arenaReads = false;
   /** Decoding a read copied into the arena: its requests are views of it. */
   private inArena = false;
+  /** Decoding a read that landed in a carried request's buffer (decoder.readTarget): its requests are views of it. */
+  private inCarry = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -111,6 +113,14 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     socket.setNoDelay(true);
     const decoder = this.decoder;
     const push = (chunk: Buffer) => decoder.push(chunk);
+    const pushCarried = (chunk: Buffer) => {
+      this.inCarry = true;
+      try {
+        decoder.push(chunk);
+      } finally {
+        this.inCarry = false;
+      }
+    };
     // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
     const pushCopy = (bytes: Buffer) => {
       if (this.arenaReads) {
@@ -125,9 +135,15 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         decoder.push(Buffer.from(bytes));
       }
     };
-    this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
-    // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
+    this.arenaReads = readIntoScratch(
+      socket,
+      // A read into a carried request's own buffer (decoder.readTarget) is decoded where it landed.
+      (bytes: Buffer, inScratch: boolean) => (inScratch ? stamped1(pushCopy, bytes) : stamped1(pushCarried, bytes)),
+      () => decoder.readTarget,
+    );
+    // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
     decoder.copySpanning = this.arenaReads;
+    if (this.arenaReads) decoder.carrier = requestCarrier;
     if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
@@ -199,6 +215,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
+    // A request read into a carry buffer (a lent slab, or a buffer of its own) is lent: the plain single-key and
+    // fan-out paths give it back once answered; any other path keeps it, and that slab is never reused.
+    if (this.inCarry && raw !== undefined) lendFrame(raw);
     // A request inside one read is a view of the arena. A single-key command is lent, given back once
     // answered when it took the plain path (router.single); any other keeps it lent, so that slab is never
     // written over. Any other command gets a copy of its own, and ends the arena reads of this client.

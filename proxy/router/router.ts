@@ -199,6 +199,8 @@ export class Router {
       step.start();
       return DISPATCHED;
     }
+    // As for single(): the plain path gives the client's bytes back once every part is answered.
+    if (raw !== undefined) req.giveBack = raw;
     req.start();
     return DISPATCHED;
   }

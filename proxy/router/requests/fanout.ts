@@ -10,6 +10,7 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
+import { returnFrame } from '../../util/lent-slabs.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 
 /** The keys of one master and, once in, its reply. */
@@ -34,6 +35,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
   private readonly routes: SlotRoute[] = [];
   private left = 0;
   private finished = false;
+  /**
+   * The client's request bytes when they are a lent view (a request carried over reads, proxy/session.ts):
+   * given back once every part is answered (each backend has read its part, no write still reads them).
+   */
+  giveBack: Buffer | null = null;
 
   constructor(
     session: RouterSession,
@@ -109,9 +115,16 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     }
     if (reply === undefined) reply = this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
     this.finish(reply);
+    const bytes = this.giveBack;
+    if (bytes !== null) {
+      this.giveBack = null;
+      returnFrame(bytes);
+    }
   }
 
+  /** Finished without every reply: its bytes may still be waiting to be written, so they are never given back. */
   fail(reply: Buffer): void {
+    this.giveBack = null;
     this.finish(reply);
   }
 
