@@ -63,7 +63,8 @@ export class OutputBatch {
    * argv[k] (the bytes of encodeSelectedInto), straight from the client's argv: headers and short arguments
    * into the slab, arguments of refAt bytes or more referenced.
    */
-  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number, raw?: Buffer): void {
+    if (raw !== undefined && argv.length > 1 && argv[1]!.buffer === raw.buffer) return this.pushRuns(argv, keys, stride, raw);
     const refAt = this.refAt;
     const nk = keys.length;
     const name = argv[0]!;
@@ -107,6 +108,46 @@ export class OutputBatch {
       }
     }
     this.slabPos = pos;
+  }
+
+  /**
+   * pushSelected when the arguments are views of the client's request bytes `raw` (as the decoder gives them):
+   * the part's header is encoded, then each run of its keys that are adjacent in the request (with their
+   * arguments, each with its `$<len>\r\n` and the two bytes after it) is one range of `raw`, referenced when
+   * refAt bytes or more (one slice instead of two per big argument), else copied. The backend parses those
+   * bytes exactly as the decoder did (same rules).
+   */
+  private pushRuns(argv: readonly Buffer[], keys: readonly number[], stride: number, raw: Buffer): void {
+    const nk = keys.length;
+    const name = argv[0]!;
+    const head = 1 + decimalLength(1 + nk * stride) + 2 + bulkOverhead(name.length) + name.length;
+    let slab = this.room(head);
+    let pos = this.slabPos;
+    slab[pos++] = 0x2a; // *
+    pos = writeDecimal(slab, pos, 1 + nk * stride);
+    slab[pos++] = 13;
+    slab[pos++] = 10;
+    this.slabPos = writeBulk(slab, pos, name);
+    let bytes = head;
+    const base = raw.byteOffset;
+    for (let i = 0; i < nk; ) {
+      let j = i;
+      while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
+      const first = argv[keys[i]!]!;
+      const last = argv[keys[j]! + stride - 1]!;
+      const run = raw.subarray(first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
+      bytes += run.length;
+      if (run.length >= this.refAt) {
+        this.seal();
+        this.out.push(run);
+      } else {
+        slab = this.room(run.length);
+        slab.set(run, this.slabPos);
+        this.slabPos += run.length;
+      }
+      i = j + 1;
+    }
+    this.bytes += bytes;
   }
 
   get empty(): boolean {

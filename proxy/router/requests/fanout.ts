@@ -99,7 +99,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable {
     for (let i = 0; i < n; i++) {
       const part = this.parts[i]!;
       const conn = part.server.conn(db, id, proto);
-      conn.sendSelected(part, this.argv, part.keys, this.stride);
+      conn.sendSelected(part, this.argv, part.keys, this.stride, this.raw);
       if (conn.congested) conn.holdUntilDrained(this.session);
     }
   }
