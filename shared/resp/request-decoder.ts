@@ -163,9 +163,13 @@ export class RequestDecoder {
     return c === null ? null : c.subarray(this.carryFill);
   }
 
-  /** Bytes held for the request being decoded (arguments received so far and a partial one). */
+  /**
+   * Bytes held for the request being decoded (arguments received so far and a partial one), or, when it is
+   * carried, the buffer reserved for it (what a memory guard must count).
+   */
   get partialBytes(): number {
     if (this.state === St.Start || this.state === St.Dead) return 0;
+    if (this.carryBuf !== null) return this.carryBuf.length - this.carryStart;
     let n = this.piecesLen;
     for (const a of this.argv) n += a.length;
     return n;
@@ -423,12 +427,13 @@ export class RequestDecoder {
     if (pieces !== null) for (let i = 0; i < pieces.length; i++) pieces[i] = move(pieces[i]!);
   }
 
-  /** Drops the carried request's buffer (the decoder stops or failed). */
+  /**
+   * Drops the carried request's buffer (the decoder stops or failed) without giving it back to the carrier:
+   * the socket may still read into it (a closing session keeps reading and discarding), so it must never be
+   * handed to anyone else; it is left to the GC.
+   */
   private dropCarry(): void {
-    const c = this.carryBuf;
-    if (c === null) return;
     this.carryBuf = null;
-    this.carrier!.done(c);
   }
 
   /**
