@@ -85,7 +85,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private arenaReads = false;
   /** Decoding a read copied into the arena: its requests are views of it. */
   private inArena = false;
-  /** Decoding a read that landed in a carried request's buffer (decoder.readTarget): its requests are views of it. */
+  /** Decoding a read of its own (a carried request's buffer, decoder.readTarget; or TLS): requests with raw are lent. */
   private inCarry = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
@@ -112,8 +112,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.startUnauthenticated();
     socket.setNoDelay(true);
     const decoder = this.decoder;
-    const push = (chunk: Buffer) => decoder.push(chunk);
-    const pushCarried = (chunk: Buffer) => {
+    // Reads of its own: into a carried request's buffer (lent, see onRequest), or (TLS) Node's 'data' chunks,
+    // which lending ignores.
+    const push = (chunk: Buffer) => {
       this.inCarry = true;
       try {
         decoder.push(chunk);
@@ -138,8 +139,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.arenaReads = readIntoScratch(
       socket,
       // A read into a carried request's own buffer (decoder.readTarget) is decoded where it landed.
-      (bytes: Buffer, inScratch: boolean) => (inScratch ? stamped1(pushCopy, bytes) : stamped1(pushCarried, bytes)),
-      () => decoder.readTarget,
+      (bytes: Buffer, inScratch: boolean) => stamped1(inScratch ? pushCopy : push, bytes),
+      decoder,
     );
     // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
     decoder.copySpanning = this.arenaReads;

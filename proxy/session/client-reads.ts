@@ -68,17 +68,17 @@ const nextScratch = (): Buffer => (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SI
 /**
  * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(bytes, true)` (a view of the
  * scratch, valid only during the call) instead of emitting 'data'. False when not possible: use 'data'.
- * `target`, called after each read, may name where the next one lands instead (a carried request's buffer,
- * RequestDecoder.readTarget): then `onRead(bytes, false)` with a view of it.
+ * `target.readTarget`, read after each read, may name where the next one lands instead (a carried request's
+ * buffer, RequestDecoder.readTarget): then `onRead(bytes, false)` with a view of it.
  * pause()/resume(), 'end' and timeouts work as before (net supports them with `onread`).
  */
-export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer, inScratch: boolean) => void, target?: () => Buffer | null): boolean {
+export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer, inScratch: boolean) => void, target?: { readonly readTarget: Buffer | null }): boolean {
   const s = userBufferSlots();
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
   if (s === null || socket instanceof tls.TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
   const own = socket as unknown as Record<symbol, unknown>;
   const first = nextScratch();
-  own[s.gen] = target === undefined ? nextScratch : (): Buffer => target() ?? nextScratch();
+  own[s.gen] = target === undefined ? nextScratch : (): Buffer => target.readTarget ?? nextScratch();
   own[s.cb] = (n: number, buf: Buffer): boolean => {
     onRead(buf.subarray(0, n), buf === scratch);
     return true;
