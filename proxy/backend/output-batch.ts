@@ -31,6 +31,12 @@ export const SLAB_SIZE = 64 * 1024;
  */
 export const REF_AT = 4 * 1024;
 
+/** `view` lies inside `outer` (the same memory). */
+function within(view: Buffer, outer: Buffer): boolean {
+  const at = view.byteOffset - outer.byteOffset;
+  return view.buffer === outer.buffer && at >= 0 && at + view.length <= outer.length;
+}
+
 /** Bytes of `$<len>\r\n` + `\r\n` around an argument of `len` bytes. */
 function bulkOverhead(len: number): number {
   return 1 + decimalLength(len) + 4;
@@ -64,7 +70,7 @@ export class OutputBatch {
    * into the slab, arguments of refAt bytes or more referenced.
    */
   pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number, raw?: Buffer): void {
-    if (raw !== undefined && argv.length > 1 && argv[1]!.buffer === raw.buffer) return this.pushRuns(argv, keys, stride, raw);
+    if (raw !== undefined && argv.length > 1 && within(argv[1]!, raw) && within(argv[argv.length - 1]!, raw)) return this.pushRuns(argv, keys, stride, raw);
     const refAt = this.refAt;
     const nk = keys.length;
     const name = argv[0]!;
