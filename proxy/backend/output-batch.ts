@@ -70,7 +70,8 @@ export class OutputBatch {
    * into the slab, arguments of refAt bytes or more referenced.
    */
   pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number, raw?: Buffer): void {
-    if (raw !== undefined && argv.length > 1 && within(argv[1]!, raw) && within(argv[argv.length - 1]!, raw)) return this.pushRuns(argv, keys, stride, raw);
+    // Ranges pay only when values get referenced (arguments of refAt bytes on average); else encoding is cheaper.
+    if (raw !== undefined && raw.length >= this.refAt * argv.length && within(argv[1]!, raw) && within(argv[argv.length - 1]!, raw)) return this.pushRuns(argv, keys, stride, raw);
     const refAt = this.refAt;
     const nk = keys.length;
     const name = argv[0]!;

@@ -70,7 +70,7 @@ function apply(batch: OutputBatch, op: Op, refAt: number): { wire: Buffer; long:
   encodeSelectedInto(op.argv, op.keys, op.stride, out);
   batch.pushSelected(op.argv, op.keys, op.stride, op.raw);
   const long: Buffer[] = [];
-  if (op.raw !== undefined) {
+  if (op.raw !== undefined && op.raw.length >= refAt * op.argv.length) {
     // Each run of adjacent keys is one range of raw, referenced when long enough.
     for (let i = 0; i < op.keys.length; ) {
       let j = i;
