@@ -38,7 +38,7 @@ import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, ownCopy, readIntoScratch } from './session/client-reads.js';
+import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
 import { ArenaUse, arenaUse, lendRequest } from './router/lending.js';
 
 export { unknownCommandError } from './session/replies.js';
@@ -83,6 +83,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private arenaReads = false;
   /** Decoding a read copied into the arena. */
   private inArena = false;
+  /** Decoding a read of its own (a carried request's buffer, decoder.readTarget; or TLS): requests with raw are lent. */
+  private inCarry = false;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -108,7 +110,16 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.startUnauthenticated();
     socket.setNoDelay(true);
     const decoder = this.decoder;
-    const push = (chunk: Buffer) => decoder.push(chunk);
+    // Reads of its own: into a carried request's buffer (lent, see onRequest), or (TLS) Node's 'data' chunks,
+    // which lending ignores.
+    const push = (chunk: Buffer) => {
+      this.inCarry = true;
+      try {
+        decoder.push(chunk);
+      } finally {
+        this.inCarry = false;
+      }
+    };
     // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
     const pushCopy = (bytes: Buffer) => {
       if (this.arenaReads) {
@@ -123,9 +134,15 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         decoder.push(Buffer.from(bytes));
       }
     };
-    this.arenaReads = readIntoScratch(socket, (bytes: Buffer) => stamped1(pushCopy, bytes));
-    // The arena is written over: what outlives a read (spanning, partial, inline requests) is copied.
+    this.arenaReads = readIntoScratch(
+      socket,
+      // A read into a carried request's own buffer (decoder.readTarget) is decoded where it landed.
+      (bytes: Buffer, inScratch: boolean) => stamped1(inScratch ? pushCopy : push, bytes),
+      decoder,
+    );
+    // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
     decoder.copySpanning = this.arenaReads;
+    if (this.arenaReads) decoder.carrier = requestCarrier;
     if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
@@ -198,8 +215,13 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
     const spec = lookupCommand(argv[0]!);
-    // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
-    if (this.inArena) {
+    // A request read into a carry buffer (a lent slab, or a buffer of its own: client-reads.ts) is lent: the
+    // plain single-key and fan-out paths give it back once answered; any other keeps it, and that slab is
+    // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
+    if (this.inCarry) {
+      if (raw !== undefined) lendRequest(raw);
+    } else if (this.inArena) {
+      // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
       const use = arenaUse(spec, this.mode, argv, raw);
       if (raw === undefined) {
         if (use === ArenaUse.Leave) this.arenaReads = false;

@@ -168,16 +168,17 @@ export class BackendConnection implements FrameHandler, Flushable {
   /**
    * Sends `argv[0]` followed, for each index k of `keys`, by the `stride` arguments from argv[k] (a fan-out
    * part, see encodeSelectedInto): same bytes as sendParts(encodeSelectedInto(...)), encoded into the batch's
-   * slab, big arguments referenced where they lie (output-batch.ts: they must stay unchanged until written).
+   * slab, big arguments referenced where they lie (output-batch.ts: they must stay unchanged until written);
+   * with `raw` (the client's request bytes, argv views of it), runs of adjacent keys as ranges of it.
    */
-  sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+  sendSelected(req: BackendRequest, argv: readonly Buffer[], keys: readonly number[], stride: number, raw?: Buffer): void {
     if (this.busy.reply !== null) return this.answerBusy(req);
     if (this.state !== State.Ready) {
       const out: Buffer[] = [];
       const bytes = encodeSelectedInto(argv, keys, stride, out);
       return this.sendParts(req, out, bytes);
     }
-    this.batch.pushSelected(argv, keys, stride);
+    this.batch.pushSelected(argv, keys, stride, raw);
     this.waiting.push(req);
     this.unsent++;
     this.flushSoon();

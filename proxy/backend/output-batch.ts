@@ -31,6 +31,12 @@ export const SLAB_SIZE = 64 * 1024;
  */
 export const REF_AT = 4 * 1024;
 
+/** `view` lies inside `outer` (the same memory). */
+function within(view: Buffer, outer: Buffer): boolean {
+  const at = view.byteOffset - outer.byteOffset;
+  return view.buffer === outer.buffer && at >= 0 && at + view.length <= outer.length;
+}
+
 /** Bytes of `$<len>\r\n` + `\r\n` around an argument of `len` bytes. */
 function bulkOverhead(len: number): number {
   return 1 + decimalLength(len) + 4;
@@ -63,7 +69,9 @@ export class OutputBatch {
    * argv[k] (the bytes of encodeSelectedInto), straight from the client's argv: headers and short arguments
    * into the slab, arguments of refAt bytes or more referenced.
    */
-  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number): void {
+  pushSelected(argv: readonly Buffer[], keys: readonly number[], stride: number, raw?: Buffer): void {
+    // Ranges pay only when values get referenced (arguments of refAt bytes on average); else encoding is cheaper.
+    if (raw !== undefined && raw.length >= this.refAt * argv.length && within(argv[1]!, raw) && within(argv[argv.length - 1]!, raw)) return this.pushRuns(argv, keys, stride, raw);
     const refAt = this.refAt;
     const nk = keys.length;
     const name = argv[0]!;
@@ -107,6 +115,46 @@ export class OutputBatch {
       }
     }
     this.slabPos = pos;
+  }
+
+  /**
+   * pushSelected when the arguments are views of the client's request bytes `raw` (as the decoder gives them):
+   * the part's header is encoded, then each run of its keys that are adjacent in the request (with their
+   * arguments, each with its `$<len>\r\n` and the two bytes after it) is one range of `raw`, referenced when
+   * refAt bytes or more (one slice instead of two per big argument), else copied. The backend parses those
+   * bytes exactly as the decoder did (same rules).
+   */
+  private pushRuns(argv: readonly Buffer[], keys: readonly number[], stride: number, raw: Buffer): void {
+    const nk = keys.length;
+    const name = argv[0]!;
+    const head = 1 + decimalLength(1 + nk * stride) + 2 + bulkOverhead(name.length) + name.length;
+    let slab = this.room(head);
+    let pos = this.slabPos;
+    slab[pos++] = 0x2a; // *
+    pos = writeDecimal(slab, pos, 1 + nk * stride);
+    slab[pos++] = 13;
+    slab[pos++] = 10;
+    this.slabPos = writeBulk(slab, pos, name);
+    let bytes = head;
+    const base = raw.byteOffset;
+    for (let i = 0; i < nk; ) {
+      let j = i;
+      while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
+      const first = argv[keys[i]!]!;
+      const last = argv[keys[j]! + stride - 1]!;
+      const run = raw.subarray(first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
+      bytes += run.length;
+      if (run.length >= this.refAt) {
+        this.seal();
+        this.out.push(run);
+      } else {
+        slab = this.room(run.length);
+        slab.set(run, this.slabPos);
+        this.slabPos += run.length;
+      }
+      i = j + 1;
+    }
+    this.bytes += bytes;
   }
 
   get empty(): boolean {

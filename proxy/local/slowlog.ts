@@ -38,14 +38,31 @@ export class SlowLog {
 
   add(argv: readonly Buffer[], micros: number, client: string, name: string): void {
     const n = Math.min(argv.length, MAX_ARGS);
-    const args: Buffer[] = [];
+    // The arguments as logged, copied into one buffer (one allocation per entry, not two per argument: at
+    // pipeline 16 with big values every command can be slow, and this ran for each).
+    const tails: Array<string | null> = [];
+    let bytes = 0;
     for (let i = 0; i < n; i++) {
-      if (i === MAX_ARGS - 1 && argv.length > MAX_ARGS) {
-        args.push(Buffer.from(`... (${argv.length - MAX_ARGS + 1} more arguments)`));
-        break;
-      }
       const a = argv[i]!;
-      args.push(a.length > MAX_ARG_BYTES ? Buffer.concat([a.subarray(0, MAX_ARG_BYTES), Buffer.from(`... (${a.length - MAX_ARG_BYTES} more bytes)`)]) : Buffer.from(a));
+      const more = i === MAX_ARGS - 1 && argv.length > MAX_ARGS;
+      const tail = more ? `... (${argv.length - MAX_ARGS + 1} more arguments)` : a.length > MAX_ARG_BYTES ? `... (${a.length - MAX_ARG_BYTES} more bytes)` : null;
+      tails.push(tail);
+      bytes += more ? tail!.length : Math.min(a.length, MAX_ARG_BYTES) + (tail === null ? 0 : tail.length);
+    }
+    const store = Buffer.allocUnsafe(bytes);
+    const args: Buffer[] = [];
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const start = pos;
+      const tail = tails[i]!;
+      if (!(i === MAX_ARGS - 1 && argv.length > MAX_ARGS)) {
+        const a = argv[i]!;
+        const l = Math.min(a.length, MAX_ARG_BYTES);
+        store.set(a.subarray(0, l), pos);
+        pos += l;
+      }
+      if (tail !== null) pos += store.write(tail, pos, 'latin1');
+      args.push(store.subarray(start, pos));
     }
     this.entries.unshift({ id: this.nextId++, unixSeconds: Math.floor(Date.now() / 1000), micros: Math.round(micros), args, client, name });
     if (this.entries.length > this.maxLen) this.entries.length = this.maxLen;

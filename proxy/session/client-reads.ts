@@ -12,10 +12,16 @@
  *   alone holds its bytes by then; a command that takes another path (a failed migrate-on-access, an error
  *   the router answers) keeps the slab from being written over for good (it is left to the GC). Every other
  *   command gets a copy of its own (ownCopy). Who gives back what, when: proxy/router/lending.ts. What
- *   outlives a read (a request spanning reads, a partial or an inline one) is copied by the decoder
- *   (RequestDecoder.copySpanning): such copies die young, in a scavenge, where a slab they kept would die
- *   old and need a full GC (MSET 1 KB at -P 16: 25 mark-compacts per 100k requests when they kept slabs,
- *   none with copies); client names, MULTI queues and blocked commands keep copies too.
+ *   outlives a read (a partial inline request) is copied by the decoder (RequestDecoder.copySpanning): such
+ *   copies die young, in a scavenge, where a slab they kept would die old and need a full GC (MSET 1 KB at
+ *   -P 16: 25 mark-compacts per 100k requests when they kept slabs, none with copies); client names, MULTI
+ *   queues and blocked commands keep copies too.
+ * - A multibulk request left incomplete at the end of a read is carried (RequestDecoder.carrier,
+ *   requestCarrier below): its bytes so far are copied once into a buffer with room for what it declares
+ *   (a lent slab from 8 KB: SLAB_SIZE, or a power of two up to 1 MB), and the socket's next reads land right
+ *   after them (`target`), so the request completes as one view, sent to the backends as it is or by
+ *   reference, instead of its pieces being copied and joined. Requests read there are lent (Session) and
+ *   given back by the plain single-key and fan-out paths; the slab goes back to the pool after the last.
  *
  * Node offers caller-owned read buffers (`onread`) only on sockets it creates; an accepted socket gets them
  * through the same mechanism (the socket's kBuffer/kBufferGen/kBufferCb slots and the handle's
@@ -24,7 +30,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { acquireSlab, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
+import type { RequestCarrier } from '../../shared/resp/request-decoder.js';
+import { acquireRounded, acquireSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
 
 /** Bytes of the shared read scratch: the most one read returns. */
 const SCRATCH_SIZE = 64 * 1024;
@@ -59,19 +66,21 @@ let scratch: Buffer | null = null;
 const nextScratch = (): Buffer => (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE));
 
 /**
- * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(bytes)` (a view of the
+ * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(bytes, true)` (a view of the
  * scratch, valid only during the call) instead of emitting 'data'. False when not possible: use 'data'.
+ * `target.readTarget`, read after each read, may name where the next one lands instead (a carried request's
+ * buffer, RequestDecoder.readTarget): then `onRead(bytes, false)` with a view of it.
  * pause()/resume(), 'end' and timeouts work as before (net supports them with `onread`).
  */
-export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer) => void): boolean {
+export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer, inScratch: boolean) => void, target?: { readonly readTarget: Buffer | null }): boolean {
   const s = userBufferSlots();
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
   if (s === null || socket instanceof tls.TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
   const own = socket as unknown as Record<symbol, unknown>;
   const first = nextScratch();
-  own[s.gen] = nextScratch;
+  own[s.gen] = target === undefined ? nextScratch : (): Buffer => target.readTarget ?? nextScratch();
   own[s.cb] = (n: number, buf: Buffer): boolean => {
-    onRead(buf.subarray(0, n));
+    onRead(buf.subarray(0, n), buf === scratch);
     return true;
   };
   own[s.buffer] = first;
@@ -122,3 +131,16 @@ export class ClientArena {
 
 /** The arena of this process's sessions. */
 export const clientArena = new ClientArena();
+
+/** Requests carried over reads smaller than this get a buffer of exactly their size; bigger ones a pooled slab. */
+const SLAB_CARRY_AT = 8 * 1024;
+
+/**
+ * Buffers for requests spanning reads (RequestDecoder.carrier): the rest of the request is read in place.
+ * Big ones are lent slabs (from the pool, and back to it once every request decoded from them is given back:
+ * Session.onRequest lends each, see there); a slab's room past the request takes the reads that follow.
+ */
+export const requestCarrier: RequestCarrier = {
+  take: (size: number): Buffer => (size < SLAB_CARRY_AT ? Buffer.allocUnsafe(size) : acquireRounded(size).buf),
+  done: retireFrame,
+};

@@ -17,6 +17,10 @@
  * string" after 64 KB without one). A handler may call `stop()` inside `onRequest` (QUIT) to drop the rest.
  */
 
+import { splitInlineArgs } from './inline-args.js';
+
+export { splitInlineArgs };
+
 export interface RequestLimits {
   /** Largest bulk string accepted (Redis proto-max-bulk-len, 512 MB). */
   maxBulkBytes: number;
@@ -29,6 +33,17 @@ export interface RequestLimits {
    * each bulk length is read, before its data arrives. 0 or absent = no limit.
    */
   maxQueryBytes?: number;
+}
+
+/** Buffers for requests carried over reads (RequestDecoder.carrier). */
+export interface RequestCarrier {
+  /** A buffer of at least `size` bytes that nobody else writes into while the decoder reads into it. */
+  take(size: number): Buffer;
+  /**
+   * The decoder reads no more into `buf` (a buffer from take). Requests decoded from it may still be in use:
+   * they were handed to onRequest, which decides how long their bytes are kept.
+   */
+  done(buf: Buffer): void;
 }
 
 export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
@@ -67,6 +82,12 @@ const DOLLAR = 36;
 const MINUS = 45;
 const ZERO = 48;
 const NINE = 57;
+/** Most bytes a carried request's buffer grows by beyond what has arrived (RequestDecoder.carry). */
+const CARRY_STEP = 256 * 1024;
+/** A carried request begun where an earlier one was carried gets room for this many of its size (RequestDecoder.carry). */
+const PIPELINED_CARRY = 4;
+/** Least room given to a carried request (its count not read yet, or little left to come). */
+const MIN_CARRY_ROOM = 64;
 /** More digits than this cannot be a valid length under any limit (and stays exact as a double). */
 const MAX_LEN_DIGITS = 15;
 
@@ -106,6 +127,18 @@ export class RequestDecoder {
    * one chunk (`raw` set) are views of it. Off: chunks are kept as they are (Node's per-read buffers).
    */
   copySpanning = false;
+  /**
+   * Set when the caller can make the next read land where the decoder asks (`readTarget`). Then a multibulk
+   * request left incomplete at the end of a push is carried: its bytes so far move to a buffer from the
+   * carrier (one copy, instead of copying its arguments and joining the pieces of a spanning bulk later), the
+   * next reads land right after them, and the request completes as one contiguous view (`raw` set, arguments
+   * views of it, no concatenation). Requests read into carry memory are all multibulk with `raw`, or copies.
+   */
+  carrier: RequestCarrier | null = null;
+  /** The buffer the request being decoded was carried into; its bytes lie at [carryStart, carryFill). */
+  private carryBuf: Buffer | null = null;
+  private carryStart = 0;
+  private carryFill = 0;
 
   constructor(
     private readonly handler: RequestHandler,
@@ -123,11 +156,22 @@ export class RequestDecoder {
     this.state = St.Dead;
     this.argv = [];
     this.pieces = null;
+    this.dropCarry();
   }
 
-  /** Bytes held for the request being decoded (arguments received so far and a partial one). */
+  /** Where the next read should land so that the carried request continues contiguously (null: anywhere). */
+  get readTarget(): Buffer | null {
+    const c = this.carryBuf;
+    return c === null ? null : c.subarray(this.carryFill);
+  }
+
+  /**
+   * Bytes held for the request being decoded (arguments received so far and a partial one), or, when it is
+   * carried, the buffer reserved for it (what a memory guard must count).
+   */
   get partialBytes(): number {
     if (this.state === St.Start || this.state === St.Dead) return 0;
+    if (this.carryBuf !== null) return this.carryBuf.length - this.carryStart;
     let n = this.piecesLen;
     for (const a of this.argv) n += a.length;
     return n;
@@ -143,6 +187,21 @@ export class RequestDecoder {
     let pos = 0;
     /** Start of the current request in this chunk, or -1 when it began in an earlier chunk. */
     let reqStart = -1;
+    /** Offset of this chunk in carryBuf when it continues the carried request there (memory nobody rewrites), else -1. */
+    let carriedAt = -1;
+    let carried = this.carryBuf;
+    if (carried !== null) {
+      if (chunk.buffer === carried.buffer && chunk.byteOffset === carried.byteOffset + this.carryFill) carriedAt = this.carryFill;
+      else {
+        // Read elsewhere (not where readTarget said): the request's bytes so far become a copy of their own.
+        this.rebase(carried.subarray(this.carryStart, this.carryFill), Buffer.from(carried.subarray(this.carryStart, this.carryFill)));
+        this.carryBuf = null;
+        this.carrier!.done(carried);
+        carried = null;
+      }
+    }
+    /** Copy what outlives this push (copySpanning), unless the chunk is carry memory (or the request gets carried). */
+    const copyOut = this.copySpanning && carriedAt < 0;
     while (pos < len) {
       switch (this.state) {
         case St.Start: {
@@ -237,10 +296,11 @@ export class RequestDecoder {
             if (avail >= need) {
               // Fast path: the whole argument is in this chunk.
               const arg = chunk.subarray(pos, pos + this.bulkLen);
-              this.argv.push(this.copySpanning && reqStart < 0 ? Buffer.from(arg) : arg);
+              this.argv.push(copyOut && reqStart < 0 ? Buffer.from(arg) : arg);
               pos += need;
             } else {
-              this.pieces = [this.kept(chunk.subarray(pos))];
+              const rest = chunk.subarray(pos);
+              this.pieces = [copyOut && !(this.carrier !== null && reqStart >= 0) ? Buffer.from(rest) : rest];
               this.piecesLen = avail;
               pos = len;
               break;
@@ -248,13 +308,14 @@ export class RequestDecoder {
           } else if (avail >= need) {
             this.pieces.push(chunk.subarray(pos, pos + need));
             pos += need;
-            // All bytes arrived: now (and only now) allocate the argument.
-            const whole = Buffer.concat(this.pieces, this.bulkLen + 2);
+            // All bytes arrived: now (and only now) allocate the argument (a view when the pieces are adjacent).
+            const whole = joinPieces(this.pieces, this.bulkLen + 2);
             this.argv.push(whole.subarray(0, this.bulkLen));
             this.pieces = null;
             this.piecesLen = 0;
           } else {
-            this.pieces.push(this.kept(chunk.subarray(pos)));
+            const rest = chunk.subarray(pos);
+            this.pieces.push(copyOut ? Buffer.from(rest) : rest); // begun in an earlier chunk: not carried from here
             this.piecesLen += avail;
             pos = len;
             break;
@@ -263,7 +324,11 @@ export class RequestDecoder {
             const argv = this.argv;
             this.argv = [];
             this.state = St.Start;
-            this.handler.onRequest(argv, reqStart >= 0 ? chunk.subarray(reqStart, pos) : undefined);
+            let raw: Buffer | undefined;
+            if (reqStart >= 0) raw = chunk.subarray(reqStart, pos);
+            else if (carriedAt >= 0) raw = this.carryBuf!.subarray(this.carryStart, carriedAt + pos);
+            this.carryBuf = null;
+            this.handler.onRequest(argv, raw);
             if (this.stopped) return;
           } else {
             this.state = St.BulkDollar;
@@ -273,7 +338,7 @@ export class RequestDecoder {
         case St.Inline: {
           const nl = chunk.indexOf(LF, pos);
           if (nl < 0) {
-            const rest = this.kept(chunk.subarray(pos));
+            const rest = this.kept(chunk.subarray(pos), carriedAt >= 0);
             if (this.pieces === null) this.pieces = [rest];
             else this.pieces.push(rest);
             this.piecesLen += rest.length;
@@ -283,7 +348,7 @@ export class RequestDecoder {
           }
           let line: Buffer;
           if (this.pieces === null) {
-            line = this.kept(chunk.subarray(pos, nl));
+            line = this.kept(chunk.subarray(pos, nl), carriedAt >= 0);
           } else {
             this.pieces.push(chunk.subarray(pos, nl));
             line = Buffer.concat(this.pieces, this.piecesLen + (nl - pos));
@@ -305,16 +370,101 @@ export class RequestDecoder {
           return;
       }
     }
-    // A request begun in this chunk and not finished: its arguments so far must outlive the chunk.
-    if (this.copySpanning && reqStart >= 0 && this.state !== St.Start && this.state !== St.Dead) {
+    const partial = this.state !== St.Start && this.state !== St.Dead;
+    const carrying = partial && this.state !== St.Inline && this.carrier !== null && (reqStart >= 0 || carriedAt >= 0);
+    if (carrying) this.carry(chunk, reqStart, carried);
+    else this.carryBuf = null;
+    // Done with the buffer this chunk was read into (requests decoded from it were handed out).
+    if (carried !== null && this.carryBuf !== carried) this.carrier!.done(carried);
+    // A request begun in this chunk and not finished (nor carried): its arguments so far must outlive the chunk.
+    if (partial && !carrying && copyOut && reqStart >= 0) {
       const argv = this.argv;
       for (let i = 0; i < argv.length; i++) argv[i] = Buffer.from(argv[i]!);
     }
   }
 
-  /** `view` as it may be kept past this push: a copy when chunks are written over (copySpanning). */
-  private kept(view: Buffer): Buffer {
-    return this.copySpanning ? Buffer.from(view) : view;
+  /**
+   * The multibulk request being decoded is incomplete at the end of `chunk` (begun at reqStart in it, or
+   * continued from `cur`, the carry buffer `chunk` lies in): it goes on in `cur` while there is room, else its bytes so far
+   * are copied into a new buffer from the carrier with room for what it still declares (as long again at
+   * most, or CARRY_STEP: nothing is allocated from an untrusted length), and its views re-pointed there.
+   */
+  private carry(chunk: Buffer, reqStart: number, cur: Buffer | null): void {
+    const len = chunk.length;
+    if (cur !== null) {
+      const carriedAt = chunk.byteOffset - cur.byteOffset;
+      // This chunk is carryBuf memory: the request (continued, or begun in it) stays there while there is room.
+      if (reqStart >= 0) this.carryStart = carriedAt + reqStart;
+      this.carryFill = carriedAt + len;
+      if (this.carryFill < cur.length) {
+        this.carryBuf = cur;
+        return;
+      }
+    }
+    const head = reqStart >= 0 ? chunk.subarray(reqStart) : cur!.subarray(this.carryStart, this.carryFill);
+    const n = head.length;
+    // An estimate with a margin (arguments differ in length: keys and values); outgrown, the buffer doubles.
+    let want = this.stillDeclared(n);
+    want += want >> 2;
+    if (cur !== null && reqStart < 0) want = Math.max(want, n);
+    // Begun in carry memory: the client pipelines big requests; room for a few more, so fewer heads are copied.
+    else if (cur !== null) want = (n + want) * PIPELINED_CARRY - n;
+    const room = Math.min(want, Math.max(n, CARRY_STEP));
+    const buf = this.carrier!.take(n + room);
+    buf.set(head, 0);
+    this.rebase(head, buf);
+    this.carryBuf = buf;
+    this.carryStart = 0;
+    this.carryFill = n;
+  }
+
+  /** Re-points the arguments and pieces of the request being decoded that are views of `head` into `copy` (its bytes at 0). */
+  private rebase(head: Buffer, copy: Buffer): void {
+    const from = head.byteOffset;
+    const to = from + head.length;
+    const ab = head.buffer;
+    const move = (v: Buffer): Buffer =>
+      v.buffer === ab && v.byteOffset >= from && v.byteOffset + v.length <= to ? copy.subarray(v.byteOffset - from, v.byteOffset - from + v.length) : v;
+    const argv = this.argv;
+    for (let i = 0; i < argv.length; i++) argv[i] = move(argv[i]!);
+    const pieces = this.pieces;
+    if (pieces !== null) for (let i = 0; i < pieces.length; i++) pieces[i] = move(pieces[i]!);
+  }
+
+  /**
+   * Drops the carried request's buffer (the decoder stops or failed) without giving it back to the carrier:
+   * the socket may still read into it (a closing session keeps reading and discarding), so it must never be
+   * handed to anyone else; it is left to the GC.
+   */
+  private dropCarry(): void {
+    this.carryBuf = null;
+  }
+
+  /**
+   * Bytes the request being decoded still needs, as far as it has declared them: the rest of the current bulk,
+   * and each argument still to come as long as those so far on average (`headBytes` received so far).
+   */
+  private stillDeclared(headBytes: number): number {
+    if (this.state === St.MbCount || this.state === St.MbCountLf) return MIN_CARRY_ROOM;
+    let rest = 0;
+    let after = this.argsLeft;
+    let args = this.argv.length;
+    if (this.state === St.BulkData) {
+      // The current argument counts at its declared length.
+      rest = this.bulkLen + 2 - this.piecesLen;
+      after--;
+      args++;
+    }
+    const avg = Math.ceil((headBytes + rest) / Math.max(1, args));
+    return Math.max(MIN_CARRY_ROOM, rest + after * avg);
+  }
+
+  /**
+   * An inline request's bytes as they may be kept past this push: a copy when chunks are written over
+   * (copySpanning) or lie in carry memory (only multibulk requests with `raw` are handed out as its views).
+   */
+  private kept(view: Buffer, inCarry: boolean): Buffer {
+    return this.copySpanning || inCarry ? Buffer.from(view) : view;
   }
 
   /**
@@ -383,6 +533,7 @@ export class RequestDecoder {
 
   private fail(message: string): void {
     this.state = St.Dead;
+    this.dropCarry();
     this.argv = [];
     this.pieces = null;
     this.piecesLen = 0;
@@ -390,110 +541,14 @@ export class RequestDecoder {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Inline commands: Redis's sdssplitargs, on bytes.
-
-const SQUOTE = 39;
-const DQUOTE = 34;
-const BACKSLASH = 92;
-
-function isSpace(c: number): boolean {
-  // C isspace(): space, \t, \n, \v, \f, \r
-  return c === 32 || (c >= 9 && c <= 13);
-}
-
-function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/**
- * Splits an inline request line like Redis's sdssplitargs: whitespace-separated tokens, "double quotes" with
- * \xHH and \n \r \t \b \a escapes, 'single quotes' with \' only; a closing quote must be followed by a space
- * or the end. Returns null on unbalanced quotes. A NUL byte ends the line (sdssplitargs works on C strings).
- * Tokens without quotes are views of `line`.
- */
-export function splitInlineArgs(line: Buffer): Buffer[] | null {
-  const nul = line.indexOf(0);
-  const end = nul < 0 ? line.length : nul;
-  const out: Buffer[] = [];
-  let p = 0;
-  for (;;) {
-    while (p < end && isSpace(line[p]!)) p++;
-    if (p >= end) return out;
-    // Plain token (no quotes): a view.
-    const start = p;
-    while (p < end) {
-      const c = line[p]!;
-      if (c === 32 || c === 10 || c === 13 || c === 9 || c === DQUOTE || c === SQUOTE) break;
-      p++;
-    }
-    if (p >= end || line[p] !== DQUOTE && line[p] !== SQUOTE) {
-      out.push(line.subarray(start, p));
-      continue;
-    }
-    // Quoted token: build bytes.
-    const bytes: number[] = [];
-    for (let i = start; i < p; i++) bytes.push(line[i]!);
-    let inq = false;
-    let insq = false;
-    let done = false;
-    while (!done) {
-      const c = p < end ? line[p]! : 0;
-      const next = p + 1 < end ? line[p + 1]! : 0;
-      if (inq) {
-        if (c === BACKSLASH && next === 120 /* x */ && p + 3 < end && hexVal(line[p + 2]!) >= 0 && hexVal(line[p + 3]!) >= 0) {
-          bytes.push(hexVal(line[p + 2]!) * 16 + hexVal(line[p + 3]!));
-          p += 3;
-        } else if (c === BACKSLASH && next !== 0) {
-          p++;
-          switch (next) {
-            case 110: bytes.push(10); break; // \n
-            case 114: bytes.push(13); break; // \r
-            case 116: bytes.push(9); break; // \t
-            case 98: bytes.push(8); break; // \b
-            case 97: bytes.push(7); break; // \a
-            default: bytes.push(next);
-          }
-        } else if (c === DQUOTE) {
-          if (next !== 0 && !isSpace(next)) return null;
-          done = true;
-        } else if (c === 0) {
-          return null;
-        } else {
-          bytes.push(c);
-        }
-      } else if (insq) {
-        if (c === BACKSLASH && next === SQUOTE) {
-          p++;
-          bytes.push(SQUOTE);
-        } else if (c === SQUOTE) {
-          if (next !== 0 && !isSpace(next)) return null;
-          done = true;
-        } else if (c === 0) {
-          return null;
-        } else {
-          bytes.push(c);
-        }
-      } else {
-        switch (c) {
-          case 32: case 10: case 13: case 9: case 0:
-            done = true;
-            break;
-          case DQUOTE:
-            inq = true;
-            break;
-          case SQUOTE:
-            insq = true;
-            break;
-          default:
-            bytes.push(c);
-        }
-      }
-      if (p < end) p++;
-    }
-    out.push(Buffer.from(bytes));
+/** The pieces of a bulk as one buffer: a view when they lie adjacent in one buffer (a carried request), else a copy. */
+function joinPieces(pieces: Buffer[], total: number): Buffer {
+  const first = pieces[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return Buffer.concat(pieces, total);
+    end += p.length;
   }
+  return Buffer.from(first.buffer, first.byteOffset, total);
 }

@@ -7,12 +7,25 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OutputBatch, REF_AT, SLAB_SIZE } from '../../proxy/backend/output-batch.js';
-import { encodeCommandInto, encodeSelectedInto } from '../../shared/resp/encoder.js';
+import { encodeCommand, encodeCommandInto, encodeSelectedInto } from '../../shared/resp/encoder.js';
 
 type Op =
   | { kind: 'push'; payload: Buffer }
   | { kind: 'parts'; argv: Buffer[] }
-  | { kind: 'selected'; argv: Buffer[]; keys: number[]; stride: number };
+  | { kind: 'selected'; argv: Buffer[]; keys: number[]; stride: number; raw?: Buffer };
+
+/** The client's request bytes for `argv` and argv as views of them (as the request decoder gives them). */
+function asRequest(argv: Buffer[]): { raw: Buffer; views: Buffer[] } {
+  const raw = encodeCommand(argv);
+  const views: Buffer[] = [];
+  let p = raw.indexOf('\r\n') + 2;
+  for (const a of argv) {
+    p = raw.indexOf('\r\n', p) + 2;
+    views.push(raw.subarray(p, p + a.length));
+    p += a.length + 2;
+  }
+  return { raw, views };
+}
 
 /** Argument lengths around the threshold under test (and a few far from it). */
 function argArb(refAt: number): fc.Arbitrary<Buffer> {
@@ -32,6 +45,13 @@ function opArb(refAt: number): fc.Arbitrary<Op> {
       for (let k = 1; k + stride - 1 < a.length; k += stride) if ((mask >> k % 10) & 1 || keys.length === 0) keys.push(k);
       return { kind: 'selected', argv: a, keys, stride };
     }),
+    // The same with the client's request bytes: runs of adjacent keys as ranges of them.
+    fc.tuple(argv, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1023 })).map(([[name, args], stride, mask]): Op => {
+      const { raw, views } = asRequest([Buffer.from(name), ...args]);
+      const keys: number[] = [];
+      for (let k = 1; k + stride - 1 < views.length; k += stride) if ((mask >> k % 10) & 1 || keys.length === 0) keys.push(k);
+      return { kind: 'selected', argv: views, keys, stride, raw };
+    }),
   );
 }
 
@@ -48,9 +68,21 @@ function apply(batch: OutputBatch, op: Op, refAt: number): { wire: Buffer; long:
     return { wire: Buffer.concat(out), long: out.filter((p) => p.length >= refAt) };
   }
   encodeSelectedInto(op.argv, op.keys, op.stride, out);
-  batch.pushSelected(op.argv, op.keys, op.stride);
+  batch.pushSelected(op.argv, op.keys, op.stride, op.raw);
   const long: Buffer[] = [];
-  for (const k of op.keys) for (let j = 0; j < op.stride; j++) if (op.argv[k + j]!.length >= refAt) long.push(op.argv[k + j]!);
+  if (op.raw !== undefined && op.raw.length >= refAt * op.argv.length) {
+    // Each run of adjacent keys is one range of raw, referenced when long enough.
+    for (let i = 0; i < op.keys.length; ) {
+      let j = i;
+      while (j + 1 < op.keys.length && op.keys[j + 1] === op.keys[j]! + op.stride) j++;
+      const first = op.argv[op.keys[i]!]!;
+      const last = op.argv[op.keys[j]! + op.stride - 1]!;
+      const start = first.byteOffset - op.raw.byteOffset - (String(first.length).length + 3); // its `$<len>\r\n`
+      const run = op.raw.subarray(start, last.byteOffset - op.raw.byteOffset + last.length + 2);
+      if (run.length >= refAt) long.push(run);
+      i = j + 1;
+    }
+  } else for (const k of op.keys) for (let j = 0; j < op.stride; j++) if (op.argv[k + j]!.length >= refAt) long.push(op.argv[k + j]!);
   return { wire: Buffer.concat(out), long };
 }
 
@@ -73,10 +105,11 @@ describe('OutputBatch', () => {
           const list = batch.take();
           expect(list.length).toBe(slices);
           expect(Buffer.concat(list).equals(expected)).toBe(true);
-          // Every long piece goes out as the very buffer it was (not copied) ...
-          for (const p of long) expect(list.some((s) => s === p)).toBe(true);
+          // Every long piece goes out as the very bytes it was (not copied) ...
+          const same = (s: Buffer, p: Buffer) => s === p || (s.buffer === p.buffer && s.byteOffset === p.byteOffset && s.length === p.length);
+          for (const p of long) expect(list.some((s) => same(s, p))).toBe(true);
           // ... and short pieces are packed: one slice per run between long pieces (two only where a slab filled).
-          const isLong = (s: Buffer) => long.some((p) => p === s);
+          const isLong = (s: Buffer) => long.some((p) => same(s, p));
           for (let i = 1; i < list.length; i++) {
             const [prev, cur] = [list[i - 1]!, list[i]!];
             expect(isLong(prev) || isLong(cur) || prev.buffer !== cur.buffer).toBe(true);

@@ -104,7 +104,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
       const part = this.parts[i]!;
       const conn = part.server.conn(db, id, proto);
       this.unanswered++;
-      conn.sendSelected(part, this.argv, part.keys, this.stride);
+      conn.sendSelected(part, this.argv, part.keys, this.stride, this.raw);
       if (conn.congested) conn.holdUntilDrained(this.session);
     }
   }
@@ -125,6 +125,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     return this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
   }
 
+  /** Finished without every reply: its bytes may still be waiting to be written, so they are never given back. */
   fail(reply: Buffer): void {
     if (this.finished) return;
     // Nothing sent yet: the bytes may still be read by whatever failed (a migrate step, an exception's dispatch).
