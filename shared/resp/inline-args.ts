@@ -50,11 +50,13 @@ export function splitInlineArgs(line: Buffer): Buffer[] | null {
     while (!done) {
       const c = p < end ? line[p]! : 0;
       const next = p + 1 < end ? line[p + 1]! : 0;
-      if (inq) {
-        if (c === BACKSLASH && next === 120 /* x */ && p + 3 < end && hexVal(line[p + 2]!) >= 0 && hexVal(line[p + 3]!) >= 0) {
+      if (inq || insq) {
+        // Inside quotes (as Redis's sdssplitargs): escapes differ, the closing quote and the end are the same.
+        const quote = inq ? DQUOTE : SQUOTE;
+        if (inq && c === BACKSLASH && next === 120 /* x */ && p + 3 < end && hexVal(line[p + 2]!) >= 0 && hexVal(line[p + 3]!) >= 0) {
           bytes.push(hexVal(line[p + 2]!) * 16 + hexVal(line[p + 3]!));
           p += 3;
-        } else if (c === BACKSLASH && next !== 0) {
+        } else if (inq && c === BACKSLASH && next !== 0) {
           p++;
           switch (next) {
             case 110: bytes.push(10); break; // \n
@@ -64,19 +66,10 @@ export function splitInlineArgs(line: Buffer): Buffer[] | null {
             case 97: bytes.push(7); break; // \a
             default: bytes.push(next);
           }
-        } else if (c === DQUOTE) {
-          if (next !== 0 && !isSpace(next)) return null;
-          done = true;
-        } else if (c === 0) {
-          return null;
-        } else {
-          bytes.push(c);
-        }
-      } else if (insq) {
-        if (c === BACKSLASH && next === SQUOTE) {
+        } else if (insq && c === BACKSLASH && next === SQUOTE) {
           p++;
           bytes.push(SQUOTE);
-        } else if (c === SQUOTE) {
+        } else if (c === quote) {
           if (next !== 0 && !isSpace(next)) return null;
           done = true;
         } else if (c === 0) {

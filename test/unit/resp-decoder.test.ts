@@ -194,6 +194,11 @@ describe('inline splitting (sdssplitargs)', () => {
     ['"a" "b"', ['a', 'b']],
     ['"a"b', null],
     ["'a", null],
+    ["'a'b", null], // a closing single quote must end the token too
+    ['"a', null],
+    ["'a\\x41'", ['a\\x41']], // no hex escapes inside single quotes
+    ['"it\'s"', ["it's"]],
+    ["'say \"hi\"'", ['say "hi"']],
     ['a\x00b c', ['a']], // NUL ends the line (C string)
   ];
   for (const [line, want] of cases) {
