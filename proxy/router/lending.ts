@@ -7,8 +7,10 @@
  *
  * Client request bytes (`raw`; the request's argv are views of it):
  * - Session.onRequest: a request decoded from the arena is lent (lendRequest) when its command's routed
- *   request gives the bytes back (arenaUse), else it gets a copy of its own on the spot (ownCopy): MULTI
- *   queues, client names, scripts ... may keep their argv.
+ *   request gives the bytes back (arenaLends), else it gets a copy of its own on the spot (ownCopy): MULTI
+ *   queues, client names, scripts ... may keep their argv. A request read into a buffer of its own (carried
+ *   over reads) is lent whatever its command. One that spanned reads without being carried (inline) has no
+ *   `raw`: its arguments are copies, nothing is lent.
  * - the router hands them to the request that sends them (handOver) when nothing else will read them; that
  *   request gives them back once its backend answered (requestAnswered): the backend has read every byte, so
  *   no write still references them (proxy/backend/output-batch.ts). A fan-out request (requests/fanout.ts)
@@ -31,46 +33,23 @@
 import type { CommandSpec } from '../commands/spec.js';
 import { lendFrame, returnFrame } from '../util/lent-slabs.js';
 
-/** What a request decoded from the client arena does with its bytes. */
-export const enum ArenaUse {
-  /** Keeps the view, lent: the routed request gives it back once its backends answered. */
-  Lend,
-  /** Gets a copy of its own (the command may keep its argv: MULTI queue, names, script cache ...). */
-  Copy,
-  /**
-   * A fan-out request bigger than LEAVE_AT that spanned reads (the decoder copied each of its arguments):
-   * its client's next ones will too, so its later reads get buffers of their own, one copy of each read
-   * instead of two, until spanning requests are kept whole in the arena.
-   */
-  Leave,
-}
-
-/** Bytes of arguments from which a fan-out request that spanned reads takes its client out of the arena (half a read). */
-export const LEAVE_AT = 32 * 1024;
-
 /**
- * `spec` (undefined: unknown command) decoded while the session's `mode` is as given (0: no MULTI, no RESP2
- * Pub/Sub); `raw` undefined when its bytes were not one view of the arena (spanning reads, inline).
+ * Whether a request decoded from the client arena keeps its view, lent (the routed request gives it back once
+ * its backends answered), or gets a copy of its own (the command may keep its argv: MULTI queue, names, script
+ * cache ...). `spec` undefined: unknown command; `mode` 0: no MULTI, no RESP2 Pub/Sub.
  */
-export function arenaUse(spec: CommandSpec | undefined, mode: number, argv: readonly Buffer[], raw: Buffer | undefined): ArenaUse {
-  if (spec === undefined || mode !== 0) return ArenaUse.Copy;
+export function arenaLends(spec: CommandSpec | undefined, mode: number): boolean {
+  if (spec === undefined || mode !== 0) return false;
   switch (spec.route) {
     case 'single':
     case 'msetnx':
-      return ArenaUse.Lend;
     case 'mset':
     case 'mget':
     case 'sum':
-      return raw === undefined && argvBytes(argv) >= LEAVE_AT ? ArenaUse.Leave : ArenaUse.Lend;
+      return true;
     default:
-      return ArenaUse.Copy;
+      return false;
   }
-}
-
-function argvBytes(argv: readonly Buffer[]): number {
-  let n = 0;
-  for (let i = 0; i < argv.length; i++) n += argv[i]!.length;
-  return n;
 }
 
 /** Session.onRequest: the request's bytes, a view of the arena, stay unchanged until given back. */

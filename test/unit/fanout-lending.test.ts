@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendServer } from '../../proxy/backend/pool.js';
 import { lookupCommand } from '../../proxy/commands/lookup.js';
-import { ArenaUse, arenaUse, LEAVE_AT, lendRequest } from '../../proxy/router/lending.js';
+import { arenaLends, lendRequest } from '../../proxy/router/lending.js';
 import type { ClientRequest, RouterSession } from '../../proxy/router/requests/base.js';
 import type { FanoutRequest, Part } from '../../proxy/router/requests/fanout.js';
 import { MgetRequest } from '../../proxy/router/requests/mget.js';
@@ -101,19 +101,12 @@ function fanout(kind: 'mset' | 'mget', args: string[]) {
 
 const lent = () => lendCounts().lent;
 
-describe('which arena requests are lent (arenaUse)', () => {
-  const argv = (name: string, bytes: number) => [Buffer.from(name), Buffer.from('k'), Buffer.alloc(bytes)];
-  const use = (name: string, mode = 0, spanned = 0) => arenaUse(lookupCommand(Buffer.from(name)), mode, argv(name, spanned), spanned > 0 ? undefined : Buffer.alloc(1));
+describe('which arena requests are lent (arenaLends)', () => {
+  const use = (name: string, mode = 0) => arenaLends(lookupCommand(Buffer.from(name)), mode);
   it('single-key and fan-out commands keep their view; inside MULTI, and any other command, a copy', () => {
-    for (const name of ['get', 'set', 'mset', 'mget', 'del', 'exists', 'msetnx']) expect(use(name)).toBe(ArenaUse.Lend);
-    for (const name of ['mset', 'get', 'del']) expect(use(name, 1)).toBe(ArenaUse.Copy);
-    for (const name of ['multi', 'client', 'eval', 'ping', 'subscribe', 'nosuchcommand']) expect(use(name)).toBe(ArenaUse.Copy);
-  });
-  it('a fan-out request of LEAVE_AT bytes or more that spanned reads takes its client out of the arena; a smaller or single-key one does not', () => {
-    expect(use('mset', 0, LEAVE_AT)).toBe(ArenaUse.Leave);
-    expect(use('mget', 0, LEAVE_AT)).toBe(ArenaUse.Leave);
-    expect(use('mset', 0, 1000)).toBe(ArenaUse.Lend);
-    expect(use('set', 0, LEAVE_AT)).toBe(ArenaUse.Lend);
+    for (const name of ['get', 'set', 'mset', 'mget', 'del', 'exists', 'msetnx']) expect(use(name)).toBe(true);
+    for (const name of ['mset', 'get', 'del']) expect(use(name, 1)).toBe(false);
+    for (const name of ['multi', 'client', 'eval', 'ping', 'subscribe', 'nosuchcommand']) expect(use(name)).toBe(false);
   });
 });
 
