@@ -40,6 +40,7 @@ import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
 import { arenaLends, lendRequest } from './router/lending.js';
+import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
 
@@ -87,6 +88,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly decoder: RequestDecoder;
   /** Where the read being decoded landed (set by the read callback, for onRequest's lending). */
   private origin = ReadOrigin.None;
+  /** LendingSession: the arena bytes lent for the request being dispatched now, and their slab. */
+  lentRaw: Buffer | undefined = undefined;
+  lentSlab: Slab | null = null;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -116,16 +120,16 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     // request's buffer (decoder.readTarget), or (TLS) Node's 'data' chunk, is decoded where it landed.
     const decode = (bytes: Buffer) => {
       try {
-        decoder.push(this.origin === ReadOrigin.Arena ? clientArena.copyIn(bytes) : bytes);
+        decoder.push(bytes);
       } finally {
         this.origin = ReadOrigin.None;
       }
     };
     const arenaReads = readIntoScratch(
       socket,
-      (bytes: Buffer, inScratch: boolean) => {
+      (buf: Buffer, n: number, inScratch: boolean) => {
         this.origin = inScratch ? ReadOrigin.Arena : ReadOrigin.Own;
-        stamped1(decode, bytes);
+        stamped1(decode, inScratch ? clientArena.copyIn(buf, n) : buf.subarray(0, n));
       },
       decoder,
     );
@@ -216,13 +220,17 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
       if (this.origin === ReadOrigin.Own) lendRequest(raw);
       // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
       else if (this.origin === ReadOrigin.Arena) {
-        if (arenaLends(spec, this.mode)) lendRequest(raw);
-        else raw = ownCopy(argv, raw);
+        if (arenaLends(spec, this.mode)) {
+          this.lentSlab = clientArena.lendLast();
+          this.lentRaw = raw;
+        } else raw = ownCopy(argv, raw);
       }
     }
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
         // Held requests count in the query buffer, like Redis's unprocessed input.
+        this.lentRaw = undefined;
+        this.lentSlab = null;
         this.onProtocolError(ProtocolErrors.queryBufferLimit);
         return;
       }
@@ -230,6 +238,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
       const result = this.execute(argv, raw, spec);
       if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
     }
+    this.lentRaw = undefined;
+    this.lentSlab = null;
     this.pressure.accepted(this.replies.queued + this.held.length);
   }
 

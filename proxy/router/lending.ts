@@ -31,7 +31,7 @@
  * - a reply view handed to anything else (migrate steps, side commands) is kept lent for good.
  */
 import type { CommandSpec } from '../commands/spec.js';
-import { lendFrame, returnFrame } from '../util/lent-slabs.js';
+import { giveBackSlab, lendFrame, returnFrame, slabOf, type Slab } from '../util/lent-slabs.js';
 
 /**
  * Whether a request decoded from the client arena keeps its view, lent (the routed request gives it back once
@@ -57,26 +57,36 @@ export const lendRequest: (raw: Buffer) => void = lendFrame;
 
 /** A request that may hold its client's lent bytes. */
 export interface BytesHolder {
-  /** The client's bytes it gives back once answered; null when it holds none (or they are kept for good). */
-  lentBytes: Buffer | null;
+  /** The slab of the client's bytes it gives back once answered; null when it holds none (or they are kept for good). */
+  lentSlab: Slab | null;
 }
 
-/** The router: `req` alone reads `raw` from now on (buffers not lent are ignored when given back). */
-export function handOver(req: BytesHolder, raw: Buffer | undefined): void {
-  if (raw !== undefined) req.lentBytes = raw;
+/**
+ * What the session lent for the request it is dispatching now: its bytes, and the slab they were lent from
+ * (lent with the slab in hand, so giving them back needs no lookup). Anything else (a held request run later,
+ * a carried one) is looked up.
+ */
+export interface LendingSession {
+  readonly lentRaw: Buffer | undefined;
+  readonly lentSlab: Slab | null;
+}
+
+/** The router: `req` alone reads `raw` from now on (buffers that are no slab's are not lent: nothing to give back). */
+export function handOver(req: BytesHolder, raw: Buffer | undefined, from: LendingSession): void {
+  if (raw !== undefined) req.lentSlab = raw === from.lentRaw ? from.lentSlab : slabOf(raw);
 }
 
 /** `req`'s backend answered: it read every byte, the client's bytes are free. */
 export function requestAnswered(req: BytesHolder): void {
-  const bytes = req.lentBytes;
-  if (bytes === null) return;
-  req.lentBytes = null;
-  returnFrame(bytes);
+  const slab = req.lentSlab;
+  if (slab === null) return;
+  req.lentSlab = null;
+  giveBackSlab(slab);
 }
 
 /** `req` finished without its backend's answer: its bytes may still wait to be written, so they stay lent. */
 export function requestFailed(req: BytesHolder): void {
-  req.lentBytes = null;
+  req.lentSlab = null;
 }
 
 /** A reply view whose holder drops it unread by anyone else (a late reply, a merged part, a dropped reply). */
