@@ -94,6 +94,6 @@ export const giveBackReply: (view: Buffer) => void = returnFrame;
 
 /** Written (or never to be written): the lent reply views in `views` are given back, and the list emptied. */
 export function giveBackReplies(views: Buffer[]): void {
-  for (let i = 0; i < views.length; i++) returnFrame(views[i]!);
-  views.length = 0;
+  // pop(), not `length = 0` (a call into the runtime, ~60 ns: once per client flush); the order does not matter.
+  while (views.length !== 0) returnFrame(views.pop()!);
 }
