@@ -179,7 +179,7 @@ export class OutputBatch {
   writeTo(writer: DirectWriter): boolean {
     this.seal();
     const out = this.out;
-    const ok = out.length === 1 ? writer.write(out[0]!) : writer.writev(out, this.bytes);
+    const ok = out.length === 1 ? writer.write(out[0]!) : out.length === 0 || writer.writev(out, this.bytes);
     // The socket (or a pending write) keeps the slices, not the array; pop(), not `length = 0` (a runtime call).
     while (out.length !== 0) out.pop();
     this.bytes = 0;

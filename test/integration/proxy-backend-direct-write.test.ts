@@ -9,31 +9,13 @@ import type net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REF_AT } from '../../proxy/backend/output-batch.js';
+import { countWrites } from '../support/write-counts.js';
 import { startCluster, type Cluster } from './proxy-cluster.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-/** Counts writes through Writable (socket._write / _writev) and through the handle (writeBuffer / writev). */
-function countWrites(s: net.Socket): { writable: number; writeBuffer: number; writev: number } {
-  const n = { writable: 0, writeBuffer: 0, writev: 0 };
-  type Fn = (...a: unknown[]) => unknown;
-  const wrap = (o: Record<string, unknown>, name: string, count: () => void): void => {
-    const f = o[name] as Fn;
-    o[name] = function (this: unknown, ...a: unknown[]) {
-      count();
-      return f.apply(this, a);
-    };
-  };
-  const sock = s as unknown as Record<string, unknown> & { _handle: Record<string, unknown> };
-  wrap(sock, '_write', () => n.writable++);
-  wrap(sock, '_writev', () => n.writable++);
-  wrap(sock._handle, 'writeBuffer', () => n.writeBuffer++);
-  wrap(sock._handle, 'writev', () => n.writev++);
-  return n;
-}
 
 describe('backend writes straight through the socket handle', () => {
   it('pipeline-1 requests and batches of several slices reach redis through the handle, none through Writable, every reply right', async () => {
