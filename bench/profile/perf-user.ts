@@ -8,6 +8,7 @@
  *   PERF_ARGS="-P 1 -t set -c 50 -n 300000 -d 3"   redis-benchmark flags
  *   PERF_BUILD=/tmp/other/dist                     another build (a dist/)
  *   PERF_TOP=60                                    symbols shown
+ *   PERF_CALLERS=Builtins_LoadIC                   who calls that symbol (perf record -g; JIT frames keep frame pointers)
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     const bench = ['-h', '127.0.0.1', '-p', String(port), '-r', '100000', ...ARGS, '-q'];
     await run('redis-benchmark', [...bench.filter((a, i) => bench[i - 1] !== '-n' && a !== '-n'), '-n', '50000']); // warm-up (JIT)
     const data = path.join(work, 'perf.data');
-    const perf = spawn('perf', ['record', '-e', 'cpu-clock:u', '-F', '999', '-p', String(proxy.pid), '-o', data], { stdio: 'ignore' });
+    const perf = spawn('perf', ['record', '-e', 'cpu-clock:u', '-F', '999', ...(process.env.PERF_CALLERS ? ['-g'] : []), '-p', String(proxy.pid), '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 300));
     const u0 = userTicks(proxy.pid);
     await run('redis-benchmark', bench);
@@ -68,8 +69,15 @@ async function main(): Promise<void> {
     await new Promise((r) => perf.on('exit', r));
     const n = Number(ARGS[ARGS.indexOf('-n') + 1] ?? 100000);
     console.log(`${ARGS.join(' ')}: ${(((u1 - u0) / 100) * 1e6 / n).toFixed(2)} µs user CPU per request`);
-    const rep = spawnSync('perf', ['report', '-i', data, '--stdio', '--sort', process.env.PERF_SORT ?? 'sym', '--percent-limit', process.env.PERF_LIMIT ?? '0.3'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    const lines = rep.stdout.split('\n').filter((l) => /^\s+\d/.test(l));
+    const callers = process.env.PERF_CALLERS;
+    const rep = spawnSync(
+      'perf',
+      callers
+        ? ['report', '-i', data, '--stdio', '--no-children', '-G', '--symbols', callers, '--percent-limit', '0.1']
+        : ['report', '-i', data, '--stdio', '--sort', process.env.PERF_SORT ?? 'sym', '--percent-limit', process.env.PERF_LIMIT ?? '0.3'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    const lines = callers ? rep.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')) : rep.stdout.split('\n').filter((l) => /^\s+\d/.test(l));
     console.log(lines.slice(0, TOP).map((l) => l.replace(/\s+$/, '').slice(0, 160)).join('\n'));
   } finally {
     if (proxy) {
