@@ -39,9 +39,20 @@ import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
-import { ArenaUse, arenaUse, lendRequest } from './router/lending.js';
+import { arenaLends, lendRequest } from './router/lending.js';
+import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
+
+/** Where the read being decoded landed. */
+const enum ReadOrigin {
+  /** No read is being decoded. */
+  None,
+  /** The shared scratch, copied into the client arena: requests are views of the arena. */
+  Arena,
+  /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
+  Own,
+}
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
@@ -75,16 +86,11 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
-  /**
-   * Reads land in the shared scratch (client-reads.ts); while `arenaReads` they are copied into the client
-   * arena and its requests are views of it, lent or copied as router/lending.ts says; after a fan-out request
-   * spanning reads (ArenaUse.Leave), each read gets a buffer of its own instead.
-   */
-  private arenaReads = false;
-  /** Decoding a read copied into the arena. */
-  private inArena = false;
-  /** Decoding a read of its own (a carried request's buffer, decoder.readTarget; or TLS): requests with raw are lent. */
-  private inCarry = false;
+  /** Where the read being decoded landed (set by the read callback, for onRequest's lending). */
+  private origin = ReadOrigin.None;
+  /** LendingSession: the arena bytes lent for the request being dispatched now, and their slab. */
+  lentRaw: Buffer | undefined = undefined;
+  lentSlab: Slab | null = null;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
@@ -110,40 +116,32 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.startUnauthenticated();
     socket.setNoDelay(true);
     const decoder = this.decoder;
-    // Reads of its own: into a carried request's buffer (lent, see onRequest), or (TLS) Node's 'data' chunks,
-    // which lending ignores.
-    const push = (chunk: Buffer) => {
-      this.inCarry = true;
+    // A read into the shared scratch is copied into the client arena (client-reads.ts); one into a carried
+    // request's buffer (decoder.readTarget), or (TLS) Node's 'data' chunk, is decoded where it landed.
+    const decode = (bytes: Buffer) => {
       try {
-        decoder.push(chunk);
+        decoder.push(bytes);
       } finally {
-        this.inCarry = false;
+        this.origin = ReadOrigin.None;
       }
     };
-    // Reads copied into the shared client arena (client-reads.ts); else (TLS) Node's 'data' chunks.
-    const pushCopy = (bytes: Buffer) => {
-      if (this.arenaReads) {
-        this.inArena = true;
-        try {
-          decoder.push(clientArena.copyIn(bytes));
-        } finally {
-          this.inArena = false;
-        }
-      } else {
-        decoder.copySpanning = false; // chunks of their own from now on: nothing is written over
-        decoder.push(Buffer.from(bytes));
-      }
-    };
-    this.arenaReads = readIntoScratch(
+    const arenaReads = readIntoScratch(
       socket,
-      // A read into a carried request's own buffer (decoder.readTarget) is decoded where it landed.
-      (bytes: Buffer, inScratch: boolean) => stamped1(inScratch ? pushCopy : push, bytes),
+      (buf: Buffer, n: number, inScratch: boolean) => {
+        this.origin = inScratch ? ReadOrigin.Arena : ReadOrigin.Own;
+        stamped1(decode, inScratch ? clientArena.copyIn(buf, n) : buf.subarray(0, n));
+      },
       decoder,
     );
     // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
-    decoder.copySpanning = this.arenaReads;
-    if (this.arenaReads) decoder.carrier = requestCarrier;
-    if (!this.arenaReads) socket.on('data', (chunk: Buffer) => stamped1(push, chunk));
+    decoder.copySpanning = arenaReads;
+    if (arenaReads) decoder.carrier = requestCarrier;
+    else {
+      socket.on('data', (chunk: Buffer) => {
+        this.origin = ReadOrigin.Own;
+        stamped1(decode, chunk);
+      });
+    }
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -218,19 +216,21 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     // A request read into a carry buffer (a lent slab, or a buffer of its own: client-reads.ts) is lent: the
     // plain single-key and fan-out paths give it back once answered; any other keeps it, and that slab is
     // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
-    if (this.inCarry) {
-      if (raw !== undefined) lendRequest(raw);
-    } else if (this.inArena) {
+    if (raw !== undefined) {
+      if (this.origin === ReadOrigin.Own) lendRequest(raw);
       // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
-      const use = arenaUse(spec, this.mode, argv, raw);
-      if (raw === undefined) {
-        if (use === ArenaUse.Leave) this.arenaReads = false;
-      } else if (use === ArenaUse.Lend) lendRequest(raw);
-      else raw = ownCopy(argv, raw);
+      else if (this.origin === ReadOrigin.Arena) {
+        if (arenaLends(spec, this.mode)) {
+          this.lentSlab = clientArena.lendLast();
+          this.lentRaw = raw;
+        } else raw = ownCopy(argv, raw);
+      }
     }
     if (this.held.blocking) {
       if (!this.held.add(argv, raw)) {
         // Held requests count in the query buffer, like Redis's unprocessed input.
+        this.lentRaw = undefined;
+        this.lentSlab = null;
         this.onProtocolError(ProtocolErrors.queryBufferLimit);
         return;
       }
@@ -238,6 +238,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
       const result = this.execute(argv, raw, spec);
       if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
     }
+    this.lentRaw = undefined;
+    this.lentSlab = null;
     this.pressure.accepted(this.replies.queued + this.held.length);
   }
 

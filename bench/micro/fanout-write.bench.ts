@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import { cpuPerStep, discardingConnection } from './loopback.js';
 import { OutputBatch } from '../../proxy/backend/output-batch.js';
+import { DirectWriter } from '../../proxy/util/direct-write.js';
 
 const SIZES = (process.env.FANOUT_SIZES ?? '1024 2048 4096 8192 16384').split(/\s+/).filter(Boolean).map(Number);
 /** Parts per flush (MSETs of one backend in one event-loop turn) and keys per part. */
@@ -32,10 +33,11 @@ function msetArgv(size: number, seed: number): { argv: Buffer[]; keys: number[] 
 
 function measure(sock: net.Socket, size: number, refAt: number, flushes: number): Promise<number> {
   const batch = new OutputBatch(refAt);
+  const writer = new DirectWriter(sock);
   const reqs = Array.from({ length: PARTS }, (_, i) => msetArgv(size, i));
   const flush = () => {
     for (const r of reqs) batch.pushSelected(r.argv, r.keys, 2);
-    batch.writeTo(sock);
+    batch.writeTo(writer);
   };
   return cpuPerStep(sock, flushes, flush, 16);
 }

@@ -14,6 +14,8 @@
  *   CPU_TWEMPROXY=0                                    leave twemproxy out
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
  *   CPU_WORKERS=2                                      redslot's `workers` (default 1); CPU and syscalls of the primary and its workers
+ *   CPU_CONCURRENT=1                                   run the builds' benchmarks at the same time, not one after the other:
+ *                                                      an A/B under the same background load (less noise on a shared machine)
  *
  * CPU_REQUESTS is the count at values up to 1 KB; bigger values run proportionally fewer (at least 20,000)
  * so a 16 KB round takes about as long as a 1 KB one.
@@ -40,6 +42,7 @@ const SIZES = (process.env.CPU_SIZES ?? process.env.CPU_DATASIZE ?? '3 1024 1638
 const KEYSPACE = Number(process.env.CPU_KEYSPACE ?? 10000);
 const TWEMPROXY = process.env.CPU_TWEMPROXY !== '0' ? nutcrackerBinary() : undefined;
 const WORKERS = Number(process.env.CPU_WORKERS ?? 1);
+const CONCURRENT = process.env.CPU_CONCURRENT === '1';
 
 /** Requests per run at a value size: CPU_REQUESTS up to 1 KB, proportionally fewer above. */
 function requestsAt(size: number): number {
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
         if (TESTS.includes('get')) for (const px of proxies) await run(px.port, size, 16, 'set', 3 * KEYSPACE);
         for (const p of PIPELINES) {
           for (const t of TESTS) {
-            for (const px of proxies) {
+            const measure = async (px: (typeof proxies)[number]): Promise<void> => {
               const c0 = cpuTicks(px.proc.pid);
               const t0 = performance.now();
               const got = await run(px.port, size, p, t, n);
@@ -154,13 +157,16 @@ async function main(): Promise<void> {
               add(usr, k, (((c1[0] - c0[0]) / TICK) * 1e6) / n);
               add(rps, k, Number.isFinite(got) ? got : n / (ms / 1000));
               loads.push(os.loadavg()[0]!);
-            }
+            };
+            // Side by side: every proxy under the same load at the same time (paired A/B on a shared machine).
+            if (CONCURRENT) await Promise.all(proxies.map(measure));
+            else for (const px of proxies) await measure(px);
           }
         }
       }
     }
     process.stdout.write(
-      `proxy CPU per request (${WORKERS === 1 ? 'single process' : `${WORKERS} workers`}; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} interleaved rounds, median; ` +
+      `proxy CPU per request (${WORKERS === 1 ? 'single process' : `${WORKERS} workers`}; ${REQUESTS} requests per run up to 1 KB values, fewer above; ${ROUNDS} ${CONCURRENT ? 'concurrent' : 'interleaved'} rounds, median; ` +
         `load median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)}; ${new Date().toISOString()})\n`,
     );
     process.stdout.write('| value | test | P | build | µs CPU/req (all rounds) | of which kernel | user (all rounds) | vs twemproxy | rps |\n|---|---|---|---|---|---|---|---|---|\n');

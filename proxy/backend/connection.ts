@@ -28,6 +28,7 @@ import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, t
 export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
 import { OutputBatch } from './output-batch.js';
+import { DirectWriter } from '../util/direct-write.js';
 
 const enum State {
   Idle,
@@ -50,6 +51,8 @@ export class BackendConnection implements FrameHandler, Flushable {
   flushQueued = false;
   private state: State = State.Idle;
   private socket: net.Socket | null = null;
+  /** Writes the socket's batches straight through its handle when nothing is buffered (direct-write.ts). */
+  private writer: DirectWriter | null = null;
   private readonly framer = new ReplyFramer(this);
   private readonly waiting = new Fifo<BackendRequest>(64);
   /** Requests (and their bytes, same order) accepted while connecting, written once the handshake is done. */
@@ -227,12 +230,13 @@ export class BackendConnection implements FrameHandler, Flushable {
     if (this.batch.empty) return;
     if (this.socket === null || this.state !== State.Ready) return this.batch.clear(); // failed meanwhile: requests already failed
     if (this.opts.fence?.passed()) return this.fenceWrite();
-    this.batch.writeTo(this.socket);
+    const writer = this.writer!;
+    this.batch.writeTo(writer);
     this.unsent = 0;
-    if (this.held === null && this.socket.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
+    if (this.held === null && writer.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
       this.held = new Set();
       this.congestions++;
-      this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: this.socket.writableLength });
+      this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: writer.writableLength });
     }
   }
 
@@ -296,6 +300,11 @@ export class BackendConnection implements FrameHandler, Flushable {
       },
     });
     this.socket = socket;
+    const writer = (this.writer = new DirectWriter(socket));
+    // A batch left pending in libuv is written (the socket's 'drain' says so for what went through socket.write).
+    writer.drained = () => {
+      if (this.socket === socket && socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
+    };
     socket.setNoDelay(true);
     if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
     this.dialTimer = setTimeout(() => {
@@ -348,7 +357,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     for (const b of bufs) this.batch.push(b);
     this.flush();
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
-    if (this.held !== null && this.socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
+    if (this.held !== null && this.writer!.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
     if (this.closing && this.waiting.length === 0) this.finishClose();
     // Once per server: its Redis version (what old Codis-era servers cannot do: server-version.ts).
     else if (this.owner.version === null) this.send(new VersionProbe(this.owner), INFO_SERVER);

@@ -5,8 +5,8 @@
  * headers and small arguments) are copied into a slab, where everything sent in one turn lies contiguous;
  * pieces of `refAt` bytes or more (a big request, a big argument of a fan-out part) are referenced where
  * they lie, never copied. The flush writes the resulting list of slices as it is: one write when it is one
- * slice, else cork + one write per slice + uncork (one writev). Nothing is copied a second time, and nothing
- * is allocated per flush while the slab can be written over.
+ * slice, else one writev, straight through the socket's handle (proxy/util/direct-write.ts). Nothing is
+ * copied a second time, and nothing is allocated per flush while the slab can be written over.
  *
  * The slab: slab[slabStart, slabPos) is output not yet moved to `out`; bytes before slabStart may still be
  * owned by the socket and are not rewritten until the socket has taken them all (writableLength 0 after a
@@ -14,11 +14,11 @@
  *
  * Lifetime contract (what callers of push / pushParts / pushSelected must guarantee): a piece of `refAt`
  * bytes or more is referenced until the socket has written it, so its bytes must stay unchanged until the
- * connection's socket has taken them (writableLength back to 0) or the connection closed. Node's socket reads
- * are fresh buffers, which nothing rewrites; a client read path that reuses its read buffers must copy what it
- * passes here, or not reuse a buffer while such a write is pending.
+ * connection's socket has taken them (its writer's writableLength back to 0) or the connection closed. Node's
+ * socket reads are fresh buffers, which nothing rewrites; a client read path that reuses its read buffers must
+ * copy what it passes here, or not reuse a buffer while such a write is pending.
  */
-import type { Socket } from 'node:net';
+import type { DirectWriter } from '../util/direct-write.js';
 import { decimalLength, writeBulk, writeBulkHeader, writeDecimal, writeSelected } from '../../shared/resp/encoder.js';
 
 /** Size of a slab (a bigger run of small pieces, e.g. one MSET of thousands of small values, gets its own). */
@@ -172,24 +172,19 @@ export class OutputBatch {
   }
 
   /**
-   * Writes everything batched to `socket`, in order, and empties the batch. Returns socket.write's result
-   * (false: over the socket's high-water mark).
+   * Writes everything batched through `writer` (straight through the socket's handle when nothing is
+   * buffered: one write, or one writev of the slices), in order, and empties the batch. Returns the write's
+   * result (false: over the socket's high-water mark, or left pending in libuv).
    */
-  writeTo(socket: Socket): boolean {
+  writeTo(writer: DirectWriter): boolean {
     this.seal();
     const out = this.out;
-    let ok: boolean;
-    if (out.length === 1) ok = socket.write(out[0]!);
-    else {
-      socket.cork();
-      ok = true;
-      for (let i = 0; i < out.length; i++) ok = socket.write(out[i]!) && ok;
-      socket.uncork();
-    }
-    out.length = 0; // the socket keeps the slices, not the array
+    const ok = out.length === 1 ? writer.write(out[0]!) : out.length === 0 || writer.writev(out, this.bytes);
+    // The socket (or a pending write) keeps the slices, not the array; pop(), not `length = 0` (a runtime call).
+    while (out.length !== 0) out.pop();
     this.bytes = 0;
-    // The kernel took every byte (nothing left in the socket's buffer): the slab can be written over.
-    if (socket.writableLength === 0) this.recycle();
+    // The kernel took every byte (nothing left in the socket's buffer or libuv): the slab can be written over.
+    if (writer.writableLength === 0) this.recycle();
     return ok;
   }
 

@@ -24,10 +24,10 @@ import type { BackendServer } from '../backend/pool.js';
 import type { SlotLoad } from '../load/slot-load.js';
 import { LEASE_DEADLINE_PASSED, ServeDeadline } from './serve-deadline.js';
 import { DISPATCHED, waitForSlot, type DispatchResult } from './dispatch-result.js';
-import { handOver } from './lending.js';
+import { handOver, type LendingSession } from './lending.js';
 
 /** The session API the router needs beyond the requests' view of it. */
-export interface RoutedSession extends RouterSession {
+export interface RoutedSession extends RouterSession, LendingSession {
   /** Replies `reply` in order (an error the router made). */
   reply(reply: Buffer, cmdId: number, t0: number): void;
 }
@@ -165,7 +165,7 @@ export class Router {
       step.start();
     } else {
       // Nothing but the request itself reads the client's bytes now.
-      if (req instanceof SingleRequest) handOver(req, raw);
+      if (req instanceof SingleRequest) handOver(req, raw, s);
       req.start();
     }
     return DISPATCHED;
@@ -192,7 +192,7 @@ export class Router {
     }
     s.enqueue(req);
     // Nothing but the request reads the client's bytes from now on (a migrate step is done with them before it starts it).
-    handOver(req, raw);
+    handOver(req, raw, s);
     if (migrating) {
       const step = new MigrateStep(s, req, this.migrate);
       for (let i = 0; i < keys.length; i++) {

@@ -31,7 +31,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { RequestCarrier } from '../../shared/resp/request-decoder.js';
-import { acquireRounded, acquireSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
+import { acquireRounded, acquireSlab, lendSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
 
 /** Bytes of the shared read scratch: the most one read returns. */
 const SCRATCH_SIZE = 64 * 1024;
@@ -66,13 +66,14 @@ let scratch: Buffer | null = null;
 const nextScratch = (): Buffer => (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE));
 
 /**
- * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(bytes, true)` (a view of the
- * scratch, valid only during the call) instead of emitting 'data'. False when not possible: use 'data'.
- * `target.readTarget`, read after each read, may name where the next one lands instead (a carried request's
- * buffer, RequestDecoder.readTarget): then `onRead(bytes, false)` with a view of it.
+ * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(scratch, n, true)` (its
+ * first `n` bytes are the read, valid only during the call) instead of emitting 'data'. False when not
+ * possible: use 'data'. `target.readTarget`, read after each read, may name where the next one lands instead
+ * (a carried request's buffer, RequestDecoder.readTarget): then `onRead(buf, n, false)` with that buffer.
+ * No view is made here: a read copied into the arena needs none (ClientArena.copyIn).
  * pause()/resume(), 'end' and timeouts work as before (net supports them with `onread`).
  */
-export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer, inScratch: boolean) => void, target?: { readonly readTarget: Buffer | null }): boolean {
+export function readIntoScratch(socket: net.Socket, onRead: (buf: Buffer, n: number, inScratch: boolean) => void, target?: { readonly readTarget: Buffer | null }): boolean {
   const s = userBufferSlots();
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
   if (s === null || socket instanceof tls.TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
@@ -80,7 +81,7 @@ export function readIntoScratch(socket: net.Socket, onRead: (bytes: Buffer, inSc
   const first = nextScratch();
   own[s.gen] = target === undefined ? nextScratch : (): Buffer => target.readTarget ?? nextScratch();
   own[s.cb] = (n: number, buf: Buffer): boolean => {
-    onRead(buf.subarray(0, n), buf === scratch);
+    onRead(buf, n, buf === scratch);
     return true;
   };
   own[s.buffer] = first;
@@ -111,23 +112,36 @@ export class ClientArena {
   private slab: Slab | null = null;
   private pos = 0;
 
-  /** Copies `bytes` (a read) into the slab; returns the copy, for the decoder. */
-  copyIn(bytes: Buffer): Buffer {
+  /** Copies the first `n` bytes of `bytes` (a read) into the slab; returns the copy, for the decoder. */
+  copyIn(bytes: Buffer, n = bytes.length): Buffer {
     let s = this.slab;
     // Nothing decoded from this slab is in use: write it over from its start.
     if (s !== null && s.lent === 0) this.pos = 0;
-    if (s === null || s.buf.length - this.pos < bytes.length) {
+    if (s === null || s.buf.length - this.pos < n) {
       if (s !== null) retireSlab(s);
-      s = this.slab = acquireSlab(bytes.length > SLAB_SIZE ? bytes.length : SLAB_SIZE);
+      s = this.slab = acquireSlab(n > SLAB_SIZE ? n : SLAB_SIZE);
       this.pos = 0;
     }
     const at = this.pos;
-    s.buf.set(bytes, at);
-    this.pos = at + bytes.length;
-    return s.buf.subarray(at, this.pos);
+    const dst = s.buf;
+    // A short read byte by byte: cheaper than the view TypedArray#set needs (~80 ns, as much as 60 bytes).
+    if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[at + i] = bytes[i]!;
+    else dst.set(n === bytes.length ? bytes : bytes.subarray(0, n), at);
+    this.pos = at + n;
+    return dst.subarray(at, this.pos);
+  }
+
+  /** Lends a view of the last copyIn (a request decoded from it) and returns its slab, to give it back by. */
+  lendLast(): Slab {
+    const s = this.slab!;
+    lendSlab(s);
+    return s;
   }
 
 }
+
+/** Reads up to this long are copied into the arena byte by byte. */
+const SHORT_COPY = 48;
 
 /** The arena of this process's sessions. */
 export const clientArena = new ClientArena();

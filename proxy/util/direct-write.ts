@@ -13,13 +13,17 @@
  * the two can be mixed: whenever the socket has anything buffered (Writable's queue, corked, connecting) or
  * a direct write is pending, write() goes through socket.write. Whatever is not a plain TCP socket with
  * that handle API (TLS, another Node) always goes through socket.write. socket.bytesWritten does not count
- * direct writes (nothing in the proxy reads it).
+ * direct writes (nothing in the proxy reads it). writev() does the same for several buffers (the handle's
+ * writev: one vectored write, as cork + writes + uncork would make): backend connections write their batches
+ * through it (proxy/backend/output-batch.ts).
  */
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 
 interface StreamHandle {
   writeBuffer(req: WriteReq, buf: Uint8Array): number;
+  /** All buffers (`allBuffers` true): one vectored write of `chunks`, in order. */
+  writev(req: WriteReq, chunks: readonly Uint8Array[], allBuffers: boolean): number;
 }
 
 /** The fields Node's stream_base reads on a write request (the rest is ours). */
@@ -27,6 +31,11 @@ interface WriteReq {
   handle: StreamHandle | null;
   oncomplete: (this: WriteReq, status: number) => void;
   writer: DirectWriter | null;
+  /**
+   * What a write left pending in libuv reads from: libuv holds only pointers, so the buffers must stay
+   * reachable until it completes (Node's own writes keep them on the request too: req.buffer, req._chunks).
+   */
+  retained: Buffer | Buffer[] | null;
 }
 
 interface StreamWrapBinding {
@@ -57,6 +66,7 @@ function oncomplete(this: WriteReq, status: number): void {
   const w = this.writer;
   this.writer = null;
   this.handle = null;
+  this.retained = null;
   if (w !== null) w.completed(status);
 }
 
@@ -65,6 +75,7 @@ function newReq(b: StreamWrapBinding): WriteReq {
   req.handle = null;
   req.oncomplete = oncomplete;
   req.writer = null;
+  req.retained = null;
   return req;
 }
 
@@ -86,21 +97,52 @@ export class DirectWriter {
     return this.pending + this.socket.writableLength;
   }
 
-  /** socket.write(buf): false = wait for drained() (or the socket's 'drain') before writing much more. */
-  write(buf: Buffer): boolean {
+  /** The socket's handle when a write can go straight through it now (nothing buffered or pending), else null. */
+  private directHandle(): StreamHandle | null {
     const s = this.socket;
     const h = (s as unknown as { _handle: Partial<StreamHandle> | null })._handle;
+    if (h === null || typeof h.writeBuffer !== 'function' || typeof h.writev !== 'function' || s instanceof tls.TLSSocket) return null;
+    if (this.pending !== 0 || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || s.writableEnded) return null;
+    return h as StreamHandle;
+  }
+
+  /** socket.write(buf): false = wait for drained() (or the socket's 'drain') before writing much more. */
+  write(buf: Buffer): boolean {
     const b = streamWrap();
-    if (b === null || h === null || typeof h.writeBuffer !== 'function' || s instanceof tls.TLSSocket || this.pending !== 0 || s.writableLength !== 0 || s.writableCorked !== 0 || s.destroyed || s.writableEnded) {
-      return s.write(buf);
-    }
-    const req = spare ?? newReq(b);
+    const h = b === null ? null : this.directHandle();
+    if (h === null) return this.socket.write(buf);
+    const req = spare ?? newReq(b!);
     spare = null;
-    const err = h.writeBuffer(req, buf);
+    return this.after(b!, h, req, h.writeBuffer(req, buf), buf, buf.length);
+  }
+
+  /**
+   * cork() + write() of each of `list` (`bytes` in all) + uncork(): one vectored write, straight through the
+   * handle when it can. `list` may be reused once this returns (a write left pending keeps a copy of it).
+   */
+  writev(list: readonly Buffer[], bytes: number): boolean {
+    if (list.length === 1) return this.write(list[0]!);
+    const b = streamWrap();
+    const h = b === null ? null : this.directHandle();
+    if (h === null) {
+      const s = this.socket;
+      s.cork();
+      let ok = true;
+      for (let i = 0; i < list.length; i++) ok = s.write(list[i]!) && ok;
+      s.uncork();
+      return ok;
+    }
+    const req = spare ?? newReq(b!);
+    spare = null;
+    return this.after(b!, h, req, h.writev(req, list, true), list, bytes);
+  }
+
+  /** After a direct write: done (the request object is reused), failed, or pending in libuv until completed(). */
+  private after(b: StreamWrapBinding, h: StreamHandle, req: WriteReq, err: number, data: Buffer | readonly Buffer[], bytes: number): boolean {
     if (err !== 0) {
       spare = req;
       // What socket.write would do with a failed write: the socket errors and closes.
-      s.destroy(Object.assign(new Error(`write failed (${err})`), { errno: err, syscall: 'write' }));
+      this.socket.destroy(Object.assign(new Error(`write failed (${err})`), { errno: err, syscall: 'write' }));
       return false;
     }
     if (b.streamBaseState[b.kLastWriteWasAsync] === 0) {
@@ -108,9 +150,10 @@ export class DirectWriter {
       return true;
     }
     // The rest waits in libuv; the handle keeps `req` until it is written.
-    req.handle = h as StreamHandle;
+    req.handle = h;
     req.writer = this;
-    this.pending = buf.length;
+    req.retained = Array.isArray(data) ? data.slice() : (data as Buffer);
+    this.pending = bytes;
     return false;
   }
 

@@ -129,10 +129,19 @@ export function retireFrame(view: Buffer): void {
 /** Views lent and not given back, over every slab of the process; given back with none out (tests). */
 const counts = { lent: 0, overReturned: 0 };
 
+/** The slab `view` lies in, or null when it is no slab's (a lookup: `view.buffer` is a call into C++, ~0.05 µs). */
+export function slabOf(view: Buffer): Slab | null {
+  return slabs.get(view.buffer) ?? null;
+}
+
 /** A view of a slab is handed out; any other buffer is ignored. */
 export function lendFrame(view: Buffer): void {
   const s = slabs.get(view.buffer);
-  if (s === undefined) return;
+  if (s !== undefined) lendSlab(s);
+}
+
+/** A view of `s` is handed out (lendFrame with the slab in hand: no lookup). */
+export function lendSlab(s: Slab): void {
   s.lent++;
   counts.lent++;
 }
@@ -143,7 +152,11 @@ export function lendFrame(view: Buffer): void {
  */
 export function returnFrame(view: Buffer): void {
   const s = slabs.get(view.buffer);
-  if (s === undefined) return;
+  if (s !== undefined) giveBackSlab(s);
+}
+
+/** returnFrame with the slab in hand: a view lent from `s` (by lendSlab or lendFrame) comes back. */
+export function giveBackSlab(s: Slab): void {
   if (s.lent === 0) {
     counts.overReturned++;
     return;

@@ -223,7 +223,8 @@ export class ReplyFramer {
   private emit(chunk: Buffer, start: number, end: number): number {
     let frame: Buffer;
     if (this.pieces === null) {
-      frame = chunk.subarray(start, end);
+      // A chunk that is exactly one reply is the frame as it is: no view more.
+      frame = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
     } else {
       const tail = chunk.subarray(0, end);
       const joined = this.pieces.length === 1 ? adjacentJoin(this.pieces[0]!, tail) : null;

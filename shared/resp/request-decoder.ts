@@ -516,7 +516,8 @@ export class RequestDecoder {
     // Near the query buffer limit: the state machine decides (it counts argument bytes exactly).
     const maxQuery = this.limits.maxQueryBytes ?? 0;
     if (maxQuery > 0 && p - start > maxQuery) return -1;
-    this.handler.onRequest(argv, chunk.subarray(start, p));
+    // A chunk that is exactly one request (a read at pipeline 1) is its raw bytes as it is: no view more.
+    this.handler.onRequest(argv, start === 0 && p === len ? chunk : chunk.subarray(start, p));
     return p;
   }
 

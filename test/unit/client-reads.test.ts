@@ -34,7 +34,7 @@ describe('client reads into the shared scratch', () => {
     const got: Buffer[] = [];
     let dataEvents = 0;
     let ended = false;
-    expect(readIntoScratch(server, (b) => got.push(Buffer.from(b)))).toBe(true);
+    expect(readIntoScratch(server, (b, n) => got.push(Buffer.from(b.subarray(0, n))))).toBe(true);
     server.on('data', () => dataEvents++);
     server.on('end', () => (ended = true));
     const payload = Buffer.alloc(300_000, 0x61);
@@ -68,5 +68,17 @@ describe('client reads into the shared scratch', () => {
     returnFrame(a);
     const c = arena.copyIn(Buffer.from('third')); // nothing lent: from the start again
     expect(c.byteOffset).toBe(a.byteOffset);
+  });
+
+  it('copies the first n bytes of a read, short ones byte by byte and long ones with one set, exactly', () => {
+    const arena = new ClientArena();
+    const read = Buffer.allocUnsafe(4096);
+    for (let i = 0; i < read.length; i++) read[i] = (i * 7 + 3) & 0xff;
+    for (const n of [0, 1, 47, 48, 49, 1000, 4096]) {
+      const copy = arena.copyIn(read, n);
+      expect(copy.length).toBe(n);
+      expect(copy.equals(read.subarray(0, n))).toBe(true);
+      expect(copy.buffer).not.toBe(read.buffer);
+    }
   });
 });

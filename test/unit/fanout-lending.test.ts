@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BackendServer } from '../../proxy/backend/pool.js';
 import { lookupCommand } from '../../proxy/commands/lookup.js';
-import { ArenaUse, arenaUse, LEAVE_AT, lendRequest } from '../../proxy/router/lending.js';
+import { arenaLends, handOver, lendRequest, requestAnswered } from '../../proxy/router/lending.js';
 import type { ClientRequest, RouterSession } from '../../proxy/router/requests/base.js';
 import type { FanoutRequest, Part } from '../../proxy/router/requests/fanout.js';
 import { MgetRequest } from '../../proxy/router/requests/mget.js';
@@ -95,25 +95,43 @@ function fanout(kind: 'mset' | 'mget', args: string[]) {
   const routes = [route(a), route(b)];
   for (let k = 1, i = 0; k < argv.length; k += stride, i++) req.addKey(routes[i % routes.length]!, k);
   s.enqueue(req);
-  req.lentBytes = raw; // router/lending.ts handOver
+  handOver(req, raw, { lentRaw: undefined, lentSlab: null }); // as the router does (a lookup: nothing lent in hand)
   return { s, a, b, req, raw, routes };
 }
 
 const lent = () => lendCounts().lent;
 
-describe('which arena requests are lent (arenaUse)', () => {
-  const argv = (name: string, bytes: number) => [Buffer.from(name), Buffer.from('k'), Buffer.alloc(bytes)];
-  const use = (name: string, mode = 0, spanned = 0) => arenaUse(lookupCommand(Buffer.from(name)), mode, argv(name, spanned), spanned > 0 ? undefined : Buffer.alloc(1));
+describe('which arena requests are lent (arenaLends)', () => {
+  const use = (name: string, mode = 0) => arenaLends(lookupCommand(Buffer.from(name)), mode);
   it('single-key and fan-out commands keep their view; inside MULTI, and any other command, a copy', () => {
-    for (const name of ['get', 'set', 'mset', 'mget', 'del', 'exists', 'msetnx']) expect(use(name)).toBe(ArenaUse.Lend);
-    for (const name of ['mset', 'get', 'del']) expect(use(name, 1)).toBe(ArenaUse.Copy);
-    for (const name of ['multi', 'client', 'eval', 'ping', 'subscribe', 'nosuchcommand']) expect(use(name)).toBe(ArenaUse.Copy);
+    for (const name of ['get', 'set', 'mset', 'mget', 'del', 'exists', 'msetnx']) expect(use(name)).toBe(true);
+    for (const name of ['mset', 'get', 'del']) expect(use(name, 1)).toBe(false);
+    for (const name of ['multi', 'client', 'eval', 'ping', 'subscribe', 'nosuchcommand']) expect(use(name)).toBe(false);
   });
-  it('a fan-out request of LEAVE_AT bytes or more that spanned reads takes its client out of the arena; a smaller or single-key one does not', () => {
-    expect(use('mset', 0, LEAVE_AT)).toBe(ArenaUse.Leave);
-    expect(use('mget', 0, LEAVE_AT)).toBe(ArenaUse.Leave);
-    expect(use('mset', 0, 1000)).toBe(ArenaUse.Lend);
-    expect(use('set', 0, LEAVE_AT)).toBe(ArenaUse.Lend);
+});
+
+describe('client bytes lent with the slab in hand', () => {
+  it('the arena lends the slab of its last read; handOver takes the session\'s slab for the request it lent, looks any other up; each comes back once', () => {
+    const before = lendCounts();
+    const raw = arena.copyIn(encodeCommand(['SET', 'k', 'v']));
+    const slab = arena.lendLast();
+    expect(slab.buf.buffer).toBe(raw.buffer);
+    expect(lendCounts().lent).toBe(before.lent + 1);
+    const inHand = { lentSlab: null as Slab | null };
+    // The session's own (no lookup): even a slab the bytes do not lie in would be taken, so identity decides.
+    const other = acquireSlab(16);
+    handOver(inHand, raw, { lentRaw: raw, lentSlab: other });
+    expect(inHand.lentSlab).toBe(other);
+    // Another request's bytes (a held one run later): looked up.
+    handOver(inHand, raw, { lentRaw: Buffer.from(raw), lentSlab: other });
+    expect(inHand.lentSlab).toBe(slab);
+    // Bytes that are no slab's (a TLS chunk, a copy): nothing to give back.
+    handOver(inHand, Buffer.from('x'), { lentRaw: undefined, lentSlab: null });
+    expect(inHand.lentSlab).toBeNull();
+    handOver(inHand, raw, { lentRaw: raw, lentSlab: slab });
+    requestAnswered(inHand);
+    requestAnswered(inHand); // once only
+    expect(lendCounts()).toEqual(before);
   });
 });
 
@@ -155,7 +173,7 @@ describe('fan-out give-back accounting', () => {
     req.addKey(route(a), 1);
     req.addKey(route(a), 2);
     s.enqueue(req);
-    req.lentBytes = raw;
+    handOver(req, raw, { lentRaw: undefined, lentSlab: null });
     req.start();
     s.closed = true;
     a.sent[0]!.onReply(backendReply('*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n'));

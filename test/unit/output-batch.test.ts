@@ -7,6 +7,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OutputBatch, REF_AT, SLAB_SIZE } from '../../proxy/backend/output-batch.js';
+import { DirectWriter } from '../../proxy/util/direct-write.js';
+import { countWrites } from '../support/write-counts.js';
 import { encodeCommand, encodeCommandInto, encodeSelectedInto } from '../../shared/resp/encoder.js';
 
 type Op =
@@ -180,7 +182,7 @@ describe('OutputBatch', () => {
     expect(a!.toString()).toBe('kept');
   });
 
-  it('writeTo() puts the slices on a real socket in order (one write, or cork + writev) and recycles the slab', async () => {
+  it('writeTo() puts the slices on a real socket in order (one write, or one writev) and recycles the slab', async () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const received: Buffer[] = [];
@@ -193,6 +195,7 @@ describe('OutputBatch', () => {
     const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
     const batch = new OutputBatch();
+    const writer = new DirectWriter(sock);
     const expected: Buffer[] = [];
     let recycled = 0;
     for (let round = 0; round < 20; round++) {
@@ -202,9 +205,9 @@ describe('OutputBatch', () => {
       for (const p of parts) batch.push(p);
       expected.push(...parts);
       expect(batch.slices).toBe(parts.length); // short, long, short: the long one is not packed
-      batch.writeTo(sock);
+      batch.writeTo(writer);
       expect(batch.empty).toBe(true);
-      if (sock.writableLength === 0) {
+      if (writer.writableLength === 0) {
         // The kernel took it all: the slab is written over from its start (this piece is not sent).
         batch.push(Buffer.from('unsent'));
         expect(batch.take()[0]!.byteOffset).toBe(0);
@@ -217,5 +220,94 @@ describe('OutputBatch', () => {
     const all = await got;
     server.close();
     expect(all.equals(Buffer.concat(expected))).toBe(true);
+  });
+});
+
+/** A connected socket pair on loopback: `sock` writes, `peer` reads. */
+async function socketPair(): Promise<{ sock: net.Socket; peer: net.Socket; close: () => void }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  const peer = await accepted;
+  return {
+    sock,
+    peer,
+    close: () => {
+      sock.destroy();
+      peer.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('OutputBatch written straight through the socket handle', () => {
+  it('writes one slice with writeBuffer and several with one handle writev, never through Writable (the direct path is active on this Node)', async () => {
+    const { sock, peer, close } = await socketPair();
+    try {
+      const received: Buffer[] = [];
+      peer.on('data', (d: Buffer) => received.push(d));
+      const counts = countWrites(sock);
+      const batch = new OutputBatch();
+      const writer = new DirectWriter(sock);
+      const expected: Buffer[] = [];
+      for (let round = 0; round < 30; round++) {
+        const small = Buffer.from(`*1\r\n$4\r\nPING\r\n#${round}`);
+        const parts = round % 2 === 0 ? [small, Buffer.alloc(REF_AT + round, 0x41 + (round % 26)), small] : [small];
+        for (const p of parts) batch.push(p);
+        expected.push(...parts);
+        expect(batch.writeTo(writer)).toBe(true);
+        expect(writer.writableLength).toBe(0);
+      }
+      expect(counts.writable).toBe(0);
+      expect(counts.writev).toBe(15);
+      const want = Buffer.concat(expected);
+      const end = Date.now() + 5000;
+      while (Buffer.concat(received).length < want.length && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      expect(Buffer.concat(received).equals(want)).toBe(true);
+    } finally {
+      close();
+    }
+  });
+
+  it('a peer that stops reading: batches wait in libuv (then behind it in Writable), in order, every byte intact, the slab never written over while pending, drained() once taken', async () => {
+    const { sock, peer, close } = await socketPair();
+    try {
+      peer.pause();
+      const counts = countWrites(sock);
+      const batch = new OutputBatch();
+      const writer = new DirectWriter(sock);
+      let drained = 0;
+      writer.drained = () => void drained++;
+      const expected: Buffer[] = [];
+      let sawPending = false;
+      let after = 0;
+      for (let round = 0; round < 20_000 && after < 100; round++) {
+        // Small pieces (packed into the slab) around a referenced one: several slices per batch.
+        const small = Buffer.alloc(300 + (round % 50), 0x61 + (round % 26));
+        const parts = [small, Buffer.alloc(REF_AT + (round % 100), 0x30 + (round % 10)), Buffer.from(`#${round}\r\n`)];
+        for (const p of parts) batch.push(p);
+        expected.push(...parts);
+        batch.writeTo(writer);
+        if (writer.pending > 0) sawPending = true;
+        if (sawPending) after++;
+      }
+      expect(sawPending).toBe(true);
+      expect(counts.writable).toBeGreaterThan(0); // what came after the pending write went through Writable
+      const received: Buffer[] = [];
+      peer.on('data', (d: Buffer) => received.push(d));
+      peer.resume();
+      const want = Buffer.concat(expected);
+      const end = Date.now() + 10_000;
+      while ((Buffer.concat(received).length < want.length || writer.writableLength > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      const got = Buffer.concat(received);
+      expect(got.length).toBe(want.length);
+      expect(got.equals(want)).toBe(true);
+      expect(drained).toBeGreaterThan(0);
+      expect(writer.pending).toBe(0);
+    } finally {
+      close();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packingScratch, PACK_LIMIT, writeReplies, type ReplySink } from '../../proxy/session/reply-writer.js';
 import { DirectWriter } from '../../proxy/util/direct-write.js';
 import { acceptedPair } from '../support/socket-pair.js';
+import { countWrites } from '../support/write-counts.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -88,19 +89,8 @@ describe('client reply writes', () => {
 
 /** Counts the writes that go through Writable (socket._write / _writev). */
 function countWritableWrites(s: net.Socket): () => number {
-  let n = 0;
-  const w = s as unknown as { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
-  const write = w._write;
-  const writev = w._writev;
-  w._write = function (this: unknown, ...a: unknown[]) {
-    n++;
-    return write.apply(this, a);
-  };
-  w._writev = function (this: unknown, ...a: unknown[]) {
-    n++;
-    return writev.apply(this, a);
-  };
-  return () => n;
+  const counts = countWrites(s);
+  return () => counts.writable;
 }
 
 describe('direct socket writes', () => {

@@ -13,6 +13,7 @@ import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
 import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
+import type { Slab } from '../../util/lent-slabs.js';
 
 /** The keys of one master and, once in, its reply. */
 export class Part implements BackendRequest {
@@ -39,8 +40,8 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
   private unanswered = 0;
   private started = false;
   private finished = false;
-  /** The client's bytes when lent to this request alone (router/lending.ts handOver). */
-  lentBytes: Buffer | null = null;
+  /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
+  lentSlab: Slab | null = null;
 
   constructor(
     session: RouterSession,

@@ -7,6 +7,7 @@ import type { BackendServer } from '../../backend/pool.js';
 import type { SlotRoute } from '../slot-table.js';
 import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
+import type { Slab } from '../../util/lent-slabs.js';
 
 export class SingleRequest extends ClientRequest implements BackendRequest, Startable, BytesHolder {
   constructor(
@@ -33,8 +34,8 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     if (conn.congested) conn.holdUntilDrained(this.session);
   }
 
-  /** The client's bytes when lent to this request alone (router/lending.ts handOver). */
-  lentBytes: Buffer | null = null;
+  /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
+  lentSlab: Slab | null = null;
 
   onReply(reply: Buffer): void {
     if (this.payload === DONE) return giveBackReply(reply); // already failed (an exception in its dispatch): in-flight released once
