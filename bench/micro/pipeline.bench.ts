@@ -26,6 +26,8 @@ class FakeClient extends EventEmitter {
   writableNeedDrain = false;
   remoteAddress = '127.0.0.1';
   remotePort = 1;
+  /** No handle: writes go through write() below (proxy/util/direct-write.ts falls back to it). */
+  _handle = null;
   localAddress = '127.0.0.1';
   localPort = 2;
   private paused = false;

@@ -8,6 +8,13 @@
  *   PROFILE_ARGS="-P 1 -t set -c 50" node --import tsx bench/profile/run.ts
  *   PROFILE_BUILD=/tmp/other/dist                                          profile another build (a dist/)
  *   node --import tsx bench/profile/run.ts --summarize FILE.cpuprofile      summary of an existing profile
+ *   PROFILE_WARMUP_ARGS="-P 16 -t mset"  PROFILE_WARMUP_REQUESTS=20000       the warm-up's flags (default PROFILE_ARGS, 200,000)
+ *   PROFILE_GC=1                                                           --trace-gc instead of --cpu-prof: per measured
+ *                                                                          run (PROFILE_ROUNDS of them, default 1), the proxy's CPU µs
+ *                                                                          per request and its GCs by kind and reason
+ *                                                                          (PROFILE_GC_LINES=N: the first N trace lines too)
+ *   PROFILE_NODE_ARGS="--trace-incremental-marking"                        more node flags for the proxy (with PROFILE_GC:
+ *                                                                          why each mark-compact's marking started)
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -115,26 +122,78 @@ async function main(): Promise<void> {
   };
   const file = path.join(work, 'proxy.json');
   writeFileSync(file, JSON.stringify(config));
+  const gc = process.env.PROFILE_GC === '1';
   const proxy = spawnProcess(
     'redslot',
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', work, path.join(process.env.PROFILE_BUILD ?? path.join(ROOT, 'dist'), 'deploy/bin/redslot.js'), 'proxy', '--config', file],
+    [...(process.env.PROFILE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(gc ? ['--trace-gc'] : ['--cpu-prof', '--cpu-prof-dir', work]), path.join(process.env.PROFILE_BUILD ?? path.join(ROOT, 'dist'), 'deploy/bin/redslot.js'), 'proxy', '--config', file],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
   try {
     await waitForPort(port, '127.0.0.1', 15_000);
     // Warm-up (JIT), then the measured run.
-    await bench(port, ['-n', '200000', '-r', '100000', ...benchArgs]);
-    const out = await bench(port, ['-n', n, '-r', '100000', ...benchArgs, '-q']);
-    process.stdout.write(out);
+    const warmArgs = process.env.PROFILE_WARMUP_ARGS?.split(/\s+/).filter(Boolean) ?? benchArgs;
+    await bench(port, ['-n', process.env.PROFILE_WARMUP_REQUESTS ?? '200000', '-r', '100000', ...warmArgs]);
+    const trace = gc ? gcLines(proxy.child.stdout!) : null;
+    const rounds = gc ? Number(process.env.PROFILE_ROUNDS ?? 1) : 1;
+    for (let r = 0; r < rounds; r++) {
+      const t0 = cpuMicros(proxy.pid);
+      const out = await bench(port, ['-n', n, '-r', '100000', ...benchArgs, '-q']);
+      process.stdout.write(out);
+      if (trace === null) continue;
+      process.stdout.write(`round ${r + 1}: ${((cpuMicros(proxy.pid) - t0) / Number(n)).toFixed(2)} µs of proxy CPU per request\n`);
+      const lines = trace.splice(0);
+      process.stdout.write(summarizeGc(lines, Number(n)));
+      if (process.env.PROFILE_GC_LINES) process.stdout.write(lines.slice(0, Number(process.env.PROFILE_GC_LINES)).join('\n') + '\n');
+    }
   } finally {
     await proxy.stop(30_000);
     await Promise.all(backends.map((b) => b.stop()));
   }
+  if (gc) return;
   const profiles = readdirSync(work).filter((f) => f.endsWith('.cpuprofile'));
   if (profiles.length === 0) throw new Error(`no profile written: ${proxy.log()}`);
   for (const f of profiles) process.stdout.write('\n' + summarize(path.join(work, f)));
   process.stderr.write(`\nprofiles in ${work} (open in Chrome DevTools > Performance)\n`);
+}
+
+/** utime + stime of a process, µs (CLK_TCK 100). */
+function cpuMicros(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+/** The --trace-gc lines the proxy prints from now on. */
+function gcLines(out: NodeJS.ReadableStream): string[] {
+  const lines: string[] = [];
+  let rest = '';
+  out.on('data', (d: Buffer) => {
+    const text = rest + d.toString('utf8');
+    const all = text.split('\n');
+    rest = all.pop()!;
+    for (const l of all) if (/Scavenge|Mark-Compact|Mark-sweep|Minor Mark|IncrementalMarking\] Start \(/.test(l)) lines.push(l);
+  });
+  return lines;
+}
+
+/** GCs by kind and reason: count, pause ms, and count per 1,000 requests. */
+function summarizeGc(lines: string[], requests: number): string {
+  const by = new Map<string, { count: number; ms: number }>();
+  for (const l of lines) {
+    // [pid:0x..]   1234 ms: Scavenge 10.1 (12.0) -> 9.8 (13.0) MB, 0.5 / 0.0 ms  (average mu = ..) allocation failure;
+    const m = /ms: ([A-Za-z -]+?) [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/[^)]*\)?\s*(?:\(average mu[^)]*\))?\s*([^;]*)/.exec(l);
+    const start = /IncrementalMarking\] Start \(([^)]*)\)/.exec(l);
+    const key = m ? `${m[1]!.trim()}: ${m[3]!.trim() || '?'}` : start ? `incremental marking started: ${start[1]}` : l.trim().slice(0, 80);
+    const e = by.get(key) ?? { count: 0, ms: 0 };
+    e.count++;
+    e.ms += m ? Number(m[2]) : 0;
+    by.set(key, e);
+  }
+  const rows = [...by.entries()].sort((a, b) => b[1].count - a[1].count);
+  let text = `GCs during the measured run (${requests} requests):\n`;
+  for (const [k, e] of rows) text += `  ${String(e.count).padStart(6)}  ${e.ms.toFixed(1).padStart(8)} ms  ${((e.count * 1000) / requests).toFixed(3).padStart(7)} /1k req  ${k}\n`;
+  return text;
 }
 
 function bench(port: number, args: string[]): Promise<string> {

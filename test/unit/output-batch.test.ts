@@ -140,6 +140,51 @@ describe('OutputBatch', () => {
     expect(c!.byteOffset).toBe(a!.byteOffset);
   });
 
+  it('a slab replaced while a write may be pending is written into again only after recycle(), not allocated anew', () => {
+    const batch = new OutputBatch();
+    const taken: Array<{ slice: Buffer; fill: number }> = [];
+    let fill = 0;
+    /** Pieces of 1,000 distinct bytes, each taken (as a socket would) and never recycled: over `slabs` slabs. */
+    const fillSlabs = (slabs: number): Set<ArrayBufferLike> => {
+      const seen = new Set<ArrayBufferLike>();
+      for (let i = 0; i < Math.ceil((slabs * SLAB_SIZE) / 1000); i++) {
+        batch.push(Buffer.alloc(1000, ++fill % 256));
+        const [slice] = batch.take();
+        taken.push({ slice: slice!, fill: fill % 256 });
+        seen.add(slice!.buffer);
+      }
+      return seen;
+    };
+    const before = fillSlabs(3); // slabs replaced with no recycle in between: each a new one
+    expect(before.size).toBeGreaterThanOrEqual(3);
+    for (const t of taken) expect(t.slice.every((b) => b === t.fill)).toBe(true); // nothing written over
+    batch.recycle(); // the socket took everything
+    taken.length = 0;
+    const after = fillSlabs(3);
+    // The slabs replaced before are reused (no new ones); what is taken is intact until the next recycle.
+    for (const b of after) expect(before.has(b)).toBe(true);
+    for (const t of taken) expect(t.slice.every((b) => b === t.fill)).toBe(true);
+    expect(batch.retainedBytes).toBeLessThanOrEqual(5 * SLAB_SIZE);
+  });
+
+  it('slabs replaced before clear() (a failed connection: its socket may still hold them) are never reused', () => {
+    const batch = new OutputBatch();
+    const seen = (slabs: number): ArrayBufferLike[] => {
+      const bufs: ArrayBufferLike[] = [];
+      for (let i = 0; i < Math.ceil((slabs * SLAB_SIZE) / 1000); i++) {
+        batch.push(Buffer.alloc(1000, 0x61));
+        const b = batch.take()[0]!.buffer;
+        if (!bufs.includes(b)) bufs.push(b);
+      }
+      return bufs;
+    };
+    const failed = seen(3);
+    const current = failed[failed.length - 1];
+    batch.clear();
+    batch.recycle();
+    for (const b of seen(3)) expect(b === current || !failed.includes(b)).toBe(true);
+  });
+
   it('recycle() does nothing while output is batched', () => {
     const batch = new OutputBatch();
     batch.push(Buffer.from('one'));
