@@ -288,6 +288,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   onFramePart(part: Buffer, last: boolean): void {
     const req = last ? this.waiting.shift() : this.waiting.peek();
     this.replies++; // progress, for the stall watchdog
+    if (this.busy.active) this.busy.clear();
     if (req === undefined || req.onReplyPart === undefined) {
       // Only a request that said it takes parts gets them: anything else is a bug, not a backend's fault.
       this.owner.log.error('backend.unexpected_reply_part', { backend: this.owner.addr, db: this.db });
