@@ -17,6 +17,7 @@ import { encodeCommand } from '../../shared/resp/encoder.js';
 import { setLogLevel } from '../../shared/log.js';
 import { startRedis } from '../support/redis-server.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
+import { until } from '../support/until.js';
 import { sleep, startCluster } from './proxy-cluster.js';
 
 setLogLevel('silent');
@@ -43,14 +44,6 @@ async function lentBackTo(to: number): Promise<number> {
   return lendCounts().lent;
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 describe('streamed replies', () => {
   it('the backend connection cut mid-reply (a relay stands for the network): that client is disconnected, the one queued behind gets an error, the rest go on', async () => {
     const redis = await startRedis();
@@ -75,9 +68,13 @@ describe('streamed replies', () => {
 
     const a = await connect(proxy.port);
     const b = await connect(proxy.port);
+    // The rest of the reply stays in the network from the moment its first part reaches the client.
+    const firstPart = new Promise<void>((resolve) => a.s.once('data', () => {
+        relay.pause();
+        resolve();
+      }));
     a.s.write(encodeCommand(['GET', 'huge']));
-    await until(() => a.got.length > 0, 10_000, 'the first part of the huge reply');
-    relay.pause(); // the rest of the reply stays in the network
+    await firstPart;
     b.s.write(encodeCommand(['GET', 'small'])); // behind it on the same connection
     await sleep(100);
     await relay.close(); // the connection breaks mid-reply
@@ -86,20 +83,15 @@ describe('streamed replies', () => {
     expect(aBytes.length).toBeGreaterThan(0);
     expect(aBytes.length).toBeLessThan(huge.length); // a part, then the connection closed: never a wrong whole reply
     expect(aBytes.subarray(0, 11).toString('latin1')).toBe(`$${huge.length}\r\n`);
-    await until(() => Buffer.concat(b.got).includes('\r\n'), 5000, "the queued client's reply");
+    await until("the queued client's reply", () => Buffer.concat(b.got).includes('\r\n'), 5000);
     expect(Buffer.concat(b.got).toString('latin1')).toMatch(/^-ERR .*connection lost/);
 
     expect(await lentBackTo(lent0)).toBe(lent0); // every part given back, written or dropped
 
     await relay.reopen();
     relay.resume(); // new connections move bytes again
-    let after: string | null = null;
     // The redial met the closed relay: the connection fails fast ("unavailable") until its backoff retries.
-    for (let i = 0; i < 100 && after !== 'x'; i++) {
-      after = await io.get('small').catch(() => null);
-      if (after !== 'x') await sleep(100);
-    }
-    expect(after).toBe('x');
+    await until('the backend reachable again', async () => (await io.get('small')) === 'x', 10_000);
     const lent1 = lendCounts().lent; // the redial's handshake replies are kept lent for good (router/lending.ts)
     expect((await io.getBuffer('huge'))!.equals(huge)).toBe(true); // streamed whole once the network is back
     expect(await lentBackTo(lent1)).toBe(lent1);
@@ -124,7 +116,7 @@ describe('streamed replies', () => {
     const got = await Promise.all(Array.from({ length: 8 }, () => io.getBuffer('bigval')));
     for (const g of got) expect(g!.equals(big)).toBe(true);
     // A paused socket cannot notice its close: ask the proxy. Closed mid-reply, at the limit, not once it had 64 MB.
-    await until(() => c.proxy.runtime.server.sessions.size === 1, 10_000, 'the hog closed');
+    await until('the hog closed', () => c.proxy.runtime.server.sessions.size === 1, 10_000);
     const metrics = await (await fetch(`http://${c.proxy.adminAddr}/metrics`)).text();
     expect(metrics).toContain('redslot_proxy_downstream_cx_output_limit_total 1');
     expect(await lentBackTo(lent0)).toBe(lent0);

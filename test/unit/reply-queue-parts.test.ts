@@ -26,13 +26,17 @@ function lent(text: string): Buffer {
   return v;
 }
 
+/** A queue of two entries, `a` then `b`. */
+function twoEntries(): { q: ReplyQueue; a: ClientRequest; b: ClientRequest } {
+  const q = new ReplyQueue();
+  return { q, a: entry(q), b: entry(q) };
+}
+
 const out = (q: ReplyQueue) => q.takeOutput().map((b) => b.toString('latin1'));
 
 describe('reply queue, replies in parts', () => {
   it('the head: each part goes to the output at once; the last one settles it and releases what waited behind', () => {
-    const q = new ReplyQueue();
-    const a = entry(q);
-    const b = entry(q);
+    const { q, a, b } = twoEntries();
     q.settle(b, lent('+B\r\n'), false);
     q.part(a, lent('$6\r\nab'));
     expect(out(q)).toEqual(['$6\r\nab']);
@@ -44,9 +48,7 @@ describe('reply queue, replies in parts', () => {
   });
 
   it('behind an awaited reply: parts kept on the request, out in order once it is the head, then live', () => {
-    const q = new ReplyQueue();
-    const a = entry(q);
-    const b = entry(q);
+    const { q, a, b } = twoEntries();
     q.part(b, lent('$6\r\nab'));
     q.part(b, lent('cd'));
     expect(q.out).toEqual([]);
@@ -59,9 +61,7 @@ describe('reply queue, replies in parts', () => {
   });
 
   it('a reply completed while still behind another: its kept parts go out before its last part', () => {
-    const q = new ReplyQueue();
-    const a = entry(q);
-    const b = entry(q);
+    const { q, a, b } = twoEntries();
     q.part(b, lent('$4\r\nab'));
     q.settle(b, lent('cd\r\n'), false);
     q.settle(a, lent('+A\r\n'), false);
@@ -85,9 +85,7 @@ describe('reply queue, replies in parts', () => {
 
   it('broken off before any part went out: the kept parts are given back, the error takes the reply\'s place', () => {
     const before = lendCounts().lent;
-    const q = new ReplyQueue();
-    const a = entry(q);
-    const b = entry(q);
+    const { q, a, b } = twoEntries();
     q.part(b, lent('$4\r\nab'));
     expect(q.abandonParts(b)).toBe(false);
     expect(lendCounts().lent).toBe(before);
@@ -105,9 +103,7 @@ describe('reply queue, replies in parts', () => {
 
   it('the client gone: kept parts and replies are given back unwritten', () => {
     const before = lendCounts().lent;
-    const q = new ReplyQueue();
-    const a = entry(q);
-    const b = entry(q);
+    const { q, a, b } = twoEntries();
     q.part(b, lent('$4\r\nab'));
     q.settle(b, lent('cd\r\n'), true);
     q.settle(a, lent('+A\r\n'), true);
