@@ -116,6 +116,14 @@ export class ReplyFramer {
     return at;
   }
 
+  /** Whether some held bytes of the unfinished reply lie in `memory` (the read slab's pinning). */
+  holdsIn(memory: ArrayBufferLike): boolean {
+    const pieces = this.pieces;
+    if (pieces === null) return false;
+    for (let i = 0; i < pieces.length; i++) if (pieces[i]!.buffer === memory) return true;
+    return false;
+  }
+
   reset(): void {
     this.state = St.Type;
     this.pending = 0;

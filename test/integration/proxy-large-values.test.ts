@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 import { READ_SLAB_SIZE } from '../../proxy/backend/read-slab.js';
-import { SLAB_SIZE } from '../../proxy/util/lent-slabs.js';
+import { lendCounts, SLAB_SIZE } from '../../proxy/util/lent-slabs.js';
 import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -265,7 +265,8 @@ describe('requests spanning client reads', () => {
 // sizes around the threshold, the read slab and far beyond, pipelined with small replies from both groups so
 // that a big reply is sometimes the first one its client awaits (written part by part) and sometimes behind
 // another group's reply (its parts kept until that one is out); a single-slot MGET (an array streamed), a
-// muted reply (CLIENT REPLY SKIP). Same bytes, same order, with streaming on and off.
+// muted reply (CLIENT REPLY SKIP); MGETs across both groups (big values merged as views, fanout.ts). Same bytes,
+// same order, with streaming on and off.
 
 const STREAM_AT = 64 * 1024;
 /** A bulk reply's bytes around its value: `$<len>\r\n` ... `\r\n`. */
@@ -301,6 +302,8 @@ describe('big replies streamed in parts', () => {
       expect(new Set(smallKeys.map((k) => c.groupOfKey(k))).size).toBe(2);
 
       const clients = Array.from({ length: 4 }, () => client(c.port));
+      await Promise.all(clients.map((r) => r.ping())); // connected (ioredis's ready check, INFO, keeps its views lent)
+      const { lent: lent0, overReturned: over0 } = lendCounts();
       const runs = await Promise.all(
         clients.map(async (r, ci) => {
           const p = r.pipeline();
@@ -316,6 +319,12 @@ describe('big replies streamed in parts', () => {
             }
             p.mgetBuffer('{st}m0', '{st}m1', '{st}m2');
             want.push([0, 1, 2].map((i) => valueOf(`{st}m${i}`, 1, 200_000)));
+            // Across both groups: big values merged as views of the parts' replies, small ones copied.
+            const across = [bigKeys[(ci + round) % 4]!, bigKeys[4]!, smallKeys[ci]!, bigKeys[1]!, smallKeys[ci + 1]!];
+            p.mgetBuffer(...across);
+            want.push(across.map((k) => valueOf(k, 1, k.startsWith('st:small') ? 10 : STREAM_SIZES[bigKeys.indexOf(k)]!)));
+            p.mgetBuffer(...smallKeys);
+            want.push(smallKeys.map((k) => valueOf(k, 1, 10)));
           }
           const got = (await p.exec())!.map(([err, v]) => {
             if (err) throw err;
@@ -345,6 +354,10 @@ describe('big replies streamed in parts', () => {
       while (Buffer.concat(got).length < expected.length && Date.now() < deadline) await sleep(20);
       await sleep(50);
       expect(Buffer.concat(got).equals(expected)).toBe(true);
+      // Every part, view and reply lent on the way was given back (written, or dropped when muted).
+      for (let i = 0; i < 100 && lendCounts().lent !== lent0; i++) await sleep(20);
+      expect(lendCounts().lent).toBe(lent0);
+      expect(lendCounts().overReturned).toBe(over0); // and none given back twice
     });
   }
 });
