@@ -71,6 +71,7 @@ export class ProxyCore implements ProxyRuntime, MetricsSource, ProxyFacts {
         backoffMaxMs: b.backoffMaxMs,
         replyTimeoutMs: b.replyTimeoutMs,
         keepAliveMs: b.keepAliveMs,
+        streamReplyBytes: b.streamRepliesFromBytes,
         user: b.user,
         password: b.password,
         maxDedicated: b.maxDedicated,

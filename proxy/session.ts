@@ -39,7 +39,7 @@ import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
 import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
-import { arenaLends, lendRequest } from './router/lending.js';
+import { arenaLends, giveBackReply, lendRequest } from './router/lending.js';
 import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
@@ -56,6 +56,8 @@ const enum ReadOrigin {
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
+/** What metrics see of a streamed reply (the type byte of a bulk: not an error). */
+const STREAMED = Buffer.from('$');
 
 /** What all sessions of a proxy share. */
 export interface SessionEnv extends DispatchEnv {
@@ -311,9 +313,27 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   complete(req: ClientRequest, reply: Buffer): void {
-    this.env.metrics.record(req.cmdId, req.t0, reply);
+    this.env.metrics.record(req.cmdId, req.t0, this.replies.inParts(req) ? STREAMED : reply); // a last part's first byte is data
     if (this.slowlog !== undefined && req.t0 !== 0) this.logIfSlow(req.clientArgv, req.t0, backendOf(req));
     this.settle(req, reply);
+  }
+
+  // Big replies in parts (backend.streamRepliesFrom; their order: reply-queue.ts part()).
+  takesParts(): boolean {
+    return !this.closed;
+  }
+
+  replyPart(req: ClientRequest, part: Buffer): void {
+    if (this.closed) return giveBackReply(part);
+    this.replies.part(req, part);
+    scheduleFlush(this);
+  }
+
+  replyBroken(req: ClientRequest): void {
+    if (!this.replies.abandonParts(req)) return; // nothing of it went out: the error replaces it
+    this.env.log.warn('session.reply_broken', { id: this.id, client: this.remoteAddress, backend: backendOf(req) });
+    this.socket.destroy();
+    this.onClose();
   }
 
   /** SLOWLOG: the command took at least slowlog.slowerThan µs end to end. */

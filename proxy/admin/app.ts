@@ -6,7 +6,8 @@
  *   GET  /readyz           200 only when a topology is applied and the proxy is not fenced, else 503 + reason
  *   GET  /api/v1/proxy     config without secrets, topology revision, fence state, stats, memory
  *   GET  /api/v1/proxy/load  requests and bytes per slot (cumulative) and the sampled hot keys (shared/load-report.ts)
- *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404
+ *   POST /api/v1/proxy/gc  runs a full GC when node was started with --expose-gc (memory tests), else 404; free
+ *                          reusable slabs are dropped first (a burst leaves up to 32 MB pooled for a second or two)
  * /api/v1 needs the adminToken, or a loopback client when none is set (./guard.ts). HTTPS with adminTls.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -16,6 +17,7 @@ import type { ProxyLoadReport } from '../../shared/load-report.js';
 import { guardAdmin } from './guard.js';
 import { createLogger } from '../../shared/log.js';
 import { fastifyHttpsOption, serveRotatingCertificates } from '../../shared/tls/https.js';
+import { emptyPools } from '../util/lent-slabs.js';
 
 /**
  * What the admin app reads: a single-process ProxyCore, or the primary's view of its workers
@@ -101,6 +103,7 @@ export function build(opts: AdminOptions): FastifyInstance {
   app.post('/api/v1/proxy/gc', async (_req, reply) => {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (typeof gc !== 'function') return reply.code(404).send({ error: 'start node with --expose-gc to enable this' });
+    emptyPools();
     gc();
     const mem = process.memoryUsage();
     return { heapUsed: mem.heapUsed, rss: mem.rss, external: mem.external, arrayBuffers: mem.arrayBuffers };

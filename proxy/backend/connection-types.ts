@@ -12,6 +12,14 @@ import type { WriteFence } from './write-fence.js';
 export interface BackendRequest {
   /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
   onReply(reply: Buffer): void;
+  /**
+   * Optional: whether it takes its reply in parts now (a big reply, streamed: BackendOptions.streamReplyBytes).
+   * Asked while it is the oldest request waiting; once it said yes, its reply comes through onReplyPart, or, if
+   * the connection breaks before the last part, onReply with the error.
+   */
+  takesParts?(): boolean;
+  /** A part of its reply (a lent view, as onReply's), in order; `last`: the reply is complete. */
+  onReplyPart?(part: Buffer, last: boolean): void;
 }
 
 /**
@@ -41,6 +49,8 @@ export interface BackendOptions {
   tls?: tls.ConnectionOptions | null;
   /** No client byte is written past the serve deadline; connection names carry the proxy id (write-fence.ts). */
   fence?: WriteFence;
+  /** Replies of at least this many bytes go to their client in parts as they arrive (backend.streamReplies); 0 = never. */
+  streamReplyBytes?: number;
 }
 
 export interface ConnectionOwner extends VersionHolder {

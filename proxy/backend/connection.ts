@@ -53,7 +53,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private socket: net.Socket | null = null;
   /** Writes the socket's batches straight through its handle when nothing is buffered (direct-write.ts). */
   private writer: DirectWriter | null = null;
-  private readonly framer = new ReplyFramer(this);
+  private readonly framer: ReplyFramer;
   private readonly waiting = new Fifo<BackendRequest>(64);
   /** Requests (and their bytes, same order) accepted while connecting, written once the handshake is done. */
   private queued: BackendRequest[] = [];
@@ -93,6 +93,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     readonly proto: 2 | 3 = 2,
   ) {
     this.busy = new BusyWatch(owner, opts, db);
+    this.framer = new ReplyFramer(this, opts.streamReplyBytes ?? 0);
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
   }
@@ -279,6 +280,28 @@ export class BackendConnection implements FrameHandler, Flushable {
     lendFrame(frame); // its holder gives it back once done (read-slab.ts), else its slab is never rewritten
     req.onReply(frame);
     if (this.closing && this.waiting.length === 0) this.finishClose();
+  }
+
+  /** Big replies go on in parts when the request they answer takes them now (its client waits for nothing before it). */
+  streamReply(): boolean {
+    const req = this.waiting.peek();
+    return req !== undefined && req.takesParts !== undefined && req.takesParts();
+  }
+
+  /** A part of a streamed reply (ReplyFramer.streamAt): lent like a whole frame, the last one completes the request. */
+  onFramePart(part: Buffer, last: boolean): void {
+    const req = last ? this.waiting.shift() : this.waiting.peek();
+    this.replies++; // progress, for the stall watchdog
+    if (this.busy.active) this.busy.clear();
+    if (req === undefined || req.onReplyPart === undefined) {
+      // Only a request that said it takes parts gets them: anything else is a bug, not a backend's fault.
+      this.owner.log.error('backend.unexpected_reply_part', { backend: this.owner.addr, db: this.db });
+      this.socket?.destroy();
+      return;
+    }
+    lendFrame(part);
+    req.onReplyPart(part, last);
+    if (last && this.closing && this.waiting.length === 0) this.finishClose();
   }
 
   onFramingError(message: string): void {

@@ -16,6 +16,7 @@ export const BackendKnobs = Type.Decode(
       backoffMaxMs: Duration('5s', 'reconnect backoff, longest wait (at least backoffMin)', { from: 'backoffMax' }),
       replyTimeoutMs: Duration('30s', 'a connection with pending requests and no reply for this long is reset', { from: 'replyTimeout' }),
       keepAliveMs: Duration('75s', 'TCP keep-alive', { from: 'keepAlive' }),
+      streamRepliesFromBytes: Size('64kb', "a reply at least this big goes to its client in pieces as it arrives from the server, instead of whole once complete, when no earlier reply of that client is still awaited (less memory and latency for big values; a client whose server connection breaks mid-reply is disconnected); 0 = never", { from: 'streamRepliesFrom' }),
       user: Str('', 'AUTH user toward the Redis servers (ACL user optional; also used for `MIGRATE ... AUTH2`)'),
       password: Str('', 'AUTH password toward the Redis servers', { secret: true }),
       passwordFile: Str('', 'read the backend password from this file instead (never on argv)'),

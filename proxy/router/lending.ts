@@ -89,6 +89,9 @@ export function requestFailed(req: BytesHolder): void {
   req.lentSlab = null;
 }
 
+/** A view inside a lent reply handed on by itself (an MGET element, fanout.ts mergeViews): lent on its own. */
+export const lendReplyView: (view: Buffer) => void = lendFrame;
+
 /** A reply view whose holder drops it unread by anyone else (a late reply, a merged part, a dropped reply). */
 export const giveBackReply: (view: Buffer) => void = returnFrame;
 

@@ -5,6 +5,7 @@
  * entry, and settle() moves replies to the output from the head while the head has its reply, so one
  * arriving reply can release several queued ones. CLIENT REPLY OFF / SKIP mutes the entries enqueued while
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
+ * A big reply may come in parts (part(): backend.streamRepliesFrom), kept in order like whole ones.
  */
 import { giveBackReplies, giveBackReply } from '../router/lending.js';
 import type { ClientRequest } from '../router/requests/base.js';
@@ -31,6 +32,8 @@ export class ReplyQueue implements ReplyMode {
   outBytes = 0;
   /** Those of `out` that are lent backend reply views (ClientRequest.lendsReply), to give back once written. */
   readonly lent: Buffer[] = [];
+  /** The entry whose reply is going out in parts (part()), until its last one settles it. */
+  streaming: ClientRequest | null = null;
 
   /** The reply of the command running now is dropped (CLIENT REPLY OFF, or SKIP's command). */
   get muting(): boolean {
@@ -55,12 +58,19 @@ export class ReplyQueue implements ReplyMode {
     let r: ClientRequest | null = req;
     let n = 0;
     while (r !== null && r.reply !== null) {
+      const parts = r.replyParts;
       if (!drop && !(this.muted !== null && this.muted.delete(r))) {
+        if (parts !== null) for (let i = 0; i < parts.length; i++) this.output(parts[i]!);
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
         if (r.lendsReply) this.lent.push(r.reply);
-      } else if (r.lendsReply) giveBackReply(r.reply); // dropped unwritten
+      } else {
+        if (parts !== null) giveBackReplies(parts);
+        if (r.lendsReply) giveBackReply(r.reply); // dropped unwritten
+      }
+      r.replyParts = null;
       r.reply = null;
+      if (r === this.streaming) this.streaming = null;
       const next: ClientRequest | null = r.next;
       r.next = null;
       r = next;
@@ -68,8 +78,58 @@ export class ReplyQueue implements ReplyMode {
     }
     this.head = r;
     if (r === null) this.tail = null;
+    // The new head's reply is coming in parts: those already here go out now.
+    else if (r.replyParts !== null && !drop && !(this.muted !== null && this.muted.has(r))) this.outputParts(r);
     this.queued -= n;
     return n;
+  }
+
+  /**
+   * A part of `req`'s reply (a lent backend reply view: a big reply is passed on as the pieces it arrived in,
+   * never assembled): to the output now when every reply before it is there (it is the head), else kept on
+   * `req` until it is (or until it settles, muted: then dropped). Its later replies wait behind it, as always,
+   * until its last part settles it.
+   */
+  part(req: ClientRequest, part: Buffer): void {
+    if (req !== this.head || (this.muted !== null && this.muted.has(req))) {
+      (req.replyParts ??= []).push(part);
+      return;
+    }
+    this.outputParts(req);
+    this.output(part);
+  }
+
+  /**
+   * `req`'s reply broke off (its connection was lost) after some parts: those not yet output are given back.
+   * True when some went out already (the client has part of a reply: it cannot be answered in-band).
+   */
+  abandonParts(req: ClientRequest): boolean {
+    const kept = req.replyParts;
+    if (kept !== null) {
+      req.replyParts = null;
+      giveBackReplies(kept);
+    }
+    return req === this.streaming;
+  }
+
+  /** Whether `req`'s reply came (or is coming) in parts: its last part is no whole reply (metrics). */
+  inParts(req: ClientRequest): boolean {
+    return req === this.streaming || req.replyParts !== null;
+  }
+
+  /** `req` is the head: its reply goes on in parts from now on, those kept so far first. */
+  private outputParts(req: ClientRequest): void {
+    this.streaming = req;
+    const kept = req.replyParts;
+    if (kept === null) return;
+    req.replyParts = null;
+    for (let i = 0; i < kept.length; i++) this.output(kept[i]!);
+  }
+
+  private output(view: Buffer): void {
+    this.out.push(view);
+    this.outBytes += view.length;
+    this.lent.push(view);
   }
 
   /** A reply with nothing queued before it: straight to the output, unless muted. */

@@ -10,11 +10,20 @@
  * A reply inside one chunk is emitted as a view of it. One spanning chunks is a view too when the chunks are
  * adjacent in memory (reads into one slab, proxy/backend/read-slab.ts), else it is concatenated once, when
  * its last byte has arrived. Backends are trusted, but malformed input still fails cleanly (`onFramingError`).
+ *
+ * Streaming (`streamAt` > 0): a reply left unfinished at the end of a chunk whose size (known, or so far) is
+ * at least `streamAt` bytes is passed on in parts instead (onFramePart: what arrived so far, then each
+ * chunk's share, the last part flagged), when the handler says its reader takes parts now (streamReply).
+ * Nothing of it is held or assembled then, whatever its size.
  */
 
 export interface FrameHandler {
   onFrame(frame: Buffer): void;
   onFramingError(message: string): void;
+  /** The reply being received may go on in parts (its reader takes them now); asked once per chunk end until yes. */
+  streamReply?(): boolean;
+  /** A part of the reply being streamed, in order; `last`: it completes the reply. */
+  onFramePart?(part: Buffer, last: boolean): void;
 }
 
 const CR = 13;
@@ -64,8 +73,14 @@ export class ReplyFramer {
   private blobLeft = 0;
   private pieces: Buffer[] | null = null;
   private piecesLen = 0;
+  /** The current reply is being passed on in parts (onFramePart). */
+  private streaming = false;
 
-  constructor(private readonly handler: FrameHandler) {}
+  constructor(
+    private readonly handler: FrameHandler,
+    /** Replies from this many bytes are streamed when the handler agrees; 0 = never. */
+    private readonly streamAt = 0,
+  ) {}
 
   /** Bytes of a partially received reply held right now. */
   get bufferedBytes(): number {
@@ -77,7 +92,12 @@ export class ReplyFramer {
    * the reply's last element (data and CRLF). 0 when unknown or nothing is held.
    */
   get bytesToFinish(): number {
-    return this.state === St.Blob && this.pending === 1 ? this.blobLeft : 0;
+    return this.state === St.Blob && this.pending === 1 && !this.streaming ? this.blobLeft : 0;
+  }
+
+  /** A reply is being passed on in parts. */
+  get isStreaming(): boolean {
+    return this.streaming;
   }
 
   /**
@@ -96,11 +116,20 @@ export class ReplyFramer {
     return at;
   }
 
+  /** Whether some held bytes of the unfinished reply lie in `memory` (the read slab's pinning). */
+  holdsIn(memory: ArrayBufferLike): boolean {
+    const pieces = this.pieces;
+    if (pieces === null) return false;
+    for (let i = 0; i < pieces.length; i++) if (pieces[i]!.buffer === memory) return true;
+    return false;
+  }
+
   reset(): void {
     this.state = St.Type;
     this.pending = 0;
     this.pieces = null;
     this.piecesLen = 0;
+    this.streaming = false;
   }
 
   push(chunk: Buffer): void {
@@ -205,9 +234,11 @@ export class ReplyFramer {
           return;
       }
     }
-    // Keep the unfinished reply's bytes for the next chunk.
+    // Keep the unfinished reply's bytes for the next chunk, or pass them on.
     if (this.pending > 0) {
       const rest = start >= 0 ? chunk.subarray(start) : chunk;
+      if (this.streaming) return this.handler.onFramePart!(rest, false);
+      if (this.streamAt > 0 && this.worthStreaming(rest.length) && this.handler.streamReply!()) return this.startStream(rest);
       if (this.pieces === null) this.pieces = [rest];
       else {
         const last = this.pieces.length - 1;
@@ -219,8 +250,36 @@ export class ReplyFramer {
     }
   }
 
+  /** The unfinished reply, `more` bytes of it in this chunk, is (or will be) at least streamAt bytes. */
+  private worthStreaming(more: number): boolean {
+    const toCome = this.state === St.Blob && this.pending === 1 ? this.blobLeft : 0;
+    return this.piecesLen + more + toCome >= this.streamAt;
+  }
+
+  /** From now on the unfinished reply goes on in parts: what is held, then `rest`. */
+  private startStream(rest: Buffer): void {
+    this.streaming = true;
+    const pieces = this.pieces;
+    this.pieces = null;
+    this.piecesLen = 0;
+    if (pieces !== null) {
+      const last = pieces.length - 1;
+      const joined = adjacentJoin(pieces[last]!, rest);
+      for (let i = 0; i < last; i++) this.handler.onFramePart!(pieces[i]!, false);
+      if (joined !== null) return this.handler.onFramePart!(joined, false);
+      this.handler.onFramePart!(pieces[last]!, false);
+    }
+    this.handler.onFramePart!(rest, false);
+  }
+
   /** Emits the reply ending at `end`; returns the next reply's start. */
   private emit(chunk: Buffer, start: number, end: number): number {
+    if (this.streaming) {
+      // Its earlier parts went on: this chunk holds the rest (the reply began in an earlier one).
+      this.streaming = false;
+      this.handler.onFramePart!(chunk.subarray(0, end), true);
+      return end;
+    }
     let frame: Buffer;
     if (this.pieces === null) {
       // A chunk that is exactly one reply is the frame as it is: no view more.
@@ -244,6 +303,7 @@ export class ReplyFramer {
     this.state = St.Dead;
     this.pieces = null;
     this.piecesLen = 0;
+    this.streaming = false;
     this.handler.onFramingError(message);
   }
 }

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 import { READ_SLAB_SIZE } from '../../proxy/backend/read-slab.js';
-import { SLAB_SIZE } from '../../proxy/util/lent-slabs.js';
+import { lendCounts, SLAB_SIZE } from '../../proxy/util/lent-slabs.js';
 import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -259,4 +259,105 @@ describe('requests spanning client reads', () => {
     const got = await mset.mgetBuffer(...keys);
     keys.forEach((k, i) => expect(got[i]!.equals(values.get(k)!), k).toBe(true));
   });
+});
+
+// Big replies passed on in parts as they arrive (backend.streamRepliesFrom, proxy/session/reply-queue.ts part()):
+// sizes around the threshold, the read slab and far beyond, pipelined with small replies from both groups so
+// that a big reply is sometimes the first one its client awaits (written part by part) and sometimes behind
+// another group's reply (its parts kept until that one is out); a single-slot MGET (an array streamed), a
+// muted reply (CLIENT REPLY SKIP); MGETs across both groups (big values merged as views, fanout.ts). Same bytes,
+// same order, with streaming on and off.
+
+const STREAM_AT = 64 * 1024;
+/** A bulk reply's bytes around its value: `$<len>\r\n` ... `\r\n`. */
+const overhead = (n: number) => String(n).length + 5;
+const STREAM_SIZES = [
+  STREAM_AT - overhead(STREAM_AT) - 1, // its reply one byte short of the threshold: never streamed
+  STREAM_AT - overhead(STREAM_AT), // exactly the threshold
+  STREAM_AT,
+  SLAB_SIZE - 3,
+  SLAB_SIZE + 1,
+  1024 * 1024,
+  3 * 1024 * 1024 + 5,
+];
+
+describe('big replies streamed in parts', () => {
+  for (const streamAt of ['64kb', '0']) {
+    it(`streamRepliesFrom ${streamAt}: pipelined small and big replies of both groups, several clients: byte for byte, in order`, async () => {
+      const c = await startCluster({ groups: 2, overrides: { backend: { streamRepliesFrom: streamAt } } });
+      cleanups.push(() => c.stop());
+      const writer = client(c.port);
+      /** `n` key names of `prefix`, alternating between the two groups. */
+      const alternating = (prefix: string, n: number): string[] => {
+        const out: string[] = [];
+        for (let i = 0; out.length < n; i++) if (c.groupOfKey(`${prefix}${i}`) === out.length % 2) out.push(`${prefix}${i}`);
+        return out;
+      };
+      const bigKeys = alternating('st:big:', STREAM_SIZES.length);
+      const smallKeys = alternating('st:small:', 8);
+      for (let i = 0; i < bigKeys.length; i++) await writer.set(bigKeys[i]!, valueOf(bigKeys[i]!, 1, STREAM_SIZES[i]!));
+      for (const k of smallKeys) await writer.set(k, valueOf(k, 1, 10));
+      for (let i = 0; i < 3; i++) await writer.set(`{st}m${i}`, valueOf(`{st}m${i}`, 1, 200_000));
+      expect(new Set(bigKeys.map((k) => c.groupOfKey(k))).size).toBe(2);
+      expect(new Set(smallKeys.map((k) => c.groupOfKey(k))).size).toBe(2);
+
+      const clients = Array.from({ length: 4 }, () => client(c.port));
+      await Promise.all(clients.map((r) => r.ping())); // connected (ioredis's ready check, INFO, keeps its views lent)
+      const { lent: lent0, overReturned: over0 } = lendCounts();
+      const runs = await Promise.all(
+        clients.map(async (r, ci) => {
+          const p = r.pipeline();
+          const want: Array<Buffer | Buffer[]> = [];
+          for (let round = 0; round < 2; round++) {
+            for (let i = 0; i < bigKeys.length; i++) {
+              const small = smallKeys[(i + ci + round) % smallKeys.length]!;
+              const big = bigKeys[(i * 3 + ci + round) % bigKeys.length]!;
+              p.getBuffer(small);
+              want.push(valueOf(small, 1, 10));
+              p.getBuffer(big);
+              want.push(valueOf(big, 1, STREAM_SIZES[bigKeys.indexOf(big)]!));
+            }
+            p.mgetBuffer('{st}m0', '{st}m1', '{st}m2');
+            want.push([0, 1, 2].map((i) => valueOf(`{st}m${i}`, 1, 200_000)));
+            // Across both groups: big values merged as views of the parts' replies, small ones copied.
+            const across = [bigKeys[(ci + round) % 4]!, bigKeys[4]!, smallKeys[ci]!, bigKeys[1]!, smallKeys[ci + 1]!];
+            p.mgetBuffer(...across);
+            want.push(across.map((k) => valueOf(k, 1, k.startsWith('st:small') ? 10 : STREAM_SIZES[bigKeys.indexOf(k)]!)));
+            p.mgetBuffer(...smallKeys);
+            want.push(smallKeys.map((k) => valueOf(k, 1, 10)));
+          }
+          const got = (await p.exec())!.map(([err, v]) => {
+            if (err) throw err;
+            return v as Buffer | Buffer[];
+          });
+          return { got, want };
+        }),
+      );
+      runs.forEach(({ got, want }, ci) => {
+        expect(got.length).toBe(want.length);
+        want.forEach((w, i) => {
+          if (Array.isArray(w)) w.forEach((x, j) => expect((got[i] as Buffer[])[j]!.equals(x), `client ${ci} reply ${i}.${j}`).toBe(true));
+          else expect((got[i] as Buffer).equals(w), `client ${ci} reply ${i}`).toBe(true);
+        });
+      });
+
+      // A muted big reply (CLIENT REPLY SKIP) is dropped whole, the next one arrives intact.
+      const s = net.connect(c.port, '127.0.0.1');
+      cleanups.push(() => void s.destroy());
+      await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.write(Buffer.concat([encodeCommand(['CLIENT', 'REPLY', 'SKIP']), encodeCommand(['GET', bigKeys[5]!]), encodeCommand(['GET', bigKeys[2]!])]));
+      const v = valueOf(bigKeys[2]!, 1, STREAM_SIZES[2]!);
+      const expected = Buffer.concat([Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n')]);
+      const deadline = Date.now() + 10_000;
+      while (Buffer.concat(got).length < expected.length && Date.now() < deadline) await sleep(20);
+      await sleep(50);
+      expect(Buffer.concat(got).equals(expected)).toBe(true);
+      // Every part, view and reply lent on the way was given back (written, or dropped when muted).
+      for (let i = 0; i < 100 && lendCounts().lent !== lent0; i++) await sleep(20);
+      expect(lendCounts().lent).toBe(lent0);
+      expect(lendCounts().overReturned).toBe(over0); // and none given back twice
+    });
+  }
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReplyFramer } from '../../shared/resp/reply-framer.js';
 import { lendFrame, MIN_READ_ROOM, pooledSlabs, READ_SLAB_SIZE, ReadSlab, returnFrame } from '../../proxy/backend/read-slab.js';
-import { trimPoolNow } from '../../proxy/util/lent-slabs.js';
+import { lendCounts, trimPoolNow } from '../../proxy/util/lent-slabs.js';
 import { encodeBulk, encodeSimple } from '../../shared/resp/encoder.js';
 
 /** A backend connection's read side: reads land in the slab, frames are lent as BackendConnection.onFrame does. */
@@ -164,5 +164,27 @@ describe('backend read slab', () => {
       expect(r.got.map((g) => g.toString('latin1'))).toEqual(['+A\r\n', value.toString('latin1'), '+B\r\n']);
       for (const g of r.got) returnFrame(g);
     }
+  });
+
+  it('an array too big to move, left behind in a slab: that slab is kept until the array is complete, then pooled', () => {
+    const before = pooledSlabs();
+    const r = new Reader();
+    r.feed(encodeBulk(Buffer.alloc(READ_SLAB_SIZE - MIN_READ_ROOM - 100, 0x61)), READ_SLAB_SIZE); // leaves ~16 KB
+    returnFrame(r.got[0]!);
+    r.feed(encodeSimple('X'), 100); // the slab is read into again from its start
+    returnFrame(r.got[1]!);
+    const arr = Buffer.concat([Buffer.from('*4\r\n'), ...[0x62, 0x63, 0x64].map((c) => encodeBulk(Buffer.alloc(50_000, c))), encodeSimple('END')]);
+    // 120 KB of the array land in the first slab (too much to move, its size unknown: an element follows the
+    // one being read), the rest in a new slab.
+    r.feed(arr.subarray(0, READ_SLAB_SIZE - 10_000), READ_SLAB_SIZE);
+    r.feed(arr.subarray(READ_SLAB_SIZE - 10_000, READ_SLAB_SIZE - 5_000), READ_SLAB_SIZE);
+    expect(pooledSlabs()).toBe(before); // pinned by the held bytes
+    r.feed(arr.subarray(READ_SLAB_SIZE - 5_000), READ_SLAB_SIZE);
+    expect(r.got[2]!.equals(arr)).toBe(true); // concatenated once complete
+    r.feed(encodeSimple('Y'), 100); // the next read: nothing is held in the old slab any more
+    expect(pooledSlabs()).toBe(before + 1);
+    expect(lendCounts().overReturned).toBe(0);
+    returnFrame(r.got[2]!);
+    returnFrame(r.got[3]!);
   });
 });

@@ -16,6 +16,12 @@ export interface RouterSession {
   enqueue(req: ClientRequest): void;
   /** `req`'s reply is in; replies leave in request order. */
   complete(req: ClientRequest, reply: Buffer): void;
+  /** Whether `req`'s reply may come in parts (big replies are not assembled). Optional: no = whole. */
+  takesParts?(req: ClientRequest): boolean;
+  /** A part of `req`'s reply (a lent backend view, after takesParts said yes); the last one goes through complete(). */
+  replyPart?(req: ClientRequest, part: Buffer): void;
+  /** `req`'s reply broke off after some parts: if some went out, the client cannot be told in-band and is disconnected. */
+  replyBroken?(req: ClientRequest): void;
   /** Stop dispatching this client's next requests until resume(): migrate-on-access keeps order this way. */
   hold(): void;
   resume(): void;
@@ -31,6 +37,8 @@ export interface RouterSession {
 export class ClientRequest {
   reply: Buffer | null = null;
   next: ClientRequest | null = null;
+  /** The first parts of a big reply that arrived while earlier replies were awaited (reply-queue.ts part()). */
+  replyParts: Buffer[] | null = null;
   /** The session's dispatch number when enqueued: what an exception in that dispatch must answer. */
   epoch = 0;
   /** The client's arguments (a reference, for the slow log; null for pushes). */

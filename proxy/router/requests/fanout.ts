@@ -11,7 +11,7 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
-import { giveBackReply, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
+import { giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 import type { Slab } from '../../util/lent-slabs.js';
 
@@ -78,8 +78,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
    */
   protected abstract readonly stride: number;
 
-  /** Merges the parts' replies (all present, none an error) into the client's reply. */
-  protected abstract merge(): Buffer;
+  /**
+   * Merges the parts' replies (all present, none an error) into the client's reply: one buffer, or (MGET of big
+   * values, when the session takes replies in parts) the views of the parts' replies that make it, in order.
+   */
+  protected abstract merge(): Buffer | Buffer[];
 
   start(): void {
     const n = this.parts.length;
@@ -115,15 +118,20 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     if (this.finished) giveBackReply(reply); // failed meanwhile: nobody reads it
     else {
       part.reply = reply;
-      if (--this.left === 0) this.finish(this.clientReply());
+      if (--this.left === 0) this.answer();
     }
     if (this.unanswered === 0 && this.finished) requestAnswered(this);
   }
 
   /** The client's reply from the parts' (all in). */
-  private clientReply(): Buffer {
-    for (const p of this.parts) if (isError(p.reply!)) return p.reply!;
-    return this.parts.length === 1 ? this.parts[0]!.reply! : this.merge();
+  private answer(): void {
+    for (const p of this.parts) if (isError(p.reply!)) return this.finish(p.reply!);
+    if (this.parts.length === 1) return this.finish(this.parts[0]!.reply!);
+    const merged = this.merge();
+    if (!Array.isArray(merged)) return this.finish(merged);
+    for (let i = 0; i < merged.length; i++) lendReplyView(merged[i]!); // each its own lend: the parts' replies go back in finish()
+    const last = merged.pop()!;
+    this.finish(last, merged);
   }
 
   /** Finished without every reply: its bytes may still be waiting to be written, so they are never given back. */
@@ -135,7 +143,8 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     if (this.unanswered === 0) requestAnswered(this);
   }
 
-  private finish(reply: Buffer): void {
+  /** `leading`: views that go before `reply` (a merge into views), lent, as `reply` is. */
+  private finish(reply: Buffer, leading?: Buffer[]): void {
     this.finished = true;
     for (const r of this.routes) r.done();
     // The parts' replies were merged into a reply of its own, or one of them is forwarded as it is.
@@ -145,6 +154,10 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
       p.reply = null;
       if (r === reply) this.lendsReply = true;
       else giveBackReply(r);
+    }
+    if (leading !== undefined) {
+      this.lendsReply = true;
+      for (let i = 0; i < leading.length; i++) this.session.replyPart!(this, leading[i]!);
     }
     this.session.complete(this, reply);
   }

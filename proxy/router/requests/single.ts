@@ -37,8 +37,27 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
   /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
   lentSlab: Slab | null = null;
 
+  /** Parts of its reply went to the session (a big reply, streamed). */
+  private streamed = false;
+
+  takesParts(): boolean {
+    return this.payload !== DONE && this.session.takesParts !== undefined && this.session.takesParts(this);
+  }
+
+  onReplyPart(part: Buffer, last: boolean): void {
+    if (this.payload === DONE) return giveBackReply(part);
+    if (last) return this.finish(part);
+    this.streamed = true;
+    this.session.replyPart!(this, part);
+  }
+
   onReply(reply: Buffer): void {
     if (this.payload === DONE) return giveBackReply(reply); // already failed (an exception in its dispatch): in-flight released once
+    if (this.streamed) this.session.replyBroken!(this); // an error after parts of the reply: the client is disconnected
+    this.finish(reply);
+  }
+
+  private finish(reply: Buffer): void {
     this.payload = DONE;
     this.route.done();
     this.lendsReply = true; // a backend reply handed to nobody else (or a constant, which giving back ignores)
