@@ -249,7 +249,9 @@ export class OutputBatch {
     if (slab !== null && slab.length - this.slabPos >= n) return slab;
     this.seal();
     this.slabStart = this.slabPos = 0;
-    if (slab !== null && slab.length === SLAB_SIZE) this.replaced.push(slab);
+    // Only as many as recycle() could ever reuse are kept; the rest go to the GC once the socket wrote them
+    // (kept all, a socket that never drains would hold every slab it ever wrote from).
+    if (slab !== null && slab.length === SLAB_SIZE && this.replaced.length + this.spare.length < SPARE_SLABS) this.replaced.push(slab);
     if (n > SLAB_SIZE) return (this.slab = Buffer.allocUnsafeSlow(n));
     return (this.slab = this.spare.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE));
   }

@@ -167,6 +167,15 @@ describe('OutputBatch', () => {
     expect(batch.retainedBytes).toBeLessThanOrEqual(5 * SLAB_SIZE);
   });
 
+  it('a write that never drains (no recycle for good) keeps at most SPARE_SLABS + 1 slabs, not every slab it replaced', () => {
+    const batch = new OutputBatch();
+    for (let i = 0; i < Math.ceil((50 * SLAB_SIZE) / 1000); i++) {
+      batch.push(Buffer.alloc(1000, i % 256));
+      batch.take(); // taken by a socket that never reports it empty: recycle() never runs
+    }
+    expect(batch.retainedBytes).toBeLessThanOrEqual(5 * SLAB_SIZE);
+  });
+
   it('slabs replaced before clear() (a failed connection: its socket may still hold them) are never reused', () => {
     const batch = new OutputBatch();
     const seen = (slabs: number): ArrayBufferLike[] => {
