@@ -60,7 +60,7 @@ export class ReplyQueue implements ReplyMode {
     while (r !== null && r.reply !== null) {
       const parts = r.replyParts;
       if (!drop && !(this.muted !== null && this.muted.delete(r))) {
-        if (parts !== null) for (let i = 0; i < parts.length; i++) this.output(parts[i]!);
+        if (parts !== null) this.outputParts(r); // parts kept while earlier replies were awaited go first
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
         if (r.lendsReply) this.lent.push(r.reply);
