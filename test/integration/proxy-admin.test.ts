@@ -3,27 +3,23 @@
  * Prometheus scrape whose metric names are exactly those proxyMetricNames() promises (Grafana checks them).
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { build } from '../../proxy/admin/app.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { ProxyCore } from '../../proxy/core.js';
 import { proxyMetricNames } from '../../proxy/metrics.js';
 import { createLogger } from '../../shared/log.js';
-import { keysForEveryGroup, startCluster, type Cluster } from './proxy-cluster.js';
+import { keysForEveryGroup, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 const base = () => `http://${c.proxy.adminAddr}`;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2, overrides: { auth: { password: 'client-pw' }, backend: { password: '' } } });
-  io = new Redis({ port: c.port, password: 'client-pw', maxRetriesPerRequest: 0 });
-});
-
-afterAll(async () => {
-  io?.disconnect();
-  await c?.stop();
-});
+useProxyCluster(
+  { groups: 2, overrides: { auth: { password: 'client-pw' }, backend: { password: '' } }, clients: 'ioredis', ioredis: { password: 'client-pw' } },
+  (s) => ({ cluster: c, io } = s),
+);
 
 describe('admin HTTP', () => {
   it('/healthz and /readyz', async () => {

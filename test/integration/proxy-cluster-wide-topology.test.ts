@@ -10,12 +10,13 @@
  * With no change during the scan the rescan pass does not happen (exactly once).
  */
 import { Redis } from 'ioredis';
-import { createClient, type RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisClientType } from 'redis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor } from '../../proxy/router/requests/scan.js';
 import type { GroupRecord, SlotRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
-import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { sleep, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 const N = 20_000;
 let c: Cluster;
@@ -24,24 +25,15 @@ let nr: RedisClientType;
 /** Group id owning each slot, as this test set it. */
 const owner = new Array<number>(1024);
 
+useProxyCluster({ groups: 3, coordinator: true, clients: 'both' }, (s) => ({ cluster: c, io, nr } = s));
+
 beforeAll(async () => {
-  c = await startCluster({ groups: 3, coordinator: true });
   for (let s = 0; s < 1024; s++) owner[s] = c.groupOfSlot(s) + 1;
-  io = new Redis({ port: c.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
-  nr = createClient({ socket: { port: c.port, host: '127.0.0.1', reconnectStrategy: false } });
-  nr.on('error', () => {});
-  await nr.connect();
   for (let i = 0; i < N; i += 1000) {
     const args: string[] = [];
     for (let k = i; k < i + 1000; k++) args.push(`t:${k}`, '1');
     await io.mset(...args);
   }
-});
-
-afterAll(async () => {
-  io?.disconnect();
-  await nr?.close().catch(() => {});
-  await c?.stop();
 });
 
 function direct(gid: number): Redis {

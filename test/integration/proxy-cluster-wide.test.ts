@@ -11,23 +11,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { decodeCursor } from '../../proxy/router/requests/scan.js';
-import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, RawConn, sleep, startCluster } from './proxy-cluster.js';
+import { type Cluster, keysForEveryGroup, RawConn, sleep } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
-let clients: ClientPair;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3 });
-  clients = await connectClients(c.port);
-  ({ io, nr } = clients);
-});
-
-afterAll(async () => {
-  await clients?.close();
-  await c?.stop();
-});
+useProxyCluster({ groups: 3, clients: 'both' }, (s) => ({ cluster: c, io, nr } = s));
 
 beforeEach(async () => {
   for (let i = 0; i < 3; i++) await c.direct(i).flushall();

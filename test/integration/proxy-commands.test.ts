@@ -5,25 +5,16 @@
  */
 import { Redis } from 'ioredis';
 import type { RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, rawExchange, startCluster } from './proxy-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { type Cluster, keysForEveryGroup, rawExchange } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 import { REF_AT } from '../../proxy/backend/output-batch.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
-let clients: ClientPair;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3 });
-  clients = await connectClients(c.port);
-  ({ io, nr } = clients);
-});
-
-afterAll(async () => {
-  await clients?.close();
-  await c?.stop();
-});
+useProxyCluster({ groups: 3, clients: 'both' }, (s) => ({ cluster: c, io, nr } = s));
 
 describe('data types through the proxy (ioredis)', () => {
   it('strings, counters and expiry', async () => {

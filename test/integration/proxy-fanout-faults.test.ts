@@ -7,11 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitForPort } from '../support/free-port.js';
 import { spawnProcess } from '../support/processes.js';
 import { REF_AT } from '../../proxy/backend/output-batch.js';
 import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 /** Busy-waits inside redis for `ms` (scripts block the server: requests behind it stay pending). */
 const SLOW_SCRIPT = `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]
@@ -31,14 +32,7 @@ const SIZES = [0, 1, REF_AT - 1, REF_AT, REF_AT + 1, 3, 2 * REF_AT - 1, 100, 70_
 describe('fan-out parts across the range threshold', () => {
   let c: Cluster;
   let io: Redis;
-  beforeAll(async () => {
-    c = await startCluster({ groups: 2 });
-    io = new Redis({ port: c.port, maxRetriesPerRequest: 0 });
-  });
-  afterAll(async () => {
-    io?.disconnect();
-    await c?.stop();
-  });
+  useProxyCluster({ groups: 2, clients: 'ioredis' }, (s) => ({ cluster: c, io } = s));
 
   it('MSET of mixed sizes (runs copied and referenced, adjacent keys on one group and alternating): every value byte for byte, through the proxy and on its backend', async () => {
     const a = keysOf(c, 0, 40, 'mix:a:');

@@ -5,23 +5,16 @@
  * -TRYAGAIN and the key stays on the source for the mover.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
-import { splitTopology, startCluster, type Cluster } from './proxy-cluster.js';
+import { splitTopology, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2, overrides: { migrate: { bigKeyBytes: '1mb' } } });
-  io = new Redis({ port: c.port, maxRetriesPerRequest: 0 });
-});
-
-afterAll(async () => {
-  io?.disconnect();
-  await c?.stop();
-});
+useProxyCluster({ groups: 2, overrides: { migrate: { bigKeyBytes: '1mb' } }, clients: 'ioredis' }, (s) => ({ cluster: c, io } = s));
 
 const topology = (changes: Record<number, Partial<SlotRecord>> = {}): Topology => splitTopology(c, changes);
 

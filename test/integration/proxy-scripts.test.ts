@@ -11,32 +11,28 @@
  */
 import { Redis } from 'ioredis';
 import type { RedisClientType } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import type { GroupRecord } from '../../shared/model/types.js';
 import { slotOf } from '../../shared/slot.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
-import { type ClientPair, type Cluster, connectClients, keysForEveryGroup, sleep, startCluster } from './proxy-cluster.js';
+import { type Cluster, keysForEveryGroup, sleep } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let nr: RedisClientType;
-let clients: ClientPair;
 const extra: RedisServerHandle[] = [];
 const extraClients: Redis[] = [];
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3, coordinator: true });
-  clients = await connectClients(c.port);
-  ({ io, nr } = clients);
-});
-
+// Stops the redis-servers added as groups once the proxy that used them has stopped (after-hooks run as a stack).
 afterAll(async () => {
-  await clients?.close();
-  for (const r of extraClients) r.disconnect();
-  await c?.stop();
   await Promise.all(extra.map((r) => r.stop()));
+});
+useProxyCluster({ groups: 3, coordinator: true, clients: 'both' }, (s) => ({ cluster: c, io, nr } = s));
+afterAll(() => {
+  for (const r of extraClients) r.disconnect();
 });
 
 /** Current owner group id of each slot, as the test has set it. */

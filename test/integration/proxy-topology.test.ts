@@ -5,24 +5,17 @@
  * first (keys moved from the source group to the target, then the command runs there).
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GroupRecord, SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
-import { RawConn, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { RawConn, sleep, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
 let rev = 100;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2 });
-  io = new Redis({ port: c.port, maxRetriesPerRequest: 0 });
-});
-
-afterAll(async () => {
-  io?.disconnect();
-  await c?.stop();
-});
+useProxyCluster({ groups: 2, clients: 'ioredis' }, (s) => ({ cluster: c, io } = s));
 
 /** The static layout (slots 0-511 on group 1, 512-1023 on group 2) with some slots changed. */
 function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
@@ -194,14 +187,7 @@ describe('migrate-on-access, source first (default)', () => {
 describe('migrate-on-access, MIGRATE first (migrate.sourceFirst: false)', () => {
   let mc: Cluster;
   let mio: Redis;
-  beforeAll(async () => {
-    mc = await startCluster({ groups: 2, overrides: { migrate: { sourceFirst: false } } });
-    mio = new Redis({ port: mc.port, maxRetriesPerRequest: 0 });
-  });
-  afterAll(async () => {
-    mio?.disconnect();
-    await mc?.stop();
-  });
+  useProxyCluster({ groups: 2, overrides: { migrate: { sourceFirst: false } }, clients: 'ioredis' }, (s) => ({ cluster: mc, io: mio } = s));
   function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
     const groups = new Map<number, GroupRecord>();
     mc.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
