@@ -6,20 +6,15 @@
  * test/unit/codis-import-plan.test.ts and below.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { explainHandshakeFailure, resp3Refusal, VersionProbe } from '../../proxy/backend/server-version.js';
 import { parseRedisVersion } from '../../shared/redis-version.js';
-import { rawExchange, startCluster, type Cluster } from './proxy-cluster.js';
+import { rawExchange, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2 });
-});
-
-afterAll(async () => {
-  await c?.stop();
-});
+useProxyCluster({ groups: 2 }, (s) => ({ cluster: c } = s));
 
 describe('backend version detection', () => {
   it('learns each backend version from INFO server at the handshake', async () => {

@@ -7,21 +7,18 @@
  */
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startRedis } from '../support/redis-server.js';
 import { slotOfString } from '../../shared/slot.js';
 import { keysForEveryGroup, RawConn, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 const cleanups: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3, proxies: 2, coordinator: true });
-});
-
+useProxyCluster({ groups: 3, proxies: 2, coordinator: true }, (s) => ({ cluster: c } = s));
 afterAll(async () => {
   for (const f of cleanups.reverse()) await f();
-  await c?.stop();
 });
 
 function io(proxy = 0, port?: number): Redis {

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SlotRecord } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
 import { lendCounts } from '../../proxy/util/lent-slabs.js';
-import { RawConn, sleep, splitTopology, startCluster, type Cluster } from './proxy-cluster.js';
+import { RawConn, sleep, splitTopology, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 const CLIENTS = 8;
 const MSETS = 30;
@@ -22,14 +23,12 @@ const KEYS = 4;
 let c: Cluster;
 const clients: Redis[] = [];
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2 });
+useProxyCluster({ groups: 2 }, (s) => ({ cluster: c } = s));
+beforeAll(() => {
   for (let i = 0; i < CLIENTS; i++) clients.push(new Redis({ port: c.port, maxRetriesPerRequest: 0 }));
 });
-
-afterAll(async () => {
+afterAll(() => {
   for (const r of clients) r.disconnect();
-  await c?.stop();
 });
 
 /**

@@ -11,21 +11,21 @@ import { setLogLevel } from '../../shared/log.js';
 import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
-import { RawConn, splitTopology, startCluster, type Cluster } from './proxy-cluster.js';
+import { RawConn, splitTopology, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 setLogLevel('silent');
 
 let c: Cluster;
 let relay: TcpRelay;
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 2, overrides: { migrate: { timeout: '300ms' } } });
-  relay = await startTcpRelay(c.groups[1]!.port); // group 2's master as the model names it: the relay
-});
-
+// The relay stops once the proxy that used it has stopped (after-hooks run as a stack).
 afterAll(async () => {
-  await c?.stop();
   await relay?.stop();
+});
+useProxyCluster({ groups: 2, overrides: { migrate: { timeout: '300ms' } } }, (s) => ({ cluster: c } = s));
+beforeAll(async () => {
+  relay = await startTcpRelay(c.groups[1]!.port); // group 2's master as the model names it: the relay
 });
 
 /** The split topology with group 2's master reached through the relay. */

@@ -12,17 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplyFramer } from '../../shared/resp/reply-framer.js';
 import { slotOfString } from '../../shared/slot.js';
 import { RawConn, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 const clients: Array<{ disconnect(): void }> = [];
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3, coordinator: true });
-});
-
-afterAll(async () => {
+useProxyCluster({ groups: 3, coordinator: true }, (s) => ({ cluster: c } = s));
+afterAll(() => {
   for (const x of clients) x.disconnect();
-  await c?.stop();
 });
 
 function io(port = c.port): Redis {

@@ -6,20 +6,17 @@
  * with node-redis `RESP: 3`.
  */
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ReplyFramer } from '../../shared/resp/reply-framer.js';
-import { RawConn, sleep, startCluster, type Cluster } from './proxy-cluster.js';
+import { RawConn, sleep, type Cluster } from './proxy-cluster.js';
+import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 const cleanups: Array<() => unknown> = [];
 
-beforeAll(async () => {
-  c = await startCluster({ groups: 3, proxies: 2, overrides: { auth: { password: 'pw' } } });
-});
-
+useProxyCluster({ groups: 3, proxies: 2, overrides: { auth: { password: 'pw' } } }, (s) => ({ cluster: c } = s));
 afterAll(async () => {
   for (const f of cleanups.reverse()) await f();
-  await c?.stop();
 });
 
 function countReplies(data: string): number {
