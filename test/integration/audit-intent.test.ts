@@ -2,28 +2,19 @@
  * Issue 15 hole 9: the audit entry of an operator action is written BEFORE the action (intent), then
  * completed with the outcome, against a real etcd. A dashboard that dies mid-operation leaves the intent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../dashboard/topom/audit.js';
 import { EtcdCoordinator } from '../../shared/coordinator/etcd.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { clusterPaths } from '../../shared/model/paths.js';
-import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { freePort } from '../support/free-port.js';
+import { useEtcdCoordinator } from '../support/use-etcd.js';
 
 setLogLevel('silent');
 
-let etcd: EtcdHandle;
 let coord: EtcdCoordinator;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  coord = new EtcdCoordinator([etcd.endpoint]);
-});
-
-afterAll(async () => {
-  await coord.close();
-  await etcd.stop();
-});
+useEtcdCoordinator((s) => ({ coord } = s));
 
 describe('audit: intent first, then outcome (hole 9)', () => {
   it('while an action runs its entry already exists (result started); afterwards the same entry holds the outcome', async () => {

@@ -3,15 +3,16 @@
  * ProxyRuntime double; the only fake is the TCP relay (test/support/tcp-relay.ts) standing for the network
  * between one proxy and etcd, which the "fault:" tests close or freeze.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EtcdCoordinator } from '../../shared/coordinator/etcd.js';
 import type { Coordinator } from '../../shared/coordinator/types.js';
 import { clusterPaths } from '../../shared/model/paths.js';
 import { routeOf, slotsFromRanges } from '../../shared/model/topology.js';
 import type { ProxyAck } from '../../shared/model/types.js';
 import { createFollowerDriver } from '../../proxy/topology/follower.js';
-import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
+import type { EtcdHandle } from '../support/etcd-server.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
+import { useEtcdCoordinator } from '../support/use-etcd.js';
 import { group, RecordingRuntime, seedCluster, waitFor } from './follower-support.js';
 
 let etcd: EtcdHandle;
@@ -19,15 +20,9 @@ let admin: Coordinator;
 const cleanups: Array<() => Promise<unknown>> = [];
 let seq = 0;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  admin = new EtcdCoordinator([etcd.endpoint]);
-});
-
+useEtcdCoordinator((s) => ({ etcd, coord: admin } = s));
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-  await admin.close();
-  await etcd.stop();
 });
 
 async function setup(opts: { ttl: number; viaRelay: boolean }) {

@@ -5,7 +5,7 @@
  * (follower-support.ts); the only fakes are the TCP relay (the network between the proxy and etcd) and, in
  * the "fake wall clock" test, Date.now stepped back an hour (a clock step a test cannot make on the host).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { waitForAcks } from '../../dashboard/topom/barrier.js';
 import { ProxyService } from '../../dashboard/topom/proxies.js';
 import { createFollowerDriver } from '../../proxy/topology/follower.js';
@@ -14,8 +14,9 @@ import type { Compare, Coordinator } from '../../shared/coordinator/types.js';
 import { createLogger } from '../../shared/log.js';
 import { clusterPaths } from '../../shared/model/paths.js';
 import { routeOf, slotsFromRanges } from '../../shared/model/topology.js';
-import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
+import type { EtcdHandle } from '../support/etcd-server.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
+import { useEtcdCoordinator } from '../support/use-etcd.js';
 import { group, RecordingRuntime, seedCluster, waitFor } from './follower-support.js';
 
 let etcd: EtcdHandle;
@@ -23,18 +24,10 @@ let admin: Coordinator;
 const cleanups: Array<() => Promise<unknown>> = [];
 let seq = 0;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  admin = new EtcdCoordinator([etcd.endpoint]);
-});
+useEtcdCoordinator((s) => ({ etcd, coord: admin } = s));
 
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-afterAll(async () => {
-  await admin.close();
-  await etcd.stop();
 });
 
 async function cluster() {
