@@ -11,15 +11,13 @@ import os from 'node:os';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setLogSink } from '../../shared/log.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { RawConn, rawExchange, sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 const PW = 'correct-horse-battery';
 const HASH = createHash('sha256').update(PW).digest('hex');

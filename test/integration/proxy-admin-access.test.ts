@@ -7,15 +7,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { build } from '../../proxy/admin/app.js';
 import { loadProxyConfig } from '../../proxy/config.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { rawExchange, startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function cluster(overrides: Record<string, unknown> = {}): Promise<Cluster> {
   const c = await startCluster({ groups: 1, overrides });

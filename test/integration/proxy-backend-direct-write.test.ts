@@ -7,15 +7,13 @@
  */
 import type net from 'node:net';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REF_AT } from '../../proxy/backend/output-batch.js';
 import { countWrites } from '../support/write-counts.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 describe('backend writes straight through the socket handle', () => {
   it('pipeline-1 requests and batches of several slices reach redis through the handle, none through Writable, every reply right', async () => {

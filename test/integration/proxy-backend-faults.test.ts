@@ -4,16 +4,14 @@
  */
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { waitForPort } from '../support/free-port.js';
 import { spawnProcess } from '../support/processes.js';
 import { startRedis } from '../support/redis-server.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { keysForEveryGroup, sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Busy-waits inside redis for `ms` (scripts block the server: requests behind it stay pending). */
 const SLOW_SCRIPT = `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]

@@ -7,16 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 import { READ_SLAB_SIZE } from '../../proxy/backend/read-slab.js';
 import { lendCounts, SLAB_SIZE } from '../../proxy/util/lent-slabs.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function cluster(): Promise<Cluster> {
   const c = await startCluster({ groups: 2 });

@@ -6,13 +6,11 @@
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { keysForEveryGroup, RawConn, rawExchange, sleep, startCluster, type Cluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function cluster(overrides: Record<string, unknown> = {}): Promise<Cluster> {
   const c = await startCluster({ groups: 2, overrides });

@@ -6,17 +6,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nodeArgsFor } from '../support/compiled.js';
 import { freePort, waitForPort } from '../support/free-port.js';
 import { spawnProcess } from '../support/processes.js';
 import { startRedis } from '../support/redis-server.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { RawConn, sleep, startCluster } from './proxy-cluster.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 const SLOW_SCRIPT = `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]
 repeat local t = redis.call('TIME') until (t[1] * 1000000 + t[2]) - t0 > tonumber(ARGV[1]) * 1000

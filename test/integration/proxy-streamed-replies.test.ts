@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import { lendCounts } from '../../proxy/util/lent-slabs.js';
@@ -18,14 +18,12 @@ import { setLogLevel } from '../../shared/log.js';
 import { startRedis } from '../support/redis-server.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
 import { until } from '../support/until.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 import { sleep, startCluster } from './proxy-cluster.js';
 
 setLogLevel('silent');
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+const cleanups = cleanupsAfterEach();
 
 async function connect(port: number): Promise<{ s: net.Socket; got: Buffer[]; closed: Promise<void> }> {
   const s = net.connect(port, '127.0.0.1');
