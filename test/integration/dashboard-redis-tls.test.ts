@@ -5,9 +5,7 @@
  * between the servers over their own tls-cluster setting), then read through a TLS-backed proxy and on the
  * target directly. A dashboard without redisTls cannot reach these servers and says so.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAdminCommand } from '../../dashboard/cli/index.js';
@@ -17,16 +15,16 @@ import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { openCoordinator, type OpenedCoordinator } from '../../shared/coordinator/index.js';
 import { setLogLevel } from '../../shared/log.js';
-import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
+import type { CertFiles, LocalCa } from '../../shared/tls/certs.js';
 import { parseTlsClient } from '../../shared/tls/config.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
+import { useTestCa } from '../support/test-ca.js';
 import { uniqueCluster, waitFor } from '../unit/dashboard-harness.js';
 
 setLogLevel('silent');
 const TOKEN = 'redis-tls-test-token-0123';
 
-let dir: string;
 let ca: LocalCa;
 let server: CertFiles;
 let client: CertFiles;
@@ -43,11 +41,9 @@ async function cli(run: typeof runAdminCommand, ...argv: string[]): Promise<{ co
   return { code, out, err };
 }
 
+useTestCa('redslot-redis-tls-', 'server', (made) => ({ ca, server, client } = made));
+
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-redis-tls-'));
-  ca = makeCa(path.join(dir, 'ca'));
-  server = issueCert(ca, 'server');
-  client = issueCert(ca, 'client', { client: true });
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     // TLS only, client certificates required, and MIGRATE / replication between servers over TLS too.
@@ -75,7 +71,6 @@ afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
   await opened?.coordinator.close();
   await Promise.all(redis.map((r) => r.stop()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('dashboard -> Redis over TLS', () => {

@@ -6,9 +6,6 @@
  * certificate, or over plain http, is refused. `redslot etcd-auth` (the Kubernetes Job) then enables
  * authentication over TLS with the least-privilege roles, idempotently.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDashboardConfig } from '../../dashboard/config.js';
@@ -19,16 +16,16 @@ import { startProxy } from '../../proxy/main.js';
 import { parseEtcdSecurity } from '../../shared/coordinator/etcd-security.js';
 import { openCoordinator } from '../../shared/coordinator/index.js';
 import { slotsFromRanges } from '../../shared/model/topology.js';
-import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
+import type { CertFiles, LocalCa } from '../../shared/tls/certs.js';
 import { startEtcd, type EtcdHandle } from '../support/etcd-server.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
 import { waitFor } from '../unit/dashboard-harness.js';
 import { runEtcdAuthCommand } from '../../deploy/etcd/auth-setup.js';
+import { useTestCa } from '../support/test-ca.js';
 
 const CLUSTER = 'tlsc';
 const TOKEN = 'etcd-tls-test-token-0123';
 
-let dir: string;
 let ca: LocalCa;
 let otherCa: LocalCa;
 let server: CertFiles;
@@ -37,19 +34,15 @@ let etcd: EtcdHandle;
 let redis: RedisServerHandle;
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
+useTestCa('redslot-etcd-tls-', 'etcd', (made) => ({ ca, otherCa, server, client } = made));
+
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-etcd-tls-'));
-  ca = makeCa(path.join(dir, 'ca'));
-  otherCa = makeCa(path.join(dir, 'other'), 'other-ca');
-  server = issueCert(ca, 'etcd');
-  client = issueCert(ca, 'client', { client: true });
   [etcd, redis] = await Promise.all([startEtcd({ tls: { cert: server.cert, key: server.key, ca: ca.cert, clientCertAuth: true } }), startRedis()]);
 });
 
 afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
   await Promise.all([etcd?.stop(), redis?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const url = () => `etcd://${etcd.endpoint}/${CLUSTER}`;

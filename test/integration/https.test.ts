@@ -6,8 +6,7 @@
  * dashboard reads the proxies' HTTPS admin ports with proxyAdminTls.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -20,10 +19,11 @@ import { Dialer } from '../../dashboard/topom/dialer.js';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy } from '../../proxy/main.js';
 import { createLogger } from '../../shared/log.js';
-import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
+import { issueCert, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
 import { httpRequest } from '../../shared/tls/http-request.js';
 import { nodeArgsFor } from '../support/compiled.js';
 import { uniqueCluster, waitFor } from '../unit/dashboard-harness.js';
+import { useTestCa } from '../support/test-ca.js';
 
 const run = promisify(execFile);
 const TOKEN = 'https-test-token-123456';
@@ -35,17 +35,10 @@ let server: CertFiles;
 let client: CertFiles;
 const cleanups: Array<() => Promise<void> | void> = [];
 
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-https-'));
-  ca = makeCa(path.join(dir, 'ca'));
-  otherCa = makeCa(path.join(dir, 'other'), 'other-ca');
-  server = issueCert(ca, 'server');
-  client = issueCert(ca, 'client', { client: true });
-});
+useTestCa('redslot-https-', 'server', (made) => ({ dir, ca, otherCa, server, client } = made));
 
 afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function dashboard(tlsBlock: Record<string, unknown>): Promise<RunningDashboard> {

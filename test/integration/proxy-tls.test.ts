@@ -6,8 +6,7 @@
  * by side; certificates rotated without a restart.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import tls from 'node:tls';
@@ -18,9 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
 import { startProxy, type ProxyHandle } from '../../proxy/main.js';
 import { evenRanges } from '../../deploy/local/seed.js';
-import { issueCert, makeCa, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
+import { issueCert, type CertFiles, type LocalCa } from '../../shared/tls/certs.js';
 import { freePort } from '../support/free-port.js';
 import { startRedis, type RedisServerHandle } from '../support/redis-server.js';
+import { useTestCa } from '../support/test-ca.js';
 import { rawExchange, sleep } from './proxy-cluster.js';
 
 const run = promisify(execFile);
@@ -33,12 +33,9 @@ let client: CertFiles;
 const groups: RedisServerHandle[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
+useTestCa('redslot-tls-', 'server', (made) => ({ dir, ca, otherCa, server, client } = made));
+
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'redslot-tls-'));
-  ca = makeCa(path.join(dir, 'ca'));
-  otherCa = makeCa(path.join(dir, 'other'), 'other-ca');
-  server = issueCert(ca, 'server');
-  client = issueCert(ca, 'client', { client: true });
   // TLS-only Redis (port 0 = no plain port) that requires a client certificate from our CA.
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
@@ -50,7 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
   await Promise.all(groups.map((g) => g.stop()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function proxy(overrides: Record<string, unknown>): Promise<ProxyHandle> {
