@@ -6,25 +6,18 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import type { GroupRecord, SlotRecord, Topology } from '../../shared/model/types.js';
+import type { SlotRecord, Topology } from '../../shared/model/types.js';
 import { slotOfString } from '../../shared/slot.js';
-import { RawConn, sleep, type Cluster } from './proxy-cluster.js';
+import { RawConn, sleep, splitTopology, type Cluster } from './proxy-cluster.js';
 import { useProxyCluster } from './use-proxy-cluster.js';
 
 let c: Cluster;
 let io: Redis;
-let rev = 100;
 
 useProxyCluster({ groups: 2, clients: 'ioredis' }, (s) => ({ cluster: c, io } = s));
 
 /** The static layout (slots 0-511 on group 1, 512-1023 on group 2) with some slots changed. */
-function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
-  const groups = new Map<number, GroupRecord>();
-  c.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
-  const slots: SlotRecord[] = [];
-  for (let s = 0; s < 1024; s++) slots.push({ id: s, group: s < 512 ? 1 : 2, ...changes[s] });
-  return { revision: ++rev, groups, slots };
-}
+const topology = (changes: Record<number, Partial<SlotRecord>> = {}): Topology => splitTopology(c, changes);
 
 const SLOW_SCRIPT = `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]
 repeat local t = redis.call('TIME') until (t[1] * 1000000 + t[2]) - t0 > tonumber(ARGV[1]) * 1000
@@ -188,13 +181,7 @@ describe('migrate-on-access, MIGRATE first (migrate.sourceFirst: false)', () => 
   let mc: Cluster;
   let mio: Redis;
   useProxyCluster({ groups: 2, overrides: { migrate: { sourceFirst: false } }, clients: 'ioredis' }, (s) => ({ cluster: mc, io: mio } = s));
-  function topology(changes: Record<number, Partial<SlotRecord>> = {}): Topology {
-    const groups = new Map<number, GroupRecord>();
-    mc.groups.forEach((g, i) => groups.set(i + 1, { id: i + 1, weight: 1, servers: [{ addr: g.addr, role: 'master' }] }));
-    const slots: SlotRecord[] = [];
-    for (let s = 0; s < 1024; s++) slots.push({ id: s, group: s < 512 ? 1 : 2, ...changes[s] });
-    return { revision: ++rev, groups, slots };
-  }
+  const topology = (changes: Record<number, Partial<SlotRecord>> = {}): Topology => splitTopology(mc, changes);
 
   it('moves the keys a command names from source to target, then runs it on the target', async () => {
     const c = mc;
