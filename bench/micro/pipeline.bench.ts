@@ -15,6 +15,8 @@ import { loadProxyConfig } from '../../proxy/config.js';
 import { ProxyCore } from '../../proxy/core.js';
 import { topologyFromConfig } from '../../proxy/topology-static.js';
 import type { BackendConnection } from '../../proxy/backend/connection.js';
+import { ReadSlab, type HeldReply } from '../../proxy/backend/read-slab.js';
+import { DirectWriter } from '../../proxy/util/direct-write.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 
@@ -138,12 +140,20 @@ async function main(CMD: string): Promise<void> {
   for (const addr of ['127.0.0.1:1', '127.0.0.1:2']) {
     const conn = core.pool.server(addr).conn(0, 0);
     const sock = new FakeBackend();
-    const c = conn as unknown as { state: number; socket: unknown };
+    const c = conn as unknown as { state: number; socket: unknown; writer: unknown };
     c.state = 3; // State.Ready
     c.socket = sock;
-    // What the connection's socket 'data' handler does (receive(); older builds: straight to the framer).
-    const c2 = conn as unknown as { receive?: (b: Buffer) => void; framer: { push(b: Buffer): void } };
-    const feed = c2.receive ? (b: Buffer) => c2.receive!(b) : (b: Buffer) => c2.framer.push(b);
+    c.writer = new DirectWriter(sock as unknown as Socket); // no handle: writes go through sock.write
+    // What the connection's socket reads do: land in its read slab, then receive() with that slab (older builds:
+    // receive() of the chunk, or straight to the framer).
+    const c2 = conn as unknown as { receive?: (b: Buffer, slab: unknown) => void; framer: HeldReply & { push(b: Buffer): void } };
+    const slab = new ReadSlab(c2.framer);
+    const viaSlab = (b: Buffer): void => {
+      const into = slab.next();
+      b.copy(into);
+      c2.receive!(slab.take(b.length, into), (slab as { reading?: unknown }).reading ?? null);
+    };
+    const feed = c2.receive ? viaSlab : (b: Buffer) => c2.framer.push(b);
     sock.on('data', feed);
     backends.push({ conn, sock });
   }

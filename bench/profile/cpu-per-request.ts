@@ -10,6 +10,7 @@
  *   npm run build && node --import tsx bench/profile/cpu-per-request.ts
  *   CPU_TESTS=set,get,mset CPU_PIPELINES="1 16" CPU_SIZES="3 1024 16384" CPU_ROUNDS=3 CPU_REQUESTS=100000
  *   CPU_BUILDS=/tmp/redslot-a/dist,/work/main/dist    A/B two builds (each a dist/ with deploy/bin/redslot.js)
+ *   CPU_BUILDS="dist,dist --single-threaded-gc"       a build may carry node flags after a space (A/B a V8 flag)
  *   CPU_KEYSPACE=10000                                 keys (-r); filled with SETs of the size before each size's runs
  *   CPU_TWEMPROXY=0                                    leave twemproxy out
  *   CPU_STRACE=1                                       also count the proxy's syscalls per request (strace -c)
@@ -94,7 +95,9 @@ function median(xs: number[]): number {
 
 /** Short label of a build directory (its checkout's name). */
 function label(build: string): string {
-  return build === 'twemproxy' ? build : path.basename(path.dirname(path.resolve(build)));
+  if (build === 'twemproxy') return build;
+  const [dir, ...flags] = build.split(/\s+/);
+  return [path.basename(path.dirname(path.resolve(dir!))), ...flags].join(' ');
 }
 
 async function main(): Promise<void> {
@@ -121,7 +124,8 @@ async function main(): Promise<void> {
           },
         }),
       );
-      const proc = spawnProcess('redslot', process.execPath, [path.join(build, 'deploy/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });
+      const [dir, ...nodeFlags] = build.split(/\s+/);
+      const proc = spawnProcess('redslot', process.execPath, [...nodeFlags, path.join(dir!, 'deploy/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });
       proxies.push({ build, proc, port });
       await waitForPort(port, '127.0.0.1', 15_000);
     }

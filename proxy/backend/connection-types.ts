@@ -7,11 +7,15 @@ import type tls from 'node:tls';
 import type { Logger } from '../../shared/log.js';
 import type { VersionHolder } from './server-version.js';
 import type { WriteFence } from './write-fence.js';
+import type { Slab } from '../util/lent-slabs.js';
 
 /** What waits for a backend reply. Implemented by request objects: no per-request closures. */
 export interface BackendRequest {
-  /** The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. */
-  onReply(reply: Buffer): void;
+  /**
+   * The complete reply frame (a view; copy it to keep it past the reply queue), or a proxy-made error. `slab`:
+   * the read slab the frame was lent from (router/lending.ts), when it is one's; absent or null otherwise.
+   */
+  onReply(reply: Buffer, slab?: Slab | null): void;
   /**
    * Optional: whether it takes its reply in parts now (a big reply, streamed: BackendOptions.streamReplyBytes).
    * Asked while it is the oldest request waiting; once it said yes, its reply comes through onReplyPart, or, if

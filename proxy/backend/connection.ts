@@ -23,6 +23,7 @@ import { explainHandshakeFailure, VersionProbe } from './server-version.js';
 import { scheduleFlush, type Flushable } from '../util/flush.js';
 import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
 import { lendFrame, ReadSlab } from './read-slab.js';
+import { lendSlab, type Slab } from '../util/lent-slabs.js';
 import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
 export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
@@ -253,8 +254,13 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.socket?.destroy();
   }
 
-  /** Bytes from the backend: replies go to their requests, under the request clock of this chunk. */
-  receive(chunk: Buffer): void {
+  /**
+   * Bytes from the backend: replies go to their requests, under the request clock of this chunk. `slab`: the
+   * read slab `chunk` lies in (null: a buffer of its own, as 'data' events give), so that reply views are lent
+   * with the slab in hand (no `view.buffer` lookup, router/lending.ts).
+   */
+  receive(chunk: Buffer, slab: Slab | null): void {
+    this.chunkSlab = slab;
     try {
       stamped1(this.pushFrames, chunk);
     } catch (err) {
@@ -265,10 +271,12 @@ export class BackendConnection implements FrameHandler, Flushable {
   }
 
   private readonly pushFrames = (chunk: Buffer): void => this.framer.push(chunk);
+  /** The read slab of the chunk being framed (receive), null when it is no slab's. */
+  private chunkSlab: Slab | null = null;
 
   // ---- FrameHandler
 
-  onFrame(frame: Buffer): void {
+  onFrame(frame: Buffer, copied: boolean): void {
     const req = this.waiting.shift();
     if (req === undefined) {
       this.owner.log.warn('backend.unexpected_reply', { backend: this.owner.addr, db: this.db, reply: frame.subarray(0, 64).toString('latin1') });
@@ -277,8 +285,10 @@ export class BackendConnection implements FrameHandler, Flushable {
     }
     this.replies++;
     if (this.busy.active) this.busy.clear();
-    lendFrame(frame); // its holder gives it back once done (read-slab.ts), else its slab is never rewritten
-    req.onReply(frame);
+    // Lent, unless a copy of its own: its holder gives it back once done (read-slab.ts), else its slab is never rewritten.
+    const slab = copied ? null : this.chunkSlab;
+    if (slab !== null) lendSlab(slab);
+    req.onReply(frame, slab);
     if (this.closing && this.waiting.length === 0) this.finishClose();
   }
 
@@ -318,7 +328,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     const { socket, ready, onread } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null, {
       buffer: slab.next,
       callback: (n: number, buf: Uint8Array): boolean => {
-        if (this.socket === socket) this.receive(slab.take(n, buf as Buffer));
+        if (this.socket === socket) this.receive(slab.take(n, buf as Buffer), slab.reading);
         return true;
       },
     });
@@ -337,7 +347,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     socket.on(ready, () => this.onConnect(socket));
     if (!onread) {
       socket.on('data', (chunk: Buffer) => {
-        if (this.socket === socket) this.receive(chunk);
+        if (this.socket === socket) this.receive(chunk, null);
       });
     }
     socket.on('error', (err: Error) => {

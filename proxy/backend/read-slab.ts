@@ -50,6 +50,11 @@ export class ReadSlab {
 
   constructor(private readonly held: HeldReply) {}
 
+  /** The slab the buffer `next` last gave lies in: the one the bytes `take` returns are in. */
+  get reading(): Slab | null {
+    return this.slab;
+  }
+
   /** The buffer the next read goes into (net calls this before each read). */
   readonly next = (): Buffer => {
     const held = this.held;
@@ -76,7 +81,8 @@ export class ReadSlab {
       slab = this.slab = acquireSlab(move ? heldBytes + need : need);
       this.pos = move ? held.moveHeldInto(slab.buf) : 0;
     }
-    return slab.buf.subarray(this.pos);
+    // From its start: the slab's own buffer, no new view (at pipeline 1 most reads start there).
+    return this.pos === 0 ? slab.buf : slab.buf.subarray(this.pos);
   };
 
   /** Gives back the pinned slabs the held reply has no bytes in any more. */

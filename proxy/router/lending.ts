@@ -21,10 +21,12 @@
  * - a request finished without its backend's answer (requestFailed: an exception in its dispatch, a failed
  *   migrate-on-access) keeps them lent: a write may still read them.
  *
- * Backend reply views (lent by the connection that read them, proxy/backend/connection.ts):
- * - a request whose reply is such a view and goes to the client as it is says so (ClientRequest.lendsReply);
- *   the reply queue gives it back once written (giveBackReplies): the kernel took it, or the write completed;
- *   or at once when it is dropped unwritten (CLIENT REPLY OFF, the client is gone).
+ * Backend reply views (lent by the connection that read them, proxy/backend/connection.ts, with the read slab
+ * in hand: it passes the slab on with the reply, BackendRequest.onReply):
+ * - a request whose reply is such a view and goes to the client as it is says so (ClientRequest.lendsReply, and
+ *   replySlab when it was given the slab); the reply queue keeps the slab (lentReplySlab: looked up when not
+ *   given) and gives it back once written (giveBackSlabs): the kernel took it, or the write completed; or at
+ *   once when it is dropped unwritten (CLIENT REPLY OFF, the client is gone).
  * - a fan-out request gives back its parts' replies when it merges them into a reply of its own (a copy or a
  *   constant), keeps the one it forwards as is (lendsReply), and gives back at once a part reply arriving
  *   after it failed; a single-key request, a reply arriving after it failed (giveBackReply).
@@ -94,6 +96,25 @@ export const lendReplyView: (view: Buffer) => void = lendFrame;
 
 /** A reply view whose holder drops it unread by anyone else (a late reply, a merged part, a dropped reply). */
 export const giveBackReply: (view: Buffer) => void = returnFrame;
+
+/**
+ * The slab to give back for a lent reply view, once its holder is done: the one the backend connection lent it
+ * from when known (`slab`), else looked up (null: no slab's, nothing to give back).
+ */
+export function lentReplySlab(view: Buffer, slab: Slab | null): Slab | null {
+  return slab ?? slabOf(view);
+}
+
+/** A lent reply view dropped unwritten: given back (to `slab` when known, else looked up). */
+export function giveBackLentReply(view: Buffer, slab: Slab | null): void {
+  const s = lentReplySlab(view, slab);
+  if (s !== null) giveBackSlab(s);
+}
+
+/** Written (or never to be written): a view lent from each slab in `slabs` is given back, and the list emptied. */
+export function giveBackSlabs(slabs: Slab[]): void {
+  while (slabs.length !== 0) giveBackSlab(slabs.pop()!);
+}
 
 /** Written (or never to be written): the lent reply views in `views` are given back, and the list emptied. */
 export function giveBackReplies(views: Buffer[]): void {

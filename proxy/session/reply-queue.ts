@@ -7,7 +7,8 @@
  * it is on (Pub/Sub pushes are never muted, as in Redis). No allocation per request beyond the entry.
  * A big reply may come in parts (part(): backend.streamRepliesFrom), kept in order like whole ones.
  */
-import { giveBackReplies, giveBackReply } from '../router/lending.js';
+import { giveBackLentReply, giveBackReplies, giveBackSlabs, lentReplySlab } from '../router/lending.js';
+import type { Slab } from '../util/lent-slabs.js';
 import type { ClientRequest } from '../router/requests/base.js';
 
 /** CLIENT REPLY ON / OFF / SKIP, as the CLIENT command sets it (proxy/local/client.ts). */
@@ -30,8 +31,11 @@ export class ReplyQueue implements ReplyMode {
   /** Replies ready to be written, in order, and their bytes. */
   out: Buffer[] = [];
   outBytes = 0;
-  /** Those of `out` that are lent backend reply views (ClientRequest.lendsReply), to give back once written. */
-  readonly lent: Buffer[] = [];
+  /**
+   * The slabs of those of `out` that are lent backend reply views (ClientRequest.lendsReply), one per view, to
+   * give back once written.
+   */
+  readonly lent: Slab[] = [];
   /** The entry whose reply is going out in parts (part()), until its last one settles it. */
   streaming: ClientRequest | null = null;
 
@@ -63,11 +67,12 @@ export class ReplyQueue implements ReplyMode {
         if (parts !== null) this.outputParts(r); // parts kept while earlier replies were awaited go first
         this.out.push(r.reply);
         this.outBytes += r.reply.length;
-        if (r.lendsReply) this.lent.push(r.reply);
+        if (r.lendsReply) this.keepLent(r.reply, r.replySlab);
       } else {
         if (parts !== null) giveBackReplies(parts);
-        if (r.lendsReply) giveBackReply(r.reply); // dropped unwritten
+        if (r.lendsReply) giveBackLentReply(r.reply, r.replySlab); // dropped unwritten
       }
+      r.replySlab = null;
       r.replyParts = null;
       r.reply = null;
       if (r === this.streaming) this.streaming = null;
@@ -129,7 +134,13 @@ export class ReplyQueue implements ReplyMode {
   private output(view: Buffer): void {
     this.out.push(view);
     this.outBytes += view.length;
-    this.lent.push(view);
+    this.keepLent(view, null);
+  }
+
+  /** A lent view in the output: its slab is given back once written. */
+  private keepLent(view: Buffer, slab: Slab | null): void {
+    const s = lentReplySlab(view, slab);
+    if (s !== null) this.lent.push(s);
   }
 
   /** A reply with nothing queued before it: straight to the output, unless muted. */
@@ -149,14 +160,14 @@ export class ReplyQueue implements ReplyMode {
 
   /** The output taken was fully handed to the kernel (or dropped): the lent views in it are given back (router/lending.ts). */
   giveBack(): void {
-    giveBackReplies(this.lent);
+    giveBackSlabs(this.lent);
   }
 
   /** The output taken is still being written: a callback that gives its views back once that is done. */
   giveBackLater(): () => void {
     const lent = this.lent.slice();
     this.lent.length = 0;
-    return () => giveBackReplies(lent);
+    return () => giveBackSlabs(lent);
   }
 
   /** The entries enqueued by dispatch number `epoch` that have no reply yet. */

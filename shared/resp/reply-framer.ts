@@ -18,7 +18,8 @@
  */
 
 export interface FrameHandler {
-  onFrame(frame: Buffer): void;
+  /** `copied`: the frame is a buffer of its own (pieces concatenated), not a view of the chunk last pushed. */
+  onFrame(frame: Buffer, copied: boolean): void;
   onFramingError(message: string): void;
   /** The reply being received may go on in parts (its reader takes them now); asked once per chunk end until yes. */
   streamReply?(): boolean;
@@ -281,6 +282,7 @@ export class ReplyFramer {
       return end;
     }
     let frame: Buffer;
+    let copied = false;
     if (this.pieces === null) {
       // A chunk that is exactly one reply is the frame as it is: no view more.
       frame = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
@@ -291,11 +293,12 @@ export class ReplyFramer {
       else {
         this.pieces.push(tail);
         frame = Buffer.concat(this.pieces, this.piecesLen + end);
+        copied = true;
       }
       this.pieces = null;
       this.piecesLen = 0;
     }
-    this.handler.onFrame(frame);
+    this.handler.onFrame(frame, copied);
     return end;
   }
 

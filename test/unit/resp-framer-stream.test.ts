@@ -210,9 +210,9 @@ describe('read slab, streaming', () => {
       onPart(p, last);
     };
     const onFrame = handler.onFrame;
-    handler.onFrame = (fr) => {
+    handler.onFrame = (fr, copied) => {
       views.push(fr);
-      onFrame(fr);
+      onFrame(fr, copied);
     };
     const buffers = new Set<ArrayBufferLike>();
     const read = (bytes: Buffer): number => {

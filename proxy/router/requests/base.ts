@@ -2,6 +2,7 @@
  * What every routed request shares: its place in the session's ordered reply queue, and how the router
  * starts it (now, or after migrate-on-access moved its keys).
  */
+import type { Slab } from '../../util/lent-slabs.js';
 
 /** The session as the router and requests see it. */
 export interface RouterSession {
@@ -50,6 +51,8 @@ export class ClientRequest {
    * written (router/lending.ts).
    */
   lendsReply = false;
+  /** The slab that reply was lent from, when the backend connection said so (no lookup to give it back). */
+  replySlab: Slab | null = null;
 
   constructor(
     readonly session: RouterSession,

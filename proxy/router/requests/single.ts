@@ -46,21 +46,22 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
 
   onReplyPart(part: Buffer, last: boolean): void {
     if (this.payload === DONE) return giveBackReply(part);
-    if (last) return this.finish(part);
+    if (last) return this.finish(part, null);
     this.streamed = true;
     this.session.replyPart!(this, part);
   }
 
-  onReply(reply: Buffer): void {
+  onReply(reply: Buffer, slab?: Slab | null): void {
     if (this.payload === DONE) return giveBackReply(reply); // already failed (an exception in its dispatch): in-flight released once
     if (this.streamed) this.session.replyBroken!(this); // an error after parts of the reply: the client is disconnected
-    this.finish(reply);
+    this.finish(reply, slab ?? null);
   }
 
-  private finish(reply: Buffer): void {
+  private finish(reply: Buffer, slab: Slab | null): void {
     this.payload = DONE;
     this.route.done();
     this.lendsReply = true; // a backend reply handed to nobody else (or a constant, which giving back ignores)
+    this.replySlab = slab;
     this.session.complete(this, reply);
     requestAnswered(this);
   }
