@@ -15,6 +15,7 @@ import { loadProxyConfig } from '../../proxy/config.js';
 import { ProxyCore } from '../../proxy/core.js';
 import { topologyFromConfig } from '../../proxy/topology-static.js';
 import type { BackendConnection } from '../../proxy/backend/connection.js';
+import { DirectWriter } from '../../proxy/util/direct-write.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 
@@ -138,9 +139,11 @@ async function main(CMD: string): Promise<void> {
   for (const addr of ['127.0.0.1:1', '127.0.0.1:2']) {
     const conn = core.pool.server(addr).conn(0, 0);
     const sock = new FakeBackend();
-    const c = conn as unknown as { state: number; socket: unknown };
+    const c = conn as unknown as { state: number; socket: unknown; writer?: unknown };
     c.state = 3; // State.Ready
     c.socket = sock;
+    // Builds that write through a DirectWriter (no handle here: it falls back to sock.write).
+    if ('writer' in c) c.writer = new DirectWriter(sock as unknown as Socket);
     // What the connection's socket 'data' handler does (receive(); older builds: straight to the framer).
     const c2 = conn as unknown as { receive?: (b: Buffer) => void; framer: { push(b: Buffer): void } };
     const feed = c2.receive ? (b: Buffer) => c2.receive!(b) : (b: Buffer) => c2.framer.push(b);

@@ -23,6 +23,7 @@
  * copy what it passes here, or not reuse a buffer while such a write is pending.
  */
 import type { DirectWriter } from '../util/direct-write.js';
+import type { RequestSpans } from '../../shared/resp/request-spans.js';
 import { decimalLength, writeBulk, writeBulkHeader, writeDecimal, writeSelected } from '../../shared/resp/encoder.js';
 
 /** Size of a slab (a bigger run of small pieces, e.g. one MSET of thousands of small values, gets its own). */
@@ -47,6 +48,19 @@ function within(view: Buffer, outer: Buffer): boolean {
 /** Bytes of `$<len>\r\n` + `\r\n` around an argument of `len` bytes. */
 function bulkOverhead(len: number): number {
   return 1 + decimalLength(len) + 4;
+}
+
+/** Up to this many bytes are copied byte by byte (no view of the source made). */
+const LOOP_COPY = 64;
+
+/** Copies src[from, to) to dst at pos; returns the position after it. */
+function copyRange(src: Buffer, from: number, to: number, dst: Buffer, pos: number): number {
+  if (to - from <= LOOP_COPY) {
+    for (let i = from; i < to; i++) dst[pos++] = src[i]!;
+    return pos;
+  }
+  dst.set(src.subarray(from, to), pos);
+  return pos + (to - from);
 }
 
 export class OutputBatch {
@@ -162,6 +176,47 @@ export class OutputBatch {
         slab = this.room(run.length);
         slab.set(run, this.slabPos);
         this.slabPos += run.length;
+      }
+      i = j + 1;
+    }
+    this.bytes += bytes;
+  }
+
+  /**
+   * pushSelected for a request given as its raw bytes and argument offsets (shared/resp/request-spans.ts): the
+   * part's header and the client's name bulk, then each run of its keys adjacent in the request (with their
+   * arguments, headers and the two bytes after each) as one range of `raw`: copied, or referenced when refAt
+   * bytes or more. Nothing is re-encoded argument by argument; the backend parses the bytes as the decoder did.
+   */
+  pushSpans(raw: Buffer, spans: RequestSpans, keys: readonly number[], stride: number): void {
+    const nk = keys.length;
+    const head = spans.head;
+    const argc = 1 + nk * stride;
+    const nameFrom = head[0]!;
+    const nameTo = head[1]!;
+    const top = 1 + decimalLength(argc) + 2 + (nameTo - nameFrom);
+    let slab = this.room(top);
+    let pos = this.slabPos;
+    slab[pos++] = 0x2a; // *
+    pos = writeDecimal(slab, pos, argc);
+    slab[pos++] = 13;
+    slab[pos++] = 10;
+    this.slabPos = copyRange(raw, nameFrom, nameTo, slab, pos);
+    let bytes = top;
+    const refAt = this.refAt;
+    for (let i = 0; i < nk; ) {
+      let j = i;
+      while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
+      const from = head[keys[i]!]!;
+      const to = head[keys[j]! + stride]!;
+      const n = to - from;
+      bytes += n;
+      if (n >= refAt) {
+        this.seal();
+        this.out.push(raw.subarray(from, to));
+      } else {
+        slab = this.room(n);
+        this.slabPos = copyRange(raw, from, to, slab, this.slabPos);
       }
       i = j + 1;
     }
