@@ -155,7 +155,7 @@ function rangeLast(s: CompiledSpec, first: number, argc: number): number {
   return first + (Math.floor((argc - first) / s.limit) + s.lastkey);
 }
 
-/** Key positions from the argument count alone (KeyFinder's result for any argv of that length). */
+/** Key positions from the argument count alone (KeyFinder's result for any argv of that length; shared: never changed). */
 export type ArgcKeyFinder = (argc: number) => number[] | string;
 
 /**
@@ -167,16 +167,19 @@ export function argcKeyFinderFor(raw: RawCommand): ArgcKeyFinder | null {
   const real = raw.key_specs.filter((s) => !s.flags.includes('not_key'));
   if (real.length === 0) return null;
   // SET's port differs from its spec only in the flags it reports (the key is argv[1]).
-  if (raw.name === 'set') return (argc) => (argc > 1 ? [1] : KEY_ERRORS.syntax);
+  // One fixed position: the same array every time (callers only read key positions).
+  const at1 = [1];
+  if (raw.name === 'set') return (argc) => (argc > 1 ? at1 : KEY_ERRORS.syntax);
   if (FALLBACKS[raw.name] !== undefined || !real.every(specIsComplete)) return null;
   const compiled = real.map(compile);
   if (!compiled.every((c) => c.keyword === null && !c.keynum)) return null;
   const mandatory = !raw.flags.includes('no_mandatory_keys');
   if (compiled.length === 1 && compiled[0]!.lastkey === 0) {
     const pos = compiled[0]!.index;
-    return (argc) => (pos >= argc ? KEY_ERRORS.syntax : [pos]);
+    const at = [pos];
+    return (argc) => (pos >= argc ? KEY_ERRORS.syntax : at);
   }
-  return (argc) => {
+  const find = (argc: number): number[] | string => {
     const out: number[] = [];
     for (const s of compiled) {
       const first = s.index;
@@ -187,7 +190,13 @@ export function argcKeyFinderFor(raw: RawCommand): ArgcKeyFinder | null {
     if (out.length === 0 && mandatory) return KEY_ERRORS.syntax;
     return out;
   };
+  // Found once per argument count (MSET of 10 pairs: the same 10 positions every time), up to MEMO_ARGC.
+  const memo: Array<number[] | string | undefined> = [];
+  return (argc) => (argc > MEMO_ARGC ? find(argc) : (memo[argc] ??= find(argc)));
 }
+
+/** Argument counts whose key positions argcKeyFinderFor keeps (an array of at most this many numbers each). */
+const MEMO_ARGC = 64;
 
 const RO_ACCESS = ['RO', 'access'] as const;
 const OW_UPDATE = ['OW', 'update'] as const;

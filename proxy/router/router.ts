@@ -159,7 +159,8 @@ export class Router {
     const routes = this.table.routes;
     const { data, head } = spans;
     const nk = keys.length;
-    const slots = new Array<number>(nk);
+    if (slotScratch.length < nk) slotScratch = new Int32Array(nk);
+    const slots = slotScratch;
     for (let i = 0; i < nk; i++) {
       const k = keys[i]!;
       const slot = slotOfRange(raw, data[k]!, head[k + 1]! - 2);
@@ -274,6 +275,9 @@ export class Router {
     return DISPATCHED;
   }
 }
+
+/** Slots of the keys of the fan-out being routed (fanoutSpans: read before it returns). */
+let slotScratch = new Int32Array(64);
 
 /** The arguments of a fan-out request that came as offsets (it reads only their count). */
 const NO_ARGV: Buffer[] = [];
