@@ -17,7 +17,7 @@ import type { Logger } from '../shared/log.js';
 import { encodeError } from '../shared/resp/encoder.js';
 import type { AclUser } from './acl/user.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
-import { lookupCommand, lookupCommandAt } from './commands/lookup.js';
+import { lookupCommand, lookupCommandAt, type CommandSpec } from './commands/lookup.js';
 import { argvOfSpans, spanEnd, type RequestSpans } from '../shared/resp/request-spans.js';
 import { decodeArgv } from '../shared/resp/decode-argv.js';
 import type { ProxyConfig } from './config.js';
@@ -55,6 +55,12 @@ const enum ReadOrigin {
   /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
   Own,
 }
+
+/**
+ * The request onRequestSpans declined and its command (the decoder hands it to onRequest at once): one lookup
+ * per request. Per thread, not per session (requests are decoded one at a time; no memory per connection).
+ */
+const declined: { raw: Buffer | null; spec: CommandSpec | undefined } = { raw: null, spec: undefined };
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
@@ -218,7 +224,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    const spec = lookupCommand(argv[0]!);
+    // Declined by onRequestSpans just now: its lookup is not made twice.
+    let spec: CommandSpec | undefined;
+    if (raw !== undefined && raw === declined.raw) {
+      spec = declined.spec;
+      declined.raw = null;
+    } else spec = lookupCommand(argv[0]!);
     // A request read into a carry buffer (a lent slab, or a buffer of its own: client-reads.ts) is lent: the
     // plain single-key and fan-out paths give it back once answered; any other keeps it, and that slab is
     // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
@@ -255,10 +266,15 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
    * else false, and it comes again through onRequest.
    */
   onRequestSpans(raw: Buffer, spans: RequestSpans): boolean {
+    declined.raw = null;
     if (this.mode !== 0 || this.held.blocking || this.replies.skip !== 0) return false;
     const spec = lookupCommandAt(raw, spans.data[0]!, spanEnd(spans, 0));
     const keys = spansKeys(this.client, this.env, spec, spans.count);
-    if (keys === null) return false;
+    if (keys === null) {
+      declined.raw = raw;
+      declined.spec = spec;
+      return false;
+    }
     // Lent as onRequest lends it (these routes always lend the arena).
     if (this.origin === ReadOrigin.Own) lendRequest(raw);
     else if (this.origin === ReadOrigin.Arena) {
