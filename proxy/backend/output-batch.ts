@@ -153,7 +153,7 @@ export class OutputBatch {
     const nk = keys.length;
     const name = argv[0]!;
     const head = 1 + decimalLength(1 + nk * stride) + 2 + bulkOverhead(name.length) + name.length;
-    let slab = this.room(head);
+    const slab = this.room(head);
     let pos = this.slabPos;
     slab[pos++] = 0x2a; // *
     pos = writeDecimal(slab, pos, 1 + nk * stride);
@@ -167,19 +167,23 @@ export class OutputBatch {
       while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
       const first = argv[keys[i]!]!;
       const last = argv[keys[j]! + stride - 1]!;
-      const run = raw.subarray(first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
-      bytes += run.length;
-      if (run.length >= this.refAt) {
-        this.seal();
-        this.out.push(run);
-      } else {
-        slab = this.room(run.length);
-        slab.set(run, this.slabPos);
-        this.slabPos += run.length;
-      }
+      bytes += this.rawRange(raw, first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
       i = j + 1;
     }
     this.bytes += bytes;
+  }
+
+  /** raw[from, to): referenced when refAt bytes or more, else copied into the slab. Returns its length. */
+  private rawRange(raw: Buffer, from: number, to: number): number {
+    const n = to - from;
+    if (n >= this.refAt) {
+      this.seal();
+      this.out.push(raw.subarray(from, to));
+    } else {
+      const slab = this.room(n);
+      this.slabPos = copyRange(raw, from, to, slab, this.slabPos);
+    }
+    return n;
   }
 
   /**
@@ -195,7 +199,7 @@ export class OutputBatch {
     const nameFrom = head[0]!;
     const nameTo = head[1]!;
     const top = 1 + decimalLength(argc) + 2 + (nameTo - nameFrom);
-    let slab = this.room(top);
+    const slab = this.room(top);
     let pos = this.slabPos;
     slab[pos++] = 0x2a; // *
     pos = writeDecimal(slab, pos, argc);
@@ -203,21 +207,10 @@ export class OutputBatch {
     slab[pos++] = 10;
     this.slabPos = copyRange(raw, nameFrom, nameTo, slab, pos);
     let bytes = top;
-    const refAt = this.refAt;
     for (let i = 0; i < nk; ) {
       let j = i;
       while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
-      const from = head[keys[i]!]!;
-      const to = head[keys[j]! + stride]!;
-      const n = to - from;
-      bytes += n;
-      if (n >= refAt) {
-        this.seal();
-        this.out.push(raw.subarray(from, to));
-      } else {
-        slab = this.room(n);
-        this.slabPos = copyRange(raw, from, to, slab, this.slabPos);
-      }
+      bytes += this.rawRange(raw, head[keys[i]!]!, head[keys[j]! + stride]!);
       i = j + 1;
     }
     this.bytes += bytes;
