@@ -5,6 +5,9 @@
  * - `push(chunk)` consumes whatever arrived and calls `handler.onRequest(argv, raw)` once per complete request.
  *   Arguments are `subarray` views of the chunk; an argument is copied only when it spans chunks. Chunks must
  *   not be mutated afterwards (Node socket reads are fresh buffers, so that holds for sockets).
+ * - A well-formed request inside one chunk is parsed into argument offsets first and offered to
+ *   `handler.onRequestSpans(raw, spans)` when the handler has it (no views made); declined, or without it, it
+ *   comes to onRequest with the views made from the offsets (shared/resp/request-spans.ts).
  * - `raw` is the exact bytes of a multibulk request that arrived inside one chunk, so a proxy can forward it
  *   without re-encoding (the backend parses it exactly as we did: same rules, including Redis's habit of
  *   skipping the two bytes after a bulk string without checking them).
