@@ -17,7 +17,9 @@ import type { Logger } from '../shared/log.js';
 import { encodeError } from '../shared/resp/encoder.js';
 import type { AclUser } from './acl/user.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
-import { lookupCommand } from './commands/lookup.js';
+import { lookupCommand, lookupCommandAt, type CommandSpec } from './commands/lookup.js';
+import { argvOfSpans, spanEnd, type RequestSpans } from '../shared/resp/request-spans.js';
+import { decodeArgv } from '../shared/resp/decode-argv.js';
 import type { ProxyConfig } from './config.js';
 import { dedicatedListExtras } from './dedicated/context.js';
 import type { SessionDedicated } from './dedicated/index.js';
@@ -32,7 +34,7 @@ import { Backpressure, type PressuredClient } from './session/backpressure.js';
 import { ClientInfo } from './session/client-info.js';
 import { HeldRequests, type HoldingSession } from './session/held-requests.js';
 import { ReplyQueue } from './session/reply-queue.js';
-import { dispatchCommand, type DispatchEnv, type DispatchingSession } from './session/dispatch.js';
+import { dispatchCommand, dispatchSpans, spansKeys, type DispatchEnv, type DispatchingSession } from './session/dispatch.js';
 import { backendOf } from './session/replies.js';
 import { now, stamped1 } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
@@ -53,6 +55,12 @@ const enum ReadOrigin {
   /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
   Own,
 }
+
+/**
+ * The request onRequestSpans declined and its command (the decoder hands it to onRequest at once): one lookup
+ * per request. Per thread, not per session (requests are decoded one at a time; no memory per connection).
+ */
+const declined: { raw: Buffer | null; spec: CommandSpec | undefined } = { raw: null, spec: undefined };
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
@@ -95,6 +103,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   lentSlab: Slab | null = null;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
   private currentArgv: Buffer[] | null = null;
+  /** Its raw bytes when it came as offsets and currentArgv is null (ClientRequest.clientRaw, SLOWLOG). */
+  private currentRaw: Buffer | null = null;
   private readonly slowlog: SlowLog | undefined;
   /** Dispatch counter (ClientRequest.epoch). */
   private epoch = 0;
@@ -214,7 +224,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    const spec = lookupCommand(argv[0]!);
+    // Declined by onRequestSpans just now: its lookup is not made twice.
+    let spec: CommandSpec | undefined;
+    if (raw !== undefined && raw === declined.raw) {
+      spec = declined.spec;
+      declined.raw = null;
+    } else spec = lookupCommand(argv[0]!);
     // A request read into a carry buffer (a lent slab, or a buffer of its own: client-reads.ts) is lent: the
     // plain single-key and fan-out paths give it back once answered; any other keeps it, and that slab is
     // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
@@ -245,6 +260,44 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.pressure.accepted(this.replies.queued + this.held.length);
   }
 
+  /**
+   * A request inside one read, as offsets (the decoder made no argument views): when dispatch would only
+   * route it (a plain GET, SET, MSET, DEL... of a client in no MULTI, not held), routed from its raw bytes;
+   * else false, and it comes again through onRequest.
+   */
+  onRequestSpans(raw: Buffer, spans: RequestSpans): boolean {
+    declined.raw = null;
+    if (this.mode !== 0 || this.held.blocking || this.replies.skip !== 0) return false;
+    const spec = lookupCommandAt(raw, spans.data[0]!, spanEnd(spans, 0));
+    const keys = spansKeys(this.client, this.env, spec, spans.count);
+    if (keys === null) {
+      declined.raw = raw;
+      declined.spec = spec;
+      return false;
+    }
+    // Lent as onRequest lends it (these routes always lend the arena).
+    if (this.origin === ReadOrigin.Own) lendRequest(raw);
+    else if (this.origin === ReadOrigin.Arena) {
+      this.lentSlab = clientArena.lendLast();
+      this.lentRaw = raw;
+    }
+    let result: DispatchResult = DISPATCHED;
+    const epoch = ++this.epoch;
+    this.currentArgv = null;
+    this.currentRaw = raw;
+    try {
+      result = dispatchSpans(this, this.env, spec!, raw, spans, keys);
+    } catch (err) {
+      this.internalError(epoch, err);
+    }
+    if (!isDispatched(result)) this.held.waitFor(result, argvOfSpans(raw, spans), raw);
+    this.currentRaw = null;
+    this.lentRaw = undefined;
+    this.lentSlab = null;
+    this.pressure.accepted(this.replies.queued + this.held.length);
+    return true;
+  }
+
   onProtocolError(message: string): void {
     this.env.metrics.cxProtocolErrors++;
     if (message === ProtocolErrors.queryBufferLimit) this.env.metrics.guards.query_buffer++;
@@ -268,14 +321,19 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     try {
       result = dispatchCommand(this, this.env, spec, argv, raw);
     } catch (err) {
-      this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
-      const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
-      // Whatever this dispatch enqueued and left unanswered gets the error through its own fail(), which
-      // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
-      if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
+      this.internalError(epoch, err);
     }
     if (replies.skip === 2 && isDispatched(result)) replies.skip = 0;
     return result;
+  }
+
+  /** Dispatch number `epoch` threw: a bug must not take the process (and every other client) down. */
+  private internalError(epoch: number, err: unknown): void {
+    this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
+    const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
+    // Whatever this dispatch enqueued and left unanswered gets the error through its own fail(), which
+    // releases its route's in-flight count: an exception never wedges the pipeline or a route's drain.
+    if (!this.abortEpoch(epoch, reply)) this.reply(reply, UNKNOWN_COMMAND, performance.now());
   }
 
   /** Someone speaks HTTP to the RESP port (browser, SSRF): like Redis, close without a reply. */
@@ -309,12 +367,13 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   enqueue(req: ClientRequest): void {
     req.epoch = this.epoch;
     req.clientArgv = this.currentArgv;
+    req.clientRaw = this.currentRaw;
     this.replies.enqueue(req);
   }
 
   complete(req: ClientRequest, reply: Buffer): void {
     this.env.metrics.record(req.cmdId, req.t0, this.replies.inParts(req) ? STREAMED : reply); // a last part's first byte is data
-    if (this.slowlog !== undefined && req.t0 !== 0) this.logIfSlow(req.clientArgv, req.t0, backendOf(req));
+    if (this.slowlog !== undefined && req.t0 !== 0) this.logIfSlow(req.clientArgv, req.clientRaw, req.t0, backendOf(req));
     this.settle(req, reply);
   }
 
@@ -337,11 +396,12 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   /** SLOWLOG: the command took at least slowlog.slowerThan µs end to end. */
-  private logIfSlow(argv: Buffer[] | null, t0: number, backend: string): void {
+  private logIfSlow(argv: Buffer[] | null, raw: Buffer | null, t0: number, backend: string): void {
     const us = (now() - t0) * 1000;
-    if (argv === null || !this.slowlog!.wants(us)) return;
+    if ((argv === null && raw === null) || !this.slowlog!.wants(us)) return;
     const name = this.client.name;
-    this.slowlog!.add(argv, us, this.remoteAddress, name === null ? `backend=${backend}` : `${name.toString('latin1')} backend=${backend}`);
+    // A request that came as offsets: its arguments are made now, from its bytes (still lent to it).
+    this.slowlog!.add(argv ?? decodeArgv(raw!), us, this.remoteAddress, name === null ? `backend=${backend}` : `${name.toString('latin1')} backend=${backend}`);
   }
 
   /** Sets a reply; whatever is now at the head of the queue goes out. */
@@ -356,7 +416,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   reply(reply: Buffer, cmdId: number, t0: number): void {
     if (this.replies.head === null) {
       this.env.metrics.record(cmdId, t0, reply);
-      if (this.slowlog !== undefined) this.logIfSlow(this.currentArgv, t0, 'proxy');
+      if (this.slowlog !== undefined) this.logIfSlow(this.currentArgv, this.currentRaw, t0, 'proxy');
       this.replies.direct(reply);
       if (!this.closed) scheduleFlush(this);
       return;

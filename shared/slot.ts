@@ -54,14 +54,18 @@ const JS_MAX = 64;
 
 /** Slot of a key given as raw bytes. */
 export function slotOf(key: Buffer): number {
-  const n = key.length;
-  if (n > JS_MAX) return crc32(hashTag(key)) & SLOT_MASK;
-  let start = 0;
-  let end = n;
-  for (let i = 0; i < n; i++) {
-    if (key[i] === OPEN_BRACE) {
-      for (let j = i + 1; j < n; j++) {
-        if (key[j] === CLOSE_BRACE) {
+  return slotOfRange(key, 0, key.length);
+}
+
+/** Slot of the key at buf[from, to) (the key inside a client's request bytes: no view made for short keys). */
+export function slotOfRange(buf: Buffer, from: number, to: number): number {
+  if (to - from > JS_MAX) return crc32(hashTag(buf.subarray(from, to))) & SLOT_MASK;
+  let start = from;
+  let end = to;
+  for (let i = from; i < to; i++) {
+    if (buf[i] === OPEN_BRACE) {
+      for (let j = i + 1; j < to; j++) {
+        if (buf[j] === CLOSE_BRACE) {
           start = i + 1;
           end = j; // `{}` hashes the empty string
           break;
@@ -70,7 +74,7 @@ export function slotOf(key: Buffer): number {
       break;
     }
   }
-  return crc32Range(key, start, end) & SLOT_MASK;
+  return crc32Range(buf, start, end) & SLOT_MASK;
 }
 
 /** Convenience for tests and tools: the slot of a UTF-8 string key. Never used on the hot path. */

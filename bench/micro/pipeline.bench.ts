@@ -7,7 +7,7 @@
  * here is the proxy's own CPU cost per request, stable enough to compare code changes on a noisy machine.
  *
  *   node --import tsx bench/micro/pipeline.bench.ts           (or node dist/bench/micro/pipeline.bench.js)
- *   PIPE_CLIENTS=50 PIPE_DEPTH=16 PIPE_CMD=get|set|incr|mset|lpush BENCH_MS=3000
+ *   PIPE_CLIENTS=50 PIPE_DEPTH=16 PIPE_CMD=get|set|incr|mset|lpush|zunionstore BENCH_MS=3000
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -91,6 +91,8 @@ function request(CMD: string, i: number): Buffer {
       return encodeCommand(['INCR', `counter:${key.slice(4)}`]);
     case 'lpush':
       return encodeCommand(['LPUSH', 'mylist', 'xxx']);
+    case 'zunionstore': // keys found from numkeys: the argv path (no offsets routing)
+      return encodeCommand(['ZUNIONSTORE', `{${key}}d`, '2', `{${key}}a`, `{${key}}b`]);
     case 'mset': {
       const args = ['MSET'];
       for (let j = 0; j < 10; j++) args.push(`key:${String((i * 7919 + j * 104729) % 100000).padStart(12, '0')}`, 'xxx');
@@ -102,7 +104,7 @@ function request(CMD: string, i: number): Buffer {
 }
 
 /** Redis's reply to each request the backend received (the bench plays Redis). */
-const REPLY: Record<string, Buffer> = { get: Buffer.from('$3\r\nxxx\r\n'), set: Buffer.from('+OK\r\n'), mset: Buffer.from('+OK\r\n'), incr: Buffer.from(':12345\r\n'), lpush: Buffer.from(':7\r\n') };
+const REPLY: Record<string, Buffer> = { get: Buffer.from('$3\r\nxxx\r\n'), set: Buffer.from('+OK\r\n'), mset: Buffer.from('+OK\r\n'), incr: Buffer.from(':12345\r\n'), lpush: Buffer.from(':7\r\n'), zunionstore: Buffer.from(':2\r\n') };
 
 /** Requests in what the proxy wrote: every one starts with '*' (keys and values here contain none). */
 function countRequests(bufs: Buffer[]): number {

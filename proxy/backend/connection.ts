@@ -15,6 +15,7 @@ import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
 import { dial } from '../../shared/tls/dial.js';
 import { encodeCommand, encodeSelectedInto } from '../../shared/resp/encoder.js';
+import { argvOfSpans, type RequestSpans } from '../../shared/resp/request-spans.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
 import { errorReply, ProxyErrors } from '../errors.js';
 import { stamped1 } from '../util/clock.js';
@@ -184,6 +185,18 @@ export class BackendConnection implements FrameHandler, Flushable {
       return this.sendParts(req, out, bytes);
     }
     this.batch.pushSelected(argv, keys, stride, raw);
+    this.waiting.push(req);
+    this.unsent++;
+    this.flushSoon();
+  }
+
+  /**
+   * sendSelected for a request given as its raw bytes and argument offsets (`spans` read now only): the part's
+   * runs of adjacent keys and their arguments are copied from `raw` as they are (OutputBatch.pushSpans).
+   */
+  sendSpans(req: BackendRequest, raw: Buffer, spans: RequestSpans, keys: readonly number[], stride: number): void {
+    if (this.state !== State.Ready || this.busy.reply !== null) return this.sendSelected(req, argvOfSpans(raw, spans), keys, stride);
+    this.batch.pushSpans(raw, spans, keys, stride);
     this.waiting.push(req);
     this.unsent++;
     this.flushSoon();

@@ -23,6 +23,7 @@
  * copy what it passes here, or not reuse a buffer while such a write is pending.
  */
 import type { DirectWriter } from '../util/direct-write.js';
+import type { RequestSpans } from '../../shared/resp/request-spans.js';
 import { decimalLength, writeBulk, writeBulkHeader, writeDecimal, writeSelected } from '../../shared/resp/encoder.js';
 
 /** Size of a slab (a bigger run of small pieces, e.g. one MSET of thousands of small values, gets its own). */
@@ -47,6 +48,19 @@ function within(view: Buffer, outer: Buffer): boolean {
 /** Bytes of `$<len>\r\n` + `\r\n` around an argument of `len` bytes. */
 function bulkOverhead(len: number): number {
   return 1 + decimalLength(len) + 4;
+}
+
+/** Up to this many bytes are copied byte by byte (no view of the source made). */
+const LOOP_COPY = 64;
+
+/** Copies src[from, to) to dst at pos; returns the position after it. */
+function copyRange(src: Buffer, from: number, to: number, dst: Buffer, pos: number): number {
+  if (to - from <= LOOP_COPY) {
+    for (let i = from; i < to; i++) dst[pos++] = src[i]!;
+    return pos;
+  }
+  dst.set(src.subarray(from, to), pos);
+  return pos + (to - from);
 }
 
 export class OutputBatch {
@@ -139,7 +153,7 @@ export class OutputBatch {
     const nk = keys.length;
     const name = argv[0]!;
     const head = 1 + decimalLength(1 + nk * stride) + 2 + bulkOverhead(name.length) + name.length;
-    let slab = this.room(head);
+    const slab = this.room(head);
     let pos = this.slabPos;
     slab[pos++] = 0x2a; // *
     pos = writeDecimal(slab, pos, 1 + nk * stride);
@@ -153,16 +167,50 @@ export class OutputBatch {
       while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
       const first = argv[keys[i]!]!;
       const last = argv[keys[j]! + stride - 1]!;
-      const run = raw.subarray(first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
-      bytes += run.length;
-      if (run.length >= this.refAt) {
-        this.seal();
-        this.out.push(run);
-      } else {
-        slab = this.room(run.length);
-        slab.set(run, this.slabPos);
-        this.slabPos += run.length;
-      }
+      bytes += this.rawRange(raw, first.byteOffset - base - (bulkOverhead(first.length) - 2), last.byteOffset - base + last.length + 2);
+      i = j + 1;
+    }
+    this.bytes += bytes;
+  }
+
+  /** raw[from, to): referenced when refAt bytes or more, else copied into the slab. Returns its length. */
+  private rawRange(raw: Buffer, from: number, to: number): number {
+    const n = to - from;
+    if (n >= this.refAt) {
+      this.seal();
+      this.out.push(raw.subarray(from, to));
+    } else {
+      const slab = this.room(n);
+      this.slabPos = copyRange(raw, from, to, slab, this.slabPos);
+    }
+    return n;
+  }
+
+  /**
+   * pushSelected for a request given as its raw bytes and argument offsets (shared/resp/request-spans.ts): the
+   * part's header and the client's name bulk, then each run of its keys adjacent in the request (with their
+   * arguments, headers and the two bytes after each) as one range of `raw`: copied, or referenced when refAt
+   * bytes or more. Nothing is re-encoded argument by argument; the backend parses the bytes as the decoder did.
+   */
+  pushSpans(raw: Buffer, spans: RequestSpans, keys: readonly number[], stride: number): void {
+    const nk = keys.length;
+    const head = spans.head;
+    const argc = 1 + nk * stride;
+    const nameFrom = head[0]!;
+    const nameTo = head[1]!;
+    const top = 1 + decimalLength(argc) + 2 + (nameTo - nameFrom);
+    const slab = this.room(top);
+    let pos = this.slabPos;
+    slab[pos++] = 0x2a; // *
+    pos = writeDecimal(slab, pos, argc);
+    slab[pos++] = 13;
+    slab[pos++] = 10;
+    this.slabPos = copyRange(raw, nameFrom, nameTo, slab, pos);
+    let bytes = top;
+    for (let i = 0; i < nk; ) {
+      let j = i;
+      while (j + 1 < nk && keys[j + 1] === keys[j]! + stride) j++;
+      bytes += this.rawRange(raw, head[keys[i]!]!, head[keys[j]! + stride]!);
       i = j + 1;
     }
     this.bytes += bytes;

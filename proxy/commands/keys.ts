@@ -122,7 +122,8 @@ function walkSpecs(specs: readonly CompiledSpec[], mandatory: boolean): KeyFinde
         if (first === 0) continue; // keyword absent: this spec names no key (e.g. GEORADIUS without STORE)
       }
       let last: number;
-      if (s.keynum) {
+      if (!s.keynum) last = rangeLast(s, first, argc);
+      else {
         const at = first + s.keynumidx;
         if (at >= argc) return KEY_ERRORS.syntax;
         const n = parseInteger(argv[at]!);
@@ -135,12 +136,6 @@ function walkSpecs(specs: readonly CompiledSpec[], mandatory: boolean): KeyFinde
         }
         last = first + n - 1;
         if (last >= argc) return KEY_ERRORS.tooMany;
-      } else if (s.lastkey >= 0) {
-        last = first + s.lastkey;
-      } else if (s.limit === 0) {
-        last = argc + s.lastkey;
-      } else {
-        last = first + (Math.floor((argc - first) / s.limit) + s.lastkey);
       }
       if (last >= argc || last < first || first >= argc) return KEY_ERRORS.syntax;
       for (let i = first; i <= last; i += s.keystep) {
@@ -152,6 +147,56 @@ function walkSpecs(specs: readonly CompiledSpec[], mandatory: boolean): KeyFinde
     return out;
   };
 }
+
+/** The last key position of a range spec whose keys start at `first`. */
+function rangeLast(s: CompiledSpec, first: number, argc: number): number {
+  if (s.lastkey >= 0) return first + s.lastkey;
+  if (s.limit === 0) return argc + s.lastkey;
+  return first + (Math.floor((argc - first) / s.limit) + s.lastkey);
+}
+
+/** Key positions from the argument count alone (KeyFinder's result for any argv of that length; shared: never changed). */
+export type ArgcKeyFinder = (argc: number) => number[] | string;
+
+/**
+ * A finder that needs only the argument count, for commands whose keys lie at fixed positions or ranges (GET,
+ * SET, MSET, DEL...: no keyword, no numkeys): the hot path finds their keys without argument Buffers. Null
+ * when the arguments themselves decide (keywords, numkeys, the getkeys ports).
+ */
+export function argcKeyFinderFor(raw: RawCommand): ArgcKeyFinder | null {
+  const real = raw.key_specs.filter((s) => !s.flags.includes('not_key'));
+  if (real.length === 0) return null;
+  // SET's port differs from its spec only in the flags it reports (the key is argv[1]).
+  // One fixed position: the same array every time (callers only read key positions).
+  const at1 = [1];
+  if (raw.name === 'set') return (argc) => (argc > 1 ? at1 : KEY_ERRORS.syntax);
+  if (FALLBACKS[raw.name] !== undefined || !real.every(specIsComplete)) return null;
+  const compiled = real.map(compile);
+  if (!compiled.every((c) => c.keyword === null && !c.keynum)) return null;
+  const mandatory = !raw.flags.includes('no_mandatory_keys');
+  if (compiled.length === 1 && compiled[0]!.lastkey === 0) {
+    const pos = compiled[0]!.index;
+    const at = [pos];
+    return (argc) => (pos >= argc ? KEY_ERRORS.syntax : at);
+  }
+  const find = (argc: number): number[] | string => {
+    const out: number[] = [];
+    for (const s of compiled) {
+      const first = s.index;
+      const last = rangeLast(s, first, argc);
+      if (last >= argc || last < first || first >= argc) return KEY_ERRORS.syntax;
+      for (let i = first; i <= last; i += s.keystep) out.push(i);
+    }
+    if (out.length === 0 && mandatory) return KEY_ERRORS.syntax;
+    return out;
+  };
+  // Found once per argument count (MSET of 10 pairs: the same 10 positions every time), up to MEMO_ARGC.
+  const memo: Array<number[] | string | undefined> = [];
+  return (argc) => (argc > MEMO_ARGC ? find(argc) : (memo[argc] ??= find(argc)));
+}
+
+/** Argument counts whose key positions argcKeyFinderFor keeps (an array of at most this many numbers each). */
+const MEMO_ARGC = 64;
 
 const RO_ACCESS = ['RO', 'access'] as const;
 const OW_UPDATE = ['OW', 'update'] as const;

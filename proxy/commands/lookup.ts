@@ -20,6 +20,20 @@ export function lookupCommand(name: Buffer): CommandSpec | undefined {
   return BY_NAME.get(name);
 }
 
+/** lookupCommand of the name at buf[start, end) (no view made). */
+export function lookupCommandAt(buf: Buffer, start: number, end: number): CommandSpec | undefined {
+  return BY_NAME.getAt(buf, start, end);
+}
+
+/**
+ * commandKeys from the argument count alone, for commands whose keys lie at fixed positions (GET, SET, MSET,
+ * DEL...); null when the arguments decide (then call commandKeys). Call after checkArity.
+ */
+export function keysByArgc(spec: CommandSpec, argc: number): number[] | string | null {
+  const f = (spec as Command).keysByArgc;
+  return f === null ? null : f(argc);
+}
+
 /** Redis's arity rule: positive = exactly that many arguments (name included), negative = at least -arity. */
 export function checkArity(spec: CommandSpec, argc: number): boolean {
   const a = spec.arity;

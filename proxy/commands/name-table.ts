@@ -20,7 +20,7 @@ export class NameTable<T> {
     for (const [name, value] of entries) {
       const lower = Buffer.from(name.toLowerCase(), 'latin1');
       if (this.get(lower) !== undefined) throw new Error(`duplicate name ${name}`);
-      let h = hash(lower) & this.mask;
+      let h = hash(lower, 0, lower.length) & this.mask;
       while (this.slots[h] !== -1) h = (h + 1) & this.mask;
       this.slots[h] = this.names.length;
       this.names.push(lower);
@@ -30,16 +30,21 @@ export class NameTable<T> {
   }
 
   get(name: Buffer): T | undefined {
-    const n = name.length;
-    if (n === 0 || n > this.maxLen) return undefined;
-    let h = hash(name) & this.mask;
+    return this.getAt(name, 0, name.length);
+  }
+
+  /** get() of the name at buf[start, end) (no view made). */
+  getAt(buf: Buffer, start: number, end: number): T | undefined {
+    const n = end - start;
+    if (n <= 0 || n > this.maxLen) return undefined;
+    let h = hash(buf, start, end) & this.mask;
     for (;;) {
       const at = this.slots[h]!;
       if (at === -1) return undefined;
       const stored = this.names[at]!;
       if (stored.length === n) {
         let i = 0;
-        while (i < n && LOWER[name[i]!] === stored[i]) i++;
+        while (i < n && LOWER[buf[start + i]!] === stored[i]) i++;
         if (i === n) return this.values[at];
       }
       h = (h + 1) & this.mask;
@@ -47,8 +52,8 @@ export class NameTable<T> {
   }
 }
 
-function hash(b: Buffer): number {
+function hash(b: Buffer, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ LOWER[b[i]!]!, 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ LOWER[b[i]!]!, 0x01000193);
   return h >>> 0;
 }

@@ -3,7 +3,7 @@
  * (`classification.ts`) into one CommandSpec per command, ids dense in name order. Built once at module load.
  */
 import { CATEGORIES, DEFAULT_REFUSAL, NOTES, categoryOf, refusalText } from './classification.js';
-import { keyFinderFor, specsHaveKeys, type KeyFinder } from './keys.js';
+import { argcKeyFinderFor, keyFinderFor, specsHaveKeys, type ArgcKeyFinder, type KeyFinder } from './keys.js';
 import { NameTable } from './name-table.js';
 import { RAW_COMMANDS, type RawCommand } from './redis7-data.js';
 import type { CommandSpec, RouteShape } from './spec.js';
@@ -21,6 +21,8 @@ export class Command implements CommandSpec {
   condition?: string;
   refusal?: string;
   bySubcommand = false;
+  /** Key positions from the argument count alone (lookup.ts keysByArgc), or null: the arguments decide. */
+  readonly keysByArgc: ArgcKeyFinder | null;
 
   constructor(
     readonly raw: RawCommand,
@@ -33,6 +35,7 @@ export class Command implements CommandSpec {
     this.arity = raw.arity;
     this.flags = raw.flags;
     this.hasKeys = specsHaveKeys(raw);
+    this.keysByArgc = raw.subcommands.length === 0 ? argcKeyFinderFor(raw) : null;
     // Redis flags scripts (EVAL, FCALL) neither write nor readonly: anything with keys that is not declared
     // readonly may write, and so does a container with a writing subcommand (XGROUP CREATE).
     this.write = raw.flags.includes('write') || raw.flags.includes('may_replicate') || (this.hasKeys && !raw.flags.includes('readonly'));

@@ -39,6 +39,14 @@ export class SlotLoad {
     if (--this.countdown <= 0 && key !== null) this.sample(key, slot);
   }
 
+  /** count() of the key at buf[start, end): the key's view is made only when it is sampled. */
+  countAt(slot: number, buf: Buffer, start: number, end: number, bytes: number): void {
+    if (!this.enabled) return;
+    this.ops[slot]!++;
+    this.bytes[slot]! += bytes;
+    if (--this.countdown <= 0) this.sample(buf.subarray(start, end), slot);
+  }
+
   private sample(key: Buffer, slot: number): void {
     // xorshift32: a cheap, allocation-free jitter for the next countdown.
     let x = this.rnd;

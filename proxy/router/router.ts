@@ -5,7 +5,8 @@
  * CLUSTERDOWN). Returns a DispatchResult: waitForSlot(slot) when a locked slot makes the request wait (the
  * session holds its pipeline and retries when that slot's route changes), else DISPATCHED.
  */
-import { slotOf } from '../../shared/slot.js';
+import { slotOf, slotOfRange } from '../../shared/slot.js';
+import { argvOfSpans, type RequestSpans } from '../../shared/resp/request-spans.js';
 import { encodeCommandInto, encodeError } from '../../shared/resp/encoder.js';
 import { commandKeys, type CommandSpec } from '../commands/lookup.js';
 import { keyErrorReply } from '../commands/numkeys-errors.js';
@@ -117,6 +118,74 @@ export class Router {
     return this.answer(s, encodeError(`ERR command '${spec.name}' cannot be routed`), spec, t0);
   }
 
+  /**
+   * route() for a request given as its raw bytes and argument offsets (Session.onRequestSpans): `spec` routed
+   * single (not a script), mget, mset or sum, `keys` its key positions (at least one). The common path makes
+   * no argument Buffer; a slot migrating takes route()'s path with argv made from the offsets. A
+   * waitForSlot result leaves the request to the session (it makes argv to hold it).
+   */
+  routeSpans(s: RoutedSession, spec: CommandSpec, raw: Buffer, spans: RequestSpans, keys: number[], t0: number): DispatchResult {
+    const fenced = this.fencedReply;
+    if (fenced !== null) return this.answer(s, fenced, spec, t0);
+    if (!this.table.loaded) return this.answer(s, ReplyErrors.noTopology, spec, t0);
+    if (spec.route === 'single') return this.singleSpans(s, spec, raw, spans, keys, t0);
+    if (spec.route === 'mset' && spans.count % 2 === 0) return this.answer(s, arityError(spec), spec, t0);
+    return this.fanoutSpans(s, spec, raw, spans, keys, t0);
+  }
+
+  private singleSpans(s: RoutedSession, spec: CommandSpec, raw: Buffer, spans: RequestSpans, keys: number[], t0: number): DispatchResult {
+    const { data, head } = spans;
+    const k0 = keys[0]!;
+    const keyEnd = head[k0 + 1]! - 2;
+    const slot = slotOfRange(raw, data[k0]!, keyEnd);
+    for (let i = 1; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (slotOfRange(raw, data[k]!, head[k + 1]! - 2) !== slot) return this.answer(s, ReplyErrors.crossSlot, spec, t0);
+    }
+    const route = this.table.routes[slot]!;
+    if (route.locked) return waitForSlot(slot);
+    if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
+    if (route.migrateFrom !== null) return this.single(s, spec, argvOfSpans(raw, spans), raw, keys, t0);
+    const replica = s.readReplica && !spec.write ? readableReplica(route, s.id) : null;
+    const req = new SingleRequest(s, spec.id, t0, route, raw, raw.length, replica);
+    this.load.countAt(slot, raw, data[k0]!, keyEnd, raw.length);
+    s.enqueue(req);
+    handOver(req, raw, s);
+    req.start();
+    return DISPATCHED;
+  }
+
+  private fanoutSpans(s: RoutedSession, spec: CommandSpec, raw: Buffer, spans: RequestSpans, keys: number[], t0: number): DispatchResult {
+    const routes = this.table.routes;
+    const { data, head } = spans;
+    const nk = keys.length;
+    if (slotScratch.length < nk) slotScratch = new Int32Array(nk);
+    const slots = slotScratch;
+    for (let i = 0; i < nk; i++) {
+      const k = keys[i]!;
+      const slot = slotOfRange(raw, data[k]!, head[k + 1]! - 2);
+      const route = routes[slot]!;
+      if (route.locked) return waitForSlot(slot);
+      if (route.server === null) return this.answer(s, ReplyErrors.slotNotServed, spec, t0);
+      if (route.migrateFrom !== null) {
+        const argv = argvOfSpans(raw, spans);
+        return this.fanout(s, fanoutRequest(s, spec, t0, argv, raw, argv.length), argv, keys, spec, t0, raw);
+      }
+      slots[i] = slot;
+    }
+    const req = fanoutRequest(s, spec, t0, NO_ARGV, raw, spans.count);
+    const share = raw.length / nk;
+    for (let i = 0; i < nk; i++) {
+      const k = keys[i]!;
+      this.load.countAt(slots[i]!, raw, data[k]!, head[k + 1]! - 2, share);
+      req.addKey(routes[slots[i]!]!, k);
+    }
+    s.enqueue(req);
+    handOver(req, raw, s);
+    req.startSpans(raw, spans);
+    return DISPATCHED;
+  }
+
   private answer(s: RoutedSession, reply: Buffer, spec: CommandSpec, t0: number): DispatchResult {
     s.reply(reply, spec.id, t0);
     return DISPATCHED;
@@ -205,6 +274,19 @@ export class Router {
     req.start();
     return DISPATCHED;
   }
+}
+
+/** Slots of the keys of the fan-out being routed (fanoutSpans: read before it returns). */
+let slotScratch = new Int32Array(64);
+
+/** The arguments of a fan-out request that came as offsets (it reads only their count). */
+const NO_ARGV: Buffer[] = [];
+
+/** The fan-out request of `spec`'s route (mget, mset or sum). */
+function fanoutRequest(s: RoutedSession, spec: CommandSpec, t0: number, argv: Buffer[], raw: Buffer, argc: number): FanoutRequest {
+  if (spec.route === 'mget') return new MgetRequest(s, spec.id, t0, argv, raw, argc);
+  if (spec.route === 'mset') return new MsetRequest(s, spec.id, t0, argv, raw, argc);
+  return new SumRequest(s, spec.id, t0, argv, raw, argc);
 }
 
 /** Payload bytes of a command that did not arrive in one chunk (RESP framing not counted). */

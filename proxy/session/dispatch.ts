@@ -5,13 +5,15 @@
  * (proxy/local/); refusals; the router. Hot path: no allocation before the router on a plain command.
  */
 import { aclDenial } from '../acl/check.js';
-import { checkArity, resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
+import { checkArity, keysByArgc, resolveSubcommand, type CommandSpec } from '../commands/lookup.js';
 import type { Dedicated, DedicatedSession } from '../dedicated/index.js';
 import { errorReply, ProxyErrors, ReplyErrors } from '../errors.js';
 import type { LocalContext, LocalHandler } from '../local/context.js';
 import { UNKNOWN_COMMAND } from '../metrics.js';
 import { DISPATCHED, isPass, type DispatchResult } from '../router/dispatch-result.js';
 import type { Router } from '../router/router.js';
+import type { RequestSpans } from '../../shared/resp/request-spans.js';
+import type { ClientInfo } from './client-info.js';
 import { now } from '../util/clock.js';
 import { looksLikeHttp, refusalReply, unknownCommandError, unknownSubcommandError } from './replies.js';
 
@@ -101,4 +103,27 @@ export function dispatchCommand(s: DispatchingSession, env: DispatchEnv, spec: C
     return DISPATCHED;
   }
   return env.router.route(s, routed, argv, raw, t0);
+}
+
+/**
+ * The key positions of a request given as offsets (RequestHandler.onRequestSpans) when dispatchCommand would
+ * do nothing but route it: `spec` known, arity right, the client authenticated without ACL restrictions, no
+ * local handler, routed single (not a script), mget, mset or sum, with keys at fixed positions (at least
+ * one). Else null: the request takes the argv path. The caller checks the session's own state (MULTI, held).
+ */
+export function spansKeys(client: ClientInfo, env: DispatchEnv, spec: CommandSpec | undefined, argc: number): number[] | null {
+  if (spec === undefined || !client.authenticated || client.acl !== null || !checkArity(spec, argc)) return null;
+  const r = spec.route;
+  if ((r !== 'single' && r !== 'mset' && r !== 'mget' && r !== 'sum') || spec.bySubcommand || env.localHandlers[spec.id] !== undefined) return null;
+  const keys = keysByArgc(spec, argc);
+  return keys === null || typeof keys === 'string' || keys.length === 0 ? null : keys;
+}
+
+/** dispatchCommand for a request spansKeys accepted: straight to the router. */
+export function dispatchSpans(s: DispatchingSession, env: DispatchEnv, spec: CommandSpec, raw: Buffer, spans: RequestSpans, keys: number[]): DispatchResult {
+  const t0 = now();
+  const client = s.client;
+  client.lastCmdId = spec.id;
+  client.lastAt = t0;
+  return env.router.routeSpans(s, spec, raw, spans, keys, t0);
 }

@@ -5,6 +5,9 @@
  * - `push(chunk)` consumes whatever arrived and calls `handler.onRequest(argv, raw)` once per complete request.
  *   Arguments are `subarray` views of the chunk; an argument is copied only when it spans chunks. Chunks must
  *   not be mutated afterwards (Node socket reads are fresh buffers, so that holds for sockets).
+ * - A well-formed request inside one chunk is parsed into argument offsets first and offered to
+ *   `handler.onRequestSpans(raw, spans)` when the handler has it (no views made); declined, or without it, it
+ *   comes to onRequest with the views made from the offsets (shared/resp/request-spans.ts).
  * - `raw` is the exact bytes of a multibulk request that arrived inside one chunk, so a proxy can forward it
  *   without re-encoding (the backend parses it exactly as we did: same rules, including Redis's habit of
  *   skipping the two bytes after a bulk string without checking them).
@@ -18,6 +21,7 @@
  */
 
 import { splitInlineArgs } from './inline-args.js';
+import { argvOfSpans, newSpans, type RequestSpans } from './request-spans.js';
 
 export { splitInlineArgs };
 
@@ -59,6 +63,12 @@ const UNAUTH_MAX_BULK = 16384;
 export interface RequestHandler {
   /** One complete request. `raw` is set when the request was multibulk and contiguous in one chunk. */
   onRequest(argv: Buffer[], raw: Buffer | undefined): void;
+  /**
+   * Optional: a well-formed multibulk request inside one chunk, as its raw bytes and its arguments' offsets
+   * (no argv views made). Return true when handled; false (having done nothing) and it comes again through
+   * onRequest with the argv views. `spans` is the decoder's scratch: read it during the call only.
+   */
+  onRequestSpans?(raw: Buffer, spans: RequestSpans): boolean;
   /** The message to send as `-ERR <message>`, e.g. `Protocol error: invalid bulk length`. Then close. */
   onProtocolError(message: string): void;
 }
@@ -491,9 +501,18 @@ export class RequestDecoder {
     const unauth = this.unauthenticated;
     if (n > this.limits.maxArrayLength || (unauth && n > UNAUTH_MAX_ARRAY)) return -1;
     const maxBulk = unauth ? Math.min(UNAUTH_MAX_BULK, this.limits.maxBulkBytes) : this.limits.maxBulkBytes;
-    // Preallocate only a bounded amount from the declared count (8 KB of slots at most); beyond, it grows.
-    const argv: Buffer[] = n <= 1024 ? new Array<Buffer>(n) : [];
+    // Offsets, not views: the arrays grow with the arguments parsed (never from the declared count alone).
+    let spans = SPANS;
+    if (spansBusy) spans = newSpans(MIN_SPANS); // a handler decoding inside its own call (never on the proxy's path)
+    let head = spans.head;
+    let data = spans.data;
     for (let i = 0; i < n; i++) {
+      if (i === data.length) {
+        spans = growSpans(spans, i);
+        head = spans.head;
+        data = spans.data;
+      }
+      head[i] = p - start;
       if (p >= len || chunk[p] !== DOLLAR) return -1;
       p++;
       c = chunk[p];
@@ -510,14 +529,29 @@ export class RequestDecoder {
       p += 2;
       const end = p + l;
       if (end + 2 > len) return -1;
-      argv[i] = chunk.subarray(p, end);
+      data[i] = p - start;
       p = end + 2;
     }
     // Near the query buffer limit: the state machine decides (it counts argument bytes exactly).
     const maxQuery = this.limits.maxQueryBytes ?? 0;
     if (maxQuery > 0 && p - start > maxQuery) return -1;
+    head[n] = p - start;
+    spans.count = n;
     // A chunk that is exactly one request (a read at pipeline 1) is its raw bytes as it is: no view more.
-    this.handler.onRequest(argv, start === 0 && p === len ? chunk : chunk.subarray(start, p));
+    const raw = start === 0 && p === len ? chunk : chunk.subarray(start, p);
+    const h = this.handler;
+    if (h.onRequestSpans !== undefined) {
+      const own = spans === SPANS;
+      if (own) spansBusy = true;
+      let done: boolean;
+      try {
+        done = h.onRequestSpans(raw, spans);
+      } finally {
+        if (own) spansBusy = false;
+      }
+      if (!done) h.onRequest(argvOfSpans(raw, spans), raw);
+    } else h.onRequest(argvOfSpans(raw, spans), raw);
+    if (spans === SPANS && data.length > MAX_KEPT_SPANS) SPANS = newSpans(MIN_SPANS); // a huge request's arrays are not kept
     return p;
   }
 
@@ -540,6 +574,23 @@ export class RequestDecoder {
     this.piecesLen = 0;
     this.handler.onProtocolError(message);
   }
+}
+
+/** Spans room kept between requests (a request with more arguments grows them for itself, then they are dropped). */
+const MIN_SPANS = 64;
+const MAX_KEPT_SPANS = 4096;
+/** The fast path's offsets, shared by every decoder of this thread (requests are decoded one at a time). */
+let SPANS = newSpans(MIN_SPANS);
+/** SPANS is being read by a handler: a push nested inside it uses arrays of its own. */
+let spansBusy = false;
+
+/** `s` with twice the room, its first `used` entries kept. */
+function growSpans(s: RequestSpans, used: number): RequestSpans {
+  const g = newSpans(used * 2);
+  g.head.set(s.head.subarray(0, used));
+  g.data.set(s.data.subarray(0, used));
+  if (s === SPANS) SPANS = g;
+  return g;
 }
 
 /** The pieces of a bulk as one buffer: a view when they lie adjacent in one buffer (a carried request), else a copy. */

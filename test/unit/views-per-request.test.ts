@@ -23,6 +23,27 @@ describe('no view of a whole read', () => {
     expect(got[2]!.raw!.toString()).toBe(encodeCommand(['GET', 'b']).toString());
   });
 
+  it('through onRequestSpans a chunk that is exactly one request makes no view at all (offsets, not argv)', () => {
+    let spans = 0;
+    const dec = new RequestDecoder({ onRequest: () => {}, onProtocolError: () => {}, onRequestSpans: () => ++spans > 0 });
+    const mset = encodeCommand(['MSET', ...Array.from({ length: 20 }, (_, i) => `k${i}`)]);
+    const proto = Buffer.prototype as unknown as { subarray: (...a: number[]) => Buffer };
+    const subarray = proto.subarray;
+    let views = 0;
+    proto.subarray = function (this: Buffer, ...a: number[]) {
+      views++;
+      return subarray.apply(this, a);
+    };
+    try {
+      dec.push(mset);
+      dec.push(encodeCommand(['GET', 'a']));
+    } finally {
+      proto.subarray = subarray;
+    }
+    expect(spans).toBe(2);
+    expect(views).toBe(0);
+  });
+
   it('a chunk that is exactly one reply is the frame; replies sharing a chunk get views of their own', () => {
     const frames: Buffer[] = [];
     const f = new ReplyFramer({ onFrame: (b) => frames.push(b), onFramingError: () => {} });

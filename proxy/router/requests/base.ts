@@ -44,6 +44,8 @@ export class ClientRequest {
   epoch = 0;
   /** The client's arguments (a reference, for the slow log; null for pushes). */
   clientArgv: Buffer[] | null = null;
+  /** The client's request bytes when it came as offsets (clientArgv null): the slow log decodes them. */
+  clientRaw: Buffer | null = null;
   /** Pub/Sub messages and (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as Redis does. */
   pushes = false;
   /**

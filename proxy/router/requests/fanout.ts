@@ -14,6 +14,7 @@ import type { SlotRoute } from '../slot-table.js';
 import { giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 import type { Slab } from '../../util/lent-slabs.js';
+import type { RequestSpans } from '../../../shared/resp/request-spans.js';
 
 /** The keys of one master and, once in, its reply. */
 export class Part implements BackendRequest {
@@ -47,8 +48,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     session: RouterSession,
     cmdId: number,
     t0: number,
+    /** The client's arguments; empty when the request came as offsets (startSpans). */
     protected readonly argv: Buffer[],
     private readonly raw: Buffer | undefined,
+    /** Arguments in the client's command (name included). */
+    protected readonly argc = argv.length,
   ) {
     super(session, cmdId, t0);
   }
@@ -109,6 +113,25 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
       const conn = part.server.conn(db, id, proto);
       this.unanswered++;
       conn.sendSelected(part, this.argv, part.keys, this.stride, this.raw);
+      if (conn.congested) conn.holdUntilDrained(this.session);
+    }
+  }
+
+  /**
+   * start() for a request given as its raw bytes and argument offsets (router.ts routeSpans; `spans` read now
+   * only): a part's runs of adjacent keys are copied from the client's bytes as they are (OutputBatch.pushSpans).
+   */
+  startSpans(raw: Buffer, spans: RequestSpans): void {
+    const n = this.parts.length;
+    this.left = n;
+    this.started = true;
+    const { db, id, proto } = this.session;
+    for (let i = 0; i < n; i++) {
+      const part = this.parts[i]!;
+      const conn = part.server.conn(db, id, proto);
+      this.unanswered++;
+      if (n === 1) conn.send(part, raw);
+      else conn.sendSpans(part, raw, spans, part.keys, this.stride);
       if (conn.congested) conn.holdUntilDrained(this.session);
     }
   }

@@ -17,7 +17,7 @@ export class MgetRequest extends FanoutRequest {
 
   /** Into one buffer; or, for big values when the session takes replies in parts, the header and the values' views. */
   protected merge(): Buffer | Buffer[] {
-    const byArg = new Array<Buffer>(this.argv.length);
+    const byArg = new Array<Buffer>(this.argc);
     let total = 0;
     for (const p of this.parts) {
       const els = arrayElements(p.reply!);
@@ -27,7 +27,7 @@ export class MgetRequest extends FanoutRequest {
         total += els[j]!.length;
       }
     }
-    const header = encodeArrayHeader(this.argv.length - 1);
+    const header = encodeArrayHeader(this.argc - 1);
     if (total >= VIEWS_AT && this.session.replyPart !== undefined) {
       byArg[0] = header;
       return byArg;
