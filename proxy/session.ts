@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeError } from '../shared/resp/encoder.js';
 import type { AclUser } from './acl/user.js';
+import { incompleteTail } from '../shared/resp/incomplete-tail.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { lookupCommand } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
@@ -52,10 +53,21 @@ const enum ReadOrigin {
   Arena,
   /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
   Own,
+  /**
+   * The shared scratch itself: the start of a request the read leaves incomplete (incompleteTail), which the
+   * decoder copies into the buffer it is carried in. Nothing decoded from it may be kept.
+   */
+  Scratch,
 }
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
+/**
+ * Scratch reads from this long are scanned for a trailing incomplete request (incompleteTail) to carry
+ * straight from the scratch: shorter ones cost little to copy twice. At most this many length lines are read.
+ */
+const CARRY_FROM_SCRATCH_AT = 16 * 1024;
+const TAIL_SCAN_HEADERS = 64;
 /** What metrics see of a streamed reply (the type byte of a bulk: not an error). */
 const STREAMED = Buffer.from('$');
 
@@ -127,11 +139,35 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
         this.origin = ReadOrigin.None;
       }
     };
+    // A big read ending in an incomplete request: the requests before it go to the arena, that request's bytes
+    // straight from the scratch into its carry buffer (one copy, not two).
+    let scratchRead: Buffer = EMPTY;
+    const decodeSplit = (tail: number) => {
+      if (tail > 0) {
+        this.origin = ReadOrigin.Arena;
+        decode(clientArena.copyIn(scratchRead, tail));
+      }
+      if (decoder.dead) return;
+      this.origin = ReadOrigin.Scratch;
+      decode(scratchRead.subarray(tail));
+    };
     const arenaReads = readIntoScratch(
       socket,
       (buf: Buffer, n: number, inScratch: boolean) => {
-        this.origin = inScratch ? ReadOrigin.Arena : ReadOrigin.Own;
-        stamped1(decode, inScratch ? clientArena.copyIn(buf, n) : buf.subarray(0, n));
+        if (!inScratch) {
+          this.origin = ReadOrigin.Own;
+          stamped1(decode, buf.subarray(0, n));
+          return;
+        }
+        const tail = n >= CARRY_FROM_SCRATCH_AT && !decoder.midRequest ? incompleteTail(buf, n, TAIL_SCAN_HEADERS) : -1;
+        if (tail < 0) {
+          this.origin = ReadOrigin.Arena;
+          stamped1(decode, clientArena.copyIn(buf, n));
+        } else {
+          scratchRead = buf.subarray(0, n);
+          stamped1(decodeSplit, tail);
+          scratchRead = EMPTY;
+        }
       },
       decoder,
     );
@@ -220,6 +256,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
     if (raw !== undefined) {
       if (this.origin === ReadOrigin.Own) lendRequest(raw);
+      // Not expected (incompleteTail said no request ends in it), but a view of the scratch must never be kept.
+      else if (this.origin === ReadOrigin.Scratch) raw = ownCopy(argv, raw);
       // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
       else if (this.origin === ReadOrigin.Arena) {
         if (arenaLends(spec, this.mode)) {
