@@ -11,13 +11,19 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
-import { giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
+import { giveBackReplies, giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 import type { Slab } from '../../util/lent-slabs.js';
 
 /** The keys of one master and, once in, its reply. */
 export class Part implements BackendRequest {
+  /** Its reply once in (when it came in pieces: the first, which starts it). */
   reply: Buffer | null = null;
+  /**
+   * Its reply's pieces when it came in parts (a big reply cut at a read's end, passed on as the reads' views
+   * and never assembled: merged from them, `mergesPieces`); null otherwise.
+   */
+  pieces: Buffer[] | null = null;
   /** Indices into argv of this part's keys, in client order. */
   readonly keys: number[] = [];
 
@@ -28,6 +34,14 @@ export class Part implements BackendRequest {
 
   onReply(reply: Buffer): void {
     this.parent.partAnswered(this, reply);
+  }
+
+  takesParts(): boolean {
+    return this.parent.partTakesParts();
+  }
+
+  onReplyPart(piece: Buffer, last: boolean): void {
+    this.parent.partPiece(this, piece, last);
   }
 }
 
@@ -42,6 +56,8 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
   private finished = false;
   /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
   lentSlab: Slab | null = null;
+  /** Its one part's reply is going to the client in parts, as it arrives (forwarded as is, like a single key's). */
+  private streamed = false;
 
   constructor(
     session: RouterSession,
@@ -84,6 +100,9 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
    */
   protected abstract merge(): Buffer | Buffer[];
 
+  /** Whether merge() reads a part's reply from its pieces (Part.pieces: MGET); others get their parts' replies whole. */
+  protected readonly mergesPieces: boolean = false;
+
   start(): void {
     const n = this.parts.length;
     this.left = n;
@@ -113,7 +132,51 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     }
   }
 
+  /**
+   * A part's big reply may come in parts: a lone part's goes on to the client as it arrives (its reply is the
+   * client's), one of several is kept as its pieces when merge() reads them.
+   */
+  partTakesParts(): boolean {
+    if (this.finished) return false;
+    if (this.parts.length === 1) return this.session.takesParts !== undefined && this.session.takesParts(this);
+    return this.mergesPieces;
+  }
+
+  /** A piece of `part`'s reply (after partTakesParts said yes), lent; `last`: it completes the reply. */
+  partPiece(part: Part, piece: Buffer, last: boolean): void {
+    if (!last) {
+      if (this.finished) giveBackReply(piece); // failed meanwhile: nobody reads it
+      else if (this.parts.length > 1) (part.pieces ??= []).push(piece);
+      else {
+        this.streamed = true;
+        this.session.replyPart!(this, piece);
+      }
+      return;
+    }
+    this.unanswered--;
+    if (this.finished) giveBackReply(piece);
+    else if (this.parts.length === 1) {
+      // The last part of a reply forwarded as is: no whole reply to look at (its first byte is data).
+      part.reply = piece;
+      this.finish(piece);
+    } else {
+      const pieces = part.pieces ?? [];
+      pieces.push(piece);
+      part.pieces = pieces;
+      part.reply = pieces[0]!;
+      if (--this.left === 0) this.answer();
+    }
+    if (this.unanswered === 0 && this.finished) requestAnswered(this);
+  }
+
   partAnswered(part: Part, reply: Buffer): void {
+    // A reply that broke off (the connection was lost) after some of it came: the pieces kept go back, and a
+    // client that has part of it cannot be answered in-band (replyBroken), as a single key's streamed reply.
+    if (part.pieces !== null) {
+      giveBackReplies(part.pieces);
+      part.pieces = null;
+    }
+    if (this.streamed && !this.finished) this.session.replyBroken!(this);
     this.unanswered--;
     if (this.finished) giveBackReply(reply); // failed meanwhile: nobody reads it
     else {
@@ -137,6 +200,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
   /** Finished without every reply: its bytes may still be waiting to be written, so they are never given back. */
   fail(reply: Buffer): void {
     if (this.finished) return;
+    if (this.streamed) this.session.replyBroken!(this); // part of the reply may have gone out
     // Nothing sent yet: the bytes may still be read by whatever failed (a migrate step, an exception's dispatch).
     if (!this.started) requestFailed(this);
     this.finish(reply);
@@ -152,7 +216,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
       const r = p.reply;
       if (r === null) continue;
       p.reply = null;
-      if (r === reply) this.lendsReply = true;
+      const pieces = p.pieces;
+      if (pieces !== null) {
+        p.pieces = null;
+        giveBackReplies(pieces); // merged: the views handed on are lent on their own
+      } else if (r === reply) this.lendsReply = true;
       else giveBackReply(r);
     }
     if (leading !== undefined) {
