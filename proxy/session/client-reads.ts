@@ -22,6 +22,9 @@
  *   after them (`target`), so the request completes as one view, sent to the backends as it is or by
  *   reference, instead of its pieces being copied and joined. Requests read there are lent (Session) and
  *   given back by the plain single-key and fan-out paths; the slab goes back to the pool after the last.
+ *   A big scratch read is scanned first (shared/resp/incomplete-tail.ts): the incomplete request it ends
+ *   with is pushed to the decoder as the scratch itself and carried from there, so its bytes are copied
+ *   once, not into the arena and then again into the carry buffer (Session's read callback).
  *
  * Node offers caller-owned read buffers (`onread`) only on sockets it creates; an accepted socket gets them
  * through the same mechanism (the socket's kBuffer/kBufferGen/kBufferCb slots and the handle's

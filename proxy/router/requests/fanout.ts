@@ -1,7 +1,9 @@
 /**
  * Multi-key commands split by backend: ONE sub-request per master (not per key), each carrying that master's
  * keys in the client's order; the replies are merged in the client's key order (subclasses say how). When all
- * keys live on one master, the client's command is sent as is and its reply forwarded verbatim.
+ * keys live on one master, the client's command is sent as is and its reply forwarded verbatim (a big one in
+ * parts as it arrives, like a single key's). A part's big reply cut at a read's end is kept as its pieces when
+ * the merge reads pieces (MGET), never concatenated.
  * If any sub-request fails, the client gets one error (the first failing part's, in part order).
  * Not atomic across masters, like Codis: docs/using.md says so.
  * The client's bytes (and the parts' replies) are lent views: given back as router/lending.ts says.
