@@ -6,12 +6,7 @@
  * the caller assembles the reply instead.
  */
 
-const CR = 13;
-const LF = 10;
-const MINUS = 45;
-const ZERO = 48;
-const NINE = 57;
-const STAR = 42;
+import { CR, LF, MINUS, NINE, STAR, ZERO } from './ascii.js';
 
 /** Per type byte: 1 = one-line value, 2 = bulk (length line, data, CRLF), 0 = not taken here. */
 const KIND = new Uint8Array(256);

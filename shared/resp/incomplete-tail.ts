@@ -6,11 +6,8 @@
  * view, nothing trusted from a declared length but a comparison.
  */
 
-const CR = 13;
-const STAR = 42;
-const DOLLAR = 36;
-const ZERO = 48;
-const NINE = 57;
+import { CR, DOLLAR, NINE, STAR, ZERO } from './ascii.js';
+
 /** More digits than this cannot be a valid length under any limit (as RequestDecoder). */
 const MAX_LEN_DIGITS = 15;
 
