@@ -16,7 +16,6 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../shared/log.js';
 import { encodeError } from '../shared/resp/encoder.js';
 import type { AclUser } from './acl/user.js';
-import { incompleteTail } from '../shared/resp/incomplete-tail.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
 import { lookupCommand } from './commands/lookup.js';
 import type { ProxyConfig } from './config.js';
@@ -35,39 +34,18 @@ import { HeldRequests, type HoldingSession } from './session/held-requests.js';
 import { ReplyQueue } from './session/reply-queue.js';
 import { dispatchCommand, type DispatchEnv, type DispatchingSession } from './session/dispatch.js';
 import { backendOf } from './session/replies.js';
-import { now, stamped1 } from './util/clock.js';
+import { now } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
+import { clientArena, feedRequests, ownCopy, ReadOrigin, type ReadSink } from './session/client-reads.js';
 import { arenaLends, giveBackReply, lendRequest } from './router/lending.js';
 import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
 
-/** Where the read being decoded landed. */
-const enum ReadOrigin {
-  /** No read is being decoded. */
-  None,
-  /** The shared scratch, copied into the client arena: requests are views of the arena. */
-  Arena,
-  /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
-  Own,
-  /**
-   * The shared scratch itself: the start of a request the read leaves incomplete (incompleteTail), which the
-   * decoder copies into the buffer it is carried in. Nothing decoded from it may be kept.
-   */
-  Scratch,
-}
-
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
-/**
- * Scratch reads from this long are scanned for a trailing incomplete request (incompleteTail) to carry
- * straight from the scratch: shorter ones cost little to copy twice. At most this many length lines are read.
- */
-const CARRY_FROM_SCRATCH_AT = 16 * 1024;
-const TAIL_SCAN_HEADERS = 64;
 /** What metrics see of a streamed reply (the type byte of a bulk: not an error). */
 const STREAMED = Buffer.from('$');
 
@@ -82,7 +60,7 @@ export interface SessionEnv extends DispatchEnv {
   onSessionClosed(s: Session): void;
 }
 
-export class Session implements RequestHandler, Flushable, DispatchingSession, HoldingSession, PressuredClient {
+export class Session implements RequestHandler, Flushable, DispatchingSession, HoldingSession, PressuredClient, ReadSink {
   flushQueued = false;
   db = 0;
   /** RESP version the client speaks (HELLO). */
@@ -100,8 +78,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
-  /** Where the read being decoded landed (set by the read callback, for onRequest's lending). */
-  private origin = ReadOrigin.None;
+  /** ReadSink: where the read being decoded landed (set by feedRequests, for onRequest's lending). */
+  origin = ReadOrigin.None;
   /** LendingSession: the arena bytes lent for the request being dispatched now, and their slab. */
   lentRaw: Buffer | undefined = undefined;
   lentSlab: Slab | null = null;
@@ -129,57 +107,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.decoder = new RequestDecoder(this, env.limits);
     this.startUnauthenticated();
     socket.setNoDelay(true);
-    const decoder = this.decoder;
-    // A read into the shared scratch is copied into the client arena (client-reads.ts); one into a carried
-    // request's buffer (decoder.readTarget), or (TLS) Node's 'data' chunk, is decoded where it landed.
-    const decode = (bytes: Buffer) => {
-      try {
-        decoder.push(bytes);
-      } finally {
-        this.origin = ReadOrigin.None;
-      }
-    };
-    // A big read ending in an incomplete request: the requests before it go to the arena, that request's bytes
-    // straight from the scratch into its carry buffer (one copy, not two).
-    let scratchRead: Buffer = EMPTY;
-    const decodeSplit = (tail: number) => {
-      if (tail > 0) {
-        this.origin = ReadOrigin.Arena;
-        decode(clientArena.copyIn(scratchRead, tail));
-      }
-      if (decoder.dead) return;
-      this.origin = ReadOrigin.Scratch;
-      decode(scratchRead.subarray(tail));
-    };
-    const arenaReads = readIntoScratch(
-      socket,
-      (buf: Buffer, n: number, inScratch: boolean) => {
-        if (!inScratch) {
-          this.origin = ReadOrigin.Own;
-          stamped1(decode, buf.subarray(0, n));
-          return;
-        }
-        const tail = n >= CARRY_FROM_SCRATCH_AT && !decoder.midRequest ? incompleteTail(buf, n, TAIL_SCAN_HEADERS) : -1;
-        if (tail < 0) {
-          this.origin = ReadOrigin.Arena;
-          stamped1(decode, clientArena.copyIn(buf, n));
-        } else {
-          scratchRead = buf.subarray(0, n);
-          stamped1(decodeSplit, tail);
-          scratchRead = EMPTY;
-        }
-      },
-      decoder,
-    );
-    // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
-    decoder.copySpanning = arenaReads;
-    if (arenaReads) decoder.carrier = requestCarrier;
-    else {
-      socket.on('data', (chunk: Buffer) => {
-        this.origin = ReadOrigin.Own;
-        stamped1(decode, chunk);
-      });
-    }
+    feedRequests(socket, this.decoder, this);
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
