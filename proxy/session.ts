@@ -36,25 +36,15 @@ import { HeldRequests, type HoldingSession } from './session/held-requests.js';
 import { ReplyQueue } from './session/reply-queue.js';
 import { dispatchCommand, dispatchSpans, spansKeys, type DispatchEnv, type DispatchingSession } from './session/dispatch.js';
 import { backendOf } from './session/replies.js';
-import { now, stamped1 } from './util/clock.js';
+import { now } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, ownCopy, readIntoScratch, requestCarrier } from './session/client-reads.js';
+import { clientArena, feedRequests, ownCopy, ReadOrigin, type ReadSink } from './session/client-reads.js';
 import { arenaLends, giveBackReply, lendRequest } from './router/lending.js';
 import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
-
-/** Where the read being decoded landed. */
-const enum ReadOrigin {
-  /** No read is being decoded. */
-  None,
-  /** The shared scratch, copied into the client arena: requests are views of the arena. */
-  Arena,
-  /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
-  Own,
-}
 
 /**
  * The request onRequestSpans declined and its command (the decoder hands it to onRequest at once): one lookup
@@ -78,7 +68,7 @@ export interface SessionEnv extends DispatchEnv {
   onSessionClosed(s: Session): void;
 }
 
-export class Session implements RequestHandler, Flushable, DispatchingSession, HoldingSession, PressuredClient {
+export class Session implements RequestHandler, Flushable, DispatchingSession, HoldingSession, PressuredClient, ReadSink {
   flushQueued = false;
   db = 0;
   /** RESP version the client speaks (HELLO). */
@@ -96,8 +86,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   private readonly held: HeldRequests;
   private readonly pressure: Backpressure;
   private readonly decoder: RequestDecoder;
-  /** Where the read being decoded landed (set by the read callback, for onRequest's lending). */
-  private origin = ReadOrigin.None;
+  /** ReadSink: where the read being decoded landed (set by feedRequests, for onRequest's lending). */
+  origin = ReadOrigin.None;
   /** LendingSession: the arena bytes lent for the request being dispatched now, and their slab. */
   lentRaw: Buffer | undefined = undefined;
   lentSlab: Slab | null = null;
@@ -127,33 +117,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     this.decoder = new RequestDecoder(this, env.limits);
     this.startUnauthenticated();
     socket.setNoDelay(true);
-    const decoder = this.decoder;
-    // A read into the shared scratch is copied into the client arena (client-reads.ts); one into a carried
-    // request's buffer (decoder.readTarget), or (TLS) Node's 'data' chunk, is decoded where it landed.
-    const decode = (bytes: Buffer) => {
-      try {
-        decoder.push(bytes);
-      } finally {
-        this.origin = ReadOrigin.None;
-      }
-    };
-    const arenaReads = readIntoScratch(
-      socket,
-      (buf: Buffer, n: number, inScratch: boolean) => {
-        this.origin = inScratch ? ReadOrigin.Arena : ReadOrigin.Own;
-        stamped1(decode, inScratch ? clientArena.copyIn(buf, n) : buf.subarray(0, n));
-      },
-      decoder,
-    );
-    // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
-    decoder.copySpanning = arenaReads;
-    if (arenaReads) decoder.carrier = requestCarrier;
-    else {
-      socket.on('data', (chunk: Buffer) => {
-        this.origin = ReadOrigin.Own;
-        stamped1(decode, chunk);
-      });
-    }
+    feedRequests(socket, this.decoder, this);
     socket.on('drain', () => this.pressure.drained());
     socket.on('error', (err: Error) => env.log.debug('session.error', { id, err }));
     // The server allows half-open sockets: a client that sends its commands and shuts down its side
@@ -235,6 +199,8 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
     // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
     if (raw !== undefined) {
       if (this.origin === ReadOrigin.Own) lendRequest(raw);
+      // Not expected (incompleteTail said no request ends in it), but a view of the scratch must never be kept.
+      else if (this.origin === ReadOrigin.Scratch) raw = ownCopy(argv, raw);
       // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
       else if (this.origin === ReadOrigin.Arena) {
         if (arenaLends(spec, this.mode)) {
@@ -267,6 +233,9 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
    */
   onRequestSpans(raw: Buffer, spans: RequestSpans): boolean {
     declined.raw = null;
+    // Straight from the shared read scratch (client-reads.ts feeds such a read only to a request it carries):
+    // the argv path copies what it keeps.
+    if (this.origin === ReadOrigin.Scratch) return false;
     if (this.mode !== 0 || this.held.blocking || this.replies.skip !== 0) return false;
     const spec = lookupCommandAt(raw, spans.data[0]!, spanEnd(spans, 0));
     const keys = spansKeys(this.client, this.env, spec, spans.count);

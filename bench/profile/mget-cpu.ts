@@ -6,6 +6,7 @@
  *
  *   npm run build && flock /tmp/redslot-test.lock env SIZE=16384 N=20000 ROUNDS=3 P=1 \
  *     node --import tsx bench/profile/mget-cpu.ts /tmp/base7/dist dist
+ * ONE_GROUP=1: the 10 keys all on group 1 (different slots): the MGET is forwarded as is, its reply too.
  */
 import { writeFileSync, readFileSync, mkdtempSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { freePort, waitForPort } from '../../deploy/local/spawn/ports.js';
 import { spawnProcess } from '../../deploy/local/spawn/process.js';
 import { startRedis } from '../../deploy/local/spawn/redis.js';
+import { slotOf } from '../../shared/slot.js';
 
 const SIZE = Number(process.env.SIZE ?? 16384);
 const N = Number(process.env.N ?? 20000);
@@ -35,7 +37,8 @@ for (const b of builds) {
   await waitForPort(port, '127.0.0.1', 15000);
   pxs.push({ b, pid: proc.pid, port, stop: () => proc.stop(5000) });
 }
-const keys = Array.from({ length: 10 }, (_, i) => `mk${i}`);
+const keys: string[] = [];
+for (let i = 0; keys.length < 10; i++) if (process.env.ONE_GROUP !== '1' || slotOf(Buffer.from(`mk${i}`)) < 512) keys.push(`mk${i}`);
 const val = 'v'.repeat(SIZE);
 // Warm-up (JIT) and the values, through the first proxy.
 for (const k of keys) spawnSync('redis-cli', ['-p', String(pxs[0]!.port), 'SET', k, val], { stdio: 'ignore' });

@@ -9,6 +9,7 @@
  *   PERF_BUILD=/tmp/other/dist                     another build (a dist/)
  *   PERF_TOP=60                                    symbols shown
  *   PERF_CALLERS=Builtins_LoadIC                   who calls that symbol (perf record -g; JIT frames keep frame pointers)
+ *   PERF_CONFIG='{"slowlog":{"slowerThan":-1}}'    merged into the proxy's config (JSON)
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
         admin: '',
         workers: 1,
         topology: { groups: backends.map((b, i) => ({ id: i + 1, servers: [{ addr: b.addr, role: 'master' }] })), slots: [[0, per - 1, 1], [per, SLOT_COUNT - 1, 2]] },
+        ...(JSON.parse(process.env.PERF_CONFIG ?? '{}') as Record<string, unknown>),
       }),
     );
     proxy = spawnProcess('redslot', process.execPath, ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(work, 'v8.log')}`, path.join(BUILD, 'deploy/bin/redslot.js'), 'proxy', '--config', file], { ...process.env, REDSLOT_LOG_LEVEL: 'warn' });

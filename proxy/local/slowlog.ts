@@ -16,13 +16,21 @@ interface Entry {
   id: number;
   unixSeconds: number;
   micros: number;
-  args: Buffer[];
+  /** The arguments as logged, already encoded as the RESP array SLOWLOG GET sends (one buffer, no view per argument). */
+  args: Buffer;
   client: string;
   name: string;
 }
 
 export class SlowLog {
-  private entries: Entry[] = [];
+  /**
+   * The newest maxLen entries, a ring written at `next` (no `unshift` per entry). At pipeline 16 with big
+   * values every command can be slow: an entry is one object and one buffer, as they live long enough to be
+   * promoted and then die in a full GC.
+   */
+  private ring: Entry[] = [];
+  private next = 0;
+  private count = 0;
   private nextId = 0;
 
   constructor(
@@ -38,62 +46,64 @@ export class SlowLog {
 
   add(argv: readonly Buffer[], micros: number, client: string, name: string): void {
     const n = Math.min(argv.length, MAX_ARGS);
-    // The arguments as logged, copied into one buffer (one allocation per entry, not two per argument: at
-    // pipeline 16 with big values every command can be slow, and this ran for each).
-    const tails: Array<string | null> = [];
-    let bytes = 0;
+    const cutArgs = argv.length > MAX_ARGS;
+    // Sized first, then written once: header, and per argument `$len`, its first bytes, the tail saying what was cut.
+    let bytes = 3 + decimalLength(n);
     for (let i = 0; i < n; i++) {
-      const a = argv[i]!;
-      const more = i === MAX_ARGS - 1 && argv.length > MAX_ARGS;
-      const tail = more ? `... (${argv.length - MAX_ARGS + 1} more arguments)` : a.length > MAX_ARG_BYTES ? `... (${a.length - MAX_ARG_BYTES} more bytes)` : null;
-      tails.push(tail);
-      bytes += more ? tail!.length : Math.min(a.length, MAX_ARG_BYTES) + (tail === null ? 0 : tail.length);
+      const len = loggedLength(argv, i, cutArgs);
+      bytes += 5 + decimalLength(len) + len;
     }
     const store = Buffer.allocUnsafe(bytes);
-    const args: Buffer[] = [];
-    let pos = 0;
+    let pos = store.write(`*${n}\r\n`, 0, 'latin1');
     for (let i = 0; i < n; i++) {
-      const start = pos;
-      const tail = tails[i]!;
-      if (!(i === MAX_ARGS - 1 && argv.length > MAX_ARGS)) {
+      pos += store.write(`$${loggedLength(argv, i, cutArgs)}\r\n`, pos, 'latin1');
+      if (cutArgs && i === MAX_ARGS - 1) pos += store.write(`... (${argv.length - MAX_ARGS + 1} more arguments)`, pos, 'latin1');
+      else {
         const a = argv[i]!;
         const l = Math.min(a.length, MAX_ARG_BYTES);
-        store.set(a.subarray(0, l), pos);
+        store.set(l === a.length ? a : a.subarray(0, l), pos);
         pos += l;
+        if (a.length > MAX_ARG_BYTES) pos += store.write(`... (${a.length - MAX_ARG_BYTES} more bytes)`, pos, 'latin1');
       }
-      if (tail !== null) pos += store.write(tail, pos, 'latin1');
-      args.push(store.subarray(start, pos));
+      store[pos++] = 13;
+      store[pos++] = 10;
     }
-    this.entries.unshift({ id: this.nextId++, unixSeconds: Math.floor(Date.now() / 1000), micros: Math.round(micros), args, client, name });
-    if (this.entries.length > this.maxLen) this.entries.length = this.maxLen;
+    this.ring[this.next] = { id: this.nextId++, unixSeconds: Math.floor(Date.now() / 1000), micros: Math.round(micros), args: store, client, name };
+    this.next = this.next + 1 === this.maxLen ? 0 : this.next + 1;
+    if (this.count < this.maxLen) this.count++;
   }
 
   get length(): number {
-    return this.entries.length;
+    return this.count;
   }
 
   reset(): void {
-    this.entries = [];
+    this.ring = [];
+    this.next = 0;
+    this.count = 0;
   }
 
   /** SLOWLOG GET [count]: the newest `count` entries (default 10, -1 = all). */
   get(count: number): Buffer {
-    const list = count < 0 ? this.entries : this.entries.slice(0, count);
-    const out: Buffer[] = [encodeArrayHeader(list.length)];
-    for (const e of list) {
-      out.push(
-        encodeArray([
-          encodeInteger(e.id),
-          encodeInteger(e.unixSeconds),
-          encodeInteger(e.micros),
-          encodeArray(e.args.map((a) => encodeBulk(a))),
-          encodeBulk(e.client),
-          encodeBulk(e.name),
-        ]),
-      );
+    const k = count < 0 ? this.count : Math.min(count, this.count);
+    const out: Buffer[] = [encodeArrayHeader(k)];
+    for (let i = 0; i < k; i++) {
+      const e = this.ring[(this.next - 1 - i + 2 * this.maxLen) % this.maxLen]!;
+      out.push(encodeArrayHeader(6), encodeInteger(e.id), encodeInteger(e.unixSeconds), encodeInteger(e.micros), e.args, encodeBulk(e.client), encodeBulk(e.name));
     }
     return Buffer.concat(out);
   }
+}
+
+/** Bytes argument `i` is logged as: its first MAX_ARG_BYTES and what says how much was cut, or the last one's "more arguments". */
+function loggedLength(argv: readonly Buffer[], i: number, cutArgs: boolean): number {
+  if (cutArgs && i === MAX_ARGS - 1) return `... (${argv.length - MAX_ARGS + 1} more arguments)`.length;
+  const len = argv[i]!.length;
+  return len <= MAX_ARG_BYTES ? len : MAX_ARG_BYTES + `... (${len - MAX_ARG_BYTES} more bytes)`.length;
+}
+
+function decimalLength(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length;
 }
 
 const HELP = [

@@ -27,9 +27,11 @@
  *   replySlab when it was given the slab); the reply queue keeps the slab (lentReplySlab: looked up when not
  *   given) and gives it back once written (giveBackSlabs): the kernel took it, or the write completed; or at
  *   once when it is dropped unwritten (CLIENT REPLY OFF, the client is gone).
- * - a fan-out request gives back its parts' replies when it merges them into a reply of its own (a copy or a
- *   constant), keeps the one it forwards as is (lendsReply), and gives back at once a part reply arriving
- *   after it failed; a single-key request, a reply arriving after it failed (giveBackReply).
+ * - a fan-out request gives back its parts' replies (or the pieces a big one came in) when it merges them into
+ *   a reply of its own (a copy, a constant, or views lent on their own), keeps the one it forwards as is
+ *   (lendsReply; a lone part's big reply streams, each part lent as a single key's), and gives back at once a
+ *   part reply arriving after it failed, and the pieces of one that broke off; a single-key request, a reply
+ *   arriving after it failed (giveBackReply).
  * - a reply view handed to anything else (migrate steps, side commands) is kept lent for good.
  */
 import type { CommandSpec } from '../commands/spec.js';

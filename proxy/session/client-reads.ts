@@ -22,6 +22,9 @@
  *   after them (`target`), so the request completes as one view, sent to the backends as it is or by
  *   reference, instead of its pieces being copied and joined. Requests read there are lent (Session) and
  *   given back by the plain single-key and fan-out paths; the slab goes back to the pool after the last.
+ *   A big scratch read is scanned first (shared/resp/incomplete-tail.ts): the incomplete request it ends
+ *   with is pushed to the decoder as the scratch itself and carried from there, so its bytes are copied
+ *   once, not into the arena and then again into the carry buffer (feedRequests below).
  *
  * Node offers caller-owned read buffers (`onread`) only on sockets it creates; an accepted socket gets them
  * through the same mechanism (the socket's kBuffer/kBufferGen/kBufferCb slots and the handle's
@@ -30,8 +33,17 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { RequestCarrier } from '../../shared/resp/request-decoder.js';
+import { incompleteTail } from '../../shared/resp/incomplete-tail.js';
+import type { RequestCarrier, RequestDecoder } from '../../shared/resp/request-decoder.js';
+import { stamped1 } from '../util/clock.js';
 import { acquireRounded, acquireSlab, lendSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
+
+/**
+ * Bytes of client requests this process copied after reading them: into the arena (ClientArena.copyIn), and
+ * into carry buffers (a request spanning reads, moved there by the decoder). What the kernel reads straight
+ * into a carry buffer is not copied. For tests and benchmarks.
+ */
+export const readCopies = { arena: 0, carried: 0 };
 
 /** Bytes of the shared read scratch: the most one read returns. */
 const SCRATCH_SIZE = 64 * 1024;
@@ -124,6 +136,7 @@ export class ClientArena {
     }
     const at = this.pos;
     const dst = s.buf;
+    readCopies.arena += n;
     // A short read byte by byte: cheaper than the view TypedArray#set needs (~80 ns, as much as 60 bytes).
     if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[at + i] = bytes[i]!;
     else dst.set(n === bytes.length ? bytes : bytes.subarray(0, n), at);
@@ -155,6 +168,93 @@ const SLAB_CARRY_AT = 8 * 1024;
  * Session.onRequest lends each, see there); a slab's room past the request takes the reads that follow.
  */
 export const requestCarrier: RequestCarrier = {
-  take: (size: number): Buffer => (size < SLAB_CARRY_AT ? Buffer.allocUnsafe(size) : acquireRounded(size).buf),
+  take: (size: number, copied: number): Buffer => {
+    readCopies.carried += copied;
+    return size < SLAB_CARRY_AT ? Buffer.allocUnsafe(size) : acquireRounded(size).buf;
+  },
   done: retireFrame,
 };
+
+/** Where the read being decoded landed. */
+export const enum ReadOrigin {
+  /** No read is being decoded. */
+  None,
+  /** The shared scratch, copied into the client arena: requests are views of the arena. */
+  Arena,
+  /** A buffer of its own: a carried request's (a lent slab, or exactly its size), or (TLS) Node's 'data' chunk. */
+  Own,
+  /**
+   * The shared scratch itself: the start of a request the read leaves incomplete (incompleteTail), which the
+   * decoder copies into the buffer it is carried in. Nothing decoded from it may be kept.
+   */
+  Scratch,
+}
+
+/** Who is told where each chunk pushed to the decoder lies (the session: its requests are lent or copied by it). */
+export interface ReadSink {
+  origin: ReadOrigin;
+}
+
+/**
+ * Scratch reads from this long are scanned for a trailing incomplete request (incompleteTail) to carry
+ * straight from the scratch: shorter ones cost little to copy twice. At most this many length lines are read.
+ */
+const CARRY_FROM_SCRATCH_AT = 16 * 1024;
+const TAIL_SCAN_HEADERS = 64;
+
+const NO_READ = Buffer.alloc(0);
+
+/**
+ * Feeds a client socket's reads to its request decoder: a read into the shared scratch is copied into the
+ * client arena, or, when it is big and ends in an incomplete request, the requests before that one are and
+ * that one is carried straight from the scratch (one copy, not two); a read into a carried request's buffer
+ * (decoder.readTarget), or (TLS, another Node) a 'data' chunk, is decoded where it landed.
+ */
+export function feedRequests(socket: net.Socket, decoder: RequestDecoder, sink: ReadSink): void {
+  const decode = (bytes: Buffer) => {
+    try {
+      decoder.push(bytes);
+    } finally {
+      sink.origin = ReadOrigin.None;
+    }
+  };
+  let scratchRead: Buffer = NO_READ;
+  const decodeSplit = (tail: number) => {
+    if (tail > 0) {
+      sink.origin = ReadOrigin.Arena;
+      decode(clientArena.copyIn(scratchRead, tail));
+    }
+    if (decoder.dead) return;
+    sink.origin = ReadOrigin.Scratch;
+    decode(scratchRead.subarray(tail));
+  };
+  const arenaReads = readIntoScratch(
+    socket,
+    (buf: Buffer, n: number, inScratch: boolean) => {
+      if (!inScratch) {
+        sink.origin = ReadOrigin.Own;
+        stamped1(decode, buf.subarray(0, n));
+        return;
+      }
+      const tail = n >= CARRY_FROM_SCRATCH_AT && !decoder.midRequest ? incompleteTail(buf, n, TAIL_SCAN_HEADERS) : -1;
+      if (tail < 0) {
+        sink.origin = ReadOrigin.Arena;
+        stamped1(decode, clientArena.copyIn(buf, n));
+      } else {
+        scratchRead = buf.subarray(0, n);
+        stamped1(decodeSplit, tail);
+        scratchRead = NO_READ;
+      }
+    },
+    decoder,
+  );
+  // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
+  decoder.copySpanning = arenaReads;
+  if (arenaReads) decoder.carrier = requestCarrier;
+  else {
+    socket.on('data', (chunk: Buffer) => {
+      sink.origin = ReadOrigin.Own;
+      stamped1(decode, chunk);
+    });
+  }
+}

@@ -41,8 +41,11 @@ export interface RequestLimits {
 
 /** Buffers for requests carried over reads (RequestDecoder.carrier). */
 export interface RequestCarrier {
-  /** A buffer of at least `size` bytes that nobody else writes into while the decoder reads into it. */
-  take(size: number): Buffer;
+  /**
+   * A buffer of at least `size` bytes that nobody else writes into while the decoder reads into it; the
+   * decoder copies the first `copied` bytes of the request into its start.
+   */
+  take(size: number, copied: number): Buffer;
   /**
    * The decoder reads no more into `buf` (a buffer from take). Requests decoded from it may still be in use:
    * they were handed to onRequest, which decides how long their bytes are kept.
@@ -420,7 +423,7 @@ export class RequestDecoder {
     // Begun in carry memory: the client pipelines big requests; room for a few more, so fewer heads are copied.
     else if (cur !== null) want = (n + want) * PIPELINED_CARRY - n;
     const room = Math.min(want, Math.max(n, CARRY_STEP));
-    const buf = this.carrier!.take(n + room);
+    const buf = this.carrier!.take(n + room, n);
     buf.set(head, 0);
     this.rebase(head, buf);
     this.carryBuf = buf;

@@ -7,7 +7,6 @@
  *   (the proxy never holds the whole reply), while another client's replies come right behind it;
  * and in both, every lent reply view is given back (proxy/util/lent-slabs.ts).
  */
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadProxyConfig } from '../../proxy/config.js';
@@ -17,6 +16,7 @@ import { encodeCommand } from '../../shared/resp/encoder.js';
 import { setLogLevel } from '../../shared/log.js';
 import { startRedis } from '../support/redis-server.js';
 import { startTcpRelay } from '../support/tcp-relay.js';
+import { connectRaw, lentBackTo } from '../support/raw-client.js';
 import { until } from '../support/until.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { sleep, startCluster } from './proxy-cluster.js';
@@ -24,23 +24,6 @@ import { sleep, startCluster } from './proxy-cluster.js';
 setLogLevel('silent');
 
 const cleanups = cleanupsAfterEach();
-
-async function connect(port: number): Promise<{ s: net.Socket; got: Buffer[]; closed: Promise<void> }> {
-  const s = net.connect(port, '127.0.0.1');
-  cleanups.push(() => void s.destroy());
-  s.on('error', () => {});
-  const got: Buffer[] = [];
-  s.on('data', (d: Buffer) => got.push(d));
-  const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-  await new Promise<void>((resolve) => s.once('connect', () => resolve()));
-  return { s, got, closed };
-}
-
-/** Lent views back to `to` (they come back as writes complete and sockets close). */
-async function lentBackTo(to: number): Promise<number> {
-  for (let i = 0; i < 100 && lendCounts().lent !== to; i++) await sleep(20);
-  return lendCounts().lent;
-}
 
 describe('streamed replies', () => {
   it('the backend connection cut mid-reply (a relay stands for the network): that client is disconnected, the one queued behind gets an error, the rest go on', async () => {
@@ -64,8 +47,8 @@ describe('streamed replies', () => {
     expect(await io.get('small')).toBe('x'); // the backend connection is up
     const lent0 = lendCounts().lent;
 
-    const a = await connect(proxy.port);
-    const b = await connect(proxy.port);
+    const a = await connectRaw(proxy.port, cleanups);
+    const b = await connectRaw(proxy.port, cleanups);
     // The rest of the reply stays in the network from the moment its first part reaches the client.
     const firstPart = new Promise<void>((resolve) => a.s.once('data', () => {
         relay.pause();
@@ -107,7 +90,7 @@ describe('streamed replies', () => {
     expect(await io.get('small')).toBeNull();
     const lent0 = lendCounts().lent;
 
-    const hog = await connect(c.port);
+    const hog = await connectRaw(c.port, cleanups);
     hog.s.pause(); // never reads
     hog.s.write(encodeCommand(['GET', 'hugeval']));
     // Behind it at Redis: answered once the huge reply went by (streamed to the hog, or dropped once it is closed).

@@ -26,3 +26,22 @@ describe('SlowLog', () => {
     expect(readInteger(entry[2]!)).toBe(12_346);
   });
 });
+
+describe('SlowLog ring', () => {
+  it('keeps the newest maxLen entries, newest first; GET count; LEN; RESET', () => {
+    const log = new SlowLog(0, 3);
+    const idsOf = (reply: Buffer) => arrayElements(reply)!.map((e) => readInteger(arrayElements(e)![0]!));
+    const argOf = (reply: Buffer) => arrayElements(reply)!.map((e) => bulkValue(arrayElements(arrayElements(e)![3]!)![1]!)!.toString());
+    for (let i = 0; i < 5; i++) log.add([Buffer.from('GET'), Buffer.from(`k${i}`)], 20_000, 'c', 'n');
+    expect(log.length).toBe(3);
+    expect(idsOf(log.get(-1))).toEqual([4, 3, 2]);
+    expect(argOf(log.get(2))).toEqual(['k4', 'k3']);
+    expect(idsOf(log.get(10))).toEqual([4, 3, 2]);
+    expect(idsOf(log.get(0))).toEqual([]);
+    log.reset();
+    expect(log.length).toBe(0);
+    expect(idsOf(log.get(-1))).toEqual([]);
+    log.add([Buffer.from('PING')], 1, 'c', 'n');
+    expect(idsOf(log.get(-1))).toEqual([5]);
+  });
+});

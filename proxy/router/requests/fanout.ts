@@ -1,7 +1,9 @@
 /**
  * Multi-key commands split by backend: ONE sub-request per master (not per key), each carrying that master's
  * keys in the client's order; the replies are merged in the client's key order (subclasses say how). When all
- * keys live on one master, the client's command is sent as is and its reply forwarded verbatim.
+ * keys live on one master, the client's command is sent as is and its reply forwarded verbatim (a big one in
+ * parts as it arrives, like a single key's). A part's big reply cut at a read's end is kept as its pieces when
+ * the merge reads pieces (MGET), never concatenated.
  * If any sub-request fails, the client gets one error (the first failing part's, in part order).
  * Not atomic across masters, like Codis: docs/using.md says so.
  * The client's bytes (and the parts' replies) are lent views: given back as router/lending.ts says.
@@ -11,14 +13,20 @@ import type { BackendServer } from '../../backend/pool.js';
 import { encodeCommandInto } from '../../../shared/resp/encoder.js';
 import { isError } from '../../../shared/resp/reply-reader.js';
 import type { SlotRoute } from '../slot-table.js';
-import { giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
+import { giveBackReplies, giveBackReply, lendReplyView, requestAnswered, requestFailed, type BytesHolder } from '../lending.js';
 import { ClientRequest, type RouterSession, type Startable } from './base.js';
 import type { Slab } from '../../util/lent-slabs.js';
 import type { RequestSpans } from '../../../shared/resp/request-spans.js';
 
 /** The keys of one master and, once in, its reply. */
 export class Part implements BackendRequest {
+  /** Its reply once in (when it came in pieces: the first, which starts it). */
   reply: Buffer | null = null;
+  /**
+   * Its reply's pieces when it came in parts (a big reply cut at a read's end, passed on as the reads' views
+   * and never assembled: merged from them, `mergesPieces`); null otherwise.
+   */
+  pieces: Buffer[] | null = null;
   /** Indices into argv of this part's keys, in client order. */
   readonly keys: number[] = [];
 
@@ -29,6 +37,14 @@ export class Part implements BackendRequest {
 
   onReply(reply: Buffer): void {
     this.parent.partAnswered(this, reply);
+  }
+
+  takesParts(): boolean {
+    return this.parent.partTakesParts();
+  }
+
+  onReplyPart(piece: Buffer, last: boolean): void {
+    this.parent.partPiece(this, piece, last);
   }
 }
 
@@ -43,6 +59,8 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
   private finished = false;
   /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
   lentSlab: Slab | null = null;
+  /** Its one part's reply is going to the client in parts, as it arrives (forwarded as is, like a single key's). */
+  private streamed = false;
 
   constructor(
     session: RouterSession,
@@ -87,6 +105,9 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
    * values, when the session takes replies in parts) the views of the parts' replies that make it, in order.
    */
   protected abstract merge(): Buffer | Buffer[];
+
+  /** Whether merge() reads a part's reply from its pieces (Part.pieces: MGET); others get their parts' replies whole. */
+  protected readonly mergesPieces: boolean = false;
 
   start(): void {
     const n = this.parts.length;
@@ -136,7 +157,51 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
     }
   }
 
+  /**
+   * A part's big reply may come in parts: a lone part's goes on to the client as it arrives (its reply is the
+   * client's), one of several is kept as its pieces when merge() reads them.
+   */
+  partTakesParts(): boolean {
+    if (this.finished) return false;
+    if (this.parts.length === 1) return this.session.takesParts !== undefined && this.session.takesParts(this);
+    return this.mergesPieces;
+  }
+
+  /** A piece of `part`'s reply (after partTakesParts said yes), lent; `last`: it completes the reply. */
+  partPiece(part: Part, piece: Buffer, last: boolean): void {
+    if (!last) {
+      if (this.finished) giveBackReply(piece); // failed meanwhile: nobody reads it
+      else if (this.parts.length > 1) (part.pieces ??= []).push(piece);
+      else {
+        this.streamed = true;
+        this.session.replyPart!(this, piece);
+      }
+      return;
+    }
+    this.unanswered--;
+    if (this.finished) giveBackReply(piece);
+    else if (this.parts.length === 1) {
+      // The last part of a reply forwarded as is: no whole reply to look at (its first byte is data).
+      part.reply = piece;
+      this.finish(piece);
+    } else {
+      const pieces = part.pieces ?? [];
+      pieces.push(piece);
+      part.pieces = pieces;
+      part.reply = pieces[0]!;
+      if (--this.left === 0) this.answer();
+    }
+    if (this.unanswered === 0 && this.finished) requestAnswered(this);
+  }
+
   partAnswered(part: Part, reply: Buffer): void {
+    // A reply that broke off (the connection was lost) after some of it came: the pieces kept go back, and a
+    // client that has part of it cannot be answered in-band (replyBroken), as a single key's streamed reply.
+    if (part.pieces !== null) {
+      giveBackReplies(part.pieces);
+      part.pieces = null;
+    }
+    if (this.streamed && !this.finished) this.session.replyBroken!(this);
     this.unanswered--;
     if (this.finished) giveBackReply(reply); // failed meanwhile: nobody reads it
     else {
@@ -160,6 +225,7 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
   /** Finished without every reply: its bytes may still be waiting to be written, so they are never given back. */
   fail(reply: Buffer): void {
     if (this.finished) return;
+    if (this.streamed) this.session.replyBroken!(this); // part of the reply may have gone out
     // Nothing sent yet: the bytes may still be read by whatever failed (a migrate step, an exception's dispatch).
     if (!this.started) requestFailed(this);
     this.finish(reply);
@@ -175,7 +241,11 @@ export abstract class FanoutRequest extends ClientRequest implements Startable, 
       const r = p.reply;
       if (r === null) continue;
       p.reply = null;
-      if (r === reply) this.lendsReply = true;
+      const pieces = p.pieces;
+      if (pieces !== null) {
+        p.pieces = null;
+        giveBackReplies(pieces); // merged: the views handed on are lent on their own
+      } else if (r === reply) this.lendsReply = true;
       else giveBackReply(r);
     }
     if (leading !== undefined) {

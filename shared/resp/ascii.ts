@@ -1,0 +1,8 @@
+/** Bytes the RESP scanners look for (shared/resp/incomplete-tail.ts, array-pieces.ts). */
+export const CR = 13;
+export const LF = 10;
+export const MINUS = 45;
+export const ZERO = 48;
+export const NINE = 57;
+export const STAR = 42;
+export const DOLLAR = 36;
