@@ -35,7 +35,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { incompleteTail } from '../../shared/resp/incomplete-tail.js';
 import type { RequestCarrier, RequestDecoder } from '../../shared/resp/request-decoder.js';
-import { stamped1 } from '../util/clock.js';
+import { stamped2 } from '../util/clock.js';
 import { acquireRounded, acquireSlab, lendSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
 
 /**
@@ -78,14 +78,20 @@ let scratch: Buffer | null = null;
 const nextScratch = (): Buffer => (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE));
 
 /**
- * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(scratch, n, true)` (its
- * first `n` bytes are the read, valid only during the call) instead of emitting 'data'. False when not
+ * Makes an accepted plain-TCP socket read into the shared scratch and call `onRead(scratch, n, true, ctx)` (its
+ * first `n` bytes are the read, valid only during the call) instead of emitting 'data' (`ctx` passed on, so
+ * that `onRead` need not be a closure of its own per connection). False when not
  * possible: use 'data'. `target.readTarget`, read after each read, may name where the next one lands instead
- * (a carried request's buffer, RequestDecoder.readTarget): then `onRead(buf, n, false)` with that buffer.
+ * (a carried request's buffer, RequestDecoder.readTarget): then `onRead(buf, n, false, ctx)` with that buffer.
  * No view is made here: a read copied into the arena needs none (ClientArena.copyIn).
  * pause()/resume(), 'end' and timeouts work as before (net supports them with `onread`).
  */
-export function readIntoScratch(socket: net.Socket, onRead: (buf: Buffer, n: number, inScratch: boolean) => void, target?: { readonly readTarget: Buffer | null }): boolean {
+export function readIntoScratch<C>(
+  socket: net.Socket,
+  onRead: (buf: Buffer, n: number, inScratch: boolean, ctx: C) => void,
+  ctx?: C,
+  target?: { readonly readTarget: Buffer | null },
+): boolean {
   const s = userBufferSlots();
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
   if (s === null || socket instanceof tls.TLSSocket || handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') return false;
@@ -93,7 +99,7 @@ export function readIntoScratch(socket: net.Socket, onRead: (buf: Buffer, n: num
   const first = nextScratch();
   own[s.gen] = target === undefined ? nextScratch : (): Buffer => target.readTarget ?? nextScratch();
   own[s.cb] = (n: number, buf: Buffer): boolean => {
-    onRead(buf, n, buf === scratch);
+    onRead(buf, n, buf === scratch, ctx as C);
     return true;
   };
   own[s.buffer] = first;
@@ -190,9 +196,10 @@ export const enum ReadOrigin {
   Scratch,
 }
 
-/** Who is told where each chunk pushed to the decoder lies (the session: its requests are lent or copied by it). */
+/** A client's reads' destination (the session): its decoder, and where each chunk pushed to it lies (its requests are lent or copied by it). */
 export interface ReadSink {
   origin: ReadOrigin;
+  readonly decoder: RequestDecoder;
 }
 
 /**
@@ -202,59 +209,73 @@ export interface ReadSink {
 const CARRY_FROM_SCRATCH_AT = 16 * 1024;
 const TAIL_SCAN_HEADERS = 64;
 
-const NO_READ = Buffer.alloc(0);
+/**
+ * Where the scratch read being decoded is split (feedRequests): its incomplete tail begins here; -1 = not
+ * split. Module state, not a closure per connection (idle memory): one read is decoded at a time.
+ */
+let splitAt = -1;
+
+/** Pushes a read to `decoder`; a split one (splitAt) as its complete requests copied into the arena, then its tail as it is. */
+function pushRead(decoder: RequestDecoder, sink: ReadSink, bytes: Buffer): void {
+  const tail = splitAt;
+  if (tail < 0) return decoder.push(bytes);
+  splitAt = -1;
+  if (tail > 0) {
+    sink.origin = ReadOrigin.Arena;
+    decoder.push(clientArena.copyIn(bytes, tail));
+    if (decoder.dead) return;
+  }
+  sink.origin = ReadOrigin.Scratch;
+  decoder.push(bytes.subarray(tail));
+}
 
 /**
  * Feeds a client socket's reads to its request decoder: a read into the shared scratch is copied into the
  * client arena, or, when it is big and ends in an incomplete request, the requests before that one are and
  * that one is carried straight from the scratch (one copy, not two); a read into a carried request's buffer
  * (decoder.readTarget), or (TLS, another Node) a 'data' chunk, is decoded where it landed.
+ * No closure of its own per connection: every idle connection would pay for its context (~40 B of heap).
  */
-export function feedRequests(socket: net.Socket, decoder: RequestDecoder, sink: ReadSink): void {
-  const decode = (bytes: Buffer) => {
-    try {
-      decoder.push(bytes);
-    } finally {
-      sink.origin = ReadOrigin.None;
-    }
-  };
-  let scratchRead: Buffer = NO_READ;
-  const decodeSplit = (tail: number) => {
-    if (tail > 0) {
-      sink.origin = ReadOrigin.Arena;
-      decode(clientArena.copyIn(scratchRead, tail));
-    }
-    if (decoder.dead) return;
-    sink.origin = ReadOrigin.Scratch;
-    decode(scratchRead.subarray(tail));
-  };
-  const arenaReads = readIntoScratch(
-    socket,
-    (buf: Buffer, n: number, inScratch: boolean) => {
-      if (!inScratch) {
-        sink.origin = ReadOrigin.Own;
-        stamped1(decode, buf.subarray(0, n));
-        return;
-      }
-      const tail = n >= CARRY_FROM_SCRATCH_AT && !decoder.midRequest ? incompleteTail(buf, n, TAIL_SCAN_HEADERS) : -1;
-      if (tail < 0) {
-        sink.origin = ReadOrigin.Arena;
-        stamped1(decode, clientArena.copyIn(buf, n));
-      } else {
-        scratchRead = buf.subarray(0, n);
-        stamped1(decodeSplit, tail);
-        scratchRead = NO_READ;
-      }
-    },
-    decoder,
-  );
+export function feedRequests(socket: net.Socket, sink: ReadSink): void {
+  const decoder = sink.decoder;
+  const arenaReads = readIntoScratch(socket, onClientRead, sink, decoder);
   // The arena is written over: what outlives a read is copied, a request spanning reads carried (read in place).
   decoder.copySpanning = arenaReads;
   if (arenaReads) decoder.carrier = requestCarrier;
-  else {
-    socket.on('data', (chunk: Buffer) => {
-      sink.origin = ReadOrigin.Own;
-      stamped1(decode, chunk);
-    });
+  else feedDataEvents(socket, sink);
+}
+
+/** Without scratch reads (TLS, another Node): each 'data' chunk is decoded where Node read it. */
+function feedDataEvents(socket: net.Socket, sink: ReadSink): void {
+  socket.on('data', (chunk: Buffer) => {
+    sink.origin = ReadOrigin.Own;
+    stamped2(decodeRead, sink, chunk);
+  });
+}
+
+/** readIntoScratch's onRead for a client: see feedRequests. */
+function onClientRead(buf: Buffer, n: number, inScratch: boolean, sink: ReadSink): void {
+  if (!inScratch) {
+    sink.origin = ReadOrigin.Own;
+    stamped2(decodeRead, sink, buf.subarray(0, n));
+    return;
+  }
+  const tail = n >= CARRY_FROM_SCRATCH_AT && !sink.decoder.midRequest ? incompleteTail(buf, n, TAIL_SCAN_HEADERS) : -1;
+  if (tail < 0) {
+    sink.origin = ReadOrigin.Arena;
+    stamped2(decodeRead, sink, clientArena.copyIn(buf, n));
+  } else {
+    splitAt = tail;
+    stamped2(decodeRead, sink, buf.subarray(0, n));
+  }
+}
+
+/** Decodes one read (its origin set); afterwards no read is being decoded. */
+function decodeRead(sink: ReadSink, bytes: Buffer): void {
+  try {
+    pushRead(sink.decoder, sink, bytes);
+  } finally {
+    sink.origin = ReadOrigin.None;
+    splitAt = -1;
   }
 }
