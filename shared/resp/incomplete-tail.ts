@@ -10,6 +10,27 @@ import { CR, DOLLAR, NINE, STAR, ZERO } from './ascii.js';
 
 /** More digits than this cannot be a valid length under any limit (as RequestDecoder). */
 const MAX_LEN_DIGITS = 15;
+/** scanNumber's result for a number of more than MAX_LEN_DIGITS digits. */
+const TOO_LONG = -1;
+/** The value of the digits scanNumber last read (a second return value without an allocation). */
+let scanned = 0;
+
+/**
+ * Reads the decimal digits of buf[p, n) (p at a digit); returns where they end (n when they may go on) and sets
+ * `scanned` to their value, or TOO_LONG after more than MAX_LEN_DIGITS digits.
+ */
+function scanNumber(buf: Uint8Array, p: number, n: number): number {
+  const from = p;
+  let v = 0;
+  while (p < n) {
+    const c = buf[p]!;
+    if (c < ZERO || c > NINE) break;
+    v = v * 10 + (c - ZERO);
+    if (++p - from > MAX_LEN_DIGITS) return TOO_LONG;
+  }
+  scanned = v;
+  return p;
+}
 
 /**
  * The offset in `buf[0, n)` where a multibulk request begins that is well-formed as far as it goes and does
@@ -26,19 +47,14 @@ export function incompleteTail(buf: Uint8Array, n: number, maxHeaders: number): 
     const start = p;
     if (buf[p] !== STAR) return -1;
     p++;
-    let count = 0;
-    let c = buf[p];
     if (p >= n) return start;
-    if (c === undefined || c <= ZERO || c > NINE) return -1;
-    const countStart = p;
-    while (p < n) {
-      c = buf[p]!;
-      if (c < ZERO || c > NINE) break;
-      count = count * 10 + (c - ZERO);
-      if (++p - countStart > MAX_LEN_DIGITS) return -1;
-    }
+    const c = buf[p]!;
+    if (c === ZERO || c > NINE || c < ZERO) return -1;
+    p = scanNumber(buf, p, n);
+    if (p === TOO_LONG) return -1;
     if (p >= n) return start;
-    if (c !== CR) return -1;
+    if (buf[p] !== CR) return -1;
+    const count = scanned;
     p += 2; // Redis skips the byte after '\r' without looking at it.
     if (++headers > maxHeaders) return -1;
     for (let i = 0; i < count; i++) {
@@ -46,18 +62,14 @@ export function incompleteTail(buf: Uint8Array, n: number, maxHeaders: number): 
       if (buf[p] !== DOLLAR) return -1;
       p++;
       if (p >= n) return start;
-      c = buf[p];
-      if (c === undefined || c < ZERO || c > NINE) return -1;
+      const d = buf[p]!;
+      if (d < ZERO || d > NINE) return -1;
       const lenStart = p;
-      let l = 0;
-      while (p < n) {
-        c = buf[p]!;
-        if (c < ZERO || c > NINE) break;
-        l = l * 10 + (c - ZERO);
-        if (++p - lenStart > MAX_LEN_DIGITS) return -1;
-      }
+      p = scanNumber(buf, p, n);
+      if (p === TOO_LONG) return -1;
       if (p >= n) return start;
-      if (c !== CR || (buf[lenStart] === ZERO && p - lenStart > 1)) return -1;
+      if (buf[p] !== CR || (d === ZERO && p - lenStart > 1)) return -1;
+      const l = scanned;
       if (++headers > maxHeaders) return -1;
       p += 2 + l + 2;
     }
