@@ -41,6 +41,7 @@ import type { StartProxyOptions } from '../startup.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { FromWorker, WorkerMetrics, WorkerStats } from './protocol.js';
 import { WorkerProc } from './worker-proc.js';
+import { emptyStats, sumBackends } from './stats.js';
 
 export interface StartWorkersOptions extends StartProxyOptions {
   /** Worker processes (default config.workers). */
@@ -61,21 +62,6 @@ function workerEntry(): { exec: string; execArgv: string[] } {
     return { exec: fileURLToPath(new URL('./worker-main.ts', self)), execArgv: ['--import', import.meta.resolve('tsx')] };
   }
   return { exec: fileURLToPath(new URL('./worker-main.js', self)), execArgv: process.execArgv };
-}
-
-function emptyStats(): Omit<WorkerStats, 'index' | 'pid' | 'revision' | 'loaded' | 'fenced'> {
-  return {
-    clients: 0,
-    totalConnections: 0,
-    rejectedConnections: 0,
-    requestsActive: 0,
-    heldSessions: 0,
-    drainingRequests: 0,
-    commands: 0,
-    commandStats: [],
-    backends: [],
-    memory: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 },
-  };
 }
 
 /**
@@ -404,20 +390,7 @@ export class WorkerSet implements ProxyRuntime, AdminProxy {
   }
 
   backends(): WorkerStats['backends'] {
-    const by = new Map<string, WorkerStats['backends'][number]>();
-    for (const s of this.snapshot) {
-      for (const b of s.backends) {
-        const cur = by.get(b.addr);
-        if (!cur) by.set(b.addr, { ...b });
-        else {
-          cur.requests += b.requests;
-          cur.pending += b.pending;
-          cur.connections += b.connections;
-          cur.healthy = cur.healthy && b.healthy;
-        }
-      }
-    }
-    return [...by.values()];
+    return sumBackends(this.snapshot);
   }
 
   /** Per-worker figures for /api/v1/proxy. */
