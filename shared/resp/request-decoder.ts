@@ -417,7 +417,8 @@ export class RequestDecoder {
 
   /**
    * The multibulk request being decoded is incomplete at the end of `chunk` (begun at reqStart in it, or
-   * continued from `cur`, the carry buffer `chunk` lies in): it goes on in `cur` while there is room, else its bytes so far
+   * continued from `cur`, the carry buffer `chunk` lies in): it goes on in `cur` while there is room (one begun
+   * in `cur` while it is expected to fit, as long as it declares or as the one before it), else its bytes so far
    * are copied into a new buffer from the carrier with room for what it still declares (as long again at
    * most, or CARRY_STEP: nothing is allocated from an untrusted length), and its views re-pointed there.
    */
