@@ -13,7 +13,6 @@
  */
 import { HandshakeReply, handshakeSteps } from './handshake.js';
 import type net from 'node:net';
-import { dial } from '../../shared/tls/dial.js';
 import { encodeCommand, encodeSelectedInto } from '../../shared/resp/encoder.js';
 import { argvOfSpans, type RequestSpans } from '../../shared/resp/request-spans.js';
 import { ReplyFramer, type FrameHandler } from '../../shared/resp/reply-framer.js';
@@ -22,15 +21,19 @@ import { stamped1 } from '../util/clock.js';
 import { Fifo } from '../util/fifo.js';
 import { explainHandshakeFailure, VersionProbe } from './server-version.js';
 import { scheduleFlush, type Flushable } from '../util/flush.js';
-import { BUSY_PROBE_AFTER_MS, BusyWatch } from './busy-watch.js';
-import { lendFrame, ReadSlab } from './read-slab.js';
+import type { BusyWatch } from './busy-watch.js';
+import { StallWatch } from './stall-watch.js';
+import { DialQueue } from './dial-queue.js';
+import { HeldSessions } from './held-sessions.js';
+import { lendFrame } from './read-slab.js';
+import { dialBackend, type BackendSocketEvents } from './backend-socket.js';
 import { lendSlab, type Slab } from '../util/lent-slabs.js';
 import { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
 export { MAX_BACKEND_BUFFERED_BYTES, type BackendOptions, type BackendRequest, type ConnectionOwner, type Holdable } from './connection-types.js';
 
 import { OutputBatch } from './output-batch.js';
-import { DirectWriter } from '../util/direct-write.js';
+import type { DirectWriter } from '../util/direct-write.js';
 
 const enum State {
   Idle,
@@ -49,7 +52,7 @@ const IGNORED: BackendRequest = { onReply: () => undefined };
 /** Queued output past which a connection writes at once instead of at the end of the turn. */
 const FLUSH_AT = 256 * 1024;
 
-export class BackendConnection implements FrameHandler, Flushable {
+export class BackendConnection implements FrameHandler, Flushable, BackendSocketEvents {
   flushQueued = false;
   private state: State = State.Idle;
   private socket: net.Socket | null = null;
@@ -58,9 +61,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   private readonly framer: ReplyFramer;
   private readonly waiting = new Fifo<BackendRequest>(64);
   /** Requests (and their bytes, same order) accepted while connecting, written once the handshake is done. */
-  private queued: BackendRequest[] = [];
-  private queuedBufs: Buffer[] = [];
-  private queuedBytes = 0;
+  private readonly queued = new DialQueue();
   /** What this turn writes: short pieces packed into a slab, long ones referenced (output-batch.ts). */
   private readonly batch = new OutputBatch();
   private failFast = false;
@@ -69,21 +70,16 @@ export class BackendConnection implements FrameHandler, Flushable {
   private retryTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private closeResolve: (() => void) | null = null;
-  /** Replies seen so far and at the last stall check (watchdog without hot-path timers). */
-  private replies = 0;
-  private repliesAtCheck = 0;
-  private stalledSince = 0;
-  /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES; null = not congested. */
-  private held: Set<Holdable> | null = null;
-  /** Whether a script runs on this connection (side-PING probe after a stall). */
+  /** Sessions held while the socket buffer is over MAX_BACKEND_BUFFERED_BYTES (held-sessions.ts). */
+  private readonly held = new HeldSessions();
+  /** The reply watchdog, and whether a script runs on this connection (stall-watch.ts). */
+  private readonly stall: StallWatch;
   private readonly busy: BusyWatch;
   /** Closed by fenceWrite: redial on the next send, not at once (nothing may be written while fenced). */
   private fencedClose = false;
   /** Requests at the tail of `waiting` whose bytes are not handed to the socket yet (dropped by fenceWrite). */
   private unsent = 0;
   private fencedUnsent = 0;
-  /** Times this connection became congested (stats). */
-  congestions = 0;
   readonly unavailableReply: Buffer;
   readonly lostReply: Buffer;
 
@@ -94,7 +90,8 @@ export class BackendConnection implements FrameHandler, Flushable {
     /** RESP version spoken on this connection (HELLO 3 at dial): replies are forwarded as they come. */
     readonly proto: 2 | 3 = 2,
   ) {
-    this.busy = new BusyWatch(owner, opts, db);
+    this.stall = new StallWatch(owner, opts, db, () => this.waiting.length);
+    this.busy = this.stall.busy;
     this.framer = new ReplyFramer(this, opts.streamReplyBytes ?? 0);
     this.unavailableReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_UNAVAILABLE, { addr: owner.addr });
     this.lostReply = errorReply(ProxyErrors.REDSLOT_ERR_BACKEND_CONNECTION_LOST, { addr: owner.addr });
@@ -106,21 +103,12 @@ export class BackendConnection implements FrameHandler, Flushable {
 
   /** The socket buffer is over MAX_BACKEND_BUFFERED_BYTES: senders should hold (holdUntilDrained). */
   get congested(): boolean {
-    return this.held !== null;
+    return this.held.congested;
   }
 
   /** Holds `s` (it dispatches nothing more) until this connection's socket drains or closes. */
   holdUntilDrained(s: Holdable): void {
-    if (this.held === null || this.held.has(s)) return;
-    this.held.add(s);
-    s.backendHold();
-  }
-
-  private releaseHeld(): void {
-    const held = this.held;
-    if (held === null) return;
-    this.held = null;
-    for (const s of held) s.backendRelease();
+    this.held.hold(s);
   }
 
   /** Requests sent and not yet answered (plus those queued during connect). */
@@ -142,10 +130,8 @@ export class BackendConnection implements FrameHandler, Flushable {
       req.onReply(this.unavailableReply);
       return;
     }
-    this.queued.push(req);
-    this.queuedBufs.push(payload);
-    this.queuedBytes += payload.length;
-    this.congestWhileConnecting();
+    this.queued.push(req, payload, payload.length);
+    this.held.over(this.queued.bytes); // what waits for the handshake counts against the same bound
     if (this.state === State.Idle) this.dial();
   }
 
@@ -164,10 +150,8 @@ export class BackendConnection implements FrameHandler, Flushable {
       req.onReply(this.unavailableReply);
       return;
     }
-    this.queued.push(req);
-    for (const p of parts) this.queuedBufs.push(p);
-    this.queuedBytes += bytes;
-    this.congestWhileConnecting();
+    this.queued.push(req, parts, bytes);
+    this.held.over(this.queued.bytes);
     if (this.state === State.Idle) this.dial();
   }
 
@@ -214,14 +198,6 @@ export class BackendConnection implements FrameHandler, Flushable {
     else scheduleFlush(this);
   }
 
-  /** What waits for the handshake counts against the same bound (a backend slow to answer AUTH/SELECT). */
-  private congestWhileConnecting(): void {
-    if (this.held === null && this.queuedBytes > MAX_BACKEND_BUFFERED_BYTES) {
-      this.held = new Set();
-      this.congestions++;
-    }
-  }
-
   /**
    * CLIENT SETNAME on this connection, in order with what was sent before it (a new registration id after a
    * lost lease: the dashboard kills connections named after ids no longer registered). Redis renames the
@@ -248,9 +224,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     const writer = this.writer!;
     this.batch.writeTo(writer);
     this.unsent = 0;
-    if (this.held === null && writer.writableLength > MAX_BACKEND_BUFFERED_BYTES) {
-      this.held = new Set();
-      this.congestions++;
+    if (this.held.over(writer.writableLength)) {
       this.owner.log.debug('backend.congested', { backend: this.owner.addr, db: this.db, buffered: writer.writableLength });
     }
   }
@@ -272,7 +246,8 @@ export class BackendConnection implements FrameHandler, Flushable {
    * read slab `chunk` lies in (null: a buffer of its own, as 'data' events give), so that reply views are lent
    * with the slab in hand (no `view.buffer` lookup, router/lending.ts).
    */
-  receive(chunk: Buffer, slab: Slab | null): void {
+  received(socket: net.Socket, chunk: Buffer, slab: Slab | null): void {
+    if (this.socket !== socket) return; // a socket this connection replaced
     this.chunkSlab = slab;
     try {
       stamped1(this.pushFrames, chunk);
@@ -296,8 +271,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.socket?.destroy();
       return;
     }
-    this.replies++;
-    if (this.busy.active) this.busy.clear();
+    this.stall.progress();
     // Lent, unless a copy of its own: its holder gives it back once done (read-slab.ts), else its slab is never rewritten.
     const slab = copied ? null : this.chunkSlab;
     if (slab !== null) lendSlab(slab);
@@ -314,8 +288,7 @@ export class BackendConnection implements FrameHandler, Flushable {
   /** A part of a streamed reply (ReplyFramer.streamAt): lent like a whole frame, the last one completes the request. */
   onFramePart(part: Buffer, last: boolean): void {
     const req = last ? this.waiting.shift() : this.waiting.peek();
-    this.replies++; // progress, for the stall watchdog
-    if (this.busy.active) this.busy.clear();
+    this.stall.progress();
     if (req === undefined || req.onReplyPart === undefined) {
       // Only a request that said it takes parts gets them: anything else is a bug, not a backend's fault.
       this.owner.log.error('backend.unexpected_reply_part', { backend: this.owner.addr, db: this.db });
@@ -337,43 +310,31 @@ export class BackendConnection implements FrameHandler, Flushable {
   private dial(): void {
     this.state = State.Connecting;
     this.framer.reset();
-    const slab = new ReadSlab(this.framer);
-    const { socket, ready, onread } = dial(this.owner.host, this.owner.port, this.opts.tls ?? null, {
-      buffer: slab.next,
-      callback: (n: number, buf: Uint8Array): boolean => {
-        if (this.socket === socket) this.receive(slab.take(n, buf as Buffer), slab.reading);
-        return true;
-      },
-    });
+    const { socket, writer } = dialBackend(this.owner, this.opts, this.framer, this);
     this.socket = socket;
-    const writer = (this.writer = new DirectWriter(socket));
+    this.writer = writer;
     // A batch left pending in libuv is written (the socket's 'drain' says so for what went through socket.write).
     writer.drained = () => {
-      if (this.socket === socket && socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
+      if (this.socket === socket && socket.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.held.release();
     };
-    socket.setNoDelay(true);
-    if (this.opts.keepAliveMs > 0) socket.setKeepAlive(true, this.opts.keepAliveMs);
     this.dialTimer = setTimeout(() => {
       this.owner.log.warn('backend.dial_timeout', { backend: this.owner.addr, db: this.db, timeoutMs: this.opts.dialTimeoutMs });
       socket.destroy();
     }, this.opts.dialTimeoutMs);
-    socket.on(ready, () => this.onConnect(socket));
-    if (!onread) {
-      socket.on('data', (chunk: Buffer) => {
-        if (this.socket === socket) this.receive(chunk, null);
-      });
-    }
-    socket.on('error', (err: Error) => {
-      if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
-      else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
-    });
-    socket.on('close', () => this.onClose(socket));
-    socket.on('drain', () => {
-      if (this.socket === socket) this.releaseHeld();
-    });
   }
 
-  private onConnect(socket: net.Socket): void {
+  // ---- BackendSocketEvents (backend-socket.ts): events of a socket this connection replaced are ignored
+
+  drained(socket: net.Socket): void {
+    if (this.socket === socket) this.held.release();
+  }
+
+  errored(_socket: net.Socket, err: Error): void {
+    if (this.state === State.Ready) this.owner.log.warn('backend.error', { backend: this.owner.addr, db: this.db, err });
+    else this.owner.log.debug('backend.dial_error', { backend: this.owner.addr, db: this.db, err });
+  }
+
+  connected(socket: net.Socket): void {
     if (this.socket !== socket) return;
     this.state = State.Handshake;
     const { user, password } = this.opts;
@@ -393,17 +354,13 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.failFast = false;
     this.attempts = 0;
     this.owner.onConnectionHealth(true);
-    const reqs = this.queued;
-    const bufs = this.queuedBufs;
-    this.queued = [];
-    this.queuedBufs = [];
-    this.queuedBytes = 0;
+    const { reqs, bufs } = this.queued.take();
     for (const r of reqs) this.waiting.push(r);
     this.unsent += reqs.length;
     for (const b of bufs) this.batch.push(b);
     this.flush();
     // Held while connecting: go on once the socket took it (else its 'drain' releases them).
-    if (this.held !== null && this.writer!.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.releaseHeld();
+    if (this.held.congested && this.writer!.writableLength <= MAX_BACKEND_BUFFERED_BYTES) this.held.release();
     if (this.closing && this.waiting.length === 0) this.finishClose();
     // Once per server: its Redis version (what old Codis-era servers cannot do: server-version.ts).
     else if (this.owner.version === null) this.send(new VersionProbe(this.owner), INFO_SERVER);
@@ -421,7 +378,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.socket?.destroy();
   }
 
-  private onClose(socket: net.Socket): void {
+  closed(socket: net.Socket): void {
     if (this.socket !== socket) return;
     this.socket = null;
     if (this.dialTimer) clearTimeout(this.dialTimer);
@@ -431,17 +388,13 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.unsent = 0;
     this.batch.clear();
     this.busy.clear();
-    this.releaseHeld(); // their requests fail below; the sessions go on
+    this.held.release(); // their requests fail below; the sessions go on
     // Fail exactly what was pending on this connection, oldest first.
     const failed = this.waiting.drain();
-    const queued = this.queued;
-    this.queued = [];
-    this.queuedBufs = [];
-    this.queuedBytes = 0;
+    const queued = this.queued.take().reqs;
     if (this.closing) {
       this.state = State.Closed;
-      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
-      for (const r of queued) r.onReply(reply);
+      failAll(failed, queued, reply);
       this.finishClose();
       return;
     }
@@ -461,8 +414,7 @@ export class BackendConnection implements FrameHandler, Flushable {
       this.owner.log.warn('backend.connection_lost', { backend: this.owner.addr, db: this.db, failed: failed.length });
       // Redial at once: a dropped connection to a live server should not cost clients any errors.
       this.state = State.Idle;
-      for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
-      for (const r of queued) r.onReply(reply);
+      failAll(failed, queued, reply);
       if (this.state === State.Idle) this.dial();
       return;
     }
@@ -472,8 +424,7 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.state = State.Down;
     if (this.attempts === 1) this.owner.log.warn('backend.down', { backend: this.owner.addr, db: this.db });
     this.owner.onConnectionHealth(false);
-    for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
-    for (const r of queued) r.onReply(reply);
+    failAll(failed, queued, reply);
     const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(this.attempts - 1, 20));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -487,31 +438,10 @@ export class BackendConnection implements FrameHandler, Flushable {
    * replyTimeoutMs is reset (its pending requests fail as "connection lost").
    */
   checkStall(now: number): void {
-    if (this.state !== State.Ready || this.waiting.length === 0) {
-      this.stalledSince = 0;
-      this.repliesAtCheck = this.replies;
-      return;
-    }
-    if (this.replies !== this.repliesAtCheck) {
-      this.repliesAtCheck = this.replies;
-      this.stalledSince = 0;
-      return;
-    }
-    if (this.stalledSince === 0) {
-      this.stalledSince = now;
-      return;
-    }
-    const stalled = now - this.stalledSince;
-    if (stalled >= BUSY_PROBE_AFTER_MS) this.busy.start(this.pendingNow);
-    if (this.opts.replyTimeoutMs > 0 && stalled >= this.opts.replyTimeoutMs) {
-      if (this.busy.reply !== null) return; // a long script: alive, and a reset would lose the replies queued behind it
-      this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
-      this.stalledSince = 0;
-      this.socket?.destroy();
-    }
+    if (!this.stall.check(now, this.state === State.Ready ? this.waiting.length : 0)) return;
+    this.owner.log.warn('backend.reply_timeout', { backend: this.owner.addr, db: this.db, pending: this.waiting.length, timeoutMs: this.opts.replyTimeoutMs });
+    this.socket?.destroy();
   }
-
-  private readonly pendingNow = (): number => this.waiting.length;
 
   /**
    * Fails every request pending on this connection now (as "connection lost") and redials: used when the
@@ -556,4 +486,10 @@ export class BackendConnection implements FrameHandler, Flushable {
     this.closeResolve = null;
     r?.();
   }
+}
+
+/** Fails the requests pending on a broken connection (`failed`: those in `waiting`, `queued`: those never sent) with `reply`. */
+function failAll(failed: readonly BackendRequest[], queued: readonly BackendRequest[], reply: Buffer): void {
+  for (const r of failed) if (!(r instanceof HandshakeReply)) r.onReply(reply);
+  for (const r of queued) r.onReply(reply);
 }

@@ -101,6 +101,11 @@ const CARRY_STEP = 256 * 1024;
 const PIPELINED_CARRY = 4;
 /** Least room given to a carried request (its count not read yet, or little left to come). */
 const MIN_CARRY_ROOM = 64;
+/**
+ * Bytes a read into a carry buffer goes past the carried request's expected end when no request as long fits
+ * after it (readTarget): the next request's head moves to a new buffer short, not half a request long (carry).
+ */
+const READ_PAST = 256;
 /** More digits than this cannot be a valid length under any limit (and stays exact as a double). */
 const MAX_LEN_DIGITS = 15;
 
@@ -172,10 +177,22 @@ export class RequestDecoder {
     this.dropCarry();
   }
 
-  /** Where the next read should land so that the carried request continues contiguously (null: anywhere). */
+  /**
+   * Where the next read should land so that the carried request continues contiguously (null: anywhere). The
+   * read stops READ_PAST bytes past the expected end of the last request that fits (this one, and as many as
+   * long after it), so a request that will not fit begins near the end of what was read and little of it moves
+   * to the next buffer (carry).
+   */
   get readTarget(): Buffer | null {
     const c = this.carryBuf;
-    return c === null ? null : c.subarray(this.carryFill);
+    if (c === null) return null;
+    const head = this.carryFill - this.carryStart;
+    const rest = this.stillDeclared(head);
+    const end = this.carryFill + rest;
+    if (end >= c.length) return c.subarray(this.carryFill); // it does not fit: carry moves it when the buffer is full
+    // As many more requests as long as this one fit after it (a pipeline): the read may take those too.
+    const stop = end + Math.floor((c.length - end) / (head + rest)) * (head + rest) + READ_PAST;
+    return stop < c.length ? c.subarray(this.carryFill, stop) : c.subarray(this.carryFill);
   }
 
   /**
@@ -198,8 +215,9 @@ export class RequestDecoder {
   push(chunk: Buffer): void {
     const len = chunk.length;
     let pos = 0;
-    /** Start of the current request in this chunk, or -1 when it began in an earlier chunk. */
+    /** Start of the current request in this chunk, or -1 when it began in an earlier chunk; and of the one before it. */
     let reqStart = -1;
+    let prevStart = -1;
     /** Offset of this chunk in carryBuf when it continues the carried request there (memory nobody rewrites), else -1. */
     let carriedAt = -1;
     let carried = this.carryBuf;
@@ -218,6 +236,7 @@ export class RequestDecoder {
     while (pos < len) {
       switch (this.state) {
         case St.Start: {
+          prevStart = reqStart;
           reqStart = pos;
           if (chunk[pos] === STAR) {
             // Fast path: the whole request is in this chunk and well-formed.
@@ -385,7 +404,7 @@ export class RequestDecoder {
     }
     const partial = this.state !== St.Start && this.state !== St.Dead;
     const carrying = partial && this.state !== St.Inline && this.carrier !== null && (reqStart >= 0 || carriedAt >= 0);
-    if (carrying) this.carry(chunk, reqStart, carried);
+    if (carrying) this.carry(chunk, reqStart, prevStart, carried);
     else this.carryBuf = null;
     // Done with the buffer this chunk was read into (requests decoded from it were handed out).
     if (carried !== null && this.carryBuf !== carried) this.carrier!.done(carried);
@@ -398,18 +417,24 @@ export class RequestDecoder {
 
   /**
    * The multibulk request being decoded is incomplete at the end of `chunk` (begun at reqStart in it, or
-   * continued from `cur`, the carry buffer `chunk` lies in): it goes on in `cur` while there is room, else its bytes so far
+   * continued from `cur`, the carry buffer `chunk` lies in): it goes on in `cur` while there is room (one begun
+   * in `cur` while it is expected to fit, as long as it declares or as the one before it), else its bytes so far
    * are copied into a new buffer from the carrier with room for what it still declares (as long again at
    * most, or CARRY_STEP: nothing is allocated from an untrusted length), and its views re-pointed there.
    */
-  private carry(chunk: Buffer, reqStart: number, cur: Buffer | null): void {
+  private carry(chunk: Buffer, reqStart: number, prevStart: number, cur: Buffer | null): void {
     const len = chunk.length;
+    /** Bytes of the request before this one when it lies in `cur` too: a pipelining client's requests tend to be alike. */
+    let prev = 0;
     if (cur !== null) {
       const carriedAt = chunk.byteOffset - cur.byteOffset;
-      // This chunk is carryBuf memory: the request (continued, or begun in it) stays there while there is room.
+      if (reqStart >= 0) prev = prevStart >= 0 ? reqStart - prevStart : carriedAt + reqStart - this.carryStart;
+      // This chunk is carryBuf memory: the request (continued, or begun in it) stays there while there is room,
+      // one begun in it while it is expected to fit (else its head moves now, while short: readTarget).
       if (reqStart >= 0) this.carryStart = carriedAt + reqStart;
       this.carryFill = carriedAt + len;
-      if (this.carryFill < cur.length) {
+      const head = this.carryFill - this.carryStart;
+      if (this.carryFill < cur.length && (reqStart < 0 || this.carryStart + Math.max(head + this.stillDeclared(head), prev) <= cur.length)) {
         this.carryBuf = cur;
         return;
       }
@@ -421,7 +446,7 @@ export class RequestDecoder {
     want += want >> 2;
     if (cur !== null && reqStart < 0) want = Math.max(want, n);
     // Begun in carry memory: the client pipelines big requests; room for a few more, so fewer heads are copied.
-    else if (cur !== null) want = (n + want) * PIPELINED_CARRY - n;
+    else if (cur !== null) want = Math.max(n + want, prev) * PIPELINED_CARRY - n;
     const room = Math.min(want, Math.max(n, CARRY_STEP));
     const buf = this.carrier!.take(n + room, n);
     buf.set(head, 0);
@@ -468,7 +493,13 @@ export class RequestDecoder {
       after--;
       args++;
     }
-    const avg = Math.ceil((headBytes + rest) / Math.max(1, args));
+    // The command name is no guide to its arguments' lengths (an MSET's pairs are): left out once past it.
+    let bytes = headBytes + rest;
+    if (args > 1) {
+      bytes -= this.argv[0]!.length;
+      args--;
+    }
+    const avg = Math.ceil(bytes / args);
     return Math.max(MIN_CARRY_ROOM, rest + after * avg);
   }
 
