@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       const out = await bench(port, ['-n', n, '-r', '100000', ...roundArgs, '-q']);
       process.stdout.write(out);
       if (trace === null) continue;
-      process.stdout.write(`round ${r + 1}: ${((cpuMicros(proxy.pid) - t0) / Number(n)).toFixed(2)} µs of proxy CPU per request\n`);
+      process.stdout.write(`round ${r + 1}: ${((cpuMicros(proxy.pid) - t0) / Number(n)).toFixed(2)} µs of proxy CPU per request, peak RSS so far ${peakRssMB(proxy.pid)} MB\n`);
       const lines = trace.splice(0);
       process.stdout.write(summarizeGc(lines, Number(n)));
       if (process.env.PROFILE_GC_LINES) process.stdout.write(lines.slice(0, Number(process.env.PROFILE_GC_LINES)).join('\n') + '\n');
@@ -171,6 +171,12 @@ function cpuMicros(pid: number): number {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+/** The process's peak resident set (VmHWM), MB. */
+function peakRssMB(pid: number): string {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? (Number(m[1]) / 1024).toFixed(0) : '?';
 }
 
 /** The --trace-gc lines the proxy prints from now on. */
