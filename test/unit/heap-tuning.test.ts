@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), '../support/pretenure-probe.ts');
 
 function probe(mode: 'plain' | 'data-path'): { oldBytesPerRequest: number; samples: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', PROBE, mode], { encoding: 'utf8', timeout: 60_000 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', PROBE, mode], { encoding: 'utf8', timeout: 80_000 });
   return JSON.parse(out.trim().split('\n').pop()!) as { oldBytesPerRequest: number; samples: number };
 }
 
@@ -23,11 +23,11 @@ describe('heap tuning: per-request objects are never pretenured', () => {
     expect(r.samples).toBeGreaterThanOrEqual(3);
     // The request's four lists (parts, routes, two key lists: 4 x 32 B) go old.
     expect(r.oldBytesPerRequest).toBeGreaterThan(64);
-  });
+  }, 90_000);
 
   it('in a process with a DataPath (every process that serves clients), none of them is', () => {
     const r = probe('data-path');
     expect(r.samples).toBeGreaterThanOrEqual(3);
     expect(r.oldBytesPerRequest).toBeLessThan(8);
-  });
+  }, 90_000);
 });
