@@ -7,12 +7,14 @@ import type { Logger } from '../shared/log.js';
 import type { ProxyConfig } from './config.js';
 import { ProxyCore } from './core.js';
 import { ReplicaHealth } from './topology/replica-health.js';
+import { tuneHeap } from './util/heap-tuning.js';
 
 export class DataPath {
   readonly core: ProxyCore;
   private readonly replicaHealth: ReplicaHealth;
 
   constructor(config: ProxyConfig, log: Logger, opts: { defaultMetrics?: boolean } = {}) {
+    tuneHeap(); // before the first request: per-request objects must never be pretenured
     this.core = new ProxyCore(config, log, { defaultMetrics: opts.defaultMetrics });
     // Each process judges replicas for its own reads (READONLY clients, reads: replica-preferred).
     this.replicaHealth = ReplicaHealth.start(this.core.table, config, log);

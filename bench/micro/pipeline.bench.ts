@@ -17,6 +17,7 @@ import { topologyFromConfig } from '../../proxy/topology-static.js';
 import type { BackendConnection } from '../../proxy/backend/connection.js';
 import { ReadSlab, type HeldReply } from '../../proxy/backend/read-slab.js';
 import { DirectWriter } from '../../proxy/util/direct-write.js';
+import { tuneHeap } from '../../proxy/util/heap-tuning.js';
 import { createLogger, setLogLevel } from '../../shared/log.js';
 import { encodeCommand } from '../../shared/resp/encoder.js';
 
@@ -135,6 +136,7 @@ async function main(CMD: string): Promise<void> {
       },
     },
   });
+  tuneHeap(); // as a proxy process (proxy/data-path.ts)
   const core = new ProxyCore(config, createLogger(), { defaultMetrics: false });
   await core.applyTopology(topologyFromConfig(config.topology!));
   // Backend connections, forced ready on fake sockets (no dial).

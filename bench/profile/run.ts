@@ -13,10 +13,14 @@
  *                                                                          run (PROFILE_ROUNDS of them, default 1), the proxy's CPU µs
  *                                                                          per request and its GCs by kind and reason
  *                                                                          (PROFILE_GC_LINES=N: the first N trace lines too)
+ *   PROFILE_SEQUENCE="-P 16 -t get -d 16384;-P 1 -t mset -d 1024"           with PROFILE_GC: round r runs the r-th workload
+ *                                                                          (cycling) instead of PROFILE_ARGS
+ *   PROFILE_GC_LOG=/tmp/proxy.log                                          with PROFILE_GC: everything the proxy prints, warm-up
+ *                                                                          included (e.g. with PROFILE_NODE_ARGS=--trace-pretenuring)
  *   PROFILE_NODE_ARGS="--trace-incremental-marking"                        more node flags for the proxy (with PROFILE_GC:
  *                                                                          why each mark-compact's marking started)
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -129,19 +133,24 @@ async function main(): Promise<void> {
     [...(process.env.PROFILE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...(gc ? ['--trace-gc'] : ['--cpu-prof', '--cpu-prof-dir', work]), path.join(process.env.PROFILE_BUILD ?? path.join(ROOT, 'dist'), 'deploy/bin/redslot.js'), 'proxy', '--config', file],
     { ...process.env, REDSLOT_LOG_LEVEL: 'warn' },
   );
+  const trace = gc ? gcLines(proxy.child.stdout!, process.env.PROFILE_GC_LOG) : null;
   try {
     await waitForPort(port, '127.0.0.1', 15_000);
     // Warm-up (JIT), then the measured run.
     const warmArgs = process.env.PROFILE_WARMUP_ARGS?.split(/\s+/).filter(Boolean) ?? benchArgs;
     await bench(port, ['-n', process.env.PROFILE_WARMUP_REQUESTS ?? '200000', '-r', '100000', ...warmArgs]);
-    const trace = gc ? gcLines(proxy.child.stdout!) : null;
+    trace?.splice(0); // the warm-up's
     const rounds = gc ? Number(process.env.PROFILE_ROUNDS ?? 1) : 1;
+    // Rounds of different workloads in the same proxy (the bulk-survival state was seen after other workloads).
+    const sequence = (process.env.PROFILE_SEQUENCE ?? '').split(';').map((a) => a.split(/\s+/).filter(Boolean)).filter((a) => a.length > 0);
     for (let r = 0; r < rounds; r++) {
       const t0 = cpuMicros(proxy.pid);
-      const out = await bench(port, ['-n', n, '-r', '100000', ...benchArgs, '-q']);
+      const roundArgs = sequence.length > 0 ? sequence[r % sequence.length]! : benchArgs;
+      if (sequence.length > 0) process.stdout.write(`round ${r + 1}: ${roundArgs.join(' ')}\n`);
+      const out = await bench(port, ['-n', n, '-r', '100000', ...roundArgs, '-q']);
       process.stdout.write(out);
       if (trace === null) continue;
-      process.stdout.write(`round ${r + 1}: ${((cpuMicros(proxy.pid) - t0) / Number(n)).toFixed(2)} µs of proxy CPU per request\n`);
+      process.stdout.write(`round ${r + 1}: ${((cpuMicros(proxy.pid) - t0) / Number(n)).toFixed(2)} µs of proxy CPU per request, peak RSS so far ${peakRssMB(proxy.pid)} MB\n`);
       const lines = trace.splice(0);
       process.stdout.write(summarizeGc(lines, Number(n)));
       if (process.env.PROFILE_GC_LINES) process.stdout.write(lines.slice(0, Number(process.env.PROFILE_GC_LINES)).join('\n') + '\n');
@@ -164,11 +173,18 @@ function cpuMicros(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
+/** The process's peak resident set (VmHWM), MB. */
+function peakRssMB(pid: number): string {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? (Number(m[1]) / 1024).toFixed(0) : '?';
+}
+
 /** The --trace-gc lines the proxy prints from now on. */
-function gcLines(out: NodeJS.ReadableStream): string[] {
+function gcLines(out: NodeJS.ReadableStream, logFile: string | undefined): string[] {
   const lines: string[] = [];
   let rest = '';
   out.on('data', (d: Buffer) => {
+    if (logFile !== undefined) appendFileSync(logFile, d);
     const text = rest + d.toString('utf8');
     const all = text.split('\n');
     rest = all.pop()!;
@@ -192,6 +208,15 @@ function summarizeGc(lines: string[], requests: number): string {
   }
   const rows = [...by.entries()].sort((a, b) => b[1].count - a[1].count);
   let text = `GCs during the measured run (${requests} requests):\n`;
+  // The "bulk survival" state shows as scavenges that free little and a heap that keeps growing.
+  const sizes = lines.map((l) => /ms: (Scavenge|Mark-Compact)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) /.exec(l)).filter((m) => m !== null);
+  const scav = sizes.filter((m) => m[1] === 'Scavenge');
+  if (scav.length > 0) {
+    const before = scav.reduce((a, m) => a + Number(m[2]), 0) / scav.length;
+    const after = scav.reduce((a, m) => a + Number(m[3]), 0) / scav.length;
+    const peak = Math.max(...sizes.map((m) => Number(m[2])));
+    text += `  scavenges: ${before.toFixed(1)} -> ${after.toFixed(1)} MB on average (frees ${(before - after).toFixed(1)}), heap peak ${peak.toFixed(1)} MB\n`;
+  }
   for (const [k, e] of rows) text += `  ${String(e.count).padStart(6)}  ${e.ms.toFixed(1).padStart(8)} ms  ${((e.count * 1000) / requests).toFixed(3).padStart(7)} /1k req  ${k}\n`;
   return text;
 }
