@@ -4,7 +4,6 @@
  * the handler's onRequestSpans without a view made. Anything unusual falls back to the decoder's resumable
  * state machine, which re-parses the request from its start with Redis's exact error.
  */
-import type { RequestHandler, RequestLimits } from './request-decoder.js';
 import { argvOfSpans, newSpans, type RequestSpans } from './request-spans.js';
 
 /** Redis 7 also caps unauthenticated clients (authRequired): arrays > 10 elements, bulks > 16 KB. */
@@ -12,6 +11,19 @@ export const UNAUTH_MAX_ARRAY = 10;
 export const UNAUTH_MAX_BULK = 16384;
 /** More digits than this cannot be a valid length under any limit (and stays exact as a double). */
 export const MAX_LEN_DIGITS = 15;
+
+/** What the fast path needs of RequestDecoder's handler (RequestHandler, request-decoder.ts). */
+interface SpansHandler {
+  onRequest(argv: Buffer[], raw: Buffer | undefined): void;
+  onRequestSpans?(raw: Buffer, spans: RequestSpans): boolean;
+}
+
+/** The RequestLimits the fast path checks. */
+interface FastLimits {
+  readonly maxBulkBytes: number;
+  readonly maxArrayLength: number;
+  readonly maxQueryBytes?: number;
+}
 
 const CR = 13;
 const DOLLAR = 36;
@@ -25,7 +37,7 @@ const NINE = 57;
  * with the exact Redis error if there is one. Nothing is allocated from a declared length.
  * (`h`, `limits`, `unauth`: the decoder's handler, limits and unauthenticated flag.)
  */
-export function fastRequest(chunk: Buffer, start: number, h: RequestHandler, limits: RequestLimits, unauth: boolean): number {
+export function fastRequest(chunk: Buffer, start: number, h: SpansHandler, limits: FastLimits, unauth: boolean): number {
   const len = chunk.length;
   let p = start + 1;
   let c = chunk[p];
