@@ -5,6 +5,7 @@
  * state machine, which re-parses the request from its start with Redis's exact error.
  */
 import { argvOfSpans, newSpans, type RequestSpans } from './request-spans.js';
+import { ViewMaker } from './views.js';
 
 /** Redis 7 also caps unauthenticated clients (authRequired): arrays > 10 elements, bulks > 16 KB. */
 export const UNAUTH_MAX_ARRAY = 10;
@@ -91,7 +92,11 @@ export function fastRequest(chunk: Buffer, start: number, h: SpansHandler, limit
   head[n] = p - start;
   spans.count = n;
   // A chunk that is exactly one request (a read at pipeline 1) is its raw bytes as it is: no view more.
-  const raw = start === 0 && p === len ? chunk : chunk.subarray(start, p);
+  let raw = chunk;
+  if (start !== 0 || p !== len) {
+    raw = RAW_VIEWS.view(chunk, start, p);
+    if (p === len) RAW_VIEWS.forget(); // the chunk's last request: it is not kept past its read
+  }
   if (h.onRequestSpans !== undefined) {
     const own = spans === SPANS;
     if (own) spansBusy = true;
@@ -106,6 +111,9 @@ export function fastRequest(chunk: Buffer, start: number, h: SpansHandler, limit
   if (spans === SPANS && data.length > MAX_KEPT_SPANS) SPANS = newSpans(MIN_SPANS); // a huge request's arrays are not kept
   return p;
 }
+
+/** Raw views of the requests of a chunk (pipelined: many per read; one ArrayBuffer lookup per read). */
+const RAW_VIEWS = new ViewMaker();
 
 /** Spans room kept between requests (a request with more arguments grows them for itself, then they are dropped). */
 const MIN_SPANS = 64;
