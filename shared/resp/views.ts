@@ -1,8 +1,8 @@
 /**
  * Buffer views made without Buffer#subarray. Node's subarray reads `buf.buffer` for every view it makes: from
  * optimized code that getter is a call into C++ (JSTypedArray::GetBuffer through the generic LoadIC), more
- * than half of the view's cost (~45 ns against ~18 ns for the bare construction, /tmp micro loop; in the
- * proxy's profiles LoadIC + GetBuffer were 2-4 % of user CPU at pipeline 16). A ViewMaker looks the
+ * than half of the view's cost (in a loop ~45 ns per subarray against ~18 ns for the bare construction; in
+ * the proxy's profiles LoadIC + GetBuffer were 2-4 % of user CPU at pipeline 16, docs/performance.md). A ViewMaker looks the
  * ArrayBuffer up once per source buffer (per read) and constructs Node's own Buffer class on it: the views
  * are the same kind of object as subarray's (same hidden class, Buffer.prototype).
  */
