@@ -17,8 +17,8 @@ import type { Logger } from '../shared/log.js';
 import { encodeError } from '../shared/resp/encoder.js';
 import type { AclUser } from './acl/user.js';
 import { ProtocolErrors, RequestDecoder, type RequestHandler, type RequestLimits } from '../shared/resp/request-decoder.js';
-import { lookupCommand, lookupCommandAt, type CommandSpec } from './commands/lookup.js';
-import { argvOfSpans, spanEnd, type RequestSpans } from '../shared/resp/request-spans.js';
+import { lookupCommand } from './commands/lookup.js';
+import type { RequestSpans } from '../shared/resp/request-spans.js';
 import { decodeArgv } from '../shared/resp/decode-argv.js';
 import type { ProxyConfig } from './config.js';
 import { dedicatedListExtras } from './dedicated/context.js';
@@ -34,29 +34,18 @@ import { Backpressure, type PressuredClient } from './session/backpressure.js';
 import { ClientInfo } from './session/client-info.js';
 import { HeldRequests, type HoldingSession } from './session/held-requests.js';
 import { ReplyQueue } from './session/reply-queue.js';
-import { dispatchCommand, dispatchSpans, spansKeys, type DispatchEnv, type DispatchingSession } from './session/dispatch.js';
+import { dispatchCommand, type DispatchEnv } from './session/dispatch.js';
+import { rawBeingDispatched, takeRequest, takeSpans, type IntakeSession } from './session/intake.js';
 import { backendOf } from './session/replies.js';
 import { now } from './util/clock.js';
 import { lingeringClose } from './util/linger.js';
 import { scheduleFlush, type Flushable } from './util/flush.js';
 import { writeReplies } from './session/reply-writer.js';
-import { clientArena, feedRequests, ownCopy, ReadOrigin, type ReadSink } from './session/client-reads.js';
-import { arenaLends, giveBackReply, lendRequest } from './router/lending.js';
+import { feedRequests, ReadOrigin, type ReadSink } from './session/client-reads.js';
+import { giveBackReply } from './router/lending.js';
 import type { Slab } from './util/lent-slabs.js';
 
 export { unknownCommandError } from './session/replies.js';
-
-/**
- * The request onRequestSpans declined and its command (the decoder hands it to onRequest at once): one lookup
- * per request. Per thread, not per session (requests are decoded one at a time; no memory per connection).
- */
-const declined: { raw: Buffer | null; spec: CommandSpec | undefined } = { raw: null, spec: undefined };
-
-/**
- * The raw bytes of the request onRequestSpans is dispatching, and its session (ClientRequest.clientRaw, SLOWLOG:
- * currentArgv's counterpart). Per thread, not a field: a field more cost every idle connection 48 B of heap.
- */
-const dispatching: { session: Session | null; raw: Buffer | null } = { session: null, raw: null };
 
 /** An empty write: its callback runs once every write before it is done. */
 const EMPTY = Buffer.alloc(0);
@@ -74,7 +63,7 @@ export interface SessionEnv extends DispatchEnv {
   onSessionClosed(s: Session): void;
 }
 
-export class Session implements RequestHandler, Flushable, DispatchingSession, HoldingSession, PressuredClient, ReadSink {
+export class Session implements RequestHandler, Flushable, IntakeSession, HoldingSession, PressuredClient, ReadSink {
   flushQueued = false;
   db = 0;
   /** RESP version the client speaks (HELLO). */
@@ -89,20 +78,20 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   readonly replies = new ReplyQueue();
   readonly facts: ProxyFacts;
 
-  private readonly held: HeldRequests;
-  private readonly pressure: Backpressure;
+  readonly held: HeldRequests;
+  readonly pressure: Backpressure;
   /** ReadSink: the decoder this client's reads go to. */
   readonly decoder: RequestDecoder;
-  /** ReadSink: where the read being decoded landed (set by client-reads.ts, for onRequest's lending). */
+  /** ReadSink: where the read being decoded landed (set by client-reads.ts, for intake.ts's lending). */
   origin = ReadOrigin.None;
   /** LendingSession: the arena bytes lent for the request being dispatched now, and their slab. */
   lentRaw: Buffer | undefined = undefined;
   lentSlab: Slab | null = null;
   /** Arguments of the request being dispatched (ClientRequest.clientArgv, SLOWLOG). */
-  private currentArgv: Buffer[] | null = null;
+  currentArgv: Buffer[] | null = null;
   private readonly slowlog: SlowLog | undefined;
   /** Dispatch counter (ClientRequest.epoch). */
-  private epoch = 0;
+  epoch = 0;
   /** Stop reading; close once everything queued has been written. */
   private closing = false;
   /** Our side of the socket is ended (lingering close started). */
@@ -112,7 +101,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   constructor(
     private readonly socket: Socket,
     readonly id: number,
-    private readonly env: SessionEnv,
+    readonly env: SessionEnv,
   ) {
     this.facts = env.facts;
     this.slowlog = env.facts.slowlog !== undefined && env.facts.slowlog.slowerThanUs >= 0 ? env.facts.slowlog : undefined;
@@ -193,85 +182,11 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   // ---- decoder callbacks
 
   onRequest(argv: Buffer[], raw: Buffer | undefined): void {
-    // Declined by onRequestSpans just now: its lookup is not made twice.
-    let spec: CommandSpec | undefined;
-    if (raw !== undefined && raw === declined.raw) {
-      spec = declined.spec;
-      declined.raw = null;
-    } else spec = lookupCommand(argv[0]!);
-    // A request read into a carry buffer (a lent slab, or a buffer of its own: client-reads.ts) is lent: the
-    // plain single-key and fan-out paths give it back once answered; any other keeps it, and that slab is
-    // never reused. TLS reads take this path too: lending ignores buffers that are no slab's.
-    if (raw !== undefined) {
-      if (this.origin === ReadOrigin.Own) lendRequest(raw);
-      // Not expected (incompleteTail said no request ends in it), but a view of the scratch must never be kept.
-      else if (this.origin === ReadOrigin.Scratch) raw = ownCopy(argv, raw);
-      // A request inside one read is a view of the arena: lent, or copied, as its command needs (router/lending.ts).
-      else if (this.origin === ReadOrigin.Arena) {
-        if (arenaLends(spec, this.mode)) {
-          this.lentSlab = clientArena.lendLast();
-          this.lentRaw = raw;
-        } else raw = ownCopy(argv, raw);
-      }
-    }
-    if (this.held.blocking) {
-      if (!this.held.add(argv, raw)) {
-        // Held requests count in the query buffer, like Redis's unprocessed input.
-        this.lentRaw = undefined;
-        this.lentSlab = null;
-        this.onProtocolError(ProtocolErrors.queryBufferLimit);
-        return;
-      }
-    } else {
-      const result = this.execute(argv, raw, spec);
-      if (!isDispatched(result)) this.held.waitFor(result, argv, raw);
-    }
-    this.lentRaw = undefined;
-    this.lentSlab = null;
-    this.pressure.accepted(this.replies.queued + this.held.length);
+    takeRequest(this, argv, raw);
   }
 
-  /**
-   * A request inside one read, as offsets (the decoder made no argument views): when dispatch would only
-   * route it (a plain GET, SET, MSET, DEL... of a client in no MULTI, not held), routed from its raw bytes;
-   * else false, and it comes again through onRequest.
-   */
   onRequestSpans(raw: Buffer, spans: RequestSpans): boolean {
-    declined.raw = null;
-    // Straight from the shared read scratch (client-reads.ts feeds such a read only to a request it carries):
-    // the argv path copies what it keeps.
-    if (this.origin === ReadOrigin.Scratch) return false;
-    if (this.mode !== 0 || this.held.blocking || this.replies.skip !== 0) return false;
-    const spec = lookupCommandAt(raw, spans.data[0]!, spanEnd(spans, 0));
-    const keys = spansKeys(this.client, this.env, spec, spans.count);
-    if (keys === null) {
-      declined.raw = raw;
-      declined.spec = spec;
-      return false;
-    }
-    // Lent as onRequest lends it (these routes always lend the arena).
-    if (this.origin === ReadOrigin.Own) lendRequest(raw);
-    else if (this.origin === ReadOrigin.Arena) {
-      this.lentSlab = clientArena.lendLast();
-      this.lentRaw = raw;
-    }
-    let result: DispatchResult = DISPATCHED;
-    const epoch = ++this.epoch;
-    this.currentArgv = null;
-    dispatching.session = this;
-    dispatching.raw = raw;
-    try {
-      result = dispatchSpans(this, this.env, spec!, raw, spans, keys);
-    } catch (err) {
-      this.internalError(epoch, err);
-    }
-    if (!isDispatched(result)) this.held.waitFor(result, argvOfSpans(raw, spans), raw);
-    dispatching.session = null;
-    dispatching.raw = null;
-    this.lentRaw = undefined;
-    this.lentSlab = null;
-    this.pressure.accepted(this.replies.queued + this.held.length);
-    return true;
+    return takeSpans(this, raw, spans);
   }
 
   onProtocolError(message: string): void {
@@ -304,7 +219,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   }
 
   /** Dispatch number `epoch` threw: a bug must not take the process (and every other client) down. */
-  private internalError(epoch: number, err: unknown): void {
+  internalError(epoch: number, err: unknown): void {
     this.env.log.error('session.internal_error', { id: this.id, err, stack: (err as Error).stack });
     const reply = encodeError(`ERR internal error in redslot: ${(err as Error).message}`);
     // Whatever this dispatch enqueued and left unanswered gets the error through its own fail(), which
@@ -340,15 +255,10 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
 
   // ---- RoutedSession
 
-  /** The raw bytes of the request being dispatched when it came as offsets (currentArgv null), else null. */
-  private currentRaw(): Buffer | null {
-    return dispatching.session === this ? dispatching.raw : null;
-  }
-
   enqueue(req: ClientRequest): void {
     req.epoch = this.epoch;
     req.clientArgv = this.currentArgv;
-    req.clientRaw = this.currentRaw();
+    req.clientRaw = rawBeingDispatched(this);
     this.replies.enqueue(req);
   }
 
@@ -397,7 +307,7 @@ export class Session implements RequestHandler, Flushable, DispatchingSession, H
   reply(reply: Buffer, cmdId: number, t0: number): void {
     if (this.replies.head === null) {
       this.env.metrics.record(cmdId, t0, reply);
-      if (this.slowlog !== undefined) this.logIfSlow(this.currentArgv, this.currentRaw(), t0, 'proxy');
+      if (this.slowlog !== undefined) this.logIfSlow(this.currentArgv, rawBeingDispatched(this), t0, 'proxy');
       this.replies.direct(reply);
       if (!this.closed) scheduleFlush(this);
       return;

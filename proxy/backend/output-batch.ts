@@ -24,6 +24,7 @@
  */
 import type { DirectWriter } from '../util/direct-write.js';
 import type { RequestSpans } from '../../shared/resp/request-spans.js';
+import { ViewMaker } from '../../shared/resp/views.js';
 import { decimalLength, writeBulk, writeBulkHeader, writeDecimal, writeSelected } from '../../shared/resp/encoder.js';
 
 /** Size of a slab (a bigger run of small pieces, e.g. one MSET of thousands of small values, gets its own). */
@@ -74,6 +75,8 @@ export class OutputBatch {
   private replaced: Buffer[] = [];
   /** Slabs of SLAB_SIZE nothing reads any more: the next ones to write into. */
   private spare: Buffer[] = [];
+  /** Views of the slab (its ArrayBuffer looked up once per slab, not per flush: shared/resp/views.ts). */
+  private readonly views = new ViewMaker();
 
   constructor(private readonly refAt = REF_AT) {}
 
@@ -287,8 +290,11 @@ export class OutputBatch {
       return;
     }
     const slab = this.room(n);
-    slab.set(p, this.slabPos); // TypedArray#set: cheaper than Buffer#copy for short pieces
-    this.slabPos += n;
+    const at = this.slabPos;
+    // A short request byte by byte: cheaper than a call of TypedArray#set (itself cheaper than Buffer#copy).
+    if (n <= LOOP_COPY) for (let i = 0; i < n; i++) slab[at + i] = p[i]!;
+    else slab.set(p, at);
+    this.slabPos = at + n;
   }
 
   /** The slab, with at least `n` bytes free at slabPos (a new one, the current segment moved to `out`, if not). */
@@ -307,7 +313,7 @@ export class OutputBatch {
   /** Moves the slab's unsent bytes, if any, to `out` (keeps the order with pieces referenced after them). */
   private seal(): void {
     if (this.slabPos === this.slabStart) return;
-    this.out.push(this.slab!.subarray(this.slabStart, this.slabPos));
+    this.out.push(this.views.view(this.slab!, this.slabStart, this.slabPos));
     this.slabStart = this.slabPos;
   }
 }

@@ -24,10 +24,11 @@ export interface HotKeyEntry {
 }
 
 /** FNV-1a over the whole key: only sampled requests pay it. */
-function hashKey(key: Buffer): number {
+/** FNV-1a of buf[start, end). */
+function hashKey(buf: Buffer, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key[i]!;
+  for (let i = start; i < end; i++) {
+    h ^= buf[i]!;
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
@@ -79,13 +80,14 @@ class Generation {
     this.startedAt = now;
   }
 
-  private matches(i: number, h: number, key: Buffer): boolean {
-    if (this.hashes[i] !== h || this.lengths[i] !== key.length) return false;
+  /** Entry i holds the key at buf[start, end) (hash and length equal, the bytes kept equal). */
+  private matches(i: number, h: number, buf: Buffer, start: number, end: number): boolean {
+    if (this.hashes[i] !== h || this.lengths[i] !== end - start) return false;
     // Byte loops, not Buffer.compare/copy: for short keys a native call costs more than the loop.
     const off = i * this.keyBytes;
-    const n = Math.min(key.length, this.keyBytes);
+    const n = Math.min(end - start, this.keyBytes);
     const slab = this.slab;
-    for (let j = 0; j < n; j++) if (slab[off + j] !== key[j]) return false;
+    for (let j = 0; j < n; j++) if (slab[off + j] !== buf[start + j]) return false;
     return true;
   }
 
@@ -100,29 +102,30 @@ class Generation {
     if (j >= 0) this.nexts[j] = this.nexts[i]!;
   }
 
-  private store(i: number, h: number, key: Buffer, slot: number): void {
+  private store(i: number, h: number, buf: Buffer, start: number, end: number, slot: number): void {
     const b = h & this.mask;
     this.nexts[i] = this.heads[b]!;
     this.heads[b] = i;
     this.hashes[i] = h;
     this.slots[i] = slot;
-    this.lengths[i] = key.length;
+    this.lengths[i] = end - start;
     const off = i * this.keyBytes;
-    const n = Math.min(key.length, this.keyBytes);
+    const n = Math.min(end - start, this.keyBytes);
     const slab = this.slab;
-    for (let j = 0; j < n; j++) slab[off + j] = key[j]!;
+    for (let j = 0; j < n; j++) slab[off + j] = buf[start + j]!;
   }
 
-  offer(key: Buffer, slot: number, h: number): void {
+  /** One sampled hit of the key at buf[start, end) (hash h). */
+  offer(buf: Buffer, start: number, end: number, slot: number, h: number): void {
     for (let i = this.heads[h & this.mask]!; i >= 0; i = this.nexts[i]!) {
-      if (this.matches(i, h, key)) {
+      if (this.matches(i, h, buf, start, end)) {
         this.counts[i]!++;
         return;
       }
     }
     const n = this.used;
     if (n < this.capacity) {
-      this.store(n, h, key, slot);
+      this.store(n, h, buf, start, end, slot);
       this.counts[n] = 1;
       this.errors[n] = 0;
       this.used = n + 1;
@@ -131,7 +134,7 @@ class Generation {
     const min = this.minEntry();
     const floor = this.counts[min]!;
     this.unlink(min);
-    this.store(min, h, key, slot);
+    this.store(min, h, buf, start, end, slot);
     this.counts[min] = floor + 1;
     this.errors[min] = floor;
   }
@@ -185,9 +188,14 @@ export class HotKeys {
   }
 
   offer(key: Buffer, slot: number): void {
+    this.offerAt(key, 0, key.length, slot);
+  }
+
+  /** offer() of the key at buf[start, end) (a key inside a client's request bytes: no view made). */
+  offerAt(buf: Buffer, start: number, end: number, slot: number): void {
     const now = this.clock();
     if (now - this.current.startedAt >= this.windowMs) this.rotate(now);
-    this.current.offer(key, slot, hashKey(key));
+    this.current.offer(buf, start, end, slot, hashKey(buf, start, end));
   }
 
   private rotate(now: number): void {

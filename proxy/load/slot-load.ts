@@ -36,18 +36,19 @@ export class SlotLoad {
     if (!this.enabled) return;
     this.ops[slot]!++;
     this.bytes[slot]! += bytes;
-    if (--this.countdown <= 0 && key !== null) this.sample(key, slot);
+    if (--this.countdown <= 0 && key !== null) this.sample(key, 0, key.length, slot);
   }
 
-  /** count() of the key at buf[start, end): the key's view is made only when it is sampled. */
+  /** count() of the key at buf[start, end): no view of the key is made, sampled or not. */
   countAt(slot: number, buf: Buffer, start: number, end: number, bytes: number): void {
     if (!this.enabled) return;
     this.ops[slot]!++;
     this.bytes[slot]! += bytes;
-    if (--this.countdown <= 0) this.sample(buf.subarray(start, end), slot);
+    if (--this.countdown <= 0) this.sample(buf, start, end, slot);
   }
 
-  private sample(key: Buffer, slot: number): void {
+  /** Offers the key at buf[start, end) to the top-K, and restarts the countdown. */
+  private sample(buf: Buffer, start: number, end: number, slot: number): void {
     // xorshift32: a cheap, allocation-free jitter for the next countdown.
     let x = this.rnd;
     x ^= x << 13;
@@ -55,7 +56,7 @@ export class SlotLoad {
     x ^= x << 5;
     this.rnd = x >>> 0;
     this.countdown = 1 + (this.rnd % (2 * this.sampleEvery - 1));
-    this.hot?.offer(key, slot);
+    this.hot?.offerAt(buf, start, end, slot);
   }
 
   report(limit?: number): ProxyLoadReport {

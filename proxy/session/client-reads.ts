@@ -35,6 +35,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { incompleteTail } from '../../shared/resp/incomplete-tail.js';
 import type { RequestCarrier, RequestDecoder } from '../../shared/resp/request-decoder.js';
+import { ViewMaker } from '../../shared/resp/views.js';
 import { stamped2 } from '../util/clock.js';
 import { acquireRounded, acquireSlab, lendSlab, retireFrame, retireSlab, SLAB_SIZE, type Slab } from '../util/lent-slabs.js';
 
@@ -129,6 +130,8 @@ export function ownCopy(argv: Buffer[], raw: Buffer): Buffer {
 export class ClientArena {
   private slab: Slab | null = null;
   private pos = 0;
+  /** Views of the slab (its ArrayBuffer looked up once per slab, not per read: shared/resp/views.ts). */
+  private readonly views = new ViewMaker();
 
   /** Copies the first `n` bytes of `bytes` (a read) into the slab; returns the copy, for the decoder. */
   copyIn(bytes: Buffer, n = bytes.length): Buffer {
@@ -147,7 +150,7 @@ export class ClientArena {
     if (n <= SHORT_COPY) for (let i = 0; i < n; i++) dst[at + i] = bytes[i]!;
     else dst.set(n === bytes.length ? bytes : bytes.subarray(0, n), at);
     this.pos = at + n;
-    return dst.subarray(at, this.pos);
+    return this.views.view(dst, at, this.pos);
   }
 
   /** Lends a view of the last copyIn (a request decoded from it) and returns its slab, to give it back by. */

@@ -8,6 +8,7 @@
  * has already copied the bytes (the socket's buffer was empty after the write); bytes a socket still holds
  * are never rewritten, and when the scratch is full a new one is started.
  */
+import { ViewMaker } from '../../shared/resp/views.js';
 /** Where replies are written: a socket, or its DirectWriter (proxy/util/direct-write.ts). */
 export interface ReplySink {
   write(buf: Buffer): boolean;
@@ -20,10 +21,15 @@ export interface ReplySink {
 /** Replies at least this big are written as they are; smaller ones are packed. */
 export const PACK_LIMIT = 16 * 1024;
 
+/** Replies up to this long are packed byte by byte. */
+const SHORT_COPY = 32;
+
 /** Bytes of the shared scratch. */
 const SCRATCH_SIZE = 64 * 1024;
 
 let scratch: Buffer | null = null;
+/** Views of the scratch (its ArrayBuffer looked up once per scratch, not per write). */
+const PACKED_VIEWS = new ViewMaker();
 /** Scratch bytes before this offset may still be read by a write in progress. */
 let used = 0;
 
@@ -44,11 +50,15 @@ function writePacked(socket: ReplySink, list: readonly Buffer[], from: number, t
   const start = at;
   const s = scratch!;
   for (let i = from; i < to; i++) {
-    s.set(list[i]!, at);
-    at += list[i]!.length;
+    const b = list[i]!;
+    const n = b.length;
+    // A short reply byte by byte: cheaper than a call of TypedArray#set (pipeline 16: one per reply).
+    if (n <= SHORT_COPY) for (let j = 0; j < n; j++) s[at + j] = b[j]!;
+    else s.set(b, at);
+    at += n;
   }
   used = at;
-  return socket.write(s.subarray(start, at));
+  return socket.write(PACKED_VIEWS.view(s, start, at));
 }
 
 /**

@@ -16,6 +16,7 @@
  * chunk's share, the last part flagged), when the handler says its reader takes parts now (streamReply).
  * Nothing of it is held or assembled then, whatever its size.
  */
+import { ViewMaker } from './views.js';
 
 export interface FrameHandler {
   /** `copied`: the frame is a buffer of its own (pieces concatenated), not a view of the chunk last pushed. */
@@ -62,6 +63,9 @@ function adjacentJoin(a: Buffer, b: Buffer): Buffer | null {
   if (a.buffer !== b.buffer || a.byteOffset + a.length !== b.byteOffset) return null;
   return Buffer.from(a.buffer, a.byteOffset, a.length + b.length);
 }
+
+/** Views of the replies of a chunk (many per read; one ArrayBuffer lookup per read). One chunk is framed at a time. */
+const FRAME_VIEWS = new ViewMaker();
 
 export class ReplyFramer {
   private state: St = St.Type;
@@ -285,7 +289,11 @@ export class ReplyFramer {
     let copied = false;
     if (this.pieces === null) {
       // A chunk that is exactly one reply is the frame as it is: no view more.
-      frame = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
+      if (start === 0 && end === chunk.length) frame = chunk;
+      else {
+        frame = FRAME_VIEWS.view(chunk, start, end);
+        if (end === chunk.length) FRAME_VIEWS.forget(); // the chunk's last reply: it is not kept past its read
+      }
     } else {
       const tail = chunk.subarray(0, end);
       const joined = this.pieces.length === 1 ? adjacentJoin(this.pieces[0]!, tail) : null;

@@ -5,7 +5,7 @@
  * - `push(chunk)` consumes whatever arrived and calls `handler.onRequest(argv, raw)` once per complete request.
  *   Arguments are `subarray` views of the chunk; an argument is copied only when it spans chunks. Chunks must
  *   not be mutated afterwards (Node socket reads are fresh buffers, so that holds for sockets).
- * - A well-formed request inside one chunk is parsed into argument offsets first and offered to
+ * - A well-formed request inside one chunk is parsed into argument offsets first (fast-request.ts) and offered to
  *   `handler.onRequestSpans(raw, spans)` when the handler has it (no views made); declined, or without it, it
  *   comes to onRequest with the views made from the offsets (shared/resp/request-spans.ts).
  * - `raw` is the exact bytes of a multibulk request that arrived inside one chunk, so a proxy can forward it
@@ -21,7 +21,8 @@
  */
 
 import { splitInlineArgs } from './inline-args.js';
-import { argvOfSpans, newSpans, type RequestSpans } from './request-spans.js';
+import { fastRequest, MAX_LEN_DIGITS, UNAUTH_MAX_ARRAY, UNAUTH_MAX_BULK } from './fast-request.js';
+import type { RequestSpans } from './request-spans.js';
 
 export { splitInlineArgs };
 
@@ -58,10 +59,6 @@ export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
   maxArrayLength: 1024 * 1024,
   maxInlineBytes: 64 * 1024,
 });
-
-/** Redis 7 also caps unauthenticated clients (authRequired): arrays > 10 elements, bulks > 16 KB. */
-const UNAUTH_MAX_ARRAY = 10;
-const UNAUTH_MAX_BULK = 16384;
 
 export interface RequestHandler {
   /** One complete request. `raw` is set when the request was multibulk and contiguous in one chunk. */
@@ -106,8 +103,6 @@ const MIN_CARRY_ROOM = 64;
  * after it (readTarget): the next request's head moves to a new buffer short, not half a request long (carry).
  */
 const READ_PAST = 256;
-/** More digits than this cannot be a valid length under any limit (and stays exact as a double). */
-const MAX_LEN_DIGITS = 15;
 
 const enum St {
   Start,
@@ -240,7 +235,7 @@ export class RequestDecoder {
           reqStart = pos;
           if (chunk[pos] === STAR) {
             // Fast path: the whole request is in this chunk and well-formed.
-            const end = this.fastRequest(chunk, pos);
+            const end = fastRequest(chunk, pos, this.handler, this.limits, this.unauthenticated);
             if (end > 0) {
               pos = end;
               if (this.stopped) return;
@@ -511,84 +506,6 @@ export class RequestDecoder {
     return this.copySpanning || inCarry ? Buffer.from(view) : view;
   }
 
-  /**
-   * Parses one complete, well-formed multibulk request starting at `start` using locals only, and delivers
-   * it. Returns the position after it, or -1 when the request is incomplete in this chunk or anything is
-   * unusual (a limit, a sign, a leading zero, a bad byte): then the state machine re-parses it from `start`,
-   * with the exact Redis error if there is one. Nothing is allocated from a declared length.
-   */
-  private fastRequest(chunk: Buffer, start: number): number {
-    const len = chunk.length;
-    let p = start + 1;
-    let c = chunk[p];
-    if (c === undefined || c <= ZERO || c > NINE) return -1;
-    let n = 0;
-    const digitsEnd = p + MAX_LEN_DIGITS;
-    while (p < len) {
-      c = chunk[p]!;
-      if (c < ZERO || c > NINE) break;
-      n = n * 10 + (c - ZERO);
-      if (++p > digitsEnd) return -1;
-    }
-    if (c !== CR || p + 1 >= len) return -1;
-    p += 2;
-    const unauth = this.unauthenticated;
-    if (n > this.limits.maxArrayLength || (unauth && n > UNAUTH_MAX_ARRAY)) return -1;
-    const maxBulk = unauth ? Math.min(UNAUTH_MAX_BULK, this.limits.maxBulkBytes) : this.limits.maxBulkBytes;
-    // Offsets, not views: the arrays grow with the arguments parsed (never from the declared count alone).
-    let spans = SPANS;
-    if (spansBusy) spans = newSpans(MIN_SPANS); // a handler decoding inside its own call (never on the proxy's path)
-    let head = spans.head;
-    let data = spans.data;
-    for (let i = 0; i < n; i++) {
-      if (i === data.length) {
-        spans = growSpans(spans, i);
-        head = spans.head;
-        data = spans.data;
-      }
-      head[i] = p - start;
-      if (p >= len || chunk[p] !== DOLLAR) return -1;
-      p++;
-      c = chunk[p];
-      if (c === undefined || c < ZERO || c > NINE) return -1;
-      let l = 0;
-      const lenStart = p;
-      while (p < len) {
-        c = chunk[p]!;
-        if (c < ZERO || c > NINE) break;
-        l = l * 10 + (c - ZERO);
-        if (++p - lenStart > MAX_LEN_DIGITS) return -1;
-      }
-      if (c !== CR || (chunk[lenStart] === ZERO && p - lenStart > 1) || l > maxBulk) return -1;
-      p += 2;
-      const end = p + l;
-      if (end + 2 > len) return -1;
-      data[i] = p - start;
-      p = end + 2;
-    }
-    // Near the query buffer limit: the state machine decides (it counts argument bytes exactly).
-    const maxQuery = this.limits.maxQueryBytes ?? 0;
-    if (maxQuery > 0 && p - start > maxQuery) return -1;
-    head[n] = p - start;
-    spans.count = n;
-    // A chunk that is exactly one request (a read at pipeline 1) is its raw bytes as it is: no view more.
-    const raw = start === 0 && p === len ? chunk : chunk.subarray(start, p);
-    const h = this.handler;
-    if (h.onRequestSpans !== undefined) {
-      const own = spans === SPANS;
-      if (own) spansBusy = true;
-      let done: boolean;
-      try {
-        done = h.onRequestSpans(raw, spans);
-      } finally {
-        if (own) spansBusy = false;
-      }
-      if (!done) h.onRequest(argvOfSpans(raw, spans), raw);
-    } else h.onRequest(argvOfSpans(raw, spans), raw);
-    if (spans === SPANS && data.length > MAX_KEPT_SPANS) SPANS = newSpans(MIN_SPANS); // a huge request's arrays are not kept
-    return p;
-  }
-
   private beginNumber(): void {
     this.num = 0;
     this.digits = 0;
@@ -608,23 +525,6 @@ export class RequestDecoder {
     this.piecesLen = 0;
     this.handler.onProtocolError(message);
   }
-}
-
-/** Spans room kept between requests (a request with more arguments grows them for itself, then they are dropped). */
-const MIN_SPANS = 64;
-const MAX_KEPT_SPANS = 4096;
-/** The fast path's offsets, shared by every decoder of this thread (requests are decoded one at a time). */
-let SPANS = newSpans(MIN_SPANS);
-/** SPANS is being read by a handler: a push nested inside it uses arrays of its own. */
-let spansBusy = false;
-
-/** `s` with twice the room, its first `used` entries kept. */
-function growSpans(s: RequestSpans, used: number): RequestSpans {
-  const g = newSpans(used * 2);
-  g.head.set(s.head.subarray(0, used));
-  g.data.set(s.data.subarray(0, used));
-  if (s === SPANS) SPANS = g;
-  return g;
 }
 
 /** The pieces of a bulk as one buffer: a view when they lie adjacent in one buffer (a carried request), else a copy. */

@@ -32,6 +32,36 @@ describe('HotKeys (Space-Saving)', () => {
     ]);
   });
 
+  it('offerAt (a key inside request bytes, no view) counts exactly as offer of the key alone', () => {
+    const byKey = new HotKeys(8, 16, 10_000, () => 0);
+    const byRange = new HotKeys(8, 16, 10_000, () => 0);
+    for (let i = 0; i < 2000; i++) {
+      const key = Buffer.from(i % 3 === 0 ? 'hot:key' : i % 5 === 0 ? `a-key-longer-than-sixteen-bytes:${i % 2}` : `cold:${i}`);
+      byKey.offer(key, i % 7);
+      // The same key in the middle of a request's bytes, bytes around it that must not count.
+      const raw = Buffer.concat([Buffer.from(`*2\r\n$3\r\nGET\r\n$${key.length}\r\n`), key, Buffer.from('\r\nzz')]);
+      const at = raw.length - key.length - 4;
+      byRange.offerAt(raw, at, at + key.length, i % 7);
+    }
+    const a = byKey.report();
+    const b = byRange.report();
+    expect(b).toEqual(a);
+    expect(b.keys[0]!.key.toString()).toBe('hot:key');
+    expect(b.keys.some((k) => k.length > 16 && k.key.length === 16)).toBe(true);
+  });
+
+  it('SlotLoad.countAt samples the key inside the buffer, not the bytes around it', () => {
+    const load = new SlotLoad({ count: true, hotKeys: 4, maxKeyBytes: 32, windowMs: 60_000, sampleEvery: 1 } as never);
+    const raw = Buffer.from('*2\r\n$3\r\nGET\r\n$5\r\nuser1\r\n');
+    const at = raw.indexOf('user1');
+    for (let i = 0; i < 5; i++) load.countAt(7, raw, at, at + 5, raw.length);
+    const keys = load.report().hotKeys.keys;
+    expect(keys.length).toBe(1);
+    expect(Buffer.from(keys[0]!.key, 'base64').toString()).toBe('user1');
+    expect(keys[0]!.slot).toBe(7);
+    expect(keys[0]!.count).toBeGreaterThanOrEqual(1);
+  });
+
   it('forgets keys after two idle windows and merges the previous window', () => {
     let now = 0;
     const hk = new HotKeys(8, 32, 1000, () => now);

@@ -34,35 +34,51 @@ export interface RouterSession {
   backendRelease(): void;
 }
 
-/** One client request's entry in the ordered reply queue. */
+/**
+ * One client request's entry in the ordered reply queue. One is made per request: its fields are `declare`d
+ * and set in the constructor (plain stores), not class fields, which the ES2022 output defines one by one in
+ * a separate initializer before the constructor sets them again (a call and twice the stores per request).
+ */
 export class ClientRequest {
-  reply: Buffer | null = null;
-  next: ClientRequest | null = null;
+  declare reply: Buffer | null;
+  declare next: ClientRequest | null;
   /** The first parts of a big reply that arrived while earlier replies were awaited (reply-queue.ts part()). */
-  replyParts: Buffer[] | null = null;
+  declare replyParts: Buffer[] | null;
   /** The session's dispatch number when enqueued: what an exception in that dispatch must answer. */
-  epoch = 0;
+  declare epoch: number;
   /** The client's arguments (a reference, for the slow log; null for pushes). */
-  clientArgv: Buffer[] | null = null;
+  declare clientArgv: Buffer[] | null;
   /** The client's request bytes when it came as offsets (clientArgv null): the slow log decodes them. */
-  clientRaw: Buffer | null = null;
+  declare clientRaw: Buffer | null;
   /** Pub/Sub messages and (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as Redis does. */
-  pushes = false;
+  declare pushes: boolean;
   /**
    * The reply is a lent backend reply view this request alone holds: the reply queue gives it back once
    * written (router/lending.ts).
    */
-  lendsReply = false;
+  declare lendsReply: boolean;
   /** The slab that reply was lent from, when the backend connection said so (no lookup to give it back). */
-  replySlab: Slab | null = null;
+  declare replySlab: Slab | null;
+  declare readonly session: RouterSession;
+  /** CommandSpec.id, for per-command metrics. */
+  declare readonly cmdId: number;
+  /** performance.now() at dispatch. */
+  declare readonly t0: number;
 
-  constructor(
-    readonly session: RouterSession,
-    /** CommandSpec.id, for per-command metrics. */
-    readonly cmdId: number,
-    /** performance.now() at dispatch. */
-    readonly t0: number,
-  ) {}
+  constructor(session: RouterSession, cmdId: number, t0: number) {
+    this.reply = null;
+    this.next = null;
+    this.replyParts = null;
+    this.epoch = 0;
+    this.clientArgv = null;
+    this.clientRaw = null;
+    this.pushes = false;
+    this.lendsReply = false;
+    this.replySlab = null;
+    this.session = session;
+    this.cmdId = cmdId;
+    this.t0 = t0;
+  }
 }
 
 /** A routed request: `start()` sends it; `fail()` finishes it with an error without sending. */

@@ -10,18 +10,26 @@ import { ClientRequest, type RouterSession, type Startable } from './base.js';
 import type { Slab } from '../../util/lent-slabs.js';
 
 export class SingleRequest extends ClientRequest implements BackendRequest, Startable, BytesHolder {
-  constructor(
-    session: RouterSession,
-    cmdId: number,
-    t0: number,
-    readonly route: SlotRoute,
-    /** The encoded command: one buffer, or parts (big arguments not copied). */
-    private payload: Buffer | Buffer[],
-    private readonly bytes: number,
-    /** Where to send it when not the route's master (a replica, for a READONLY client's read). */
-    private readonly target: BackendServer | null = null,
-  ) {
+  // Declared and set in the constructor, not class fields (one per request: see ClientRequest).
+  declare readonly route: SlotRoute;
+  /** The encoded command: one buffer, or parts (big arguments not copied). */
+  private declare payload: Buffer | Buffer[];
+  private declare readonly bytes: number;
+  /** Where to send it when not the route's master (a replica, for a READONLY client's read). */
+  private declare readonly target: BackendServer | null;
+  /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
+  declare lentSlab: Slab | null;
+  /** Parts of its reply went to the session (a big reply, streamed). */
+  private declare streamed: boolean;
+
+  constructor(session: RouterSession, cmdId: number, t0: number, route: SlotRoute, payload: Buffer | Buffer[], bytes: number, target: BackendServer | null = null) {
     super(session, cmdId, t0);
+    this.route = route;
+    this.payload = payload;
+    this.bytes = bytes;
+    this.target = target;
+    this.lentSlab = null;
+    this.streamed = false;
     route.inflight++;
   }
 
@@ -33,12 +41,6 @@ export class SingleRequest extends ClientRequest implements BackendRequest, Star
     else conn.send(this, p);
     if (conn.congested) conn.holdUntilDrained(this.session);
   }
-
-  /** The slab of the client's bytes when lent to this request alone (router/lending.ts handOver). */
-  lentSlab: Slab | null = null;
-
-  /** Parts of its reply went to the session (a big reply, streamed). */
-  private streamed = false;
 
   takesParts(): boolean {
     return this.payload !== DONE && this.session.takesParts !== undefined && this.session.takesParts(this);
