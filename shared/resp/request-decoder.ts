@@ -21,6 +21,7 @@
  */
 
 import { splitInlineArgs } from './inline-args.js';
+import { carryRoom, CarryFrom, estimateRest, joinPieces, MIN_CARRY_ROOM, readStop } from './carry-sizing.js';
 import { fastRequest, MAX_LEN_DIGITS, UNAUTH_MAX_ARRAY, UNAUTH_MAX_BULK } from './fast-request.js';
 import type { RequestSpans } from './request-spans.js';
 
@@ -92,18 +93,6 @@ const DOLLAR = 36;
 const MINUS = 45;
 const ZERO = 48;
 const NINE = 57;
-/** Most bytes a carried request's buffer grows by beyond what has arrived (RequestDecoder.carry). */
-const CARRY_STEP = 256 * 1024;
-/** A carried request begun where an earlier one was carried gets room for this many of its size (RequestDecoder.carry). */
-const PIPELINED_CARRY = 4;
-/** Least room given to a carried request (its count not read yet, or little left to come). */
-const MIN_CARRY_ROOM = 64;
-/**
- * Bytes a read into a carry buffer goes past the carried request's expected end when no request as long fits
- * after it (readTarget): the next request's head moves to a new buffer short, not half a request long (carry).
- */
-const READ_PAST = 256;
-
 const enum St {
   Start,
   MbCount,
@@ -182,12 +171,7 @@ export class RequestDecoder {
     const c = this.carryBuf;
     if (c === null) return null;
     const head = this.carryFill - this.carryStart;
-    const rest = this.stillDeclared(head);
-    const end = this.carryFill + rest;
-    if (end >= c.length) return c.subarray(this.carryFill); // it does not fit: carry moves it when the buffer is full
-    // As many more requests as long as this one fit after it (a pipeline): the read may take those too.
-    const stop = end + Math.floor((c.length - end) / (head + rest)) * (head + rest) + READ_PAST;
-    return stop < c.length ? c.subarray(this.carryFill, stop) : c.subarray(this.carryFill);
+    return c.subarray(this.carryFill, readStop(this.carryFill, head, this.stillDeclared(head), c.length));
   }
 
   /**
@@ -436,13 +420,7 @@ export class RequestDecoder {
     }
     const head = reqStart >= 0 ? chunk.subarray(reqStart) : cur!.subarray(this.carryStart, this.carryFill);
     const n = head.length;
-    // An estimate with a margin (arguments differ in length: keys and values); outgrown, the buffer doubles.
-    let want = this.stillDeclared(n);
-    want += want >> 2;
-    if (cur !== null && reqStart < 0) want = Math.max(want, n);
-    // Begun in carry memory: the client pipelines big requests; room for a few more, so fewer heads are copied.
-    else if (cur !== null) want = Math.max(n + want, prev) * PIPELINED_CARRY - n;
-    const room = Math.min(want, Math.max(n, CARRY_STEP));
+    const room = carryRoom(n, this.stillDeclared(n), cur === null ? CarryFrom.Read : reqStart < 0 ? CarryFrom.Outgrown : CarryFrom.Pipelined, prev);
     const buf = this.carrier!.take(n + room, n);
     buf.set(head, 0);
     this.rebase(head, buf);
@@ -473,29 +451,11 @@ export class RequestDecoder {
     this.carryBuf = null;
   }
 
-  /**
-   * Bytes the request being decoded still needs, as far as it has declared them: the rest of the current bulk,
-   * and each argument still to come as long as those so far on average (`headBytes` received so far).
-   */
+  /** Bytes the request being decoded still needs, as far as it has declared them (`headBytes` received so far). */
   private stillDeclared(headBytes: number): number {
     if (this.state === St.MbCount || this.state === St.MbCountLf) return MIN_CARRY_ROOM;
-    let rest = 0;
-    let after = this.argsLeft;
-    let args = this.argv.length;
-    if (this.state === St.BulkData) {
-      // The current argument counts at its declared length.
-      rest = this.bulkLen + 2 - this.piecesLen;
-      after--;
-      args++;
-    }
-    // The command name is no guide to its arguments' lengths (an MSET's pairs are): left out once past it.
-    let bytes = headBytes + rest;
-    if (args > 1) {
-      bytes -= this.argv[0]!.length;
-      args--;
-    }
-    const avg = Math.ceil(bytes / args);
-    return Math.max(MIN_CARRY_ROOM, rest + after * avg);
+    const inBulk = this.state === St.BulkData;
+    return estimateRest(headBytes, this.argv, this.argsLeft, inBulk ? this.bulkLen + 2 - this.piecesLen : -1);
   }
 
   /**
@@ -525,16 +485,4 @@ export class RequestDecoder {
     this.piecesLen = 0;
     this.handler.onProtocolError(message);
   }
-}
-
-/** The pieces of a bulk as one buffer: a view when they lie adjacent in one buffer (a carried request), else a copy. */
-function joinPieces(pieces: Buffer[], total: number): Buffer {
-  const first = pieces[0]!;
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < pieces.length; i++) {
-    const p = pieces[i]!;
-    if (p.buffer !== first.buffer || p.byteOffset !== end) return Buffer.concat(pieces, total);
-    end += p.length;
-  }
-  return Buffer.from(first.buffer, first.byteOffset, total);
 }
