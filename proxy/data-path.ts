@@ -8,6 +8,7 @@ import type { ProxyConfig } from './config.js';
 import { ProxyCore } from './core.js';
 import { ReplicaHealth } from './topology/replica-health.js';
 import { tuneHeap } from './util/heap-tuning.js';
+import { setSlabPoolBytes } from './util/lent-slabs.js';
 
 export class DataPath {
   readonly core: ProxyCore;
@@ -15,6 +16,7 @@ export class DataPath {
 
   constructor(config: ProxyConfig, log: Logger, opts: { defaultMetrics?: boolean } = {}) {
     tuneHeap(); // before the first request: per-request objects must never be pretenured
+    setSlabPoolBytes(config.limits.slabPoolBytes);
     this.core = new ProxyCore(config, log, { defaultMetrics: opts.defaultMetrics });
     // Each process judges replicas for its own reads (READONLY clients, reads: replica-preferred).
     this.replicaHealth = ReplicaHealth.start(this.core.table, config, log);

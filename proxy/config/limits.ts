@@ -12,6 +12,7 @@ export const LimitsKnobs = Section(
     maxArrayLength: Int(1048576, 1, 2 ** 31 - 1, 'most arguments per request'),
     maxInlineBytes: Size('64kb', 'longest inline request (`PING\\r\\n`, telnet)'),
     maxClientOutputBytes: Size('1gb', "replies buffered for a client that does not read them; beyond, it is disconnected (Redis's client-output-buffer-limit); 0 = unlimited", { from: 'maxClientOutput' }),
+    slabPoolBytes: Size('128mb', 'free read buffers kept for reuse after a burst, per buffer size (the 128 KB read slabs keep a quarter of it); what a second of load did not need is freed each second; 0 = keep none (every buffer is left to the GC: more full GCs under load with big values)'),
   },
   'client limits',
 );

@@ -17,19 +17,27 @@
 /** Bytes of one slab. */
 export const SLAB_SIZE = 128 * 1024;
 
-/** Most free slabs kept for reuse, shared by every connection of the process (32 MB at the peak of a burst). */
-const POOL_MAX = 256;
+/** Largest slab pooled by size (acquireRounded). */
+const BIG_MAX = 1024 * 1024;
 
 /**
- * Largest slab pooled by size (acquireRounded); each size keeps at most BIG_POOL_BYTES of them. Carried requests
- * at pipeline depth keep that much in flight: MSET 10 x 16 KB at -P 16, 50 clients, retires ~1,000 carry slabs
- * of 256-512 KB a second, each back once its requests are answered (~0.1-0.3 s later). With 32 MB per size,
- * bursts of returns overflowed the 512 KB pool while bursts of takes emptied it: ~270 fresh 512 KB slabs a
- * second (~140 MB/s of ArrayBuffers), a mark-compact by external memory every ~0.5 s. The pool is trimmed every
- * second by what it did not need, so this is held only under such a load.
+ * Most bytes of free slabs of one size kept for reuse, shared by every connection of the process (the knob
+ * `limits.slabPoolBytes`, set by setSlabPoolBytes; 128 MB by default). Carried requests at pipeline depth keep
+ * that much in flight: MSET 10 x 16 KB at -P 16, 50 clients, retires ~1,000 carry slabs of 256-512 KB a second,
+ * each back once its requests are answered (~0.1-0.3 s later). With 32 MB per size, bursts of returns overflowed
+ * the 512 KB pool while bursts of takes emptied it: ~270 fresh 512 KB slabs a second (~140 MB/s of
+ * ArrayBuffers), a mark-compact by external memory every ~0.5 s. The pool of SLAB_SIZE slabs keeps a quarter of
+ * it (32 MB by default: 50 clients x 16 x 16 KB in flight is 100 slabs). The pools are trimmed every second by
+ * what they did not need, so this is held only under such a load.
  */
-const BIG_MAX = 1024 * 1024;
-const BIG_POOL_BYTES = 4 * POOL_MAX * SLAB_SIZE;
+let bigPoolBytes = 128 * 1024 * 1024;
+let poolMax = bigPoolBytes / 4 / SLAB_SIZE;
+
+/** Sets the most bytes of free slabs kept per size (0 = none kept: every slab given back is left to the GC). */
+export function setSlabPoolBytes(bytes: number): void {
+  bigPoolBytes = bytes;
+  poolMax = Math.floor(bytes / 4 / SLAB_SIZE);
+}
 
 /** How often the pool drops the slabs it did not need since the last time. */
 const TRIM_MS = 1000;
@@ -114,10 +122,10 @@ export function retireSlab(s: Slab): void {
 function release(s: Slab): void {
   if (s.rounded === true) {
     const p = bigPools.get(s.buf.length)!;
-    if (p.free.length * s.buf.length >= BIG_POOL_BYTES) return;
+    if ((p.free.length + 1) * s.buf.length > bigPoolBytes) return;
     p.free.push(s);
   } else {
-    if (s.buf.length !== SLAB_SIZE || pool.length >= POOL_MAX) return;
+    if (s.buf.length !== SLAB_SIZE || pool.length >= poolMax) return;
     pool.push(s);
   }
   if (trimmer === null) {

@@ -5,7 +5,8 @@
  * ArrayBuffer later: a mark-compact by external memory every ~0.5 s (docs/performance.md, session 9, s9-gc).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireRounded, emptyPools, lendSlab, giveBackSlab, retireSlab, trimPoolNow, type Slab } from '../../proxy/util/lent-slabs.js';
+import { acquireRounded, emptyPools, lendSlab, giveBackSlab, retireSlab, setSlabPoolBytes, trimPoolNow, type Slab } from '../../proxy/util/lent-slabs.js';
+import { validateProxyConfig } from '../../proxy/config.js';
 
 const KB = 1024;
 
@@ -23,7 +24,10 @@ function cycle(n: number): Slab[] {
 }
 
 describe('big slab pool (acquireRounded)', () => {
-  afterEach(() => emptyPools());
+  afterEach(() => {
+    setSlabPoolBytes(validateProxyConfig({}).limits.slabPoolBytes);
+    emptyPools();
+  });
 
   it('keeps 100 MB of 512 KB slabs given back in one burst: the next burst of takes reuses every one of them', () => {
     emptyPools();
@@ -50,5 +54,17 @@ describe('big slab pool (acquireRounded)', () => {
     trimPoolNow(); // sets the low-water mark (the first trim after the pool filled drops nothing it may need)
     trimPoolNow(); // nothing was taken since: all of it goes
     expect(pooled.has(acquireRounded(300 * KB).buf)).toBe(false);
+  });
+
+  it('limits.slabPoolBytes bounds each size: 10 MB keeps 20 slabs of 512 KB, 0 keeps none', () => {
+    expect(validateProxyConfig({}).limits.slabPoolBytes).toBe(128 * KB * KB);
+    for (const [bytes, kept] of [[validateProxyConfig({ limits: { slabPoolBytes: '10mb' } }).limits.slabPoolBytes, 20], [0, 0]] as const) {
+      setSlabPoolBytes(bytes);
+      emptyPools();
+      const again = new Set(cycle(50).map((s) => s.buf));
+      let reused = 0;
+      for (let i = 0; i < 50; i++) if (again.has(acquireRounded(300 * KB).buf)) reused++;
+      expect(reused).toBe(kept);
+    }
   });
 });
