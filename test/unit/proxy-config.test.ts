@@ -19,6 +19,7 @@ describe('proxy config', () => {
       maxArrayLength: 1048576,
       maxInlineBytes: 64 * 1024,
       maxClientOutputBytes: 1024 ** 3,
+      slabPoolBytes: 128 * 1024 * 1024,
     });
     expect(c.databases).toBe(16);
     expect(c.backend.connectionsPerServer).toBe(1);
