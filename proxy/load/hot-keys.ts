@@ -23,8 +23,7 @@ export interface HotKeyEntry {
   slot: number;
 }
 
-/** FNV-1a over the whole key: only sampled requests pay it. */
-/** FNV-1a of buf[start, end). */
+/** FNV-1a of the key at buf[start, end): only sampled requests pay it. */
 function hashKey(buf: Buffer, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) {

@@ -1,4 +1,4 @@
-/** Bytes the RESP scanners look for (shared/resp/incomplete-tail.ts, array-pieces.ts). */
+/** Bytes the RESP scanners look for (the request decoder, its fast path, incomplete-tail.ts, array-pieces.ts). */
 export const CR = 13;
 export const LF = 10;
 export const MINUS = 45;

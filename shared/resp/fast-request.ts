@@ -4,6 +4,7 @@
  * the handler's onRequestSpans without a view made. Anything unusual falls back to the decoder's resumable
  * state machine, which re-parses the request from its start with Redis's exact error.
  */
+import { CR, DOLLAR, NINE, ZERO } from './ascii.js';
 import { argvOfSpans, newSpans, type RequestSpans } from './request-spans.js';
 import { ViewMaker } from './views.js';
 
@@ -26,10 +27,6 @@ interface FastLimits {
   readonly maxQueryBytes?: number;
 }
 
-const CR = 13;
-const DOLLAR = 36;
-const ZERO = 48;
-const NINE = 57;
 
 /**
  * Parses one complete, well-formed multibulk request starting at `start` using locals only, and delivers

@@ -7,9 +7,8 @@
  */
 
 import { CR, DOLLAR, NINE, STAR, ZERO } from './ascii.js';
+import { MAX_LEN_DIGITS } from './fast-request.js';
 
-/** More digits than this cannot be a valid length under any limit (as RequestDecoder). */
-const MAX_LEN_DIGITS = 15;
 /** scanNumber's result for a number of more than MAX_LEN_DIGITS digits. */
 const TOO_LONG = -1;
 /** The value of the digits scanNumber last read (a second return value without an allocation). */

@@ -21,6 +21,7 @@
  */
 
 import { splitInlineArgs } from './inline-args.js';
+import { CR, DOLLAR, LF, MINUS, NINE, STAR, ZERO } from './ascii.js';
 import { carryRoom, CarryFrom, estimateRest, joinPieces, MIN_CARRY_ROOM, readStop } from './carry-sizing.js';
 import { fastRequest, MAX_LEN_DIGITS, UNAUTH_MAX_ARRAY, UNAUTH_MAX_BULK } from './fast-request.js';
 import type { RequestSpans } from './request-spans.js';
@@ -86,13 +87,6 @@ export const ProtocolErrors = {
     `Protocol error: expected '$', got '${got === 13 || got === 10 ? ' ' : String.fromCharCode(got)}'`,
 } as const;
 
-const CR = 13;
-const LF = 10;
-const STAR = 42;
-const DOLLAR = 36;
-const MINUS = 45;
-const ZERO = 48;
-const NINE = 57;
 const enum St {
   Start,
   MbCount,
